@@ -1,0 +1,9 @@
+// Mocha runs the TypeScript sources directly: tsx compiles on the fly and the
+// `source` export condition makes @voice/* packages resolve to their src/.
+module.exports = {
+  'node-option': ['conditions=source', 'import=tsx'],
+  extension: ['ts'],
+  spec: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+  timeout: 30000,
+  exit: false,
+};

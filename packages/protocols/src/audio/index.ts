@@ -1,0 +1,3 @@
+export * from './constants.js';
+export * from './mulaw.js';
+export * from './wav.js';

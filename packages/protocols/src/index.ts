@@ -1,0 +1,2 @@
+export * from './audio/index.js';
+export * from './twilio/index.js';
