@@ -1,0 +1,3 @@
+export * from './config-error.js';
+export * from './parse-env.js';
+export * from './fields.js';

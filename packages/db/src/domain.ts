@@ -1,0 +1,25 @@
+/**
+ * Value sets shared by the repositories and their callers. Migrations keep their
+ * own literal copies on purpose: a migration is a frozen snapshot and must not
+ * change meaning when these lists grow.
+ */
+
+export const CALL_DIRECTIONS = ['inbound', 'outbound'] as const;
+export type CallDirection = (typeof CALL_DIRECTIONS)[number];
+
+export const CALL_STATUSES = ['received', 'in_progress', 'completed', 'failed', 'rejected'] as const;
+export type CallStatus = (typeof CALL_STATUSES)[number];
+
+/** Statuses a call can end in. */
+export const CALL_END_STATUSES = ['completed', 'failed', 'rejected'] as const;
+export type CallEndStatus = (typeof CALL_END_STATUSES)[number];
+
+/** fast: the prebuilt prompt was in Redis; slow: the bridge built it from the database. */
+export const PROMPT_PATHS = ['fast', 'slow'] as const;
+export type PromptPath = (typeof PROMPT_PATHS)[number];
+
+/** E.164: a plus, a non-zero country digit, at most 15 digits in all. */
+export const E164_PATTERN = /^\+[1-9]\d{1,14}$/;
+
+export const DEFAULT_VOICE = 'marin';
+export const DEFAULT_TIMEZONE = 'America/New_York';

@@ -1,0 +1,48 @@
+/**
+ * `call:{CA}:meta`: what the webhook learned about a call, for the gateway (is
+ * this socket a real call?) and the bridge (which business, which direction).
+ */
+import type { Redis } from 'ioredis';
+import { callKeys } from './keys.js';
+
+export type CallDirection = 'inbound' | 'outbound';
+
+export interface CallMeta {
+  callSid: string;
+  businessId: string;
+  direction: CallDirection;
+  from: string;
+  to: string;
+  /** Epoch ms the webhook answered. */
+  receivedAt: number;
+}
+
+export const CALL_META_TTL_SECONDS = 2 * 3600;
+
+export async function writeCallMeta(redis: Redis, meta: CallMeta, ttlSeconds = CALL_META_TTL_SECONDS): Promise<void> {
+  const key = callKeys.meta(meta.callSid);
+  await redis
+    .multi()
+    .hset(key, {
+      businessId: meta.businessId,
+      direction: meta.direction,
+      from: meta.from,
+      to: meta.to,
+      receivedAt: String(meta.receivedAt),
+    })
+    .expire(key, ttlSeconds)
+    .exec();
+}
+
+export async function readCallMeta(redis: Redis, callSid: string): Promise<CallMeta | undefined> {
+  const h = await redis.hgetall(callKeys.meta(callSid));
+  if (!h.businessId) return undefined;
+  return {
+    callSid,
+    businessId: h.businessId,
+    direction: h.direction === 'outbound' ? 'outbound' : 'inbound',
+    from: h.from ?? '',
+    to: h.to ?? '',
+    receivedAt: Number(h.receivedAt ?? 0),
+  };
+}

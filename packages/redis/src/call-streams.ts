@@ -1,0 +1,193 @@
+/**
+ * The two per-call audio streams between gateway and bridge, and their entry
+ * schemas. One stream per direction keeps media, marks and control messages in
+ * the order they happened (a clear must not overtake the audio before it).
+ *
+ * Every entry is decoded on read; a malformed one raises InvalidStreamEntryError,
+ * which readers log and skip.
+ */
+import {
+  InvalidStreamEntryError,
+  fieldsToRecord,
+  optionalNumber,
+  recordToFields,
+  requireField,
+  requireNumber,
+} from './stream-entry.js';
+
+/** Gateway -> bridge, on `call:{CA}:in`. */
+export type InboundEntry =
+  | {
+      kind: 'start';
+      streamSid: string;
+      gateway: string;
+      /** Epoch ms the gateway received START. */
+      startedAt: number;
+      /** Epoch ms the socket was accepted. */
+      acceptedAt: number;
+      customParameters: Record<string, string>;
+    }
+  | {
+      kind: 'media';
+      payload: string;
+      /** Twilio's media chunk counter (1-based). */
+      chunk: number;
+      /** Epoch ms (fractional) the gateway read the frame off the socket: latency stamps. */
+      at: number;
+    }
+  | { kind: 'mark'; name: string }
+  | { kind: 'dtmf'; digit: string }
+  | {
+      kind: 'stop';
+      reason: string;
+      /** Frames received from / media messages sent to Twilio, counted by the gateway. */
+      rx: number;
+      tx: number;
+      txBytes: number;
+      /** Epoch ms of the first audio sent to the caller, if any. */
+      firstAudioAt?: number;
+      endedAt: number;
+      invalidMessages: number;
+    };
+
+/** Bridge -> gateway, on `call:{CA}:out`. */
+export type OutboundEntry =
+  | {
+      kind: 'media';
+      payload: string;
+      /** Epoch ms (fractional) the bridge received the audio from the model: latency stamps. */
+      at: number;
+      /** The first media of the greeting is flagged so the gateway can time first_greeting_audio. */
+      greeting?: boolean;
+    }
+  | { kind: 'mark'; name: string }
+  | { kind: 'clear' }
+  | {
+      kind: 'hangup';
+      /** Why the bridge wants the stream closed (the TwiML after </Connect> then runs). */
+      reason: string;
+    };
+
+export function encodeInbound(entry: InboundEntry): string[] {
+  switch (entry.kind) {
+    case 'start':
+      return recordToFields({
+        kind: entry.kind,
+        streamSid: entry.streamSid,
+        gateway: entry.gateway,
+        startedAt: entry.startedAt,
+        acceptedAt: entry.acceptedAt,
+        params: JSON.stringify(entry.customParameters),
+      });
+    case 'media':
+      // Positional-ish short form: this is the per-frame hot path (50 entries/s per call).
+      return ['kind', 'media', 'payload', entry.payload, 'chunk', String(entry.chunk), 'at', entry.at.toFixed(3)];
+    case 'mark':
+      return ['kind', 'mark', 'name', entry.name];
+    case 'dtmf':
+      return ['kind', 'dtmf', 'digit', entry.digit];
+    case 'stop':
+      return recordToFields({ ...entry });
+  }
+}
+
+export function decodeInbound(id: string, fields: string[]): InboundEntry {
+  // Fast path for media: avoid building a record per frame.
+  if (fields[1] === 'media' && fields[2] === 'payload' && fields[4] === 'chunk' && fields[6] === 'at') {
+    return { kind: 'media', payload: fields[3]!, chunk: Number(fields[5]), at: Number(fields[7]) };
+  }
+  const r = fieldsToRecord(fields);
+  switch (r.kind) {
+    case 'start': {
+      let customParameters: Record<string, string>;
+      try {
+        customParameters = JSON.parse(requireField(id, r, 'params')) as Record<string, string>;
+      } catch {
+        throw new InvalidStreamEntryError(id, 'params is not JSON');
+      }
+      return {
+        kind: 'start',
+        streamSid: requireField(id, r, 'streamSid'),
+        gateway: requireField(id, r, 'gateway'),
+        startedAt: requireNumber(id, r, 'startedAt'),
+        acceptedAt: requireNumber(id, r, 'acceptedAt'),
+        customParameters,
+      };
+    }
+    case 'media':
+      return {
+        kind: 'media',
+        payload: requireField(id, r, 'payload'),
+        chunk: requireNumber(id, r, 'chunk'),
+        at: requireNumber(id, r, 'at'),
+      };
+    case 'mark':
+      return { kind: 'mark', name: requireField(id, r, 'name') };
+    case 'dtmf':
+      return { kind: 'dtmf', digit: requireField(id, r, 'digit') };
+    case 'stop':
+      return {
+        kind: 'stop',
+        reason: requireField(id, r, 'reason'),
+        rx: requireNumber(id, r, 'rx'),
+        tx: requireNumber(id, r, 'tx'),
+        txBytes: optionalNumber(r, 'txBytes') ?? 0,
+        firstAudioAt: optionalNumber(r, 'firstAudioAt'),
+        endedAt: requireNumber(id, r, 'endedAt'),
+        invalidMessages: optionalNumber(r, 'invalidMessages') ?? 0,
+      };
+    default:
+      throw new InvalidStreamEntryError(id, `unknown inbound kind "${r.kind ?? ''}"`);
+  }
+}
+
+export function encodeOutbound(entry: OutboundEntry): string[] {
+  switch (entry.kind) {
+    case 'media': {
+      const fields = ['kind', 'media', 'payload', entry.payload, 'at', entry.at.toFixed(3)];
+      if (entry.greeting) fields.push('greeting', '1');
+      return fields;
+    }
+    case 'mark':
+      return ['kind', 'mark', 'name', entry.name];
+    case 'clear':
+      return ['kind', 'clear'];
+    case 'hangup':
+      return ['kind', 'hangup', 'reason', entry.reason];
+  }
+}
+
+export function decodeOutbound(id: string, fields: string[]): OutboundEntry {
+  const r = fieldsToRecord(fields);
+  switch (r.kind) {
+    case 'media':
+      return {
+        kind: 'media',
+        payload: requireField(id, r, 'payload'),
+        at: requireNumber(id, r, 'at'),
+        ...(r.greeting === '1' ? { greeting: true } : {}),
+      };
+    case 'mark':
+      return { kind: 'mark', name: requireField(id, r, 'name') };
+    case 'clear':
+      return { kind: 'clear' };
+    case 'hangup':
+      return { kind: 'hangup', reason: requireField(id, r, 'reason') };
+    default:
+      throw new InvalidStreamEntryError(id, `unknown outbound kind "${r.kind ?? ''}"`);
+  }
+}
+
+/** Bounds for the per-call streams: readers trim what they consumed; MAXLEN caps a stalled reader. */
+export const CALL_STREAM_DEFAULTS = {
+  /** ~30 s of caller frames: a bridge connecting slowly still gets every frame from the start. */
+  inboundMaxLen: 1500,
+  outboundMaxLen: 1500,
+  /** Safety net: keys of a call whose owner crashed expire on their own. */
+  ttlSeconds: 2 * 3600,
+} as const;
+
+/** High-resolution wall clock (epoch ms with µs fraction), comparable across processes on one host. */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,138 @@
+/**
+ * A self-signed TLS certificate for the local doubles. The OpenAI SDK forces
+ * `wss://` for Realtime, so the Realtime double must speak TLS; every process
+ * that talks to it (tests, services started as children) trusts this one file
+ * via `NODE_EXTRA_CA_CERTS` or the SDK's `options: { ca }`. That only works if
+ * all processes share the same certificate, so it is written once under the
+ * repository's `.cache/tls/` and reused until it nears expiry.
+ */
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generate } from 'selfsigned';
+
+export interface TlsCertificate {
+  /** PEM certificate; also the trust anchor, since it signs itself. */
+  cert: string;
+  /** PEM private key. */
+  key: string;
+  /** Absolute path of the PEM certificate (what `NODE_EXTRA_CA_CERTS` points at). */
+  certPath: string;
+}
+
+export class TlsCertificateError extends Error {
+  override name = 'TlsCertificateError';
+}
+
+const CERT_FILE = 'realtime-double.pem';
+const KEY_FILE = 'realtime-double.key';
+const CACHE_SUBDIR = path.join('.cache', 'tls');
+const COMMON_NAME = 'localhost';
+const VALIDITY_DAYS = 825;
+/** Regenerate when fewer days than this remain, so a long test run never sees it expire. */
+const RENEW_BEFORE_DAYS = 7;
+const MS_PER_DAY = 24 * 60 * 60 * 1000;
+const KEY_BITS = 2048;
+const SIGNATURE_ALGORITHM = 'sha256';
+
+/** `<repo root>/.cache/tls`, where the repo root is the nearest package.json with workspaces. */
+export function defaultTlsDir(): string {
+  return path.join(findRepoRoot(path.dirname(fileURLToPath(import.meta.url))), CACHE_SUBDIR);
+}
+
+/**
+ * Returns the shared certificate in `dir` (default `<repo root>/.cache/tls`),
+ * creating it on first use. Safe when several processes start at once: each
+ * writes to a private temp file and renames it into place, and whoever renames
+ * last wins; both files are re-read afterwards so every caller returns the pair
+ * that is actually on disk.
+ */
+export async function loadOrCreateTlsCertificate(dir: string = defaultTlsDir()): Promise<TlsCertificate> {
+  const certPath = path.resolve(dir, CERT_FILE);
+  const keyPath = path.resolve(dir, KEY_FILE);
+  const existing = await readPair(certPath, keyPath);
+  if (existing && isUsable(existing.cert, existing.key)) return { ...existing, certPath };
+
+  await mkdir(dir, { recursive: true });
+  const fresh = await generateCertificate();
+  const suffix = `${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  // The key goes first: a reader that sees the new cert must also find its key.
+  await writeAtomically(keyPath, fresh.key, suffix, 0o600);
+  await writeAtomically(certPath, fresh.cert, suffix, 0o644);
+
+  const onDisk = await readPair(certPath, keyPath);
+  if (onDisk && isUsable(onDisk.cert, onDisk.key)) return { ...onDisk, certPath };
+  // A concurrent writer replaced one file between our renames; ours is still a valid pair.
+  return { ...fresh, certPath };
+}
+
+async function generateCertificate(): Promise<{ cert: string; key: string }> {
+  const notBefore = new Date();
+  const notAfter = new Date(notBefore.getTime() + VALIDITY_DAYS * MS_PER_DAY);
+  const pems = await generate([{ name: 'commonName', value: COMMON_NAME }], {
+    keySize: KEY_BITS,
+    algorithm: SIGNATURE_ALGORITHM,
+    notBeforeDate: notBefore,
+    notAfterDate: notAfter,
+    extensions: [
+      { name: 'basicConstraints', cA: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, keyCertSign: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+          { type: 7, ip: '::1' },
+        ],
+      },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private };
+}
+
+async function readPair(certPath: string, keyPath: string): Promise<{ cert: string; key: string } | undefined> {
+  try {
+    const [cert, key] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
+    return { cert, key };
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the pair parses, belongs together and stays valid for a while yet. */
+function isUsable(certPem: string, keyPem: string): boolean {
+  try {
+    const cert = new X509Certificate(certPem);
+    const renewAt = Date.parse(cert.validTo) - RENEW_BEFORE_DAYS * MS_PER_DAY;
+    return Date.now() < renewAt && cert.checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    return false;
+  }
+}
+
+async function writeAtomically(file: string, content: string, suffix: string, mode: number): Promise<void> {
+  const temp = `${file}.${suffix}`;
+  await writeFile(temp, content, { mode });
+  await rename(temp, file);
+}
+
+function findRepoRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        const parsed = JSON.parse(readFileSync(manifest, 'utf8')) as { workspaces?: unknown };
+        if (parsed.workspaces) return dir;
+      } catch {
+        // An unreadable package.json is not the root; keep walking up.
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new TlsCertificateError(`no workspace root (package.json with "workspaces") above ${start}; pass a directory to loadOrCreateTlsCertificate`);
+    dir = parent;
+  }
+}
