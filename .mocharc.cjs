@@ -3,7 +3,6 @@
 module.exports = {
   'node-option': ['conditions=source', 'import=tsx'],
   extension: ['ts'],
-  spec: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
   timeout: 30000,
   exit: false,
 };

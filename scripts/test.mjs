@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// `npm test`: the whole mocha suite. Extra arguments go to mocha, e.g.
-// `npm test -- apps/webhook/test/voice-webhook.test.ts` or `npm test -- --grep barge`.
+// `npm test`: the whole mocha suite against the Redis at REDIS_URL and the
+// Postgres at DATABASE_URL. Arguments go to mocha; with no spec files given,
+// every test in the repo runs. Examples:
+//   npm test -- apps/webhook/test/voice-webhook.test.ts
+//   npm test -- --grep barge
 import { spawnSync } from 'node:child_process';
 
+const ALL_SPECS = ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'];
+
 const args = process.argv.slice(2);
-const result = spawnSync('npx', ['mocha', ...args], { stdio: 'inherit' });
+const hasSpec = args.some((a) => a.endsWith('.ts') || a.includes('/'));
+const result = spawnSync('npx', ['mocha', ...args, ...(hasSpec ? [] : ALL_SPECS)], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -23,3 +23,10 @@ export const E164_PATTERN = /^\+[1-9]\d{1,14}$/;
 
 export const DEFAULT_VOICE = 'marin';
 export const DEFAULT_TIMEZONE = 'America/New_York';
+
+/** PostgreSQL's uuid text form; checked before querying so a bad id is "not found", not error 22P02. */
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID_PATTERN.test(value);
+}

@@ -7,6 +7,7 @@ export const TIMELINE_EVENTS = {
   'webhook.unknown_number': 'webhook: no business answers the called number; caller hears a message and is hung up',
   'prebuild.enqueued': 'webhook: prebuild job queued (job id = CallSid)',
   'prompt.prebuilt': 'webhook worker: compact greeting prompt written to call:{CA}:prompt; fields: chars, ms',
+  'twilio.stream_status': 'webhook: Twilio <Stream statusCallback>; fields: stream_event, stream_sid, stream_error',
   'ws.accepted': 'gateway: media WebSocket upgraded; fields: subprotocol, remote',
   'stream.connected': 'gateway: Twilio "connected" message received',
   'stream.start_slow': 'gateway: no START after the warn threshold, still waiting; fields: waited_ms',

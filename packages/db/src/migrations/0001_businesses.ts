@@ -36,12 +36,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('business_phone_numbers', (table) => {
     // The number is the key: one number routes to exactly one business.
     table.text('phone_number').primary().checkRegex('^\\+[1-9][0-9]{1,14}$', 'business_phone_numbers_e164');
-    table
-      .uuid('business_id')
-      .notNullable()
-      .references('id')
-      .inTable('businesses')
-      .onDelete('CASCADE');
+    table.uuid('business_id').notNullable().references('id').inTable('businesses').onDelete('CASCADE');
     table.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     table.index(['business_id']);
   });

@@ -9,12 +9,7 @@ import type { Knex } from 'knex';
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('appointments', (table) => {
     table.uuid('id').primary().defaultTo(knex.raw('gen_random_uuid()'));
-    table
-      .uuid('business_id')
-      .notNullable()
-      .references('id')
-      .inTable('businesses')
-      .onDelete('CASCADE');
+    table.uuid('business_id').notNullable().references('id').inTable('businesses').onDelete('CASCADE');
     // No foreign key: the booking happens mid-call and must not depend on the
     // call row having been written yet (those writes are best effort).
     table.text('call_sid').nullable().index();

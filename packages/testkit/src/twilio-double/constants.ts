@@ -44,6 +44,8 @@ export const CALLER_DEFAULTS = {
   /** After sending `stop` and a close frame, how long to wait for the app's close frame before dropping the socket. */
   closeTimeoutMs: 2_000,
   offerSubprotocol: true,
+  /** Give up opening the stream socket after this long (Twilio's own limit is undocumented). */
+  handshakeTimeoutMs: 10_000,
   /** What the caller says by default: a short pause (the greeting plays), one sentence, then silence. */
   leadingSilenceMs: 1_000,
   utterance: 'Hi, I would like to book a table for two people tonight at seven.',

@@ -106,15 +106,18 @@ export class FrameClock {
     this.firing = true;
     const now = performance.now();
     const lastDue = Math.floor((now - this.origin) / this.frameMs);
-    for (let index = this.nextIndex; index <= lastDue && this.listeners.size > 0; index++) {
-      const dueAt = this.origin + index * this.frameMs;
-      const tick: FrameTick = { index, dueAt, lagMs: now - dueAt };
-      this.record(tick);
-      for (const listener of this.listeners) listener(tick);
+    try {
+      for (let index = this.nextIndex; index <= lastDue && this.listeners.size > 0; index++) {
+        const dueAt = this.origin + index * this.frameMs;
+        const tick: FrameTick = { index, dueAt, lagMs: now - dueAt };
+        this.record(tick);
+        for (const listener of this.listeners) listener(tick);
+      }
+    } finally {
+      this.nextIndex = Math.max(this.nextIndex, lastDue + 1);
+      this.firing = false;
+      if (this.listeners.size > 0) this.schedule();
     }
-    this.nextIndex = Math.max(this.nextIndex, lastDue + 1);
-    this.firing = false;
-    if (this.listeners.size > 0) this.schedule();
   }
 
   private record(tick: FrameTick): void {

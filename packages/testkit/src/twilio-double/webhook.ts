@@ -22,6 +22,8 @@ export interface SignedPostOptions {
   authToken: string;
   params: Record<string, string>;
   timeoutMs: number;
+  /** Aborts the request (the caller hung up while Twilio was still fetching TwiML). */
+  signal?: AbortSignal;
 }
 
 export class WebhookRequestError extends Error {
@@ -38,6 +40,7 @@ export function postSignedForm(options: SignedPostOptions): Promise<WebhookRespo
       {
         method: 'POST',
         agent: false,
+        ...(options.signal ? { signal: options.signal } : {}),
         timeout: options.timeoutMs,
         headers: {
           'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8',

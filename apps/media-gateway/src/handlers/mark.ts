@@ -1,0 +1,9 @@
+/** Twilio echoes a mark when the audio queued before it has played: the bridge times barge-in by it. */
+import type { TwilioMarkMessage } from '@voice/protocols';
+import type { MediaSession } from '../session/media-session.js';
+
+export function onMark(session: MediaSession, message: TwilioMarkMessage): void {
+  const stream = session.requireStream(message.streamSid);
+  if (!stream) return;
+  stream.inbound.append({ kind: 'mark', name: message.mark.name });
+}

@@ -1,0 +1,10 @@
+/** WebSocket close codes the gateway sends (RFC 6455 section 7.4.1). */
+export const CLOSE = {
+  /** Call over; Twilio then runs the TwiML after </Connect>. */
+  normal: 1000,
+  /** The gateway is shutting down. */
+  goingAway: 1001,
+  /** START refused (call token, CallSid). */
+  policy: 1008,
+  internalError: 1011,
+} as const;

@@ -1,0 +1,261 @@
+/**
+ * One Twilio media WebSocket, from upgrade to close.
+ *
+ * Phases: awaiting_start (watchdog armed) -> starting (START's token check in
+ * flight; frames behind it are held) -> streaming (audio both ways) -> ended.
+ * A call is ended exactly once, whichever comes first: Twilio's stop, the
+ * socket closing, a hangup from the bridge, or shutdown.
+ */
+import type { RawData, WebSocket } from 'ws';
+import { callLogger } from '@voice/logging';
+import type { Logger } from '@voice/logging';
+import { preciseNow } from '@voice/redis';
+import type { TwilioInboundMessage, TwilioOutboundMessage } from '@voice/protocols';
+import type { GatewayContext } from '../context.js';
+import type { StreamRoute } from '../upgrade.js';
+import { dispatch } from '../handlers/index.js';
+import type { ActiveStream } from './active-stream.js';
+import { CallCheckpoints } from './call-checkpoints.js';
+import { CLOSE } from './close-codes.js';
+import { decodeFrame } from './decode-frame.js';
+import { FloodGuard } from './flood-guard.js';
+import { InvalidInput } from './invalid-input.js';
+import { settleNoStart } from './no-start.js';
+import type { NoStartSocket } from './no-start.js';
+import { StartWatchdog } from './start-watchdog.js';
+
+export type SessionPhase = 'awaiting_start' | 'starting' | 'streaming' | 'ended';
+
+export interface SessionOrigin {
+  route: StreamRoute;
+  /** The caller's address as the gateway saw it (X-Forwarded-For first, behind a load balancer). */
+  remote: string;
+  subprotocol: string;
+  acceptedAt: number;
+  /** Correlates this socket's log lines before its CallSid is known. */
+  socketId: string;
+}
+
+export class MediaSession implements NoStartSocket {
+  phase: SessionPhase = 'awaiting_start';
+  stream: ActiveStream | undefined;
+  hadTraffic = false;
+  readonly pathCallSid: string | undefined;
+  readonly acceptedAt: number;
+  readonly remote: string;
+  readonly checkpoints: CallCheckpoints;
+  readonly invalid: InvalidInput;
+  /** Resolves once the socket has closed and the session has reacted to it. */
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
+  private socketClosed = false;
+  /** Why the socket is being closed by us, when we know better than "socket_closed". */
+  private closeReason: string | undefined;
+  private backlog: Array<{ message: TwilioInboundMessage; at: number }> = [];
+  private readonly floodGuard: FloodGuard;
+  private readonly watchdog: StartWatchdog;
+  private currentLog: Logger;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly ctx: GatewayContext,
+    origin: SessionOrigin,
+  ) {
+    const { config } = ctx;
+    this.pathCallSid = origin.route.callSid;
+    this.acceptedAt = origin.acceptedAt;
+    this.remote = origin.remote;
+    this.currentLog = ctx.logger.child({ socket: origin.socketId, remote: origin.remote });
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.checkpoints = new CallCheckpoints(ctx.timeline, this.currentLog, (write) => ctx.pending.track(write));
+    this.invalid = new InvalidInput(ctx.metrics, this.checkpoints, () => this.currentLog);
+    this.floodGuard = new FloodGuard(config.maxMessagesPerSecond, config.floodWindowMs);
+    this.watchdog = new StartWatchdog({
+      warnMs: config.startWarnMs,
+      timeoutMs: config.startTimeoutMs,
+      onSlow: (waitedMs) => this.onStartSlow(waitedMs),
+      onTimeout: () => this.onStartTimeout(),
+    });
+
+    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    ws.on('error', (err) => this.onSocketError(err));
+    ws.on('close', () => this.onClose());
+    ctx.metrics.openSockets.inc();
+
+    this.checkpoints.record('ws.accepted', { subprotocol: origin.subprotocol || 'none', remote: origin.remote });
+    if (this.pathCallSid) this.bindCall(this.pathCallSid);
+    this.watchdog.arm();
+  }
+
+  get log(): Logger {
+    return this.currentLog;
+  }
+
+  /** The CallSid is known: the logger carries it and held checkpoints go to its timeline. */
+  bindCall(callSid: string, streamSid?: string): void {
+    this.currentLog = callLogger(this.currentLog, streamSid ? { callSid, streamSid } : { callSid });
+    this.checkpoints.bind(callSid, this.currentLog);
+  }
+
+  /** START arrived: stop the watchdog and hold further frames until it is accepted or refused. */
+  beginStart(): void {
+    this.phase = 'starting';
+    this.watchdog.cancel();
+  }
+
+  acceptStream(stream: ActiveStream): void {
+    this.stream = stream;
+    this.phase = 'streaming';
+    const held = this.backlog;
+    this.backlog = [];
+    for (const { message, at } of held) {
+      if (this.phase !== 'streaming') break;
+      dispatch(this, message, at);
+    }
+    // Twilio may have hung up while the token was being checked.
+    if (this.socketClosed) this.endCall(this.closeReason ?? 'socket_closed');
+  }
+
+  rejectStart(code: number, reason: string): void {
+    this.phase = 'ended';
+    this.backlog = [];
+    this.closeSocket(code, reason);
+  }
+
+  /** The stream's streamSid check for every message after START (bad ones are counted, not fatal). */
+  requireStream(streamSid: string): ActiveStream | undefined {
+    const stream = this.stream;
+    if (!stream) {
+      this.invalid.report('before_start');
+      return undefined;
+    }
+    if (streamSid !== stream.streamSid) {
+      this.invalid.report('wrong_stream_sid', streamSid.slice(0, 40));
+      return undefined;
+    }
+    return stream;
+  }
+
+  send(message: TwilioOutboundMessage): boolean {
+    if (this.socketClosed || this.ws.readyState !== this.ws.OPEN) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Ends the started call once: tells the bridge (inbound stop), notes it, stops tailing, closes. */
+  endCall(reason: string, code: number = CLOSE.normal): void {
+    if (this.phase === 'ended') return;
+    this.phase = 'ended';
+    this.watchdog.cancel();
+    const stream = this.stream;
+    if (stream) {
+      this.ctx.tail.remove(stream.outKey);
+      stream.inbound.append({
+        kind: 'stop',
+        reason,
+        rx: stream.rx,
+        tx: stream.tx,
+        txBytes: stream.txBytes,
+        firstAudioAt: stream.firstAudioAt,
+        endedAt: Date.now(),
+        invalidMessages: this.invalid.count,
+      });
+      this.checkpoints.record('stream.stopped', { reason, rx: stream.rx, tx: stream.tx });
+    }
+    this.closeSocket(code, reason);
+  }
+
+  /** Shutdown: end the call (if any) and close with 1001 so Twilio runs the fallback TwiML. */
+  shutdown(): void {
+    this.closeReason ??= 'gateway_shutdown';
+    if (this.phase === 'streaming') this.endCall('gateway_shutdown', CLOSE.goingAway);
+    else this.closeSocket(CLOSE.goingAway, 'gateway_shutdown');
+  }
+
+  /** Last resort when a close handshake does not complete. */
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  /** Resolves when this session's timeline writes have landed. */
+  settled(): Promise<void> {
+    return this.checkpoints.settled();
+  }
+
+  private closeSocket(code: number, reason: string): void {
+    if (this.socketClosed) return;
+    // Close reasons are capped at 123 bytes by the protocol.
+    this.ws.close(code, reason.slice(0, 100));
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    const at = preciseNow();
+    this.hadTraffic = true;
+    if (this.phase === 'ended') return;
+    if (!this.floodGuard.admit(at)) {
+      this.invalid.report('flood');
+      return;
+    }
+    const decoded = decodeFrame(toBuffer(data), isBinary);
+    if (!decoded.ok) {
+      this.invalid.report(decoded.kind, decoded.detail);
+      return;
+    }
+    if (this.phase === 'starting' && decoded.message.event !== 'start') {
+      if (this.backlog.length >= this.ctx.config.startBacklogMaxMessages) this.invalid.report('start_backlog');
+      else this.backlog.push({ message: decoded.message, at });
+      return;
+    }
+    dispatch(this, decoded.message, at);
+  }
+
+  private onSocketError(err: Error): void {
+    this.hadTraffic = true;
+    const code = (err as { code?: unknown }).code;
+    if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      this.invalid.report('oversize', err.message);
+      this.closeReason ??= 'message_too_big';
+    } else {
+      this.invalid.report('protocol_error', typeof code === 'string' ? code : err.message);
+      this.closeReason ??= 'protocol_error';
+    }
+    // ws closes the socket itself after a protocol error; 'close' ends the call.
+  }
+
+  private onClose(): void {
+    if (this.socketClosed) return;
+    this.socketClosed = true;
+    this.watchdog.cancel();
+    this.ctx.metrics.openSockets.dec();
+    if (this.phase === 'awaiting_start') {
+      this.phase = 'ended';
+      const reason = this.closeReason === 'gateway_shutdown' ? 'gateway_shutdown' : 'closed_before_start';
+      this.ctx.pending.track(settleNoStart(this, reason));
+    } else if (this.phase === 'streaming') {
+      this.endCall(this.closeReason ?? 'socket_closed');
+    }
+    // 'starting': the START handler finishes the job once the token check returns.
+    this.resolveClosed();
+  }
+
+  private onStartSlow(waitedMs: number): void {
+    if (this.phase !== 'awaiting_start') return;
+    // Held until the call is known: if START still comes, the timeline shows it was slow.
+    this.checkpoints.record('stream.start_slow', { waited_ms: waitedMs }, 'warn');
+    if (!this.checkpoints.boundCallSid) this.log.warn('stream.start_slow', { event: 'stream.start_slow', waited_ms: waitedMs });
+  }
+
+  private onStartTimeout(): void {
+    if (this.phase !== 'awaiting_start') return;
+    this.phase = 'ended';
+    // Close first: for a real call, Twilio then plays the fallback TwiML without waiting on our writes.
+    this.closeSocket(CLOSE.normal, 'no_start');
+    this.ctx.pending.track(settleNoStart(this, 'start_timeout'));
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}

@@ -1,0 +1,102 @@
+/**
+ * What a socket that never started a stream was. Three answers:
+ * - a failed call: the webhook answered this CallSid (its meta is in Redis) but
+ *   Twilio never sent START. No bridge will ever own it, so the gateway ends it
+ *   here: timeline, counter, and the calls row as failed.
+ * - a ghost: nothing was ever received and no call is known (load-balancer
+ *   probes, preflights). Noted in the shared ghosts stream, logged at info:
+ *   not an error, nobody needs to be paged.
+ * - anything else (traffic but no START, no known call): a warning.
+ */
+import { errorFields } from '@voice/logging';
+import type { Logger } from '@voice/logging';
+import { isUuid } from '@voice/db';
+import { readCallMeta } from '@voice/redis';
+import type { CallMeta } from '@voice/redis';
+import type { GatewayContext } from '../context.js';
+import type { CallCheckpoints } from './call-checkpoints.js';
+
+export type NoStartReason = 'start_timeout' | 'closed_before_start' | 'gateway_shutdown';
+
+export interface NoStartSocket {
+  ctx: GatewayContext;
+  /** CallSid from the stream URL's path, if the webhook put one there. */
+  pathCallSid: string | undefined;
+  hadTraffic: boolean;
+  acceptedAt: number;
+  remote: string;
+  log: Logger;
+  checkpoints: CallCheckpoints;
+}
+
+export async function settleNoStart(socket: NoStartSocket, reason: NoStartReason): Promise<void> {
+  const { ctx, log } = socket;
+  const waitedMs = Date.now() - socket.acceptedAt;
+  const meta = socket.pathCallSid ? await readMeta(socket, socket.pathCallSid) : undefined;
+  if (meta) {
+    await failCall(socket, meta, reason, waitedMs);
+    return;
+  }
+  if (!socket.hadTraffic) {
+    await recordGhost(socket, reason);
+    return;
+  }
+  ctx.metrics.noStart.labels({ known_call: 'false' }).inc();
+  log.warn('stream.no_start', { event: 'stream.no_start', reason, waited_ms: waitedMs, pathCallSid: socket.pathCallSid });
+}
+
+async function readMeta(socket: NoStartSocket, callSid: string): Promise<CallMeta | undefined> {
+  try {
+    return await readCallMeta(socket.ctx.redis, callSid);
+  } catch (err) {
+    socket.log.error('call meta read failed', { callSid, ...errorFields(err) });
+    return undefined;
+  }
+}
+
+async function failCall(socket: NoStartSocket, meta: CallMeta, reason: NoStartReason, waitedMs: number): Promise<void> {
+  const { ctx, checkpoints, log } = socket;
+  const endedAt = Date.now();
+  ctx.metrics.noStart.labels({ known_call: 'true' }).inc();
+  checkpoints.record('stream.no_start', { reason, waited_ms: waitedMs }, 'warn');
+  checkpoints.record(
+    'call.ended',
+    { end_reason: 'no_start', rx: 0, tx: 0, is_ghost: false, duration_ms: endedAt - socket.acceptedAt },
+    'warn',
+  );
+  try {
+    await ctx.calls.recordEnded(meta.callSid, {
+      endedAt: new Date(endedAt),
+      status: 'failed',
+      endReason: 'no_start',
+      rxFrames: 0,
+      txFrames: 0,
+      isGhost: false,
+      // The socket closes now, so Twilio plays the TwiML fallback: the caller is not left in silence.
+      silentFailure: false,
+      metrics: { start_wait_ms: waitedMs, no_start_reason: reason },
+      // Used only if the webhook's row is missing; a stale business id must not break the insert.
+      businessId: isUuid(meta.businessId) ? meta.businessId : null,
+      direction: meta.direction,
+      from: meta.from,
+      to: meta.to,
+    });
+  } catch (err) {
+    log.error('calls row update failed', { step: 'recordEnded', ...errorFields(err) });
+  }
+  await checkpoints.settled();
+}
+
+async function recordGhost(socket: NoStartSocket, reason: NoStartReason): Promise<void> {
+  const { ctx, log } = socket;
+  const ts = Date.now();
+  ctx.metrics.ghosts.inc();
+  log.info('ws.ghost', { event: 'ws.ghost', reason, waited_ms: ts - socket.acceptedAt, pathCallSid: socket.pathCallSid });
+  const fields = ['event', 'ws.ghost', 'reason', reason, 'remote', socket.remote, 'instance', ctx.config.instanceId, 'ts', String(ts)];
+  if (socket.pathCallSid) fields.push('call_sid', socket.pathCallSid);
+  try {
+    await ctx.redis.xadd(ctx.keys.ghosts, 'MAXLEN', '~', String(ctx.config.ghostStreamMaxLen), '*', ...fields);
+  } catch (err) {
+    log.error('ghost stream write failed', errorFields(err));
+  }
+}

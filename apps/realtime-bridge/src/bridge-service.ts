@@ -1,0 +1,150 @@
+/**
+ * The realtime bridge service: claims started calls from the shared claim
+ * stream (consumer group: one owner per call), runs a CallSession for each, and
+ * exposes the ops endpoints.
+ */
+import express from 'express';
+import type { Server } from 'node:http';
+import type { Knex } from 'knex';
+import { createAppointmentRepository, createBusinessRepository, createCallRepository, createDatabase, closeDatabase } from '@voice/db';
+import type { Logger } from '@voice/logging';
+import { errorFields } from '@voice/logging';
+import {
+  GroupConsumer,
+  StreamTail,
+  Timeline,
+  createRedis,
+  decodeClaim,
+  quitRedis,
+  sharedKeys,
+} from '@voice/redis';
+import { closeServer, createMetricsRegistry, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
+import type { Registry } from 'prom-client';
+import type { BridgeConfig } from './config.js';
+import { createBridgeMetrics } from './metrics.js';
+import { CallRegistry } from './call-registry.js';
+import { CallSession } from './call/call-session.js';
+import { createToolExecutor } from './call/tool-executor.js';
+import { createOpenAIClient } from './realtime/connect.js';
+
+export const SERVICE_NAME = 'realtime-bridge';
+
+export interface RealtimeBridge {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly port: number;
+  readonly registry: Registry;
+  readonly activeCalls: number;
+}
+
+export function createRealtimeBridge(config: BridgeConfig, logger: Logger): RealtimeBridge {
+  const redis = createRedis({ url: config.redisUrl, name: `${config.instanceId}:cmd`, role: 'command', logger });
+  const claimReader = createRedis({ url: config.redisUrl, name: `${config.instanceId}:claims`, role: 'blocking', logger });
+  const tailReader = createRedis({ url: config.redisUrl, name: `${config.instanceId}:tail`, role: 'blocking', logger });
+  const knex: Knex = createDatabase(config.databaseUrl);
+  const businesses = createBusinessRepository(knex);
+  const calls = createCallRepository(knex);
+  const tools = createToolExecutor({ appointments: createAppointmentRepository(knex) });
+  const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
+  const metrics = createBridgeMetrics(registry);
+  const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger });
+  const tail = new StreamTail({ blocking: tailReader, commands: redis, logger, name: 'inbound' });
+  const registryOfCalls = new CallRegistry(redis, config.instanceId, config.call.ownerLeaseMs, logger);
+  const openai = createOpenAIClient(config.openai);
+  const keys = sharedKeys(config.namespace);
+
+  let ready = false;
+  let server: Server | undefined;
+  let port = config.port;
+
+  async function onClaim(id: string, fields: string[]): Promise<void> {
+    const claim = decodeClaim(id, fields);
+    const log = logger.child({ callSid: claim.callSid });
+    if (Date.now() - claim.at > config.call.claimMaxAgeMs) {
+      log.warn('skipping stale claim', { ageMs: Date.now() - claim.at });
+      return;
+    }
+    if (registryOfCalls.has(claim.callSid)) return;
+    if (!(await registryOfCalls.tryOwn(claim.callSid))) {
+      log.info('call already owned by another bridge');
+      return;
+    }
+    const session = new CallSession({
+      callSid: claim.callSid,
+      instanceId: config.instanceId,
+      config: config.call,
+      openaiConfig: config.openai,
+      openai,
+      redis,
+      tail,
+      timeline,
+      logger: log,
+      metrics,
+      businesses,
+      calls,
+      tools,
+      onFinished: (callSid) => {
+        registryOfCalls.remove(callSid);
+        metrics.callsActive.set(registryOfCalls.size);
+      },
+    });
+    registryOfCalls.add(session);
+    metrics.callsActive.set(registryOfCalls.size);
+    await timeline.record(claim.callSid, 'bridge.claimed', { claim_ms: Date.now() - claim.at, reason: claim.reason }, { logger: log });
+    void session.run();
+  }
+
+  const consumer = new GroupConsumer({
+    blocking: claimReader,
+    commands: redis,
+    logger,
+    stream: keys.callClaims,
+    group: keys.bridgeGroup,
+    consumer: config.instanceId,
+    handler: onClaim,
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  mountOpsRoutes(app, { registry, readiness: { ready: () => ready } });
+
+  return {
+    get port() {
+      return port;
+    },
+    registry,
+    get activeCalls() {
+      return registryOfCalls.size;
+    },
+    async start() {
+      await tail.start();
+      await consumer.start();
+      registryOfCalls.startLeaseRenewal();
+      ({ server, port } = await listen(app, config.port));
+      ready = true;
+      logger.info('realtime bridge started', { port, namespace: config.namespace, model: config.openai.model });
+    },
+    async stop() {
+      if (!ready && !server) return;
+      ready = false;
+      await stopInOrder(logger, [
+        ['stop claiming', () => consumer.stop()],
+        [
+          'drain calls',
+          async () => {
+            if (await registryOfCalls.waitUntilIdle(config.drainTimeoutMs)) return;
+            for (const call of registryOfCalls.all()) call.handOff('BRIDGE_SHUTDOWN');
+            const idle = await registryOfCalls.waitUntilIdle(Math.min(2000, config.drainTimeoutMs));
+            if (!idle) logger.warn('calls still live at shutdown', { calls: registryOfCalls.size });
+          },
+        ],
+        ['stop lease renewal', () => registryOfCalls.stopLeaseRenewal()],
+        ['stop tail', () => tail.stop()],
+        ['close http', () => (server ? closeServer(server) : undefined)],
+        ['quit redis', () => Promise.all([quitRedis(claimReader), quitRedis(tailReader), quitRedis(redis)])],
+        ['close database', () => closeDatabase(knex)],
+      ]).catch((err: unknown) => logger.error('bridge stop failed', errorFields(err)));
+      server = undefined;
+    },
+  };
+}

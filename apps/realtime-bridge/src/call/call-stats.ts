@@ -1,0 +1,55 @@
+/**
+ * Timestamps of one call's setup, turned into the metrics the on-call engineer
+ * reads: openai_connect_ms, first_greeting_audio_ms and where the time went.
+ */
+export interface CallStats {
+  claimedAt: number;
+  /** Epoch ms the gateway received START (from the inbound start entry). */
+  streamStartedAt?: number;
+  connectStartedAt?: number;
+  connectedAt?: number;
+  connectAttempts: number;
+  promptPath?: 'fast' | 'slow';
+  promptReason?: string;
+  promptStartedAt?: number;
+  promptReadyAt?: number;
+  configureSentAt?: number;
+  configuredAt?: number;
+  greetingRequestedAt?: number;
+  modelFirstAudioAt?: number;
+  toolsCount: number;
+  bargeIns: number;
+  fallbackReason?: string;
+}
+
+export interface CallMetricFields {
+  openai_connect_ms?: number;
+  first_greeting_audio_ms?: number;
+  /** Breakdown of first_greeting_audio_ms. */
+  connect_ms?: number;
+  wait_prompt_ms?: number;
+  configure_ms?: number;
+  model_first_audio_ms?: number;
+  total_ms?: number;
+  connect_attempts: number;
+  prompt_path?: string;
+  barge_ins: number;
+}
+
+const diff = (a?: number, b?: number) => (a !== undefined && b !== undefined ? Math.max(0, a - b) : undefined);
+
+export function callMetrics(stats: CallStats, firstAudioAt?: number): CallMetricFields {
+  const setupStart = stats.streamStartedAt ?? stats.claimedAt;
+  return {
+    openai_connect_ms: diff(stats.connectedAt, stats.connectStartedAt),
+    first_greeting_audio_ms: diff(firstAudioAt, stats.streamStartedAt),
+    connect_ms: diff(stats.connectedAt, stats.connectStartedAt),
+    wait_prompt_ms: diff(stats.promptReadyAt, stats.promptStartedAt),
+    configure_ms: diff(stats.configuredAt, stats.configureSentAt),
+    model_first_audio_ms: diff(stats.modelFirstAudioAt, stats.greetingRequestedAt),
+    total_ms: diff(firstAudioAt, setupStart),
+    connect_attempts: stats.connectAttempts,
+    prompt_path: stats.promptPath,
+    barge_ins: stats.bargeIns,
+  };
+}

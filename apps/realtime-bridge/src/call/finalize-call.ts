@@ -1,0 +1,83 @@
+/**
+ * The end of a call, written once by the bridge that owns it: `call.ended`,
+ * `call.silent_failure` when the caller heard nothing, `call.metrics`, the calls
+ * row in Postgres, Prometheus, and the call's transient Redis keys deleted (the
+ * timeline stays for the on-call engineer).
+ */
+import type { Redis } from 'ioredis';
+import type { CallRepository } from '@voice/db';
+import type { Logger } from '@voice/logging';
+import { errorFields } from '@voice/logging';
+import { transientCallKeys, type InboundEntry, type Timeline } from '@voice/redis';
+import type { BridgeMetrics } from '../metrics.js';
+import { callMetrics, type CallStats } from './call-stats.js';
+
+export type StopEntry = Extract<InboundEntry, { kind: 'stop' }>;
+
+export interface FinalizeDeps {
+  redis: Redis;
+  timeline: Timeline;
+  calls: CallRepository;
+  metrics: BridgeMetrics;
+  logger: Logger;
+  instanceId: string;
+}
+
+export async function finalizeCall(deps: FinalizeDeps, callSid: string, stats: CallStats, stop: StopEntry): Promise<void> {
+  const metrics = callMetrics(stats, stop.firstAudioAt);
+  const endReason = stats.fallbackReason ? `fallback:${stats.fallbackReason}` : stop.reason;
+  const durationMs = stats.streamStartedAt ? Math.max(0, stop.endedAt - stats.streamStartedAt) : undefined;
+  const silent = stop.tx === 0;
+
+  await deps.timeline.record(callSid, 'call.ended', {
+    end_reason: endReason,
+    rx: stop.rx,
+    tx: stop.tx,
+    is_ghost: false,
+    duration_ms: durationMs,
+  });
+  if (silent) {
+    deps.metrics.silentFailures.inc();
+    await deps.timeline.record(callSid, 'call.silent_failure', { reason: 'no_audio_sent', end_reason: endReason, rx: stop.rx }, { level: 'error' });
+  }
+  await deps.timeline.record(callSid, 'call.metrics', { ...metrics });
+
+  observe(deps.metrics, metrics, endReason);
+  try {
+    await deps.calls.recordEnded(callSid, {
+      endedAt: new Date(stop.endedAt),
+      status: silent || stats.fallbackReason ? 'failed' : 'completed',
+      endReason,
+      rxFrames: stop.rx,
+      txFrames: stop.tx,
+      isGhost: false,
+      silentFailure: silent,
+      promptPath: stats.promptPath ?? null,
+      openaiConnectMs: round(metrics.openai_connect_ms),
+      firstGreetingAudioMs: round(metrics.first_greeting_audio_ms),
+      metrics: { ...metrics, end_reason: endReason, tx_bytes: stop.txBytes, invalid_messages: stop.invalidMessages },
+      bridgeInstance: deps.instanceId,
+    });
+  } catch (err) {
+    deps.logger.error('call record write failed', errorFields(err));
+  }
+  await deps.redis.del(...transientCallKeys(callSid)).catch((err: unknown) => {
+    deps.logger.error('call key cleanup failed', errorFields(err));
+  });
+}
+
+function observe(m: BridgeMetrics, fields: ReturnType<typeof callMetrics>, endReason: string): void {
+  m.callsEnded.inc({ end_reason: endReason.split(':')[0] });
+  if (fields.openai_connect_ms !== undefined) m.openaiConnectMs.observe(fields.openai_connect_ms);
+  if (fields.first_greeting_audio_ms !== undefined) m.firstGreetingAudioMs.observe(fields.first_greeting_audio_ms);
+  const stages: Array<[string, number | undefined]> = [
+    ['connect', fields.connect_ms],
+    ['wait_prompt', fields.wait_prompt_ms],
+    ['configure', fields.configure_ms],
+    ['model_first_audio', fields.model_first_audio_ms],
+    ['total', fields.total_ms],
+  ];
+  for (const [stage, value] of stages) if (value !== undefined) m.setupStageMs.observe({ stage }, value);
+}
+
+const round = (v?: number) => (v === undefined ? null : Math.round(v));

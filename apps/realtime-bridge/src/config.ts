@@ -1,0 +1,102 @@
+/**
+ * Realtime bridge configuration: every knob with its default in one place,
+ * overridable from the environment (names in .env.example).
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError, field, parseEnv, type EnvSource } from '@voice/config';
+
+export const BRIDGE_DEFAULTS = {
+  port: 3002,
+  openaiBaseUrl: 'https://api.openai.com/v1',
+  openaiModel: 'gpt-realtime',
+  /** One connect attempt may take this long before it is abandoned. */
+  openaiConnectTimeoutMs: 8000,
+  openaiConnectAttempts: 3,
+  /** Back-off before retry n is n * this (linear: the caller is waiting). */
+  openaiRetryBackoffMs: 250,
+  /** How long to wait for the prebuilt prompt before building it from the database. */
+  promptWaitMs: 400,
+  promptPollMs: 25,
+  /** Ownership lease on a call; renewed at a third of it while the call lives. */
+  ownerLeaseMs: 15_000,
+  /** Claims older than this belong to calls that are long gone. */
+  claimMaxAgeMs: 60_000,
+  /** Server VAD tuning sent in session.update. */
+  vadThreshold: 0.5,
+  vadPrefixPaddingMs: 300,
+  vadSilenceDurationMs: 500,
+  /** Added to what the caller provably heard when truncating on barge-in (mark round trip). */
+  bargeInMarginMs: 60,
+  drainTimeoutMs: 20_000,
+} as const;
+
+export function loadBridgeConfig(env: EnvSource) {
+  const e = parseEnv(
+    {
+      BRIDGE_PORT: field.port(BRIDGE_DEFAULTS.port),
+      REDIS_URL: field.redisUrl(),
+      DATABASE_URL: field.databaseUrl(),
+      REDIS_NAMESPACE: field.namespace(),
+      OPENAI_API_KEY: field.requiredString(),
+      OPENAI_BASE_URL: field.httpUrl(BRIDGE_DEFAULTS.openaiBaseUrl),
+      OPENAI_REALTIME_MODEL: field.string(BRIDGE_DEFAULTS.openaiModel),
+      OPENAI_CA_CERT_FILE: field.optionalString(),
+      OPENAI_CONNECT_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.openaiConnectTimeoutMs),
+      OPENAI_CONNECT_ATTEMPTS: field.positiveInt(BRIDGE_DEFAULTS.openaiConnectAttempts),
+      OPENAI_RETRY_BACKOFF_MS: field.int(BRIDGE_DEFAULTS.openaiRetryBackoffMs),
+      PROMPT_WAIT_MS: field.int(BRIDGE_DEFAULTS.promptWaitMs),
+      OWNER_LEASE_MS: field.positiveInt(BRIDGE_DEFAULTS.ownerLeaseMs),
+      CLAIM_MAX_AGE_MS: field.positiveInt(BRIDGE_DEFAULTS.claimMaxAgeMs),
+      VAD_THRESHOLD: field.number(BRIDGE_DEFAULTS.vadThreshold),
+      VAD_PREFIX_PADDING_MS: field.int(BRIDGE_DEFAULTS.vadPrefixPaddingMs),
+      VAD_SILENCE_DURATION_MS: field.int(BRIDGE_DEFAULTS.vadSilenceDurationMs),
+      BARGE_IN_MARGIN_MS: field.int(BRIDGE_DEFAULTS.bargeInMarginMs),
+      DRAIN_TIMEOUT_MS: field.int(BRIDGE_DEFAULTS.drainTimeoutMs),
+      LOG_LEVEL: field.logLevel(),
+      INSTANCE_ID: field.instanceId('bridge'),
+    },
+    env,
+  );
+  return {
+    port: e.BRIDGE_PORT,
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    namespace: e.REDIS_NAMESPACE,
+    logLevel: e.LOG_LEVEL,
+    instanceId: e.INSTANCE_ID,
+    drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    openai: {
+      apiKey: e.OPENAI_API_KEY,
+      baseURL: e.OPENAI_BASE_URL,
+      model: e.OPENAI_REALTIME_MODEL,
+      ca: e.OPENAI_CA_CERT_FILE ? readCa(e.OPENAI_CA_CERT_FILE) : undefined,
+      connectTimeoutMs: e.OPENAI_CONNECT_TIMEOUT_MS,
+      connectAttempts: e.OPENAI_CONNECT_ATTEMPTS,
+      retryBackoffMs: e.OPENAI_RETRY_BACKOFF_MS,
+    },
+    call: {
+      promptWaitMs: e.PROMPT_WAIT_MS,
+      promptPollMs: BRIDGE_DEFAULTS.promptPollMs,
+      ownerLeaseMs: e.OWNER_LEASE_MS,
+      claimMaxAgeMs: e.CLAIM_MAX_AGE_MS,
+      bargeInMarginMs: e.BARGE_IN_MARGIN_MS,
+      vad: {
+        threshold: e.VAD_THRESHOLD,
+        prefixPaddingMs: e.VAD_PREFIX_PADDING_MS,
+        silenceDurationMs: e.VAD_SILENCE_DURATION_MS,
+      },
+    },
+  };
+}
+
+export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
+export type OpenAIConfig = BridgeConfig['openai'];
+export type CallConfig = BridgeConfig['call'];
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('OPENAI_CA_CERT_FILE', `cannot be read (${(err as Error).message})`);
+  }
+}

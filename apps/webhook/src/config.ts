@@ -1,0 +1,64 @@
+/** Webhook configuration: every knob with its default here, overridable from the environment. */
+import { field, parseEnv, type EnvSource } from '@voice/config';
+
+export const WEBHOOK_DEFAULTS = {
+  port: 3000,
+  /** The prebuilt prompt only has to outlive the gap between webhook and START (seconds). */
+  promptTtlSeconds: 600,
+  callTokenTtlSeconds: 600,
+  prebuildConcurrency: 20,
+  prebuildAttempts: 3,
+  prebuildBackoffMs: 100,
+  fallbackMessage: 'Sorry, our assistant is not available right now. Please call again in a few minutes. Goodbye.',
+  unknownNumberMessage: 'Sorry, this number is not in service. Goodbye.',
+  drainTimeoutMs: 10_000,
+} as const;
+
+export function loadWebhookConfig(env: EnvSource) {
+  const e = parseEnv(
+    {
+      WEBHOOK_PORT: field.port(WEBHOOK_DEFAULTS.port),
+      REDIS_URL: field.redisUrl(),
+      DATABASE_URL: field.databaseUrl(),
+      REDIS_NAMESPACE: field.namespace(),
+      PUBLIC_BASE_URL: field.httpsUrl(),
+      PUBLIC_STREAM_URL: field.wssUrl(),
+      TWILIO_AUTH_TOKEN: field.requiredString(),
+      PROMPT_TTL_SECONDS: field.positiveInt(WEBHOOK_DEFAULTS.promptTtlSeconds),
+      CALL_TOKEN_TTL_SECONDS: field.positiveInt(WEBHOOK_DEFAULTS.callTokenTtlSeconds),
+      PREBUILD_CONCURRENCY: field.positiveInt(WEBHOOK_DEFAULTS.prebuildConcurrency),
+      PREBUILD_ATTEMPTS: field.positiveInt(WEBHOOK_DEFAULTS.prebuildAttempts),
+      PREBUILD_WORKER_ENABLED: field.bool(true),
+      FALLBACK_MESSAGE: field.string(WEBHOOK_DEFAULTS.fallbackMessage),
+      UNKNOWN_NUMBER_MESSAGE: field.string(WEBHOOK_DEFAULTS.unknownNumberMessage),
+      DRAIN_TIMEOUT_MS: field.int(WEBHOOK_DEFAULTS.drainTimeoutMs),
+      LOG_LEVEL: field.logLevel(),
+      INSTANCE_ID: field.instanceId('webhook'),
+    },
+    env,
+  );
+  return {
+    port: e.WEBHOOK_PORT,
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    namespace: e.REDIS_NAMESPACE,
+    /** Origin (and optional path prefix) Twilio uses to reach this service; signatures are computed on it. */
+    publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
+    publicStreamUrl: e.PUBLIC_STREAM_URL.replace(/\/+$/, ''),
+    twilioAuthToken: e.TWILIO_AUTH_TOKEN,
+    promptTtlSeconds: e.PROMPT_TTL_SECONDS,
+    callTokenTtlSeconds: e.CALL_TOKEN_TTL_SECONDS,
+    prebuild: {
+      concurrency: e.PREBUILD_CONCURRENCY,
+      attempts: e.PREBUILD_ATTEMPTS,
+      backoffMs: WEBHOOK_DEFAULTS.prebuildBackoffMs,
+      workerEnabled: e.PREBUILD_WORKER_ENABLED,
+    },
+    messages: { fallback: e.FALLBACK_MESSAGE, unknownNumber: e.UNKNOWN_NUMBER_MESSAGE },
+    drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+    instanceId: e.INSTANCE_ID,
+  };
+}
+
+export type WebhookConfig = ReturnType<typeof loadWebhookConfig>;

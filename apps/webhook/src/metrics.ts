@@ -1,0 +1,15 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { LATENCY_BUCKETS_MS } from '@voice/runtime';
+
+export function createWebhookMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    voiceWebhooks: new Counter({ name: 'webhook_voice_requests_total', help: 'Voice webhooks answered, by outcome', labelNames: ['outcome'], registers }),
+    rejected: new Counter({ name: 'webhook_rejected_total', help: 'Requests refused before any work', labelNames: ['reason'], registers }),
+    answerMs: new Histogram({ name: 'webhook_answer_ms', help: 'Time to answer the voice webhook with TwiML (ms)', buckets: LATENCY_BUCKETS_MS, registers }),
+    prebuildMs: new Histogram({ name: 'prebuild_job_ms', help: 'Prebuild job duration (ms)', buckets: LATENCY_BUCKETS_MS, registers }),
+    prebuildFailures: new Counter({ name: 'prebuild_failures_total', help: 'Prebuild job attempts that failed', registers }),
+  };
+}
+
+export type WebhookMetrics = ReturnType<typeof createWebhookMetrics>;

@@ -1,0 +1,61 @@
+/**
+ * Consumer side of the prebuild queue: loads the business, builds the compact
+ * prompt and stores it under `call:{CA}:prompt` for the bridge's fast path.
+ */
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { BusinessRepository } from '@voice/db';
+import type { Logger } from '@voice/logging';
+import { errorFields } from '@voice/logging';
+import { buildPrompt } from '@voice/agent';
+import { QUEUE_NAMES, callKeys, type Timeline } from '@voice/redis';
+import type { Histogram, Counter } from 'prom-client';
+import { prebuildJobData, type PrebuildJobData } from './prebuild-job.js';
+
+export interface PrebuildWorkerDeps {
+  connection: Redis;
+  redis: Redis;
+  prefix: string;
+  concurrency: number;
+  promptTtlSeconds: number;
+  businesses: BusinessRepository;
+  timeline: Timeline;
+  logger: Logger;
+  metrics: { prebuildMs: Histogram; prebuildFailures: Counter };
+}
+
+export class PrebuildWorkerError extends Error {
+  override name = 'PrebuildWorkerError';
+}
+
+export function createPrebuildWorker(deps: PrebuildWorkerDeps): Worker<PrebuildJobData> {
+  const worker = new Worker<PrebuildJobData>(QUEUE_NAMES.prebuild, (job) => prebuild(deps, job), {
+    connection: deps.connection,
+    prefix: deps.prefix,
+    concurrency: deps.concurrency,
+    autorun: false,
+  });
+  worker.on('error', (err) => deps.logger.error('prebuild worker error', errorFields(err)));
+  worker.on('failed', (job, err) => {
+    deps.metrics.prebuildFailures.inc();
+    deps.logger.error('prebuild job failed', { callSid: job?.id, attempts: job?.attemptsMade, ...errorFields(err) });
+  });
+  return worker;
+}
+
+async function prebuild(deps: PrebuildWorkerDeps, job: Job<PrebuildJobData>): Promise<void> {
+  const started = Date.now();
+  const data = prebuildJobData.parse(job.data);
+  const business = await deps.businesses.findById(data.businessId);
+  if (!business) throw new PrebuildWorkerError(`business ${data.businessId} not found for call ${data.callSid}`);
+  const prompt = buildPrompt(business, data.direction);
+  await deps.redis.set(callKeys.prompt(data.callSid), JSON.stringify(prompt), 'EX', deps.promptTtlSeconds);
+  const ms = Date.now() - started;
+  deps.metrics.prebuildMs.observe(ms);
+  await deps.timeline.record(data.callSid, 'prompt.prebuilt', {
+    chars: prompt.instructions.length,
+    tools: prompt.toolNames.length,
+    ms,
+    queue_wait_ms: started - data.enqueuedAt,
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * The webhook service: Twilio's voice webhook and stream status callback, the
+ * prebuild queue producer, and (unless disabled) the prebuild worker.
+ */
+import express from 'express';
+import type { Server } from 'node:http';
+import type { Worker } from 'bullmq';
+import { closeDatabase, createBusinessRepository, createCallRepository, createDatabase } from '@voice/db';
+import type { Logger } from '@voice/logging';
+import { errorFields } from '@voice/logging';
+import { Timeline, createRedis, quitRedis, sharedKeys } from '@voice/redis';
+import { closeServer, createMetricsRegistry, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
+import type { Registry } from 'prom-client';
+import type { WebhookConfig } from './config.js';
+import { createWebhookMetrics } from './metrics.js';
+import { PrebuildQueue } from './prebuild/prebuild-queue.js';
+import { createPrebuildWorker } from './prebuild/prebuild-worker.js';
+import { streamStatusHandler } from './routes/stream-status.js';
+import { requireTwilioSignature } from './routes/twilio-signature.js';
+import { voiceWebhookHandler } from './routes/voice-webhook.js';
+
+export const SERVICE_NAME = 'webhook';
+
+/** Twilio's webhook bodies are small; anything bigger is not Twilio. */
+const MAX_BODY = '64kb';
+
+export interface WebhookService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly port: number;
+  readonly registry: Registry;
+}
+
+export function createWebhookService(config: WebhookConfig, logger: Logger): WebhookService {
+  const redis = createRedis({ url: config.redisUrl, name: `${config.instanceId}:cmd`, role: 'command', logger });
+  const bullConnection = createRedis({ url: config.redisUrl, name: `${config.instanceId}:bullmq`, role: 'bullmq', logger });
+  const knex = createDatabase(config.databaseUrl);
+  const businesses = createBusinessRepository(knex);
+  const calls = createCallRepository(knex);
+  const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
+  const metrics = createWebhookMetrics(registry);
+  const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger });
+  const prefix = sharedKeys(config.namespace).bullPrefix;
+  const onQueueError = (err: Error) => logger.error('prebuild queue error', errorFields(err));
+  const queue = new PrebuildQueue(bullConnection, prefix, config.prebuild, onQueueError);
+  const worker: Worker | undefined = config.prebuild.workerEnabled
+    ? createPrebuildWorker({
+        connection: bullConnection,
+        redis,
+        prefix,
+        concurrency: config.prebuild.concurrency,
+        promptTtlSeconds: config.promptTtlSeconds,
+        businesses,
+        timeline,
+        logger,
+        metrics,
+      })
+    : undefined;
+
+  let ready = false;
+  let server: Server | undefined;
+  let port = config.port;
+
+  const app = express();
+  app.disable('x-powered-by');
+  mountOpsRoutes(app, { registry, readiness: { ready: () => ready } });
+  const twilioRoutes = express.Router();
+  twilioRoutes.use(express.urlencoded({ extended: false, limit: MAX_BODY }));
+  twilioRoutes.use(requireTwilioSignature({ authToken: config.twilioAuthToken, publicBaseUrl: config.publicBaseUrl, rejected: metrics.rejected }));
+  twilioRoutes.post('/voice', voiceWebhookHandler({ config, redis, businesses, calls, queue, timeline, metrics, logger }));
+  twilioRoutes.post('/stream-status', streamStatusHandler({ timeline, logger }));
+  app.use('/twilio', twilioRoutes);
+
+  return {
+    get port() {
+      return port;
+    },
+    registry,
+    async start() {
+      if (worker) void worker.run().catch((err: unknown) => logger.error('prebuild worker stopped', errorFields(err)));
+      ({ server, port } = await listen(app, config.port));
+      ready = true;
+      logger.info('webhook started', { port, namespace: config.namespace, prebuildWorker: Boolean(worker) });
+    },
+    async stop() {
+      if (!server) return;
+      ready = false;
+      const s = server;
+      server = undefined;
+      await stopInOrder(logger, [
+        ['close http', () => closeServer(s)],
+        ['close prebuild worker', () => worker?.close()],
+        ['close prebuild queue', () => queue.close()],
+        ['quit redis', () => Promise.all([quitRedis(bullConnection), quitRedis(redis)])],
+        ['close database', () => closeDatabase(knex)],
+      ]);
+    },
+  };
+}

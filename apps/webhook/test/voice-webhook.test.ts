@@ -1,0 +1,152 @@
+import { expect } from 'chai';
+import twilio from 'twilio';
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import { createCallRepository, prepareTestDatabase, uniqueCallSid } from '@voice/db';
+import { createLogger } from '@voice/logging';
+import { callKeys, QUEUE_NAMES, sharedKeys } from '@voice/redis';
+import { parsePrebuiltPrompt } from '@voice/agent';
+import { waitFor } from '@voice/testkit';
+import { loadWebhookConfig } from '../src/config.js';
+import { createWebhookService, type WebhookService } from '../src/webhook-service.js';
+import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, baseTestEnv, uniqueNamespace } from '../../../test/support/env.js';
+import { createTestBusiness, TEST_GREETING } from '../../../test/support/business.js';
+import { assertionRedis, timelineEvents } from '../../../test/support/redis.js';
+
+describe('webhook: POST /twilio/voice', function () {
+  let knex: Knex;
+  let redis: Redis;
+  let service: WebhookService;
+  let namespace: string;
+  let queue: Queue;
+
+  before(async () => {
+    ({ knex } = await prepareTestDatabase());
+    redis = assertionRedis();
+  });
+
+  after(async () => {
+    await knex.destroy();
+    await redis.quit();
+  });
+
+  beforeEach(async () => {
+    namespace = uniqueNamespace();
+    const config = loadWebhookConfig(baseTestEnv(namespace));
+    service = createWebhookService(config, createLogger({ service: 'webhook', instance: 'test', level: config.logLevel }));
+    await service.start();
+    queue = new Queue(QUEUE_NAMES.prebuild, { connection: redis, prefix: sharedKeys(namespace).bullPrefix });
+  });
+
+  afterEach(async () => {
+    await service.stop();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  });
+
+  function voiceParams(callSid: string, to: string, extra: Record<string, string> = {}): Record<string, string> {
+    return { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: to, Direction: 'inbound', CallStatus: 'ringing', ...extra };
+  }
+
+  async function post(path: string, params: Record<string, string>, signature?: string | null) {
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+    const sig = signature === undefined ? twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, PUBLIC_BASE_URL + path, params) : signature;
+    if (sig !== null) headers['x-twilio-signature'] = sig;
+    const res = await fetch(`http://127.0.0.1:${service.port}${path}`, { method: 'POST', headers, body: new URLSearchParams(params).toString() });
+    return { status: res.status, body: await res.text() };
+  }
+
+  it('answers a known number with <Connect><Stream> plus parameters and a spoken fallback, and prebuilds the prompt', async () => {
+    const business = await createTestBusiness(knex);
+    const callSid = uniqueCallSid();
+    const res = await post('/twilio/voice', voiceParams(callSid, business.phoneNumber));
+
+    expect(res.status).to.equal(200);
+    expect(res.body).to.include(`<Stream url="${PUBLIC_STREAM_URL}/${callSid}"`);
+    expect(res.body).to.match(/<Parameter name="callToken" value="[\w-]{16,}"\/>/);
+    expect(res.body).to.include(`<Parameter name="businessId" value="${business.id}"/>`);
+    expect(res.body).to.include('<Parameter name="direction" value="inbound"/>');
+    expect(res.body).to.match(/<\/Connect><Say>[^<]+<\/Say><Hangup\/><\/Response>$/);
+    expect(res.body).not.to.match(/url="[^"]*\?/); // Twilio strips query strings: never rely on one
+
+    const token = /name="callToken" value="([^"]+)"/.exec(res.body)![1];
+    expect(await redis.get(callKeys.token(callSid))).to.equal(token);
+
+    await waitFor(async () => (await redis.exists(callKeys.prompt(callSid))) === 1, { message: 'prebuilt prompt' });
+    const prompt = parsePrebuiltPrompt((await redis.get(callKeys.prompt(callSid)))!)!;
+    expect(prompt.greeting).to.equal(TEST_GREETING);
+    expect(prompt.instructions.length).to.be.within(100, 1500);
+    expect(await redis.ttl(callKeys.prompt(callSid))).to.be.greaterThan(0);
+
+    const row = await createCallRepository(knex).findByCallSid(callSid);
+    expect(row?.businessId).to.equal(business.id);
+    expect(row?.status).to.equal('received');
+    await waitFor(async () => (await timelineEvents(redis, callSid)).includes('prompt.prebuilt'));
+    expect(await timelineEvents(redis, callSid)).to.deep.equal(['webhook.received', 'prebuild.enqueued', 'prompt.prebuilt']);
+  });
+
+  it('does not enqueue a second prebuild job when Twilio retries the webhook', async () => {
+    const business = await createTestBusiness(knex);
+    const callSid = uniqueCallSid();
+    const first = await post('/twilio/voice', voiceParams(callSid, business.phoneNumber));
+    const second = await post('/twilio/voice', voiceParams(callSid, business.phoneNumber));
+    expect(first.status).to.equal(200);
+    expect(second.status).to.equal(200);
+    const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).to.equal(1);
+  });
+
+  it('rejects an unsigned webhook with 400 and a forged one with 403, enqueuing nothing', async () => {
+    const business = await createTestBusiness(knex);
+    const unsigned = await post('/twilio/voice', voiceParams(uniqueCallSid(), business.phoneNumber), null);
+    const forged = await post('/twilio/voice', voiceParams(uniqueCallSid(), business.phoneNumber), 'Zm9yZ2Vk');
+    const params = voiceParams(uniqueCallSid(), business.phoneNumber);
+    const signedForOtherBody = twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, PUBLIC_BASE_URL + '/twilio/voice', { ...params, To: '+15550000000' });
+    const tampered = await post('/twilio/voice', params, signedForOtherBody);
+
+    expect(unsigned.status).to.equal(400);
+    expect(unsigned.body).to.match(/Missing X-Twilio-Signature/);
+    expect(forged.status).to.equal(403);
+    expect(tampered.status).to.equal(403);
+    const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).to.equal(0);
+  });
+
+  it('answers an unknown number with a spoken message and a hangup, and records it', async () => {
+    const callSid = uniqueCallSid();
+    const res = await post('/twilio/voice', voiceParams(callSid, '+15559990000'));
+    expect(res.status).to.equal(200);
+    expect(res.body).to.match(/^<\?xml[^>]+><Response><Say>[^<]*not in service[^<]*<\/Say><Hangup\/><\/Response>$/);
+    expect(res.body).not.to.include('<Connect>');
+    expect(await timelineEvents(redis, callSid)).to.deep.equal(['webhook.received', 'webhook.unknown_number']);
+    const row = await createCallRepository(knex).findByCallSid(callSid);
+    expect(row?.status).to.equal('rejected');
+    expect(row?.businessId).to.equal(null);
+  });
+
+  it('answers malformed parameters with 400 and a body that names the field', async () => {
+    const params = { AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: '+15005550006', CallSid: 'not-a-sid' };
+    const res = await post('/twilio/voice', params);
+    expect(res.status).to.equal(400);
+    expect(res.body).to.match(/CallSid must be a Twilio Call SID/);
+    const missingTo = await post('/twilio/voice', { CallSid: uniqueCallSid(), AccountSid: TEST_ACCOUNT_SID, From: '+1555' });
+    expect(missingTo.status).to.equal(400);
+    expect(missingTo.body).to.match(/To /);
+  });
+
+  it('records Twilio stream status callbacks on the timeline', async () => {
+    const callSid = uniqueCallSid();
+    const res = await post('/twilio/stream-status', { CallSid: callSid, StreamSid: 'MZ1', StreamEvent: 'stream-error', StreamError: 'boom' });
+    expect(res.status).to.equal(204);
+    expect(await timelineEvents(redis, callSid)).to.deep.equal(['twilio.stream_status']);
+  });
+
+  it('serves health, readiness and Prometheus metrics', async () => {
+    const base = `http://127.0.0.1:${service.port}`;
+    expect((await fetch(`${base}/healthz`)).status).to.equal(200);
+    expect((await fetch(`${base}/readyz`)).status).to.equal(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).to.include('webhook_voice_requests_total');
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * Call records. Three services write the same row at different moments and any
+ * of them may come first (or twice: Twilio retries webhooks), so every write is
+ * an idempotent upsert and a later write fills gaps without erasing what an
+ * earlier one knew.
+ */
+import type { Knex } from 'knex';
+import type { CallDirection, CallEndStatus, CallStatus, PromptPath } from '../domain.js';
+import { toCall } from './call-row.js';
+import type { Call } from './call-row.js';
+
+const CALLS = 'calls';
+
+export interface CallReceived {
+  callSid: string;
+  /** Null for a number no business owns: the call still gets a row. */
+  businessId: string | null;
+  direction: CallDirection;
+  from: string;
+  to: string;
+  status: CallStatus;
+  /** Webhook time; defaults to the database's now(). */
+  receivedAt?: Date;
+}
+
+export interface StreamStarted {
+  at: Date;
+  gatewayInstance: string;
+}
+
+export interface CallEnded {
+  endedAt: Date;
+  status: CallEndStatus;
+  endReason: string | null;
+  rxFrames: number;
+  txFrames: number;
+  isGhost: boolean;
+  silentFailure: boolean;
+  promptPath?: PromptPath | null;
+  openaiConnectMs?: number | null;
+  firstGreetingAudioMs?: number | null;
+  /** Merged (shallowly) into what the row already holds. */
+  metrics?: Record<string, unknown>;
+  bridgeInstance?: string | null;
+  /** Only used when the webhook row is missing, to fill what it would have said. */
+  businessId?: string | null;
+  direction?: CallDirection | null;
+  from?: string | null;
+  to?: string | null;
+}
+
+export interface CallRepository {
+  /**
+   * Records the voice webhook. A retried webhook neither fails nor duplicates:
+   * resolves true when this call's webhook details were recorded now, false
+   * when they already were.
+   */
+  recordReceived(input: CallReceived): Promise<boolean>;
+  /** Notes that Twilio's media stream started (creates the row if the webhook's is missing). */
+  markStreamStarted(callSid: string, input: StreamStarted): Promise<void>;
+  /** Records how the call ended, creating the row if nothing wrote it before. */
+  recordEnded(callSid: string, input: CallEnded): Promise<Call>;
+  findByCallSid(callSid: string): Promise<Call | null>;
+}
+
+export function createCallRepository(knex: Knex): CallRepository {
+  /** Keep the stored value; take the incoming one only where nothing is stored. */
+  const keep = (column: string): Knex.Raw => knex.raw('coalesce(??, ??)', [`${CALLS}.${column}`, `excluded.${column}`]);
+  /** Take the incoming value unless it is null. */
+  const update = (column: string): Knex.Raw =>
+    knex.raw('coalesce(??, ??)', [`excluded.${column}`, `${CALLS}.${column}`]);
+  const overwrite = (column: string): Knex.Raw => knex.raw('??', [`excluded.${column}`]);
+
+  return {
+    async recordReceived(input) {
+      const rows: unknown[] = await knex(CALLS)
+        .insert({
+          call_sid: input.callSid,
+          business_id: input.businessId,
+          direction: input.direction,
+          from_number: input.from,
+          to_number: input.to,
+          status: input.status,
+          received_at: input.receivedAt ?? knex.fn.now(),
+        })
+        .onConflict('call_sid')
+        // A row created by a later stage (stream start, call end) before the
+        // webhook's insert landed gets the webhook's details filled in; a row
+        // the webhook already wrote is left alone, so a retry is a no-op.
+        .merge({
+          business_id: keep('business_id'),
+          direction: keep('direction'),
+          from_number: keep('from_number'),
+          to_number: keep('to_number'),
+          received_at: overwrite('received_at'),
+        })
+        .whereNull(`${CALLS}.received_at`)
+        .returning('call_sid');
+      return rows.length > 0;
+    },
+
+    async markStreamStarted(callSid, input) {
+      await knex(CALLS)
+        .insert({
+          call_sid: callSid,
+          status: 'in_progress',
+          stream_started_at: input.at,
+          gateway_instance: input.gatewayInstance,
+        })
+        .onConflict('call_sid')
+        .merge({
+          // The first START is when the caller's audio began flowing.
+          stream_started_at: keep('stream_started_at'),
+          gateway_instance: overwrite('gateway_instance'),
+          // Never move a call that already ended back to in progress.
+          status: knex.raw(`case when ??.status = 'received' then 'in_progress' else ??.status end`, [CALLS, CALLS]),
+        });
+    },
+
+    async recordEnded(callSid, input) {
+      const [row]: unknown[] = await knex(CALLS)
+        .insert({
+          call_sid: callSid,
+          business_id: input.businessId ?? null,
+          direction: input.direction ?? null,
+          from_number: input.from ?? null,
+          to_number: input.to ?? null,
+          status: input.status,
+          ended_at: input.endedAt,
+          end_reason: input.endReason,
+          rx_frames: input.rxFrames,
+          tx_frames: input.txFrames,
+          is_ghost: input.isGhost,
+          silent_failure: input.silentFailure,
+          prompt_path: input.promptPath ?? null,
+          openai_connect_ms: input.openaiConnectMs ?? null,
+          first_greeting_audio_ms: input.firstGreetingAudioMs ?? null,
+          // Serialised here: pg would turn a top-level array into a PostgreSQL array.
+          metrics: JSON.stringify(input.metrics ?? {}),
+          bridge_instance: input.bridgeInstance ?? null,
+        })
+        .onConflict('call_sid')
+        .merge({
+          business_id: keep('business_id'),
+          direction: keep('direction'),
+          from_number: keep('from_number'),
+          to_number: keep('to_number'),
+          status: overwrite('status'),
+          ended_at: overwrite('ended_at'),
+          end_reason: update('end_reason'),
+          rx_frames: overwrite('rx_frames'),
+          tx_frames: overwrite('tx_frames'),
+          is_ghost: overwrite('is_ghost'),
+          silent_failure: overwrite('silent_failure'),
+          prompt_path: update('prompt_path'),
+          openai_connect_ms: update('openai_connect_ms'),
+          first_greeting_audio_ms: update('first_greeting_audio_ms'),
+          metrics: knex.raw('??.metrics || excluded.metrics', [CALLS]),
+          bridge_instance: update('bridge_instance'),
+        })
+        .returning('*');
+      return toCall(row);
+    },
+
+    async findByCallSid(callSid) {
+      const row: unknown = await knex(CALLS).where({ call_sid: callSid }).first();
+      return row === undefined ? null : toCall(row);
+    },
+  };
+}

@@ -1,0 +1,5 @@
+export * from './twilio-double/index.js';
+export { waitFor, WaitForTimeoutError, WAIT_FOR_DEFAULTS } from './wait-for.js';
+export type { WaitForOptions } from './wait-for.js';
+export * from './realtime-double/index.js';
+export * from './tls/index.js';

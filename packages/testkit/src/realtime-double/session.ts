@@ -1,0 +1,289 @@
+/**
+ * One accepted Realtime WebSocket: session lifecycle (created, limits, close),
+ * sending and recording events, turns and responses. Client events are
+ * dispatched to the handlers in handlers.ts.
+ */
+import type { RawData, WebSocket } from 'ws';
+import { synthesizeMulaw } from '../audio/speech.js';
+import type { RealtimeDoubleBehaviour } from './behaviour.js';
+import {
+  CLOSE_BETA_SHAPE,
+  CLOSE_GOING_AWAY,
+  CLOSE_INTERNAL_ERROR,
+  DEFAULT_GREETING_TEXT,
+  RATE_LIMIT_REQUESTS,
+  RATE_LIMIT_RESET_SECONDS,
+  RATE_LIMIT_TOKENS,
+  STOP_CLOSE_GRACE_MS,
+} from './constants.js';
+import { Conversation } from './conversation.js';
+import { realtimeErrors } from './errors.js';
+import type { RealtimeErrorPayload } from './errors.js';
+import { handleClientEvent } from './handlers.js';
+import { newId } from './ids.js';
+import { InputAudioBuffer } from './input-audio.js';
+import type { TurnEvent } from './input-audio.js';
+import type { RecordedSession } from './recorded-session.js';
+import { ResponseRun } from './response.js';
+import type { ResponseHost, ResponsePlan } from './response.js';
+import { greetingFromInstructions, isObject } from './session-config.js';
+import type { JsonObject, SessionConfig } from './session-config.js';
+
+/** Server events whose base64 payload is replaced by its size in the recording. */
+const AUDIO_PAYLOAD_FIELDS: Readonly<Record<string, string>> = {
+  'response.output_audio.delta': 'delta',
+  'input_audio_buffer.append': 'audio',
+};
+
+export class DoubleSession implements ResponseHost {
+  readonly conversationId = newId('conv');
+  readonly conversation = new Conversation();
+  readonly input = new InputAudioBuffer();
+  activeResponse: ResponseRun | undefined;
+  /** Committed user audio turns so far (server VAD or client commit). */
+  userTurnCount = 0;
+  /** A function_call_output arrived: the next response is the reply after the tool. */
+  toolOutputPending = false;
+  /** Item id announced by speech_started, reused by speech_stopped and committed. */
+  speechItemId: string | undefined;
+
+  private audioResponsesPlanned = 0;
+  private replyIndex = 0;
+  private completedResponses = 0;
+  private readonly firedFunctionCalls = new Set<number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closing = false;
+  private closedResolve: (() => void) | undefined;
+  readonly closed: Promise<void>;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly recorder: RecordedSession,
+    private readonly currentBehaviour: () => RealtimeDoubleBehaviour,
+  ) {
+    this.closed = new Promise((resolve) => (this.closedResolve = resolve));
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', (code, reason) => this.onSocketClosed(code, reason.toString()));
+    // Socket errors (resets, protocol violations) end in 'close'; nothing to add here.
+    ws.on('error', () => undefined);
+  }
+
+  get isOpen(): boolean {
+    return !this.closing;
+  }
+
+  config(): SessionConfig {
+    return this.recorder.config;
+  }
+
+  behaviour(): RealtimeDoubleBehaviour {
+    return this.currentBehaviour();
+  }
+
+  elapsedMs(): number {
+    return this.recorder.elapsedMs();
+  }
+
+  inputAudioMs(): number {
+    return this.input.receivedMs;
+  }
+
+  /** Announces the session and arms its time limits. */
+  open(): void {
+    this.send({ type: 'session.created', session: this.config() });
+    const b = this.behaviour();
+    if (b.closeAfterMs !== undefined) this.after(b.closeAfterMs, () => this.close(CLOSE_INTERNAL_ERROR, 'closeAfterMs (double failure mode)'));
+    this.after(b.maxSessionMs, () => {
+      this.sendError(realtimeErrors.sessionExpired());
+      this.close(CLOSE_GOING_AWAY, 'session expired');
+    });
+    this.prewarm(this.greetingText());
+  }
+
+  /** The beta interface is switched off: say so and close, as the real API does. */
+  refuseBeta(what: string, clientEventId?: string): void {
+    this.sendError(realtimeErrors.betaShapeDisabled(what), clientEventId);
+    this.close(CLOSE_BETA_SHAPE, 'beta_api_shape_disabled');
+  }
+
+  send(event: JsonObject): void {
+    if (this.closing) return;
+    const full = { event_id: newId('event'), ...event };
+    this.recorder.recordEvent('server', String(event.type), withoutAudio(full));
+    this.ws.send(JSON.stringify(full));
+  }
+
+  sendError(error: RealtimeErrorPayload, clientEventId?: string): void {
+    this.recorder.recordError(error.code, error.type, error.message);
+    this.send({ type: 'error', error: { ...error, event_id: clientEventId ?? null } });
+  }
+
+  /** Server-initiated close; a peer that never answers the close frame is cut off after a grace period. */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.recorder.recordClose(code, reason, 'server');
+    this.shutDown();
+    this.ws.close(code, reason);
+    const grace = setTimeout(() => this.ws.terminate(), STOP_CLOSE_GRACE_MS);
+    void this.closed.then(() => clearTimeout(grace));
+  }
+
+  // --- Turns and responses -----------------------------------------------------
+
+  onTurnEvent(event: TurnEvent): void {
+    if (event.type === 'speech_started') {
+      this.speechItemId = newId('item');
+      this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.round(event.audioStartMs), item_id: this.speechItemId });
+      const td = this.config().audio.input.turn_detection;
+      if (this.activeResponse && (td?.interrupt_response ?? true)) this.activeResponse.cancel('turn_detected');
+      return;
+    }
+    const itemId = this.speechItemId ?? newId('item');
+    this.send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: Math.round(event.audioEndMs), item_id: itemId });
+    this.commitUserTurn(itemId, 'server_vad', event.audioEndMs);
+    const td = this.config().audio.input.turn_detection;
+    if ((td?.create_response ?? true) && !this.activeResponse) this.startResponse('server_vad');
+  }
+
+  /** Turns the buffered audio into a user item (committed, item added/done). */
+  commitUserTurn(itemId: string, by: 'server_vad' | 'client', endMs?: number): void {
+    const span = this.input.commit(endMs);
+    this.speechItemId = undefined;
+    this.userTurnCount += 1;
+    this.recorder.userTurns.push({ item_id: itemId, audio_start_ms: span.startMs, audio_end_ms: span.endMs, committedBy: by });
+    const item = {
+      id: itemId,
+      object: 'realtime.item',
+      type: 'message',
+      status: 'completed',
+      role: 'user',
+      content: [{ type: 'input_audio', transcript: null }],
+    };
+    const { previousItemId } = this.conversation.add(item);
+    this.send({ type: 'input_audio_buffer.committed', previous_item_id: previousItemId, item_id: itemId });
+    this.send({ type: 'conversation.item.added', previous_item_id: previousItemId, item });
+    this.send({ type: 'conversation.item.done', previous_item_id: previousItemId, item });
+  }
+
+  startResponse(trigger: 'client' | 'server_vad'): void {
+    const run = new ResponseRun(this, this.planResponse(), trigger);
+    this.activeResponse = run;
+    this.recorder.responses.push(run.record);
+    run.start();
+  }
+
+  responseFinished(run: ResponseRun): void {
+    if (this.activeResponse === run) this.activeResponse = undefined;
+    this.send({
+      type: 'rate_limits.updated',
+      rate_limits: [
+        { name: 'requests', limit: RATE_LIMIT_REQUESTS, remaining: RATE_LIMIT_REQUESTS - 1, reset_seconds: RATE_LIMIT_RESET_SECONDS },
+        { name: 'tokens', limit: RATE_LIMIT_TOKENS, remaining: RATE_LIMIT_TOKENS - 1, reset_seconds: RATE_LIMIT_RESET_SECONDS },
+      ],
+    });
+    if (run.record.status !== 'completed') return;
+    this.completedResponses += 1;
+    const limit = this.behaviour().closeAfterResponses;
+    if (limit !== undefined && this.completedResponses >= limit) this.close(CLOSE_INTERNAL_ERROR, 'closeAfterResponses (double failure mode)');
+  }
+
+  /** Renders a phrase ahead of need so the first delta is not held up by synthesis. */
+  prewarm(text: string): void {
+    const b = this.behaviour();
+    const options: { voice?: string; wordsPerMinute?: number } = {};
+    if (b.voice !== undefined) options.voice = b.voice;
+    if (b.wordsPerMinute !== undefined) options.wordsPerMinute = b.wordsPerMinute;
+    // A failure here resurfaces (and is reported) when the response synthesises the same text.
+    synthesizeMulaw(text, options).catch(() => undefined);
+  }
+
+  greetingText(): string {
+    return this.behaviour().greetingText ?? greetingFromInstructions(this.config().instructions) ?? DEFAULT_GREETING_TEXT;
+  }
+
+  /** Tool reply, then a scripted call for this caller turn, then the greeting, then the replies in turn. */
+  private planResponse(): ResponsePlan {
+    const b = this.behaviour();
+    if (this.toolOutputPending) {
+      this.toolOutputPending = false;
+      return this.audioPlan(b.replyAfterToolText ?? this.nextReply());
+    }
+    const index = b.functionCalls.findIndex((c, i) => c.onTurn === this.userTurnCount && !this.firedFunctionCalls.has(i));
+    const call = b.functionCalls[index];
+    if (call) {
+      this.firedFunctionCalls.add(index);
+      const args = typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);
+      return { kind: 'function_call', name: call.name, arguments: args };
+    }
+    return this.audioPlan(this.audioResponsesPlanned === 0 ? this.greetingText() : this.nextReply());
+  }
+
+  private audioPlan(text: string): ResponsePlan {
+    this.audioResponsesPlanned += 1;
+    return { kind: 'audio', text };
+  }
+
+  private nextReply(): string {
+    const replies = this.behaviour().replies;
+    const text = replies[this.replyIndex % replies.length] ?? DEFAULT_GREETING_TEXT;
+    this.replyIndex += 1;
+    return text;
+  }
+
+  // --- Socket plumbing -------------------------------------------------------------
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.closing) return;
+    if (isBinary) {
+      this.sendError(realtimeErrors.binaryFrame());
+      return;
+    }
+    let event: unknown;
+    try {
+      event = JSON.parse(rawToString(data));
+    } catch {
+      this.sendError(realtimeErrors.invalidJson());
+      return;
+    }
+    if (!isObject(event) || typeof event.type !== 'string') {
+      this.sendError(realtimeErrors.missingParameter('type'));
+      return;
+    }
+    this.recorder.recordEvent('client', event.type, withoutAudio(event));
+    handleClientEvent(this, event);
+  }
+
+  private onSocketClosed(code: number, reason: string): void {
+    this.recorder.recordClose(code, reason, 'client');
+    this.shutDown();
+    this.closedResolve?.();
+  }
+
+  private shutDown(): void {
+    this.closing = true;
+    this.activeResponse?.dispose();
+    this.activeResponse = undefined;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private after(ms: number, action: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      action();
+    }, ms);
+    this.timers.add(timer);
+  }
+}
+
+function withoutAudio(event: JsonObject): JsonObject {
+  const field = AUDIO_PAYLOAD_FIELDS[String(event.type)];
+  const payload = field ? event[field] : undefined;
+  if (!field || typeof payload !== 'string') return event;
+  return { ...event, [field]: `<${Buffer.byteLength(payload, 'base64')} bytes>` };
+}
+
+function rawToString(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data as ArrayBuffer).toString('utf8');
+}

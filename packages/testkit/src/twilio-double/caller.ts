@@ -1,0 +1,343 @@
+/**
+ * One inbound call placed the way Twilio places it: the signed voice webhook,
+ * then the TwiML verbs in order. `<Connect><Stream>` blocks until the stream's
+ * socket closes; if the app closed it, the verbs after `</Connect>` (the
+ * fallback) run next, and if the caller hung up, nothing more does.
+ */
+import { APPLICATION_ERROR_SPEECH, CALLER_DEFAULTS, TWILIO_ERROR } from './constants.js';
+import { DEFAULT_CALLER_SCRIPT, renderScript } from './caller-script.js';
+import { FrameClock } from './frame-clock.js';
+import { MediaStreamSession } from './media-stream.js';
+import type { StreamEnd } from './media-stream.js';
+import { newSid } from './sids.js';
+import { StreamView } from './stream-view.js';
+import { parseTwiml } from './twiml.js';
+import type { StreamNoun, TwimlVerb } from './twiml.js';
+import type {
+  CallEndReason,
+  CallState,
+  CallSummary,
+  CallWarning,
+  ClearRecord,
+  MarkEcho,
+  PlaceCallOptions,
+  ReceivedMessage,
+  SpokenByTwilio,
+} from './types.js';
+import { writeMulawWav } from './heard-audio.js';
+import type { HeardSegment } from './heard-audio.js';
+import { StreamStatusPoster } from './stream-status.js';
+import type { StreamStatusEvent } from './stream-status.js';
+import { postSignedForm, voiceWebhookParams } from './webhook.js';
+
+type ConnectVerb = Extract<TwimlVerb, { verb: 'Connect' }>;
+
+/** Places the call at once; await `call.done` for its summary. */
+export function placeCall(options: PlaceCallOptions): TwilioCallerDouble {
+  return new TwilioCallerDouble(options);
+}
+
+export class TwilioCallerDouble {
+  readonly callSid: string;
+  readonly streamSid: string;
+  readonly accountSid: string;
+  /** Resolves when the call is over: stream closed, fallback verbs and status callbacks done. */
+  readonly done: Promise<CallSummary>;
+  state: CallState = 'ringing';
+  webhookStatus: number | undefined;
+  twiml: TwimlVerb[] = [];
+  readonly warnings: CallWarning[] = [];
+  readonly spokenByTwilio: SpokenByTwilio[] = [];
+  readonly afterStreamVerbs: TwimlVerb[] = [];
+  /** The media stream, once `<Connect><Stream>` is reached. */
+  session: MediaStreamSession | undefined;
+
+  private view: StreamView | undefined;
+  private streamEnd: StreamEnd | undefined;
+  /** Set once `<Connect><Stream>` has run (or failed): later verbs are the fallback. */
+  private pastStream = false;
+  private streamUrl: string | undefined;
+  private customParameters: Record<string, string> | undefined;
+  private hungUp = false;
+  private readonly placedAt = performance.now();
+  private readonly abort = new AbortController();
+  private readonly streamStatus: StreamStatusPoster;
+
+  constructor(private readonly options: PlaceCallOptions) {
+    this.callSid = options.callSid ?? newSid('CA');
+    this.streamSid = options.streamSid ?? newSid('MZ');
+    this.accountSid = options.accountSid ?? CALLER_DEFAULTS.accountSid;
+    this.streamStatus = new StreamStatusPoster({
+      authToken: options.authToken,
+      publicWebhookUrl: options.publicWebhookUrl,
+      webhookUrl: options.webhookUrl,
+      ids: { accountSid: this.accountSid, callSid: this.callSid, streamSid: this.streamSid },
+      resolveCallbackUrl: options.resolveCallbackUrl,
+      timeoutMs: options.webhookTimeoutMs,
+      warn: (code, message) => this.warn(code, message),
+    });
+    this.done = this.run();
+  }
+
+  /** The caller hangs up now; resolves with the summary. */
+  hangup(): Promise<CallSummary> {
+    this.hungUp = true;
+    this.abort.abort();
+    this.session?.hangup();
+    return this.done;
+  }
+
+  get received(): ReceivedMessage[] {
+    return this.view?.received() ?? [];
+  }
+  get marks(): MarkEcho[] {
+    return this.view?.marks() ?? [];
+  }
+  get clears(): ClearRecord[] {
+    return this.view?.clears() ?? [];
+  }
+  get sentFrames(): number {
+    return this.session?.sentFrames ?? 0;
+  }
+  /** Every media payload sent, in order (empty when `recordSentPayloads` is false). */
+  get sentPayloads(): readonly Buffer[] {
+    return this.session?.sentPayloads ?? [];
+  }
+  sentAudio(): Buffer {
+    return Buffer.concat(this.sentPayloads);
+  }
+  /** ms since START of the first audible audio received. */
+  get firstAudioAtMs(): number | undefined {
+    return this.view?.firstAudioAtMs;
+  }
+  /** ms since START of the first media message of any kind. */
+  get firstMediaAtMs(): number | undefined {
+    return this.view?.firstMediaAtMs;
+  }
+  get startSentCallMs(): number | undefined {
+    const at = this.session?.startSentAt;
+    return at === undefined ? undefined : at - this.placedAt;
+  }
+  heardSegments(): HeardSegment[] {
+    return this.view?.heardSegments() ?? [];
+  }
+  /** Played audio as one mu-law buffer from START on, silence in the gaps. */
+  heardAudio(): Buffer {
+    return this.view?.heardAudio() ?? Buffer.alloc(0);
+  }
+  heardRms(): number {
+    return this.view?.heardRms() ?? 0;
+  }
+  heardAudibleMs(): number {
+    return this.view?.heardAudibleMs() ?? 0;
+  }
+  /** Writes what the caller heard as a 16-bit PCM 8 kHz WAV. */
+  writeWav(path: string): Promise<void> {
+    return writeMulawWav(path, this.heardAudio());
+  }
+
+  private async run(): Promise<CallSummary> {
+    const script = renderScript(this.options.script ?? DEFAULT_CALLER_SCRIPT);
+    // Awaited only if a stream opens; a failed webhook must not leave it unhandled.
+    script.catch(() => undefined);
+    const verbs = await this.fetchTwiml();
+    let endedBy: CallEndReason = verbs ? 'twiml-end' : 'webhook-error';
+    for (const verb of verbs ?? []) {
+      if (this.hungUp) break;
+      const outcome = await this.runVerb(verb, script);
+      if (outcome) {
+        endedBy = outcome;
+        break;
+      }
+    }
+    if (this.hungUp) endedBy = 'caller';
+    await this.streamStatus.settled();
+    this.state = 'ended';
+    return this.summarize(endedBy);
+  }
+
+  private async fetchTwiml(): Promise<TwimlVerb[] | undefined> {
+    const { options } = this;
+    const params = voiceWebhookParams(
+      { callSid: this.callSid, accountSid: this.accountSid, from: options.from ?? CALLER_DEFAULTS.from, to: options.to ?? CALLER_DEFAULTS.to },
+      options.webhookParams,
+    );
+    try {
+      const res = await postSignedForm({
+        localUrl: options.webhookUrl,
+        publicUrl: options.publicWebhookUrl,
+        authToken: options.authToken,
+        params,
+        timeoutMs: options.webhookTimeoutMs ?? CALLER_DEFAULTS.webhookTimeoutMs,
+        signal: this.abort.signal,
+      });
+      this.webhookStatus = res.status;
+      if (res.status < 200 || res.status > 299) return this.applicationError(TWILIO_ERROR.httpRetrievalFailure, `webhook answered HTTP ${res.status}`);
+      this.twiml = parseTwiml(res.body);
+      return this.twiml;
+    } catch (err) {
+      if (this.hungUp) return undefined;
+      const isParse = (err as Error).name === 'TwimlParseError';
+      return this.applicationError(
+        isParse ? TWILIO_ERROR.documentParseFailure : TWILIO_ERROR.httpRetrievalFailure,
+        `${isParse ? 'TwiML' : 'webhook request'} failed: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /** What Twilio does when it cannot get usable TwiML: apologise and hang up. */
+  private applicationError(code: number, message: string): undefined {
+    this.warn(code, message);
+    this.spokenByTwilio.push({ verb: 'Say', text: APPLICATION_ERROR_SPEECH, callMs: this.callMs(), phase: 'error' });
+    return undefined;
+  }
+
+  /** Runs one verb; returns why the call ends if it ends here. */
+  private async runVerb(verb: TwimlVerb, script: Promise<Buffer>): Promise<CallEndReason | undefined> {
+    const phase = this.pastStream ? 'after-stream' : 'before-stream';
+    if (this.pastStream) this.afterStreamVerbs.push(verb);
+    switch (verb.verb) {
+      case 'Say':
+        this.spokenByTwilio.push({ verb: 'Say', text: verb.text, callMs: this.callMs(), phase });
+        return undefined;
+      case 'Play':
+        this.spokenByTwilio.push({ verb: 'Play', text: verb.url, callMs: this.callMs(), phase });
+        return undefined;
+      case 'Pause':
+        // Recorded, not waited: tests should not sleep through TwiML pauses.
+        return undefined;
+      case 'Hangup':
+        return 'twiml-hangup';
+      case 'Redirect':
+        this.warn(undefined, `<Redirect> to ${verb.url} recorded, not followed`);
+        return 'redirect';
+      case 'Connect':
+        return this.runConnect(verb, script);
+      case 'Unknown':
+        this.warn(undefined, `<${verb.name}> is not simulated`);
+        return undefined;
+    }
+  }
+
+  private async runConnect(verb: ConnectVerb, script: Promise<Buffer>): Promise<CallEndReason | undefined> {
+    const stream = verb.stream;
+    if (this.session || !stream) {
+      this.warn(undefined, this.session ? 'a second <Connect> is not simulated' : '<Connect> without <Stream> is not simulated');
+      return undefined;
+    }
+    if (verb.action) this.warn(undefined, `<Connect action="${verb.action}"> is not followed; the next verbs run instead`);
+    // Twilio goes on with the next verb whether the stream ran or could not open.
+    this.pastStream = true;
+    const publicUrl = this.publicStreamUrl(stream.url);
+    if (publicUrl === undefined) return undefined;
+    const audio = await script;
+    if (this.hungUp) return 'caller';
+    this.state = 'connecting';
+    this.streamUrl = publicUrl;
+    this.customParameters = stream.parameters;
+    const session = this.openStream(publicUrl, stream, audio);
+    this.session = session;
+    this.view = new StreamView(session);
+    const end = await session.ended;
+    this.streamEnd = end;
+    this.state = 'after-stream';
+    if (end.endedBy === 'handshake-failed') this.postStatus(stream, 'stream-error', end.error);
+    else this.postStatus(stream, 'stream-stopped');
+    return end.endedBy === 'caller' ? 'caller' : undefined;
+  }
+
+  private openStream(publicUrl: string, stream: StreamNoun, audio: Buffer): MediaStreamSession {
+    const { options } = this;
+    return new MediaStreamSession({
+      ids: { accountSid: this.accountSid, callSid: this.callSid, streamSid: this.streamSid },
+      publicUrl,
+      localUrl: (options.resolveStreamUrl ?? ((url: string) => url))(publicUrl),
+      authToken: options.authToken,
+      offerSubprotocol: options.offerSubprotocol ?? CALLER_DEFAULTS.offerSubprotocol,
+      customParameters: { ...stream.parameters },
+      behaviour: {
+        ghost: options.ghost ?? false,
+        noStart: options.noStart ?? false,
+        startDelayMs: options.startDelayMs ?? CALLER_DEFAULTS.startDelayMs,
+        hangupAfterMs: options.hangupAfterMs,
+        hangupWhenScriptEnds: options.hangupWhenScriptEnds ?? false,
+        dtmf: options.dtmf ?? [],
+      },
+      script: audio,
+      clock: options.clock ?? new FrameClock(),
+      onFrame: options.onFrame,
+      recordSentPayloads: options.recordSentPayloads ?? true,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? CALLER_DEFAULTS.handshakeTimeoutMs,
+      closeTimeoutMs: options.closeTimeoutMs ?? CALLER_DEFAULTS.closeTimeoutMs,
+      warn: (code, message) => this.warn(code, message),
+      onStarted: () => {
+        this.state = 'streaming';
+        this.postStatus(stream, 'stream-started');
+      },
+    });
+  }
+
+  /** Twilio connects only to wss:// and drops any query string. */
+  private publicStreamUrl(raw: string): string | undefined {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      this.warn(TWILIO_ERROR.streamHandshake, `<Stream url="${raw}"> is not a URL`);
+      return undefined;
+    }
+    if (url.protocol !== 'wss:') {
+      this.warn(TWILIO_ERROR.streamHandshake, `<Stream url="${raw}">: Twilio connects only to wss:// URLs`);
+      return undefined;
+    }
+    if (url.search === '') return raw;
+    this.warn(undefined, `<Stream url="${raw}">: query string dropped (Twilio strips it; use <Parameter>)`);
+    return raw.slice(0, raw.indexOf('?'));
+  }
+
+  private postStatus(stream: StreamNoun, event: StreamStatusEvent, error?: string): void {
+    if (this.options.streamStatusCallbacks !== false) this.streamStatus.post(stream, event, error);
+  }
+
+  private warn(code: number | undefined, message: string): void {
+    this.warnings.push({ ...(code === undefined ? {} : { code }), message, callMs: this.callMs() });
+  }
+
+  private callMs(): number {
+    return Math.round((performance.now() - this.placedAt) * 10) / 10;
+  }
+
+  private summarize(endedBy: CallEndReason): CallSummary {
+    const received = this.received;
+    const end = this.streamEnd;
+    const optional = {
+      ...(this.webhookStatus === undefined ? {} : { webhookStatus: this.webhookStatus }),
+      ...(this.streamUrl === undefined ? {} : { streamUrl: this.streamUrl }),
+      ...(this.customParameters === undefined ? {} : { customParameters: this.customParameters }),
+      ...(end ? { streamEndedBy: end.endedBy, closeCode: end.closeCode, closeReason: end.closeReason } : {}),
+      ...(this.session?.subprotocol === undefined ? {} : { subprotocol: this.session.subprotocol }),
+      ...(this.startSentCallMs === undefined ? {} : { startSentCallMs: Math.round(this.startSentCallMs * 10) / 10 }),
+      ...(this.firstAudioAtMs === undefined ? {} : { firstAudioAtMs: this.firstAudioAtMs }),
+      ...(this.firstMediaAtMs === undefined ? {} : { firstMediaAtMs: this.firstMediaAtMs }),
+    };
+    return {
+      callSid: this.callSid,
+      streamSid: this.streamSid,
+      accountSid: this.accountSid,
+      endedBy,
+      twiml: this.twiml,
+      ...optional,
+      sentFrames: this.sentFrames,
+      receivedMessages: received.length,
+      receivedMediaMessages: received.filter((r) => r.event === 'media' && r.valid).length,
+      marks: this.marks,
+      clears: this.clears,
+      heardMs: this.view?.heardMs() ?? 0,
+      heardAudibleMs: this.heardAudibleMs(),
+      spokenByTwilio: [...this.spokenByTwilio],
+      afterStreamVerbs: [...this.afterStreamVerbs],
+      warnings: [...this.warnings],
+      durationMs: this.callMs(),
+    };
+  }
+}

@@ -1,0 +1,23 @@
+export { placeCall, TwilioCallerDouble } from './caller.js';
+export type {
+  CallEndReason,
+  CallState,
+  CallSummary,
+  CallWarning,
+  ClearRecord,
+  MarkEcho,
+  PlaceCallOptions,
+  ReceivedMessage,
+  SpokenByTwilio,
+} from './types.js';
+export { FrameClock } from './frame-clock.js';
+export type { FrameClockOptions, FrameClockStats, FrameHook, FrameTick, OutgoingFrame } from './frame-clock.js';
+export { DEFAULT_CALLER_SCRIPT, renderScript } from './caller-script.js';
+export type { ScriptSegment } from './caller-script.js';
+export type { DtmfPress, MediaStreamSession, StreamEnd, StreamEndedBy } from './media-stream.js';
+export { parseTwiml, TwimlParseError } from './twiml.js';
+export type { StreamNoun, TwimlVerb } from './twiml.js';
+export { signStreamUpgrade, signWebhook, TWILIO_SIGNATURE_HEADER } from './signing.js';
+export { assembleTimeline, audibleMs, mulawToWav } from './heard-audio.js';
+export type { HeardSegment } from './heard-audio.js';
+export { AUDIBLE_RMS_THRESHOLD, CALLER_DEFAULTS, TWILIO_ERROR } from './constants.js';

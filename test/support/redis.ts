@@ -1,0 +1,16 @@
+/** A plain Redis client for assertions (tests read what the services wrote, over a real connection). */
+import { Redis } from 'ioredis';
+import { readTimeline } from '@voice/redis';
+
+export function assertionRedis(): Redis {
+  return new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { connectionName: 'test-assertions' });
+}
+
+export async function timelineEvents(redis: Redis, callSid: string): Promise<string[]> {
+  return (await readTimeline(redis, callSid)).map((e) => e.event);
+}
+
+/** All keys of one call (hash tag {CallSid}). */
+export async function callKeysPresent(redis: Redis, callSid: string): Promise<string[]> {
+  return (await redis.keys(`call:{${callSid}}:*`)).sort();
+}
