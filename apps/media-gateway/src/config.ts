@@ -31,6 +31,8 @@ export const DEFAULTS = {
   ghostStreamMaxLen: 10_000,
   /** After stop() closes a socket (1001), how long the close handshake may take before it is cut. */
   closeGraceMs: 1000,
+  /** Shutdown deadline = drain timeout + this, for closing sockets and connections after the drain. */
+  shutdownMarginMs: 5000,
   /** A failing Redis would otherwise log 50 errors per second per call: log the first, then every Nth. */
   writeErrorLogEvery: 250,
 } as const;

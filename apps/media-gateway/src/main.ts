@@ -1,7 +1,7 @@
 /** Composition root: config, logger, the gateway, one shutdown path. */
 import { createLogger } from '@voice/logging';
 import { installShutdown, runMain } from '@voice/runtime';
-import { SERVICE_NAME, loadGatewayConfig } from './config.js';
+import { DEFAULTS, SERVICE_NAME, loadGatewayConfig } from './config.js';
 import { createMediaGateway } from './gateway.js';
 
 runMain(SERVICE_NAME, async () => {
@@ -10,5 +10,5 @@ runMain(SERVICE_NAME, async () => {
   const gateway = createMediaGateway(config, { logger });
   await gateway.start();
   // The drain window must fit inside the shutdown deadline, with room for closing connections.
-  installShutdown({ service: gateway, logger, deadlineMs: config.drainTimeoutMs + SHUTDOWN_MARGIN_MS });
+  installShutdown({ service: gateway, logger, deadlineMs: config.drainTimeoutMs + DEFAULTS.shutdownMarginMs });
 });

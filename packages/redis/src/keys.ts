@@ -28,6 +28,7 @@ export const callKeys = {
 export function transientCallKeys(callSid: string): string[] {
   return [
     callKeys.prompt(callSid),
+    callKeys.meta(callSid),
     callKeys.token(callSid),
     callKeys.owner(callSid),
     callKeys.inbound(callSid),

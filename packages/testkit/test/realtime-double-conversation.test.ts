@@ -30,6 +30,13 @@ const PCMU_VAD_SESSION = {
   },
 };
 
+const BOOKING_TOOL = {
+  type: 'function',
+  name: 'book_appointment',
+  description: 'Books an appointment',
+  parameters: { type: 'object', properties: { day: { type: 'string' }, time: { type: 'string' } }, required: ['day'] },
+};
+
 const SEQUENCE_OF_A_SPOKEN_RESPONSE = [
   'response.created',
   'response.output_item.added',
@@ -178,8 +185,10 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
   });
 
   it('detects a spoken turn with server VAD and answers automatically', async function () {
-    const { client, session } = await connect();
-    await configure(client);
+    // A scripted call for a tool the session never declared must not happen.
+    const { client, session } = await connect({ functionCalls: [{ onTurn: 1, name: 'undeclared_tool', arguments: {} }] });
+    const input = { ...PCMU_VAD_SESSION.audio.input, transcription: { model: 'gpt-4o-mini-transcribe' } };
+    await configure(client, { ...PCMU_VAD_SESSION, audio: { ...PCMU_VAD_SESSION.audio, input } });
     const speech = await synthesizeMulaw(CALLER_SPEECH);
     appendFrames(client, Buffer.concat([silence(500), speech, silence(1000)]));
 
@@ -194,7 +203,9 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
 
     const done = await client.waitForEvent('response.done');
     expect((done.response as Record<string, unknown>).status).to.equal('completed');
-    expect(session.responses[0]).to.include({ trigger: 'server_vad' });
+    expect(session.responses[0]).to.include({ trigger: 'server_vad', kind: 'audio' });
+    const transcription = await client.waitForEvent('conversation.item.input_audio_transcription.completed');
+    expect(transcription.item_id).to.equal(committed.item_id);
     expect(session.userTurns).to.have.length(1);
     expect(session.userTurns[0]).to.include({ item_id: committed.item_id, committedBy: 'server_vad' });
   });
@@ -236,7 +247,7 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
       functionCalls: [{ onTurn: 1, name: 'book_appointment', arguments: { day: 'Tuesday', time: '10:00' } }],
       replyAfterToolText: 'You are booked for Tuesday at ten.',
     });
-    await configure(client);
+    await configure(client, { ...PCMU_VAD_SESSION, tools: [BOOKING_TOOL], tool_choice: 'auto' });
     client.send({ type: 'response.create' });
     await client.waitForEvent('response.done');
 

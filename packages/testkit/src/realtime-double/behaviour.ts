@@ -12,7 +12,10 @@ import {
 } from './constants.js';
 
 export interface ScriptedFunctionCall {
-  /** Caller turn (1-based, counting committed user audio turns) whose response is this call. */
+  /**
+   * Caller turn (1-based, counting committed user audio turns) whose response is
+   * this call. Fires only if the session declared a function tool of this name.
+   */
   onTurn: number;
   name: string;
   /** Serialised with JSON.stringify unless already a string. */

@@ -22,6 +22,10 @@ export const LONG_REPLY_TEXT =
 /** A line `Greeting: <text>` in the session instructions sets the first response's words. */
 export const GREETING_LINE_PATTERN = /^\s*greeting\s*:\s*(.+?)\s*$/im;
 
+/** Sent as the caller's transcript when input transcription is on: the double does not recognise speech. */
+export const INPUT_TRANSCRIPT_PLACEHOLDER = '[caller audio; the Realtime double does not transcribe]';
+export const MS_PER_SECOND = 1000;
+
 // --- Response pacing ------------------------------------------------------
 /** Audio per `response.output_audio.delta`; the real API sends roughly this much per event. */
 export const DEFAULT_DELTA_MS = 100;

@@ -11,6 +11,8 @@ import {
   CLOSE_GOING_AWAY,
   CLOSE_INTERNAL_ERROR,
   DEFAULT_GREETING_TEXT,
+  INPUT_TRANSCRIPT_PLACEHOLDER,
+  MS_PER_SECOND,
   RATE_LIMIT_REQUESTS,
   RATE_LIMIT_RESET_SECONDS,
   RATE_LIMIT_TOKENS,
@@ -163,6 +165,16 @@ export class DoubleSession implements ResponseHost {
     this.send({ type: 'input_audio_buffer.committed', previous_item_id: previousItemId, item_id: itemId });
     this.send({ type: 'conversation.item.added', previous_item_id: previousItemId, item });
     this.send({ type: 'conversation.item.done', previous_item_id: previousItemId, item });
+    if (this.config().audio.input.transcription) {
+      // No speech recognition here: a fixed transcript says so rather than inventing words.
+      this.send({
+        type: 'conversation.item.input_audio_transcription.completed',
+        item_id: itemId,
+        content_index: 0,
+        transcript: INPUT_TRANSCRIPT_PLACEHOLDER,
+        usage: { type: 'duration', seconds: Math.ceil((span.endMs - span.startMs) / MS_PER_SECOND) },
+      });
+    }
   }
 
   startResponse(trigger: 'client' | 'server_vad'): void {
@@ -208,7 +220,11 @@ export class DoubleSession implements ResponseHost {
       this.toolOutputPending = false;
       return this.audioPlan(b.replyAfterToolText ?? this.nextReply());
     }
-    const index = b.functionCalls.findIndex((c, i) => c.onTurn === this.userTurnCount && !this.firedFunctionCalls.has(i));
+    // Like the real model, the double only calls tools the session declared.
+    const declared = new Set(this.config().tools.map((t) => (isObject(t) && t.type === 'function' ? t.name : undefined)));
+    const index = b.functionCalls.findIndex(
+      (c, i) => c.onTurn === this.userTurnCount && !this.firedFunctionCalls.has(i) && declared.has(c.name),
+    );
     const call = b.functionCalls[index];
     if (call) {
       this.firedFunctionCalls.add(index);

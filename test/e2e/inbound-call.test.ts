@@ -1,0 +1,101 @@
+/**
+ * A phone call placed exactly as Twilio places it, through the real webhook,
+ * media gateway and realtime bridge, against the OpenAI Realtime double.
+ */
+import { expect } from 'chai';
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import { createCallRepository, prepareTestDatabase } from '@voice/db';
+import { waitFor } from '@voice/testkit';
+import { formatTimeline, readTimeline } from '@voice/redis';
+import { startStack, type Stack } from '../support/stack.js';
+import { createTestBusiness } from '../support/business.js';
+import { assertionRedis, callKeysPresent, timelineEvents } from '../support/redis.js';
+import { expectSubsequence } from '../support/assertions.js';
+
+describe('e2e: an inbound call', function () {
+  this.timeout(60_000);
+  let knex: Knex;
+  let redis: Redis;
+  let stack: Stack;
+
+  before(async () => {
+    ({ knex } = await prepareTestDatabase());
+    redis = assertionRedis();
+  });
+  after(async () => {
+    await knex.destroy();
+    await redis.quit();
+  });
+  afterEach(async () => {
+    await stack?.stop();
+  });
+
+  it('greets the caller, carries their speech to the model byte for byte, plays the reply, and records the call', async () => {
+    stack = await startStack({ realtime: { replies: ['Sure. Which day works for you?'] } });
+    const business = await createTestBusiness(knex, { greeting: 'Hi, this is Test Dental.' });
+    const call = stack.call(business.phoneNumber, {
+      script: [{ silenceMs: 5000 }, { say: 'I need a cleaning please.' }, { silenceMs: 4500 }],
+      hangupWhenScriptEnds: true,
+    });
+    const summary = await call.done;
+    const callSid = summary.callSid;
+
+    // The caller heard a non-silent greeting, then the reply.
+    expect(summary.firstAudioAtMs, 'first audible audio').to.be.a('number');
+    expect(summary.heardAudibleMs).to.be.greaterThan(1000);
+    const session = stack.realtime.sessions.find((s) => s.receivedEvents.some((e) => e.type === 'session.update'))!;
+    expect(session, 'a model session').to.exist;
+    const audioResponses = session.responses.filter((r) => r.kind === 'audio');
+    expect(audioResponses.map((r) => r.text)).to.deep.equal(['Hi, this is Test Dental.', 'Sure. Which day works for you?']);
+    const reply = audioResponses[1]!;
+    expect(reply.status).to.equal('completed');
+    const replyMarksPlayed = call.marks.filter((m) => m.name.startsWith(`${reply.itemId}|`) && m.played === true);
+    expect(replyMarksPlayed.length, 'reply audio played to the caller').to.be.greaterThan(1);
+
+    // Everything the caller said reached the model, in order, byte for byte.
+    await waitFor(() => !session.isOpen, { message: 'model session closed' });
+    const sent = Buffer.concat(call.sentPayloads);
+    expect(sent.length).to.equal(summary.sentFrames * 160);
+    expect(session.inputAudio().equals(sent), 'model input equals caller audio').to.equal(true);
+    expect(session.userTurns.length).to.equal(1);
+
+    // The timeline tells the whole story in order.
+    await waitFor(async () => (await timelineEvents(redis, callSid)).includes('call.metrics'), { message: 'call.metrics' });
+    const events = await timelineEvents(redis, callSid);
+    if (process.env.DEBUG_TIMELINE) console.log(formatTimeline(await readTimeline(redis, callSid)));
+    expectSubsequence(events, [
+      'webhook.received',
+      'prebuild.enqueued',
+      'ws.accepted',
+      'stream.connected',
+      'stream.started',
+      'bridge.claimed',
+      'openai.connecting',
+      'openai.connected',
+      'session.configured',
+      'greeting.first_audio',
+      'caller.speech_started',
+      'stream.stopped',
+      'call.ended',
+      'call.metrics',
+    ]);
+    expect(events).to.include('prompt.prebuilt');
+    expect(events).not.to.include('call.silent_failure');
+    expect(events).not.to.include('barge_in');
+
+    // The call record.
+    const row = await createCallRepository(knex).findByCallSid(callSid);
+    expect(row?.status).to.equal('completed');
+    expect(row?.rxFrames).to.equal(summary.sentFrames);
+    expect(row?.txFrames).to.be.greaterThan(0);
+    expect(row?.promptPath).to.equal('fast');
+    expect(row?.firstGreetingAudioMs).to.be.a('number');
+    expect(row?.openaiConnectMs).to.be.a('number');
+
+    // Nothing leaks: no model session, no per-call keys but the timeline.
+    expect(stack.realtime.openSessionCount).to.equal(0);
+    await waitFor(async () => (await callKeysPresent(redis, callSid)).length === 1, { message: 'per-call keys cleaned up' });
+    expect(await callKeysPresent(redis, callSid)).to.deep.equal([`call:{${callSid}}:timeline`]);
+  });
+});
