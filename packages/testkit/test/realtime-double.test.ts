@@ -3,10 +3,12 @@
  * with the shared certificate, the upgrade checks (key, path, beta shape), the
  * failure modes, session limits, and a clean stop with nothing left running.
  */
-import { X509Certificate } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { RealtimeDouble, connectRealtimeTestClient } from '../src/realtime-double/index.js';
@@ -14,6 +16,7 @@ import type { RealtimeDoubleBehaviour, RealtimeTestClient } from '../src/realtim
 import { loadOrCreateTlsCertificate } from '../src/tls/index.js';
 import { waitFor } from '../src/wait-for.js';
 
+const execFileAsync = promisify(execFile);
 const API_KEY = 'sk-test-realtime-double';
 /** Long enough to tell "delayed" from "immediate" on a loaded CI machine. */
 const CONNECT_DELAY_MS = 300;
@@ -207,12 +210,23 @@ describe('loadOrCreateTlsCertificate', function () {
   it('creates one certificate for localhost and 127.0.0.1 and reuses it, even when callers race', async function () {
     const [first, second] = await Promise.all([loadOrCreateTlsCertificate(dir), loadOrCreateTlsCertificate(dir)]);
     const again = await loadOrCreateTlsCertificate(dir);
+    expect(first!.cert).to.equal(second!.cert).and.to.equal(again.cert);
     expect(again.cert).to.equal(await readFile(join(dir, 'realtime-double.pem'), 'utf8'));
     expect(again.certPath).to.equal(join(dir, 'realtime-double.pem'));
-    // Racing creators may each write a pair; afterwards everyone reads the one on disk.
-    expect([first!.cert, second!.cert]).to.include(again.cert);
     const x509 = new X509Certificate(again.cert);
     expect(x509.subjectAltName).to.contain('DNS:localhost').and.to.contain('IP Address:127.0.0.1');
-    expect(x509.checkPrivateKey((await import('node:crypto')).createPrivateKey(again.key))).to.equal(true);
+    expect(x509.checkPrivateKey(createPrivateKey(again.key))).to.equal(true);
+  });
+
+  it('gives processes that start at the same time the same certificate', async function () {
+    const moduleUrl = new URL('../src/tls/index.ts', import.meta.url).href;
+    const script = `const { loadOrCreateTlsCertificate } = await import(${JSON.stringify(moduleUrl)});
+      const c = await loadOrCreateTlsCertificate(${JSON.stringify(dir)});
+      process.stdout.write(new (await import('node:crypto')).X509Certificate(c.cert).fingerprint256);`;
+    const run = () =>
+      execFileAsync(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script]).then((r) => r.stdout);
+    const fingerprints = await Promise.all([run(), run(), run()]);
+    expect(new Set(fingerprints).size).to.equal(1);
+    expect(fingerprints[0]).to.equal(new X509Certificate(await readFile(join(dir, 'realtime-double.pem'), 'utf8')).fingerprint256);
   });
 });

@@ -8,7 +8,7 @@
  */
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from 'selfsigned';
@@ -28,6 +28,11 @@ export class TlsCertificateError extends Error {
 
 const CERT_FILE = 'realtime-double.pem';
 const KEY_FILE = 'realtime-double.key';
+const LOCK_FILE = 'realtime-double.lock';
+/** Generating a 2048-bit key takes well under a second; a lock older than this was left by a crash. */
+const LOCK_STALE_MS = 30_000;
+const LOCK_POLL_MS = 50;
+const LOCK_WAIT_MS = 60_000;
 const CACHE_SUBDIR = path.join('.cache', 'tls');
 const COMMON_NAME = 'localhost';
 const VALIDITY_DAYS = 825;
@@ -44,28 +49,54 @@ export function defaultTlsDir(): string {
 
 /**
  * Returns the shared certificate in `dir` (default `<repo root>/.cache/tls`),
- * creating it on first use. Safe when several processes start at once: each
- * writes to a private temp file and renames it into place, and whoever renames
- * last wins; both files are re-read afterwards so every caller returns the pair
- * that is actually on disk.
+ * creating it on first use. Safe when several processes start at once: only
+ * the holder of a lock file generates; the others wait for it and read the
+ * pair it wrote. Each file is written to a temp name and renamed into place,
+ * so a reader never sees half a file.
  */
 export async function loadOrCreateTlsCertificate(dir: string = defaultTlsDir()): Promise<TlsCertificate> {
   const certPath = path.resolve(dir, CERT_FILE);
   const keyPath = path.resolve(dir, KEY_FILE);
-  const existing = await readPair(certPath, keyPath);
-  if (existing && isUsable(existing.cert, existing.key)) return { ...existing, certPath };
-
+  const lockPath = path.resolve(dir, LOCK_FILE);
+  const deadline = Date.now() + LOCK_WAIT_MS;
   await mkdir(dir, { recursive: true });
-  const fresh = await generateCertificate();
-  const suffix = `${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  // The key goes first: a reader that sees the new cert must also find its key.
-  await writeAtomically(keyPath, fresh.key, suffix, 0o600);
-  await writeAtomically(certPath, fresh.cert, suffix, 0o644);
+  for (;;) {
+    const existing = await readPair(certPath, keyPath);
+    if (existing && isUsable(existing.cert, existing.key)) return { ...existing, certPath };
+    const lock = await tryLock(lockPath);
+    if (lock) {
+      try {
+        // Someone may have finished between our read and taking the lock.
+        const again = await readPair(certPath, keyPath);
+        if (again && isUsable(again.cert, again.key)) return { ...again, certPath };
+        const fresh = await generateCertificate();
+        const suffix = `${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+        await writeAtomically(keyPath, fresh.key, suffix, 0o600);
+        await writeAtomically(certPath, fresh.cert, suffix, 0o644);
+        return { ...fresh, certPath };
+      } finally {
+        await lock.release();
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new TlsCertificateError(`timed out waiting for ${lockPath}; if no other process is creating the certificate, delete that file`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
+}
 
-  const onDisk = await readPair(certPath, keyPath);
-  if (onDisk && isUsable(onDisk.cert, onDisk.key)) return { ...onDisk, certPath };
-  // A concurrent writer replaced one file between our renames; ours is still a valid pair.
-  return { ...fresh, certPath };
+/** Creates the lock file exclusively; a lock older than LOCK_STALE_MS (a crashed holder) is broken. */
+async function tryLock(lockPath: string): Promise<{ release(): Promise<void> } | undefined> {
+  try {
+    const handle = await open(lockPath, 'wx');
+    await handle.close();
+    return { release: () => rm(lockPath, { force: true }) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const info = await stat(lockPath).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > LOCK_STALE_MS) await rm(lockPath, { force: true });
+    return undefined;
+  }
 }
 
 async function generateCertificate(): Promise<{ cert: string; key: string }> {

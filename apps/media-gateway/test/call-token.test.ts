@@ -1,0 +1,69 @@
+import { expect } from 'chai';
+import { prepareTestDatabase } from '@voice/db';
+import type { TestDatabase } from '@voice/db';
+import { STREAM_PARAMETERS } from '@voice/protocols';
+import { callKeys } from '@voice/redis';
+import { GatewayHarness } from './helpers/harness.js';
+import type { TestCall } from './helpers/harness.js';
+import { waitFor } from './helpers/wait-for.js';
+
+describe('media gateway: the one-time call token', () => {
+  let db: TestDatabase;
+  let h: GatewayHarness;
+
+  before(async () => {
+    db = await prepareTestDatabase();
+  });
+  after(async () => {
+    await db.knex.destroy();
+  });
+  beforeEach(async () => {
+    h = await GatewayHarness.start(db.knex, db.url);
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  async function refusedWith(call: TestCall, params: Record<string, string>): Promise<Record<string, string>> {
+    const client = await h.connect(call.callSid);
+    client.connected();
+    client.start(params);
+    const { code } = await client.closed;
+    expect(code).to.equal(1008);
+    const rejected = await waitFor('stream.rejected on the timeline', async () =>
+      (await h.timeline(call.callSid)).find((e) => e.event === 'stream.rejected'),
+    );
+    return rejected.fields;
+  }
+
+  it('refuses a START without a token: no claim, no inbound stream, token left for the real stream', async () => {
+    const call = await h.answeredCall();
+    const fields = await refusedWith(call, {});
+    expect(fields.reason).to.equal('missing_token');
+    expect(await h.claims()).to.have.length(0);
+    expect(await h.redis.exists(callKeys.inbound(call.callSid))).to.equal(0);
+    expect(await h.redis.get(callKeys.token(call.callSid))).to.equal(call.token);
+    // Only the refusal is written: a replay's checkpoints do not land on the call.
+    expect(await h.timelineEvents(call.callSid)).to.deep.equal(['stream.rejected']);
+    expect(await h.metric('gateway_streams_rejected_total', { reason: 'missing_token' })).to.equal(1);
+  });
+
+  it('refuses a START with the wrong token', async () => {
+    const call = await h.answeredCall();
+    const fields = await refusedWith(call, { [STREAM_PARAMETERS.callToken]: 'guessed' });
+    expect(fields.reason).to.equal('token_mismatch');
+    expect(await h.claims()).to.have.length(0);
+  });
+
+  it('refuses a second START with a token already used (a replayed upgrade)', async () => {
+    const call = await h.answeredCall();
+    const first = await h.startedStream(call);
+    expect(first.isOpen).to.equal(true);
+    const fields = await refusedWith(call, { [STREAM_PARAMETERS.callToken]: call.token });
+    expect(fields.reason).to.equal('token_unknown_or_used');
+    expect(await h.claims()).to.have.length(1);
+    const starts = (await h.inbound(call.callSid)).filter((e) => e.kind === 'start');
+    expect(starts).to.have.length(1);
+    expect(first.isOpen).to.equal(true);
+  });
+});

@@ -1,0 +1,57 @@
+import { expect } from 'chai';
+import { prepareTestDatabase } from '@voice/db';
+import type { TestDatabase } from '@voice/db';
+import type { InboundEntry } from '@voice/redis';
+import { GatewayHarness } from './helpers/harness.js';
+import { audioFrame, refusedStatus } from './helpers/twilio-stream-client.js';
+
+const DRAIN_MS = 400;
+
+describe('media gateway: draining', () => {
+  let db: TestDatabase;
+  let h: GatewayHarness;
+
+  before(async () => {
+    db = await prepareTestDatabase();
+  });
+  after(async () => {
+    await db.knex.destroy();
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  it('refuses new upgrades, reports not ready, then closes live calls with 1001 and ends them', async () => {
+    h = await GatewayHarness.start(db.knex, db.url, { DRAIN_TIMEOUT_MS: String(DRAIN_MS) });
+    const call = await h.answeredCall();
+    const client = await h.startedStream(call);
+    client.media(audioFrame(1));
+    await h.waitForInbound(call.callSid, (e) => e.some((x) => x.kind === 'media'));
+
+    const stopping = h.gateway.stop();
+    expect(h.gateway.ready).to.equal(false);
+    const readyz = await fetch(`http://127.0.0.1:${h.port}/readyz`);
+    expect(readyz.status).to.equal(503);
+    expect(await refusedStatus(h.port)).to.equal(503);
+    // The live call is left alone until the drain timeout.
+    expect(client.isOpen).to.equal(true);
+
+    const { code } = await client.closed;
+    expect(code).to.equal(1001);
+    await stopping;
+    await h.gateway.stop();
+
+    // stop() quit the gateway's Redis connections only after the stop entry landed.
+    const stop = (await h.inbound(call.callSid)).find((e): e is Extract<InboundEntry, { kind: 'stop' }> => e.kind === 'stop');
+    expect(stop).to.include({ reason: 'gateway_shutdown', rx: 1 });
+    expect(await h.timelineEvents(call.callSid)).to.include('stream.stopped');
+  });
+
+  it('does not wait out the drain timeout when no call is live, and stops twice without complaint', async () => {
+    const drainMs = 20_000;
+    h = await GatewayHarness.start(db.knex, db.url, { DRAIN_TIMEOUT_MS: String(drainMs) });
+    const started = Date.now();
+    await Promise.all([h.gateway.stop(), h.gateway.stop()]);
+    expect(Date.now() - started).to.be.below(drainMs / 2);
+  });
+});
