@@ -59,17 +59,23 @@ export interface GatewayConfig {
   instanceId: string;
 }
 
+const parsesAs = (v: string, check: (url: URL) => boolean) => {
+  try {
+    return check(new URL(v));
+  } catch {
+    return false;
+  }
+};
+
+// requiredString first, so an unset variable reads "is required" rather than a zod type error.
 const publicStreamUrl = () =>
   field
-    .wssUrl()
-    .refine((v) => {
-      try {
-        const url = new URL(v);
-        return url.pathname === MEDIA_PATH && url.search === '' && url.hash === '';
-      } catch {
-        return false;
-      }
-    }, `must end with the path ${MEDIA_PATH} and carry no query string (Twilio drops it)`);
+    .requiredString()
+    .refine((v) => parsesAs(v, (url) => url.protocol === 'wss:'), 'must be a URL starting with wss://')
+    .refine(
+      (v) => parsesAs(v, (url) => url.pathname === MEDIA_PATH && url.search === '' && url.hash === ''),
+      `must end with the path ${MEDIA_PATH} and carry no query string (Twilio drops it)`,
+    );
 
 const shape = {
   GATEWAY_PORT: field.port(DEFAULTS.port),
@@ -91,7 +97,10 @@ const shape = {
 export function loadGatewayConfig(env: EnvSource): GatewayConfig {
   const e = parseEnv(shape, env);
   if (e.START_WARN_MS >= e.START_TIMEOUT_MS) {
-    throw new ConfigError('START_WARN_MS', `(${e.START_WARN_MS}) must be less than START_TIMEOUT_MS (${e.START_TIMEOUT_MS})`);
+    throw new ConfigError(
+      'START_WARN_MS',
+      `(${e.START_WARN_MS}) must be less than START_TIMEOUT_MS (${e.START_TIMEOUT_MS})`,
+    );
   }
   return {
     port: e.GATEWAY_PORT,

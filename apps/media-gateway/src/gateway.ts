@@ -22,6 +22,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { openResources, closeResources } from './resources.js';
 import type { GatewayResources } from './resources.js';
 import { drainSessions } from './drain.js';
+import { CLOSE } from './session/close-codes.js';
 import { MediaSession } from './session/media-session.js';
 import { createSignatureCheck, parseStreamRoute, refuseUpgrade } from './upgrade.js';
 import type { RefusalStatus, StreamRoute } from './upgrade.js';
@@ -44,7 +45,8 @@ export interface MediaGateway extends Lifecycle {
 type State = 'idle' | 'running' | 'draining' | 'stopped';
 
 export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps = {}): MediaGateway {
-  const logger = deps.logger ?? createLogger({ service: SERVICE_NAME, instance: config.instanceId, level: config.logLevel });
+  const logger =
+    deps.logger ?? createLogger({ service: SERVICE_NAME, instance: config.instanceId, level: config.logLevel });
   const registry = deps.registry ?? createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics: GatewayMetrics = createGatewayMetrics(registry);
   const verifySignature = createSignatureCheck(config.twilioAuthToken, config.publicStreamUrl);
@@ -77,7 +79,10 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
     const route = parseStreamRoute(req.url);
     if (!route) return refuse(socket, 404);
     if (!verifySignature(req, route)) {
-      logger.warn('media upgrade refused: bad or missing Twilio signature', { remote: remoteOf(req), path: req.url?.slice(0, 120) });
+      logger.warn('media upgrade refused: bad or missing Twilio signature', {
+        remote: remoteOf(req),
+        path: req.url?.slice(0, 120),
+      });
       return refuse(socket, 403);
     }
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, route));
@@ -86,7 +91,8 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
   function accept(ws: WebSocket, req: IncomingMessage, route: StreamRoute): void {
     if (state !== 'running' || !resources) {
       // Drain began while the handshake completed.
-      ws.close(1001, 'draining');
+      ws.on('error', () => undefined);
+      ws.close(CLOSE.goingAway, 'draining');
       return;
     }
     const session = new MediaSession(ws, resources.ctx, {
@@ -116,7 +122,11 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
   function stop(): Promise<void> {
     stopping ??= (async () => {
       state = 'draining';
-      await drainSessions(sessions, { drainTimeoutMs: config.drainTimeoutMs, closeGraceMs: config.closeGraceMs, logger });
+      await drainSessions(sessions, {
+        drainTimeoutMs: config.drainTimeoutMs,
+        closeGraceMs: config.closeGraceMs,
+        logger,
+      });
       await closeResources(resources, { logger, wss, server });
       state = 'stopped';
     })();

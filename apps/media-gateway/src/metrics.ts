@@ -50,7 +50,11 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['known_call'],
       registers,
     }),
-    streamsStarted: new Counter({ name: 'gateway_streams_started_total', help: 'Streams accepted at START', registers }),
+    streamsStarted: new Counter({
+      name: 'gateway_streams_started_total',
+      help: 'Streams accepted at START',
+      registers,
+    }),
     streamsRejected: new Counter({
       name: 'gateway_streams_rejected_total',
       help: 'START refused (bad call token, CallSid mismatch)',
@@ -69,7 +73,11 @@ export function createGatewayMetrics(registry: Registry) {
       buckets: LATENCY_BUCKETS_MS,
       registers,
     }),
-    rxFrames: new Counter({ name: 'gateway_rx_frames_total', help: 'Caller media frames received and forwarded', registers }),
+    rxFrames: new Counter({
+      name: 'gateway_rx_frames_total',
+      help: 'Caller media frames received and forwarded',
+      registers,
+    }),
     // Children bound once: the per-frame path must not look labels up.
     txMedia: txMessages.labels({ event: 'media' }),
     txMark: txMessages.labels({ event: 'mark' }),

@@ -24,7 +24,11 @@ export interface GatewayResources {
   knex: Knex;
 }
 
-export async function openResources(config: GatewayConfig, logger: Logger, metrics: GatewayMetrics): Promise<GatewayResources> {
+export async function openResources(
+  config: GatewayConfig,
+  logger: Logger,
+  metrics: GatewayMetrics,
+): Promise<GatewayResources> {
   const name = (role: string) => `${config.instanceId}:${role}`;
   const commands = createRedis({ url: config.redisUrl, name: name('commands'), role: 'command', logger });
   const blocking = createRedis({ url: config.redisUrl, name: name('out-tail'), role: 'blocking', logger });

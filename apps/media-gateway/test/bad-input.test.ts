@@ -9,7 +9,8 @@ import { audioFrame } from './helpers/twilio-stream-client.js';
 import type { TwilioStreamClient } from './helpers/twilio-stream-client.js';
 import { sleep, waitFor } from './helpers/wait-for.js';
 
-const stopOf = (entries: InboundEntry[]) => entries.find((e): e is Extract<InboundEntry, { kind: 'stop' }> => e.kind === 'stop');
+const stopOf = (entries: InboundEntry[]) =>
+  entries.find((e): e is Extract<InboundEntry, { kind: 'stop' }> => e.kind === 'stop');
 
 describe('media gateway: bad input', () => {
   let db: TestDatabase;
@@ -49,7 +50,10 @@ describe('media gateway: bad input', () => {
         ['not_json', () => client.sendRaw('{"event": "media", nope')],
         ['binary', () => client.sendRaw(Buffer.from([1, 2, 3]), true)],
         ['unknown_event', () => client.send({ event: 'hello', streamSid: sid })],
-        ['schema', () => client.send({ event: 'media', sequenceNumber: '9', streamSid: sid, media: { track: 'inbound' } })],
+        [
+          'schema',
+          () => client.send({ event: 'media', sequenceNumber: '9', streamSid: sid, media: { track: 'inbound' } }),
+        ],
         ['bad_base64', () => client.media('this is not base64!')],
         ['wrong_stream_sid', () => client.media(audioFrame(3), 'MZ00000000000000000000000000000000')],
         ['duplicate_start', () => client.start({ [STREAM_PARAMETERS.callToken]: call.token })],
@@ -119,7 +123,10 @@ describe('media gateway: bad input', () => {
     await sleep(DEFAULTS.floodWindowMs);
     const sent = cap * 3;
     for (let i = 0; i < sent; i++) client.media(audioFrame(i));
-    await waitFor('flood drops counted', async () => (await h.metric('gateway_invalid_messages_total', { kind: 'flood' })) > 0);
+    await waitFor(
+      'flood drops counted',
+      async () => (await h.metric('gateway_invalid_messages_total', { kind: 'flood' })) > 0,
+    );
     await sleep(DEFAULTS.floodWindowMs);
     expect(client.isOpen).to.equal(true);
     client.stop();

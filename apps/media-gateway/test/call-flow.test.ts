@@ -93,8 +93,14 @@ describe('media gateway: a started call', () => {
     expect(started.fields.stream_sid).to.equal(streamSid);
     expect(Number(started.fields.since_accept_ms)).to.be.at.least(0);
     expect(started.fields).to.have.property('since_webhook_ms');
-    expect(timeline.find((e) => e.event === 'greeting.first_audio')!.fields).to.have.property('first_greeting_audio_ms');
-    expect(timeline.find((e) => e.event === 'stream.stopped')!.fields).to.include({ reason: 'twilio_stop', rx: '3', tx: '2' });
+    expect(timeline.find((e) => e.event === 'greeting.first_audio')!.fields).to.have.property(
+      'first_greeting_audio_ms',
+    );
+    expect(timeline.find((e) => e.event === 'stream.stopped')!.fields).to.include({
+      reason: 'twilio_stop',
+      rx: '3',
+      tx: '2',
+    });
 
     const row = await waitFor('stream start on the calls row', async () => {
       const r = await h.callRow(call.callSid);

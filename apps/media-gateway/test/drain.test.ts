@@ -42,7 +42,9 @@ describe('media gateway: draining', () => {
     await h.gateway.stop();
 
     // stop() quit the gateway's Redis connections only after the stop entry landed.
-    const stop = (await h.inbound(call.callSid)).find((e): e is Extract<InboundEntry, { kind: 'stop' }> => e.kind === 'stop');
+    const stop = (await h.inbound(call.callSid)).find(
+      (e): e is Extract<InboundEntry, { kind: 'stop' }> => e.kind === 'stop',
+    );
     expect(stop).to.include({ reason: 'gateway_shutdown', rx: 1 });
     expect(await h.timelineEvents(call.callSid)).to.include('stream.stopped');
   });

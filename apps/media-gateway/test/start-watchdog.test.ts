@@ -25,7 +25,10 @@ describe('media gateway: waiting for START', () => {
 
   describe('with short thresholds', () => {
     beforeEach(async () => {
-      h = await GatewayHarness.start(db.knex, db.url, { START_WARN_MS: String(WARN_MS), START_TIMEOUT_MS: String(TIMEOUT_MS) });
+      h = await GatewayHarness.start(db.knex, db.url, {
+        START_WARN_MS: String(WARN_MS),
+        START_TIMEOUT_MS: String(TIMEOUT_MS),
+      });
     });
 
     it('closes a silent socket with no known call as a ghost: shared ghosts stream, counter, no claim', async () => {
@@ -69,7 +72,10 @@ describe('media gateway: waiting for START', () => {
       const client = await h.connect(h.newCallSid());
       client.connected();
       await client.closed;
-      await waitFor('the no-start counter', async () => (await h.metric('gateway_stream_no_start_total', { known_call: 'false' })) === 1);
+      await waitFor(
+        'the no-start counter',
+        async () => (await h.metric('gateway_stream_no_start_total', { known_call: 'false' })) === 1,
+      );
       expect(await h.ghosts()).to.have.length(0);
       expect(await h.metric('gateway_ghost_sockets_total')).to.equal(0);
     });
@@ -86,7 +92,10 @@ describe('media gateway: waiting for START', () => {
 
   it('lets a START that arrives after the warn threshold proceed, noting it was slow', async () => {
     const timeoutMs = WARN_MS * 4;
-    h = await GatewayHarness.start(db.knex, db.url, { START_WARN_MS: String(WARN_MS), START_TIMEOUT_MS: String(timeoutMs) });
+    h = await GatewayHarness.start(db.knex, db.url, {
+      START_WARN_MS: String(WARN_MS),
+      START_TIMEOUT_MS: String(timeoutMs),
+    });
     const call = await h.answeredCall();
     const client = await h.connect(call.callSid);
     client.connected();

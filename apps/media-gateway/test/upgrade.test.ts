@@ -55,7 +55,10 @@ describe('media gateway: the upgrade', () => {
 
   it('answers 403 when the signature covers a different path than the one requested', async () => {
     const callSid = h.newCallSid();
-    const status = await refusedStatus(h.port, { pathCallSid: callSid, signedUrl: 'wss://voice.example.test/ws/twilio-media' });
+    const status = await refusedStatus(h.port, {
+      pathCallSid: callSid,
+      signedUrl: 'wss://voice.example.test/ws/twilio-media',
+    });
     expect(status).to.equal(403);
   });
 

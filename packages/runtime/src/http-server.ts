@@ -1,10 +1,10 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
 import { once } from 'node:events';
 
 /** Listens and resolves with the bound port (port 0 picks a free one: tests run many services). */
 export async function listen(app: Express | Server, port: number, host = '0.0.0.0'): Promise<{ server: Server; port: number }> {
-  const server: Server = 'listen' in app && typeof (app as Server).address === 'function' ? (app as Server) : (app as Express).listen();
+  const server: Server = typeof (app as Server).address === 'function' ? (app as Server) : createServer(app as Express);
   if (!server.listening) {
     server.listen(port, host);
     await once(server, 'listening');

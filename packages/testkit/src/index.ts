@@ -3,3 +3,4 @@ export { waitFor, WaitForTimeoutError, WAIT_FOR_DEFAULTS } from './wait-for.js';
 export type { WaitForOptions } from './wait-for.js';
 export * from './realtime-double/index.js';
 export * from './tls/index.js';
+export * from './process/index.js';

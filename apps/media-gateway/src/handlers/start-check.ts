@@ -26,7 +26,8 @@ export type StartCheck = { ok: true; meta: CallMeta | undefined } | { ok: false;
 export async function checkStart(session: MediaSession, message: TwilioStartMessage): Promise<StartCheck> {
   const { callSid, customParameters } = message.start;
   if (!isCallSid(callSid)) return { ok: false, reason: 'bad_call_sid' };
-  if (session.pathCallSid !== undefined && session.pathCallSid !== callSid) return { ok: false, reason: 'call_sid_mismatch' };
+  if (session.pathCallSid !== undefined && session.pathCallSid !== callSid)
+    return { ok: false, reason: 'call_sid_mismatch' };
   const presented = customParameters[STREAM_PARAMETERS.callToken];
   // Without a token there is nothing to compare: leave the stored one for the real stream.
   if (!presented) return { ok: false, reason: 'missing_token' };

@@ -32,7 +32,12 @@ export async function onStart(session: MediaSession, message: TwilioStartMessage
   else refuse(session, message, check.reason);
 }
 
-function accept(session: MediaSession, message: TwilioStartMessage, receivedAt: number, meta: CallMeta | undefined): void {
+function accept(
+  session: MediaSession,
+  message: TwilioStartMessage,
+  receivedAt: number,
+  meta: CallMeta | undefined,
+): void {
   const { ctx } = session;
   const { callSid, streamSid } = message.start;
   session.bindCall(callSid, streamSid);
@@ -54,13 +59,22 @@ function accept(session: MediaSession, message: TwilioStartMessage, receivedAt: 
     customParameters: withoutToken(message.start.customParameters),
   });
   ctx.redis
-    .xadd(ctx.keys.callClaims, 'MAXLEN', '~', String(CLAIM_STREAM_MAXLEN), '*', ...encodeClaim({ callSid, reason: 'started', at: Date.now() }))
+    .xadd(
+      ctx.keys.callClaims,
+      'MAXLEN',
+      '~',
+      String(CLAIM_STREAM_MAXLEN),
+      '*',
+      ...encodeClaim({ callSid, reason: 'started', at: Date.now() }),
+    )
     .catch((err: unknown) => log.error('call claim publish failed', errorFields(err)));
   // The calls row is bookkeeping: audio never waits for Postgres.
   ctx.pending.track(
     ctx.calls
       .markStreamStarted(callSid, { at: new Date(receivedAt), gatewayInstance: ctx.config.instanceId })
-      .catch((err: unknown) => log.error('calls row update failed', { step: 'markStreamStarted', ...errorFields(err) })),
+      .catch((err: unknown) =>
+        log.error('calls row update failed', { step: 'markStreamStarted', ...errorFields(err) }),
+      ),
   );
   ctx.tail.add(stream.outKey, '0', (entries) => onOutboundEntries(session, stream, entries));
   ctx.metrics.streamsStarted.inc();
@@ -78,7 +92,11 @@ function refuse(session: MediaSession, message: TwilioStartMessage, reason: Star
     // Otherwise only the refusal is written: a replayed upgrade must not add its checkpoints to a real call.
     if (session.checkpoints.boundCallSid === undefined) session.checkpoints.discard();
     session.bindCall(session.pathCallSid ?? callSid, streamSid);
-    session.checkpoints.record('stream.rejected', { reason, stream_sid: streamSid, start_call_sid: callSid, remote: session.remote }, 'warn');
+    session.checkpoints.record(
+      'stream.rejected',
+      { reason, stream_sid: streamSid, start_call_sid: callSid, remote: session.remote },
+      'warn',
+    );
   }
   const code = reason === 'token_check_failed' ? CLOSE.internalError : CLOSE.policy;
   session.rejectStart(code, reason);

@@ -7,8 +7,7 @@ import type { TwilioInboundMessage } from '@voice/protocols';
 import type { InvalidKind } from '../metrics.js';
 
 export type DecodedFrame =
-  | { ok: true; message: TwilioInboundMessage }
-  | { ok: false; kind: InvalidKind; detail?: string };
+  { ok: true; message: TwilioInboundMessage } | { ok: false; kind: InvalidKind; detail?: string };
 
 const KNOWN_EVENTS = new Set<string>(['connected', 'start', 'media', 'dtmf', 'mark', 'stop']);
 
@@ -27,7 +26,11 @@ export function decodeFrame(data: Buffer, isBinary: boolean): DecodedFrame {
   const parsed = twilioInboundMessage.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, kind: 'schema', detail: `${event}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim() };
+    return {
+      ok: false,
+      kind: 'schema',
+      detail: `${event}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
+    };
   }
   return { ok: true, message: parsed.data };
 }
@@ -38,4 +41,3 @@ const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
 export function isBase64(payload: string): boolean {
   return payload.length % 4 === 0 && BASE64_PATTERN.test(payload);
 }
-

@@ -25,7 +25,11 @@ export class InboundWriter {
     this.onError = (err: unknown) => {
       this.failures++;
       if (this.failures === 1 || this.failures % logEvery === 0) {
-        this.logger.error('inbound stream write failed', { key: this.key, failures: this.failures, ...errorFields(err) });
+        this.logger.error('inbound stream write failed', {
+          key: this.key,
+          failures: this.failures,
+          ...errorFields(err),
+        });
       }
     };
   }

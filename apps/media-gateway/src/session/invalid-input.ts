@@ -26,7 +26,11 @@ export class InvalidInput {
     this.metrics.invalidMessages.labels({ kind }).inc();
     if (this.seen.has(kind)) return;
     this.seen.add(kind);
-    this.logger().warn('invalid media stream input', { kind, detail, note: 'further input of this kind is counted, not logged' });
+    this.logger().warn('invalid media stream input', {
+      kind,
+      detail,
+      note: 'further input of this kind is counted, not logged',
+    });
     this.checkpoints.record('input.invalid', { kind }, 'warn');
   }
 }

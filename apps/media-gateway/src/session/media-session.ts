@@ -242,7 +242,8 @@ export class MediaSession implements NoStartSocket {
     if (this.phase !== 'awaiting_start') return;
     // Held until the call is known: if START still comes, the timeline shows it was slow.
     this.checkpoints.record('stream.start_slow', { waited_ms: waitedMs }, 'warn');
-    if (!this.checkpoints.boundCallSid) this.log.warn('stream.start_slow', { event: 'stream.start_slow', waited_ms: waitedMs });
+    if (!this.checkpoints.boundCallSid)
+      this.log.warn('stream.start_slow', { event: 'stream.start_slow', waited_ms: waitedMs });
   }
 
   private onStartTimeout(): void {

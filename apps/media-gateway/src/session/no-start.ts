@@ -42,7 +42,12 @@ export async function settleNoStart(socket: NoStartSocket, reason: NoStartReason
     return;
   }
   ctx.metrics.noStart.labels({ known_call: 'false' }).inc();
-  log.warn('stream.no_start', { event: 'stream.no_start', reason, waited_ms: waitedMs, pathCallSid: socket.pathCallSid });
+  log.warn('stream.no_start', {
+    event: 'stream.no_start',
+    reason,
+    waited_ms: waitedMs,
+    pathCallSid: socket.pathCallSid,
+  });
 }
 
 async function readMeta(socket: NoStartSocket, callSid: string): Promise<CallMeta | undefined> {
@@ -91,8 +96,24 @@ async function recordGhost(socket: NoStartSocket, reason: NoStartReason): Promis
   const { ctx, log } = socket;
   const ts = Date.now();
   ctx.metrics.ghosts.inc();
-  log.info('ws.ghost', { event: 'ws.ghost', reason, waited_ms: ts - socket.acceptedAt, pathCallSid: socket.pathCallSid });
-  const fields = ['event', 'ws.ghost', 'reason', reason, 'remote', socket.remote, 'instance', ctx.config.instanceId, 'ts', String(ts)];
+  log.info('ws.ghost', {
+    event: 'ws.ghost',
+    reason,
+    waited_ms: ts - socket.acceptedAt,
+    pathCallSid: socket.pathCallSid,
+  });
+  const fields = [
+    'event',
+    'ws.ghost',
+    'reason',
+    reason,
+    'remote',
+    socket.remote,
+    'instance',
+    ctx.config.instanceId,
+    'ts',
+    String(ts),
+  ];
   if (socket.pathCallSid) fields.push('call_sid', socket.pathCallSid);
   try {
     await ctx.redis.xadd(ctx.keys.ghosts, 'MAXLEN', '~', String(ctx.config.ghostStreamMaxLen), '*', ...fields);

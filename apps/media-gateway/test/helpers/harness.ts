@@ -78,7 +78,13 @@ export class GatewayHarness {
     const callSid = this.newCallSid();
     const token = randomBytes(16).toString('hex');
     await this.redis.set(callKeys.token(callSid), token, 'EX', 600);
-    const meta = { callSid, businessId: DEMO_BUSINESS_ID, direction: 'inbound', from: '+15551230000', to: '+15005550006' } as const;
+    const meta = {
+      callSid,
+      businessId: DEMO_BUSINESS_ID,
+      direction: 'inbound',
+      from: '+15551230000',
+      to: '+15005550006',
+    } as const;
     await writeCallMeta(this.redis, { ...meta, receivedAt: Date.now() });
     if (opts.row) {
       await seedDemoBusiness(this.knex);
@@ -153,10 +159,12 @@ export class GatewayHarness {
   async cleanup(): Promise<void> {
     for (const client of this.clients) client.terminate();
     await this.gateway.stop();
-    const keys = [this.keys.callClaims, this.keys.ghosts];
+    const keys: string[] = [this.keys.callClaims, this.keys.ghosts];
     for (const callSid of this.callSids) keys.push(...Object.values(callKeys).map((key) => key(callSid)));
     await this.redis.del(...keys);
-    await this.knex('calls').whereIn('call_sid', [...this.callSids]).delete();
+    await this.knex('calls')
+      .whereIn('call_sid', [...this.callSids])
+      .delete();
     await this.redis.quit();
   }
 }

@@ -73,7 +73,9 @@ export class TwilioStreamClient {
     readonly ws: WebSocket,
     readonly ids: StreamIds,
   ) {
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
     ws.on('message', (data) => this.received.push(JSON.parse(String(data)) as TwilioOutboundMessage));
     ws.on('error', () => undefined);
   }

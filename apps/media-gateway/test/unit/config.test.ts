@@ -25,7 +25,12 @@ describe('media gateway config', () => {
   });
 
   it('reads overrides', () => {
-    const config = loadGatewayConfig({ ...required, GATEWAY_PORT: '4001', START_WARN_MS: '100', START_TIMEOUT_MS: '200' });
+    const config = loadGatewayConfig({
+      ...required,
+      GATEWAY_PORT: '4001',
+      START_WARN_MS: '100',
+      START_TIMEOUT_MS: '200',
+    });
     expect(config).to.include({ port: 4001, startWarnMs: 100, startTimeoutMs: 200 });
   });
 

@@ -8,10 +8,20 @@ const CALL_SID = 'CA0123456789abcdef0123456789abcdef';
 describe('media gateway units', () => {
   it('routes the stream path with and without a CallSid, and nothing else', () => {
     expect(parseStreamRoute('/ws/twilio-media')).to.deep.equal({ suffix: '' });
-    expect(parseStreamRoute(`/ws/twilio-media/${CALL_SID}`)).to.deep.equal({ callSid: CALL_SID, suffix: `/${CALL_SID}` });
+    expect(parseStreamRoute(`/ws/twilio-media/${CALL_SID}`)).to.deep.equal({
+      callSid: CALL_SID,
+      suffix: `/${CALL_SID}`,
+    });
     // Twilio strips query strings; one that arrives anyway is not part of the route.
     expect(parseStreamRoute('/ws/twilio-media?x=1')).to.deep.equal({ suffix: '' });
-    for (const bad of [undefined, '/', '/ws/twilio-media/', '/ws/twilio-media/CA{x}', `/ws/twilio-media/${CALL_SID}/x`, '/ws/twilio-mediaX']) {
+    for (const bad of [
+      undefined,
+      '/',
+      '/ws/twilio-media/',
+      '/ws/twilio-media/CA{x}',
+      `/ws/twilio-media/${CALL_SID}/x`,
+      '/ws/twilio-mediaX',
+    ]) {
       expect(parseStreamRoute(bad), String(bad)).to.equal(undefined);
     }
   });

@@ -31,7 +31,7 @@ import type { ResponseHost, ResponsePlan } from './response.js';
 import { greetingFromInstructions, isObject } from './session-config.js';
 import type { JsonObject, SessionConfig } from './session-config.js';
 
-/** Server events whose base64 payload is replaced by its size in the recording. */
+/** Events (either direction) whose base64 audio is replaced by its size in the recording. */
 const AUDIO_PAYLOAD_FIELDS: Readonly<Record<string, string>> = {
   'response.output_audio.delta': 'delta',
   'input_audio_buffer.append': 'audio',
@@ -182,6 +182,10 @@ export class DoubleSession implements ResponseHost {
     this.activeResponse = run;
     this.recorder.responses.push(run.record);
     run.start();
+    // Render the following reply while this one plays, so the caller's next turn is answered promptly.
+    const replies = this.behaviour().replies;
+    const upcoming = replies[this.replyIndex % replies.length];
+    if (upcoming) this.prewarm(upcoming);
   }
 
   responseFinished(run: ResponseRun): void {
