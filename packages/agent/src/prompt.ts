@@ -9,7 +9,7 @@ import { z } from 'zod';
 
 export const PROMPT_LIMITS = {
   /** Upper bound for the business's own instructions inside the compact prompt. */
-  maxBusinessInstructionsChars: 700,
+  maxBusinessInstructionsChars: 420,
 } as const;
 
 export const DEFAULT_VOICE = 'marin';

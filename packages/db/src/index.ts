@@ -51,3 +51,4 @@ export {
   TEST_DATABASE_NAME,
 } from './testing.js';
 export type { TestDatabase } from './testing.js';
+export { describeFailure as describeDatabaseFailure } from './cli/describe-failure.js';

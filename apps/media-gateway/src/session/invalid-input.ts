@@ -26,11 +26,10 @@ export class InvalidInput {
     this.metrics.invalidMessages.labels({ kind }).inc();
     if (this.seen.has(kind)) return;
     this.seen.add(kind);
-    this.logger().warn('invalid media stream input', {
-      kind,
-      detail,
-      note: 'further input of this kind is counted, not logged',
-    });
-    this.checkpoints.record('input.invalid', { kind }, 'warn');
+    // The timeline write logs the checkpoint; a socket with no call yet gets its own line now.
+    if (this.checkpoints.boundCallSid === undefined) {
+      this.logger().warn('invalid media stream input', { kind, detail });
+    }
+    this.checkpoints.record('input.invalid', { kind, detail }, 'warn');
   }
 }
