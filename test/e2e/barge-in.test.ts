@@ -48,7 +48,7 @@ describe('e2e: barge-in', function () {
 
     const session = stack.realtime.sessions.find((s) => s.responses.length > 0)!;
     const longReply = session.responses.find((r) => r.text === LONG_REPLY_TEXT)!;
-    expect(longReply, 'the long reply').to.exist;
+    expect(longReply, 'the long reply').not.to.equal(undefined);
     expect(longReply.status).to.equal('cancelled');
     expect(longReply.statusReason).to.equal('turn_detected');
 

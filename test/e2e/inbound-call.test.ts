@@ -45,7 +45,7 @@ describe('e2e: an inbound call', function () {
     expect(summary.firstAudioAtMs, 'first audible audio').to.be.a('number');
     expect(summary.heardAudibleMs).to.be.greaterThan(1000);
     const session = stack.realtime.sessions.find((s) => s.receivedEvents.some((e) => e.type === 'session.update'))!;
-    expect(session, 'a model session').to.exist;
+    expect(session, 'a model session').not.to.equal(undefined);
     const audioResponses = session.responses.filter((r) => r.kind === 'audio');
     expect(audioResponses.map((r) => r.text)).to.deep.equal(['Hi, this is Test Dental.', 'Sure. Which day works for you?']);
     const reply = audioResponses[1]!;

@@ -12,7 +12,7 @@ import { sharedKeys } from '@voice/redis';
 import { startStack, type Stack } from '../support/stack.js';
 import { createTestBusiness } from '../support/business.js';
 import { assertionRedis, timelineEvents } from '../support/redis.js';
-import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../support/env.js';
+import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID } from '../support/env.js';
 
 describe('e2e: refused calls', function () {
   this.timeout(30_000);

@@ -5,7 +5,8 @@
  * way Twilio does. Gateways are reached round-robin, as behind a load balancer.
  */
 import { createLogger } from '@voice/logging';
-import { RealtimeDouble, placeCall, type PlaceCallOptions, type RealtimeDoubleBehaviour, TwilioCallerDouble } from '@voice/testkit';
+import type { TwilioCallerDouble } from '@voice/testkit';
+import { RealtimeDouble, placeCall, type PlaceCallOptions, type RealtimeDoubleBehaviour } from '@voice/testkit';
 import { loadWebhookConfig } from '../../apps/webhook/src/config.js';
 import { createWebhookService, type WebhookService } from '../../apps/webhook/src/webhook-service.js';
 import { loadGatewayConfig } from '../../apps/media-gateway/src/config.js';

@@ -9,7 +9,7 @@ export const DEFAULT_NAMESPACE = 'voice';
 
 const urlWithScheme = (schemes: string[], fallback?: string) => {
   const base = z
-    .string()
+    .string({ message: 'is required' })
     .refine((v) => {
       try {
         return schemes.includes(new URL(v).protocol);

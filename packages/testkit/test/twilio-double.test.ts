@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import twilio from 'twilio';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket} from 'ws';
+import { WebSocketServer } from 'ws';
 import {
   FRAME_BYTES,
   MULAW_SILENCE,

@@ -34,7 +34,7 @@ import type { CallStats } from './call-stats.js';
 import { finalizeCall, type StopEntry } from './finalize-call.js';
 import { OutboundWriter } from './outbound-writer.js';
 import { PlaybackTracker } from './playback-tracker.js';
-import { PromptUnavailableError, resolvePrompt, type ResolvedPrompt } from './prompt-source.js';
+import { resolvePrompt, type ResolvedPrompt } from './prompt-source.js';
 import { BENIGN_ERROR_CODES, dispatchRealtimeEvent, type RealtimeEventHandlers } from './realtime-events.js';
 import type { ToolExecutor } from './tool-executor.js';
 

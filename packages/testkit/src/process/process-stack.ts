@@ -6,7 +6,8 @@
  * standard NODE_EXTRA_CA_CERTS, exactly as an operator would.
  */
 import { freePort } from './free-port.js';
-import { ServiceProcess, startServiceProcess, type ServiceName } from './service-process.js';
+import type { ServiceProcess} from './service-process.js';
+import { startServiceProcess, type ServiceName } from './service-process.js';
 
 export interface ProcessStackOptions {
   env: Record<string, string | undefined>;
