@@ -26,6 +26,7 @@ import { CallRegistry } from './call-registry.js';
 import { CallSession } from './call/call-session.js';
 import { createToolExecutor } from './call/tool-executor.js';
 import { createOpenAIClient } from './realtime/connect.js';
+import { createCallControl } from './twilio/call-control.js';
 
 export const SERVICE_NAME = 'realtime-bridge';
 
@@ -51,6 +52,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const tail = new StreamTail({ blocking: tailReader, commands: redis, logger, name: 'inbound' });
   const registryOfCalls = new CallRegistry(redis, config.instanceId, config.call.ownerLeaseMs, logger);
   const openai = createOpenAIClient(config.openai);
+  const callControl = createCallControl(config.twilio);
   const keys = sharedKeys(config.namespace);
 
   let ready = false;
@@ -83,6 +85,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
       businesses,
       calls,
       tools,
+      callControl,
       onFinished: (callSid) => {
         registryOfCalls.remove(callSid);
         metrics.callsActive.set(registryOfCalls.size);

@@ -28,6 +28,15 @@ export const BRIDGE_DEFAULTS = {
   /** Added to what the caller provably heard when truncating on barge-in (mark round trip). */
   bargeInMarginMs: 60,
   drainTimeoutMs: 20_000,
+  /** No model audio this long after START: the gateway plays the hold clip ("one moment please"). */
+  holdAudioAfterMs: 1200,
+  /** While still connecting, the hold clip is repeated this often so the caller never sits in silence. */
+  holdAudioRepeatMs: 6000,
+  /** A model that drops mid-call gets this many attempts, each this long, before the caller is sent to the fallback. */
+  reconnectAttempts: 2,
+  reconnectTimeoutMs: 3000,
+  /** A response that started but sent no audio for this long is a silent failure. */
+  silentResponseMs: 5000,
 } as const;
 
 export function loadBridgeConfig(env: EnvSource) {
@@ -52,11 +61,23 @@ export function loadBridgeConfig(env: EnvSource) {
       VAD_SILENCE_DURATION_MS: field.int(BRIDGE_DEFAULTS.vadSilenceDurationMs),
       BARGE_IN_MARGIN_MS: field.int(BRIDGE_DEFAULTS.bargeInMarginMs),
       DRAIN_TIMEOUT_MS: field.int(BRIDGE_DEFAULTS.drainTimeoutMs),
+      HOLD_AUDIO_AFTER_MS: field.int(BRIDGE_DEFAULTS.holdAudioAfterMs),
+      HOLD_AUDIO_REPEAT_MS: field.positiveInt(BRIDGE_DEFAULTS.holdAudioRepeatMs),
+      RECONNECT_ATTEMPTS: field.int(BRIDGE_DEFAULTS.reconnectAttempts),
+      RECONNECT_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.reconnectTimeoutMs),
+      SILENT_RESPONSE_MS: field.positiveInt(BRIDGE_DEFAULTS.silentResponseMs),
+      TWILIO_ACCOUNT_SID: field.optionalString(),
+      TWILIO_AUTH_TOKEN: field.optionalString(),
+      TWILIO_API_BASE_URL: field.httpUrl('https://api.twilio.com'),
+      FALLBACK_TRANSFER_NUMBER: field.optionalString(),
       LOG_LEVEL: field.logLevel(),
       INSTANCE_ID: field.instanceId('bridge'),
     },
     env,
   );
+  if (e.FALLBACK_TRANSFER_NUMBER && !(e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN)) {
+    throw new ConfigError('FALLBACK_TRANSFER_NUMBER', 'needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to redirect the call');
+  }
   return {
     port: e.BRIDGE_PORT,
     redisUrl: e.REDIS_URL,
@@ -74,7 +95,19 @@ export function loadBridgeConfig(env: EnvSource) {
       connectAttempts: e.OPENAI_CONNECT_ATTEMPTS,
       retryBackoffMs: e.OPENAI_RETRY_BACKOFF_MS,
     },
+    twilio: {
+      accountSid: e.TWILIO_ACCOUNT_SID,
+      authToken: e.TWILIO_AUTH_TOKEN,
+      apiBaseUrl: e.TWILIO_API_BASE_URL,
+    },
     call: {
+      holdAudioAfterMs: e.HOLD_AUDIO_AFTER_MS,
+      holdAudioRepeatMs: e.HOLD_AUDIO_REPEAT_MS,
+      reconnectAttempts: e.RECONNECT_ATTEMPTS,
+      reconnectTimeoutMs: e.RECONNECT_TIMEOUT_MS,
+      silentResponseMs: e.SILENT_RESPONSE_MS,
+      /** When set, a call the model cannot serve is transferred here (REST redirect) instead of hearing the spoken fallback. */
+      fallbackTransferNumber: e.FALLBACK_TRANSFER_NUMBER,
       promptWaitMs: e.PROMPT_WAIT_MS,
       promptPollMs: BRIDGE_DEFAULTS.promptPollMs,
       ownerLeaseMs: e.OWNER_LEASE_MS,
@@ -92,6 +125,7 @@ export function loadBridgeConfig(env: EnvSource) {
 export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
 export type OpenAIConfig = BridgeConfig['openai'];
 export type CallConfig = BridgeConfig['call'];
+export type TwilioRestConfig = BridgeConfig['twilio'];
 
 function readCa(path: string): string {
   try {

@@ -63,10 +63,25 @@ export type OutboundEntry =
   | { kind: 'mark'; name: string }
   | { kind: 'clear' }
   | {
+      /** Play a pre-rendered clip held by the gateway (e.g. "one moment please" while the model connects). */
+      kind: 'play';
+      clip: ClipName;
+    }
+  | {
       kind: 'hangup';
       /** Why the bridge wants the stream closed (the TwiML after </Connect> then runs). */
       reason: string;
+      /** A clip to play to the caller before the stream closes. */
+      clip?: ClipName;
     };
+
+/** Pre-rendered audio the gateway can play without the model: the caller is never left in silence. */
+export const CLIP_NAMES = ['hold', 'fallback'] as const;
+export type ClipName = (typeof CLIP_NAMES)[number];
+
+export function isClipName(value: string | undefined): value is ClipName {
+  return (CLIP_NAMES as readonly string[]).includes(value ?? '');
+}
 
 export function encodeInbound(entry: InboundEntry): string[] {
   switch (entry.kind) {
@@ -152,8 +167,10 @@ export function encodeOutbound(entry: OutboundEntry): string[] {
       return ['kind', 'mark', 'name', entry.name];
     case 'clear':
       return ['kind', 'clear'];
+    case 'play':
+      return ['kind', 'play', 'clip', entry.clip];
     case 'hangup':
-      return ['kind', 'hangup', 'reason', entry.reason];
+      return entry.clip ? ['kind', 'hangup', 'reason', entry.reason, 'clip', entry.clip] : ['kind', 'hangup', 'reason', entry.reason];
   }
 }
 
@@ -171,8 +188,16 @@ export function decodeOutbound(id: string, fields: string[]): OutboundEntry {
       return { kind: 'mark', name: requireField(id, r, 'name') };
     case 'clear':
       return { kind: 'clear' };
-    case 'hangup':
-      return { kind: 'hangup', reason: requireField(id, r, 'reason') };
+    case 'play': {
+      const clip = requireField(id, r, 'clip');
+      if (!isClipName(clip)) throw new InvalidStreamEntryError(id, `unknown clip "${clip}"`);
+      return { kind: 'play', clip };
+    }
+    case 'hangup': {
+      const clip = r.clip;
+      if (clip !== undefined && !isClipName(clip)) throw new InvalidStreamEntryError(id, `unknown clip "${clip}"`);
+      return { kind: 'hangup', reason: requireField(id, r, 'reason'), ...(clip ? { clip } : {}) };
+    }
     default:
       throw new InvalidStreamEntryError(id, `unknown outbound kind "${r.kind ?? ''}"`);
   }
@@ -190,4 +215,20 @@ export const CALL_STREAM_DEFAULTS = {
 /** High-resolution wall clock (epoch ms with µs fraction), comparable across processes on one host. */
 export function preciseNow(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/** Decodes a batch of inbound entries; malformed ones go to `onInvalid` and are skipped, never thrown. */
+export function decodeInboundEntries(
+  entries: Array<[id: string, fields: string[]]>,
+  onInvalid: (err: InvalidStreamEntryError) => void,
+): InboundEntry[] {
+  const out: InboundEntry[] = [];
+  for (const [id, fields] of entries) {
+    try {
+      out.push(decodeInbound(id, fields));
+    } catch (err) {
+      onInvalid(err instanceof InvalidStreamEntryError ? err : new InvalidStreamEntryError(id, String(err)));
+    }
+  }
+  return out;
 }

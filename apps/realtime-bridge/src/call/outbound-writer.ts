@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { CALL_STREAM_DEFAULTS, callKeys, encodeOutbound, type OutboundEntry } from '@voice/redis';
+import { CALL_STREAM_DEFAULTS, callKeys, encodeOutbound, preciseNow, type OutboundEntry } from '@voice/redis';
 
 export class OutboundWriter {
   private readonly key: string;
@@ -35,6 +35,13 @@ export class OutboundWriter {
       this.expirySet = true;
       this.redis.expire(this.key, CALL_STREAM_DEFAULTS.ttlSeconds).catch(() => undefined);
     }
+  }
+
+  /** Model audio with its marks: the start-of-item mark (if any) before it, the end-of-delta mark after it. */
+  writeAgentAudio(payload: string, marks: string[], greeting: boolean): void {
+    if (marks.length === 2) this.write({ kind: 'mark', name: marks[0]! });
+    this.write({ kind: 'media', payload, at: preciseNow(), greeting });
+    this.write({ kind: 'mark', name: marks[marks.length - 1]! });
   }
 
   /** After the call ended nothing may recreate the stream. */

@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
 import type { BusinessRepository } from '@voice/db';
 import { buildPrompt, parsePrebuiltPrompt, type PrebuiltPrompt } from '@voice/agent';
 import { callKeys } from '@voice/redis';
+import type { Logger } from '@voice/logging';
+import type { CallStats } from './call-stats.js';
 
 export type PromptPath = 'fast' | 'slow';
 
@@ -51,4 +53,21 @@ export async function resolvePrompt(
   const business = await deps.businesses.findById(call.businessId);
   if (!business) throw new PromptUnavailableError(`business ${call.businessId} not found`);
   return { prompt: buildPrompt(business, call.direction), path: 'slow', reason: invalid ? 'prebuild_invalid' : 'prebuild_missing' };
+}
+
+/** resolvePrompt plus the call's bookkeeping: timings and path in the stats, a warning on the slow path. */
+export async function loadCallPrompt(
+  deps: PromptSourceDeps,
+  call: { callSid: string; businessId?: string; direction: 'inbound' | 'outbound' },
+  stats: CallStats,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<ResolvedPrompt> {
+  stats.promptStartedAt = Date.now();
+  const resolved = await resolvePrompt(deps, call, signal);
+  stats.promptReadyAt = Date.now();
+  stats.promptPath = resolved.path;
+  stats.promptReason = resolved.reason;
+  if (resolved.path === 'slow') logger.warn('prompt slow path', { reason: resolved.reason });
+  return resolved;
 }

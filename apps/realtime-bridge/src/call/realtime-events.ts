@@ -14,6 +14,8 @@ export interface RealtimeEventHandlers {
   onResponseDone(event: EventOf<'response.done'>): void;
   onSpeechStarted(event: EventOf<'input_audio_buffer.speech_started'>): void;
   onFunctionCallArgumentsDone(event: EventOf<'response.function_call_arguments.done'>): void;
+  onOutputTranscriptDone(event: EventOf<'response.output_audio_transcript.done'>): void;
+  onInputTranscriptionCompleted(event: EventOf<'conversation.item.input_audio_transcription.completed'>): void;
   onServerError(event: EventOf<'error'>): void;
 }
 
@@ -31,6 +33,10 @@ export function dispatchRealtimeEvent(handlers: RealtimeEventHandlers, event: Re
       return handlers.onSpeechStarted(event);
     case 'response.function_call_arguments.done':
       return handlers.onFunctionCallArgumentsDone(event);
+    case 'response.output_audio_transcript.done':
+      return handlers.onOutputTranscriptDone(event);
+    case 'conversation.item.input_audio_transcription.completed':
+      return handlers.onInputTranscriptionCompleted(event);
     case 'error':
       return handlers.onServerError(event);
     default:

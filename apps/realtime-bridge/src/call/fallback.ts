@@ -1,0 +1,65 @@
+/**
+ * What the caller gets when the model cannot serve the call. By default: the
+ * gateway plays the pre-rendered fallback clip, then closes the stream so the
+ * TwiML after </Connect> (the spoken fallback) runs. With a transfer number
+ * configured: the live call is redirected through Twilio's REST API to a
+ * human. If the redirect fails, the default path still runs.
+ */
+import type { Logger } from '@voice/logging';
+import { errorFields } from '@voice/logging';
+import type { Timeline } from '@voice/redis';
+import type { CallConfig } from '../config.js';
+import type { BridgeMetrics } from '../metrics.js';
+import { OpenAIConnectError } from '../realtime/errors.js';
+import { transferTwiml, type CallControl } from '../twilio/call-control.js';
+import type { OutboundWriter } from './outbound-writer.js';
+
+const TRANSFER_MESSAGE = 'Please hold while I transfer you to a colleague.';
+
+export interface FallbackDeps {
+  callSid: string;
+  out: OutboundWriter;
+  callControl: CallControl | undefined;
+  config: CallConfig;
+  timeline: Timeline;
+  logger: Logger;
+}
+
+export async function fallbackToCaller(deps: FallbackDeps, reason: string): Promise<void> {
+  const transferTo = deps.config.fallbackTransferNumber;
+  if (transferTo && deps.callControl) {
+    try {
+      await deps.callControl.redirect(deps.callSid, transferTwiml(transferTo, TRANSFER_MESSAGE));
+      await deps.timeline.record(deps.callSid, 'realtime.fallback', { reason, action: 'transfer', to: transferTo }, { level: 'warn', logger: deps.logger });
+      return;
+    } catch (err) {
+      deps.logger.error('transfer through the Twilio API failed; using the spoken fallback', errorFields(err));
+    }
+  }
+  deps.out.write({ kind: 'hangup', reason, clip: 'fallback' });
+  await deps.timeline.record(deps.callSid, 'realtime.fallback', { reason, action: 'fallback_clip_then_twiml' }, { level: 'warn', logger: deps.logger });
+}
+
+/** Records why the model could not be reached; returns the reason the fallback carries. */
+export function recordConnectFailure(deps: { callSid: string; metrics: BridgeMetrics; timeline: Timeline; logger: Logger }, reason: unknown): string {
+  const error = reason instanceof OpenAIConnectError ? reason : new OpenAIConnectError('OPENAI_ERROR', String(reason));
+  deps.metrics.connectFailures.inc({ reason: error.reason });
+  void deps.timeline.record(
+    deps.callSid,
+    'openai.failed',
+    { reason: error.reason, attempts: error.attempts, fatal: error.fatal, error: error.message },
+    { level: 'error', logger: deps.logger },
+  );
+  return error.reason;
+}
+
+/** A response that started but produced no audio for the caller. */
+export function recordSilentResponse(deps: { callSid: string; metrics: BridgeMetrics; timeline: Timeline; logger: Logger }, responseId: string, waitedMs: number): void {
+  deps.metrics.silentFailures.inc();
+  void deps.timeline.record(
+    deps.callSid,
+    'call.silent_failure',
+    { reason: 'response_without_audio', response_id: responseId, waited_ms: waitedMs },
+    { level: 'error', logger: deps.logger },
+  );
+}

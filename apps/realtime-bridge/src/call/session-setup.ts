@@ -1,0 +1,110 @@
+/**
+ * Opening and configuring a Realtime session for a call: the first time, and
+ * again when the model drops mid-call (with the conversation so far). Every
+ * step goes on the call's timeline.
+ */
+import type OpenAI from 'openai';
+import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
+import type { Logger } from '@voice/logging';
+import type { Timeline } from '@voice/redis';
+import type { CallConfig, OpenAIConfig } from '../config.js';
+import type { BridgeMetrics } from '../metrics.js';
+import { connectRealtime } from '../realtime/connect.js';
+import { OpenAIConnectError } from '../realtime/errors.js';
+import { buildSessionUpdate } from '../realtime/session-config.js';
+import type { ConversationLog } from './conversation-log.js';
+import type { ResolvedPrompt } from './prompt-source.js';
+
+export interface SetupDeps {
+  callSid: string;
+  openai: OpenAI;
+  openaiConfig: OpenAIConfig;
+  config: CallConfig;
+  timeline: Timeline;
+  logger: Logger;
+  metrics: BridgeMetrics;
+}
+
+export interface SessionHooks {
+  onEvent(rt: OpenAIRealtimeWS, event: RealtimeServerEvent): void;
+  onClosed(rt: OpenAIRealtimeWS, code: number, reason: string): void;
+}
+
+export interface OpenedSession {
+  rt: OpenAIRealtimeWS;
+  attempts: number;
+  connectMs: number;
+}
+
+/** Connects (with the given attempt budget) and wires the session's events to the call. */
+export async function openSession(
+  deps: SetupDeps,
+  hooks: SessionHooks,
+  budget: { attempts: number; timeoutMs: number },
+  signal: AbortSignal,
+): Promise<OpenedSession> {
+  const started = Date.now();
+  const connection = await connectRealtime(
+    deps.openai,
+    { ...deps.openaiConfig, connectAttempts: budget.attempts, connectTimeoutMs: budget.timeoutMs },
+    {
+      onAttempt: (attempt) => {
+        void deps.timeline.record(deps.callSid, 'openai.connecting', { attempt }, { logger: deps.logger });
+      },
+      onAttemptFailed: (attempt, error, willRetry) => {
+        if (willRetry) deps.metrics.connectRetries.inc({ reason: error.reason });
+        deps.logger.warn('openai connect attempt failed', { attempt, reason: error.reason, willRetry, error: error.message });
+      },
+    },
+    signal,
+  );
+  const rt = connection.rt;
+  rt.on('event', (event) => hooks.onEvent(rt, event));
+  rt.on('error', (err) => deps.logger.warn('realtime client error', { error: err.message }));
+  rt.socket.on('close', (code, reason) => hooks.onClosed(rt, code, reason.toString()));
+  void deps.timeline.record(
+    deps.callSid,
+    'openai.connected',
+    { attempt: connection.attempt, ms: connection.totalMs, attempt_ms: connection.attemptMs, session_id: connection.sessionId },
+    { logger: deps.logger },
+  );
+  return { rt, attempts: connection.attempt, connectMs: Date.now() - started };
+}
+
+/**
+ * Sends session.update (prompt, audio/pcmu, VAD, tools) and waits for
+ * session.updated; then replays the conversation so far, if any.
+ * `waitForUpdated` is armed by the caller before the send so the event cannot be missed.
+ */
+export async function configureSession(
+  deps: SetupDeps,
+  rt: OpenAIRealtimeWS,
+  resolved: ResolvedPrompt,
+  updated: Promise<void>,
+  history?: ConversationLog,
+): Promise<{ ms: number; tools: number }> {
+  const update = buildSessionUpdate(resolved.prompt, deps.config.vad);
+  const tools = resolved.prompt.toolNames;
+  void deps.timeline.record(deps.callSid, 'tools.built', { count: tools.length, names: tools.join(',') }, { logger: deps.logger });
+  if (tools.length === 0) deps.logger.info('no tools for this business: pure conversation');
+  const sentAt = Date.now();
+  rt.send(update);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    updated.then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), deps.openaiConfig.connectTimeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) throw new OpenAIConnectError('OPENAI_CONNECT_TIMEOUT', 'no session.updated after session.update');
+  for (const item of history?.toItems() ?? []) rt.send(item);
+  const ms = Date.now() - sentAt;
+  deps.metrics.promptPath.inc({ path: resolved.path });
+  await deps.timeline.record(
+    deps.callSid,
+    'session.configured',
+    { prompt_path: resolved.path, prompt_reason: resolved.reason, prompt_chars: resolved.prompt.instructions.length, tools: tools.length, history_items: history?.size, ms },
+    { logger: deps.logger },
+  );
+  return { ms, tools: tools.length };
+}
