@@ -14,3 +14,13 @@ export async function timelineEvents(redis: Redis, callSid: string): Promise<str
 export async function callKeysPresent(redis: Redis, callSid: string): Promise<string[]> {
   return (await redis.keys(`call:{${callSid}}:*`)).sort();
 }
+
+/** Deletes every shared key of a test namespace (queues, claim stream, ghosts) once its services stopped. */
+export async function deleteNamespace(redis: Redis, namespace: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}

@@ -13,6 +13,7 @@ import { loadGatewayConfig } from '../../apps/media-gateway/src/config.js';
 import { createMediaGateway, type MediaGateway } from '../../apps/media-gateway/src/gateway.js';
 import { loadBridgeConfig } from '../../apps/realtime-bridge/src/config.js';
 import { createRealtimeBridge, type RealtimeBridge } from '../../apps/realtime-bridge/src/bridge-service.js';
+import { assertionRedis, deleteNamespace } from './redis.js';
 import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from './env.js';
 
 export interface StackOptions {
@@ -86,6 +87,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.all(gateways.map((g) => g.stop()));
       await webhook.stop();
       await realtime.stop();
+      const redis = assertionRedis();
+      await deleteNamespace(redis, namespace);
+      await redis.quit();
     },
   };
 }

@@ -12,6 +12,8 @@ export const WEBHOOK_DEFAULTS = {
   fallbackMessage: 'Sorry, our assistant is not available right now. Please call again in a few minutes. Goodbye.',
   unknownNumberMessage: 'Sorry, this number is not in service. Goodbye.',
   drainTimeoutMs: 10_000,
+  /** Twilio opens the media stream within a few seconds of our TwiML; after this long it never will. */
+  streamWatchdogMs: 15_000,
 } as const;
 
 export function loadWebhookConfig(env: EnvSource) {
@@ -32,6 +34,7 @@ export function loadWebhookConfig(env: EnvSource) {
       FALLBACK_MESSAGE: field.string(WEBHOOK_DEFAULTS.fallbackMessage),
       UNKNOWN_NUMBER_MESSAGE: field.string(WEBHOOK_DEFAULTS.unknownNumberMessage),
       DRAIN_TIMEOUT_MS: field.int(WEBHOOK_DEFAULTS.drainTimeoutMs),
+      STREAM_WATCHDOG_MS: field.positiveInt(WEBHOOK_DEFAULTS.streamWatchdogMs),
       LOG_LEVEL: field.logLevel(),
       INSTANCE_ID: field.instanceId('webhook'),
     },
@@ -56,6 +59,7 @@ export function loadWebhookConfig(env: EnvSource) {
     },
     messages: { fallback: e.FALLBACK_MESSAGE, unknownNumber: e.UNKNOWN_NUMBER_MESSAGE },
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    streamWatchdogMs: e.STREAM_WATCHDOG_MS,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
   };

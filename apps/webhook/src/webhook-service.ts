@@ -18,6 +18,7 @@ import { createPrebuildWorker } from './prebuild/prebuild-worker.js';
 import { streamStatusHandler } from './routes/stream-status.js';
 import { requireTwilioSignature } from './routes/twilio-signature.js';
 import { voiceWebhookHandler } from './routes/voice-webhook.js';
+import { StreamWatchdog } from './watchdog/stream-watchdog.js';
 
 export const SERVICE_NAME = 'webhook';
 
@@ -57,6 +58,17 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
       })
     : undefined;
 
+  const watchdog = new StreamWatchdog({
+    connection: bullConnection,
+    redis,
+    prefix,
+    delayMs: config.streamWatchdogMs,
+    calls,
+    timeline,
+    logger,
+    neverStarted: metrics.streamNeverStarted,
+  });
+
   let ready = false;
   let server: Server | undefined;
   let port = config.port;
@@ -67,7 +79,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   const twilioRoutes = express.Router();
   twilioRoutes.use(express.urlencoded({ extended: false, limit: MAX_BODY }));
   twilioRoutes.use(requireTwilioSignature({ authToken: config.twilioAuthToken, publicBaseUrl: config.publicBaseUrl, rejected: metrics.rejected }));
-  twilioRoutes.post('/voice', voiceWebhookHandler({ config, redis, businesses, calls, queue, timeline, metrics, logger }));
+  twilioRoutes.post('/voice', voiceWebhookHandler({ config, redis, businesses, calls, queue, watchdog, timeline, metrics, logger }));
   twilioRoutes.post('/stream-status', streamStatusHandler({ timeline, logger }));
   app.use('/twilio', twilioRoutes);
 
@@ -78,6 +90,9 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
     registry,
     async start() {
       if (worker) void worker.run().catch((err: unknown) => logger.error('prebuild worker stopped', errorFields(err)));
+      if (config.prebuild.workerEnabled) watchdog.startWorker();
+      // Load BullMQ's scripts and open a database connection now, not on the first caller's webhook.
+      await Promise.all([queue.ready(), knex.raw('select 1')]);
       ({ server, port } = await listen(app, config.port));
       ready = true;
       logger.info('webhook started', { port, namespace: config.namespace, prebuildWorker: Boolean(worker) });
@@ -91,6 +106,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         ['close http', () => closeServer(s)],
         ['close prebuild worker', () => worker?.close()],
         ['close prebuild queue', () => queue.close()],
+        ['close stream watchdog', () => watchdog.close()],
         ['quit redis', () => Promise.all([quitRedis(bullConnection), quitRedis(redis)])],
         ['close database', () => closeDatabase(knex)],
       ]);

@@ -12,7 +12,7 @@ import { loadWebhookConfig } from '../src/config.js';
 import { createWebhookService, type WebhookService } from '../src/webhook-service.js';
 import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, baseTestEnv, uniqueNamespace } from '../../../test/support/env.js';
 import { createTestBusiness, TEST_GREETING } from '../../../test/support/business.js';
-import { assertionRedis, timelineEvents } from '../../../test/support/redis.js';
+import { assertionRedis, deleteNamespace, timelineEvents } from '../../../test/support/redis.js';
 
 describe('webhook: POST /twilio/voice', function () {
   let knex: Knex;
@@ -41,8 +41,8 @@ describe('webhook: POST /twilio/voice', function () {
 
   afterEach(async () => {
     await service.stop();
-    await queue.obliterate({ force: true });
     await queue.close();
+    await deleteNamespace(redis, namespace);
   });
 
   function voiceParams(callSid: string, to: string, extra: Record<string, string> = {}): Record<string, string> {

@@ -37,6 +37,10 @@ export class PrebuildQueue {
     return true;
   }
 
+  async ready(): Promise<void> {
+    await this.queue.waitUntilReady();
+  }
+
   async close(): Promise<void> {
     await this.queue.close();
   }

@@ -13,6 +13,7 @@ import { callKeys, writeCallMeta, type Timeline } from '@voice/redis';
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
 import type { PrebuildQueue } from '../prebuild/prebuild-queue.js';
+import type { StreamWatchdog } from '../watchdog/stream-watchdog.js';
 import { sayAndHangUpTwiml, streamTwiml } from '../twiml.js';
 import { callDirection, describeIssues, voiceWebhookParams } from './voice-params.js';
 
@@ -24,6 +25,7 @@ export interface VoiceWebhookDeps {
   businesses: BusinessRepository;
   calls: CallRepository;
   queue: PrebuildQueue;
+  watchdog: StreamWatchdog;
   timeline: Timeline;
   metrics: WebhookMetrics;
   logger: Logger;
@@ -58,6 +60,7 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
         writeCallMeta(deps.redis, { callSid: params.CallSid, businessId: business.id, direction, from: params.From, to: params.To, receivedAt }),
         deps.calls.recordReceived({ callSid: params.CallSid, businessId: business.id, direction, from: params.From, to: params.To, status: 'received' }),
         deps.queue.enqueue({ callSid: params.CallSid, businessId: business.id, direction, enqueuedAt: receivedAt }),
+        deps.watchdog.arm(params.CallSid, receivedAt),
       ]);
       await deps.timeline.record(params.CallSid, 'prebuild.enqueued', { job_id: params.CallSid, duplicate: !fresh }, { logger: log });
       res.type('text/xml').send(

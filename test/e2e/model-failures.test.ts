@@ -1,0 +1,138 @@
+/**
+ * The model cannot be reached, or drops mid-call: the caller still hears
+ * audio within the budget, the timeline says why, and fatal errors are not
+ * retried. Driven by the Realtime double's failure modes.
+ */
+import { expect } from 'chai';
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import { createCallRepository, prepareTestDatabase } from '@voice/db';
+import { readTimeline, type TimelineEntry } from '@voice/redis';
+import { waitFor, type CallSummary } from '@voice/testkit';
+import { startStack, type Stack, type StackOptions } from '../support/stack.js';
+import { createTestBusiness } from '../support/business.js';
+import { assertionRedis } from '../support/redis.js';
+import { reportFigure } from '../support/figures.js';
+
+/** "Within about a second" of the failure being known, with room for a loaded CI machine. */
+const AUDIO_BUDGET_MS = 1500;
+
+describe('e2e: when the model fails, the caller still hears something', function () {
+  this.timeout(60_000);
+  let knex: Knex;
+  let redis: Redis;
+  let stack: Stack | undefined;
+
+  before(async () => {
+    ({ knex } = await prepareTestDatabase());
+    redis = assertionRedis();
+  });
+  after(async () => {
+    await knex.destroy();
+    await redis.quit();
+  });
+  afterEach(async () => {
+    await stack?.stop();
+    stack = undefined;
+  });
+
+  async function callThrough(options: StackOptions, callOptions: Parameters<Stack['call']>[1] = {}) {
+    stack = await startStack(options);
+    const business = await createTestBusiness(knex, { greeting: 'Hi, Test Dental.' });
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 6000 }], hangupWhenScriptEnds: true, ...callOptions });
+    const summary = await call.done;
+    await waitFor(async () => (await readTimeline(redis, summary.callSid)).some((e) => e.event === 'call.metrics'), { message: 'call.metrics' });
+    return { summary, call, timeline: await readTimeline(redis, summary.callSid) };
+  }
+
+  const event = (timeline: TimelineEntry[], name: string) => timeline.find((e) => e.event === name);
+
+  function expectFallback(summary: CallSummary, timeline: TimelineEntry[], reason: string): void {
+    expect(event(timeline, 'realtime.fallback')?.fields.reason).to.equal(reason);
+    expect(event(timeline, 'clip.played'), 'a clip was played').not.to.equal(undefined);
+    expect(summary.heardAudibleMs, 'audible audio heard').to.be.greaterThan(500);
+    expect(summary.spokenByTwilio.some((s) => s.phase === 'after-stream'), 'TwiML fallback ran').to.equal(true);
+    expect(event(timeline, 'call.ended')?.fields.end_reason).to.equal(`fallback:${reason}`);
+    expect(event(timeline, 'call.silent_failure')).to.equal(undefined);
+  }
+
+  it('refused connections: retried, then the fallback clip within the budget', async () => {
+    const { summary, timeline } = await callThrough({ realtime: { refuseConnections: true } });
+    const failed = event(timeline, 'openai.failed')!;
+    expect(failed.fields.reason).to.equal('OPENAI_REFUSED');
+    expect(failed.fields.attempts).to.equal('3');
+    expectFallback(summary, timeline, 'OPENAI_REFUSED');
+    const sinceFailure = summary.firstAudioAtMs! - (failed.ts - event(timeline, 'stream.started')!.ts);
+    reportFigure('refused: ms from openai.failed to fallback audio heard', sinceFailure);
+    expect(sinceFailure).to.be.lessThan(AUDIO_BUDGET_MS);
+  });
+
+  it('a bad API key (401): tried once, not retried, fallback clip', async () => {
+    const { summary, timeline } = await callThrough({ bridgeEnv: { OPENAI_API_KEY: 'sk-wrong' } });
+    expect(stack!.realtime.totalConnections).to.equal(1);
+    const failed = event(timeline, 'openai.failed')!;
+    expect(failed.fields.reason).to.equal('OPENAI_AUTH');
+    expect(failed.fields.fatal).to.equal('true');
+    expect(failed.fields.attempts).to.equal('1');
+    expectFallback(summary, timeline, 'OPENAI_AUTH');
+    reportFigure('401: ms from START to first audio heard', summary.firstAudioAtMs!);
+    expect(summary.firstAudioAtMs).to.be.lessThan(AUDIO_BUDGET_MS);
+  });
+
+  it('a hanging handshake: the hold clip plays within about a second, then the fallback', async () => {
+    const { summary, timeline } = await callThrough({
+      realtime: { hangUpgrade: true },
+      bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: '1500', OPENAI_CONNECT_ATTEMPTS: '2' },
+    });
+    expect(event(timeline, 'openai.failed')?.fields.reason).to.equal('OPENAI_CONNECT_TIMEOUT');
+    expect(timeline.filter((e) => e.event === 'openai.connecting')).to.have.length(2);
+    expect(timeline.find((e) => e.event === 'clip.played')?.fields.clip).to.equal('hold');
+    reportFigure('hang: ms from START to hold audio heard', summary.firstAudioAtMs!);
+    expect(summary.firstAudioAtMs).to.be.lessThan(AUDIO_BUDGET_MS);
+    expectFallback(summary, timeline, 'OPENAI_CONNECT_TIMEOUT');
+  });
+
+  it('the model drops mid-call and cannot be resumed: fallback clip', async () => {
+    const { summary, timeline } = await callThrough({ realtime: { closeAfterMs: 2500 }, bridgeEnv: { RECONNECT_ATTEMPTS: '0' } });
+    expect(event(timeline, 'openai.closed')).not.to.equal(undefined);
+    expectFallback(summary, timeline, 'OPENAI_CLOSED');
+    const closedAt = event(timeline, 'openai.closed')!.ts;
+    const clipAt = timeline.find((e) => e.event === 'clip.played' && e.ts >= closedAt)!.ts;
+    reportFigure('drop: ms from openai.closed to fallback clip sent', clipAt - closedAt);
+    expect(clipAt - closedAt).to.be.lessThan(AUDIO_BUDGET_MS);
+  });
+
+  it('the model drops mid-call and the conversation resumes on a new session', async () => {
+    stack = await startStack({ realtime: { closeAfterMs: 3000, replies: ['Sorry about that. Where were we?'] } });
+    const business = await createTestBusiness(knex, { greeting: 'Hi, Test Dental.' });
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 9000 }], hangupWhenScriptEnds: true });
+    const running = stack;
+    await waitFor(() => running.realtime.sessions.length >= 1, { message: 'first session' });
+    running.realtime.setBehaviour({ closeAfterMs: undefined });
+    const summary = await call.done;
+    await waitFor(async () => (await readTimeline(redis, summary.callSid)).some((e) => e.event === 'call.metrics'));
+    const timeline = await readTimeline(redis, summary.callSid);
+    expect(event(timeline, 'openai.reconnected')).not.to.equal(undefined);
+    expect(event(timeline, 'realtime.fallback')).to.equal(undefined);
+    const resumed = running.realtime.sessions[1]!;
+    const history = resumed.receivedEvents.filter((e) => e.type === 'conversation.item.create');
+    expect(history.length, 'conversation replayed').to.be.greaterThan(0);
+    expect(JSON.stringify(history[0]!.event)).to.include('Hi, Test Dental.');
+    expect(resumed.responses.some((r) => r.status === 'completed'), 'the agent spoke again').to.equal(true);
+    expect(event(timeline, 'call.ended')?.fields.end_reason).to.equal('twilio_stop');
+  });
+
+  it('flags a silent failure when the model never speaks and nothing told the caller', async () => {
+    const { timeline, summary } = await callThrough({ realtime: { errorOnResponseCreate: true } });
+    expect(event(timeline, 'call.silent_failure')?.fields.reason).to.equal('no_model_audio');
+    const row = await createCallRepository(knex).findByCallSid(summary.callSid);
+    expect(row?.silentFailure).to.equal(true);
+    // The caller was not left in dead air meanwhile: the hold clip kept playing.
+    expect(timeline.filter((e) => e.event === 'clip.played').length).to.be.greaterThan(0);
+  });
+
+  it('flags a response that started but produced no audio', async () => {
+    const { timeline } = await callThrough({ realtime: { firstAudioDelayMs: 8000 }, bridgeEnv: { SILENT_RESPONSE_MS: '1500' } });
+    expect(timeline.find((e) => e.event === 'call.silent_failure')?.fields.reason).to.equal('response_without_audio');
+  });
+});
