@@ -23,6 +23,8 @@ import type { Registry } from 'prom-client';
 import type { BridgeConfig } from './config.js';
 import { createBridgeMetrics } from './metrics.js';
 import { CallRegistry } from './call-registry.js';
+import { CallClaimer } from './call-claimer.js';
+import { Heartbeat } from './heartbeat.js';
 import { CallSession } from './call/call-session.js';
 import { createToolExecutor } from './call/tool-executor.js';
 import { createOpenAIClient } from './realtime/connect.js';
@@ -50,10 +52,12 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const metrics = createBridgeMetrics(registry);
   const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger });
   const tail = new StreamTail({ blocking: tailReader, commands: redis, logger, name: 'inbound' });
-  const registryOfCalls = new CallRegistry(redis, config.instanceId, config.call.ownerLeaseMs, logger);
+  const registryOfCalls = new CallRegistry(redis, config.call.ownerLeaseMs, logger);
+  const keys = sharedKeys(config.namespace);
+  const claimer = new CallClaimer(redis, config.instanceId, config.call.ownerLeaseMs, keys.bridgeAlive);
+  const heartbeat = new Heartbeat(redis, keys.bridgeAlive(config.instanceId), config.heartbeatMs, logger);
   const openai = createOpenAIClient(config.openai);
   const callControl = createCallControl(config.twilio);
-  const keys = sharedKeys(config.namespace);
 
   let ready = false;
   let server: Server | undefined;
@@ -66,12 +70,17 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
       log.warn('skipping stale claim', { ageMs: Date.now() - claim.at });
       return;
     }
+    const warm = claim.reason === 'prebuilt';
+    if (warm && !config.warmSessionsEnabled) return;
     if (registryOfCalls.has(claim.callSid)) return;
-    if (!(await registryOfCalls.tryOwn(claim.callSid))) {
-      log.info('call already owned by another bridge');
+    const outcome = await claimer.claim(claim.callSid, !warm);
+    if (!outcome.owned) {
+      log.info('call already owned by another bridge', { owner: outcome.owner, reason: claim.reason });
       return;
     }
     const session = new CallSession({
+      mode: warm ? 'warm' : 'cold',
+      takeoverFrom: outcome.takeoverFrom,
       callSid: claim.callSid,
       instanceId: config.instanceId,
       config: config.call,
@@ -93,7 +102,12 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
     });
     registryOfCalls.add(session);
     metrics.callsActive.set(registryOfCalls.size);
-    await timeline.record(claim.callSid, 'bridge.claimed', { claim_ms: Date.now() - claim.at, reason: claim.reason }, { logger: log });
+    await timeline.record(
+      claim.callSid,
+      'bridge.claimed',
+      { claim_ms: Date.now() - claim.at, reason: claim.reason, takeover_from: outcome.takeoverFrom },
+      { logger: log, level: outcome.takeoverFrom ? 'warn' : 'info' },
+    );
     void session.run();
   }
 
@@ -121,6 +135,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
     },
     async start() {
       await tail.start();
+      await heartbeat.start();
       await consumer.start();
       registryOfCalls.startLeaseRenewal();
       ({ server, port } = await listen(app, config.port));
@@ -142,6 +157,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
           },
         ],
         ['stop lease renewal', () => registryOfCalls.stopLeaseRenewal()],
+        ['stop heartbeat', () => heartbeat.stop()],
         ['stop tail', () => tail.stop()],
         ['close http', () => (server ? closeServer(server) : undefined)],
         ['quit redis', () => Promise.all([quitRedis(claimReader), quitRedis(tailReader), quitRedis(redis)])],

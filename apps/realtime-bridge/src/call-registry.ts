@@ -16,7 +16,6 @@ export class CallRegistry {
 
   constructor(
     private readonly redis: Redis,
-    private readonly instanceId: string,
     private readonly leaseMs: number,
     private readonly logger: Logger,
   ) {}
@@ -35,12 +34,6 @@ export class CallRegistry {
 
   all(): CallSession[] {
     return [...this.calls.values()];
-  }
-
-  /** SET NX with a lease: exactly one bridge wins a call. */
-  async tryOwn(callSid: string): Promise<boolean> {
-    const result = await this.redis.set(callKeys.owner(callSid), this.instanceId, 'PX', this.leaseMs, 'NX');
-    return result === 'OK';
   }
 
   add(session: CallSession): void {

@@ -37,6 +37,12 @@ export const BRIDGE_DEFAULTS = {
   reconnectTimeoutMs: 3000,
   /** A response that started but sent no audio for this long is a silent failure. */
   silentResponseMs: 5000,
+  /** Open and configure the model session (and pre-generate the greeting) when the prebuild job runs. */
+  warmSessionsEnabled: true,
+  /** A warm session whose call never STARTs is closed after this long. */
+  warmSessionTtlMs: 30_000,
+  /** Liveness heartbeat of this bridge; its key lives three beats, so a dead owner is noticed within ~3 s. */
+  heartbeatMs: 1000,
 } as const;
 
 export function loadBridgeConfig(env: EnvSource) {
@@ -66,6 +72,9 @@ export function loadBridgeConfig(env: EnvSource) {
       RECONNECT_ATTEMPTS: field.int(BRIDGE_DEFAULTS.reconnectAttempts),
       RECONNECT_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.reconnectTimeoutMs),
       SILENT_RESPONSE_MS: field.positiveInt(BRIDGE_DEFAULTS.silentResponseMs),
+      WARM_SESSIONS_ENABLED: field.bool(BRIDGE_DEFAULTS.warmSessionsEnabled),
+      WARM_SESSION_TTL_MS: field.positiveInt(BRIDGE_DEFAULTS.warmSessionTtlMs),
+      HEARTBEAT_MS: field.positiveInt(BRIDGE_DEFAULTS.heartbeatMs),
       TWILIO_ACCOUNT_SID: field.optionalString(),
       TWILIO_AUTH_TOKEN: field.optionalString(),
       TWILIO_API_BASE_URL: field.httpUrl('https://api.twilio.com'),
@@ -86,6 +95,8 @@ export function loadBridgeConfig(env: EnvSource) {
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    heartbeatMs: e.HEARTBEAT_MS,
+    warmSessionsEnabled: e.WARM_SESSIONS_ENABLED,
     openai: {
       apiKey: e.OPENAI_API_KEY,
       baseURL: e.OPENAI_BASE_URL,
@@ -101,6 +112,7 @@ export function loadBridgeConfig(env: EnvSource) {
       apiBaseUrl: e.TWILIO_API_BASE_URL,
     },
     call: {
+      warmSessionTtlMs: e.WARM_SESSION_TTL_MS,
       holdAudioAfterMs: e.HOLD_AUDIO_AFTER_MS,
       holdAudioRepeatMs: e.HOLD_AUDIO_REPEAT_MS,
       reconnectAttempts: e.RECONNECT_ATTEMPTS,

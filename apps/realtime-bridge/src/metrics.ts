@@ -7,7 +7,7 @@ export function createBridgeMetrics(registry: Registry) {
     callsActive: new Gauge({ name: 'bridge_calls_active', help: 'Calls this bridge owns now', registers }),
     callsEnded: new Counter({ name: 'bridge_calls_ended_total', help: 'Calls finalized, by end reason', labelNames: ['end_reason'], registers }),
     openaiConnectMs: new Histogram({ name: 'openai_connect_ms', help: 'Realtime session connect time (ms), retries included', buckets: LATENCY_BUCKETS_MS, registers }),
-    firstGreetingAudioMs: new Histogram({ name: 'first_greeting_audio_ms', help: 'START to first greeting audio sent to the caller (ms)', buckets: LATENCY_BUCKETS_MS, registers }),
+    firstGreetingAudioMs: new Histogram({ name: 'first_greeting_audio_ms', help: 'START to first greeting audio sent to the caller (ms)', labelNames: ['path'], buckets: LATENCY_BUCKETS_MS, registers }),
     setupStageMs: new Histogram({ name: 'bridge_call_setup_stage_ms', help: 'Call setup breakdown (ms) by stage', labelNames: ['stage'], buckets: LATENCY_BUCKETS_MS, registers }),
     connectRetries: new Counter({ name: 'openai_connect_retries_total', help: 'Realtime connect attempts that were retried', labelNames: ['reason'], registers }),
     connectFailures: new Counter({ name: 'openai_connect_failures_total', help: 'Calls whose Realtime session could not be opened', labelNames: ['reason'], registers }),
@@ -17,6 +17,7 @@ export function createBridgeMetrics(registry: Registry) {
     promptPath: new Counter({ name: 'bridge_prompt_path_total', help: 'Sessions configured by prompt path', labelNames: ['path'], registers }),
     rxFrames: new Counter({ name: 'bridge_rx_frames_total', help: 'Caller frames forwarded to the model', registers }),
     txDeltas: new Counter({ name: 'bridge_tx_audio_deltas_total', help: 'Model audio deltas forwarded toward the caller', registers }),
+    warmExpired: new Counter({ name: 'bridge_warm_sessions_expired_total', help: 'Warm sessions closed because the call never started', registers }),
     invalidEntries: new Counter({ name: 'bridge_invalid_stream_entries_total', help: 'Malformed stream entries skipped', registers }),
     toolCalls: new Counter({ name: 'bridge_tool_calls_total', help: 'Tool calls by name and outcome', labelNames: ['name', 'ok'], registers }),
   };

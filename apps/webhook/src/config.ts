@@ -34,6 +34,7 @@ export function loadWebhookConfig(env: EnvSource) {
       FALLBACK_MESSAGE: field.string(WEBHOOK_DEFAULTS.fallbackMessage),
       UNKNOWN_NUMBER_MESSAGE: field.string(WEBHOOK_DEFAULTS.unknownNumberMessage),
       DRAIN_TIMEOUT_MS: field.int(WEBHOOK_DEFAULTS.drainTimeoutMs),
+      WARM_SESSIONS_ENABLED: field.bool(true),
       STREAM_WATCHDOG_MS: field.positiveInt(WEBHOOK_DEFAULTS.streamWatchdogMs),
       LOG_LEVEL: field.logLevel(),
       INSTANCE_ID: field.instanceId('webhook'),
@@ -56,6 +57,8 @@ export function loadWebhookConfig(env: EnvSource) {
       attempts: e.PREBUILD_ATTEMPTS,
       backoffMs: WEBHOOK_DEFAULTS.prebuildBackoffMs,
       workerEnabled: e.PREBUILD_WORKER_ENABLED,
+      /** After the prompt is written, offer the call to the bridges so one can warm a model session before START. */
+      warmSessions: e.WARM_SESSIONS_ENABLED,
     },
     messages: { fallback: e.FALLBACK_MESSAGE, unknownNumber: e.UNKNOWN_NUMBER_MESSAGE },
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,

@@ -51,6 +51,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         prefix,
         concurrency: config.prebuild.concurrency,
         promptTtlSeconds: config.promptTtlSeconds,
+        warmClaimStream: config.prebuild.warmSessions ? sharedKeys(config.namespace).callClaims : undefined,
         businesses,
         timeline,
         logger,

@@ -4,6 +4,10 @@
  */
 import { fieldsToRecord, requireField, requireNumber } from './stream-entry.js';
 
+/**
+ * prebuilt: the prompt is ready while the phone rings; a bridge may open a warm session now.
+ * started: the gateway received START; the call needs an owner if it has none (or a dead one).
+ */
 export type ClaimReason = 'started' | 'prebuilt';
 
 export interface ClaimEntry {

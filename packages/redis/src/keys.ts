@@ -44,6 +44,8 @@ export function sharedKeys(namespace: string) {
     bridgeGroup: 'bridges',
     /** Stream: sockets that never became calls (ghosts), for on-call inspection. */
     ghosts: `${namespace}:ws:ghosts`,
+    /** String with a short TTL, renewed by a live bridge: lets others tell a dead owner from a busy one. */
+    bridgeAlive: (instance: string) => `${namespace}:bridge:${instance}:alive`,
     /** BullMQ prefix: queues live under `<namespace>:bull:<queue>`. */
     bullPrefix: `${namespace}:bull`,
   } as const;

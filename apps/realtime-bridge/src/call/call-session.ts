@@ -10,48 +10,30 @@
  */
 import type OpenAI from 'openai';
 import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
-import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import type { Redis } from 'ioredis';
 import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { base64DecodedLength } from '@voice/protocols';
-import {
-  type InvalidStreamEntryError,
-  callKeys,
-  decodeInboundEntries,
-  readCallMeta,
-  type InboundEntry,
-  type RawStreamEntry,
-  type StreamTail,
-  type Timeline,
-} from '@voice/redis';
+import { callKeys, readCallMeta, type InboundEntry, type StreamTail, type Timeline } from '@voice/redis';
 import type { CallConfig, OpenAIConfig } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
 import type { CallControl } from '../twilio/call-control.js';
-import type { CallStats } from './call-stats.js';
-import { ConversationLog } from './conversation-log.js';
-import { fallbackToCaller, recordConnectFailure, recordSilentResponse } from './fallback.js';
+import { CallerStream } from './caller-stream.js';
+import { fallbackToCaller, recordConnectFailure } from './fallback.js';
 import { finalizeCall, type StopEntry } from './finalize-call.js';
-import { HoldAudio } from './hold-audio.js';
-import { OutboundWriter } from './outbound-writer.js';
-import { PlaybackTracker } from './playback-tracker.js';
+import { CallModelSide } from './model-side.js';
 import { loadCallPrompt, type ResolvedPrompt } from './prompt-source.js';
-import { handleBargeIn } from './barge-in.js';
-import { BENIGN_ERROR_CODES, dispatchRealtimeEvent, type RealtimeEventHandlers } from './realtime-events.js';
 import { configureSession, openSession, type SetupDeps } from './session-setup.js';
-import { SilenceWatch } from './silence-watch.js';
 import type { ToolExecutor } from './tool-executor.js';
-import { ToolTurns } from './tool-turns.js';
 
 type StartEntry = Extract<InboundEntry, { kind: 'start' }>;
-type EventOf<T extends RealtimeServerEvent['type']> = Extract<RealtimeServerEvent, { type: T }>;
-
-/** Caller frames kept while the model is (re)connecting: 30 s is more than any setup budget. */
-const MAX_PENDING_FRAMES = 1500;
 
 export interface CallSessionDeps {
+  /** warm: claimed when the prebuild ran, before START; cold: claimed on START. */
+  mode: 'warm' | 'cold';
+  /** Set when this bridge took the call over from a dead owner. */
+  takeoverFrom?: string;
   callSid: string;
   instanceId: string;
   config: CallConfig;
@@ -69,48 +51,19 @@ export interface CallSessionDeps {
   onFinished(callSid: string): void;
 }
 
-export class CallSession implements RealtimeEventHandlers {
-  private state: 'setup' | 'live' | 'reconnecting' | 'ending' | 'ended' = 'setup';
+export class CallSession extends CallModelSide {
   private readonly abort = new AbortController();
-  private readonly out: OutboundWriter;
-  private readonly playback: PlaybackTracker;
-  private readonly stats: CallStats;
-  private readonly hold: HoldAudio;
-  private readonly silence: SilenceWatch;
-  private readonly conversation = new ConversationLog();
+  private readonly caller: CallerStream;
   private readonly setup: SetupDeps;
-  private readonly toolTurns: ToolTurns;
-  private rt: OpenAIRealtimeWS | undefined;
   private prompt: ResolvedPrompt | undefined;
-  private pendingAudio: string[] = [];
   private startEntry: StartEntry | undefined;
   private startWaiter: ((entry: StartEntry) => void) | undefined;
-  private sessionUpdated: (() => void) | undefined;
-  private businessId = '';
-  private callerNumber = '';
-  private greetingPending = false;
-  private greetingResponseId: string | undefined;
-  private activeResponseId: string | undefined;
   private fallingBack = false;
-  private invalidEntryLogged = false;
 
-  constructor(private readonly deps: CallSessionDeps) {
-    this.out = new OutboundWriter(deps.redis, deps.callSid, deps.logger);
-    this.playback = new PlaybackTracker(deps.config.bargeInMarginMs);
-    this.stats = { claimedAt: Date.now(), connectAttempts: 0, toolsCount: 0, bargeIns: 0 };
-    this.hold = new HoldAudio(() => this.out.write({ kind: 'play', clip: 'hold' }), deps.config.holdAudioAfterMs, deps.config.holdAudioRepeatMs);
-    this.silence = new SilenceWatch(deps.config.silentResponseMs, (responseId) => recordSilentResponse(deps, responseId, deps.config.silentResponseMs));
+  constructor(deps: CallSessionDeps) {
+    super(deps);
     this.setup = { ...deps };
-    this.toolTurns = new ToolTurns({
-      ...deps,
-      send: (event) => {
-        if (this.state !== 'live' || !this.rt) return false;
-        this.rt.send(event);
-        return true;
-      },
-      context: () => ({ callSid: deps.callSid, businessId: this.businessId, callerNumber: this.callerNumber }),
-      hasActiveResponse: () => this.activeResponseId !== undefined,
-    });
+    this.caller = new CallerStream(this, deps.metrics, deps.logger);
   }
 
   get callSid(): string {
@@ -120,15 +73,17 @@ export class CallSession implements RealtimeEventHandlers {
   /** Sets the call up; never throws (failures become the fallback). */
   async run(): Promise<void> {
     const { deps, stats } = this;
-    deps.tail.add(callKeys.inbound(deps.callSid), '0', (entries) => this.onInbound(entries));
+    stats.greetingPath = deps.mode;
+    deps.tail.add(callKeys.inbound(deps.callSid), '0', this.caller.onEntries);
     try {
-      const start = await this.waitForStart();
-      if (!start) return;
-      this.hold.start(start.startedAt);
+      if (deps.takeoverFrom) await this.discardStaleAudio();
+      // Cold: the caller is on the line; a START entry is already in the stream. Warm: the phone still rings.
+      const start = deps.mode === 'cold' ? await this.waitForStart(deps.openaiConfig.connectTimeoutMs) : undefined;
+      if (deps.mode === 'cold' && !start) return this.release('claimed call has no start entry; releasing it');
       const meta = await readCallMeta(deps.redis, deps.callSid);
-      this.businessId = meta?.businessId ?? start.customParameters.businessId ?? '';
+      this.businessId = meta?.businessId ?? start?.customParameters.businessId ?? '';
       this.callerNumber = meta?.from ?? '';
-      const direction = meta?.direction ?? (start.customParameters.direction === 'outbound' ? 'outbound' : 'inbound');
+      const direction = meta?.direction ?? (start?.customParameters.direction === 'outbound' ? 'outbound' : 'inbound');
 
       stats.connectStartedAt = Date.now();
       const budget = { attempts: deps.openaiConfig.connectAttempts, timeoutMs: deps.openaiConfig.connectTimeoutMs };
@@ -148,25 +103,68 @@ export class CallSession implements RealtimeEventHandlers {
       stats.configuredAt = Date.now();
       stats.toolsCount = configured.tools;
       if (this.state !== 'setup') return;
-      this.goLive('greeting');
+      if (deps.mode === 'cold') return this.goLive('greeting');
+      await this.warmUntilStart();
     } catch (err) {
       deps.logger.error('call setup failed', errorFields(err));
       this.fallback(err instanceof OpenAIConnectError ? err.reason : 'SETUP_ERROR');
     }
   }
 
-  private waitForStart(): Promise<StartEntry | undefined> {
+  /**
+   * Warm: ask for the greeting now. Its audio goes to the call's outbound
+   * stream, where the gateway finds it the moment START arrives.
+   */
+  private async warmUntilStart(): Promise<void> {
+    const { deps } = this;
+    this.state = 'warm';
+    this.requestGreeting();
+    void deps.timeline.record(deps.callSid, 'warm.ready', { ms: Date.now() - this.stats.claimedAt }, { logger: deps.logger });
+    const start = await this.waitForStart(deps.config.warmSessionTtlMs);
+    if (!start) return this.expireWarm();
+    if (this.state !== 'warm') return;
+    void deps.timeline.record(
+      deps.callSid,
+      'warm.joined',
+      { greeting_ready: this.stats.modelFirstAudioAt !== undefined, waited_ms: Date.now() - this.stats.claimedAt },
+      { logger: deps.logger },
+    );
+    this.goLive('resume-after-warm');
+  }
+
+  /** The call never arrived: close the model session and leave no trace but the timeline. */
+  private async expireWarm(): Promise<void> {
+    const { deps } = this;
+    deps.metrics.warmExpired.inc();
+    void deps.timeline.record(deps.callSid, 'warm.expired', { ttl_ms: deps.config.warmSessionTtlMs }, { level: 'warn', logger: deps.logger });
+    this.state = 'ending';
+    this.out.close();
+    this.rt?.close({ code: 1000, reason: 'warm session expired' });
+    await deps.redis.del(callKeys.outbound(deps.callSid), callKeys.owner(deps.callSid)).catch(() => undefined);
+    this.release();
+  }
+
+  /** A dead owner may have left greeting audio for the gateway: drop it so the caller hears one greeting. */
+  private async discardStaleAudio(): Promise<void> {
+    await this.deps.redis.del(callKeys.outbound(this.deps.callSid));
+    this.out.write({ kind: 'clear' });
+  }
+
+  private release(warning?: string): void {
+    if (warning) this.deps.logger.warn(warning);
+    this.state = 'ended';
+    this.abort.abort();
+    this.hold.stop();
+    this.silence.stop();
+    this.deps.tail.remove(callKeys.inbound(this.deps.callSid));
+    if (warning) void this.deps.redis.del(callKeys.owner(this.deps.callSid));
+    this.deps.onFinished(this.deps.callSid);
+  }
+
+  private waitForStart(timeoutMs: number): Promise<StartEntry | undefined> {
     if (this.startEntry) return Promise.resolve(this.startEntry);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        // The claim outlived its call (stream trimmed or expired): give the call up quietly.
-        this.deps.logger.warn('claimed call has no start entry; releasing it');
-        this.state = 'ended';
-        this.deps.tail.remove(callKeys.inbound(this.deps.callSid));
-        void this.deps.redis.del(callKeys.owner(this.deps.callSid));
-        this.deps.onFinished(this.deps.callSid);
-        resolve(undefined);
-      }, this.deps.openaiConfig.connectTimeoutMs);
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
       this.startWaiter = (entry) => {
         clearTimeout(timer);
         resolve(entry);
@@ -185,139 +183,35 @@ export class CallSession implements RealtimeEventHandlers {
     );
   }
 
-  private armSessionUpdated(): Promise<void> {
-    return new Promise<void>((resolve) => (this.sessionUpdated = resolve));
-  }
 
-  /** Audio flows; caller frames that arrived meanwhile go to the model in order. */
-  private goLive(kind: 'greeting' | 'resume'): void {
+
+  /** Audio flows both ways; caller frames that arrived meanwhile go to the model in order. */
+  private goLive(kind: 'greeting' | 'resume' | 'resume-after-warm'): void {
     const { deps } = this;
     this.state = 'live';
-    const buffered = this.pendingAudio.length;
-    if (kind === 'greeting') {
-      this.greetingPending = true;
-      this.stats.greetingRequestedAt = Date.now();
-    }
-    // The agent speaks first (the greeting), or picks the conversation up again.
-    this.rt!.send({ type: 'response.create' });
-    for (const audio of this.pendingAudio) this.rt!.send({ type: 'input_audio_buffer.append', audio });
-    this.pendingAudio = [];
-    if (kind === 'greeting') {
-      void deps.timeline.record(deps.callSid, 'audio_bridge.started', { buffered_frames: buffered }, { logger: deps.logger });
-      void deps.timeline.record(deps.callSid, 'greeting.requested', {}, { logger: deps.logger });
-    }
+    if (kind === 'greeting') this.requestGreeting();
+    // After a dropped session the agent picks the conversation up again.
+    if (kind === 'resume') this.rt!.send({ type: 'response.create' });
+    const rt = this.rt!;
+    const buffered = this.caller.connect((audio) => rt.send({ type: 'input_audio_buffer.append', audio }));
+    if (kind !== 'resume') void deps.timeline.record(deps.callSid, 'audio_bridge.started', { buffered_frames: buffered }, { logger: deps.logger });
   }
 
   // ---- caller side: entries the gateway wrote to call:{CA}:in ----
 
-  private onInbound(entries: RawStreamEntry[]): void {
-    for (const entry of decodeInboundEntries(entries, (err) => this.onInvalidEntry(err))) this.onInboundEntry(entry);
+  onStart(entry: StartEntry): void {
+    this.startEntry ??= entry;
+    this.stats.streamStartedAt ??= entry.startedAt;
+    if (this.stats.modelFirstAudioAt === undefined) this.hold.start(entry.startedAt);
+    this.startWaiter?.(entry);
   }
 
-  private onInvalidEntry(err: InvalidStreamEntryError): void {
-    this.deps.metrics.invalidEntries.inc();
-    if (this.invalidEntryLogged) return;
-    this.invalidEntryLogged = true;
-    this.deps.logger.warn('skipping invalid inbound entry', { error: err.message });
+  onMark(name: string): void {
+    this.playback.onMarkEchoed(name);
   }
 
-  private onInboundEntry(entry: InboundEntry): void {
-    switch (entry.kind) {
-      case 'start':
-        this.startEntry ??= entry;
-        this.stats.streamStartedAt ??= entry.startedAt;
-        this.startWaiter?.(entry);
-        return;
-      case 'media':
-        this.deps.metrics.rxFrames.inc();
-        if (this.state === 'live') this.rt!.send({ type: 'input_audio_buffer.append', audio: entry.payload });
-        else if ((this.state === 'setup' || this.state === 'reconnecting') && this.pendingAudio.length < MAX_PENDING_FRAMES) {
-          this.pendingAudio.push(entry.payload);
-        }
-        return;
-      case 'mark':
-        this.playback.onMarkEchoed(entry.name);
-        return;
-      case 'dtmf':
-        this.deps.logger.info('caller dtmf', { digit: entry.digit });
-        return;
-      case 'stop':
-        void this.end(entry);
-        return;
-    }
-  }
-
-  // ---- model side: Realtime server events ----
-
-  /** Events of a replaced (dropped) session are ignored. */
-  onEvent(rt: OpenAIRealtimeWS, event: RealtimeServerEvent): void {
-    if (rt === this.rt) dispatchRealtimeEvent(this, event);
-  }
-
-  onSessionUpdated(): void {
-    this.sessionUpdated?.();
-    this.sessionUpdated = undefined;
-  }
-
-  onResponseCreated(event: EventOf<'response.created'>): void {
-    const id = event.response.id ?? '';
-    this.activeResponseId = id;
-    this.silence.responseStarted(id);
-    if (this.greetingPending) {
-      this.greetingPending = false;
-      this.greetingResponseId = id;
-    }
-  }
-
-  onAudioDelta(event: EventOf<'response.output_audio.delta'>): void {
-    if (this.state !== 'live' || this.playback.isTruncated(event.item_id)) return;
-    if (this.stats.modelFirstAudioAt === undefined) this.stats.modelFirstAudioAt = Date.now();
-    this.hold.stop();
-    this.silence.responseSettled(event.response_id);
-    const marks = this.playback.onAudioSent(event.item_id, base64DecodedLength(event.delta));
-    this.out.writeAgentAudio(event.delta, marks, event.response_id === this.greetingResponseId);
-    this.deps.metrics.txDeltas.inc();
-  }
-
-  onResponseDone(event: EventOf<'response.done'>): void {
-    const id = event.response.id ?? '';
-    if (this.activeResponseId === id) this.activeResponseId = undefined;
-    this.silence.responseSettled(id);
-    const status = event.response.status;
-    if (status === 'failed' || status === 'incomplete') {
-      this.deps.logger.warn('model response did not complete', { status, details: JSON.stringify(event.response.status_details ?? {}) });
-    }
-    this.toolTurns.onResponseDone();
-  }
-
-  onSpeechStarted(event: EventOf<'input_audio_buffer.speech_started'>): void {
-    const { deps } = this;
-    void deps.timeline.record(deps.callSid, 'caller.speech_started', { audio_start_ms: event.audio_start_ms }, { logger: deps.logger });
-    const rt = this.rt;
-    if (!rt) return;
-    const interrupted = handleBargeIn({ ...deps, out: this.out, playback: this.playback, send: (e) => rt.send(e) });
-    if (interrupted) this.stats.bargeIns++;
-  }
-
-  onFunctionCallArgumentsDone(event: EventOf<'response.function_call_arguments.done'>): void {
-    this.toolTurns.onFunctionCall(event);
-  }
-
-  onOutputTranscriptDone(event: EventOf<'response.output_audio_transcript.done'>): void {
-    this.conversation.add('assistant', event.transcript);
-  }
-
-  onInputTranscriptionCompleted(event: EventOf<'conversation.item.input_audio_transcription.completed'>): void {
-    this.conversation.add('user', event.transcript);
-  }
-
-  onServerError(event: EventOf<'error'>): void {
-    const code = event.error.code ?? '';
-    if (BENIGN_ERROR_CODES.has(code)) {
-      this.deps.logger.debug('benign realtime error', { code });
-      return;
-    }
-    this.deps.logger.warn('realtime error event', { code, type: event.error.type, message: event.error.message });
+  onStop(entry: StopEntry): void {
+    void this.end(entry);
   }
 
   // ---- failure paths ----
@@ -339,6 +233,7 @@ export class CallSession implements RealtimeEventHandlers {
     const { deps } = this;
     this.state = 'reconnecting';
     this.rt = undefined;
+    this.caller.disconnect();
     this.activeResponseId = undefined;
     this.hold.playNow();
     const started = Date.now();
@@ -385,6 +280,7 @@ export class CallSession implements RealtimeEventHandlers {
     this.hold.stop();
     this.silence.stop();
     this.deps.tail.remove(callKeys.inbound(this.deps.callSid));
+    this.caller.close();
     this.out.close();
     this.rt?.close({ code: 1000, reason: 'call ended' });
     try {

@@ -17,6 +17,8 @@ export interface CallStats {
   configuredAt?: number;
   greetingRequestedAt?: number;
   modelFirstAudioAt?: number;
+  /** warm: session configured and greeting requested before START; cold: after. */
+  greetingPath?: 'warm' | 'cold';
   toolsCount: number;
   bargeIns: number;
   fallbackReason?: string;
@@ -33,6 +35,7 @@ export interface CallMetricFields {
   total_ms?: number;
   connect_attempts: number;
   prompt_path?: string;
+  greeting_path?: string;
   barge_ins: number;
 }
 
@@ -50,6 +53,7 @@ export function callMetrics(stats: CallStats, firstAudioAt?: number): CallMetric
     total_ms: diff(firstAudioAt, setupStart),
     connect_attempts: stats.connectAttempts,
     prompt_path: stats.promptPath,
+    greeting_path: stats.greetingPath,
     barge_ins: stats.bargeIns,
   };
 }

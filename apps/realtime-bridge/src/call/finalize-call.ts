@@ -27,7 +27,8 @@ export async function finalizeCall(deps: FinalizeDeps, callSid: string, stats: C
   const metrics = callMetrics(stats, stop.firstAudioAt);
   const endReason = stats.fallbackReason ? `fallback:${stats.fallbackReason}` : stop.reason;
   const durationMs = stats.streamStartedAt ? Math.max(0, stop.endedAt - stats.streamStartedAt) : undefined;
-  const silent = stop.tx === 0;
+  const silentReason = silentFailureReason(stats, stop);
+  const silent = silentReason !== undefined;
 
   await deps.timeline.record(callSid, 'call.ended', {
     end_reason: endReason,
@@ -38,7 +39,7 @@ export async function finalizeCall(deps: FinalizeDeps, callSid: string, stats: C
   });
   if (silent) {
     deps.metrics.silentFailures.inc();
-    await deps.timeline.record(callSid, 'call.silent_failure', { reason: 'no_audio_sent', end_reason: endReason, rx: stop.rx }, { level: 'error' });
+    await deps.timeline.record(callSid, 'call.silent_failure', { reason: silentReason, end_reason: endReason, rx: stop.rx, tx: stop.tx }, { level: 'error' });
   }
   await deps.timeline.record(callSid, 'call.metrics', { ...metrics });
 
@@ -66,10 +67,21 @@ export async function finalizeCall(deps: FinalizeDeps, callSid: string, stats: C
   });
 }
 
+/**
+ * A real call in which the caller heard nothing useful: no audio at all, or only
+ * hold clips because the model never spoke and nothing sent the caller to the
+ * fallback. A fallback is a handled failure (the caller was told), not a silent one.
+ */
+function silentFailureReason(stats: CallStats, stop: StopEntry): string | undefined {
+  if (stop.tx === 0) return 'no_audio_sent';
+  if (stats.modelFirstAudioAt === undefined && !stats.fallbackReason) return 'no_model_audio';
+  return undefined;
+}
+
 function observe(m: BridgeMetrics, fields: ReturnType<typeof callMetrics>, endReason: string): void {
   m.callsEnded.inc({ end_reason: endReason.split(':')[0] });
   if (fields.openai_connect_ms !== undefined) m.openaiConnectMs.observe(fields.openai_connect_ms);
-  if (fields.first_greeting_audio_ms !== undefined) m.firstGreetingAudioMs.observe(fields.first_greeting_audio_ms);
+  if (fields.first_greeting_audio_ms !== undefined) m.firstGreetingAudioMs.observe({ path: fields.greeting_path ?? 'cold' }, fields.first_greeting_audio_ms);
   const stages: Array<[string, number | undefined]> = [
     ['connect', fields.connect_ms],
     ['wait_prompt', fields.wait_prompt_ms],

@@ -8,7 +8,7 @@ import type { BusinessRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { buildPrompt } from '@voice/agent';
-import { QUEUE_NAMES, callKeys, type Timeline } from '@voice/redis';
+import { CLAIM_STREAM_MAXLEN, QUEUE_NAMES, callKeys, encodeClaim, type Timeline } from '@voice/redis';
 import type { Histogram, Counter } from 'prom-client';
 import { prebuildJobData, type PrebuildJobData } from './prebuild-job.js';
 
@@ -18,6 +18,8 @@ export interface PrebuildWorkerDeps {
   prefix: string;
   concurrency: number;
   promptTtlSeconds: number;
+  /** Where to offer the call to the bridges for a warm session (undefined: warm sessions off). */
+  warmClaimStream: string | undefined;
   businesses: BusinessRepository;
   timeline: Timeline;
   logger: Logger;
@@ -50,6 +52,10 @@ async function prebuild(deps: PrebuildWorkerDeps, job: Job<PrebuildJobData>): Pr
   if (!business) throw new PrebuildWorkerError(`business ${data.businessId} not found for call ${data.callSid}`);
   const prompt = buildPrompt(business, data.direction);
   await deps.redis.set(callKeys.prompt(data.callSid), JSON.stringify(prompt), 'EX', deps.promptTtlSeconds);
+  if (deps.warmClaimStream) {
+    // The phone is still ringing: a bridge can open and configure the model session now.
+    await deps.redis.xadd(deps.warmClaimStream, 'MAXLEN', '~', CLAIM_STREAM_MAXLEN, '*', ...encodeClaim({ callSid: data.callSid, reason: 'prebuilt', at: Date.now() }));
+  }
   const ms = Date.now() - started;
   deps.metrics.prebuildMs.observe(ms);
   await deps.timeline.record(data.callSid, 'prompt.prebuilt', {
