@@ -15,6 +15,8 @@ export interface ProcessStackOptions {
   bridges?: number;
   /** Use this Realtime double instead of starting one (e.g. an in-process double a test inspects). */
   realtime?: { baseURL: string; certPath: string; apiKey: string };
+  /** Extra environment for bridge i (0-based), e.g. one bridge that takes no warm sessions. */
+  bridgeEnv?: (index: number) => Record<string, string | undefined>;
   /** Flags for the double's CLI when the stack starts it. */
   doubleArgs?: string[];
   onLine?: (label: string, line: string) => void;
@@ -72,7 +74,12 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
         launch('media-gateway', `gateway-${i + 1}`, { ...env, GATEWAY_PORT: String(port), INSTANCE_ID: `gateway-${i + 1}` }, { readyPort: port }),
       ),
       ...bridgePorts.map((port, i) =>
-        launch('realtime-bridge', `bridge-${i + 1}`, { ...env, BRIDGE_PORT: String(port), INSTANCE_ID: `bridge-${i + 1}` }, { readyPort: port }),
+        launch(
+          'realtime-bridge',
+          `bridge-${i + 1}`,
+          { ...env, BRIDGE_PORT: String(port), INSTANCE_ID: `bridge-${i + 1}`, ...options.bridgeEnv?.(i) },
+          { readyPort: port },
+        ),
       ),
     ]);
     return {

@@ -34,6 +34,8 @@ export interface ServiceProcessOptions {
   /** Shown in errors and progress lines (e.g. gateway-2). */
   label?: string;
   env: Record<string, string | undefined>;
+  /** Script to run instead of the service's own entry, relative to the repo root (e.g. the bench's direct bridge). */
+  entry?: string;
   args?: string[];
   /** Poll http://127.0.0.1:<port>/readyz until 200; without it, wait for `readyLine`. */
   readyPort?: number;
@@ -54,7 +56,7 @@ export class ServiceProcess {
 
   constructor(private readonly options: ServiceProcessOptions) {
     this.label = options.label ?? options.name;
-    this.child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', SERVICE_ENTRIES[options.name], ...(options.args ?? [])], {
+    this.child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', options.entry ?? SERVICE_ENTRIES[options.name], ...(options.args ?? [])], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env } as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -117,6 +119,14 @@ export class ServiceProcess {
       await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
     throw this.failure('was not ready in time');
+  }
+
+  /** Kills the process without letting it clean up (a crashed pod): SIGKILL by default. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.exited) return;
+    const exit = once(this.child, 'exit');
+    this.child.kill(signal);
+    await exit;
   }
 
   /** SIGTERM and wait for the service's own shutdown path; SIGKILL if it hangs. */
