@@ -41,14 +41,17 @@ RUN npm ci
 COPY tsconfig.base.json tsconfig.json turbo.json ./
 COPY apps apps
 COPY packages packages
-# Then gather what the runtime needs from each workspace into /out: its
-# package.json (the exports map the node_modules/@voice links resolve through)
-# and its dist/.
+# Build, then gather what the runtime needs from each workspace into /out: its
+# package.json (the exports map the node_modules/@voice links resolve through),
+# its dist/, and its assets/ (files the code finds next to dist/, such as the
+# media gateway's pre-rendered clips).
 RUN npm run build \
  && mkdir -p /out \
  && for dir in apps/* packages/*; do \
       mkdir -p "/out/$dir" && cp "$dir/package.json" "/out/$dir/"; \
-      if [ -d "$dir/dist" ]; then cp -R "$dir/dist" "/out/$dir/"; fi; \
+      for part in dist assets; do \
+        if [ -d "$dir/$part" ]; then cp -R "$dir/$part" "/out/$dir/"; fi; \
+      done; \
     done
 
 # ---------------------------------------------------------------------------

@@ -3,36 +3,20 @@
  * model's item is truncated at what the caller actually heard.
  */
 import { expect } from 'chai';
-import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
-import { prepareTestDatabase } from '@voice/db';
 import { LONG_REPLY_TEXT, waitFor } from '@voice/testkit';
 import { FRAME_MS } from '@voice/protocols';
 import { BRIDGE_DEFAULTS } from '../../apps/realtime-bridge/src/config.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
-import { assertionRedis, timelineEvents } from '../support/redis.js';
+import { timelineEvents } from '../support/redis.js';
 
 describe('e2e: barge-in', function () {
   this.timeout(60_000);
-  let knex: Knex;
-  let redis: Redis;
-  let stack: Stack;
-
-  before(async () => {
-    ({ knex } = await prepareTestDatabase());
-    redis = assertionRedis();
-  });
-  after(async () => {
-    await knex.destroy();
-    await redis.quit();
-  });
-  afterEach(async () => {
-    await stack?.stop();
-  });
+  const ctx = useE2EContext();
 
   it('clears Twilio and truncates the reply at what the caller heard', async () => {
-    stack = await startStack({ realtime: { replies: [LONG_REPLY_TEXT, 'Okay, stopping.'] } });
+    const { knex, redis } = ctx;
+    const stack = await ctx.start({ realtime: { replies: [LONG_REPLY_TEXT, 'Okay, stopping.'] } });
     const business = await createTestBusiness(knex, { greeting: 'Hi, Test Dental.' });
     const call = stack.call(business.phoneNumber, {
       script: [

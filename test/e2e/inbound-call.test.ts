@@ -3,36 +3,21 @@
  * media gateway and realtime bridge, against the OpenAI Realtime double.
  */
 import { expect } from 'chai';
-import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
-import { createCallRepository, prepareTestDatabase } from '@voice/db';
+import { createCallRepository } from '@voice/db';
 import { waitFor } from '@voice/testkit';
 import { formatTimeline, readTimeline } from '@voice/redis';
-import { startStack, type Stack } from '../support/stack.js';
+import { useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
-import { assertionRedis, callKeysPresent, timelineEvents } from '../support/redis.js';
+import { callKeysPresent, timelineEvents } from '../support/redis.js';
 import { expectSubsequence } from '../support/assertions.js';
 
 describe('e2e: an inbound call', function () {
   this.timeout(60_000);
-  let knex: Knex;
-  let redis: Redis;
-  let stack: Stack;
-
-  before(async () => {
-    ({ knex } = await prepareTestDatabase());
-    redis = assertionRedis();
-  });
-  after(async () => {
-    await knex.destroy();
-    await redis.quit();
-  });
-  afterEach(async () => {
-    await stack?.stop();
-  });
+  const ctx = useE2EContext();
 
   it('greets the caller, carries their speech to the model byte for byte, plays the reply, and records the call', async () => {
-    stack = await startStack({ realtime: { replies: ['Sure. Which day works for you?'] } });
+    const { knex, redis } = ctx;
+    const stack = await ctx.start({ realtime: { replies: ['Sure. Which day works for you?'] } });
     const business = await createTestBusiness(knex, { greeting: 'Hi, this is Test Dental.' });
     const call = stack.call(business.phoneNumber, {
       script: [{ silenceMs: 5000 }, { say: 'I need a cleaning please.' }, { silenceMs: 4500 }],
@@ -70,7 +55,6 @@ describe('e2e: an inbound call', function () {
       'ws.accepted',
       'stream.connected',
       'stream.started',
-      'bridge.claimed',
       'openai.connecting',
       'openai.connected',
       'session.configured',
@@ -80,6 +64,8 @@ describe('e2e: an inbound call', function () {
       'call.ended',
       'call.metrics',
     ]);
+    // With warm sessions the bridge may claim the call before or after START; exactly once either way.
+    expect(events.filter((e) => e === 'bridge.claimed')).to.have.length(1);
     expect(events).to.include('prompt.prebuilt');
     expect(events).not.to.include('call.silent_failure');
     expect(events).not.to.include('barge_in');

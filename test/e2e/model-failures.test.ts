@@ -4,14 +4,12 @@
  * retried. Driven by the Realtime double's failure modes.
  */
 import { expect } from 'chai';
-import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
-import { createCallRepository, prepareTestDatabase } from '@voice/db';
+import { createCallRepository } from '@voice/db';
 import { readTimeline, type TimelineEntry } from '@voice/redis';
 import { waitFor, type CallSummary } from '@voice/testkit';
-import { startStack, type Stack, type StackOptions } from '../support/stack.js';
+import type { Stack, StackOptions } from '../support/stack.js';
+import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
-import { assertionRedis } from '../support/redis.js';
 import { reportFigure } from '../support/figures.js';
 
 /** "Within about a second" of the failure being known, with room for a loaded CI machine. */
@@ -19,33 +17,17 @@ const AUDIO_BUDGET_MS = 1500;
 
 describe('e2e: when the model fails, the caller still hears something', function () {
   this.timeout(60_000);
-  let knex: Knex;
-  let redis: Redis;
-  let stack: Stack | undefined;
-
-  before(async () => {
-    ({ knex } = await prepareTestDatabase());
-    redis = assertionRedis();
-  });
-  after(async () => {
-    await knex.destroy();
-    await redis.quit();
-  });
-  afterEach(async () => {
-    await stack?.stop();
-    stack = undefined;
-  });
+  const ctx = useE2EContext();
 
   async function callThrough(options: StackOptions, callOptions: Parameters<Stack['call']>[1] = {}) {
-    stack = await startStack(options);
-    const business = await createTestBusiness(knex, { greeting: 'Hi, Test Dental.' });
+    const stack = await ctx.start(options);
+    const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
     const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 6000 }], hangupWhenScriptEnds: true, ...callOptions });
     const summary = await call.done;
-    await waitFor(async () => (await readTimeline(redis, summary.callSid)).some((e) => e.event === 'call.metrics'), { message: 'call.metrics' });
-    return { summary, call, timeline: await readTimeline(redis, summary.callSid) };
+    return { summary, call, timeline: await finishedTimeline(ctx.redis, summary.callSid) };
   }
 
-  const event = (timeline: TimelineEntry[], name: string) => timeline.find((e) => e.event === name);
+  const event = findEvent;
 
   function expectFallback(summary: CallSummary, timeline: TimelineEntry[], reason: string): void {
     expect(event(timeline, 'realtime.fallback')?.fields.reason).to.equal(reason);
@@ -69,7 +51,7 @@ describe('e2e: when the model fails, the caller still hears something', function
 
   it('a bad API key (401): tried once, not retried, fallback clip', async () => {
     const { summary, timeline } = await callThrough({ bridgeEnv: { OPENAI_API_KEY: 'sk-wrong' } });
-    expect(stack!.realtime.totalConnections).to.equal(1);
+    expect(ctx.stack!.realtime.totalConnections).to.equal(1);
     const failed = event(timeline, 'openai.failed')!;
     expect(failed.fields.reason).to.equal('OPENAI_AUTH');
     expect(failed.fields.fatal).to.equal('true');
@@ -103,7 +85,8 @@ describe('e2e: when the model fails, the caller still hears something', function
   });
 
   it('the model drops mid-call and the conversation resumes on a new session', async () => {
-    stack = await startStack({ realtime: { closeAfterMs: 3000, replies: ['Sorry about that. Where were we?'] } });
+    const { knex, redis } = ctx;
+    const stack = await ctx.start({ realtime: { closeAfterMs: 3000, replies: ['Sorry about that. Where were we?'] } });
     const business = await createTestBusiness(knex, { greeting: 'Hi, Test Dental.' });
     const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 9000 }], hangupWhenScriptEnds: true });
     const running = stack;
@@ -123,6 +106,7 @@ describe('e2e: when the model fails, the caller still hears something', function
   });
 
   it('flags a silent failure when the model never speaks and nothing told the caller', async () => {
+    const { knex } = ctx;
     const { timeline, summary } = await callThrough({ realtime: { errorOnResponseCreate: true } });
     expect(event(timeline, 'call.silent_failure')?.fields.reason).to.equal('no_model_audio');
     const row = await createCallRepository(knex).findByCallSid(summary.callSid);

@@ -3,48 +3,28 @@
  * appointment in Postgres.
  */
 import { expect } from 'chai';
-import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
-import { createAppointmentRepository, prepareTestDatabase } from '@voice/db';
-import { readTimeline, type TimelineEntry } from '@voice/redis';
-import { waitFor } from '@voice/testkit';
-import { startStack, type Stack, type StackOptions } from '../support/stack.js';
+import { createAppointmentRepository } from '@voice/db';
+import type { TimelineEntry } from '@voice/redis';
+import type { StackOptions } from '../support/stack.js';
+import { finishedTimeline, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
-import { assertionRedis } from '../support/redis.js';
 
 const CALLER_TURN = [{ silenceMs: 3000 }, { say: 'Book me for a cleaning please.' }, { silenceMs: 6000 }];
 
 describe('e2e: prompt paths and tools', function () {
   this.timeout(60_000);
-  let knex: Knex;
-  let redis: Redis;
-  let stack: Stack | undefined;
+  const ctx = useE2EContext();
 
-  before(async () => {
-    ({ knex } = await prepareTestDatabase());
-    redis = assertionRedis();
-  });
-  after(async () => {
-    await knex.destroy();
-    await redis.quit();
-  });
-  afterEach(async () => {
-    await stack?.stop();
-    stack = undefined;
-  });
-
-  async function finishedTimeline(callSid: string): Promise<TimelineEntry[]> {
-    await waitFor(async () => (await readTimeline(redis, callSid)).some((e) => e.event === 'call.metrics'), { message: 'call.metrics' });
-    return readTimeline(redis, callSid);
-  }
+  const finished = (callSid: string) => finishedTimeline(ctx.redis, callSid);
   const field = (t: TimelineEntry[], event: string, name: string) => t.find((e) => e.event === event)?.fields[name];
 
   it('builds the prompt from the database (slow path) when no prebuilt prompt arrives, and says so', async () => {
+    const { knex } = ctx;
     const options: StackOptions = { env: { PREBUILD_WORKER_ENABLED: 'false' }, bridgeEnv: { PROMPT_WAIT_MS: '200' } };
-    stack = await startStack(options);
+    const stack = await ctx.start(options);
     const business = await createTestBusiness(knex, { greeting: 'Hi from the slow path.' });
     const summary = await stack.call(business.phoneNumber, { script: [{ silenceMs: 3500 }], hangupWhenScriptEnds: true }).done;
-    const timeline = await finishedTimeline(summary.callSid);
+    const timeline = await finished(summary.callSid);
     expect(field(timeline, 'session.configured', 'prompt_path')).to.equal('slow');
     expect(field(timeline, 'session.configured', 'prompt_reason')).to.equal('prebuild_missing');
     expect(summary.heardAudibleMs).to.be.greaterThan(300);
@@ -52,9 +32,10 @@ describe('e2e: prompt paths and tools', function () {
   });
 
   it('books an appointment through the tool, answers the model and carries on talking', async () => {
+    const { knex } = ctx;
     const startsAt = new Date(Date.now() + 7 * 24 * 3600 * 1000);
     startsAt.setUTCMinutes(0, 0, 0);
-    stack = await startStack({
+    const stack = await ctx.start({
       realtime: {
         functionCalls: [{ onTurn: 1, name: 'book_appointment', arguments: { customer_name: 'Ada Lovelace', starts_at: startsAt.toISOString() } }],
         replyAfterToolText: 'You are booked.',
@@ -62,7 +43,7 @@ describe('e2e: prompt paths and tools', function () {
     });
     const business = await createTestBusiness(knex, { appointmentBookingEnabled: true, greeting: 'Hi, Test Dental.' });
     const summary = await stack.call(business.phoneNumber, { script: CALLER_TURN, hangupWhenScriptEnds: true }).done;
-    const timeline = await finishedTimeline(summary.callSid);
+    const timeline = await finished(summary.callSid);
 
     const appointments = await createAppointmentRepository(knex).listForBusiness(business.id);
     expect(appointments).to.have.length(1);
@@ -78,16 +59,17 @@ describe('e2e: prompt paths and tools', function () {
   });
 
   it('answers the model usefully when the slot is already taken', async () => {
+    const { knex } = ctx;
     const startsAt = new Date(Date.now() + 9 * 24 * 3600 * 1000);
     startsAt.setUTCMinutes(30, 0, 0);
     const business = await createTestBusiness(knex, { appointmentBookingEnabled: true, greeting: 'Hi, Test Dental.' });
     const taken = await createAppointmentRepository(knex).book({ businessId: business.id, customerName: 'First', startsAt, durationMinutes: 30 });
     expect(taken.ok).to.equal(true);
-    stack = await startStack({
+    const stack = await ctx.start({
       realtime: { functionCalls: [{ onTurn: 1, name: 'book_appointment', arguments: { customer_name: 'Second', starts_at: startsAt.toISOString() } }] },
     });
     const summary = await stack.call(business.phoneNumber, { script: CALLER_TURN, hangupWhenScriptEnds: true }).done;
-    const timeline = await finishedTimeline(summary.callSid);
+    const timeline = await finished(summary.callSid);
     const output = JSON.parse(stack.realtime.sessions[0]!.functionCallOutputs[0]!.output) as Record<string, unknown>;
     expect(output).to.include({ booked: false, reason: 'slot_taken' });
     expect(String(output.error)).to.match(/another time/);
@@ -96,10 +78,11 @@ describe('e2e: prompt paths and tools', function () {
   });
 
   it('runs a business without tools as pure conversation, and records it', async () => {
-    stack = await startStack();
+    const { knex } = ctx;
+    const stack = await ctx.start();
     const business = await createTestBusiness(knex, { appointmentBookingEnabled: false });
     const summary = await stack.call(business.phoneNumber, { script: [{ silenceMs: 2500 }], hangupWhenScriptEnds: true }).done;
-    const timeline = await finishedTimeline(summary.callSid);
+    const timeline = await finished(summary.callSid);
     expect(field(timeline, 'tools.built', 'count')).to.equal('0');
     expect(field(timeline, 'session.configured', 'tools')).to.equal('0');
     expect(stack.realtime.sessions[0]!.config.tools ?? []).to.deep.equal([]);

@@ -7,11 +7,9 @@
  */
 import { expect } from 'chai';
 import twilio from 'twilio';
-import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
-import { prepareTestDatabase, uniqueCallSid } from '@voice/db';
+import { uniqueCallSid } from '@voice/db';
 import { FRAME_MS } from '@voice/protocols';
-import { callKeys, formatTimeline, readTimeline, sharedKeys, type TimelineEntry } from '@voice/redis';
+import { callKeys, formatTimeline, readTimeline, sharedKeys } from '@voice/redis';
 import {
   LONG_REPLY_TEXT,
   RealtimeDouble,
@@ -24,9 +22,8 @@ import {
   type ServiceProcess,
 } from '@voice/testkit';
 import { BRIDGE_DEFAULTS } from '../../apps/realtime-bridge/src/config.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
-import { assertionRedis } from '../support/redis.js';
 import { reportFigure } from '../support/figures.js';
 import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from '../support/env.js';
 
@@ -35,27 +32,13 @@ const RINGING_MS = 2000;
 
 describe('e2e: warm sessions', function () {
   this.timeout(90_000);
-  let knex: Knex;
-  let redis: Redis;
-  let stack: Stack | undefined;
+  const ctx = useE2EContext();
 
-  before(async () => {
-    ({ knex } = await prepareTestDatabase());
-    redis = assertionRedis();
-  });
-  after(async () => {
-    await knex.destroy();
-    await redis.quit();
-  });
-  afterEach(async () => {
-    await stack?.stop();
-    stack = undefined;
-  });
-
-  const finished = (callSid: string) => finishedTimeline(redis, callSid);
+  const finished = (callSid: string) => finishedTimeline(ctx.redis, callSid);
 
   it('has the greeting waiting when START arrives, on the one session opened while ringing', async () => {
-    stack = await startStack();
+    const { knex } = ctx;
+    const stack = await ctx.start();
     const business = await createTestBusiness(knex, { greeting: 'Hi, this is the warm path.' });
     const summary = await stack.call(business.phoneNumber, { startDelayMs: RINGING_MS, script: [{ silenceMs: 3000 }], hangupWhenScriptEnds: true }).done;
     const timeline = await finished(summary.callSid);
@@ -69,7 +52,8 @@ describe('e2e: warm sessions', function () {
   });
 
   it('closes a warm session whose call never connects, and counts it', async () => {
-    stack = await startStack({ bridgeEnv: { WARM_SESSION_TTL_MS: '800' } });
+    const { knex, redis } = ctx;
+    const stack = await ctx.start({ bridgeEnv: { WARM_SESSION_TTL_MS: '800' } });
     const business = await createTestBusiness(knex);
     const callSid = uniqueCallSid();
     const params = { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: business.phoneNumber };
@@ -89,7 +73,8 @@ describe('e2e: warm sessions', function () {
   });
 
   it('lets a START that arrives before the warm session is ready join it: no second session', async () => {
-    stack = await startStack({ realtime: { connectDelayMs: 1500 } });
+    const { knex } = ctx;
+    const stack = await ctx.start({ realtime: { connectDelayMs: 1500 } });
     const business = await createTestBusiness(knex, { greeting: 'Hi, joined early.' });
     const summary = await stack.call(business.phoneNumber, { script: [{ silenceMs: 4000 }], hangupWhenScriptEnds: true }).done;
     const timeline = await finished(summary.callSid);
@@ -102,7 +87,8 @@ describe('e2e: warm sessions', function () {
   });
 
   it('truncates correctly when the caller talks over a pre-generated greeting', async () => {
-    stack = await startStack({ realtime: { greetingText: LONG_REPLY_TEXT, replies: ['Okay.'] } });
+    const { knex } = ctx;
+    const stack = await ctx.start({ realtime: { greetingText: LONG_REPLY_TEXT, replies: ['Okay.'] } });
     const business = await createTestBusiness(knex);
     const call = stack.call(business.phoneNumber, {
       startDelayMs: RINGING_MS,
@@ -122,24 +108,17 @@ describe('e2e: warm sessions', function () {
   });
 });
 
-const names = (t: TimelineEntry[]) => t.map((e) => e.event);
-const find = (t: TimelineEntry[], event: string) => t.find((e) => e.event === event);
-async function finishedTimeline(redis: Redis, callSid: string): Promise<TimelineEntry[]> {
-  await waitFor(async () => (await readTimeline(redis, callSid)).some((e) => e.event === 'call.metrics'), { timeoutMs: 15_000, message: 'call.metrics' });
-  return readTimeline(redis, callSid);
-}
+const names = eventNames;
+const find = findEvent;
 
 describe('e2e: a warm bridge that dies', function () {
   this.timeout(90_000);
-  let knex: Knex;
-  let redis: Redis;
+  const ctx = useE2EContext();
   let realtime: RealtimeDouble;
   let processes: ProcessStack | undefined;
   let secondBridge: ServiceProcess | undefined;
 
   before(async () => {
-    ({ knex } = await prepareTestDatabase());
-    redis = assertionRedis();
     realtime = new RealtimeDouble({ apiKey: TEST_OPENAI_KEY });
     await realtime.start();
   });
@@ -147,11 +126,10 @@ describe('e2e: a warm bridge that dies', function () {
     await secondBridge?.stop();
     await processes?.stop();
     await realtime.stop();
-    await knex.destroy();
-    await redis.quit();
   });
 
   it('falls back to a cold session on another bridge, with one greeting', async () => {
+    const { knex, redis } = ctx;
     const namespace = uniqueNamespace();
     const env = {
       ...baseTestEnv(namespace),

@@ -2,6 +2,7 @@
  * The media gateway's configuration: every threshold it uses, with its default,
  * in one place. Parsed once in main; components receive the typed object.
  */
+import { fileURLToPath } from 'node:url';
 import { ConfigError, field, parseEnv } from '@voice/config';
 import type { EnvSource } from '@voice/config';
 import type { LogLevel } from '@voice/logging';
@@ -35,6 +36,18 @@ export const DEFAULTS = {
   shutdownMarginMs: 5000,
   /** A failing Redis would otherwise log 50 errors per second per call: log the first, then every Nth. */
   writeErrorLogEvery: 250,
+  /** The package's own clips, found from this module's location so it works from src/ and dist/ alike. */
+  clipsDir: fileURLToPath(new URL('../assets/clips/', import.meta.url)),
+  /**
+   * Audio per media message when playing a clip. Twilio accepts any length; 100 ms keeps a 2.5 s
+   * clip to 25 messages, and clips are never truncated at a mark the way model audio is.
+   */
+  clipChunkMs: 100,
+  /**
+   * Hangup with a clip: the socket closes when Twilio echoes the mark after the clip, or at the
+   * latest this long after the estimated end of playback (a lost echo must not hold the call open).
+   */
+  hangupClipGraceMs: 2000,
 } as const;
 
 export interface GatewayConfig {
@@ -55,6 +68,10 @@ export interface GatewayConfig {
   ghostStreamMaxLen: number;
   closeGraceMs: number;
   writeErrorLogEvery: number;
+  /** Directory holding <clip>.ulaw for every ClipName. */
+  clipsDir: string;
+  clipChunkMs: number;
+  hangupClipGraceMs: number;
   logLevel: LogLevel;
   instanceId: string;
 }
@@ -90,6 +107,8 @@ const shape = {
   MAX_MESSAGES_PER_SECOND: field.positiveInt(DEFAULTS.maxMessagesPerSecond),
   DRAIN_TIMEOUT_MS: field.int(DEFAULTS.drainTimeoutMs),
   START_BACKLOG_MAX_MESSAGES: field.positiveInt(DEFAULTS.startBacklogMaxMessages),
+  CLIPS_DIR: field.string(DEFAULTS.clipsDir),
+  HANGUP_CLIP_GRACE_MS: field.int(DEFAULTS.hangupClipGraceMs),
   LOG_LEVEL: field.logLevel(),
   INSTANCE_ID: field.instanceId(SERVICE_NAME),
 };
@@ -119,6 +138,9 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
     ghostStreamMaxLen: DEFAULTS.ghostStreamMaxLen,
     closeGraceMs: DEFAULTS.closeGraceMs,
     writeErrorLogEvery: DEFAULTS.writeErrorLogEvery,
+    clipsDir: e.CLIPS_DIR,
+    clipChunkMs: DEFAULTS.clipChunkMs,
+    hangupClipGraceMs: e.HANGUP_CLIP_GRACE_MS,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
   };

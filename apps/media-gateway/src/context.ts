@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import type { SharedKeys, StreamTail, Timeline } from '@voice/redis';
+import type { ClipLibrary } from './clips.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { PendingWork } from './pending-work.js';
@@ -18,6 +19,8 @@ export interface GatewayContext {
   tail: StreamTail;
   calls: CallRepository;
   metrics: GatewayMetrics;
+  /** The pre-rendered clips, loaded at start. */
+  clips: ClipLibrary;
   /** Fire-and-forget writes that stop() must let finish before closing connections. */
   pending: PendingWork;
 }

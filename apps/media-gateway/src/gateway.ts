@@ -15,6 +15,7 @@ import type { Logger } from '@voice/logging';
 import { TWILIO_MEDIA_SUBPROTOCOL } from '@voice/protocols';
 import { createMetricsRegistry, listen, mountOpsRoutes } from '@voice/runtime';
 import type { Lifecycle } from '@voice/runtime';
+import { loadClips } from './clips.js';
 import { SERVICE_NAME } from './config.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -109,7 +110,9 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
   async function start(): Promise<void> {
     if (state !== 'idle') return;
     try {
-      resources = await openResources(config, logger, metrics);
+      // Before any connection: a missing clip is a deploy mistake, reported as one line.
+      const clips = await loadClips(config.clipsDir, config.clipChunkMs);
+      resources = await openResources(config, logger, metrics, clips);
       boundPort = (await listen(server, config.port)).port;
     } catch (err) {
       await stop();

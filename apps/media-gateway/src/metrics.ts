@@ -73,6 +73,12 @@ export function createGatewayMetrics(registry: Registry) {
       buckets: LATENCY_BUCKETS_MS,
       registers,
     }),
+    clipsPlayed: new Counter({
+      name: 'gateway_clips_played_total',
+      help: 'Pre-rendered clips sent to callers (hold, fallback)',
+      labelNames: ['clip'],
+      registers,
+    }),
     rxFrames: new Counter({
       name: 'gateway_rx_frames_total',
       help: 'Caller media frames received and forwarded',

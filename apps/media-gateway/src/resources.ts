@@ -11,6 +11,7 @@ import { createCallRepository, createDatabase } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { StreamTail, Timeline, createRedis, quitRedis, sharedKeys } from '@voice/redis';
 import { closeServer, stopInOrder } from '@voice/runtime';
+import type { ClipLibrary } from './clips.js';
 import { SERVICE_NAME } from './config.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
@@ -28,6 +29,7 @@ export async function openResources(
   config: GatewayConfig,
   logger: Logger,
   metrics: GatewayMetrics,
+  clips: ClipLibrary,
 ): Promise<GatewayResources> {
   const name = (role: string) => `${config.instanceId}:${role}`;
   const commands = createRedis({ url: config.redisUrl, name: name('commands'), role: 'command', logger });
@@ -43,6 +45,7 @@ export async function openResources(
     tail,
     calls: createCallRepository(knex),
     metrics,
+    clips,
     pending: new PendingWork(),
   };
   const resources = { ctx, commands, blocking, knex };

@@ -81,6 +81,20 @@ describe('media gateway: bad input', () => {
       expect(await healthy()).to.equal(true);
     });
 
+    it('drops a DTMF whose digit is not one key, and forwards a real key press', async () => {
+      const call = await h.answeredCall();
+      const client = await h.startedStream(call);
+      for (const digit of ['', '55', 'x'.repeat(4000)]) client.dtmf(digit);
+      client.dtmf('#');
+      await h.waitForInbound(call.callSid, (e) => e.some((x) => x.kind === 'dtmf'));
+      await stillForwards(client, call.callSid, 7);
+      const dtmf = (await h.inbound(call.callSid)).filter((e) => e.kind === 'dtmf');
+      expect(dtmf.map((e) => (e.kind === 'dtmf' ? e.digit : ''))).to.deep.equal(['#']);
+      expect(await h.metric('gateway_invalid_messages_total', { kind: 'schema' })).to.equal(3);
+      const pressed = (await h.timeline(call.callSid)).filter((e) => e.event === 'caller.dtmf');
+      expect(pressed.map((e) => e.fields.digit)).to.deep.equal(['#']);
+    });
+
     it('drops media sent before START and still starts the call', async () => {
       const call = await h.answeredCall();
       const client = await h.connect(call.callSid);

@@ -53,6 +53,10 @@ describe('media gateway: the one-time call token', () => {
     const fields = await refusedWith(call, { [STREAM_PARAMETERS.callToken]: 'guessed' });
     expect(fields.reason).to.equal('token_mismatch');
     expect(await h.claims()).to.have.length(0);
+    // A forged START must not burn the real stream's token.
+    expect(await h.redis.get(callKeys.token(call.callSid))).to.equal(call.token);
+    const real = await h.startedStream(call);
+    expect(real.isOpen).to.equal(true);
   });
 
   it('refuses a second START with a token already used (a replayed upgrade)', async () => {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { prepareTestDatabase } from '@voice/db';
 import type { TestDatabase } from '@voice/db';
 import { STREAM_PARAMETERS } from '@voice/protocols';
+import { transientCallKeys } from '@voice/redis';
 import { GatewayHarness } from './helpers/harness.js';
 import { audioFrame } from './helpers/twilio-stream-client.js';
 import { sleep, waitFor } from './helpers/wait-for.js';
@@ -63,6 +64,10 @@ describe('media gateway: waiting for START', () => {
         return r?.status === 'failed' ? r : undefined;
       });
       expect(row).to.include({ endReason: 'no_start', isGhost: false, rxFrames: 0, txFrames: 0 });
+      // No bridge will finalize it: the gateway removes the call's token and meta itself.
+      await waitFor('transient keys removed', async () =>
+        (await h.redis.exists(...transientCallKeys(call.callSid))) === 0 ? true : undefined,
+      );
       expect(await h.metric('gateway_stream_no_start_total', { known_call: 'true' })).to.equal(1);
       expect(await h.ghosts()).to.have.length(0);
       expect(await h.claims()).to.have.length(0);

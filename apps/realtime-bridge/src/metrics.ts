@@ -17,7 +17,7 @@ export function createBridgeMetrics(registry: Registry) {
     promptPath: new Counter({ name: 'bridge_prompt_path_total', help: 'Sessions configured by prompt path', labelNames: ['path'], registers }),
     rxFrames: new Counter({ name: 'bridge_rx_frames_total', help: 'Caller frames forwarded to the model', registers }),
     txDeltas: new Counter({ name: 'bridge_tx_audio_deltas_total', help: 'Model audio deltas forwarded toward the caller', registers }),
-    warmExpired: new Counter({ name: 'bridge_warm_sessions_expired_total', help: 'Warm sessions closed because the call never started', registers }),
+    warmExpired: new Counter({ name: 'bridge_warm_sessions_expired_total', help: 'Warm sessions closed because the call never started, by reason (ttl, no_start)', labelNames: ['reason'], registers }),
     invalidEntries: new Counter({ name: 'bridge_invalid_stream_entries_total', help: 'Malformed stream entries skipped', registers }),
     toolCalls: new Counter({ name: 'bridge_tool_calls_total', help: 'Tool calls by name and outcome', labelNames: ['name', 'ok'], registers }),
   };

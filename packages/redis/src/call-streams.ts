@@ -44,7 +44,7 @@ export type InboundEntry =
       rx: number;
       tx: number;
       txBytes: number;
-      /** Epoch ms of the first audio sent to the caller, if any. */
+      /** Epoch ms of the first model audio sent to the caller, if any (clips do not count). */
       firstAudioAt?: number;
       endedAt: number;
       invalidMessages: number;

@@ -18,7 +18,7 @@ export const TIMELINE_EVENTS = {
   'stream.stopped': 'gateway: Twilio "stop" received or socket closed; fields: reason, rx, tx',
   'warm.ready': 'bridge: warm session configured before START and the greeting requested; fields: ms (since claim)',
   'warm.joined': 'bridge: START arrived for a warm session; fields: greeting_ready (audio already waiting), waited_ms',
-  'warm.expired': 'bridge: no START within the warm session TTL; the model session was closed; fields: ttl_ms',
+  'warm.expired': 'bridge: the call never started (reason ttl: no START within the warm TTL; no_start: the gateway gave up); the model session was closed; fields: reason, ttl_ms',
   'bridge.claimed': 'bridge: this instance owns the call; fields: claim_ms',
   'openai.connecting': 'bridge: opening a Realtime session; fields: attempt',
   'openai.connected': 'bridge: Realtime session open; fields: attempt, ms',

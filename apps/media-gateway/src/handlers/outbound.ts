@@ -1,13 +1,17 @@
 /**
  * Entries the bridge wrote on `call:{CA}:out`, turned into Twilio messages in
- * stream order: media, mark, clear, and hangup (close the socket normally so
- * Twilio runs the TwiML after </Connect>). A malformed entry is logged and skipped.
+ * stream order: media, mark, clear, play (a clip) and hangup (close the socket
+ * normally so Twilio runs the TwiML after </Connect>). A malformed entry is
+ * logged and skipped. After a hangup nothing more is delivered.
  */
 import { errorFields } from '@voice/logging';
 import { decodeOutbound, preciseNow } from '@voice/redis';
 import type { OutboundEntry, RawStreamEntry } from '@voice/redis';
 import type { ActiveStream } from '../session/active-stream.js';
 import type { MediaSession } from '../session/media-session.js';
+import { sendAudio } from '../session/send-audio.js';
+import { onHangup } from './hangup.js';
+import { onPlay } from './play.js';
 
 export function onOutboundEntries(session: MediaSession, stream: ActiveStream, entries: RawStreamEntry[]): void {
   for (const [id, fields] of entries) {
@@ -29,20 +33,23 @@ function deliver(session: MediaSession, stream: ActiveStream, entry: OutboundEnt
   const { streamSid } = stream;
   switch (entry.kind) {
     case 'media':
-      if (!session.send({ event: 'media', streamSid, media: { payload: entry.payload } })) return;
-      stream.tx++;
-      stream.txBytes += Buffer.byteLength(entry.payload, 'base64');
-      metrics.txMedia.inc();
+      if (!sendAudio(session, stream, entry.payload, Buffer.byteLength(entry.payload, 'base64'))) return;
+      // Model audio only: clips go through `play`, so a hold clip never passes for the greeting.
       if (stream.firstAudioAt === undefined) firstAudio(session, stream, entry.at);
       return;
     case 'mark':
       if (session.send({ event: 'mark', streamSid, mark: { name: entry.name } })) metrics.txMark.inc();
       return;
     case 'clear':
-      if (session.send({ event: 'clear', streamSid })) metrics.txClear.inc();
+      if (!session.send({ event: 'clear', streamSid })) return;
+      metrics.txClear.inc();
+      stream.playout.cleared(Date.now());
+      return;
+    case 'play':
+      onPlay(session, stream, entry);
       return;
     case 'hangup':
-      session.endCall(`hangup:${entry.reason}`);
+      onHangup(session, stream, entry);
       return;
   }
 }

@@ -2,9 +2,10 @@
  * Is this START allowed to become a call? The signature on the upgrade has no
  * timestamp, so a captured upgrade could be replayed; the one-time call token
  * the webhook stored (and passed as a <Parameter>) is what ties a stream to
- * exactly one call. GETDEL consumes it: a second START for the call fails.
+ * exactly one call. It is consumed only when it matches (compare-and-delete in
+ * one script): a second START for the call fails, and a forged START with a
+ * wrong token cannot burn the real one.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { errorFields } from '@voice/logging';
 import { STREAM_PARAMETERS } from '@voice/protocols';
 import type { TwilioStartMessage } from '@voice/protocols';
@@ -21,6 +22,13 @@ export type StartRefusal =
   | 'token_mismatch'
   | 'token_check_failed';
 
+/** 1: matched and consumed; 0: present but different (kept); -1: none stored (unknown or already used). */
+const CONSUME_TOKEN_SCRIPT = `
+local stored = redis.call('GET', KEYS[1])
+if not stored then return -1 end
+if stored == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0`;
+
 export type StartCheck = { ok: true; meta: CallMeta | undefined } | { ok: false; reason: StartRefusal };
 
 export async function checkStart(session: MediaSession, message: TwilioStartMessage): Promise<StartCheck> {
@@ -33,22 +41,19 @@ export async function checkStart(session: MediaSession, message: TwilioStartMess
   if (!presented) return { ok: false, reason: 'missing_token' };
 
   const { redis } = session.ctx;
-  let stored: string | null;
+  let outcome: number;
   let meta: CallMeta | undefined;
   try {
-    // One round trip for both: the meta only feeds since_webhook_ms.
-    [stored, meta] = await Promise.all([redis.getdel(callKeys.token(callSid)), readCallMeta(redis, callSid)]);
+    // Together: the meta only feeds since_webhook_ms.
+    [outcome, meta] = await Promise.all([
+      redis.eval(CONSUME_TOKEN_SCRIPT, 1, callKeys.token(callSid), presented) as Promise<number>,
+      readCallMeta(redis, callSid),
+    ]);
   } catch (err) {
     session.log.error('call token check failed', errorFields(err));
     return { ok: false, reason: 'token_check_failed' };
   }
-  if (stored === null) return { ok: false, reason: 'token_unknown_or_used' };
-  if (!sameSecret(stored, presented)) return { ok: false, reason: 'token_mismatch' };
+  if (outcome === -1) return { ok: false, reason: 'token_unknown_or_used' };
+  if (outcome === 0) return { ok: false, reason: 'token_mismatch' };
   return { ok: true, meta };
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }

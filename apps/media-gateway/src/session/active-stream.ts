@@ -2,15 +2,20 @@
 import type { Logger } from '@voice/logging';
 import { callKeys } from '@voice/redis';
 import type { InboundWriter } from './inbound-writer.js';
+import { PlayoutEstimate } from './playout-estimate.js';
 
 export class ActiveStream {
   /** Caller media frames forwarded to the bridge. */
   rx = 0;
-  /** Media messages sent to Twilio, and the audio bytes in them. */
+  /** Media messages sent to Twilio (model audio and clips), and the audio bytes in them. */
   tx = 0;
   txBytes = 0;
-  /** Epoch ms the first audio went to the caller. */
+  /**
+   * Epoch ms the first model audio went to the caller. Clips do not set it: it times
+   * first_greeting_audio_ms, and a hold clip is not the agent answering.
+   */
   firstAudioAt: number | undefined;
+  readonly playout = new PlayoutEstimate();
   readonly outKey: string;
 
   constructor(

@@ -2,7 +2,9 @@
  * One Twilio media WebSocket, from upgrade to close.
  *
  * Phases: awaiting_start (watchdog armed) -> starting (START's token check in
- * flight; frames behind it are held) -> streaming (audio both ways) -> ended.
+ * flight; frames behind it are held) -> streaming (audio both ways) -> closing
+ * (only after a hangup with a clip: no more outbound entries, waiting for the
+ * clip's mark echo) -> ended.
  * A call is ended exactly once, whichever comes first: Twilio's stop, the
  * socket closing, a hangup from the bridge, or shutdown.
  */
@@ -22,9 +24,10 @@ import { FloodGuard } from './flood-guard.js';
 import { InvalidInput } from './invalid-input.js';
 import { settleNoStart } from './no-start.js';
 import type { NoStartSocket } from './no-start.js';
+import { PendingHangup } from './pending-hangup.js';
 import { StartWatchdog } from './start-watchdog.js';
 
-export type SessionPhase = 'awaiting_start' | 'starting' | 'streaming' | 'ended';
+export type SessionPhase = 'awaiting_start' | 'starting' | 'streaming' | 'closing' | 'ended';
 
 export interface SessionOrigin {
   route: StreamRoute;
@@ -52,6 +55,7 @@ export class MediaSession implements NoStartSocket {
   /** Why the socket is being closed by us, when we know better than "socket_closed". */
   private closeReason: string | undefined;
   private backlog: Array<{ message: TwilioInboundMessage; at: number }> = [];
+  private pendingHangup: PendingHangup | undefined;
   private readonly floodGuard: FloodGuard;
   private readonly watchdog: StartWatchdog;
   private currentLog: Logger;
@@ -142,11 +146,33 @@ export class MediaSession implements NoStartSocket {
     return true;
   }
 
+  /**
+   * Hangup after a clip: stop taking outbound entries and close once Twilio echoes
+   * `markName` (sent right after the clip), or after `waitMs` if it never does.
+   */
+  closeAfterMark(stopReason: string, markName: string, waitMs: number): void {
+    if (this.phase !== 'streaming') return;
+    this.phase = 'closing';
+    this.pendingHangup = new PendingHangup(stopReason, markName, waitMs, () => {
+      this.log.warn('hangup mark not echoed in time; closing the stream', { markName, waitMs });
+      this.endCall(stopReason);
+    });
+  }
+
+  /** True when `name` is the gateway's own hangup mark (the clip has played); the call then ends. */
+  onHangupMarkEchoed(name: string): boolean {
+    const pending = this.pendingHangup;
+    if (!pending || pending.markName !== name) return false;
+    this.endCall(pending.stopReason);
+    return true;
+  }
+
   /** Ends the started call once: tells the bridge (inbound stop), notes it, stops tailing, closes. */
   endCall(reason: string, code: number = CLOSE.normal): void {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
     this.watchdog.cancel();
+    this.pendingHangup?.cancel();
     const stream = this.stream;
     if (stream) {
       this.ctx.tail.remove(stream.outKey);
@@ -168,7 +194,7 @@ export class MediaSession implements NoStartSocket {
   /** Shutdown: end the call (if any) and close with 1001 so Twilio runs the fallback TwiML. */
   shutdown(): void {
     this.closeReason ??= 'gateway_shutdown';
-    if (this.phase === 'streaming') this.endCall('gateway_shutdown', CLOSE.goingAway);
+    if (this.hasStream) this.endCall('gateway_shutdown', CLOSE.goingAway);
     else this.closeSocket(CLOSE.goingAway, 'gateway_shutdown');
   }
 
@@ -180,6 +206,11 @@ export class MediaSession implements NoStartSocket {
   /** Resolves when this session's timeline writes have landed. */
   settled(): Promise<void> {
     return this.checkpoints.settled();
+  }
+
+  /** A started call not yet ended (streaming, or closing after a hangup clip). */
+  private get hasStream(): boolean {
+    return this.phase === 'streaming' || this.phase === 'closing';
   }
 
   private closeSocket(code: number, reason: string): void {
@@ -231,7 +262,7 @@ export class MediaSession implements NoStartSocket {
       this.phase = 'ended';
       const reason = this.closeReason === 'gateway_shutdown' ? 'gateway_shutdown' : 'closed_before_start';
       this.ctx.pending.track(settleNoStart(this, reason));
-    } else if (this.phase === 'streaming') {
+    } else if (this.hasStream) {
       this.endCall(this.closeReason ?? 'socket_closed');
     }
     // 'starting': the START handler finishes the job once the token check returns.

@@ -2,7 +2,9 @@
  * What a socket that never started a stream was. Three answers:
  * - a failed call: the webhook answered this CallSid (its meta is in Redis) but
  *   Twilio never sent START. No bridge will ever own it, so the gateway ends it
- *   here: timeline, counter, and the calls row as failed.
+ *   here: timeline, counter, the calls row as failed, and the call's transient
+ *   keys (token, meta, prompt, ...) deleted as the bridge does when it ends a call
+ *   (or, when a bridge holds a warm session for it, that bridge told to do so).
  * - a ghost: nothing was ever received and no call is known (load-balancer
  *   probes, preflights). Noted in the shared ghosts stream, logged at info:
  *   not an error, nobody needs to be paged.
@@ -11,7 +13,7 @@
 import { errorFields } from '@voice/logging';
 import type { Logger } from '@voice/logging';
 import { isUuid } from '@voice/db';
-import { readCallMeta } from '@voice/redis';
+import { callKeys, encodeInbound, readCallMeta, transientCallKeys } from '@voice/redis';
 import type { CallMeta } from '@voice/redis';
 import type { GatewayContext } from '../context.js';
 import type { CallCheckpoints } from './call-checkpoints.js';
@@ -89,7 +91,28 @@ async function failCall(socket: NoStartSocket, meta: CallMeta, reason: NoStartRe
   } catch (err) {
     log.error('calls row update failed', { step: 'recordEnded', ...errorFields(err) });
   }
+  await releaseCallKeys(socket, meta.callSid, endedAt);
   await checkpoints.settled();
+}
+
+/**
+ * A bridge may already hold a warm session for this call (opened while the
+ * phone rang): tell it through the call's inbound stream, and it closes the
+ * session and cleans up. With no owner, the gateway deletes the keys itself.
+ */
+async function releaseCallKeys(socket: NoStartSocket, callSid: string, endedAt: number): Promise<void> {
+  const { ctx, log } = socket;
+  try {
+    const owner = await ctx.redis.get(callKeys.owner(callSid));
+    if (owner) {
+      const stop = encodeInbound({ kind: 'stop', reason: 'no_start', rx: 0, tx: 0, txBytes: 0, endedAt, invalidMessages: 0 });
+      await ctx.redis.xadd(callKeys.inbound(callSid), '*', ...stop);
+      return;
+    }
+    await ctx.redis.del(...transientCallKeys(callSid));
+  } catch (err) {
+    log.error('call key cleanup failed', errorFields(err));
+  }
 }
 
 async function recordGhost(socket: NoStartSocket, reason: NoStartReason): Promise<void> {

@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { callKeys, readCallMeta, type InboundEntry, type StreamTail, type Timeline } from '@voice/redis';
+import { callKeys, readCallMeta, transientCallKeys, type InboundEntry, type StreamTail, type Timeline } from '@voice/redis';
 import type { CallConfig, OpenAIConfig } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
@@ -121,7 +121,7 @@ export class CallSession extends CallModelSide {
     this.requestGreeting();
     void deps.timeline.record(deps.callSid, 'warm.ready', { ms: Date.now() - this.stats.claimedAt }, { logger: deps.logger });
     const start = await this.waitForStart(deps.config.warmSessionTtlMs);
-    if (!start) return this.expireWarm();
+    if (!start) return this.expireWarm('ttl');
     if (this.state !== 'warm') return;
     void deps.timeline.record(
       deps.callSid,
@@ -132,15 +132,16 @@ export class CallSession extends CallModelSide {
     this.goLive('resume-after-warm');
   }
 
-  /** The call never arrived: close the model session and leave no trace but the timeline. */
-  private async expireWarm(): Promise<void> {
+  /** The call never arrived (TTL) or failed before START (no_start): close the model session, leave only the timeline. */
+  private async expireWarm(reason: string): Promise<void> {
     const { deps } = this;
-    deps.metrics.warmExpired.inc();
-    void deps.timeline.record(deps.callSid, 'warm.expired', { ttl_ms: deps.config.warmSessionTtlMs }, { level: 'warn', logger: deps.logger });
+    if (this.state === 'ending' || this.state === 'ended') return;
+    deps.metrics.warmExpired.inc({ reason });
+    void deps.timeline.record(deps.callSid, 'warm.expired', { reason, ttl_ms: deps.config.warmSessionTtlMs }, { level: 'warn', logger: deps.logger });
     this.state = 'ending';
     this.out.close();
     this.rt?.close({ code: 1000, reason: 'warm session expired' });
-    await deps.redis.del(callKeys.outbound(deps.callSid), callKeys.owner(deps.callSid)).catch(() => undefined);
+    await deps.redis.del(...transientCallKeys(deps.callSid)).catch(() => undefined);
     this.release();
   }
 
@@ -211,7 +212,9 @@ export class CallSession extends CallModelSide {
   }
 
   onStop(entry: StopEntry): void {
-    void this.end(entry);
+    // A stop before any START: the call failed before it began (the gateway recorded it); just let go.
+    if (!this.startEntry) void this.expireWarm(entry.reason);
+    else void this.end(entry);
   }
 
   // ---- failure paths ----

@@ -41,8 +41,6 @@ export async function finalizeCall(deps: FinalizeDeps, callSid: string, stats: C
     deps.metrics.silentFailures.inc();
     await deps.timeline.record(callSid, 'call.silent_failure', { reason: silentReason, end_reason: endReason, rx: stop.rx, tx: stop.tx }, { level: 'error' });
   }
-  await deps.timeline.record(callSid, 'call.metrics', { ...metrics });
-
   observe(deps.metrics, metrics, endReason);
   try {
     await deps.calls.recordEnded(callSid, {
@@ -62,6 +60,8 @@ export async function finalizeCall(deps: FinalizeDeps, callSid: string, stats: C
   } catch (err) {
     deps.logger.error('call record write failed', errorFields(err));
   }
+  // Last checkpoint: once call.metrics is on the timeline, the call row is written too.
+  await deps.timeline.record(callSid, 'call.metrics', { ...metrics });
   await deps.redis.del(...transientCallKeys(callSid)).catch((err: unknown) => {
     deps.logger.error('call key cleanup failed', errorFields(err));
   });

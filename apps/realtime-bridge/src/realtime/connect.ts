@@ -87,9 +87,9 @@ function connectOnce(client: OpenAI, config: OpenAIConfig, signal: AbortSignal):
       }
     };
     const onError = (err: Error) => {
-      const cause = (err as { cause?: Error }).cause;
+      const cause = (err as { cause?: Error & { code?: string } }).cause;
       const message = cause?.message ?? err.message;
-      finish(new OpenAIConnectError(classifyConnectFailure(message), message));
+      finish(new OpenAIConnectError(classifyConnectFailure(message, undefined, cause?.code), message));
     };
     const onClose = (code: number, reason: Buffer) =>
       finish(new OpenAIConnectError('OPENAI_CLOSED', `closed during handshake (${code} ${reason.toString()})`));

@@ -44,8 +44,11 @@ function hint(reason: RealtimeFailureReason): string {
   }
 }
 
-/** Maps what the ws handshake / SDK reported to a reason. */
-export function classifyConnectFailure(message: string, serverCode?: string): RealtimeFailureReason {
+/** Socket-level codes meaning "nothing usable answered at that address". */
+const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|before secure TLS connection/i;
+
+/** Maps what the ws handshake / SDK reported (message, server error code, socket error code) to a reason. */
+export function classifyConnectFailure(message: string, serverCode?: string, socketCode?: string): RealtimeFailureReason {
   if (serverCode === 'invalid_api_key') return 'OPENAI_AUTH';
   if (serverCode === 'insufficient_quota') return 'OPENAI_QUOTA';
   if (serverCode === 'model_not_found') return 'OPENAI_MODEL';
@@ -54,6 +57,6 @@ export function classifyConnectFailure(message: string, serverCode?: string): Re
   if (status === '404') return 'OPENAI_MODEL';
   if (status === '429') return 'OPENAI_UPSTREAM';
   if (status?.startsWith('5')) return 'OPENAI_UPSTREAM';
-  if (/ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|socket hang up/i.test(message)) return 'OPENAI_REFUSED';
+  if (UNREACHABLE.test(socketCode ?? '') || UNREACHABLE.test(message)) return 'OPENAI_REFUSED';
   return 'OPENAI_ERROR';
 }

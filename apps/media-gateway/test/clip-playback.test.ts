@@ -1,0 +1,270 @@
+/**
+ * `play` and `hangup` with a clip, between a real gateway and a raw Twilio-shaped
+ * client that echoes marks only when the test says so (Twilio echoes a mark
+ * once the audio before it has played).
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { prepareTestDatabase } from '@voice/db';
+import type { TestDatabase } from '@voice/db';
+import { BYTES_PER_MS } from '@voice/protocols';
+import type { TwilioOutboundMessage } from '@voice/protocols';
+import { CLIP_NAMES, callKeys, encodeOutbound, preciseNow } from '@voice/redis';
+import type { ClipName, InboundEntry, OutboundEntry } from '@voice/redis';
+import { CLIP_FILE_EXTENSION } from '../src/clips.js';
+import { DEFAULTS } from '../src/config.js';
+import { HANGUP_MARK_PREFIX } from '../src/handlers/hangup.js';
+import { GatewayHarness } from './helpers/harness.js';
+import { audioFrame } from './helpers/twilio-stream-client.js';
+import type { TwilioStreamClient } from './helpers/twilio-stream-client.js';
+import { sleep, waitFor } from './helpers/wait-for.js';
+
+type StopEntry = Extract<InboundEntry, { kind: 'stop' }>;
+
+const stopsOf = (entries: InboundEntry[]) => entries.filter((e): e is StopEntry => e.kind === 'stop');
+const mediaOf = (messages: TwilioOutboundMessage[]) =>
+  messages.filter((m): m is Extract<TwilioOutboundMessage, { event: 'media' }> => m.event === 'media');
+const audioOf = (messages: TwilioOutboundMessage[]) =>
+  Buffer.concat(mediaOf(messages).map((m) => Buffer.from(m.media.payload, 'base64')));
+const marksOf = (messages: TwilioOutboundMessage[]) =>
+  messages.flatMap((m) => (m.event === 'mark' ? [m.mark.name] : []));
+
+const clipFile = (dir: string, name: ClipName) => join(dir, `${name}${CLIP_FILE_EXTENSION}`);
+
+describe('media gateway: clips', () => {
+  let db: TestDatabase;
+  let h: GatewayHarness;
+
+  before(async () => {
+    db = await prepareTestDatabase();
+  });
+  after(async () => {
+    await db.knex.destroy();
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  const writeOut = (callSid: string, entry: OutboundEntry) =>
+    h.redis.xadd(callKeys.outbound(callSid), '*', ...encodeOutbound(entry));
+
+  async function timelineEntry(callSid: string, event: string) {
+    return waitFor(`${event} on the timeline`, async () =>
+      (await h.timeline(callSid)).find((e) => e.event === event),
+    );
+  }
+
+  async function waitForStop(callSid: string): Promise<StopEntry> {
+    const entries = await h.waitForInbound(callSid, (e) => stopsOf(e).length > 0);
+    return stopsOf(entries)[0]!;
+  }
+
+  /** The client received `bytes` of audio and then `marks` marks. */
+  async function received(client: TwilioStreamClient, bytes: number, marks = 0): Promise<TwilioOutboundMessage[]> {
+    return waitFor(`${bytes} bytes of audio and ${marks} marks`, () =>
+      audioOf(client.received).length >= bytes && marksOf(client.received).length >= marks
+        ? client.received
+        : undefined,
+    );
+  }
+
+  describe('with the shipped clips', () => {
+    let hold: Buffer;
+    let fallback: Buffer;
+
+    before(async () => {
+      hold = await readFile(clipFile(DEFAULTS.clipsDir, 'hold'));
+      fallback = await readFile(clipFile(DEFAULTS.clipsDir, 'fallback'));
+    });
+    beforeEach(async () => {
+      h = await GatewayHarness.start(db.knex, db.url);
+    });
+
+    it('plays a clip byte for byte, counts it in tx, and does not take it for the first model audio', async () => {
+      const call = await h.answeredCall();
+      const client = await h.startedStream(call);
+      await writeOut(call.callSid, { kind: 'play', clip: 'hold' });
+      const messages = await received(client, hold.length);
+      expect(audioOf(messages).equals(hold), 'audio sent equals hold.ulaw').to.equal(true);
+      const chunks = mediaOf(messages);
+      expect(chunks).to.have.length(Math.ceil(hold.length / (DEFAULTS.clipChunkMs * BYTES_PER_MS)));
+      expect(chunks.every((m) => m.streamSid === client.ids.streamSid)).to.equal(true);
+
+      const played = await timelineEntry(call.callSid, 'clip.played');
+      expect(played.fields).to.include({ clip: 'hold', audio_ms: String(hold.length / BYTES_PER_MS) });
+      await sleep(100);
+      expect(await h.timelineEvents(call.callSid)).not.to.include('greeting.first_audio');
+
+      // The model's first audio, after the clip, is what first_greeting_audio_ms times.
+      const modelSentAt = Date.now();
+      await writeOut(call.callSid, { kind: 'media', payload: audioFrame(9), at: preciseNow(), greeting: true });
+      await received(client, hold.length + 160);
+      const greeting = await timelineEntry(call.callSid, 'greeting.first_audio');
+      expect(greeting.ts).to.be.at.least(played.ts);
+
+      client.stop();
+      const stop = await waitForStop(call.callSid);
+      expect(stop).to.include({ reason: 'twilio_stop', tx: chunks.length + 1, txBytes: hold.length + 160 });
+      expect(stop.firstAudioAt).to.be.at.least(modelSentAt);
+      expect(await h.metric('gateway_tx_messages_total', { event: 'media' })).to.equal(chunks.length + 1);
+      expect(await h.metric('gateway_clips_played_total', { clip: 'hold' })).to.equal(1);
+    });
+
+    it('reports no first audio for a call that heard only a clip, yet counts the clip in tx', async () => {
+      const call = await h.answeredCall();
+      const client = await h.startedStream(call);
+      await writeOut(call.callSid, { kind: 'play', clip: 'fallback' });
+      await received(client, fallback.length);
+      client.stop();
+      const stop = await waitForStop(call.callSid);
+      expect(stop.tx).to.be.greaterThan(0);
+      expect(stop.txBytes).to.equal(fallback.length);
+      expect(stop.firstAudioAt).to.equal(undefined);
+      expect(await h.timelineEvents(call.callSid)).not.to.include('greeting.first_audio');
+    });
+
+    it('queues a clip behind the audio already sent, in stream order', async () => {
+      const call = await h.answeredCall();
+      const client = await h.startedStream(call);
+      const before = audioFrame(1);
+      const after = audioFrame(2);
+      await writeOut(call.callSid, { kind: 'media', payload: before, at: preciseNow(), greeting: true });
+      await writeOut(call.callSid, { kind: 'play', clip: 'hold' });
+      await writeOut(call.callSid, { kind: 'media', payload: after, at: preciseNow() });
+      const messages = await received(client, hold.length + 320);
+      const expected = Buffer.concat([Buffer.from(before, 'base64'), hold, Buffer.from(after, 'base64')]);
+      expect(audioOf(messages).equals(expected)).to.equal(true);
+    });
+
+    it('on hangup with a clip, plays it, sends a mark, and closes only when Twilio echoes the mark', async () => {
+      const call = await h.answeredCall();
+      const client = await h.startedStream(call);
+      client.media(audioFrame(1));
+      await writeOut(call.callSid, { kind: 'hangup', reason: 'model_unreachable', clip: 'fallback' });
+      // Anything the bridge writes after its hangup is not delivered.
+      await writeOut(call.callSid, { kind: 'media', payload: audioFrame(3), at: preciseNow() });
+      const messages = await received(client, fallback.length, 1);
+      const markName = marksOf(messages)[0]!;
+      expect(markName.startsWith(HANGUP_MARK_PREFIX)).to.equal(true);
+      expect(messages[messages.length - 1]).to.deep.equal({
+        event: 'mark',
+        streamSid: client.ids.streamSid,
+        mark: { name: markName },
+      });
+      expect(audioOf(messages).equals(fallback), 'the clip, then nothing else').to.equal(true);
+
+      // Twilio is still playing the clip: the socket stays open (the TwiML fallback must wait).
+      await sleep(300);
+      expect(client.isOpen).to.equal(true);
+      expect(stopsOf(await h.inbound(call.callSid))).to.have.length(0);
+      // Caller audio still reaches the bridge meanwhile.
+      client.media(audioFrame(2));
+
+      const echoedAt = Date.now();
+      client.mark(markName);
+      const { code } = await client.closed;
+      expect(code).to.equal(1000);
+      expect(Date.now() - echoedAt).to.be.below(1000);
+
+      const stop = await waitForStop(call.callSid);
+      expect(stop).to.include({
+        reason: 'hangup:model_unreachable',
+        rx: 2,
+        tx: mediaOf(messages).length,
+        txBytes: fallback.length,
+      });
+      const inbound = await h.inbound(call.callSid);
+      // The gateway's own mark is not the bridge's business.
+      expect(inbound.filter((e) => e.kind === 'mark')).to.have.length(0);
+      expect(stopsOf(inbound)).to.have.length(1);
+      const events = await h.timelineEvents(call.callSid);
+      expect(events).to.include('clip.played');
+      expect(events).not.to.include('greeting.first_audio');
+      expect(await h.metric('gateway_tx_messages_total', { event: 'mark' })).to.equal(1);
+    });
+
+    it('still forwards the bridge marks Twilio echoes while the hangup clip plays', async () => {
+      const call = await h.answeredCall();
+      const client = await h.startedStream(call);
+      await writeOut(call.callSid, { kind: 'media', payload: audioFrame(5), at: preciseNow(), greeting: true });
+      await writeOut(call.callSid, { kind: 'mark', name: 'item_1|20' });
+      await writeOut(call.callSid, { kind: 'hangup', reason: 'bye', clip: 'fallback' });
+      const messages = await received(client, 160 + fallback.length, 2);
+      expect(marksOf(messages)[0]).to.equal('item_1|20');
+      client.mark('item_1|20');
+      await h.waitForInbound(call.callSid, (e) => e.some((x) => x.kind === 'mark' && x.name === 'item_1|20'));
+      expect(client.isOpen).to.equal(true);
+      client.mark(marksOf(messages)[1]!);
+      expect((await client.closed).code).to.equal(1000);
+    });
+  });
+
+  describe('with short clips and a short grace', () => {
+    const CLIP_MS = 300;
+    const GRACE_MS = 200;
+    let dir: string;
+
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'gateway-clips-'));
+      for (const name of CLIP_NAMES) {
+        await writeFile(clipFile(dir, name), Buffer.alloc(CLIP_MS * BYTES_PER_MS, 0x10));
+      }
+      h = await GatewayHarness.start(db.knex, db.url, { CLIPS_DIR: dir, HANGUP_CLIP_GRACE_MS: String(GRACE_MS) });
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('closes anyway when the mark is never echoed, once the clip should have played', async () => {
+      const call = await h.answeredCall();
+      const client = await h.startedStream(call);
+      const sentAt = Date.now();
+      await writeOut(call.callSid, { kind: 'hangup', reason: 'model_unreachable', clip: 'fallback' });
+      const { code } = await client.closed;
+      const waited = Date.now() - sentAt;
+      expect(code).to.equal(1000);
+      expect(waited).to.be.within(CLIP_MS + GRACE_MS - 50, CLIP_MS + GRACE_MS + 1000);
+      expect(audioOf(client.received)).to.have.length(CLIP_MS * BYTES_PER_MS);
+      expect((await waitForStop(call.callSid)).reason).to.equal('hangup:model_unreachable');
+    });
+
+    it('waits for model audio still queued ahead of the clip before giving up on the mark', async () => {
+      const call = await h.answeredCall();
+      const client = await h.startedStream(call);
+      const queuedMs = 1000;
+      const frame = audioFrame(7);
+      const sentAt = Date.now();
+      for (let i = 0; i < queuedMs / 20; i++) {
+        await writeOut(call.callSid, { kind: 'media', payload: frame, at: preciseNow(), greeting: i === 0 });
+      }
+      await writeOut(call.callSid, { kind: 'hangup', reason: 'done', clip: 'hold' });
+      await client.closed;
+      expect(Date.now() - sentAt).to.be.at.least(queuedMs + CLIP_MS + GRACE_MS - 100);
+    });
+
+    it('ends once, with twilio_stop, when the caller hangs up while the hangup clip plays', async () => {
+      const call = await h.answeredCall();
+      const client = await h.startedStream(call);
+      await writeOut(call.callSid, { kind: 'hangup', reason: 'model_unreachable', clip: 'hold' });
+      await received(client, CLIP_MS * BYTES_PER_MS, 1);
+      client.stop();
+      await client.closed;
+      expect((await waitForStop(call.callSid)).reason).to.equal('twilio_stop');
+      // Past the clip's deadline: the call is not ended a second time.
+      await sleep(CLIP_MS + GRACE_MS + 200);
+      expect(stopsOf(await h.inbound(call.callSid))).to.have.length(1);
+    });
+
+    it('hangs up at once without a clip, as before', async () => {
+      const call = await h.answeredCall();
+      const client = await h.startedStream(call);
+      const sentAt = Date.now();
+      await writeOut(call.callSid, { kind: 'hangup', reason: 'transfer_done' });
+      expect((await client.closed).code).to.equal(1000);
+      expect(Date.now() - sentAt).to.be.below(CLIP_MS);
+      expect(client.received).to.have.length(0);
+    });
+  });
+});
