@@ -16,6 +16,7 @@ import {
   createRedis,
   decodeClaim,
   quitRedis,
+  type ClaimEntry,
   sharedKeys,
 } from '@voice/redis';
 import { closeServer, createMetricsRegistry, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
@@ -64,7 +65,15 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   let port = config.port;
 
   async function onClaim(id: string, fields: string[]): Promise<void> {
-    const claim = decodeClaim(id, fields);
+    let claim: ClaimEntry;
+    try {
+      claim = decodeClaim(id, fields);
+    } catch (err) {
+      // It will never become valid: log and let it be acked instead of retrying it.
+      metrics.invalidEntries.inc();
+      logger.warn('skipping invalid claim entry', { id, error: (err as Error).message });
+      return;
+    }
     const log = logger.child({ callSid: claim.callSid });
     if (Date.now() - claim.at > config.call.claimMaxAgeMs) {
       log.warn('skipping stale claim', { ageMs: Date.now() - claim.at });

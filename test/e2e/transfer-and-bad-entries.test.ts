@@ -1,0 +1,102 @@
+/**
+ * Two last-line defences: a caller the model cannot serve is transferred to a
+ * human through the Twilio REST API (the real twilio SDK against a local REST
+ * double), and garbage in the shared Redis streams never crashes a consumer.
+ */
+import { expect } from 'chai';
+import { callKeys, readTimeline, sharedKeys } from '@voice/redis';
+import { TwilioRestDouble, waitFor, type TwilioCallerDouble } from '@voice/testkit';
+import { createTestBusiness } from '../support/business.js';
+import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
+import { TEST_ACCOUNT_SID } from '../support/env.js';
+
+const REST_AUTH_TOKEN = 'rest-api-auth-token';
+const TRANSFER_TO = '+15550009999';
+
+describe('e2e: transfer through the Twilio REST API', function () {
+  this.timeout(60_000);
+  const ctx = useE2EContext();
+  let rest: TwilioRestDouble;
+  const calls = new Map<string, TwilioCallerDouble>();
+
+  beforeEach(async () => {
+    // On a call update Twilio ends the media stream and runs the new TwiML; the double does the first part.
+    rest = new TwilioRestDouble({
+      accountSid: TEST_ACCOUNT_SID,
+      authToken: REST_AUTH_TOKEN,
+      onCallUpdate: (callSid) => void calls.get(callSid)?.hangup(),
+    });
+    await rest.start();
+  });
+  afterEach(async () => {
+    await rest.stop();
+    calls.clear();
+  });
+
+  function transferEnv(authToken: string): Record<string, string> {
+    return { TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID, TWILIO_AUTH_TOKEN: authToken, TWILIO_API_BASE_URL: rest.baseURL, FALLBACK_TRANSFER_NUMBER: TRANSFER_TO };
+  }
+
+  it('redirects the live call to the transfer number when the model is unreachable', async () => {
+    const stack = await ctx.start({ realtime: { refuseConnections: true }, bridgeEnv: transferEnv(REST_AUTH_TOKEN) });
+    const business = await createTestBusiness(ctx.knex);
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 8000 }], hangupWhenScriptEnds: true });
+    calls.set(call.callSid, call);
+    const summary = await call.done;
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+
+    expect(rest.requests).to.have.length(1);
+    const request = rest.requests[0]!;
+    expect(request.authorized).to.equal(true);
+    expect(request.callSid).to.equal(summary.callSid);
+    expect(request.params.Twiml).to.match(new RegExp(`<Say>[^<]+</Say><Dial>\\${TRANSFER_TO}</Dial>`));
+    expect(findEvent(timeline, 'realtime.fallback')?.fields).to.include({ reason: 'OPENAI_REFUSED', action: 'transfer', to: TRANSFER_TO });
+  });
+
+  it('falls back to the spoken fallback when the REST API refuses the redirect', async () => {
+    const stack = await ctx.start({ realtime: { refuseConnections: true }, bridgeEnv: transferEnv('wrong-token') });
+    const business = await createTestBusiness(ctx.knex);
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 8000 }], hangupWhenScriptEnds: true });
+    const summary = await call.done;
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    expect(rest.requests.map((r) => r.authorized)).to.deep.equal([false]);
+    expect(findEvent(timeline, 'realtime.fallback')?.fields.action).to.equal('fallback_clip_then_twiml');
+    expect(summary.spokenByTwilio.some((s) => s.phase === 'after-stream')).to.equal(true);
+    expect(summary.heardAudibleMs).to.be.greaterThan(500);
+  });
+});
+
+describe('e2e: malformed entries in the shared streams', function () {
+  this.timeout(60_000);
+  const ctx = useE2EContext();
+
+  it('are skipped and counted; the call goes on and the consumers stay up', async () => {
+    const stack = await ctx.start();
+    const { redis } = ctx;
+    const claims = sharedKeys(stack.namespace).callClaims;
+    // Garbage on the claim stream before the call: the bridges' consumer group must survive it.
+    await redis.xadd(claims, '*', 'nonsense', 'yes');
+    await redis.xadd(claims, '*', 'callSid', 'CAnot-a-call', 'reason', 'started', 'at', 'not-a-number');
+
+    const business = await createTestBusiness(ctx.knex, { greeting: 'Still here.' });
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 6000 }], hangupWhenScriptEnds: true });
+    await waitFor(async () => (await readTimeline(redis, call.callSid)).some((e) => e.event === 'audio_bridge.started'), { message: 'audio flowing' });
+    // Garbage in both per-call streams mid-call.
+    await redis.xadd(callKeys.inbound(call.callSid), '*', 'kind', 'media');
+    await redis.xadd(callKeys.inbound(call.callSid), '*', 'kind', 'teleport', 'payload', 'x');
+    await redis.xadd(callKeys.outbound(call.callSid), '*', 'kind', 'play', 'clip', 'no-such-clip');
+    await redis.xadd(callKeys.outbound(call.callSid), '*', 'garbage', '1');
+
+    const summary = await call.done;
+    const timeline = await finishedTimeline(redis, summary.callSid);
+    expect(findEvent(timeline, 'call.ended')?.fields.end_reason).to.equal('twilio_stop');
+    expect(summary.heardAudibleMs).to.be.greaterThan(300);
+    const bridgeMetrics = await (await fetch(`http://127.0.0.1:${stack.bridges[0]!.port}/metrics`)).text();
+    // Two bad claims and two bad inbound entries.
+    expect(bridgeMetrics).to.match(/bridge_invalid_stream_entries_total\{[^}]*\} 4/);
+
+    // The consumers are still there: a second call works end to end.
+    const second = await stack.call(business.phoneNumber, { script: [{ silenceMs: 3000 }], hangupWhenScriptEnds: true }).done;
+    expect(second.heardAudibleMs).to.be.greaterThan(300);
+  });
+});
