@@ -48,6 +48,12 @@ export const DEFAULTS = {
    * latest this long after the estimated end of playback (a lost echo must not hold the call open).
    */
   hangupClipGraceMs: 2000,
+  /**
+   * How often live calls' owners are checked. A call whose bridge died (owner key gone, or its
+   * heartbeat expired) is offered again, so another bridge takes it over instead of the caller
+   * sitting in silence until they hang up.
+   */
+  ownerCheckMs: 2000,
 } as const;
 
 export interface GatewayConfig {
@@ -72,6 +78,7 @@ export interface GatewayConfig {
   clipsDir: string;
   clipChunkMs: number;
   hangupClipGraceMs: number;
+  ownerCheckMs: number;
   logLevel: LogLevel;
   instanceId: string;
 }
@@ -109,6 +116,7 @@ const shape = {
   START_BACKLOG_MAX_MESSAGES: field.positiveInt(DEFAULTS.startBacklogMaxMessages),
   CLIPS_DIR: field.string(DEFAULTS.clipsDir),
   HANGUP_CLIP_GRACE_MS: field.int(DEFAULTS.hangupClipGraceMs),
+  OWNER_CHECK_MS: field.positiveInt(DEFAULTS.ownerCheckMs),
   LOG_LEVEL: field.logLevel(),
   INSTANCE_ID: field.instanceId(SERVICE_NAME),
 };
@@ -141,6 +149,7 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
     clipsDir: e.CLIPS_DIR,
     clipChunkMs: DEFAULTS.clipChunkMs,
     hangupClipGraceMs: e.HANGUP_CLIP_GRACE_MS,
+    ownerCheckMs: e.OWNER_CHECK_MS,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
   };

@@ -7,6 +7,7 @@ import type { ClipLibrary } from './clips.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { PendingWork } from './pending-work.js';
+import type { OwnerWatch } from './owner-watch.js';
 
 export interface GatewayContext {
   config: GatewayConfig;
@@ -21,6 +22,8 @@ export interface GatewayContext {
   metrics: GatewayMetrics;
   /** The pre-rendered clips, loaded at start. */
   clips: ClipLibrary;
+  /** Re-offers live calls whose bridge died. */
+  ownerWatch: OwnerWatch;
   /** Fire-and-forget writes that stop() must let finish before closing connections. */
   pending: PendingWork;
 }

@@ -39,6 +39,11 @@ export function createGatewayMetrics(registry: Registry) {
   for (const kind of INVALID_KINDS) invalidMessages.labels({ kind }).inc(0);
   return {
     openSockets: new Gauge({ name: 'gateway_open_sockets', help: 'Media WebSockets currently open', registers }),
+    callsOrphaned: new Counter({
+      name: 'gateway_calls_orphaned_total',
+      help: 'Live calls re-offered to the bridges because their owner died',
+      registers,
+    }),
     ghosts: new Counter({
       name: 'gateway_ghost_sockets_total',
       help: 'Sockets that sent nothing and never started (preflights); not failed calls',

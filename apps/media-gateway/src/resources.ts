@@ -17,6 +17,7 @@ import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
 import { PendingWork } from './pending-work.js';
+import { OwnerWatch } from './owner-watch.js';
 
 export interface GatewayResources {
   ctx: GatewayContext;
@@ -36,17 +37,20 @@ export async function openResources(
   const blocking = createRedis({ url: config.redisUrl, name: name('out-tail'), role: 'blocking', logger });
   const knex = createDatabase(config.databaseUrl, { applicationName: config.instanceId, log: knexLogger(logger) });
   const tail = new StreamTail({ blocking, commands, logger, name: 'call-out' });
+  const keys = sharedKeys(config.namespace);
+  const ownerWatch = new OwnerWatch(commands, keys, config.ownerCheckMs, metrics.callsOrphaned, logger);
   const ctx: GatewayContext = {
     config,
     logger,
     redis: commands,
-    keys: sharedKeys(config.namespace),
+    keys,
     timeline: new Timeline({ redis: commands, app: SERVICE_NAME, instance: config.instanceId, logger }),
     tail,
     calls: createCallRepository(knex),
     metrics,
     clips,
     pending: new PendingWork(),
+    ownerWatch,
   };
   const resources = { ctx, commands, blocking, knex };
   try {
@@ -54,6 +58,7 @@ export async function openResources(
     // the blocking role would otherwise wait for it forever.
     await commands.ping();
     await tail.start();
+    ownerWatch.start();
   } catch (err) {
     await closeResources(resources, { logger });
     throw err;
@@ -69,6 +74,7 @@ export async function closeResources(
   await stopInOrder(logger, [
     // Writes fired by calls that just ended (stop entries, timeline, calls rows) land first.
     ['pending writes', () => resources?.ctx.pending.drain()],
+    ['owner watch', () => resources?.ctx.ownerWatch.stop()],
     ['out-stream tail', () => resources?.ctx.tail.stop()],
     ['redis', () => resources && Promise.all([quitRedis(resources.commands), quitRedis(resources.blocking)])],
     ['database', () => resources?.knex.destroy()],

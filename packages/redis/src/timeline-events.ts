@@ -19,6 +19,7 @@ export const TIMELINE_EVENTS = {
   'warm.ready': 'bridge: warm session configured before START and the greeting requested; fields: ms (since claim)',
   'warm.joined': 'bridge: START arrived for a warm session; fields: greeting_ready (audio already waiting), waited_ms',
   'warm.expired': 'bridge: the call never started (reason ttl: no START within the warm TTL; no_start: the gateway gave up); the model session was closed; fields: reason, ttl_ms',
+  'call.orphaned': 'gateway: the live call\'s bridge died (owner gone or heartbeat expired); the call is offered again; fields: previous_owner',
   'bridge.claimed': 'bridge: this instance owns the call; fields: claim_ms',
   'openai.connecting': 'bridge: opening a Realtime session; fields: attempt',
   'openai.connected': 'bridge: Realtime session open; fields: attempt, ms',

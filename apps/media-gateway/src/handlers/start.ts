@@ -17,6 +17,7 @@ import type { MediaSession } from '../session/media-session.js';
 import { checkStart } from './start-check.js';
 import type { StartRefusal } from './start-check.js';
 import { onOutboundEntries } from './outbound.js';
+import { playClip } from '../session/play-clip.js';
 
 export async function onStart(session: MediaSession, message: TwilioStartMessage): Promise<void> {
   if (session.phase !== 'awaiting_start') {
@@ -50,24 +51,27 @@ function accept(
     since_accept_ms: receivedAt - session.acceptedAt,
     since_webhook_ms: meta && meta.receivedAt > 0 ? receivedAt - meta.receivedAt : undefined,
   });
-  inbound.start({
-    kind: 'start',
+  const startEntry = {
+    kind: 'start' as const,
     streamSid,
     gateway: ctx.config.instanceId,
     startedAt: receivedAt,
     acceptedAt: session.acceptedAt,
     customParameters: withoutToken(message.start.customParameters),
+  };
+  inbound.start(startEntry);
+  publishClaim(session, callSid);
+  ctx.ownerWatch.watch(callSid, {
+    startedAt: receivedAt,
+    // The dead owner's tail trimmed the first start entry: the next owner needs a fresh one.
+    reannounce: (previousOwner) => {
+      session.checkpoints.record('call.orphaned', { previous_owner: previousOwner ?? 'none' }, 'warn');
+      // The caller hears "one moment please" while another bridge takes over.
+      playClip(session, stream, 'hold');
+      inbound.append(startEntry);
+      publishClaim(session, callSid);
+    },
   });
-  ctx.redis
-    .xadd(
-      ctx.keys.callClaims,
-      'MAXLEN',
-      '~',
-      String(CLAIM_STREAM_MAXLEN),
-      '*',
-      ...encodeClaim({ callSid, reason: 'started', at: Date.now() }),
-    )
-    .catch((err: unknown) => log.error('call claim publish failed', errorFields(err)));
   // The calls row is bookkeeping: audio never waits for Postgres.
   ctx.pending.track(
     ctx.calls
@@ -79,6 +83,14 @@ function accept(
   ctx.tail.add(stream.outKey, '0', (entries) => onOutboundEntries(session, stream, entries));
   ctx.metrics.streamsStarted.inc();
   session.acceptStream(stream);
+}
+
+/** Wakes a bridge: the call needs an owner (or a new one). */
+function publishClaim(session: MediaSession, callSid: string): void {
+  const { ctx } = session;
+  ctx.redis
+    .xadd(ctx.keys.callClaims, 'MAXLEN', '~', String(CLAIM_STREAM_MAXLEN), '*', ...encodeClaim({ callSid, reason: 'started', at: Date.now() }))
+    .catch((err: unknown) => session.log.error('call claim publish failed', errorFields(err)));
 }
 
 function refuse(session: MediaSession, message: TwilioStartMessage, reason: StartRefusal): void {

@@ -176,6 +176,7 @@ export class MediaSession implements NoStartSocket {
     const stream = this.stream;
     if (stream) {
       this.ctx.tail.remove(stream.outKey);
+      this.ctx.ownerWatch.unwatch(stream.callSid);
       stream.inbound.append({
         kind: 'stop',
         reason,

@@ -60,6 +60,8 @@ export class CallerStream {
   private dispatch(entry: InboundEntry): void {
     switch (entry.kind) {
       case 'start':
+        // A start announced again (the previous owner died): audio held from before it is stale.
+        if (!this.sink) this.pending = [];
         return this.handlers.onStart(entry);
       case 'media':
         this.metrics.rxFrames.inc();

@@ -1,0 +1,132 @@
+/**
+ * A bridge process killed with SIGKILL (a crashed pod), before START while
+ * holding a warm session, and in the middle of a call. Either way another
+ * bridge takes the call over and the caller hears the agent again.
+ */
+import { expect } from 'chai';
+import { readTimeline, sharedKeys } from '@voice/redis';
+import {
+  RealtimeDouble,
+  freePort,
+  placeCall,
+  startProcessStack,
+  startServiceProcess,
+  waitFor,
+  type PlaceCallOptions,
+  type ProcessStack,
+  type ServiceProcess,
+} from '@voice/testkit';
+import { createTestBusiness } from '../support/business.js';
+import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
+import { reportFigure } from '../support/figures.js';
+import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from '../support/env.js';
+
+/** Fast failure detection for the test: heartbeat TTL ~0.9 s, owners checked every 0.5 s. */
+const FAST_FAILOVER = { HEARTBEAT_MS: '300', OWNER_CHECK_MS: '500' };
+
+describe('e2e: bridge failover', function () {
+  this.timeout(90_000);
+  const ctx = useE2EContext();
+  let realtime: RealtimeDouble;
+  let processes: ProcessStack | undefined;
+  let extraBridge: ServiceProcess | undefined;
+  let env: Record<string, string | undefined>;
+  let namespace: string;
+
+  before(async () => {
+    realtime = new RealtimeDouble({ apiKey: TEST_OPENAI_KEY });
+    await realtime.start();
+  });
+  beforeEach(() => {
+    namespace = uniqueNamespace();
+    env = {
+      ...baseTestEnv(namespace),
+      ...FAST_FAILOVER,
+      LOG_LEVEL: 'warn',
+      OPENAI_BASE_URL: realtime.baseURL,
+      OPENAI_API_KEY: TEST_OPENAI_KEY,
+      NODE_EXTRA_CA_CERTS: realtime.certPath,
+    };
+  });
+  afterEach(async () => {
+    await extraBridge?.stop();
+    await processes?.stop();
+    extraBridge = undefined;
+    processes = undefined;
+  });
+  after(async () => {
+    await realtime.stop();
+  });
+
+  async function startSystem(bridges: number, extraEnv: Record<string, string> = {}): Promise<ProcessStack> {
+    env = { ...env, ...extraEnv };
+    processes = await startProcessStack({ env, bridges, realtime: { baseURL: realtime.baseURL, certPath: realtime.certPath, apiKey: TEST_OPENAI_KEY } });
+    return processes;
+  }
+
+  async function call(running: ProcessStack, greeting: string, options: Partial<PlaceCallOptions>) {
+    const business = await createTestBusiness(ctx.knex, { greeting });
+    return placeCall({
+      webhookUrl: `http://127.0.0.1:${running.webhookPort}/twilio/voice`,
+      publicWebhookUrl: `${PUBLIC_BASE_URL}/twilio/voice`,
+      authToken: TEST_AUTH_TOKEN,
+      accountSid: TEST_ACCOUNT_SID,
+      to: business.phoneNumber,
+      resolveStreamUrl: (url) => `ws://127.0.0.1:${running.gatewayPorts[0]}${new URL(url).pathname}`,
+      hangupWhenScriptEnds: true,
+      ...options,
+    });
+  }
+
+  async function startAnotherBridge(): Promise<void> {
+    const port = await freePort();
+    extraBridge = await startServiceProcess({ name: 'realtime-bridge', label: 'bridge-2', env: { ...env, BRIDGE_PORT: String(port), INSTANCE_ID: 'bridge-2' }, readyPort: port });
+  }
+
+  it('a warm bridge dies before START: a cold session on another bridge, with one greeting', async () => {
+    // START 6 s after the socket opens, to give the test time to kill a bridge (hence the longer START timeout).
+    const running = await startSystem(1, { START_TIMEOUT_MS: '15000' });
+    const caller = await call(running, 'Hi, second bridge here.', { startDelayMs: 6000, script: [{ silenceMs: 4000 }] });
+    await waitFor(async () => eventNames(await readTimeline(ctx.redis, caller.callSid)).includes('warm.ready'), { timeoutMs: 10_000, message: 'warm.ready' });
+    await running.byRole('realtime-bridge')[0]!.kill('SIGKILL');
+    await startAnotherBridge();
+    await waitFor(async () => (await ctx.redis.exists(sharedKeys(namespace).bridgeAlive('bridge-1'))) === 0, { message: 'bridge-1 heartbeat expired' });
+
+    const summary = await caller.done;
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    const claims = timeline.filter((e) => e.event === 'bridge.claimed');
+    expect(claims.map((c) => c.instance)).to.deep.equal(['bridge-1', 'bridge-2']);
+    expect(claims[1]!.fields.takeover_from).to.equal('bridge-1');
+    expect(findEvent(timeline, 'call.metrics')?.fields.greeting_path).to.equal('cold');
+    expect(summary.heardAudibleMs).to.be.greaterThan(500);
+    const greetingsHeard = caller.marks.filter((m) => m.name.endsWith('|0') && m.played).length;
+    expect(greetingsHeard, 'one greeting item played').to.equal(1);
+  });
+
+  it('a bridge dies mid-call: the gateway re-offers the call, another bridge takes it, the caller hears the agent again', async () => {
+    const running = await startSystem(1);
+    const caller = await call(running, 'Hello from the first bridge.', { script: [{ silenceMs: 12_000 }] });
+    await waitFor(async () => (caller.firstAudioAtMs ?? 0) > 0 && caller.heardAudibleMs() > 1000, { timeoutMs: 15_000, message: 'greeting heard' });
+    await startAnotherBridge();
+    const killedAtMs = caller.heardSegments().reduce((end, s) => Math.max(end, s.startMs + s.bytes.length / 8), 0);
+    await running.byRole('realtime-bridge')[0]!.kill('SIGKILL');
+
+    const summary = await caller.done;
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    expect(eventNames(timeline)).to.include('call.orphaned');
+    expect(findEvent(timeline, 'call.orphaned')?.fields.previous_owner).to.equal('bridge-1');
+    const claims = timeline.filter((e) => e.event === 'bridge.claimed');
+    expect(claims.map((c) => c.instance)).to.deep.equal(['bridge-1', 'bridge-2']);
+    expect(findEvent(timeline, 'call.ended')?.instance).to.equal('bridge-2');
+    expect(findEvent(timeline, 'call.ended')?.fields.end_reason).to.equal('twilio_stop');
+
+    // After the kill the caller heard the hold clip and then the agent on the new session.
+    const heardAfter = caller.heardSegments().filter((s) => s.startMs >= killedAtMs);
+    expect(heardAfter.length, 'audio after the failover').to.be.greaterThan(0);
+    const secondSession = realtime.sessions.filter((s) => s.responses.some((r) => r.text === 'Hello from the first bridge.'));
+    expect(secondSession.length, 'two sessions served this call').to.equal(2);
+    const orphanedAt = findEvent(timeline, 'call.orphaned')!.ts;
+    const killedAt = findEvent(timeline, 'stream.started')!.ts + killedAtMs;
+    reportFigure('mid-call failover: ms from last audio before the kill to call.orphaned', orphanedAt - killedAt);
+  });
+});
