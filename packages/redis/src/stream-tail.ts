@@ -20,6 +20,12 @@ export const STREAM_TAIL_DEFAULTS = {
   count: 200,
   /** Back-off after a Redis error before reading again (ms). */
   errorBackoffMs: 250,
+  /**
+   * Consumed entries are trimmed once this many have piled up (one XTRIM per
+   * batch, not per read: it was a third of all Redis commands). A call then
+   * holds at most this many delivered entries (~20 KB) in Redis.
+   */
+  trimEvery: 64,
 } as const;
 
 export type StreamHandler = (entries: RawStreamEntry[]) => void;
@@ -28,6 +34,7 @@ interface Tailed {
   lastId: string;
   handler: StreamHandler;
   trim: boolean;
+  untrimmed: number;
 }
 
 export interface StreamTailOptions {
@@ -79,7 +86,7 @@ export class StreamTail {
 
   /** Follow `key` from `fromId` ('0' = from the beginning). Replaces an existing handler. */
   add(key: string, fromId: string, handler: StreamHandler, opts: { trim?: boolean } = {}): void {
-    this.streams.set(key, { lastId: fromId, handler, trim: opts.trim ?? true });
+    this.streams.set(key, { lastId: fromId, handler, trim: opts.trim ?? true, untrimmed: 0 });
     this.interrupt();
   }
 
@@ -147,7 +154,9 @@ export class StreamTail {
     } catch (err) {
       this.options.logger.error('stream handler failed', { tail: this.options.name, key, ...errorFields(err) });
     }
-    if (tailed.trim && this.streams.has(key)) {
+    tailed.untrimmed += entries.length;
+    if (tailed.trim && tailed.untrimmed >= STREAM_TAIL_DEFAULTS.trimEvery && this.streams.has(key)) {
+      tailed.untrimmed = 0;
       // MINID keeps the last consumed entry and drops everything before it.
       this.options.commands.xtrim(key, 'MINID', tailed.lastId).catch(() => undefined);
     }
