@@ -496,6 +496,20 @@ describe('twilio caller double', function () {
       expect(summary.heardAudibleMs).to.be.within(280, 320);
     });
 
+    it('shows each media payload the app sends to onMedia, decoded, with its arrival time', async () => {
+      const seen: Array<{ audio: Buffer; at: number }> = [];
+      call({ onMedia: (audio, at) => seen.push({ audio, at }) });
+      const stream = await started();
+      const said = tone(100);
+      const sentAt = performance.now();
+      stream.sendAudio(said);
+      stream.sendAudio(said.subarray(0, FRAME_BYTES));
+      await waitFor(() => seen.length === 2, { message: 'two media payloads' });
+      expect(seen[0]!.audio.equals(said)).to.equal(true);
+      expect(seen[1]!.audio.equals(said.subarray(0, FRAME_BYTES))).to.equal(true);
+      expect(seen[0]!.at).to.be.within(sentAt, performance.now());
+    });
+
     it('records invalid messages as warnings and never answers them', async () => {
       const placed = call();
       const stream = await started();

@@ -52,7 +52,7 @@ function onSessionUpdate(session: DoubleSession, event: JsonObject, eventId: str
 function onAppend(session: DoubleSession, event: JsonObject, eventId: string | undefined): void {
   if (typeof event.audio !== 'string') return session.sendError(realtimeErrors.missingParameter('audio'), eventId);
   const bytes = Buffer.from(event.audio, 'base64');
-  session.recorder.recordAudio(bytes);
+  session.onInputAudio(bytes);
   const input = session.config().audio.input;
   for (const turn of session.input.append(bytes, input.format, input.turn_detection)) session.onTurnEvent(turn);
 }

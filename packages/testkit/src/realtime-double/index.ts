@@ -1,5 +1,6 @@
 export { RealtimeDouble, RealtimeDoubleStateError } from './server.js';
 export type { RealtimeDoubleOptions } from './server.js';
+export type { RealtimeDoubleTap } from './session.js';
 export { DEFAULT_BEHAVIOUR, RealtimeDoubleConfigError } from './behaviour.js';
 export type { RealtimeDoubleBehaviour, ScriptedFunctionCall } from './behaviour.js';
 export { RecordedSession, RealtimeDoubleWaitError } from './recorded-session.js';

@@ -31,6 +31,8 @@ export interface ResponseHost {
   behaviour(): RealtimeDoubleBehaviour;
   elapsedMs(): number;
   inputAudioMs(): number;
+  /** The bytes to send for one output audio delta (the tap may stamp them). */
+  outputAudio(chunk: Buffer): Buffer;
   /** Called once, right after `response.done`. */
   responseFinished(run: ResponseRun): void;
 }
@@ -142,7 +144,7 @@ export class ResponseRun {
     if (this.entry) this.entry.audioMs = msSent;
     this.record.audioMsSent = msSent;
     this.record.firstAudioAtMs ??= this.host.elapsedMs();
-    this.host.send({ ...this.partRef(), type: 'response.output_audio.delta', delta: chunk.toString('base64') });
+    this.host.send({ ...this.partRef(), type: 'response.output_audio.delta', delta: this.host.outputAudio(chunk).toString('base64') });
     this.sendTranscriptDelta();
     if (this.bytesSent >= this.audio.length) {
       this.complete();

@@ -20,6 +20,7 @@ import { API_PATH_PREFIX, CLOSE_GOING_AWAY, DEFAULT_HOST, REALTIME_PATH } from '
 import { newId } from './ids.js';
 import { RecordedSession } from './recorded-session.js';
 import { DoubleSession } from './session.js';
+import type { RealtimeDoubleTap } from './session.js';
 import { createDefaultSessionConfig } from './session-config.js';
 
 export interface RealtimeDoubleOptions {
@@ -33,6 +34,13 @@ export interface RealtimeDoubleOptions {
   /** A certificate to use instead of the shared one. */
   certificate?: TlsCertificate;
   behaviour?: Partial<RealtimeDoubleBehaviour>;
+  /** Watches (and may stamp) the audio of every session; see RealtimeDoubleTap. */
+  tap?: RealtimeDoubleTap;
+  /**
+   * Record every append and delta (events and audio bytes) in `sessions`. Default true.
+   * A load test turns it off: at 50 frames per second per call the recording is most of the memory.
+   */
+  recordFrames?: boolean;
 }
 
 export class RealtimeDoubleStateError extends Error {
@@ -192,7 +200,10 @@ export class RealtimeDouble {
     if (req.headers['user-agent']) headers['user-agent'] = req.headers['user-agent'];
     const recorder = new RecordedSession(id, model, headers, createDefaultSessionConfig(id, model, Date.now()));
     this.sessions.push(recorder);
-    const session = new DoubleSession(ws, recorder, () => this.behaviourState);
+    const session = new DoubleSession(ws, recorder, () => this.behaviourState, {
+      tap: this.options.tap,
+      recordFrames: this.options.recordFrames,
+    });
     this.live.add(session);
     void session.closed.then(() => this.live.delete(session));
     if (beta?.includes(BETA_REALTIME_VALUE)) return session.refuseBeta(`header OpenAI-Beta: ${beta}`);

@@ -37,6 +37,23 @@ const AUDIO_PAYLOAD_FIELDS: Readonly<Record<string, string>> = {
   'input_audio_buffer.append': 'audio',
 };
 
+/**
+ * Lets a load test watch the audio on the wire as it passes, without recording
+ * it: the bench reads latency stamps in appended audio and stamps the deltas.
+ */
+export interface RealtimeDoubleTap {
+  /** Each `input_audio_buffer.append`, decoded, with its arrival time (`performance.now()`). */
+  onAppend?(sessionId: string, audio: Buffer, at: number): void;
+  /** Each output audio delta before it is sent; may return a replacement of the same length. */
+  onDelta?(sessionId: string, audio: Buffer): Buffer | void;
+}
+
+export interface DoubleSessionOptions {
+  tap?: RealtimeDoubleTap | undefined;
+  /** Record appends and deltas (events and audio bytes). Default true; load tests turn it off. */
+  recordFrames?: boolean | undefined;
+}
+
 export class DoubleSession implements ResponseHost {
   readonly conversationId = newId('conv');
   readonly conversation = new Conversation();
@@ -62,6 +79,7 @@ export class DoubleSession implements ResponseHost {
     private readonly ws: WebSocket,
     readonly recorder: RecordedSession,
     private readonly currentBehaviour: () => RealtimeDoubleBehaviour,
+    private readonly options: DoubleSessionOptions = {},
   ) {
     this.closed = new Promise((resolve) => (this.closedResolve = resolve));
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
@@ -90,6 +108,20 @@ export class DoubleSession implements ResponseHost {
     return this.input.receivedMs;
   }
 
+  get recordsFrames(): boolean {
+    return this.options.recordFrames ?? true;
+  }
+
+  /** Caller audio arrived: recorded (unless frames are not recorded) and shown to the tap. */
+  onInputAudio(bytes: Buffer): void {
+    if (this.recordsFrames) this.recorder.recordAudio(bytes);
+    this.options.tap?.onAppend?.(this.recorder.id, bytes, performance.now());
+  }
+
+  outputAudio(chunk: Buffer): Buffer {
+    return this.options.tap?.onDelta?.(this.recorder.id, chunk) ?? chunk;
+  }
+
   /** Announces the session and arms its time limits. */
   open(): void {
     this.send({ type: 'session.created', session: this.config() });
@@ -111,7 +143,7 @@ export class DoubleSession implements ResponseHost {
   send(event: JsonObject): void {
     if (this.closing) return;
     const full = { event_id: newId('event'), ...event };
-    this.recorder.recordEvent('server', String(event.type), withoutAudio(full));
+    if (this.shouldRecord(full)) this.recorder.recordEvent('server', String(event.type), withoutAudio(full));
     this.ws.send(JSON.stringify(full));
   }
 
@@ -269,7 +301,7 @@ export class DoubleSession implements ResponseHost {
       this.sendError(realtimeErrors.missingParameter('type'));
       return;
     }
-    this.recorder.recordEvent('client', event.type, withoutAudio(event));
+    if (this.shouldRecord(event)) this.recorder.recordEvent('client', event.type, withoutAudio(event));
     handleClientEvent(this, event);
   }
 
@@ -285,6 +317,10 @@ export class DoubleSession implements ResponseHost {
     this.activeResponse = undefined;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+  }
+
+  private shouldRecord(event: JsonObject): boolean {
+    return this.recordsFrames || AUDIO_PAYLOAD_FIELDS[String(event.type)] === undefined;
   }
 
   private after(ms: number, action: () => void): void {

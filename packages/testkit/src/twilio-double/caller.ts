@@ -266,6 +266,7 @@ export class TwilioCallerDouble {
       script: audio,
       clock: options.clock ?? new FrameClock(),
       onFrame: options.onFrame,
+      onMedia: options.onMedia,
       recordSentPayloads: options.recordSentPayloads ?? true,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? CALLER_DEFAULTS.handshakeTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs ?? CALLER_DEFAULTS.closeTimeoutMs,

@@ -14,7 +14,7 @@ export { FrameClock } from './frame-clock.js';
 export type { FrameClockOptions, FrameClockStats, FrameHook, FrameTick, OutgoingFrame } from './frame-clock.js';
 export { DEFAULT_CALLER_SCRIPT, renderScript } from './caller-script.js';
 export type { ScriptSegment } from './caller-script.js';
-export type { DtmfPress, MediaStreamSession, StreamEnd, StreamEndedBy } from './media-stream.js';
+export type { DtmfPress, MediaHook, MediaStreamSession, StreamEnd, StreamEndedBy } from './media-stream.js';
 export { parseTwiml, TwimlParseError } from './twiml.js';
 export type { StreamNoun, TwimlVerb } from './twiml.js';
 export { signStreamUpgrade, signWebhook, TWILIO_SIGNATURE_HEADER } from './signing.js';

@@ -51,12 +51,16 @@ export interface MediaStreamOptions {
   script: Buffer;
   clock: FrameClock;
   onFrame: FrameHook | undefined;
+  onMedia?: MediaHook | undefined;
   recordSentPayloads: boolean;
   handshakeTimeoutMs: number;
   closeTimeoutMs: number;
   warn(code: number | undefined, message: string): void;
   onStarted?(): void;
 }
+
+/** Called with each media payload received from the app and its arrival time (`performance.now()`). */
+export type MediaHook = (audio: Buffer, at: number) => void;
 
 export type StreamEndedBy = 'caller' | 'app' | 'handshake-failed';
 
@@ -213,6 +217,7 @@ export class MediaStreamSession {
       this.firstMediaAt ??= at;
       if (this.firstAudibleAt === undefined && containsAudible(audio)) this.firstAudibleAt = at;
       this.playback.enqueueAudio(audio, at);
+      this.options.onMedia?.(audio, at);
     } else if (message.event === 'mark') {
       this.received.push({ event: 'mark', at, valid: true });
       this.playback.enqueueMark(message.mark.name, at);

@@ -1,7 +1,7 @@
 /** Options, records and the summary of a simulated inbound call. */
 import type { ScriptSegment } from './caller-script.js';
 import type { FrameClock, FrameHook } from './frame-clock.js';
-import type { DtmfPress, StreamEndedBy } from './media-stream.js';
+import type { DtmfPress, MediaHook, StreamEndedBy } from './media-stream.js';
 import type { TwimlVerb } from './twiml.js';
 
 export interface PlaceCallOptions {
@@ -48,6 +48,11 @@ export interface PlaceCallOptions {
   clock?: FrameClock;
   /** Sees (and may replace) each outgoing frame's payload, e.g. to stamp it. */
   onFrame?: FrameHook;
+  /**
+   * Sees each media payload the app sends (decoded mu-law) with its arrival time
+   * (`performance.now()`), e.g. to read latency stamps in the agent's audio.
+   */
+  onMedia?: MediaHook;
   /** Keep every payload sent, for byte-for-byte comparison. Default true. */
   recordSentPayloads?: boolean;
   webhookTimeoutMs?: number;

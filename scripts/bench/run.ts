@@ -1,0 +1,149 @@
+/**
+ * The whole bench run: one in-process Realtime double (fixed delays, tapped for
+ * stamps) shared by every set-up; for each set-up in turn (system with warm
+ * sessions, system cold, direct bridge) start its processes, run every call
+ * count, stop it and clear what it left in Redis.
+ */
+import { setPriority } from 'node:os';
+import { Redis } from 'ioredis';
+import { DEFAULT_REPLIES, LONG_REPLY_TEXT, RealtimeDouble, renderScript, type RealtimeDoubleTap } from '@voice/testkit';
+import { SERVICE_NICENESS, type BenchFlags, type PathName } from './flags.js';
+import { ServiceLogEcho, say } from './progress.js';
+import { RedisProbe } from './redis-stats.js';
+import { compareWithDirect, reportScenario, type IdleCost, type ScenarioReport } from './report.js';
+import { ResourceSampler } from './resources.js';
+import { runScenario } from './scenario.js';
+import { StampCodec } from './stamp.js';
+import { startDirectTarget, startSystemTarget, type Target, type TargetOptions } from './targets.js';
+import type { TrafficRecorder } from './traffic.js';
+
+const MODEL_API_KEY = 'sk-bench-realtime-double';
+/** Lets the set-up settle (JIT, connections) between its start and the first scenario. */
+const SETTLE_MS = 1000;
+/** How long a set-up's idle CPU is measured before its first scenario. */
+const IDLE_MEASURE_MS = 2000;
+
+
+export interface BenchRunOptions {
+  flags: BenchFlags;
+  redisUrl: string;
+  /** The bench's own redis-server, reniced with the services (undefined: a shared Redis). */
+  redisPid: number | undefined;
+  databaseUrl: string;
+  cpuProfDir: string | undefined;
+}
+
+export interface BenchRun {
+  reports: ScenarioReport[];
+  serviceProblems: Record<string, Record<string, number>>;
+}
+
+export async function runBench(options: BenchRunOptions, onStop: (stop: () => Promise<void>) => void): Promise<BenchRun> {
+  const { flags } = options;
+  let recorder: TrafficRecorder | undefined;
+  const tap: RealtimeDoubleTap = {
+    onAppend: (sessionId, audio, at) => recorder?.onAppend(sessionId, audio, at),
+    onDelta: (sessionId, audio) => recorder?.onDelta(sessionId, audio),
+  };
+  const double = new RealtimeDouble({
+    apiKey: MODEL_API_KEY,
+    behaviour: {
+      connectDelayMs: flags.connectDelayMs,
+      firstAudioDelayMs: flags.firstAudioDelayMs,
+      realtimeFactor: flags.realtimeFactor,
+      greetingText: LONG_REPLY_TEXT,
+    },
+    tap,
+    recordFrames: false,
+  });
+  const redis = new Redis(options.redisUrl);
+  const probe = new RedisProbe(redis);
+  const codec = new StampCodec(performance.now());
+  const echo = new ServiceLogEcho();
+  const reports: ScenarioReport[] = [];
+  const serviceProblems: Record<string, Record<string, number>> = {};
+  const callSids: string[] = [];
+  let target: Target | undefined;
+  onStop(async () => {
+    await target?.stop();
+    await double.stop();
+    redis.disconnect();
+  });
+
+  try {
+    // Speech synthesis blocks the event loop for a few hundred ms: render every phrase before measuring.
+    await renderScript([LONG_REPLY_TEXT, ...DEFAULT_REPLIES].map((say) => ({ say })));
+    await double.start();
+    say(`Realtime double at ${double.baseURL} (connect ${flags.connectDelayMs} ms, first audio ${flags.firstAudioDelayMs} ms, ${flags.realtimeFactor}x real time)`);
+    const targetOptions: TargetOptions = {
+      model: { baseURL: double.baseURL, certPath: double.certPath, apiKey: MODEL_API_KEY },
+      redisUrl: options.redisUrl,
+      databaseUrl: options.databaseUrl,
+      gateways: flags.gateways,
+      bridges: flags.bridges,
+      cpuProfDir: options.cpuProfDir,
+      onLine: echo.onLine,
+    };
+    for (const path of flags.paths) {
+      say(`starting ${describe(path)}...`);
+      target = path === 'direct' ? await startDirectTarget(targetOptions) : await startSystemTarget(path, targetOptions);
+      if (flags.renice) renice([...target.measured().map((p) => p.pid), ...(options.redisPid ? [options.redisPid] : [])]);
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      const idle = await measureIdle(target, probe);
+      say(`${describe(path)} idle: ${(idle.servicesCores * 100).toFixed(1)}% of a core${target.role === 'system' ? `, Redis ${(idle.redisCores * 100).toFixed(1)}%` : ''}`);
+      for (const calls of flags.calls) {
+        const run = await runScenario(
+          { path, calls, durationS: flags.durationS, startDelayMs: flags.startDelayMs, arrivalRate: flags.arrivalRate, phase: flags.phase },
+          { target, codec, probe, setTrafficRecorder: (r) => (recorder = r) },
+        );
+        callSids.push(...run.summaries.map((s) => s.callSid));
+        reports.push(reportScenario(run, idle));
+        serviceProblems[`${path} ${calls}`] = echo.take();
+      }
+      say(`stopping ${describe(path)}`);
+      const stopping = target;
+      target = undefined;
+      await stopping.stop();
+      if (stopping.namespace) await probe.deleteNamespace(stopping.namespace);
+    }
+  } finally {
+    await target?.stop();
+    await double.stop();
+    if (!flags.keepKeys) await probe.deleteCallKeys(callSids).catch(() => undefined);
+    redis.disconnect();
+  }
+  compareWithDirect(reports);
+  return { reports, serviceProblems };
+}
+
+/**
+ * The load generator must keep its strict 20 ms cadence and read arrival times
+ * promptly even when the machine is saturated, or the latency it reports is its
+ * own queueing. So the processes under test (either set-up alike, and Redis)
+ * run at a lower priority than the bench; raising niceness needs no privilege.
+ */
+function renice(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      setPriority(pid, SERVICE_NICENESS);
+    } catch (err) {
+      say(`could not renice ${pid}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** CPU a set-up burns with no call at all (timers, heartbeats, queue polling), in cores. */
+async function measureIdle(target: Target, probe: RedisProbe): Promise<IdleCost> {
+  const sampler = new ResourceSampler(target.measured());
+  const redisBefore = target.role === 'system' ? await probe.cpuSeconds() : 0;
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MEASURE_MS));
+  const redisAfter = target.role === 'system' ? await probe.cpuSeconds() : 0;
+  const seconds = IDLE_MEASURE_MS / 1000;
+  const services = sampler.finish().reduce((n, u) => n + u.cpuSeconds, 0);
+  return { servicesCores: services / seconds, redisCores: (redisAfter - redisBefore) / seconds };
+}
+
+function describe(path: PathName): string {
+  if (path === 'direct') return 'the direct bridge (one process, both sockets)';
+  return `the system (webhook, gateway, bridge processes; warm sessions ${path === 'warm' ? 'on' : 'off'})`;
+}

@@ -1,0 +1,213 @@
+/**
+ * The one table `npm run bench` prints: a section per call count, a column per
+ * set-up (system with warm sessions, system cold, direct bridge) and a last
+ * column with the issue's target and whether it was met.
+ */
+import { SERVICE_NICENESS, type BenchFlags, type PathName } from './flags.js';
+import type { Percentiles } from './histogram.js';
+import { GREETING_POINTS, LATENCY_POINTS, type ScenarioReport } from './report.js';
+
+const TARGETS = {
+  warmGreetingP95Ms: 150,
+  coldGreetingSlackMs: 100,
+  addedP50Ms: 2,
+  addedP99Ms: 10,
+  addedAtCalls: 50,
+  lossFreeAtCalls: 200,
+  cpuRatio: 1.5,
+  redisKbPerLiveCall: 200,
+} as const;
+
+/** Below this many calls, memory per live call is judged on the call's own keys (MEMORY USAGE), not used_memory. */
+const MIN_CALLS_FOR_MEMORY = 10;
+const BYTES_PER_KB = 1024;
+
+function keysKb(r: ScenarioReport): number {
+  return Object.values(r.redis?.liveKeyBytes ?? {}).reduce((a, b) => a + b, 0) / BYTES_PER_KB;
+}
+
+const COLUMN_TITLES: Record<PathName, string> = { warm: 'system warm', cold: 'system cold', direct: 'direct bridge' };
+const LABEL_WIDTH = 42;
+const CELL_WIDTH = 22;
+
+type Cell = string;
+interface Row {
+  label: string;
+  cells: Partial<Record<PathName, Cell>>;
+  target?: string;
+}
+
+function num(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '-';
+  const abs = Math.abs(ms);
+  return abs < 10 ? ms.toFixed(2) : abs < 100 ? ms.toFixed(1) : ms.toFixed(0);
+}
+
+function signed(ms: number | undefined): string {
+  return ms === undefined ? '-' : `${ms >= 0 ? '+' : ''}${num(ms)}`;
+}
+
+function triple(p: Percentiles | undefined, points: readonly number[]): Cell {
+  if (!p || p.count === 0) return '-';
+  return points.map((pt) => num(p.ms[pt])).join('/');
+}
+
+const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'ok' : 'MISS');
+
+function greetingCell(r: ScenarioReport): Cell {
+  const own = r.path === 'direct' ? r.greeting.direct : r.path === 'warm' ? r.greeting.warm : r.greeting.cold;
+  if (own) {
+    const cold = r.path === 'warm' ? (r.greeting.cold?.count ?? 0) : 0;
+    return `${triple(own, GREETING_POINTS)} (${own.count}${cold > 0 ? ` +${cold} cold` : ''})`;
+  }
+  // A warm set-up whose calls all took the cold path (no greeting_path=warm in call.metrics).
+  if (r.path === 'warm' && r.greeting.cold) return `cold ${triple(r.greeting.cold, GREETING_POINTS)}`;
+  return '-';
+}
+
+function sectionRows(reports: ScenarioReport[], flags: BenchFlags): Row[] {
+  const at = (path: PathName) => reports.find((r) => r.path === path);
+  const each = (f: (r: ScenarioReport) => Cell) => Object.fromEntries(reports.map((r) => [r.path, f(r)])) as Partial<Record<PathName, Cell>>;
+  const calls = reports[0]!.calls;
+  const systems = reports.filter((r) => r.path !== 'direct');
+  const coldLimit = flags.connectDelayMs + flags.firstAudioDelayMs + TARGETS.coldGreetingSlackMs;
+  const warm = at('warm')?.greeting.warm;
+  const cold = at('cold')?.greeting.cold ?? at('warm')?.greeting.cold;
+  /** One verdict per system set-up ("warm ok, cold MISS"), or one word when only one ran. */
+  const perSystem = (ok: (r: ScenarioReport) => boolean | undefined): string => {
+    const verdicts = systems.map((r) => ({ path: r.path, v: verdict(ok(r)) }));
+    if (verdicts.length === 0) return 'n/a';
+    if (verdicts.every((x) => x.v === verdicts[0]!.v)) return verdicts[0]!.v;
+    return verdicts.map((x) => `${x.path} ${x.v}`).join(', ');
+  };
+  const addedOk = (key: 'callerToModel' | 'modelToCaller') => (r: ScenarioReport) => {
+    const a = r[key].addedMs;
+    return a && (a[50] ?? Infinity) <= TARGETS.addedP50Ms && (a[99] ?? Infinity) <= TARGETS.addedP99Ms;
+  };
+  const lossOk = (r: ScenarioReport) => r.callerToModel.counts.lost + r.callerToModel.counts.reordered + r.modelToCaller.counts.lost + r.modelToCaller.counts.reordered === 0;
+  const cpuOk = (r: ScenarioReport) => (r.cpu.ratioWithRedisVsDirect === undefined ? undefined : r.cpu.ratioWithRedisVsDirect <= TARGETS.cpuRatio);
+  // With a handful of calls, used_memory moves more with Redis's own one-time allocations than with the calls.
+  const redisKb = (r: ScenarioReport) => (calls >= MIN_CALLS_FOR_MEMORY ? r.redis?.kbPerLiveCall : r.redis && keysKb(r));
+  const redisOk = (r: ScenarioReport) => {
+    const kb = redisKb(r);
+    return kb === undefined ? undefined : kb <= TARGETS.redisKbPerLiveCall;
+  };
+  const leftoversOk = (r: ScenarioReport) => (r.redis ? r.redis.leftoverKeys === 0 : undefined);
+  const addedTarget = (key: 'callerToModel' | 'modelToCaller') =>
+    `p50<=+${TARGETS.addedP50Ms} p99<=+${TARGETS.addedP99Ms}${calls === TARGETS.addedAtCalls ? '' : ' (target @50)'}: ${perSystem(addedOk(key))}`;
+  const cpuRow = (name: string, label: string): Row => ({ label: `  ${label}`, cells: each((r) => num(r.cpu.perCallMinute[name])) });
+  const groups = [...new Set(reports.flatMap((r) => Object.keys(r.peakRssMiB)))];
+
+  return [
+    {
+      label: 'greeting after START ms p50/p95/p99 (n)',
+      cells: each(greetingCell),
+      target: `warm p95<=${TARGETS.warmGreetingP95Ms}: ${verdict(warm && (warm.ms[95] ?? Infinity) <= TARGETS.warmGreetingP95Ms)}; cold p95<=${coldLimit}: ${verdict(cold && (cold.ms[95] ?? Infinity) <= coldLimit)}`,
+    },
+    { label: 'caller->model latency ms p50/p99/p99.9', cells: each((r) => triple(r.callerToModel.latency, LATENCY_POINTS)) },
+    { label: 'model->caller latency ms p50/p99/p99.9', cells: each((r) => triple(r.modelToCaller.latency, LATENCY_POINTS)) },
+    {
+      label: 'added vs direct, caller->model ms',
+      cells: each((r) => (r.callerToModel.addedMs ? LATENCY_POINTS.map((p) => signed(r.callerToModel.addedMs![p])).join('/') : '')),
+      target: addedTarget('callerToModel'),
+    },
+    {
+      label: 'added vs direct, model->caller ms',
+      cells: each((r) => (r.modelToCaller.addedMs ? LATENCY_POINTS.map((p) => signed(r.modelToCaller.addedMs![p])).join('/') : '')),
+      target: addedTarget('modelToCaller'),
+    },
+    {
+      label: 'caller->model frames lost/dup/reord',
+      cells: each((r) => `${r.callerToModel.counts.lost}/${r.callerToModel.counts.duplicated}/${r.callerToModel.counts.reordered} of ${r.callerToModel.counts.frames}`),
+      target: `0 lost, 0 reordered${calls === TARGETS.lossFreeAtCalls ? '' : ' (target @200)'}: ${perSystem(lossOk)}`,
+    },
+    {
+      label: 'model->caller deltas lost/dup/reord',
+      cells: each((r) => `${r.modelToCaller.counts.lost}/${r.modelToCaller.counts.duplicated}/${r.modelToCaller.counts.reordered} of ${r.modelToCaller.counts.frames}`),
+    },
+    { label: 'cross-talk (audio on the wrong call)', cells: each((r) => `${r.callerToModel.counts.crossTalk}/${r.modelToCaller.counts.crossTalk}`), target: 'must be 0/0' },
+    { label: 'CPU s per call-minute', cells: {} },
+    ...groups.filter((g) => g !== 'bench (doubles)').map((g) => cpuRow(g, g)),
+    { label: '  Redis server', cells: each((r) => (r.cpu.redisPerCallMinute === undefined ? '' : num(r.cpu.redisPerCallMinute))) },
+    {
+      label: '  total (services + Redis)',
+      cells: each((r) => num(r.cpu.servicesPerCallMinute + (r.cpu.redisPerCallMinute ?? 0))),
+    },
+    {
+      label: '  ratio vs direct (services / +Redis)',
+      cells: each((r) => (r.cpu.ratioVsDirect === undefined ? '' : `${num(r.cpu.ratioVsDirect)}x / ${num(r.cpu.ratioWithRedisVsDirect)}x`)),
+      target: `<=${TARGETS.cpuRatio}x (with Redis): ${perSystem(cpuOk)}`,
+    },
+    {
+      label: '  steady state only: total / ratio',
+      cells: each((r) => {
+        const st = r.cpu.steady;
+        if (!st) return '-';
+        const total = num(st.servicesPerCallMinute + (st.redisPerCallMinute ?? 0));
+        return st.ratioWithRedisVsDirect === undefined ? total : `${total} / ${num(st.ratioWithRedisVsDirect)}x`;
+      }),
+    },
+    {
+      label: '  idle set-up (no calls), % of a core',
+      cells: each((r) => `${num(r.cpu.idle.servicesCores * 100)}${r.path === 'direct' ? '' : ` + Redis ${num(r.cpu.idle.redisCores * 100)}`}`),
+    },
+    {
+      label: '  per call beyond streaming, CPU ms',
+      cells: each((r) => (r.cpu.steady ? r.cpu.steady.setupMsPerCall.toFixed(0) : '-')),
+    },
+    cpuRow('bench (doubles)', 'bench process (both doubles)'),
+    { label: 'peak RSS MiB', cells: {} },
+    ...groups.map((g) => ({ label: `  ${g}`, cells: each((r) => num(r.peakRssMiB[g])) })),
+    { label: 'Redis commands per call', cells: each((r) => (r.redis ? r.redis.commandsPerCall.toFixed(0) : '')) },
+    {
+      label: 'Redis KB per live call (used_mem / keys)',
+      cells: each((r) => (r.redis ? `${num(r.redis.kbPerLiveCall)} / ${num(keysKb(r))}` : '')),
+      target: `<=${TARGETS.redisKbPerLiveCall}: ${perSystem(redisOk)}`,
+    },
+    {
+      label: 'after end: leftover keys / KB per call',
+      cells: each((r) => (r.redis ? `${r.redis.leftoverKeys} / ${num(r.redis.residualKbPerCall)}` : '')),
+      target: `0 keys (timelines stay): ${perSystem(leftoversOk)}`,
+    },
+    {
+      label: 'no greeting / abnormal end / warnings',
+      cells: each((r) => `${r.callsWithoutGreeting} / ${r.health.abnormalEnds} / ${r.health.callerWarnings}`),
+    },
+    {
+      label: 'bench: late ticks, loop lag p99/max ms',
+      cells: each((r) => `${r.health.clockLateTicks}, ${num(r.health.benchLoopP99Ms)}/${num(r.health.benchLoopMaxMs)}`),
+    },
+    {
+      label: 'host: cores used by others / stolen',
+      cells: each((r) => `${num(r.health.otherLoadCores)} / ${num(r.health.stealCores)}`),
+      target: 'should be ~0 (else numbers are disturbed)',
+    },
+  ];
+}
+
+function line(label: string, cells: string[], target: string): string {
+  return `${label.padEnd(LABEL_WIDTH)}${cells.map((c) => c.padEnd(CELL_WIDTH)).join('')}${target}`.trimEnd();
+}
+
+export function renderTable(reports: ScenarioReport[], flags: BenchFlags, machine: string): string {
+  const paths = flags.paths.filter((p) => reports.some((r) => r.path === p));
+  const counts = [...new Set(reports.map((r) => r.calls))];
+  const out: string[] = [
+    `npm run bench: ${machine}; model double connect ${flags.connectDelayMs} ms, first audio ${flags.firstAudioDelayMs} ms after response.create, ` +
+      `deltas at ${flags.realtimeFactor}x real time; START ${flags.startDelayMs} ms after the stream socket opens; ${flags.durationS} s per call; ` +
+      `frame phases ${flags.phase}; ${flags.gateways} gateway(s), ${flags.bridges} bridge(s)` +
+      `${flags.renice ? `; services and Redis at nice ${SERVICE_NICENESS}, the bench (callers + model double) at 0` : ''}`,
+  ];
+  const width = LABEL_WIDTH + CELL_WIDTH * paths.length + 30;
+  for (const calls of counts) {
+    const section = paths.map((p) => reports.find((r) => r.calls === calls && r.path === p)).filter((r): r is ScenarioReport => r !== undefined);
+    out.push('='.repeat(width));
+    out.push(line(`${calls} concurrent call${calls === 1 ? '' : 's'}`, section.map((r) => COLUMN_TITLES[r.path]), 'target'));
+    out.push('-'.repeat(width));
+    for (const row of sectionRows(section, flags)) {
+      out.push(line(row.label, section.map((r) => row.cells[r.path] ?? ''), row.target ?? ''));
+    }
+  }
+  out.push('='.repeat(width));
+  return out.join('\n');
+}
