@@ -54,6 +54,8 @@ export const DEFAULTS = {
    * sitting in silence until they hang up.
    */
   ownerCheckMs: 2000,
+  /** Blocking connections that follow the calls' outbound streams (see StreamTailPool). */
+  streamTailConnections: 8,
 } as const;
 
 export interface GatewayConfig {
@@ -79,6 +81,7 @@ export interface GatewayConfig {
   clipChunkMs: number;
   hangupClipGraceMs: number;
   ownerCheckMs: number;
+  streamTailConnections: number;
   logLevel: LogLevel;
   instanceId: string;
 }
@@ -117,6 +120,7 @@ const shape = {
   CLIPS_DIR: field.string(DEFAULTS.clipsDir),
   HANGUP_CLIP_GRACE_MS: field.int(DEFAULTS.hangupClipGraceMs),
   OWNER_CHECK_MS: field.positiveInt(DEFAULTS.ownerCheckMs),
+  STREAM_TAIL_CONNECTIONS: field.positiveInt(DEFAULTS.streamTailConnections),
   LOG_LEVEL: field.logLevel(),
   INSTANCE_ID: field.instanceId(SERVICE_NAME),
 };
@@ -150,6 +154,7 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
     clipChunkMs: DEFAULTS.clipChunkMs,
     hangupClipGraceMs: e.HANGUP_CLIP_GRACE_MS,
     ownerCheckMs: e.OWNER_CHECK_MS,
+    streamTailConnections: e.STREAM_TAIL_CONNECTIONS,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
   };

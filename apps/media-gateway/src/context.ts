@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
-import type { SharedKeys, StreamTail, Timeline } from '@voice/redis';
+import type { SharedKeys, StreamFollower, Timeline } from '@voice/redis';
 import type { ClipLibrary } from './clips.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -16,8 +16,8 @@ export interface GatewayContext {
   redis: Redis;
   keys: SharedKeys;
   timeline: Timeline;
-  /** Follows every live call's `call:{CA}:out` on one blocking connection. */
-  tail: StreamTail;
+  /** Follows every live call's `call:{CA}:out` (a pool of blocking connections). */
+  tail: StreamFollower;
   calls: CallRepository;
   metrics: GatewayMetrics;
   /** The pre-rendered clips, loaded at start. */

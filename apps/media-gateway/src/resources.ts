@@ -1,6 +1,6 @@
 /**
  * The gateway's connections: Redis (one auto-pipelined command connection for
- * every write, one blocking connection for the out-stream tail) and Postgres.
+ * every write, a pool of blocking connections for the out-stream tails) and Postgres.
  * Opened in start(), closed in stop() in reverse order, once.
  */
 import type { Server } from 'node:http';
@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import type { WebSocketServer } from 'ws';
 import { createCallRepository, createDatabase } from '@voice/db';
 import type { Logger } from '@voice/logging';
-import { StreamTail, Timeline, createRedis, quitRedis, sharedKeys } from '@voice/redis';
+import { StreamTailPool, Timeline, createRedis, quitRedis, sharedKeys } from '@voice/redis';
 import { closeServer, stopInOrder } from '@voice/runtime';
 import type { ClipLibrary } from './clips.js';
 import { SERVICE_NAME } from './config.js';
@@ -22,7 +22,6 @@ import { OwnerWatch } from './owner-watch.js';
 export interface GatewayResources {
   ctx: GatewayContext;
   commands: Redis;
-  blocking: Redis;
   knex: Knex;
 }
 
@@ -34,9 +33,14 @@ export async function openResources(
 ): Promise<GatewayResources> {
   const name = (role: string) => `${config.instanceId}:${role}`;
   const commands = createRedis({ url: config.redisUrl, name: name('commands'), role: 'command', logger });
-  const blocking = createRedis({ url: config.redisUrl, name: name('out-tail'), role: 'blocking', logger });
   const knex = createDatabase(config.databaseUrl, { applicationName: config.instanceId, log: knexLogger(logger) });
-  const tail = new StreamTail({ blocking, commands, logger, name: 'call-out' });
+  const tail = new StreamTailPool({
+    connections: config.streamTailConnections,
+    openBlocking: (i) => createRedis({ url: config.redisUrl, name: name(`out-tail-${i}`), role: 'blocking', logger }),
+    commands,
+    logger,
+    name: 'call-out',
+  });
   const keys = sharedKeys(config.namespace);
   const ownerWatch = new OwnerWatch(commands, keys, config.ownerCheckMs, metrics.callsOrphaned, logger);
   const ctx: GatewayContext = {
@@ -52,7 +56,7 @@ export async function openResources(
     pending: new PendingWork(),
     ownerWatch,
   };
-  const resources = { ctx, commands, blocking, knex };
+  const resources = { ctx, commands, knex };
   try {
     // Fail start() on an unreachable Redis (the command role gives up after a few retries);
     // the blocking role would otherwise wait for it forever.
@@ -76,7 +80,7 @@ export async function closeResources(
     ['pending writes', () => resources?.ctx.pending.drain()],
     ['owner watch', () => resources?.ctx.ownerWatch.stop()],
     ['out-stream tail', () => resources?.ctx.tail.stop()],
-    ['redis', () => resources && Promise.all([quitRedis(resources.commands), quitRedis(resources.blocking)])],
+    ['redis', () => resources && quitRedis(resources.commands)],
     ['database', () => resources?.knex.destroy()],
     ['websocket server', () => wss && new Promise<void>((resolve) => wss.close(() => resolve()))],
     ['http server', () => server && closeServer(server)],

@@ -11,7 +11,7 @@ import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import {
   GroupConsumer,
-  StreamTail,
+  StreamTailPool,
   Timeline,
   createRedis,
   decodeClaim,
@@ -44,7 +44,6 @@ export interface RealtimeBridge {
 export function createRealtimeBridge(config: BridgeConfig, logger: Logger): RealtimeBridge {
   const redis = createRedis({ url: config.redisUrl, name: `${config.instanceId}:cmd`, role: 'command', logger });
   const claimReader = createRedis({ url: config.redisUrl, name: `${config.instanceId}:claims`, role: 'blocking', logger });
-  const tailReader = createRedis({ url: config.redisUrl, name: `${config.instanceId}:tail`, role: 'blocking', logger });
   const knex: Knex = createDatabase(config.databaseUrl);
   const businesses = createBusinessRepository(knex);
   const calls = createCallRepository(knex);
@@ -52,7 +51,13 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics = createBridgeMetrics(registry);
   const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger });
-  const tail = new StreamTail({ blocking: tailReader, commands: redis, logger, name: 'inbound' });
+  const tail = new StreamTailPool({
+    connections: config.streamTailConnections,
+    openBlocking: (i) => createRedis({ url: config.redisUrl, name: `${config.instanceId}:tail-${i}`, role: 'blocking', logger }),
+    commands: redis,
+    logger,
+    name: 'inbound',
+  });
   const registryOfCalls = new CallRegistry(redis, config.call.ownerLeaseMs, logger);
   const keys = sharedKeys(config.namespace);
   const claimer = new CallClaimer(redis, config.instanceId, config.call.ownerLeaseMs, keys.bridgeAlive);
@@ -169,7 +174,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
         ['stop heartbeat', () => heartbeat.stop()],
         ['stop tail', () => tail.stop()],
         ['close http', () => (server ? closeServer(server) : undefined)],
-        ['quit redis', () => Promise.all([quitRedis(claimReader), quitRedis(tailReader), quitRedis(redis)])],
+        ['quit redis', () => Promise.all([quitRedis(claimReader), quitRedis(redis)])],
         ['close database', () => closeDatabase(knex)],
       ]).catch((err: unknown) => logger.error('bridge stop failed', errorFields(err)));
       server = undefined;

@@ -43,6 +43,8 @@ export const BRIDGE_DEFAULTS = {
   warmSessionTtlMs: 30_000,
   /** Liveness heartbeat of this bridge; its key lives three beats, so a dead owner is noticed within ~3 s. */
   heartbeatMs: 1000,
+  /** Blocking connections that follow the calls' inbound streams (see StreamTailPool). */
+  streamTailConnections: 8,
 } as const;
 
 export function loadBridgeConfig(env: EnvSource) {
@@ -75,6 +77,7 @@ export function loadBridgeConfig(env: EnvSource) {
       WARM_SESSIONS_ENABLED: field.bool(BRIDGE_DEFAULTS.warmSessionsEnabled),
       WARM_SESSION_TTL_MS: field.positiveInt(BRIDGE_DEFAULTS.warmSessionTtlMs),
       HEARTBEAT_MS: field.positiveInt(BRIDGE_DEFAULTS.heartbeatMs),
+      STREAM_TAIL_CONNECTIONS: field.positiveInt(BRIDGE_DEFAULTS.streamTailConnections),
       TWILIO_ACCOUNT_SID: field.optionalString(),
       TWILIO_AUTH_TOKEN: field.optionalString(),
       TWILIO_API_BASE_URL: field.httpUrl('https://api.twilio.com'),
@@ -96,6 +99,7 @@ export function loadBridgeConfig(env: EnvSource) {
     instanceId: e.INSTANCE_ID,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     heartbeatMs: e.HEARTBEAT_MS,
+    streamTailConnections: e.STREAM_TAIL_CONNECTIONS,
     warmSessionsEnabled: e.WARM_SESSIONS_ENABLED,
     openai: {
       apiKey: e.OPENAI_API_KEY,

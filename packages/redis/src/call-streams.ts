@@ -59,6 +59,13 @@ export type OutboundEntry =
       at: number;
       /** The first media of the greeting is flagged so the gateway can time first_greeting_audio. */
       greeting?: boolean;
+      /**
+       * Marks to send Twilio right before / after this audio. Carried in the
+       * media entry (not as entries of their own) so one model delta is one
+       * XADD, not three.
+       */
+      markBefore?: string;
+      markAfter?: string;
     }
   | { kind: 'mark'; name: string }
   | { kind: 'clear' }
@@ -161,6 +168,8 @@ export function encodeOutbound(entry: OutboundEntry): string[] {
     case 'media': {
       const fields = ['kind', 'media', 'payload', entry.payload, 'at', entry.at.toFixed(3)];
       if (entry.greeting) fields.push('greeting', '1');
+      if (entry.markBefore) fields.push('markBefore', entry.markBefore);
+      if (entry.markAfter) fields.push('markAfter', entry.markAfter);
       return fields;
     }
     case 'mark':
@@ -183,6 +192,8 @@ export function decodeOutbound(id: string, fields: string[]): OutboundEntry {
         payload: requireField(id, r, 'payload'),
         at: requireNumber(id, r, 'at'),
         ...(r.greeting === '1' ? { greeting: true } : {}),
+        ...(r.markBefore ? { markBefore: r.markBefore } : {}),
+        ...(r.markAfter ? { markAfter: r.markAfter } : {}),
       };
     case 'mark':
       return { kind: 'mark', name: requireField(id, r, 'name') };

@@ -8,3 +8,4 @@ export * from './stream-tail.js';
 export * from './group-consumer.js';
 export * from './call-claims.js';
 export * from './call-meta.js';
+export * from './stream-tail-pool.js';

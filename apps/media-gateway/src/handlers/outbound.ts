@@ -33,12 +33,14 @@ function deliver(session: MediaSession, stream: ActiveStream, entry: OutboundEnt
   const { streamSid } = stream;
   switch (entry.kind) {
     case 'media':
+      if (entry.markBefore) sendMark(session, streamSid, entry.markBefore);
       if (!sendAudio(session, stream, entry.payload, Buffer.byteLength(entry.payload, 'base64'))) return;
       // Model audio only: clips go through `play`, so a hold clip never passes for the greeting.
       if (stream.firstAudioAt === undefined) firstAudio(session, stream, entry.at);
+      if (entry.markAfter) sendMark(session, streamSid, entry.markAfter);
       return;
     case 'mark':
-      if (session.send({ event: 'mark', streamSid, mark: { name: entry.name } })) metrics.txMark.inc();
+      sendMark(session, streamSid, entry.name);
       return;
     case 'clear':
       if (!session.send({ event: 'clear', streamSid })) return;
@@ -52,6 +54,10 @@ function deliver(session: MediaSession, stream: ActiveStream, entry: OutboundEnt
       onHangup(session, stream, entry);
       return;
   }
+}
+
+function sendMark(session: MediaSession, streamSid: string, name: string): void {
+  if (session.send({ event: 'mark', streamSid, mark: { name } })) session.ctx.metrics.txMark.inc();
 }
 
 function firstAudio(session: MediaSession, stream: ActiveStream, bridgeAt: number): void {

@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { callKeys, readCallMeta, transientCallKeys, type InboundEntry, type StreamTail, type Timeline } from '@voice/redis';
+import { callKeys, readCallMeta, transientCallKeys, type InboundEntry, type StreamFollower, type Timeline } from '@voice/redis';
 import type { CallConfig, OpenAIConfig } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
@@ -40,7 +40,7 @@ export interface CallSessionDeps {
   openaiConfig: OpenAIConfig;
   openai: OpenAI;
   redis: Redis;
-  tail: StreamTail;
+  tail: StreamFollower;
   timeline: Timeline;
   logger: Logger;
   metrics: BridgeMetrics;

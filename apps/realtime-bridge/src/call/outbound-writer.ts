@@ -37,11 +37,10 @@ export class OutboundWriter {
     }
   }
 
-  /** Model audio with its marks: the start-of-item mark (if any) before it, the end-of-delta mark after it. */
+  /** Model audio with its marks (start-of-item before it, end-of-delta after it), as one entry. */
   writeAgentAudio(payload: string, marks: string[], greeting: boolean): void {
-    if (marks.length === 2) this.write({ kind: 'mark', name: marks[0]! });
-    this.write({ kind: 'media', payload, at: preciseNow(), greeting });
-    this.write({ kind: 'mark', name: marks[marks.length - 1]! });
+    const markBefore = marks.length === 2 ? marks[0] : undefined;
+    this.write({ kind: 'media', payload, at: preciseNow(), greeting, markBefore, markAfter: marks[marks.length - 1] });
   }
 
   /** After the call ended nothing may recreate the stream. */
