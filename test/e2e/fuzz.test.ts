@@ -21,6 +21,7 @@ import { TWILIO_SIGNATURE_HEADER, parseTwiml, signStreamUpgrade, signWebhook, wa
 import { DEFAULTS as GATEWAY_DEFAULTS, MEDIA_PATH } from '../../apps/media-gateway/src/config.js';
 import { INVALID_KINDS } from '../../apps/media-gateway/src/metrics.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { metricValue, scrape } from '../support/metrics.js';
 import { createTestBusiness } from '../support/business.js';
 import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../support/env.js';
 import { assertionRedis, callKeysPresent } from '../support/redis.js';
@@ -130,13 +131,13 @@ describe('e2e: fuzzing the media socket', function () {
     }
 
     const after = await scrape(gatewayPort);
-    const delta = (name: string, labels: Record<string, string> = {}) => metric(after, name, labels) - metric(before, name, labels);
+    const delta = (name: string, labels: Record<string, string> = {}) => metricValue(after, name, labels) - metricValue(before, name, labels);
     for (const kind of INVALID_KINDS.filter((k) => k !== 'protocol_error' && k !== 'start_backlog')) {
       expect(delta('gateway_invalid_messages_total', { kind }), `invalid messages of kind ${kind}`).to.be.greaterThan(0);
     }
     expect(delta('gateway_streams_started_total')).to.equal(PLAN.filter(([role]) => role === 'started').length + 1);
     expect(delta('gateway_streams_rejected_total')).to.equal(2);
-    expect(metric(after, 'gateway_open_sockets')).to.equal(0);
+    expect(metricValue(after, 'gateway_open_sockets')).to.equal(0);
   });
 });
 
@@ -442,20 +443,4 @@ function seedFor(seed: number, index: number): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function scrape(port: number): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-}
-
-/** Sum of a metric's samples in Prometheus text whose labels include `labels`. */
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const labelText = match[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) sum += Number(match[3]);
-  }
-  return sum;
 }

@@ -16,6 +16,7 @@ import { TWILIO_SIGNATURE_HEADER, signStreamUpgrade, waitFor } from '@voice/test
 import type { TwilioCallerDouble } from '@voice/testkit';
 import { DEFAULTS as GATEWAY_DEFAULTS, MEDIA_PATH } from '../../apps/media-gateway/src/config.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { scrapeMetric } from '../support/metrics.js';
 import { createTestBusiness } from '../support/business.js';
 import { PUBLIC_STREAM_URL, TEST_AUTH_TOKEN } from '../support/env.js';
 import { assertionRedis, callKeysPresent, timelineEvents } from '../support/redis.js';
@@ -172,14 +173,3 @@ function fieldsOf(fields: string[]): Record<string, string> {
 }
 
 /** Sum of a metric's samples in the gateway's /metrics text whose labels include `labels`. */
-async function scrapeMetric(port: number, name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const labelText = match[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) sum += Number(match[3]);
-  }
-  return sum;
-}

@@ -13,6 +13,7 @@ import { callKeys, readTimeline } from '@voice/redis';
 import { LONG_REPLY_TEXT, waitFor } from '@voice/testkit';
 import { BRIDGE_DEFAULTS } from '../../apps/realtime-bridge/src/config.js';
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
+import { scrapeMetric } from '../support/metrics.js';
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
 import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../support/env.js';
@@ -58,8 +59,7 @@ describe('e2e: warm sessions', function () {
     await waitFor(() => running.realtime.openSessionCount === 0, { message: 'model session closed' });
     expect(running.realtime.totalConnections).to.equal(1);
     expect(await redis.exists(callKeys.owner(callSid), callKeys.outbound(callSid))).to.equal(0);
-    const metrics = await (await fetch(`http://127.0.0.1:${running.bridges[0]!.port}/metrics`)).text();
-    expect(metrics).to.match(/bridge_warm_sessions_expired_total\{[^}]*\} 1/);
+    expect(await scrapeMetric(running.bridges[0]!.port, 'bridge_warm_sessions_expired_total', { reason: 'ttl' })).to.equal(1);
   });
 
   it('lets a START that arrives before the warm session is ready join it: no second session', async () => {
