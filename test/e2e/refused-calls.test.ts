@@ -5,37 +5,23 @@
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import twilio from 'twilio';
-import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
-import { prepareTestDatabase, uniqueCallSid } from '@voice/db';
+import { uniqueCallSid } from '@voice/db';
 import { sharedKeys } from '@voice/redis';
-import { startStack, type Stack } from '../support/stack.js';
+import { useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
-import { assertionRedis, timelineEvents } from '../support/redis.js';
+import { timelineEvents } from '../support/redis.js';
 import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID } from '../support/env.js';
 
 describe('e2e: refused calls', function () {
   this.timeout(30_000);
-  let knex: Knex;
-  let redis: Redis;
-  let stack: Stack;
-
-  before(async () => {
-    ({ knex } = await prepareTestDatabase());
-    redis = assertionRedis();
-  });
-  after(async () => {
-    await knex.destroy();
-    await redis.quit();
-  });
+  const ctx = useE2EContext();
   beforeEach(async () => {
-    stack = await startStack();
-  });
-  afterEach(async () => {
-    await stack.stop();
+    await ctx.start();
   });
 
   it('refuses unsigned and forged webhooks and forged media upgrades without opening a model session', async () => {
+    const { knex, redis } = ctx;
+    const stack = ctx.stack!;
     const business = await createTestBusiness(knex);
     const callSid = uniqueCallSid();
     const params = { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: business.phoneNumber };
@@ -73,6 +59,8 @@ describe('e2e: refused calls', function () {
   });
 
   it('tells a caller of an unknown number it is not in service and hangs up', async () => {
+    const { redis } = ctx;
+    const stack = ctx.stack!;
     const call = stack.call('+15550001111');
     const summary = await call.done;
     expect(summary.endedBy).to.equal('twiml-hangup');

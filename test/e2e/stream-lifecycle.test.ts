@@ -7,19 +7,17 @@
  */
 import { expect } from 'chai';
 import WebSocket from 'ws';
-import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
-import { createCallRepository, prepareTestDatabase } from '@voice/db';
+import { createCallRepository } from '@voice/db';
 import { TWILIO_MEDIA_SUBPROTOCOL } from '@voice/protocols';
 import { readTimeline, sharedKeys } from '@voice/redis';
 import { TWILIO_SIGNATURE_HEADER, signStreamUpgrade, waitFor } from '@voice/testkit';
 import type { TwilioCallerDouble } from '@voice/testkit';
 import { DEFAULTS as GATEWAY_DEFAULTS, MEDIA_PATH } from '../../apps/media-gateway/src/config.js';
-import { startStack, type Stack } from '../support/stack.js';
 import { scrapeMetric } from '../support/metrics.js';
+import { useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
 import { PUBLIC_STREAM_URL, TEST_AUTH_TOKEN } from '../support/env.js';
-import { assertionRedis, callKeysPresent, timelineEvents } from '../support/redis.js';
+import { callKeysPresent, timelineEvents } from '../support/redis.js';
 import { expectSubsequence } from '../support/assertions.js';
 
 /** Twilio's own delay before START is a few ms; this one is slow, yet under the warn threshold. */
@@ -32,31 +30,18 @@ const THRESHOLD_SLACK_MS = 1500;
 
 describe('e2e: the media stream before START', function () {
   this.timeout(30_000);
-  let knex: Knex;
-  let redis: Redis;
-  let stack: Stack;
-
-  before(async () => {
-    ({ knex } = await prepareTestDatabase());
-    redis = assertionRedis();
-  });
-  after(async () => {
-    await knex.destroy();
-    await redis.quit();
-  });
-  afterEach(async () => {
-    await stack.stop();
-  });
+  const ctx = useE2EContext();
 
   const gatewayMetric = (name: string, labels: Record<string, string> = {}) =>
-    scrapeMetric(stack.gateways[0]!.port, name, labels);
+    scrapeMetric(ctx.stack!.gateways[0]!.port, name, labels);
 
   async function heardGreeting(call: TwilioCallerDouble): Promise<void> {
     await waitFor(() => call.heardAudibleMs() >= HEARD_GREETING_MS, { timeoutMs: 10_000, message: 'the greeting heard' });
   }
 
   it('treats a START that comes 1.8 s after the socket opened as a normal call', async () => {
-    stack = await startStack();
+    const { knex, redis } = ctx;
+    const stack = await ctx.start();
     const business = await createTestBusiness(knex);
     // The caller stays silent so nothing interrupts the greeting.
     const call = stack.call(business.phoneNumber, { startDelayMs: SLOW_START_MS, script: SILENT_CALLER });
@@ -78,7 +63,8 @@ describe('e2e: the media stream before START', function () {
   });
 
   it('records a socket with no CallSid that never sends anything as a ghost, never a failed call', async () => {
-    stack = await startStack();
+    const { redis } = ctx;
+    const stack = await ctx.start();
     const port = stack.gateways[0]!.port;
     const preflight = await openSignedSocket(port);
     const lingering = await openSignedSocket(port);
@@ -104,9 +90,10 @@ describe('e2e: the media stream before START', function () {
   });
 
   it('fails a real call whose stream sends connected but never START, and the caller hears the fallback', async () => {
+    const { knex, redis } = ctx;
     // Without warm sessions (a model session opened while the phone rings, before any socket):
     // this is about the gateway's side, where a stream that never starts must not reach the model.
-    stack = await startStack({ bridgeEnv: { WARM_SESSIONS_ENABLED: 'false' } });
+    const stack = await ctx.start({ bridgeEnv: { WARM_SESSIONS_ENABLED: 'false' } });
     const business = await createTestBusiness(knex);
     const call = stack.call(business.phoneNumber, { noStart: true });
     const summary = await call.done;
