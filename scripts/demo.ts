@@ -22,6 +22,8 @@ const CALLER_SAYS = "Hi, I'd like to book a cleaning for next Tuesday morning, p
 /** The greeting is about five seconds of speech; the caller waits for it, speaks, then listens to the reply. */
 const CALLER_SCRIPT = [{ silenceMs: 7000 }, { say: CALLER_SAYS }, { silenceMs: 7000 }];
 const PROGRESS_EVERY_MS = 1000;
+/** Real Twilio opens the media stream a second or more after the webhook: the time warm sessions use. */
+const TWILIO_START_DELAY_MS = 1200;
 const TIMELINE_SETTLE_MS = 10_000;
 
 function say(line: string): void {
@@ -66,6 +68,7 @@ async function main(): Promise<number> {
       from: '+15005550001',
       resolveStreamUrl: (url) => `ws://127.0.0.1:${running.gatewayPorts[0]}${new URL(url).pathname}`,
       script: CALLER_SCRIPT,
+      startDelayMs: TWILIO_START_DELAY_MS,
       hangupWhenScriptEnds: true,
     });
     say(`placing call ${call.callSid} to ${DEMO_PHONE_NUMBER}; the caller will say: "${CALLER_SAYS}"`);
