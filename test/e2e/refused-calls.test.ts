@@ -8,6 +8,7 @@ import twilio from 'twilio';
 import { uniqueCallSid } from '@voice/db';
 import { sharedKeys } from '@voice/redis';
 import { useE2EContext } from '../support/e2e-context.js';
+import { postAsTwilio } from '../support/twilio-http.js';
 import { createTestBusiness } from '../support/business.js';
 import { timelineEvents } from '../support/redis.js';
 import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID } from '../support/env.js';
@@ -25,12 +26,9 @@ describe('e2e: refused calls', function () {
     const business = await createTestBusiness(knex);
     const callSid = uniqueCallSid();
     const params = { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: business.phoneNumber };
-    const url = `http://127.0.0.1:${stack.webhook.port}/twilio/voice`;
-    const body = new URLSearchParams(params).toString();
-    const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    const unsigned = await fetch(url, { method: 'POST', headers: form, body });
     const wrongToken = twilio.getExpectedTwilioSignature('not-the-auth-token', `${PUBLIC_BASE_URL}/twilio/voice`, params);
-    const forged = await fetch(url, { method: 'POST', headers: { ...form, 'x-twilio-signature': wrongToken }, body });
+    const unsigned = await postAsTwilio(stack.webhook.port, '/twilio/voice', params, null);
+    const forged = await postAsTwilio(stack.webhook.port, '/twilio/voice', params, wrongToken);
     expect(unsigned.status).to.equal(400);
     expect(forged.status).to.equal(403);
 

@@ -6,7 +6,6 @@
  * that dies: bridge-failover.test.ts). Assertions are about what happened, never how fast.
  */
 import { expect } from 'chai';
-import twilio from 'twilio';
 import { uniqueCallSid } from '@voice/db';
 import { FRAME_MS } from '@voice/protocols';
 import { callKeys, readTimeline } from '@voice/redis';
@@ -14,9 +13,10 @@ import { LONG_REPLY_TEXT, waitFor } from '@voice/testkit';
 import { BRIDGE_DEFAULTS } from '../../apps/realtime-bridge/src/config.js';
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { scrapeMetric } from '../support/metrics.js';
+import { postAsTwilio } from '../support/twilio-http.js';
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
-import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../support/env.js';
+import { TEST_ACCOUNT_SID } from '../support/env.js';
 
 /** Twilio opens the media stream a second or more after the webhook; the caller double waits this long before START. */
 const RINGING_MS = 2000;
@@ -48,11 +48,7 @@ describe('e2e: warm sessions', function () {
     const business = await createTestBusiness(knex);
     const callSid = uniqueCallSid();
     const params = { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: business.phoneNumber };
-    const res = await fetch(`http://127.0.0.1:${stack.webhook.port}/twilio/voice`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, `${PUBLIC_BASE_URL}/twilio/voice`, params) },
-      body: new URLSearchParams(params).toString(),
-    });
+    const res = await postAsTwilio(stack.webhook.port, '/twilio/voice', params);
     expect(res.status).to.equal(200);
     await waitFor(async () => names(await readTimeline(redis, callSid)).includes('warm.expired'), { message: 'warm.expired' });
     const running = stack;

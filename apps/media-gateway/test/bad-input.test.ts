@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import { prepareTestDatabase } from '@voice/db';
-import type { TestDatabase } from '@voice/db';
 import { STREAM_PARAMETERS } from '@voice/protocols';
 import type { InboundEntry } from '@voice/redis';
 import { DEFAULTS } from '../src/config.js';
-import { GatewayHarness } from './helpers/harness.js';
+import type { GatewayHarness} from './helpers/harness.js';
+import { useGatewayHarness } from './helpers/harness.js';
 import { audioFrame } from './helpers/twilio-stream-client.js';
 import type { TwilioStreamClient } from './helpers/twilio-stream-client.js';
 import { sleep, waitFor } from './helpers/wait-for.js';
@@ -13,18 +12,9 @@ const stopOf = (entries: InboundEntry[]) =>
   entries.find((e): e is Extract<InboundEntry, { kind: 'stop' }> => e.kind === 'stop');
 
 describe('media gateway: bad input', () => {
-  let db: TestDatabase;
+  const gw = useGatewayHarness();
   let h: GatewayHarness;
 
-  before(async () => {
-    db = await prepareTestDatabase();
-  });
-  after(async () => {
-    await db.knex.destroy();
-  });
-  afterEach(async () => {
-    await h.cleanup();
-  });
 
   async function healthy(): Promise<boolean> {
     return (await fetch(`http://127.0.0.1:${h.port}/healthz`)).status === 200;
@@ -39,7 +29,7 @@ describe('media gateway: bad input', () => {
 
   describe('with default limits', () => {
     beforeEach(async () => {
-      h = await GatewayHarness.start(db.knex, db.url);
+      h = await gw.start();
     });
 
     it('drops each kind of malformed message, counts it, notes it once per call, and keeps the call', async () => {
@@ -111,7 +101,7 @@ describe('media gateway: bad input', () => {
   });
 
   it('closes an oversize frame with 1009, ends the call cleanly and keeps serving', async () => {
-    h = await GatewayHarness.start(db.knex, db.url, { MAX_MESSAGE_BYTES: '1024' });
+    h = await gw.start({ MAX_MESSAGE_BYTES: '1024' });
     const call = await h.answeredCall();
     const client = await h.startedStream(call);
     client.media(audioFrame(1));
@@ -131,7 +121,7 @@ describe('media gateway: bad input', () => {
 
   it('drops messages above MAX_MESSAGES_PER_SECOND and keeps the socket open', async () => {
     const cap = 20;
-    h = await GatewayHarness.start(db.knex, db.url, { MAX_MESSAGES_PER_SECOND: String(cap) });
+    h = await gw.start({ MAX_MESSAGES_PER_SECOND: String(cap) });
     const call = await h.answeredCall();
     const client = await h.startedStream(call);
     await sleep(DEFAULTS.floodWindowMs);

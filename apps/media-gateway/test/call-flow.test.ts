@@ -1,28 +1,19 @@
 import { expect } from 'chai';
-import { DEMO_BUSINESS_ID, prepareTestDatabase } from '@voice/db';
-import type { TestDatabase } from '@voice/db';
+import { DEMO_BUSINESS_ID } from '@voice/db';
 import { STREAM_PARAMETERS } from '@voice/protocols';
 import { CALL_STREAM_DEFAULTS, callKeys, encodeOutbound, preciseNow } from '@voice/redis';
 import type { OutboundEntry } from '@voice/redis';
-import { GatewayHarness } from './helpers/harness.js';
+import type { GatewayHarness} from './helpers/harness.js';
+import { useGatewayHarness } from './helpers/harness.js';
 import { audioFrame } from './helpers/twilio-stream-client.js';
 import { waitFor } from './helpers/wait-for.js';
 
 describe('media gateway: a started call', () => {
-  let db: TestDatabase;
+  const gw = useGatewayHarness();
   let h: GatewayHarness;
 
-  before(async () => {
-    db = await prepareTestDatabase();
-  });
-  after(async () => {
-    await db.knex.destroy();
-  });
   beforeEach(async () => {
-    h = await GatewayHarness.start(db.knex, db.url);
-  });
-  afterEach(async () => {
-    await h.cleanup();
+    h = await gw.start();
   });
 
   const writeOut = (callSid: string, entry: OutboundEntry) =>

@@ -1,27 +1,16 @@
 import { expect } from 'chai';
-import { prepareTestDatabase } from '@voice/db';
-import type { TestDatabase } from '@voice/db';
 import { STREAM_PARAMETERS } from '@voice/protocols';
 import { callKeys } from '@voice/redis';
-import { GatewayHarness } from './helpers/harness.js';
-import type { TestCall } from './helpers/harness.js';
+import { useGatewayHarness } from './helpers/harness.js';
+import type { TestCall , GatewayHarness} from './helpers/harness.js';
 import { waitFor } from './helpers/wait-for.js';
 
 describe('media gateway: the one-time call token', () => {
-  let db: TestDatabase;
+  const gw = useGatewayHarness();
   let h: GatewayHarness;
 
-  before(async () => {
-    db = await prepareTestDatabase();
-  });
-  after(async () => {
-    await db.knex.destroy();
-  });
   beforeEach(async () => {
-    h = await GatewayHarness.start(db.knex, db.url);
-  });
-  afterEach(async () => {
-    await h.cleanup();
+    h = await gw.start();
   });
 
   async function refusedWith(call: TestCall, params: Record<string, string>): Promise<Record<string, string>> {

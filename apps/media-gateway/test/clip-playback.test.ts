@@ -7,8 +7,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { prepareTestDatabase } from '@voice/db';
-import type { TestDatabase } from '@voice/db';
 import { BYTES_PER_MS } from '@voice/protocols';
 import type { TwilioOutboundMessage } from '@voice/protocols';
 import { CLIP_NAMES, callKeys, encodeOutbound, preciseNow } from '@voice/redis';
@@ -16,7 +14,8 @@ import type { ClipName, InboundEntry, OutboundEntry } from '@voice/redis';
 import { CLIP_FILE_EXTENSION } from '../src/clips.js';
 import { DEFAULTS } from '../src/config.js';
 import { HANGUP_MARK_PREFIX } from '../src/handlers/hangup.js';
-import { GatewayHarness } from './helpers/harness.js';
+import type { GatewayHarness} from './helpers/harness.js';
+import { useGatewayHarness } from './helpers/harness.js';
 import { audioFrame } from './helpers/twilio-stream-client.js';
 import type { TwilioStreamClient } from './helpers/twilio-stream-client.js';
 import { sleep, waitFor } from './helpers/wait-for.js';
@@ -34,18 +33,9 @@ const marksOf = (messages: TwilioOutboundMessage[]) =>
 const clipFile = (dir: string, name: ClipName) => join(dir, `${name}${CLIP_FILE_EXTENSION}`);
 
 describe('media gateway: clips', () => {
-  let db: TestDatabase;
+  const gw = useGatewayHarness();
   let h: GatewayHarness;
 
-  before(async () => {
-    db = await prepareTestDatabase();
-  });
-  after(async () => {
-    await db.knex.destroy();
-  });
-  afterEach(async () => {
-    await h.cleanup();
-  });
 
   const writeOut = (callSid: string, entry: OutboundEntry) =>
     h.redis.xadd(callKeys.outbound(callSid), '*', ...encodeOutbound(entry));
@@ -79,7 +69,7 @@ describe('media gateway: clips', () => {
       fallback = await readFile(clipFile(DEFAULTS.clipsDir, 'fallback'));
     });
     beforeEach(async () => {
-      h = await GatewayHarness.start(db.knex, db.url);
+      h = await gw.start();
     });
 
     it('plays a clip byte for byte, counts it in tx, and does not take it for the first model audio', async () => {
@@ -211,7 +201,7 @@ describe('media gateway: clips', () => {
       for (const name of CLIP_NAMES) {
         await writeFile(clipFile(dir, name), Buffer.alloc(CLIP_MS * BYTES_PER_MS, 0x10));
       }
-      h = await GatewayHarness.start(db.knex, db.url, { CLIPS_DIR: dir, HANGUP_CLIP_GRACE_MS: String(GRACE_MS) });
+      h = await gw.start({ CLIPS_DIR: dir, HANGUP_CLIP_GRACE_MS: String(GRACE_MS) });
     });
     afterEach(async () => {
       await rm(dir, { recursive: true, force: true });

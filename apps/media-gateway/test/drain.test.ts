@@ -1,28 +1,18 @@
 import { expect } from 'chai';
-import { prepareTestDatabase } from '@voice/db';
-import type { TestDatabase } from '@voice/db';
 import type { InboundEntry } from '@voice/redis';
-import { GatewayHarness } from './helpers/harness.js';
+import type { GatewayHarness} from './helpers/harness.js';
+import { useGatewayHarness } from './helpers/harness.js';
 import { audioFrame, refusedStatus } from './helpers/twilio-stream-client.js';
 
 const DRAIN_MS = 400;
 
 describe('media gateway: draining', () => {
-  let db: TestDatabase;
+  const gw = useGatewayHarness();
   let h: GatewayHarness;
 
-  before(async () => {
-    db = await prepareTestDatabase();
-  });
-  after(async () => {
-    await db.knex.destroy();
-  });
-  afterEach(async () => {
-    await h.cleanup();
-  });
 
   it('refuses new upgrades, reports not ready, then closes live calls with 1001 and ends them', async () => {
-    h = await GatewayHarness.start(db.knex, db.url, { DRAIN_TIMEOUT_MS: String(DRAIN_MS) });
+    h = await gw.start({ DRAIN_TIMEOUT_MS: String(DRAIN_MS) });
     const call = await h.answeredCall();
     const client = await h.startedStream(call);
     client.media(audioFrame(1));
@@ -51,7 +41,7 @@ describe('media gateway: draining', () => {
 
   it('does not wait out the drain timeout when no call is live, and stops twice without complaint', async () => {
     const drainMs = 20_000;
-    h = await GatewayHarness.start(db.knex, db.url, { DRAIN_TIMEOUT_MS: String(drainMs) });
+    h = await gw.start({ DRAIN_TIMEOUT_MS: String(drainMs) });
     const started = Date.now();
     await Promise.all([h.gateway.stop(), h.gateway.stop()]);
     expect(Date.now() - started).to.be.below(drainMs / 2);

@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import { prepareTestDatabase } from '@voice/db';
-import type { TestDatabase } from '@voice/db';
 import { STREAM_PARAMETERS } from '@voice/protocols';
 import { transientCallKeys } from '@voice/redis';
-import { GatewayHarness } from './helpers/harness.js';
+import type { GatewayHarness} from './helpers/harness.js';
+import { useGatewayHarness } from './helpers/harness.js';
 import { audioFrame } from './helpers/twilio-stream-client.js';
 import { sleep, waitFor } from './helpers/wait-for.js';
 
@@ -11,22 +10,13 @@ const WARN_MS = 150;
 const TIMEOUT_MS = 300;
 
 describe('media gateway: waiting for START', () => {
-  let db: TestDatabase;
+  const gw = useGatewayHarness();
   let h: GatewayHarness;
 
-  before(async () => {
-    db = await prepareTestDatabase();
-  });
-  after(async () => {
-    await db.knex.destroy();
-  });
-  afterEach(async () => {
-    await h.cleanup();
-  });
 
   describe('with short thresholds', () => {
     beforeEach(async () => {
-      h = await GatewayHarness.start(db.knex, db.url, {
+      h = await gw.start({
         START_WARN_MS: String(WARN_MS),
         START_TIMEOUT_MS: String(TIMEOUT_MS),
       });
@@ -97,7 +87,7 @@ describe('media gateway: waiting for START', () => {
 
   it('lets a START that arrives after the warn threshold proceed, noting it was slow', async () => {
     const timeoutMs = WARN_MS * 4;
-    h = await GatewayHarness.start(db.knex, db.url, {
+    h = await gw.start({
       START_WARN_MS: String(WARN_MS),
       START_TIMEOUT_MS: String(timeoutMs),
     });

@@ -1,26 +1,16 @@
 import { expect } from 'chai';
-import { prepareTestDatabase } from '@voice/db';
-import type { TestDatabase } from '@voice/db';
 import { TWILIO_MEDIA_SUBPROTOCOL } from '@voice/protocols';
 import { callKeys } from '@voice/redis';
-import { GatewayHarness } from './helpers/harness.js';
+import type { GatewayHarness} from './helpers/harness.js';
+import { useGatewayHarness } from './helpers/harness.js';
 import { refusedStatus } from './helpers/twilio-stream-client.js';
 
 describe('media gateway: the upgrade', () => {
-  let db: TestDatabase;
+  const gw = useGatewayHarness();
   let h: GatewayHarness;
 
-  before(async () => {
-    db = await prepareTestDatabase();
-  });
-  after(async () => {
-    await db.knex.destroy();
-  });
   beforeEach(async () => {
-    h = await GatewayHarness.start(db.knex, db.url, { START_WARN_MS: '50', START_TIMEOUT_MS: '100' });
-  });
-  afterEach(async () => {
-    await h.cleanup();
+    h = await gw.start({ START_WARN_MS: '50', START_TIMEOUT_MS: '100' });
   });
 
   /** Every key a socket could have written: a refused upgrade must leave none of them. */

@@ -1,64 +1,36 @@
 import { expect } from 'chai';
 import twilio from 'twilio';
-import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { createCallRepository, prepareTestDatabase, uniqueCallSid } from '@voice/db';
-import { createLogger } from '@voice/logging';
+import { createCallRepository, uniqueCallSid } from '@voice/db';
 import { callKeys, QUEUE_NAMES, sharedKeys } from '@voice/redis';
 import { parsePrebuiltPrompt } from '@voice/agent';
 import { waitFor } from '@voice/testkit';
-import { loadWebhookConfig } from '../src/config.js';
-import { createWebhookService, type WebhookService } from '../src/webhook-service.js';
-import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, baseTestEnv, uniqueNamespace } from '../../../test/support/env.js';
+import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../../../test/support/env.js';
+import { postAsTwilio } from '../../../test/support/twilio-http.js';
 import { createTestBusiness, TEST_GREETING } from '../../../test/support/business.js';
-import { assertionRedis, deleteNamespace, timelineEvents } from '../../../test/support/redis.js';
+import { timelineEvents } from '../../../test/support/redis.js';
+import { useWebhookService } from './helpers/webhook-context.js';
 
 describe('webhook: POST /twilio/voice', function () {
-  let knex: Knex;
-  let redis: Redis;
-  let service: WebhookService;
-  let namespace: string;
+  const ctx = useWebhookService();
   let queue: Queue;
 
-  before(async () => {
-    ({ knex } = await prepareTestDatabase());
-    redis = assertionRedis();
+  beforeEach(() => {
+    queue = new Queue(QUEUE_NAMES.prebuild, { connection: ctx.redis, prefix: sharedKeys(ctx.namespace).bullPrefix });
   });
-
-  after(async () => {
-    await knex.destroy();
-    await redis.quit();
-  });
-
-  beforeEach(async () => {
-    namespace = uniqueNamespace();
-    const config = loadWebhookConfig(baseTestEnv(namespace));
-    service = createWebhookService(config, createLogger({ service: 'webhook', instance: 'test', level: config.logLevel }));
-    await service.start();
-    queue = new Queue(QUEUE_NAMES.prebuild, { connection: redis, prefix: sharedKeys(namespace).bullPrefix });
-  });
-
   afterEach(async () => {
-    await service.stop();
     await queue.close();
-    await deleteNamespace(redis, namespace);
   });
 
   function voiceParams(callSid: string, to: string, extra: Record<string, string> = {}): Record<string, string> {
     return { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: to, Direction: 'inbound', CallStatus: 'ringing', ...extra };
   }
 
-  async function post(path: string, params: Record<string, string>, signature?: string | null) {
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-    const sig = signature === undefined ? twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, PUBLIC_BASE_URL + path, params) : signature;
-    if (sig !== null) headers['x-twilio-signature'] = sig;
-    const res = await fetch(`http://127.0.0.1:${service.port}${path}`, { method: 'POST', headers, body: new URLSearchParams(params).toString() });
-    return { status: res.status, body: await res.text() };
-  }
+  const post = (path: string, params: Record<string, string>, signature?: string | null) =>
+    postAsTwilio(ctx.service.port, path, params, signature);
 
   it('answers a known number with <Connect><Stream> plus parameters and a spoken fallback, and prebuilds the prompt', async () => {
-    const business = await createTestBusiness(knex);
+    const business = await createTestBusiness(ctx.knex);
     const callSid = uniqueCallSid();
     const res = await post('/twilio/voice', voiceParams(callSid, business.phoneNumber));
 
@@ -71,23 +43,23 @@ describe('webhook: POST /twilio/voice', function () {
     expect(res.body).not.to.match(/url="[^"]*\?/); // Twilio strips query strings: never rely on one
 
     const token = /name="callToken" value="([^"]+)"/.exec(res.body)![1];
-    expect(await redis.get(callKeys.token(callSid))).to.equal(token);
+    expect(await ctx.redis.get(callKeys.token(callSid))).to.equal(token);
 
-    await waitFor(async () => (await redis.exists(callKeys.prompt(callSid))) === 1, { message: 'prebuilt prompt' });
-    const prompt = parsePrebuiltPrompt((await redis.get(callKeys.prompt(callSid)))!)!;
+    await waitFor(async () => (await ctx.redis.exists(callKeys.prompt(callSid))) === 1, { message: 'prebuilt prompt' });
+    const prompt = parsePrebuiltPrompt((await ctx.redis.get(callKeys.prompt(callSid)))!)!;
     expect(prompt.greeting).to.equal(TEST_GREETING);
     expect(prompt.instructions.length).to.be.within(100, 1500);
-    expect(await redis.ttl(callKeys.prompt(callSid))).to.be.greaterThan(0);
+    expect(await ctx.redis.ttl(callKeys.prompt(callSid))).to.be.greaterThan(0);
 
-    const row = await createCallRepository(knex).findByCallSid(callSid);
+    const row = await createCallRepository(ctx.knex).findByCallSid(callSid);
     expect(row?.businessId).to.equal(business.id);
     expect(row?.status).to.equal('received');
-    await waitFor(async () => (await timelineEvents(redis, callSid)).includes('prompt.prebuilt'));
-    expect(await timelineEvents(redis, callSid)).to.deep.equal(['webhook.received', 'prebuild.enqueued', 'prompt.prebuilt']);
+    await waitFor(async () => (await timelineEvents(ctx.redis, callSid)).includes('prompt.prebuilt'));
+    expect(await timelineEvents(ctx.redis, callSid)).to.deep.equal(['webhook.received', 'prebuild.enqueued', 'prompt.prebuilt']);
   });
 
   it('does not enqueue a second prebuild job when Twilio retries the webhook', async () => {
-    const business = await createTestBusiness(knex);
+    const business = await createTestBusiness(ctx.knex);
     const callSid = uniqueCallSid();
     const first = await post('/twilio/voice', voiceParams(callSid, business.phoneNumber));
     const second = await post('/twilio/voice', voiceParams(callSid, business.phoneNumber));
@@ -98,7 +70,7 @@ describe('webhook: POST /twilio/voice', function () {
   });
 
   it('rejects an unsigned webhook with 400 and a forged one with 403, enqueuing nothing', async () => {
-    const business = await createTestBusiness(knex);
+    const business = await createTestBusiness(ctx.knex);
     const unsigned = await post('/twilio/voice', voiceParams(uniqueCallSid(), business.phoneNumber), null);
     const forged = await post('/twilio/voice', voiceParams(uniqueCallSid(), business.phoneNumber), 'Zm9yZ2Vk');
     const params = voiceParams(uniqueCallSid(), business.phoneNumber);
@@ -119,8 +91,8 @@ describe('webhook: POST /twilio/voice', function () {
     expect(res.status).to.equal(200);
     expect(res.body).to.match(/^<\?xml[^>]+><Response><Say>[^<]*not in service[^<]*<\/Say><Hangup\/><\/Response>$/);
     expect(res.body).not.to.include('<Connect>');
-    expect(await timelineEvents(redis, callSid)).to.deep.equal(['webhook.received', 'webhook.unknown_number']);
-    const row = await createCallRepository(knex).findByCallSid(callSid);
+    expect(await timelineEvents(ctx.redis, callSid)).to.deep.equal(['webhook.received', 'webhook.unknown_number']);
+    const row = await createCallRepository(ctx.knex).findByCallSid(callSid);
     expect(row?.status).to.equal('rejected');
     expect(row?.businessId).to.equal(null);
   });
@@ -139,11 +111,11 @@ describe('webhook: POST /twilio/voice', function () {
     const callSid = uniqueCallSid();
     const res = await post('/twilio/stream-status', { CallSid: callSid, StreamSid: 'MZ1', StreamEvent: 'stream-error', StreamError: 'boom' });
     expect(res.status).to.equal(204);
-    expect(await timelineEvents(redis, callSid)).to.deep.equal(['twilio.stream_status']);
+    expect(await timelineEvents(ctx.redis, callSid)).to.deep.equal(['twilio.stream_status']);
   });
 
   it('serves health, readiness and Prometheus metrics', async () => {
-    const base = `http://127.0.0.1:${service.port}`;
+    const base = `http://127.0.0.1:${ctx.service.port}`;
     expect((await fetch(`${base}/healthz`)).status).to.equal(200);
     expect((await fetch(`${base}/readyz`)).status).to.equal(200);
     const metrics = await (await fetch(`${base}/metrics`)).text();

@@ -7,8 +7,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { createCallRepository, seedDemoBusiness, uniqueCallSid, DEMO_BUSINESS_ID } from '@voice/db';
-import type { Call } from '@voice/db';
+import { createCallRepository, prepareTestDatabase, seedDemoBusiness, uniqueCallSid, DEMO_BUSINESS_ID } from '@voice/db';
+import type { Call, TestDatabase } from '@voice/db';
 import { callKeys, decodeClaim, decodeInbound, readTimeline, sharedKeys, writeCallMeta } from '@voice/redis';
 import type { ClaimEntry, InboundEntry, SharedKeys, TimelineEntry } from '@voice/redis';
 import { STREAM_PARAMETERS } from '@voice/protocols';
@@ -167,4 +167,29 @@ export class GatewayHarness {
       .delete();
     await this.redis.quit();
   }
+}
+
+/**
+ * The hooks every gateway test file needs: the test database for the file,
+ * and the gateway a test started, cleaned up after each test.
+ */
+export function useGatewayHarness(): { start(env?: Record<string, string>): Promise<GatewayHarness> } {
+  let db: TestDatabase;
+  let started: GatewayHarness | undefined;
+  before(async () => {
+    db = await prepareTestDatabase();
+  });
+  afterEach(async () => {
+    await started?.cleanup();
+    started = undefined;
+  });
+  after(async () => {
+    await db.knex.destroy();
+  });
+  return {
+    async start(env = {}) {
+      started = await GatewayHarness.start(db.knex, db.url, env);
+      return started;
+    },
+  };
 }

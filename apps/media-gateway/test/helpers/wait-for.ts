@@ -1,4 +1,9 @@
-/** Polls until `check` returns something truthy (and returns it), or fails with `what` after the timeout. */
+/**
+ * The gateway tests' waitFor returns what the check found (an entry, a message),
+ * on top of the test kit's polling waitFor.
+ */
+import { waitFor as poll } from '@voice/testkit';
+
 export const WAIT_DEFAULTS = { timeoutMs: 5000, intervalMs: 20 } as const;
 
 export async function waitFor<T>(
@@ -6,15 +11,17 @@ export async function waitFor<T>(
   check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   opts: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? WAIT_DEFAULTS.timeoutMs;
-  const intervalMs = opts.intervalMs ?? WAIT_DEFAULTS.intervalMs;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
+  let found: T | undefined;
+  await poll(
+    async () => {
+      const value = await check();
+      if (!value) return false;
+      found = value;
+      return true;
+    },
+    { timeoutMs: opts.timeoutMs ?? WAIT_DEFAULTS.timeoutMs, intervalMs: opts.intervalMs ?? WAIT_DEFAULTS.intervalMs, message: what },
+  );
+  return found as T;
 }
 
 export function sleep(ms: number): Promise<void> {
