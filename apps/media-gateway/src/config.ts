@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, field, parseEnv } from '@voice/config';
 import type { EnvSource } from '@voice/config';
 import type { LogLevel } from '@voice/logging';
+import { STREAM_TAIL_POOL_DEFAULTS } from '@voice/redis';
 
 export const SERVICE_NAME = 'media-gateway';
 
@@ -55,7 +56,7 @@ export const DEFAULTS = {
    */
   ownerCheckMs: 2000,
   /** Blocking connections that follow the calls' outbound streams (see StreamTailPool). */
-  streamTailConnections: 8,
+  streamTailConnections: STREAM_TAIL_POOL_DEFAULTS.connections,
 } as const;
 
 export interface GatewayConfig {

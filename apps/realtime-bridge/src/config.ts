@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, field, parseEnv, type EnvSource } from '@voice/config';
+import { STREAM_TAIL_POOL_DEFAULTS } from '@voice/redis';
 
 export const BRIDGE_DEFAULTS = {
   port: 3002,
@@ -44,7 +45,7 @@ export const BRIDGE_DEFAULTS = {
   /** Liveness heartbeat of this bridge; its key lives three beats, so a dead owner is noticed within ~3 s. */
   heartbeatMs: 1000,
   /** Blocking connections that follow the calls' inbound streams (see StreamTailPool). */
-  streamTailConnections: 8,
+  streamTailConnections: STREAM_TAIL_POOL_DEFAULTS.connections,
 } as const;
 
 export function loadBridgeConfig(env: EnvSource) {

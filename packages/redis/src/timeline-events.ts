@@ -46,5 +46,3 @@ export const TIMELINE_EVENTS = {
 } as const;
 
 export type TimelineEventName = keyof typeof TIMELINE_EVENTS;
-
-export const TIMELINE_EVENT_NAMES = Object.keys(TIMELINE_EVENTS) as TimelineEventName[];
