@@ -1,7 +1,8 @@
 /**
  * Renders the media gateway's pre-rendered clips (raw 8 kHz mu-law, what Twilio
  * plays without transcoding) into apps/media-gateway/assets/clips/<name>.ulaw.
- * The gateway plays them when the model cannot speak (hold, fallback), so they
+ * The gateway plays them when the model cannot speak (hold, fallback) or no
+ * bridge has room (busy), so they
  * are committed files, not rendered at start. espeak-ng is deterministic:
  * running this again gives the same bytes.
  *
@@ -11,8 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { BYTES_PER_MS, FRAME_BYTES, mulawRms } from '@voice/protocols';
-import { CLIP_NAMES } from '@voice/redis';
-import type { ClipName } from '@voice/redis';
+import { CLIP_NAMES, type ClipName } from '@voice/media-link';
 import { AUDIBLE_RMS_THRESHOLD } from '@voice/testkit';
 // Not re-exported by @voice/testkit's index; the module is the one the doubles speak with.
 import { synthesizeMulaw } from '@voice/testkit';
@@ -22,6 +22,8 @@ import { CLIP_FILE_EXTENSION } from '../apps/media-gateway/src/clips.js';
 const CLIP_TEXTS: Record<ClipName, string> = {
   hold: "One moment please, I'm connecting you.",
   fallback: "Sorry, I'm having trouble right now.",
+  // Short on purpose: the TwiML fallback speaks right after it.
+  busy: 'Sorry, all of our lines are busy right now.',
 };
 
 /** espeak-ng pads with ~300 ms of silence; keep a short tail so the last word is not clipped. */

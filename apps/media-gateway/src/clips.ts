@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '@voice/config';
 import { BYTES_PER_MS } from '@voice/protocols';
-import { CLIP_NAMES } from '@voice/redis';
-import type { ClipName } from '@voice/redis';
+import { CLIP_NAMES, type ClipName } from '@voice/media-link';
+
 
 export const CLIP_FILE_EXTENSION = '.ulaw';
 const RENDER_COMMAND = 'node --conditions=source --import tsx scripts/render-clips.ts';

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, field, parseEnv } from '@voice/config';
 import type { EnvSource } from '@voice/config';
 import type { LogLevel } from '@voice/logging';
-import { STREAM_TAIL_POOL_DEFAULTS } from '@voice/redis';
+import { MEDIA_LINK_DEFAULTS, type MediaLinkTimings } from '@voice/media-link';
+import { BRIDGE_REGISTRY_DEFAULTS, type RedisEndpoint } from '@voice/redis';
 
 export const SERVICE_NAME = 'media-gateway';
 
@@ -35,8 +36,6 @@ export const DEFAULTS = {
   closeGraceMs: 1000,
   /** Shutdown deadline = drain timeout + this, for closing sockets and connections after the drain. */
   shutdownMarginMs: 5000,
-  /** A failing Redis would otherwise log 50 errors per second per call: log the first, then every Nth. */
-  writeErrorLogEvery: 250,
   /** The package's own clips, found from this module's location so it works from src/ and dist/ alike. */
   clipsDir: fileURLToPath(new URL('../assets/clips/', import.meta.url)),
   /**
@@ -49,19 +48,32 @@ export const DEFAULTS = {
    * latest this long after the estimated end of playback (a lost echo must not hold the call open).
    */
   hangupClipGraceMs: 2000,
+  /** How often the bridge registry is read: new bridges are linked within this, dead ones noticed by their links first. */
+  registryPollMs: 1000,
+  /** Bridges report every second (HEARTBEAT_MS); a report older than this many beats is a dead bridge's. */
+  bridgeHeartbeatMs: 1000,
   /**
-   * How often live calls' owners are checked. A call whose bridge died (owner key gone, or its
-   * heartbeat expired) is offered again, so another bridge takes it over instead of the caller
-   * sitting in silence until they hang up.
+   * A dial that failed is retried after this long (a dead bridge stays in the registry for a
+   * few seconds; dialing it every poll would only log).
    */
-  ownerCheckMs: 2000,
-  /** Blocking connections that follow the calls' outbound streams (see StreamTailPool). */
-  streamTailConnections: STREAM_TAIL_POOL_DEFAULTS.connections,
+  redialBackoffMs: 2000,
+  /** A bridge must answer an attach (attached / refused) within this. */
+  attachTimeoutMs: 1000,
+  /**
+   * After publishing a claim, how long to wait for a bridge to take the call before the caller
+   * hears the busy message: a bridge with room answers in milliseconds; this covers a registry
+   * that said "room" a moment too long.
+   */
+  claimTimeoutMs: 1500,
+  /** Live Twilio sockets this gateway takes; past it /readyz is 503 and new upgrades are refused. */
+  maxStreams: 500,
+  /** Caller records held while a call has no bridge attached (setup, hand-over): 30 s of audio. */
+  maxHeldCallerRecords: 1500,
 } as const;
 
 export interface GatewayConfig {
   port: number;
-  redisUrl: string;
+  redis: RedisEndpoint;
   databaseUrl: string;
   namespace: string;
   /** The wss URL Twilio connects to (and signs), e.g. wss://voice.example.com/ws/twilio-media. */
@@ -76,13 +88,18 @@ export interface GatewayConfig {
   floodWindowMs: number;
   ghostStreamMaxLen: number;
   closeGraceMs: number;
-  writeErrorLogEvery: number;
   /** Directory holding <clip>.ulaw for every ClipName. */
   clipsDir: string;
   clipChunkMs: number;
   hangupClipGraceMs: number;
-  ownerCheckMs: number;
-  streamTailConnections: number;
+  link: { secret: string; timings: Partial<MediaLinkTimings> };
+  registryPollMs: number;
+  registryStaleMs: number;
+  redialBackoffMs: number;
+  attachTimeoutMs: number;
+  claimTimeoutMs: number;
+  maxStreams: number;
+  maxHeldCallerRecords: number;
   logLevel: LogLevel;
   instanceId: string;
 }
@@ -108,6 +125,7 @@ const publicStreamUrl = () =>
 const shape = {
   GATEWAY_PORT: field.port(DEFAULTS.port),
   REDIS_URL: field.redisUrl(),
+  REDIS_CLUSTER_NODES: field.redisClusterNodes(),
   DATABASE_URL: field.databaseUrl(),
   REDIS_NAMESPACE: field.namespace(),
   PUBLIC_STREAM_URL: publicStreamUrl(),
@@ -120,8 +138,13 @@ const shape = {
   START_BACKLOG_MAX_MESSAGES: field.positiveInt(DEFAULTS.startBacklogMaxMessages),
   CLIPS_DIR: field.string(DEFAULTS.clipsDir),
   HANGUP_CLIP_GRACE_MS: field.int(DEFAULTS.hangupClipGraceMs),
-  OWNER_CHECK_MS: field.positiveInt(DEFAULTS.ownerCheckMs),
-  STREAM_TAIL_CONNECTIONS: field.positiveInt(DEFAULTS.streamTailConnections),
+  MEDIA_LINK_SECRET: field.secret(),
+  MEDIA_LINK_PING_MS: field.positiveInt(MEDIA_LINK_DEFAULTS.pingIntervalMs),
+  MEDIA_LINK_DEAD_MS: field.positiveInt(MEDIA_LINK_DEFAULTS.deadAfterMs),
+  GATEWAY_MAX_STREAMS: field.positiveInt(DEFAULTS.maxStreams),
+  HEARTBEAT_MS: field.positiveInt(DEFAULTS.bridgeHeartbeatMs),
+  REGISTRY_POLL_MS: field.positiveInt(DEFAULTS.registryPollMs),
+  CLAIM_TIMEOUT_MS: field.positiveInt(DEFAULTS.claimTimeoutMs),
   LOG_LEVEL: field.logLevel(),
   INSTANCE_ID: field.instanceId(SERVICE_NAME),
 };
@@ -134,9 +157,12 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
       `(${e.START_WARN_MS}) must be less than START_TIMEOUT_MS (${e.START_TIMEOUT_MS})`,
     );
   }
+  if (e.MEDIA_LINK_DEAD_MS <= e.MEDIA_LINK_PING_MS) {
+    throw new ConfigError('MEDIA_LINK_DEAD_MS', `(${e.MEDIA_LINK_DEAD_MS}) must be more than MEDIA_LINK_PING_MS (${e.MEDIA_LINK_PING_MS})`);
+  }
   return {
     port: e.GATEWAY_PORT,
-    redisUrl: e.REDIS_URL,
+    redis: { url: e.REDIS_URL, clusterNodes: e.REDIS_CLUSTER_NODES },
     databaseUrl: e.DATABASE_URL,
     namespace: e.REDIS_NAMESPACE,
     publicStreamUrl: e.PUBLIC_STREAM_URL,
@@ -150,12 +176,17 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
     floodWindowMs: DEFAULTS.floodWindowMs,
     ghostStreamMaxLen: DEFAULTS.ghostStreamMaxLen,
     closeGraceMs: DEFAULTS.closeGraceMs,
-    writeErrorLogEvery: DEFAULTS.writeErrorLogEvery,
     clipsDir: e.CLIPS_DIR,
     clipChunkMs: DEFAULTS.clipChunkMs,
     hangupClipGraceMs: e.HANGUP_CLIP_GRACE_MS,
-    ownerCheckMs: e.OWNER_CHECK_MS,
-    streamTailConnections: e.STREAM_TAIL_CONNECTIONS,
+    link: { secret: e.MEDIA_LINK_SECRET, timings: { pingIntervalMs: e.MEDIA_LINK_PING_MS, deadAfterMs: e.MEDIA_LINK_DEAD_MS } },
+    registryPollMs: e.REGISTRY_POLL_MS,
+    registryStaleMs: e.HEARTBEAT_MS * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,
+    redialBackoffMs: DEFAULTS.redialBackoffMs,
+    attachTimeoutMs: DEFAULTS.attachTimeoutMs,
+    claimTimeoutMs: e.CLAIM_TIMEOUT_MS,
+    maxStreams: e.GATEWAY_MAX_STREAMS,
+    maxHeldCallerRecords: DEFAULTS.maxHeldCallerRecords,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
   };

@@ -60,7 +60,9 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
 
   const app = express();
   app.disable('x-powered-by');
-  mountOpsRoutes(app, { registry, readiness: { ready: () => state === 'running' } });
+  // Full is not-ready: the load balancer sends new streams to a gateway with room.
+  const hasRoom = () => sessions.size < config.maxStreams;
+  mountOpsRoutes(app, { registry, readiness: { ready: () => state === 'running' && hasRoom() } });
   const server = createServer(app);
   const wss = new WebSocketServer({
     noServer: true,
@@ -77,6 +79,12 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (state !== 'running') return refuse(socket, 503);
+    if (!hasRoom()) {
+      // Refused before the handshake: Twilio runs the TwiML after </Connect>; nothing is half-served.
+      metrics.streamsOverCap.inc();
+      logger.warn('media upgrade refused: gateway at GATEWAY_MAX_STREAMS', { streams: sessions.size, max: config.maxStreams });
+      return refuse(socket, 503);
+    }
     const route = parseStreamRoute(req.url);
     if (!route) return refuse(socket, 404);
     if (!verifySignature(req, route)) {
@@ -90,10 +98,10 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
   });
 
   function accept(ws: WebSocket, req: IncomingMessage, route: StreamRoute): void {
-    if (state !== 'running' || !resources) {
-      // Drain began while the handshake completed.
+    if (state !== 'running' || !resources || !hasRoom()) {
+      // Drain began (or the cap was reached by a concurrent upgrade) while the handshake completed.
       ws.on('error', () => undefined);
-      ws.close(CLOSE.goingAway, 'draining');
+      ws.close(CLOSE.tryAgainLater, state === 'running' ? 'at_capacity' : 'draining');
       return;
     }
     const session = new MediaSession(ws, resources.ctx, {
@@ -112,7 +120,7 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
     try {
       // Before any connection: a missing clip is a deploy mistake, reported as one line.
       const clips = await loadClips(config.clipsDir, config.clipChunkMs);
-      resources = await openResources(config, logger, metrics, clips);
+      resources = await openResources(config, logger, metrics, clips, registry);
       boundPort = (await listen(server, config.port)).port;
     } catch (err) {
       await stop();

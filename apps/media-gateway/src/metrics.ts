@@ -41,7 +41,17 @@ export function createGatewayMetrics(registry: Registry) {
     openSockets: new Gauge({ name: 'gateway_open_sockets', help: 'Media WebSockets currently open', registers }),
     callsOrphaned: new Counter({
       name: 'gateway_calls_orphaned_total',
-      help: 'Live calls re-offered to the bridges because their owner died',
+      help: "Live calls offered again because their bridge's media link died",
+      registers,
+    }),
+    noCapacity: new Counter({
+      name: 'gateway_no_capacity_total',
+      help: 'Calls no bridge had room for (busy clip, then the TwiML fallback; realtime.fallback reason=NO_CAPACITY)',
+      registers,
+    }),
+    streamsOverCap: new Counter({
+      name: 'gateway_streams_over_cap_total',
+      help: 'Media upgrades refused because this gateway holds GATEWAY_MAX_STREAMS sockets',
       registers,
     }),
     ghosts: new Counter({
@@ -80,7 +90,7 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     clipsPlayed: new Counter({
       name: 'gateway_clips_played_total',
-      help: 'Pre-rendered clips sent to callers (hold, fallback)',
+      help: 'Pre-rendered clips sent to callers (hold, fallback, busy)',
       labelNames: ['clip'],
       registers,
     }),

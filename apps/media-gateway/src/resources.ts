@@ -1,15 +1,16 @@
 /**
  * The gateway's connections: Redis (one auto-pipelined command connection for
- * every write, a pool of blocking connections for the out-stream tails) and Postgres.
- * Opened in start(), closed in stop() in reverse order, once.
+ * control: tokens, owners, claims, timelines), the media links to the bridges,
+ * and Postgres. Opened in start(), closed in stop() in reverse order, once.
  */
 import type { Server } from 'node:http';
-import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
+import type { Registry } from 'prom-client';
 import type { WebSocketServer } from 'ws';
 import { createCallRepository, createDatabase } from '@voice/db';
 import type { Logger } from '@voice/logging';
-import { StreamTailPool, Timeline, createRedis, quitRedis, sharedKeys } from '@voice/redis';
+import { createLinkMetrics } from '@voice/media-link';
+import { BridgeRegistry, Timeline, createRedis, quitRedis, sharedKeys, type RedisClient } from '@voice/redis';
 import { closeServer, stopInOrder } from '@voice/runtime';
 import type { ClipLibrary } from './clips.js';
 import { SERVICE_NAME } from './config.js';
@@ -17,11 +18,11 @@ import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
 import { PendingWork } from './pending-work.js';
-import { OwnerWatch } from './owner-watch.js';
+import { BridgeLinks } from './links/bridge-links.js';
 
 export interface GatewayResources {
   ctx: GatewayContext;
-  commands: Redis;
+  commands: RedisClient;
   knex: Knex;
 }
 
@@ -30,39 +31,30 @@ export async function openResources(
   logger: Logger,
   metrics: GatewayMetrics,
   clips: ClipLibrary,
+  registry: Registry,
 ): Promise<GatewayResources> {
-  const name = (role: string) => `${config.instanceId}:${role}`;
-  const commands = createRedis({ url: config.redisUrl, name: name('commands'), role: 'command', logger });
+  const commands = createRedis({ endpoint: config.redis, name: `${config.instanceId}:commands`, role: 'command', logger });
   const knex = createDatabase(config.databaseUrl, { applicationName: config.instanceId, log: knexLogger(logger) });
-  const tail = new StreamTailPool({
-    connections: config.streamTailConnections,
-    openBlocking: (i) => createRedis({ url: config.redisUrl, name: name(`out-tail-${i}`), role: 'blocking', logger }),
-    commands,
-    logger,
-    name: 'call-out',
-  });
   const keys = sharedKeys(config.namespace);
-  const ownerWatch = new OwnerWatch(commands, keys, config.ownerCheckMs, metrics.callsOrphaned, logger);
+  const links = new BridgeLinks(new BridgeRegistry(commands, keys, config.registryStaleMs), config, createLinkMetrics(registry), logger);
   const ctx: GatewayContext = {
     config,
     logger,
     redis: commands,
     keys,
     timeline: new Timeline({ redis: commands, app: SERVICE_NAME, instance: config.instanceId, logger }),
-    tail,
+    links,
     calls: createCallRepository(knex),
     metrics,
     clips,
     pending: new PendingWork(),
-    ownerWatch,
   };
   const resources = { ctx, commands, knex };
   try {
-    // Fail start() on an unreachable Redis (the command role gives up after a few retries);
-    // the blocking role would otherwise wait for it forever.
+    // Fail start() on an unreachable Redis (the command role gives up after a few retries).
     await commands.ping();
-    await tail.start();
-    ownerWatch.start();
+    // Links to every live bridge before the first call, so START finds them up.
+    await links.start();
   } catch (err) {
     await closeResources(resources, { logger });
     throw err;
@@ -78,8 +70,7 @@ export async function closeResources(
   await stopInOrder(logger, [
     // Writes fired by calls that just ended (stop entries, timeline, calls rows) land first.
     ['pending writes', () => resources?.ctx.pending.drain()],
-    ['owner watch', () => resources?.ctx.ownerWatch.stop()],
-    ['out-stream tail', () => resources?.ctx.tail.stop()],
+    ['media links', () => resources?.ctx.links.stop()],
     ['redis', () => resources && quitRedis(resources.commands)],
     ['database', () => resources?.knex.destroy()],
     ['websocket server', () => wss && new Promise<void>((resolve) => wss.close(() => resolve()))],

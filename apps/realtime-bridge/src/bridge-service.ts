@@ -1,7 +1,8 @@
 /**
- * The realtime bridge service: claims started calls from the shared claim
- * stream (consumer group: one owner per call), runs a CallSession for each, and
- * exposes the ops endpoints.
+ * The realtime bridge service: reports itself to the bridge registry (media
+ * link address, load, capacity), takes calls from the shared claim stream
+ * while it has room (consumer group: one owner per call), accepts media links
+ * from gateways, runs a CallSession per call, and exposes the ops endpoints.
  */
 import express from 'express';
 import type { Server } from 'node:http';
@@ -9,25 +10,20 @@ import type { Knex } from 'knex';
 import { createAppointmentRepository, createBusinessRepository, createCallRepository, createDatabase, closeDatabase } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import {
-  GroupConsumer,
-  StreamTailPool,
-  Timeline,
-  createRedis,
-  decodeClaim,
-  quitRedis,
-  type ClaimEntry,
-  sharedKeys,
-} from '@voice/redis';
+import { MediaLinkServer, createLinkMetrics, linkObserver } from '@voice/media-link';
+import { BridgeRegistry, GroupConsumer, Timeline, createRedis, quitRedis, sharedKeys, type ClaimEntry } from '@voice/redis';
 import { closeServer, createMetricsRegistry, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
 import type { Registry } from 'prom-client';
 import type { BridgeConfig } from './config.js';
 import { createBridgeMetrics } from './metrics.js';
 import { CallRegistry } from './call-registry.js';
-import { CallClaimer } from './call-claimer.js';
-import { Heartbeat } from './heartbeat.js';
+import { CallOwnership, type ClaimOutcome } from './call-ownership.js';
+import { BridgePresence } from './bridge-presence.js';
+import { createClaimHandler } from './claim-handler.js';
 import { CallSession } from './call/call-session.js';
 import { createToolExecutor } from './call/tool-executor.js';
+import { GatewayLinks } from './link/gateway-links.js';
+
 import { createOpenAIClient } from './realtime/connect.js';
 import { createCallControl } from './twilio/call-control.js';
 
@@ -37,63 +33,58 @@ export interface RealtimeBridge {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly port: number;
+  /** Where gateways reach this bridge's media link (the bound port, useful with port 0). */
+  readonly linkPort: number;
   readonly registry: Registry;
   readonly activeCalls: number;
 }
 
 export function createRealtimeBridge(config: BridgeConfig, logger: Logger): RealtimeBridge {
-  const redis = createRedis({ url: config.redisUrl, name: `${config.instanceId}:cmd`, role: 'command', logger });
-  const claimReader = createRedis({ url: config.redisUrl, name: `${config.instanceId}:claims`, role: 'blocking', logger });
+  const name = (role: string) => `${config.instanceId}:${role}`;
+  const redis = createRedis({ endpoint: config.redis, name: name('cmd'), role: 'command', logger });
+  const claimReader = createRedis({ endpoint: config.redis, name: name('claims'), role: 'blocking', logger });
   const knex: Knex = createDatabase(config.databaseUrl);
   const businesses = createBusinessRepository(knex);
-  const calls = createCallRepository(knex);
+  const callRows = createCallRepository(knex);
   const tools = createToolExecutor({ appointments: createAppointmentRepository(knex) });
   const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics = createBridgeMetrics(registry);
+  const linkMetrics = createLinkMetrics(registry);
   const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger });
-  const tail = new StreamTailPool({
-    connections: config.streamTailConnections,
-    openBlocking: (i) => createRedis({ url: config.redisUrl, name: `${config.instanceId}:tail-${i}`, role: 'blocking', logger }),
-    commands: redis,
-    logger,
-    name: 'inbound',
-  });
-  const registryOfCalls = new CallRegistry(redis, config.call.ownerLeaseMs, logger);
   const keys = sharedKeys(config.namespace);
-  const claimer = new CallClaimer(redis, config.instanceId, config.call.ownerLeaseMs, keys.bridgeAlive);
-  const heartbeat = new Heartbeat(redis, keys.bridgeAlive(config.instanceId), config.heartbeatMs, logger);
+  const bridges = new BridgeRegistry(redis, keys, config.registryStaleMs);
+  const ownership = new CallOwnership(redis, config.instanceId, config.call.ownerLeaseMs, bridges);
+  const calls = new CallRegistry(ownership, config.call.ownerLeaseMs, logger);
+  const links = new GatewayLinks(calls, linkMetrics, logger);
   const openai = createOpenAIClient(config.openai);
   const callControl = createCallControl(config.twilio);
+  metrics.capacity.set(config.maxCalls);
 
+  let draining = false;
   let ready = false;
   let server: Server | undefined;
   let port = config.port;
 
-  async function onClaim(id: string, fields: string[]): Promise<void> {
-    let claim: ClaimEntry;
-    try {
-      claim = decodeClaim(id, fields);
-    } catch (err) {
-      // It will never become valid: log and let it be acked instead of retrying it.
-      metrics.invalidEntries.inc();
-      logger.warn('skipping invalid claim entry', { id, error: (err as Error).message });
-      return;
-    }
-    const log = logger.child({ callSid: claim.callSid });
-    if (Date.now() - claim.at > config.call.claimMaxAgeMs) {
-      log.warn('skipping stale claim', { ageMs: Date.now() - claim.at });
-      return;
-    }
-    const warm = claim.reason === 'prebuilt';
-    if (warm && !config.warmSessionsEnabled) return;
-    if (registryOfCalls.has(claim.callSid)) return;
-    const outcome = await claimer.claim(claim.callSid, !warm);
-    if (!outcome.owned) {
-      log.info('call already owned by another bridge', { owner: outcome.owner, reason: claim.reason });
-      return;
-    }
+  const linkServer = new MediaLinkServer({
+    instanceId: config.instanceId,
+    secret: config.link.secret,
+    port: config.link.port,
+    timings: config.link.timings,
+    logger,
+    observer: linkObserver(linkMetrics),
+    onLink: (link) => links.add(link),
+    onRefused: (reason) => linkMetrics.peersRefused.inc({ reason }),
+  });
+  let presence: BridgePresence | undefined;
+  const loadChanged = () => {
+    metrics.callsActive.set(calls.size);
+    metrics.load.set(calls.load);
+    presence?.loadChanged();
+  };
+
+  function startSession(claim: ClaimEntry, mode: 'warm' | 'cold', outcome: Extract<ClaimOutcome, { owned: true }>): CallSession {
     const session = new CallSession({
-      mode: warm ? 'warm' : 'cold',
+      mode,
       takeoverFrom: outcome.takeoverFrom,
       callSid: claim.callSid,
       instanceId: config.instanceId,
@@ -101,30 +92,28 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
       openaiConfig: config.openai,
       openai,
       redis,
-      tail,
+      ownership,
       timeline,
-      logger: log,
+      logger: logger.child({ callSid: claim.callSid }),
       metrics,
       businesses,
-      calls,
+      calls: callRows,
       tools,
       callControl,
-      onFinished: (callSid) => {
-        registryOfCalls.remove(callSid);
-        metrics.callsActive.set(registryOfCalls.size);
+      onFinished: (finished) => {
+        calls.remove(finished);
+        links.forget(finished);
+        loadChanged();
+        consumer.wake();
       },
     });
-    registryOfCalls.add(session);
-    metrics.callsActive.set(registryOfCalls.size);
-    await timeline.record(
-      claim.callSid,
-      'bridge.claimed',
-      { claim_ms: Date.now() - claim.at, reason: claim.reason, takeover_from: outcome.takeoverFrom },
-      { logger: log, level: outcome.takeoverFrom ? 'warn' : 'info' },
-    );
+    calls.add(session);
+    loadChanged();
     void session.run();
+    return session;
   }
 
+  const handleClaim = createClaimHandler({ config, ownership, calls, links, timeline, metrics, logger, startSession });
   const consumer = new GroupConsumer({
     blocking: claimReader,
     commands: redis,
@@ -132,7 +121,18 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
     stream: keys.callClaims,
     group: keys.bridgeGroup,
     consumer: config.instanceId,
-    handler: onClaim,
+    // Admission: a full (or draining) bridge reads no claim; they wait for a bridge with room.
+    room: () => (draining ? 0 : config.maxCalls - calls.load),
+    handler: async (id, fields) => {
+      calls.reserve();
+      loadChanged();
+      try {
+        await handleClaim(id, fields);
+      } finally {
+        calls.unreserve();
+        loadChanged();
+      }
+    },
   });
 
   const app = express();
@@ -143,36 +143,49 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
     get port() {
       return port;
     },
+    get linkPort() {
+      return linkServer.port;
+    },
     registry,
     get activeCalls() {
-      return registryOfCalls.size;
+      return calls.size;
     },
     async start() {
-      await tail.start();
-      await heartbeat.start();
+      await linkServer.start();
+      presence = new BridgePresence(
+        bridges,
+        { instance: config.instanceId, linkHost: config.link.host, linkPort: linkServer.port, capacity: config.maxCalls },
+        { load: () => calls.load, draining: () => draining },
+        config.heartbeatMs,
+        logger,
+      );
+      await presence.start();
       await consumer.start();
-      registryOfCalls.startLeaseRenewal();
+      calls.startLeaseRenewal();
       ({ server, port } = await listen(app, config.port));
       ready = true;
-      logger.info('realtime bridge started', { port, namespace: config.namespace, model: config.openai.model });
+      logger.info('realtime bridge started', { port, linkPort: linkServer.port, linkHost: config.link.host, capacity: config.maxCalls, namespace: config.namespace, model: config.openai.model });
     },
     async stop() {
       if (!ready && !server) return;
       ready = false;
+      draining = true;
       await stopInOrder(logger, [
+        ['report draining', () => presence?.reportNow()],
         ['stop claiming', () => consumer.stop()],
         [
           'drain calls',
           async () => {
-            if (await registryOfCalls.waitUntilIdle(config.drainTimeoutMs)) return;
-            for (const call of registryOfCalls.all()) call.handOff('BRIDGE_SHUTDOWN');
-            const idle = await registryOfCalls.waitUntilIdle(Math.min(2000, config.drainTimeoutMs));
-            if (!idle) logger.warn('calls still live at shutdown', { calls: registryOfCalls.size });
+            if (await calls.waitUntilIdle(config.drainTimeoutMs)) return;
+            for (const call of calls.all()) call.handOff('BRIDGE_SHUTDOWN');
+            const idle = await calls.waitUntilIdle(Math.min(2000, config.drainTimeoutMs));
+            if (!idle) logger.warn('calls still live at shutdown', { calls: calls.size });
           },
         ],
-        ['stop lease renewal', () => registryOfCalls.stopLeaseRenewal()],
-        ['stop heartbeat', () => heartbeat.stop()],
-        ['stop tail', () => tail.stop()],
+        ['stop lease renewal', () => calls.stopLeaseRenewal()],
+        ['leave the registry', () => presence?.stop()],
+        ['close media links', () => links.closeAll()],
+        ['stop media link server', () => linkServer.stop()],
         ['close http', () => (server ? closeServer(server) : undefined)],
         ['quit redis', () => Promise.all([quitRedis(claimReader), quitRedis(redis)])],
         ['close database', () => closeDatabase(knex)],

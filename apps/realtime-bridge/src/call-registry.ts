@@ -1,27 +1,34 @@
 /**
- * The calls this bridge instance owns, and the lease that proves it: the owner
- * key `call:{CA}:owner` is renewed while the call lives, so if this process dies
- * the lease lapses and the call can be taken over.
+ * The calls this bridge instance owns, its admission count, and the leases
+ * that prove ownership: each owner key is renewed (compare-and-set) while
+ * the call lives, so if this process dies the lease lapses, and if another
+ * bridge took a call over, the renewal says so and the session lets go.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { callKeys } from '@voice/redis';
+import type { CallOwnership } from './call-ownership.js';
 import type { CallSession } from './call/call-session.js';
 
 export class CallRegistry {
   private readonly calls = new Map<string, CallSession>();
+  /** Claims being decided (between reading a claim and registering or dropping its session). */
+  private reserved = 0;
   private renewTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly ownership: CallOwnership,
     private readonly leaseMs: number,
     private readonly logger: Logger,
   ) {}
 
   get size(): number {
     return this.calls.size;
+  }
+
+  /** Live calls plus claims in flight: what admission counts. */
+  get load(): number {
+    return this.calls.size + this.reserved;
   }
 
   has(callSid: string): boolean {
@@ -36,12 +43,21 @@ export class CallRegistry {
     return [...this.calls.values()];
   }
 
+  reserve(): void {
+    this.reserved++;
+  }
+
+  unreserve(): void {
+    this.reserved = Math.max(0, this.reserved - 1);
+  }
+
   add(session: CallSession): void {
     this.calls.set(session.callSid, session);
   }
 
-  remove(callSid: string): void {
-    this.calls.delete(callSid);
+  remove(session: CallSession): void {
+    if (this.calls.get(session.callSid) !== session) return;
+    this.calls.delete(session.callSid);
     if (this.calls.size === 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
@@ -69,9 +85,16 @@ export class CallRegistry {
   }
 
   private renew(): void {
-    if (this.calls.size === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const callSid of this.calls.keys()) pipeline.pexpire(callKeys.owner(callSid), this.leaseMs);
-    pipeline.exec().catch((err: unknown) => this.logger.error('owner lease renewal failed', errorFields(err)));
+    // One command per call per third of a lease; separate commands (auto-pipelined), since on a
+    // cluster each call's key lives in its own slot.
+    for (const session of this.calls.values()) {
+      if (session.finished) continue;
+      this.ownership
+        .renew(session.callSid)
+        .then(async (stillOurs) => {
+          if (!stillOurs && !session.finished) session.ownershipLost(await this.ownership.owner(session.callSid));
+        })
+        .catch((err: unknown) => this.logger.error('owner lease renewal failed', { callSid: session.callSid, ...errorFields(err) }));
+    }
   }
 }

@@ -3,8 +3,10 @@
  * overridable from the environment (names in .env.example).
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { ConfigError, field, parseEnv, type EnvSource } from '@voice/config';
-import { STREAM_TAIL_POOL_DEFAULTS } from '@voice/redis';
+import { MEDIA_LINK_DEFAULTS } from '@voice/media-link';
+import { BRIDGE_REGISTRY_DEFAULTS } from '@voice/redis';
 
 export const BRIDGE_DEFAULTS = {
   port: 3002,
@@ -22,6 +24,11 @@ export const BRIDGE_DEFAULTS = {
   ownerLeaseMs: 15_000,
   /** Claims older than this belong to calls that are long gone. */
   claimMaxAgeMs: 60_000,
+  /**
+   * A prebuilt (warm) claim read this late sat in the stream while every bridge was full: the
+   * call has started or failed by now, and a warm session for it would only hold a slot.
+   */
+  warmClaimMaxAgeMs: 10_000,
   /** Server VAD tuning sent in session.update. */
   vadThreshold: 0.5,
   vadPrefixPaddingMs: 300,
@@ -42,10 +49,24 @@ export const BRIDGE_DEFAULTS = {
   warmSessionsEnabled: true,
   /** A warm session whose call never STARTs is closed after this long. */
   warmSessionTtlMs: 30_000,
-  /** Liveness heartbeat of this bridge; its key lives three beats, so a dead owner is noticed within ~3 s. */
+  /** How often this bridge reports itself to the registry (link address, load); three missed reports make it dead. */
   heartbeatMs: 1000,
-  /** Blocking connections that follow the calls' inbound streams (see StreamTailPool). */
-  streamTailConnections: STREAM_TAIL_POOL_DEFAULTS.connections,
+  /** Where this bridge's media link listens (internal only: gateways dial it). */
+  mediaLinkPort: 3003,
+  /**
+   * Live calls one bridge takes (warm sessions included). Measured on this project's 2-core
+   * machine: one bridge process carries 200 calls at 1x real time with room to spare
+   * (README, "Benchmark"); 100 keeps a bridge well under one core with headroom for bursts.
+   */
+  maxCalls: 100,
+  /** A call whose gateway vanished keeps its model session this long for the stream to come back through another gateway. */
+  gatewayReattachGraceMs: 5000,
+  /** After answering a gateway's claim, how long to wait for that gateway's media link (it dials bridges it learns of within a second). */
+  linkWaitMs: 2000,
+  /** Records held for a caller while no gateway is attached (a warm greeting): ~60 s of model deltas. */
+  maxHeldRecords: 3000,
+  /** Caller frames held while no model session can take them: 30 s is more than any setup budget. */
+  maxPendingCallerFrames: 1500,
 } as const;
 
 export function loadBridgeConfig(env: EnvSource) {
@@ -53,6 +74,7 @@ export function loadBridgeConfig(env: EnvSource) {
     {
       BRIDGE_PORT: field.port(BRIDGE_DEFAULTS.port),
       REDIS_URL: field.redisUrl(),
+      REDIS_CLUSTER_NODES: field.redisClusterNodes(),
       DATABASE_URL: field.databaseUrl(),
       REDIS_NAMESPACE: field.namespace(),
       OPENAI_API_KEY: field.requiredString(),
@@ -78,7 +100,13 @@ export function loadBridgeConfig(env: EnvSource) {
       WARM_SESSIONS_ENABLED: field.bool(BRIDGE_DEFAULTS.warmSessionsEnabled),
       WARM_SESSION_TTL_MS: field.positiveInt(BRIDGE_DEFAULTS.warmSessionTtlMs),
       HEARTBEAT_MS: field.positiveInt(BRIDGE_DEFAULTS.heartbeatMs),
-      STREAM_TAIL_CONNECTIONS: field.positiveInt(BRIDGE_DEFAULTS.streamTailConnections),
+      MEDIA_LINK_SECRET: field.secret(),
+      MEDIA_LINK_PORT: field.port(BRIDGE_DEFAULTS.mediaLinkPort),
+      MEDIA_LINK_HOST: field.string(hostname()),
+      MEDIA_LINK_PING_MS: field.positiveInt(MEDIA_LINK_DEFAULTS.pingIntervalMs),
+      MEDIA_LINK_DEAD_MS: field.positiveInt(MEDIA_LINK_DEFAULTS.deadAfterMs),
+      BRIDGE_MAX_CALLS: field.positiveInt(BRIDGE_DEFAULTS.maxCalls),
+      GATEWAY_REATTACH_GRACE_MS: field.int(BRIDGE_DEFAULTS.gatewayReattachGraceMs),
       TWILIO_ACCOUNT_SID: field.optionalString(),
       TWILIO_AUTH_TOKEN: field.optionalString(),
       TWILIO_API_BASE_URL: field.httpUrl('https://api.twilio.com'),
@@ -88,20 +116,32 @@ export function loadBridgeConfig(env: EnvSource) {
     },
     env,
   );
+  if (e.MEDIA_LINK_DEAD_MS <= e.MEDIA_LINK_PING_MS) {
+    throw new ConfigError('MEDIA_LINK_DEAD_MS', `(${e.MEDIA_LINK_DEAD_MS}) must be more than MEDIA_LINK_PING_MS (${e.MEDIA_LINK_PING_MS})`);
+  }
   if (e.FALLBACK_TRANSFER_NUMBER && !(e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN)) {
     throw new ConfigError('FALLBACK_TRANSFER_NUMBER', 'needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to redirect the call');
   }
   return {
     port: e.BRIDGE_PORT,
-    redisUrl: e.REDIS_URL,
+    redis: { url: e.REDIS_URL, clusterNodes: e.REDIS_CLUSTER_NODES },
     databaseUrl: e.DATABASE_URL,
     namespace: e.REDIS_NAMESPACE,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     heartbeatMs: e.HEARTBEAT_MS,
-    streamTailConnections: e.STREAM_TAIL_CONNECTIONS,
+    /** A registry report older than this is a dead bridge's. */
+    registryStaleMs: e.HEARTBEAT_MS * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,
     warmSessionsEnabled: e.WARM_SESSIONS_ENABLED,
+    maxCalls: e.BRIDGE_MAX_CALLS,
+    link: {
+      secret: e.MEDIA_LINK_SECRET,
+      port: e.MEDIA_LINK_PORT,
+      host: e.MEDIA_LINK_HOST,
+      timings: { pingIntervalMs: e.MEDIA_LINK_PING_MS, deadAfterMs: e.MEDIA_LINK_DEAD_MS },
+      waitMs: BRIDGE_DEFAULTS.linkWaitMs,
+    },
     openai: {
       apiKey: e.OPENAI_API_KEY,
       baseURL: e.OPENAI_BASE_URL,
@@ -129,6 +169,10 @@ export function loadBridgeConfig(env: EnvSource) {
       promptPollMs: BRIDGE_DEFAULTS.promptPollMs,
       ownerLeaseMs: e.OWNER_LEASE_MS,
       claimMaxAgeMs: e.CLAIM_MAX_AGE_MS,
+      warmClaimMaxAgeMs: BRIDGE_DEFAULTS.warmClaimMaxAgeMs,
+      gatewayReattachGraceMs: e.GATEWAY_REATTACH_GRACE_MS,
+      maxHeldRecords: BRIDGE_DEFAULTS.maxHeldRecords,
+      maxPendingCallerFrames: BRIDGE_DEFAULTS.maxPendingCallerFrames,
       bargeInMarginMs: e.BARGE_IN_MARGIN_MS,
       vad: {
         threshold: e.VAD_THRESHOLD,

@@ -5,6 +5,8 @@ export function createBridgeMetrics(registry: Registry) {
   const registers = [registry];
   return {
     callsActive: new Gauge({ name: 'bridge_calls_active', help: 'Calls this bridge owns now', registers }),
+    load: new Gauge({ name: 'bridge_load', help: 'Calls owned plus claims being set up: what admission counts against capacity', registers }),
+    capacity: new Gauge({ name: 'bridge_capacity', help: 'Live calls this bridge takes (BRIDGE_MAX_CALLS)', registers }),
     callsEnded: new Counter({ name: 'bridge_calls_ended_total', help: 'Calls finalized, by end reason', labelNames: ['end_reason'], registers }),
     openaiConnectMs: new Histogram({ name: 'openai_connect_ms', help: 'Realtime session connect time (ms), retries included', buckets: LATENCY_BUCKETS_MS, registers }),
     firstGreetingAudioMs: new Histogram({ name: 'first_greeting_audio_ms', help: 'START to first greeting audio sent to the caller (ms)', labelNames: ['path'], buckets: LATENCY_BUCKETS_MS, registers }),
@@ -18,7 +20,7 @@ export function createBridgeMetrics(registry: Registry) {
     rxFrames: new Counter({ name: 'bridge_rx_frames_total', help: 'Caller frames forwarded to the model', registers }),
     txDeltas: new Counter({ name: 'bridge_tx_audio_deltas_total', help: 'Model audio deltas forwarded toward the caller', registers }),
     warmExpired: new Counter({ name: 'bridge_warm_sessions_expired_total', help: 'Warm sessions closed because the call never started, by reason (ttl, no_start)', labelNames: ['reason'], registers }),
-    invalidEntries: new Counter({ name: 'bridge_invalid_stream_entries_total', help: 'Malformed stream entries skipped', registers }),
+    invalidEntries: new Counter({ name: 'bridge_invalid_claims_total', help: 'Malformed claim stream entries skipped', registers }),
     toolCalls: new Counter({ name: 'bridge_tool_calls_total', help: 'Tool calls by name and outcome', labelNames: ['name', 'ok'], registers }),
   };
 }

@@ -22,6 +22,19 @@ const urlWithScheme = (schemes: string[], fallback?: string) => {
 
 export const field = {
   redisUrl: () => urlWithScheme(['redis:', 'rediss:'], DEFAULT_REDIS_URL),
+  /** `host:port,host:port,...`: seed nodes of a Redis Cluster (optional; when set it wins over REDIS_URL). */
+  redisClusterNodes: () =>
+    z
+      .string()
+      .optional()
+      .superRefine((v, ctx) => {
+        // Set but naming no node (`REDIS_CLUSTER_NODES=,`) is a mistake, not a quiet fallback to REDIS_URL.
+        if (v !== undefined && splitList(v).length === 0) ctx.addIssue({ code: 'custom', message: 'names no node (expected host:port,host:port,...)' });
+        for (const entry of splitList(v)) {
+          if (!parseHostPort(entry)) ctx.addIssue({ code: 'custom', message: `"${entry}" is not host:port (comma-separated seed nodes)` });
+        }
+      })
+      .transform((v) => (v === undefined ? undefined : splitList(v).map((entry) => parseHostPort(entry)!))),
   databaseUrl: () => urlWithScheme(['postgres:', 'postgresql:'], DEFAULT_DATABASE_URL),
   httpsUrl: () => urlWithScheme(['https:']),
   httpUrl: (fallback?: string) => urlWithScheme(['https:', 'http:'], fallback),
@@ -37,6 +50,8 @@ export const field = {
       .default(fallback ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   requiredString: () => z.string({ message: 'is required' }).min(1, 'is required'),
+  /** A shared secret: required, and long enough not to be guessed (e.g. `openssl rand -hex 32`). */
+  secret: () => z.string({ message: 'is required' }).min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)'),
   optionalString: () => z.string().optional(),
   string: (fallback: string) => z.string().default(fallback),
   logLevel: () => z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly', 'silent']).default('info'),
@@ -48,6 +63,22 @@ export const field = {
       .default(DEFAULT_NAMESPACE),
   instanceId: (service: string) => z.string().default(defaultInstanceId(service)),
 };
+
+function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** `host:port` (IPv6 in brackets) or undefined when it is not one. */
+export function parseHostPort(entry: string): { host: string; port: number } | undefined {
+  const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
 
 /** Unique per process: host name (the pod name under Kubernetes) plus pid and a short random tag. */
 export function defaultInstanceId(service: string): string {

@@ -2,7 +2,7 @@
  * `call:{CA}:meta`: what the webhook learned about a call, for the gateway (is
  * this socket a real call?) and the bridge (which business, which direction).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { callKeys } from './keys.js';
 
 export type CallDirection = 'inbound' | 'outbound';
@@ -19,7 +19,7 @@ export interface CallMeta {
 
 export const CALL_META_TTL_SECONDS = 2 * 3600;
 
-export async function writeCallMeta(redis: Redis, meta: CallMeta, ttlSeconds = CALL_META_TTL_SECONDS): Promise<void> {
+export async function writeCallMeta(redis: RedisClient, meta: CallMeta, ttlSeconds = CALL_META_TTL_SECONDS): Promise<void> {
   const key = callKeys.meta(meta.callSid);
   await redis
     .multi()
@@ -34,7 +34,7 @@ export async function writeCallMeta(redis: Redis, meta: CallMeta, ttlSeconds = C
     .exec();
 }
 
-export async function readCallMeta(redis: Redis, callSid: string): Promise<CallMeta | undefined> {
+export async function readCallMeta(redis: RedisClient, callSid: string): Promise<CallMeta | undefined> {
   const h = await redis.hgetall(callKeys.meta(callSid));
   if (!h.businessId) return undefined;
   return {

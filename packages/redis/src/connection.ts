@@ -1,31 +1,53 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
+
+/**
+ * A connection to standalone Redis or to a Redis Cluster. Both speak the same
+ * commands; every multi-key command in this codebase keeps its keys in one
+ * hash slot (see keys.ts), so callers never need to know which one they hold.
+ */
+export type RedisClient = Redis | Cluster;
+
+/** Where Redis is: `REDIS_URL`, or `REDIS_CLUSTER_NODES` (seed nodes) which then wins. */
+export interface RedisEndpoint {
+  url: string;
+  clusterNodes?: ReadonlyArray<{ host: string; port: number }>;
+}
 
 export type RedisRole =
   /** Short commands from many callers: auto-pipelined into one round trip. */
   | 'command'
-  /** One blocking reader (XREAD BLOCK): never shared, never pipelined. */
+  /** One blocking reader (XREADGROUP BLOCK): never shared, never pipelined. */
   | 'blocking'
   /** Handed to BullMQ, which requires maxRetriesPerRequest: null. */
   | 'bullmq';
 
 export interface CreateRedisOptions {
-  url: string;
+  endpoint: RedisEndpoint;
   /** Shown in CLIENT LIST, so an operator can tell which process holds which connection. */
   name: string;
   role: RedisRole;
   logger: Logger;
 }
 
-/** Opens a Redis connection configured for its role, with errors logged instead of thrown at random. */
-export function createRedis({ url, name, role, logger }: CreateRedisOptions): Redis {
+export const REDIS_CONNECTION_DEFAULTS = {
+  /** Commands of the 'command' role give up after this many reconnect attempts instead of queueing forever. */
+  commandRetries: 3,
+  /** A cluster re-reads its slot map this often after MOVED/failover storms settle. */
+  clusterSlotsRefreshMs: 2000,
+} as const;
+
+/** Opens a connection configured for its role, with errors logged instead of thrown at random. */
+export function createRedis({ endpoint, name, role, logger }: CreateRedisOptions): RedisClient {
   const options: RedisOptions = {
     connectionName: name.replace(/[^\w.:-]/g, '_'),
     enableAutoPipelining: role === 'command',
-    maxRetriesPerRequest: role === 'command' ? 3 : null,
+    maxRetriesPerRequest: role === 'command' ? REDIS_CONNECTION_DEFAULTS.commandRetries : null,
   };
-  const redis = new Redis(url, options);
+  const redis = endpoint.clusterNodes?.length
+    ? new Cluster([...endpoint.clusterNodes], clusterOptions(options, role))
+    : new Redis(endpoint.url, options);
   let lastError = '';
   redis.on('error', (err: Error) => {
     // ioredis repeats the same error on every reconnect attempt; log each distinct one once.
@@ -39,8 +61,29 @@ export function createRedis({ url, name, role, logger }: CreateRedisOptions): Re
   return redis;
 }
 
+function clusterOptions(redisOptions: RedisOptions, role: RedisRole): ClusterOptions {
+  return {
+    redisOptions: { ...redisOptions, enableAutoPipelining: false },
+    // Auto-pipelining is a cluster-level option: it groups commands per node.
+    enableAutoPipelining: role === 'command',
+    // Replicas are for failover here, not reads: a call's state must be read where it was written.
+    scaleReads: 'master',
+    slotsRefreshInterval: REDIS_CONNECTION_DEFAULTS.clusterSlotsRefreshMs,
+    maxRedirections: 16,
+    // During a failover the cluster answers CLUSTERDOWN for a moment: retry instead of failing the command.
+    retryDelayOnClusterDown: 200,
+    retryDelayOnFailover: 200,
+    retryDelayOnTryAgain: 100,
+  };
+}
+
+/** True when the client is a Redis Cluster connection. */
+export function isCluster(redis: RedisClient): redis is Cluster {
+  return redis instanceof Cluster;
+}
+
 /** Closes a connection without throwing when it is already closed. */
-export async function quitRedis(redis: Redis): Promise<void> {
+export async function quitRedis(redis: RedisClient): Promise<void> {
   if (redis.status === 'end') return;
   try {
     await redis.quit();

@@ -4,8 +4,13 @@
  * blocking reads, entries are acked only after the handler succeeded, entries
  * left pending by a dead consumer are taken over with XAUTOCLAIM, and errors
  * back off instead of spinning.
+ *
+ * Admission: with `room()`, the consumer asks for no more entries than it has
+ * room for, and reads nothing while it is full, so a full bridge never takes
+ * another call; the entries stay in the stream for a consumer with room.
+ * `wake()` says room has opened up.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import type { RawStreamEntry } from './stream-entry.js';
@@ -24,8 +29,9 @@ export const GROUP_CONSUMER_DEFAULTS = {
 export type GroupHandler = (id: string, fields: string[]) => Promise<void>;
 
 export interface GroupConsumerOptions {
-  blocking: Redis;
-  commands: Redis;
+  /** A dedicated connection for the blocking read; stop() disconnects it (the way to break a BLOCK on a cluster too). */
+  blocking: RedisClient;
+  commands: RedisClient;
   logger: Logger;
   stream: string;
   group: string;
@@ -36,13 +42,15 @@ export interface GroupConsumerOptions {
   claimIdleMs?: number;
   claimIntervalMs?: number;
   maxDeliveries?: number;
+  /** How many more entries this consumer may take now (omitted: no limit beyond `count`). */
+  room?: () => number;
 }
 
 export class GroupConsumer {
   private running = false;
   private loop: Promise<void> | undefined;
-  private blockingClientId: number | undefined;
   private lastClaimAt = 0;
+  private roomWaiter: (() => void) | undefined;
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly options: GroupConsumerOptions) {}
@@ -50,7 +58,6 @@ export class GroupConsumer {
   async start(): Promise<void> {
     if (this.running) return;
     await ensureGroup(this.options.commands, this.options.stream, this.options.group);
-    this.blockingClientId = Number(await this.options.blocking.client('ID'));
     this.running = true;
     this.loop = this.run();
   }
@@ -59,24 +66,53 @@ export class GroupConsumer {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    if (this.blockingClientId !== undefined) {
-      await this.options.commands.client('UNBLOCK', this.blockingClientId).catch(() => undefined);
-    }
+    this.wake();
+    // The blocking connection is this consumer's alone: cutting it ends the BLOCK at once.
+    this.options.blocking.disconnect();
     await this.loop;
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Room has opened up (a call ended): read again now rather than at the next poll. */
+  wake(): void {
+    const waiter = this.roomWaiter;
+    this.roomWaiter = undefined;
+    waiter?.();
+  }
+
+  private room(): number {
+    const o = this.options;
+    const count = o.count ?? GROUP_CONSUMER_DEFAULTS.count;
+    return o.room ? Math.min(count, o.room()) : count;
+  }
+
+  private waitForRoom(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake(), this.options.blockMs ?? GROUP_CONSUMER_DEFAULTS.blockMs);
+      this.roomWaiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private async run(): Promise<void> {
     const o = this.options;
     while (this.running) {
       try {
+        if (this.room() <= 0) {
+          await this.waitForRoom();
+          continue;
+        }
         await this.reclaimStale();
+        const count = this.room();
+        if (count <= 0) continue;
         const result = (await o.blocking.xreadgroup(
           'GROUP',
           o.group,
           o.consumer,
           'COUNT',
-          o.count ?? GROUP_CONSUMER_DEFAULTS.count,
+          count,
           'BLOCK',
           o.blockMs ?? GROUP_CONSUMER_DEFAULTS.blockMs,
           'STREAMS',
@@ -117,6 +153,8 @@ export class GroupConsumer {
     const now = Date.now();
     if (now - this.lastClaimAt < (o.claimIntervalMs ?? GROUP_CONSUMER_DEFAULTS.claimIntervalMs)) return;
     this.lastClaimAt = now;
+    const count = this.room();
+    if (count <= 0) return;
     const [, entries] = (await o.commands.xautoclaim(
       o.stream,
       o.group,
@@ -124,7 +162,7 @@ export class GroupConsumer {
       o.claimIdleMs ?? GROUP_CONSUMER_DEFAULTS.claimIdleMs,
       '0-0',
       'COUNT',
-      o.count ?? GROUP_CONSUMER_DEFAULTS.count,
+      count,
     )) as [string, RawStreamEntry[], string[]?];
     if (entries.length === 0) return;
     const maxDeliveries = o.maxDeliveries ?? GROUP_CONSUMER_DEFAULTS.maxDeliveries;
@@ -150,7 +188,7 @@ export class GroupConsumer {
   }
 }
 
-export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
+export async function ensureGroup(redis: RedisClient, stream: string, group: string): Promise<void> {
   try {
     // '$' would skip claims written before the first bridge ever started; '0' plus the
     // handler's age check is the safe choice.

@@ -2,8 +2,11 @@
  * Every Redis name the system uses, in one place.
  *
  * Per-call keys carry the CallSid as a Redis Cluster hash tag (`{CA…}`) so all
- * of a call's keys live on one shard. Shared keys (queues, the claim stream)
- * carry a namespace so two deployments or test runs can share one Redis.
+ * of a call's keys live on one shard. Shared keys (queues, the claim stream,
+ * the bridge registry) carry the namespace as their hash tag (`{voice}:…`):
+ * two deployments or test runs can share one Redis, and every shared key of a
+ * deployment sits in one slot, so BullMQ's multi-key scripts work on a cluster.
+ * Audio never goes through Redis (see @voice/media-link).
  */
 const callKey = (callSid: string, suffix: string) => `call:{${callSid}}:${suffix}`;
 
@@ -18,10 +21,6 @@ export const callKeys = {
   token: (callSid: string) => callKey(callSid, 'token'),
   /** String: the instance id of the bridge that owns the call, with a lease TTL. */
   owner: (callSid: string) => callKey(callSid, 'owner'),
-  /** Stream, gateway -> bridge: start, caller media, echoed marks, dtmf, stop (see call-streams.ts). */
-  inbound: (callSid: string) => callKey(callSid, 'in'),
-  /** Stream, bridge -> gateway: agent media, marks, clear, hangup (see call-streams.ts). */
-  outbound: (callSid: string) => callKey(callSid, 'out'),
 } as const;
 
 /** Keys of one call that must be gone once the call has ended (the timeline stays). */
@@ -31,24 +30,31 @@ export function transientCallKeys(callSid: string): string[] {
     callKeys.meta(callSid),
     callKeys.token(callSid),
     callKeys.owner(callSid),
-    callKeys.inbound(callSid),
-    callKeys.outbound(callSid),
   ];
 }
 
 export function sharedKeys(namespace: string) {
+  const tag = `{${namespace}}`;
   return {
-    /** Stream + consumer group: calls waiting for a bridge to claim them. */
-    callClaims: `${namespace}:calls:claims`,
+    /** Stream + consumer group: calls waiting for a bridge to claim them (see call-claims.ts). */
+    callClaims: `${tag}:calls:claims`,
     /** Consumer group on callClaims shared by every bridge instance. */
     bridgeGroup: 'bridges',
     /** Stream: sockets that never became calls (ghosts), for on-call inspection. */
-    ghosts: `${namespace}:ws:ghosts`,
-    /** String with a short TTL, renewed by a live bridge: lets others tell a dead owner from a busy one. */
-    bridgeAlive: (instance: string) => `${namespace}:bridge:${instance}:alive`,
-    /** BullMQ prefix: queues live under `<namespace>:bull:<queue>`. */
-    bullPrefix: `${namespace}:bull`,
+    ghosts: `${tag}:ws:ghosts`,
+    /**
+     * Hash: the live bridges, field = instance id, value = JSON of BridgeRecord (media
+     * link address, load, capacity, draining, when it last reported). See bridge-registry.ts.
+     */
+    bridges: `${tag}:bridges`,
+    /** BullMQ prefix: queues live under `{<namespace>}:bull:<queue>`, all in the namespace's slot. */
+    bullPrefix: `${tag}:bull`,
   } as const;
+}
+
+/** SCAN pattern matching every shared key of a namespace (tests and the bench clean up with it). */
+export function namespacePattern(namespace: string): string {
+  return `{${namespace}}:*`;
 }
 
 export type SharedKeys = ReturnType<typeof sharedKeys>;

@@ -42,3 +42,8 @@ export function optionalNumber(record: Record<string, string>, name: string): nu
   const value = Number(raw);
   return Number.isFinite(value) ? value : undefined;
 }
+
+export function optionalField(record: Record<string, string>, name: string): string | undefined {
+  const raw = record[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}

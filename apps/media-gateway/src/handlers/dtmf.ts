@@ -16,6 +16,6 @@ export function onDtmf(session: MediaSession, message: TwilioDtmfMessage): void 
     session.invalid.report('schema', `dtmf: digit is not one key (${digit.length} chars)`);
     return;
   }
-  stream.inbound.append({ kind: 'dtmf', digit });
+  stream.forwardDtmf(digit);
   session.checkpoints.record('caller.dtmf', { digit });
 }

@@ -14,11 +14,10 @@ import { onMedia } from './media.js';
 import { onStart } from './start.js';
 import { onStop } from './stop.js';
 
-/** `at`: when the frame was read off the socket (epoch ms, fractional). */
-export function dispatch(session: MediaSession, message: TwilioInboundMessage, at: number): void {
+export function dispatch(session: MediaSession, message: TwilioInboundMessage): void {
   switch (message.event) {
     case 'media':
-      onMedia(session, message, at);
+      onMedia(session, message);
       return;
     case 'mark':
       onMark(session, message);

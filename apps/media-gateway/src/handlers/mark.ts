@@ -9,5 +9,5 @@ export function onMark(session: MediaSession, message: TwilioMarkMessage): void 
   const stream = session.requireStream(message.streamSid);
   if (!stream) return;
   if (session.onHangupMarkEchoed(message.mark.name)) return;
-  stream.inbound.append({ kind: 'mark', name: message.mark.name });
+  stream.forwardMark(message.mark.name);
 }

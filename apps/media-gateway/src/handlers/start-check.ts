@@ -29,7 +29,7 @@ if not stored then return -1 end
 if stored == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
 return 0`;
 
-export type StartCheck = { ok: true; meta: CallMeta | undefined } | { ok: false; reason: StartRefusal };
+export type StartCheck = { ok: true; meta: CallMeta | undefined; owner: string | null } | { ok: false; reason: StartRefusal };
 
 export async function checkStart(session: MediaSession, message: TwilioStartMessage): Promise<StartCheck> {
   const { callSid, customParameters } = message.start;
@@ -43,11 +43,14 @@ export async function checkStart(session: MediaSession, message: TwilioStartMess
   const { redis } = session.ctx;
   let outcome: number;
   let meta: CallMeta | undefined;
+  let owner: string | null;
   try {
-    // Together: the meta only feeds since_webhook_ms.
-    [outcome, meta] = await Promise.all([
+    // Together, one round trip: the meta feeds since_webhook_ms and the call record; the owner
+    // (a bridge holding a warm session) is who the call is attached to.
+    [outcome, meta, owner] = await Promise.all([
       redis.eval(CONSUME_TOKEN_SCRIPT, 1, callKeys.token(callSid), presented) as Promise<number>,
       readCallMeta(redis, callSid),
+      redis.get(callKeys.owner(callSid)),
     ]);
   } catch (err) {
     session.log.error('call token check failed', errorFields(err));
@@ -55,5 +58,5 @@ export async function checkStart(session: MediaSession, message: TwilioStartMess
   }
   if (outcome === -1) return { ok: false, reason: 'token_unknown_or_used' };
   if (outcome === 0) return { ok: false, reason: 'token_mismatch' };
-  return { ok: true, meta };
+  return { ok: true, meta, owner };
 }

@@ -7,4 +7,6 @@ export const CLOSE = {
   /** START refused (call token, CallSid). */
   policy: 1008,
   internalError: 1011,
+  /** The gateway is full (GATEWAY_MAX_STREAMS). */
+  tryAgainLater: 1013,
 } as const;

@@ -17,6 +17,7 @@ import type { GatewayContext } from '../context.js';
 import type { StreamRoute } from '../upgrade.js';
 import { dispatch } from '../handlers/index.js';
 import type { ActiveStream } from './active-stream.js';
+import type { BridgeCall } from './bridge-call.js';
 import { CallCheckpoints } from './call-checkpoints.js';
 import { CLOSE } from './close-codes.js';
 import { decodeFrame } from './decode-frame.js';
@@ -54,7 +55,9 @@ export class MediaSession implements NoStartSocket {
   private socketClosed = false;
   /** Why the socket is being closed by us, when we know better than "socket_closed". */
   private closeReason: string | undefined;
-  private backlog: Array<{ message: TwilioInboundMessage; at: number }> = [];
+  private backlog: TwilioInboundMessage[] = [];
+  /** The call's tie to its bridge (set at START). */
+  private bridgeCall: BridgeCall | undefined;
   private pendingHangup: PendingHangup | undefined;
   private readonly floodGuard: FloodGuard;
   private readonly watchdog: StartWatchdog;
@@ -107,14 +110,15 @@ export class MediaSession implements NoStartSocket {
     this.watchdog.cancel();
   }
 
-  acceptStream(stream: ActiveStream): void {
+  acceptStream(stream: ActiveStream, bridgeCall: BridgeCall): void {
     this.stream = stream;
+    this.bridgeCall = bridgeCall;
     this.phase = 'streaming';
     const held = this.backlog;
     this.backlog = [];
-    for (const { message, at } of held) {
+    for (const message of held) {
       if (this.phase !== 'streaming') break;
-      dispatch(this, message, at);
+      dispatch(this, message);
     }
     // Twilio may have hung up while the token was being checked.
     if (this.socketClosed) this.endCall(this.closeReason ?? 'socket_closed');
@@ -167,7 +171,7 @@ export class MediaSession implements NoStartSocket {
     return true;
   }
 
-  /** Ends the started call once: tells the bridge (inbound stop), notes it, stops tailing, closes. */
+  /** Ends the started call once: tells the bridge (stop, with the counts), notes it, closes. */
   endCall(reason: string, code: number = CLOSE.normal): void {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
@@ -175,10 +179,10 @@ export class MediaSession implements NoStartSocket {
     this.pendingHangup?.cancel();
     const stream = this.stream;
     if (stream) {
-      this.ctx.tail.remove(stream.outKey);
-      this.ctx.ownerWatch.unwatch(stream.callSid);
-      stream.inbound.append({
-        kind: 'stop',
+      this.checkpoints.record('stream.stopped', { reason, rx: stream.rx, tx: stream.tx });
+      this.bridgeCall?.end({
+        t: 'stop',
+        call: stream.callSid,
         reason,
         rx: stream.rx,
         tx: stream.tx,
@@ -187,7 +191,6 @@ export class MediaSession implements NoStartSocket {
         endedAt: Date.now(),
         invalidMessages: this.invalid.count,
       });
-      this.checkpoints.record('stream.stopped', { reason, rx: stream.rx, tx: stream.tx });
     }
     this.closeSocket(code, reason);
   }
@@ -235,10 +238,10 @@ export class MediaSession implements NoStartSocket {
     }
     if (this.phase === 'starting' && decoded.message.event !== 'start') {
       if (this.backlog.length >= this.ctx.config.startBacklogMaxMessages) this.invalid.report('start_backlog');
-      else this.backlog.push({ message: decoded.message, at });
+      else this.backlog.push(decoded.message);
       return;
     }
-    dispatch(this, decoded.message, at);
+    dispatch(this, decoded.message);
   }
 
   private onSocketError(err: Error): void {

@@ -4,7 +4,7 @@
  *   Twilio never sent START. No bridge will ever own it, so the gateway ends it
  *   here: timeline, counter, the calls row as failed, and the call's transient
  *   keys (token, meta, prompt, ...) deleted as the bridge does when it ends a call
- *   (or, when a bridge holds a warm session for it, that bridge told to do so).
+ *   (and a bridge that holds a warm session for it told to close it).
  * - a ghost: nothing was ever received and no call is known (load-balancer
  *   probes, preflights). Noted in the shared ghosts stream, logged at info:
  *   not an error, nobody needs to be paged.
@@ -12,11 +12,11 @@
  */
 import { errorFields } from '@voice/logging';
 import type { Logger } from '@voice/logging';
-import { isUuid } from '@voice/db';
-import { callKeys, encodeInbound, readCallMeta, transientCallKeys } from '@voice/redis';
+import { callKeys, readCallMeta } from '@voice/redis';
 import type { CallMeta } from '@voice/redis';
 import type { GatewayContext } from '../context.js';
 import type { CallCheckpoints } from './call-checkpoints.js';
+import { finishUnownedCall } from './finish-unowned.js';
 
 export type NoStartReason = 'start_timeout' | 'closed_before_start' | 'gateway_shutdown';
 
@@ -66,52 +66,34 @@ async function failCall(socket: NoStartSocket, meta: CallMeta, reason: NoStartRe
   const endedAt = Date.now();
   ctx.metrics.noStart.labels({ known_call: 'true' }).inc();
   checkpoints.record('stream.no_start', { reason, waited_ms: waitedMs }, 'warn');
-  checkpoints.record(
-    'call.ended',
-    { end_reason: 'no_start', rx: 0, tx: 0, is_ghost: false, duration_ms: endedAt - socket.acceptedAt },
-    'warn',
-  );
-  try {
-    await ctx.calls.recordEnded(meta.callSid, {
-      endedAt: new Date(endedAt),
-      status: 'failed',
-      endReason: 'no_start',
-      rxFrames: 0,
-      txFrames: 0,
-      isGhost: false,
-      // The socket closes now, so Twilio plays the TwiML fallback: the caller is not left in silence.
-      silentFailure: false,
-      metrics: { start_wait_ms: waitedMs, no_start_reason: reason },
-      // Used only if the webhook's row is missing; a stale business id must not break the insert.
-      businessId: isUuid(meta.businessId) ? meta.businessId : null,
-      direction: meta.direction,
-      from: meta.from,
-      to: meta.to,
-    });
-  } catch (err) {
-    log.error('calls row update failed', { step: 'recordEnded', ...errorFields(err) });
-  }
-  await releaseCallKeys(socket, meta.callSid, endedAt);
-  await checkpoints.settled();
+  // A bridge may already hold a warm session for this call (opened while the phone rang): it must let go.
+  await tellWarmOwner(socket, meta.callSid, endedAt);
+  await finishUnownedCall(ctx, checkpoints, log, {
+    callSid: meta.callSid,
+    meta,
+    endedAt,
+    endReason: 'no_start',
+    rx: 0,
+    tx: 0,
+    durationMs: endedAt - socket.acceptedAt,
+    metrics: { start_wait_ms: waitedMs, no_start_reason: reason },
+  });
 }
 
 /**
- * A bridge may already hold a warm session for this call (opened while the
- * phone rang): tell it through the call's inbound stream, and it closes the
- * session and cleans up. With no owner, the gateway deletes the keys itself.
+ * Tells the bridge holding a warm session for the call (if any) that the call never
+ * started, over their media link; it closes the model session. True when one was told.
  */
-async function releaseCallKeys(socket: NoStartSocket, callSid: string, endedAt: number): Promise<void> {
+async function tellWarmOwner(socket: NoStartSocket, callSid: string, endedAt: number): Promise<boolean> {
   const { ctx, log } = socket;
   try {
     const owner = await ctx.redis.get(callKeys.owner(callSid));
-    if (owner) {
-      const stop = encodeInbound({ kind: 'stop', reason: 'no_start', rx: 0, tx: 0, txBytes: 0, endedAt, invalidMessages: 0 });
-      await ctx.redis.xadd(callKeys.inbound(callSid), '*', ...stop);
-      return;
-    }
-    await ctx.redis.del(...transientCallKeys(callSid));
+    if (!owner) return false;
+    const link = await ctx.links.linkTo(owner);
+    return link?.send({ t: 'stop', call: callSid, reason: 'no_start', rx: 0, tx: 0, txBytes: 0, endedAt, invalidMessages: 0 }) ?? false;
   } catch (err) {
-    log.error('call key cleanup failed', errorFields(err));
+    log.error('warm owner could not be told', errorFields(err));
+    return false;
   }
 }
 

@@ -1,46 +1,59 @@
 /**
  * One call owned by this bridge: opens the Realtime session, configures it with
  * the call's prompt, makes the agent greet first, and moves audio both ways
- * between the call's Redis streams and the model, with barge-in.
+ * between the gateway's media link and the model, with barge-in.
  *
- * Lifecycle: run() (setup) -> live [-> reconnecting -> live] -> end() on the
- * gateway's `stop` entry. The caller is never left in silence: the hold clip
+ * Lifecycle: run() (setup) -> [warm ->] live [-> reconnecting -> live] -> end()
+ * on the gateway's `stop`. The caller is never left in silence: the hold clip
  * plays while the model is slow, and a model that cannot be reached (or
- * resumed) sends the caller to the fallback.
+ * resumed) sends the caller to the fallback. A gateway that vanishes gets
+ * GATEWAY_REATTACH_GRACE_MS to come back through another gateway; after that
+ * the model session is closed and the call finalized.
+ *
+ * Composed, not inherited (STYLE 15): CallState is the shared state; the
+ * caller side (CallerStream in, GatewayChannel out), the model side
+ * (ModelEvents) and the per-call timeline are collaborators around it.
  */
 import type OpenAI from 'openai';
 import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
-import type { Redis } from 'ioredis';
 import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { callKeys, readCallMeta, transientCallKeys, type InboundEntry, type StreamFollower, type Timeline } from '@voice/redis';
+import type { AttachRecord, BridgeSideLink, StopRecord } from '@voice/media-link';
+import { readCallMeta, type RedisClient, type Timeline } from '@voice/redis';
 import type { CallConfig, OpenAIConfig } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
 import type { CallControl } from '../twilio/call-control.js';
+import type { CallOwnership } from '../call-ownership.js';
 import { CallerStream } from './caller-stream.js';
-import { fallbackToCaller, recordConnectFailure } from './fallback.js';
+import { CallState } from './call-state.js';
+import { callTimeline, type CallTimeline } from './call-timeline.js';
+import { ConversationLog } from './conversation-log.js';
+import { fallbackToCaller, recordConnectFailure, recordSilentResponse } from './fallback.js';
 import { finalizeCall, type StopEntry } from './finalize-call.js';
-import { CallModelSide } from './model-side.js';
+import { GatewayChannel } from './gateway-channel.js';
+import { HoldAudio } from './hold-audio.js';
+import { ModelEvents } from './model-events.js';
+import { PlaybackTracker } from './playback-tracker.js';
 import { loadCallPrompt, type ResolvedPrompt } from './prompt-source.js';
 import { configureSession, openSession, type SetupDeps } from './session-setup.js';
+import { SilenceWatch } from './silence-watch.js';
 import type { ToolExecutor } from './tool-executor.js';
-
-type StartEntry = Extract<InboundEntry, { kind: 'start' }>;
+import { ToolTurns } from './tool-turns.js';
 
 export interface CallSessionDeps {
   /** warm: claimed when the prebuild ran, before START; cold: claimed on START. */
   mode: 'warm' | 'cold';
-  /** Set when this bridge took the call over from a dead owner. */
+  /** Set when this bridge took the call over from an owner whose link died. */
   takeoverFrom?: string;
   callSid: string;
   instanceId: string;
   config: CallConfig;
   openaiConfig: OpenAIConfig;
   openai: OpenAI;
-  redis: Redis;
-  tail: StreamFollower;
+  redis: RedisClient;
+  ownership: CallOwnership;
   timeline: Timeline;
   logger: Logger;
   metrics: BridgeMetrics;
@@ -48,48 +61,90 @@ export interface CallSessionDeps {
   calls: CallRepository;
   tools: ToolExecutor;
   callControl: CallControl | undefined;
-  onFinished(callSid: string): void;
+  onFinished(session: CallSession): void;
 }
 
-export class CallSession extends CallModelSide {
-  private readonly abort = new AbortController();
-  private readonly caller: CallerStream;
+export class CallSession {
+  readonly callSid: string;
+  readonly channel: GatewayChannel;
+  readonly caller: CallerStream;
+  private readonly state = new CallState();
+  private readonly tl: CallTimeline;
+  private readonly model: ModelEvents;
+  private readonly playback: PlaybackTracker;
+  private readonly hold: HoldAudio;
+  private readonly silence: SilenceWatch;
+  private readonly conversation = new ConversationLog();
   private readonly setup: SetupDeps;
+  private readonly abort = new AbortController();
   private prompt: ResolvedPrompt | undefined;
-  private startEntry: StartEntry | undefined;
-  private startWaiter: ((entry: StartEntry) => void) | undefined;
+  private attachRecord: AttachRecord | undefined;
+  private attachWaiter: ((record: AttachRecord) => void) | undefined;
+  private reattachTimer: NodeJS.Timeout | undefined;
   private fallingBack = false;
 
-  constructor(deps: CallSessionDeps) {
-    super(deps);
+  constructor(private readonly deps: CallSessionDeps) {
+    const { config, logger, metrics } = deps;
+    this.callSid = deps.callSid;
+    this.tl = callTimeline(deps.timeline, deps.callSid, logger);
     this.setup = { ...deps };
-    this.caller = new CallerStream(this, deps.metrics, deps.logger);
+    this.channel = new GatewayChannel(config.maxHeldRecords, logger);
+    this.caller = new CallerStream(
+      { onAttach: (r) => this.onAttach(r), onMark: (n) => this.playback.onMarkEchoed(n), onDtmf: (d) => logger.info('caller dtmf', { digit: d }), onStop: (r) => this.onStop(r) },
+      config.maxPendingCallerFrames,
+      metrics,
+      logger,
+    );
+    this.playback = new PlaybackTracker(config.bargeInMarginMs);
+    this.hold = new HoldAudio(() => this.channel.send({ t: 'play', clip: 'hold' }), config.holdAudioAfterMs, config.holdAudioRepeatMs);
+    this.silence = new SilenceWatch(config.silentResponseMs, (responseId) => recordSilentResponse(deps, responseId, config.silentResponseMs));
+    const toolTurns = new ToolTurns({
+      ...deps,
+      send: (event) => {
+        if (this.state.phase !== 'live' || !this.state.rt) return false;
+        this.state.rt.send(event);
+        return true;
+      },
+      context: () => ({ callSid: deps.callSid, businessId: this.state.businessId, callerNumber: this.state.callerNumber }),
+      hasActiveResponse: () => this.state.activeResponseId !== undefined,
+    });
+    this.model = new ModelEvents({
+      state: this.state,
+      channel: this.channel,
+      playback: this.playback,
+      hold: this.hold,
+      silence: this.silence,
+      conversation: this.conversation,
+      toolTurns,
+      tl: this.tl,
+      metrics,
+      logger,
+    });
   }
 
-  get callSid(): string {
-    return this.deps.callSid;
+  get finished(): boolean {
+    return this.state.finished;
   }
 
   /** Sets the call up; never throws (failures become the fallback). */
   async run(): Promise<void> {
-    const { deps, stats } = this;
+    const { deps, state } = this;
+    const { stats } = state;
     stats.greetingPath = deps.mode;
-    deps.tail.add(callKeys.inbound(deps.callSid), '0', this.caller.onEntries);
     try {
-      if (deps.takeoverFrom) await this.discardStaleAudio();
-      // Cold: the caller is on the line; a START entry is already in the stream. Warm: the phone still rings.
-      const start = deps.mode === 'cold' ? await this.waitForStart(deps.openaiConfig.connectTimeoutMs) : undefined;
-      if (deps.mode === 'cold' && !start) return this.release('claimed call has no start entry; releasing it');
+      // Cold: the gateway attaches right after this bridge answered its claim. Warm: the phone still rings.
+      const attach = deps.mode === 'cold' ? await this.waitForAttach(deps.openaiConfig.connectTimeoutMs) : undefined;
+      if (deps.mode === 'cold' && !attach) return this.release('no_attach', 'claimed call was never attached by its gateway; releasing it');
       const meta = await readCallMeta(deps.redis, deps.callSid);
-      this.businessId = meta?.businessId ?? start?.customParameters.businessId ?? '';
-      this.callerNumber = meta?.from ?? '';
-      const direction = meta?.direction ?? (start?.customParameters.direction === 'outbound' ? 'outbound' : 'inbound');
+      state.businessId = meta?.businessId ?? attach?.params.businessId ?? '';
+      state.callerNumber = meta?.from ?? '';
+      const direction = meta?.direction ?? (attach?.params.direction === 'outbound' ? 'outbound' : 'inbound');
 
       stats.connectStartedAt = Date.now();
       const budget = { attempts: deps.openaiConfig.connectAttempts, timeoutMs: deps.openaiConfig.connectTimeoutMs };
       const [opened, prompt] = await Promise.allSettled([openSession(this.setup, this, budget, this.abort.signal), this.loadPrompt(direction)]);
       if (opened.status === 'rejected') return this.onConnectFailed(opened.reason);
-      this.rt = opened.value.rt;
+      state.rt = opened.value.rt;
       stats.connectedAt = Date.now();
       stats.connectAttempts = opened.value.attempts;
       if (prompt.status === 'rejected') {
@@ -97,78 +152,127 @@ export class CallSession extends CallModelSide {
         return this.fallback('PROMPT_UNAVAILABLE');
       }
       this.prompt = prompt.value;
-      if (this.state !== 'setup') return;
+      if (state.phase !== 'setup') return;
       stats.configureSentAt = Date.now();
-      const configured = await configureSession(this.setup, this.rt, prompt.value, this.armSessionUpdated());
+      const configured = await configureSession(this.setup, state.rt, prompt.value, this.model.armSessionUpdated());
       stats.configuredAt = Date.now();
       stats.toolsCount = configured.tools;
-      if (this.state !== 'setup') return;
+      if (state.phase !== 'setup') return;
       if (deps.mode === 'cold') return this.goLive('greeting');
-      await this.warmUntilStart();
+      await this.warmUntilAttached();
     } catch (err) {
       deps.logger.error('call setup failed', errorFields(err));
       this.fallback(err instanceof OpenAIConnectError ? err.reason : 'SETUP_ERROR');
     }
   }
 
-  /**
-   * Warm: ask for the greeting now. Its audio goes to the call's outbound
-   * stream, where the gateway finds it the moment START arrives.
-   */
-  private async warmUntilStart(): Promise<void> {
-    const { deps } = this;
-    this.state = 'warm';
+  // ---- the caller side: the gateway attaches, detaches, sends stop ----
+
+  /** A gateway attached the call on `link` as channel `ch` (first START, or after another gateway died). */
+  attach(link: BridgeSideLink, record: AttachRecord): void {
+    const previous = this.channel.attached;
+    clearTimeout(this.reattachTimer);
+    this.reattachTimer = undefined;
+    const held = this.channel.attach({ link, ch: record.ch });
+    if (previous && previous.link !== link) this.deps.logger.info('call attached through another gateway', { gateway: record.gateway, held });
+    this.caller.attach(record);
+  }
+
+  /** The link to the gateway holding the call closed: wait for the stream to come back, briefly. */
+  gatewayLost(gateway: string, reason: string): void {
+    if (this.state.finished) return;
+    this.channel.detach();
+    void this.tl.record('link.detached', { gateway, reason, grace_ms: this.deps.config.gatewayReattachGraceMs }, 'warn');
+    clearTimeout(this.reattachTimer);
+    this.reattachTimer = setTimeout(() => this.onGatewayGone(), this.deps.config.gatewayReattachGraceMs);
+    this.reattachTimer.unref();
+  }
+
+  /** Another bridge now owns the call (the gateway handed it over): let go without finalizing. */
+  ownershipLost(newOwner: string | null): void {
+    if (this.state.finished) return;
+    this.deps.logger.warn('call ownership lost; releasing the session', { newOwner });
+    this.release('ownership_lost');
+  }
+
+  /** Shutting down with the call live: fallback now; the gateway's stop then ends the call. */
+  handOff(reason: string): void {
+    this.fallback(reason);
+  }
+
+  private onAttach(record: AttachRecord): void {
+    const { stats } = this.state;
+    this.attachRecord ??= record;
+    stats.streamStartedAt ??= record.startedAt;
+    if (stats.modelFirstAudioAt === undefined) this.hold.start(record.startedAt);
+    this.attachWaiter?.(record);
+  }
+
+  private onStop(record: StopRecord): void {
+    // A stop before any attach: the call failed before it began (the gateway recorded it); just let go.
+    if (!this.attachRecord) void this.expireWarm(record.reason);
+    else void this.end(record);
+  }
+
+  private onGatewayGone(): void {
+    if (this.state.finished) return;
+    const { channel, caller } = this;
+    void this.end({ reason: 'gateway_lost', rx: caller.received, tx: channel.mediaSent, txBytes: 0, endedAt: Date.now(), invalidMessages: 0 });
+  }
+
+  // ---- setup ----
+
+  /** Warm: ask for the greeting now; its audio is held in the channel until the gateway attaches. */
+  private async warmUntilAttached(): Promise<void> {
+    const { deps, state } = this;
+    state.phase = 'warm';
     this.requestGreeting();
-    void deps.timeline.record(deps.callSid, 'warm.ready', { ms: Date.now() - this.stats.claimedAt }, { logger: deps.logger });
-    const start = await this.waitForStart(deps.config.warmSessionTtlMs);
-    if (!start) return this.expireWarm('ttl');
-    if (this.state !== 'warm') return;
-    void deps.timeline.record(
-      deps.callSid,
-      'warm.joined',
-      { greeting_ready: this.stats.modelFirstAudioAt !== undefined, waited_ms: Date.now() - this.stats.claimedAt },
-      { logger: deps.logger },
-    );
+    void this.tl.record('warm.ready', { ms: Date.now() - state.stats.claimedAt });
+    const attach = await this.waitForAttach(deps.config.warmSessionTtlMs);
+    if (!attach) return this.expireWarm('ttl');
+    if (state.phase !== 'warm') return;
+    void this.tl.record('warm.joined', { greeting_ready: state.stats.modelFirstAudioAt !== undefined, waited_ms: Date.now() - state.stats.claimedAt });
     this.goLive('resume-after-warm');
   }
 
   /** The call never arrived (TTL) or failed before START (no_start): close the model session, leave only the timeline. */
   private async expireWarm(reason: string): Promise<void> {
-    const { deps } = this;
-    if (this.state === 'ending' || this.state === 'ended') return;
+    const { deps, state } = this;
+    if (state.finished) return;
     deps.metrics.warmExpired.inc({ reason });
-    void deps.timeline.record(deps.callSid, 'warm.expired', { reason, ttl_ms: deps.config.warmSessionTtlMs }, { level: 'warn', logger: deps.logger });
-    this.state = 'ending';
-    this.out.close();
-    this.rt?.close({ code: 1000, reason: 'warm session expired' });
-    await deps.redis.del(...transientCallKeys(deps.callSid)).catch(() => undefined);
+    void this.tl.record('warm.expired', { reason, ttl_ms: deps.config.warmSessionTtlMs }, 'warn');
+    state.phase = 'ending';
+    this.channel.close();
+    state.rt?.close({ code: 1000, reason: 'warm session expired' });
+    await deps.ownership.deleteCallKeys(deps.callSid);
     this.release();
   }
 
-  /** A dead owner may have left greeting audio for the gateway: drop it so the caller hears one greeting. */
-  private async discardStaleAudio(): Promise<void> {
-    await this.deps.redis.del(callKeys.outbound(this.deps.callSid));
-    this.out.write({ kind: 'clear' });
-  }
-
-  private release(warning?: string): void {
-    if (warning) this.deps.logger.warn(warning);
-    this.state = 'ended';
+  private release(reason?: string, warning?: string): void {
+    const { deps, state } = this;
+    if (warning) deps.logger.warn(warning);
+    if (reason) void this.tl.record('bridge.released', { reason }, 'warn');
+    state.phase = 'ended';
     this.abort.abort();
     this.hold.stop();
     this.silence.stop();
-    this.deps.tail.remove(callKeys.inbound(this.deps.callSid));
-    if (warning) void this.deps.redis.del(callKeys.owner(this.deps.callSid));
-    this.deps.onFinished(this.deps.callSid);
+    clearTimeout(this.reattachTimer);
+    this.channel.close();
+    this.caller.close();
+    state.rt?.close({ code: 1000, reason: 'released' });
+    // Let go of the owner key only where it is still ours (after a hand-over it is not).
+    if (reason === 'no_attach') void deps.ownership.release(deps.callSid);
+    deps.onFinished(this);
   }
 
-  private waitForStart(timeoutMs: number): Promise<StartEntry | undefined> {
-    if (this.startEntry) return Promise.resolve(this.startEntry);
+  private waitForAttach(timeoutMs: number): Promise<AttachRecord | undefined> {
+    if (this.attachRecord) return Promise.resolve(this.attachRecord);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(undefined), timeoutMs);
-      this.startWaiter = (entry) => {
+      this.attachWaiter = (record) => {
         clearTimeout(timer);
-        resolve(entry);
+        this.attachWaiter = undefined;
+        resolve(record);
       };
     });
   }
@@ -177,81 +281,76 @@ export class CallSession extends CallModelSide {
     const { deps } = this;
     return loadCallPrompt(
       { redis: deps.redis, businesses: deps.businesses, waitMs: deps.config.promptWaitMs, pollMs: deps.config.promptPollMs },
-      { callSid: deps.callSid, businessId: this.businessId || undefined, direction },
-      this.stats,
+      { callSid: deps.callSid, businessId: this.state.businessId || undefined, direction },
+      this.state.stats,
       deps.logger,
       this.abort.signal,
     );
   }
 
-
+  /** The agent is asked to speak first; its first response is the greeting. */
+  private requestGreeting(): void {
+    const { state } = this;
+    state.greetingPending = true;
+    state.stats.greetingRequestedAt = Date.now();
+    state.rt!.send({ type: 'response.create' });
+    void this.tl.record('greeting.requested', { path: this.deps.mode });
+  }
 
   /** Audio flows both ways; caller frames that arrived meanwhile go to the model in order. */
   private goLive(kind: 'greeting' | 'resume' | 'resume-after-warm'): void {
-    const { deps } = this;
-    this.state = 'live';
+    const { state } = this;
+    state.phase = 'live';
     if (kind === 'greeting') this.requestGreeting();
     // After a dropped session the agent picks the conversation up again.
-    if (kind === 'resume') this.rt!.send({ type: 'response.create' });
-    const rt = this.rt!;
+    if (kind === 'resume') state.rt!.send({ type: 'response.create' });
+    const rt = state.rt!;
     const buffered = this.caller.connect((audio) => rt.send({ type: 'input_audio_buffer.append', audio }));
-    if (kind !== 'resume') void deps.timeline.record(deps.callSid, 'audio_bridge.started', { buffered_frames: buffered }, { logger: deps.logger });
+    if (kind !== 'resume') void this.tl.record('audio_bridge.started', { buffered_frames: buffered });
   }
 
-  // ---- caller side: entries the gateway wrote to call:{CA}:in ----
+  // ---- the model side: session hooks (events go to ModelEvents) ----
 
-  onStart(entry: StartEntry): void {
-    this.startEntry ??= entry;
-    this.stats.streamStartedAt ??= entry.startedAt;
-    if (this.stats.modelFirstAudioAt === undefined) this.hold.start(entry.startedAt);
-    this.startWaiter?.(entry);
+  onEvent(rt: OpenAIRealtimeWS, event: Parameters<ModelEvents['onEvent']>[1]): void {
+    this.model.onEvent(rt, event);
   }
 
-  onMark(name: string): void {
-    this.playback.onMarkEchoed(name);
-  }
-
-  onStop(entry: StopEntry): void {
-    // A stop before any START: the call failed before it began (the gateway recorded it); just let go.
-    if (!this.startEntry) void this.expireWarm(entry.reason);
-    else void this.end(entry);
+  onClosed(rt: OpenAIRealtimeWS, code: number, reason: string): void {
+    const { state } = this;
+    if (rt !== state.rt || state.finished || this.fallingBack) return;
+    void this.tl.record('openai.closed', { code, reason, state: state.phase }, 'warn');
+    if (state.phase === 'live' && this.prompt && this.deps.config.reconnectAttempts > 0) void this.reconnect(this.prompt);
+    else this.fallback('OPENAI_CLOSED');
   }
 
   // ---- failure paths ----
 
   private onConnectFailed(reason: unknown): void {
-    if (this.state !== 'setup') return; // the caller hung up while we were connecting
+    if (this.state.phase !== 'setup') return; // the caller hung up while we were connecting
     this.fallback(recordConnectFailure(this.deps, reason));
-  }
-
-  onClosed(rt: OpenAIRealtimeWS, code: number, reason: string): void {
-    if (rt !== this.rt || this.state === 'ending' || this.state === 'ended' || this.fallingBack) return;
-    void this.deps.timeline.record(this.deps.callSid, 'openai.closed', { code, reason, state: this.state }, { level: 'warn', logger: this.deps.logger });
-    if (this.state === 'live' && this.prompt && this.deps.config.reconnectAttempts > 0) void this.reconnect(this.prompt);
-    else this.fallback('OPENAI_CLOSED');
   }
 
   /** The model dropped mid-call: the caller hears the hold clip while a new session resumes the conversation. */
   private async reconnect(prompt: ResolvedPrompt): Promise<void> {
-    const { deps } = this;
-    this.state = 'reconnecting';
-    this.rt = undefined;
+    const { deps, state } = this;
+    state.phase = 'reconnecting';
+    state.rt = undefined;
     this.caller.disconnect();
-    this.activeResponseId = undefined;
+    state.activeResponseId = undefined;
     this.hold.playNow();
     const started = Date.now();
-    void deps.timeline.record(deps.callSid, 'openai.reconnecting', { items: this.conversation.size }, { level: 'warn', logger: deps.logger });
+    void this.tl.record('openai.reconnecting', { items: this.conversation.size }, 'warn');
     try {
       const budget = { attempts: deps.config.reconnectAttempts, timeoutMs: deps.config.reconnectTimeoutMs };
       const opened = await openSession(this.setup, this, budget, this.abort.signal);
-      if (this.state !== 'reconnecting') return opened.rt.close();
-      this.rt = opened.rt;
-      await configureSession(this.setup, opened.rt, prompt, this.armSessionUpdated(), this.conversation);
-      if (this.state !== 'reconnecting') return;
-      void deps.timeline.record(deps.callSid, 'openai.reconnected', { ms: Date.now() - started, items: this.conversation.size }, { logger: deps.logger });
+      if (state.phase !== 'reconnecting') return opened.rt.close();
+      state.rt = opened.rt;
+      await configureSession(this.setup, opened.rt, prompt, this.model.armSessionUpdated(), this.conversation);
+      if (state.phase !== 'reconnecting') return;
+      void this.tl.record('openai.reconnected', { ms: Date.now() - started, items: this.conversation.size });
       this.goLive('resume');
     } catch (err) {
-      if (this.state !== 'reconnecting') return;
+      if (state.phase !== 'reconnecting') return;
       deps.logger.error('could not resume the conversation', errorFields(err));
       this.fallback('OPENAI_CLOSED');
     }
@@ -259,38 +358,36 @@ export class CallSession extends CallModelSide {
 
   /** The caller must never sit in silence: fallback clip, then the TwiML after </Connect> (or a transfer). */
   private fallback(reason: string): void {
-    if (this.fallingBack || this.state === 'ending' || this.state === 'ended') return;
+    const { deps, state } = this;
+    if (this.fallingBack || state.finished) return;
     this.fallingBack = true;
     this.hold.stop();
-    this.stats.fallbackReason = reason;
-    this.deps.metrics.fallbacks.inc({ reason });
-    void fallbackToCaller(
-      { callSid: this.deps.callSid, out: this.out, callControl: this.deps.callControl, config: this.deps.config, timeline: this.deps.timeline, logger: this.deps.logger },
-      reason,
-    );
+    state.stats.fallbackReason = reason;
+    deps.metrics.fallbacks.inc({ reason });
+    void fallbackToCaller({ channel: this.channel, callControl: deps.callControl, config: deps.config, tl: this.tl, logger: deps.logger }, reason);
   }
 
-  /** Shutting down with the call live: fallback now; the gateway's stop entry then ends the call. */
-  handOff(reason: string): void {
-    this.fallback(reason);
-  }
-
-  /** Ends the call once the gateway reports the stream stopped. */
-  async end(stop: StopEntry): Promise<void> {
-    if (this.state === 'ending' || this.state === 'ended') return;
-    this.state = 'ending';
+  /** Ends the call once the gateway reports the stream stopped (or it vanished for good). */
+  private async end(stop: StopEntry): Promise<void> {
+    const { deps, state } = this;
+    if (state.finished) return;
+    state.phase = 'ending';
     this.abort.abort();
     this.hold.stop();
     this.silence.stop();
-    this.deps.tail.remove(callKeys.inbound(this.deps.callSid));
+    clearTimeout(this.reattachTimer);
     this.caller.close();
-    this.out.close();
-    this.rt?.close({ code: 1000, reason: 'call ended' });
+    this.channel.close();
+    state.rt?.close({ code: 1000, reason: 'call ended' });
     try {
-      await finalizeCall(this.deps, this.deps.callSid, this.stats, stop);
+      // A call handed to another bridge is finalized there, once.
+      if (await deps.ownership.isOwner(deps.callSid)) await finalizeCall(deps, deps.callSid, state.stats, stop);
+      else void this.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
+    } catch (err) {
+      deps.logger.error('call finalize failed', errorFields(err));
     } finally {
-      this.state = 'ended';
-      this.deps.onFinished(this.deps.callSid);
+      state.phase = 'ended';
+      deps.onFinished(this);
     }
   }
 }

@@ -12,16 +12,16 @@ import type { CallConfig } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
 import { transferTwiml, type CallControl } from '../twilio/call-control.js';
-import type { OutboundWriter } from './outbound-writer.js';
+import type { CallTimeline } from './call-timeline.js';
+import type { GatewayChannel } from './gateway-channel.js';
 
 const TRANSFER_MESSAGE = 'Please hold while I transfer you to a colleague.';
 
 export interface FallbackDeps {
-  callSid: string;
-  out: OutboundWriter;
+  channel: GatewayChannel;
   callControl: CallControl | undefined;
   config: CallConfig;
-  timeline: Timeline;
+  tl: CallTimeline;
   logger: Logger;
 }
 
@@ -29,15 +29,15 @@ export async function fallbackToCaller(deps: FallbackDeps, reason: string): Prom
   const transferTo = deps.config.fallbackTransferNumber;
   if (transferTo && deps.callControl) {
     try {
-      await deps.callControl.redirect(deps.callSid, transferTwiml(transferTo, TRANSFER_MESSAGE));
-      await deps.timeline.record(deps.callSid, 'realtime.fallback', { reason, action: 'transfer', to: transferTo }, { level: 'warn', logger: deps.logger });
+      await deps.callControl.redirect(deps.tl.callSid, transferTwiml(transferTo, TRANSFER_MESSAGE));
+      await deps.tl.record('realtime.fallback', { reason, action: 'transfer', to: transferTo }, 'warn');
       return;
     } catch (err) {
       deps.logger.error('transfer through the Twilio API failed; using the spoken fallback', errorFields(err));
     }
   }
-  deps.out.write({ kind: 'hangup', reason, clip: 'fallback' });
-  await deps.timeline.record(deps.callSid, 'realtime.fallback', { reason, action: 'fallback_clip_then_twiml' }, { level: 'warn', logger: deps.logger });
+  deps.channel.send({ t: 'hangup', reason, clip: 'fallback' });
+  await deps.tl.record('realtime.fallback', { reason, action: 'fallback_clip_then_twiml' }, 'warn');
 }
 
 /** Records why the model could not be reached; returns the reason the fallback carries. */

@@ -4,18 +4,18 @@
  * row in Postgres, Prometheus, and the call's transient Redis keys deleted (the
  * timeline stays for the on-call engineer).
  */
-import type { Redis } from 'ioredis';
 import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { transientCallKeys, type InboundEntry, type Timeline } from '@voice/redis';
+import type { StopRecord } from '@voice/media-link';
+import { transientCallKeys, type RedisClient, type Timeline } from '@voice/redis';
 import type { BridgeMetrics } from '../metrics.js';
 import { callMetrics, type CallStats } from './call-stats.js';
 
-export type StopEntry = Extract<InboundEntry, { kind: 'stop' }>;
+export type StopEntry = Omit<StopRecord, 't' | 'call'>;
 
 export interface FinalizeDeps {
-  redis: Redis;
+  redis: RedisClient;
   timeline: Timeline;
   calls: CallRepository;
   metrics: BridgeMetrics;

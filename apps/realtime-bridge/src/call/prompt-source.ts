@@ -4,7 +4,7 @@
  * configured wait, so the bridge builds it from the database itself (logged and
  * recorded as such: a slow path in production means the prebuild queue is behind).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@voice/redis';
 import type { BusinessRepository } from '@voice/db';
 import { buildPrompt, parsePrebuiltPrompt, type PrebuiltPrompt } from '@voice/agent';
 import { callKeys } from '@voice/redis';
@@ -25,7 +25,7 @@ export class PromptUnavailableError extends Error {
 }
 
 export interface PromptSourceDeps {
-  redis: Redis;
+  redis: RedisClient;
   businesses: BusinessRepository;
   waitMs: number;
   pollMs: number;

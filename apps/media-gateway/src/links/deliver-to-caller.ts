@@ -1,0 +1,70 @@
+/**
+ * What a bridge sent for one call, turned into Twilio messages in order:
+ * agent audio (with its marks), a mark, clear, a clip, and hangup (close the
+ * socket normally so Twilio runs the TwiML after </Connect>; with a clip, only
+ * once Twilio has played it). Nothing is delivered after the call ended or
+ * while a hangup clip plays. Twilio's own messages are handled in handlers/.
+ */
+import type { BridgeRecord, ClipName } from '@voice/media-link';
+import { preciseNow } from '@voice/redis';
+import type { ActiveStream } from '../session/active-stream.js';
+import type { MediaSession } from '../session/media-session.js';
+
+/** The gateway's own mark; no `|`, so the bridge's mark parser could never take it for one of its items. */
+export const HANGUP_MARK_PREFIX = 'gateway-hangup:';
+
+export function deliverToCaller(session: MediaSession, stream: ActiveStream, record: Extract<BridgeRecord, { ch: number }>): void {
+  if (session.phase !== 'streaming' || session.stream !== stream) return;
+  switch (record.t) {
+    case 'media':
+      if (record.markBefore) stream.sendMark(record.markBefore);
+      if (!stream.sendAudio(record.payload, Buffer.byteLength(record.payload, 'base64'))) return;
+      // Model audio only: clips go through `play`, so a hold clip never passes for the greeting.
+      if (stream.firstAudioAt === undefined) firstAudio(session, stream, record.at);
+      if (record.markAfter) stream.sendMark(record.markAfter);
+      return;
+    case 'mark':
+      stream.sendMark(record.name);
+      return;
+    case 'clear':
+      stream.clear();
+      return;
+    case 'play':
+      stream.playClip(record.clip);
+      return;
+    case 'hangup':
+      hangup(session, stream, `hangup:${record.reason}`, record.clip);
+      return;
+  }
+}
+
+/**
+ * Closes the stream so Twilio runs the TwiML after </Connect>. With a clip, the caller
+ * must hear it first: the clip, then a mark; the socket closes when Twilio echoes the
+ * mark (closing at once would drop the queued clip), or at a deadline of the audio still
+ * queued plus a grace period.
+ */
+export function hangup(session: MediaSession, stream: ActiveStream, stopReason: string, clip?: ClipName): void {
+  if (!clip || !stream.playClip(clip)) {
+    session.endCall(stopReason);
+    return;
+  }
+  const markName = `${HANGUP_MARK_PREFIX}${clip}`;
+  if (!stream.sendMark(markName)) {
+    session.endCall(stopReason);
+    return;
+  }
+  const waitMs = stream.playout.remainingMs(Date.now()) + session.ctx.config.hangupClipGraceMs;
+  session.closeAfterMark(stopReason, markName, waitMs);
+}
+
+function firstAudio(session: MediaSession, stream: ActiveStream, bridgeAt: number): void {
+  const now = Date.now();
+  stream.firstAudioAt = now;
+  session.checkpoints.record('greeting.first_audio', {
+    first_greeting_audio_ms: now - stream.startReceivedAt,
+    // From the bridge reading the model's audio to the gateway sending it: the link hop,
+    // plus any wait for START when the bridge had the greeting ready early.
+    queued_ms: preciseNow() - bridgeAt,
+  });
+}

@@ -1,0 +1,158 @@
+/**
+ * One started call's tie to its bridge, at the gateway. On START: attach the
+ * call to its owner (a warm bridge) over their media link; with no live
+ * owner, publish a claim and attach to whichever bridge with room takes it.
+ * When no bridge has room, the caller hears the busy clip and then the TwiML
+ * fallback (`realtime.fallback reason=NO_CAPACITY`). When the bridge's link
+ * dies mid-call, the caller hears the hold clip while the call is offered
+ * again, naming the lost owner so another bridge may take it over.
+ */
+import { errorFields } from '@voice/logging';
+import type { BridgeRecord, StopRecord } from '@voice/media-link';
+import { CLAIM_STREAM_MAXLEN, encodeClaim, type CallMeta } from '@voice/redis';
+import type { ChannelHandler } from '../links/bridge-links.js';
+import { deliverToCaller, hangup } from '../links/deliver-to-caller.js';
+import type { ActiveStream } from './active-stream.js';
+import { finishUnownedCall } from './finish-unowned.js';
+import type { MediaSession } from './media-session.js';
+
+export interface StartFacts {
+  streamSid: string;
+  acceptedAt: number;
+  params: Record<string, string>;
+  meta: CallMeta | undefined;
+}
+
+type Phase = 'connecting' | 'attached' | 'no_capacity' | 'ended';
+
+export class BridgeCall implements ChannelHandler {
+  private phase: Phase = 'connecting';
+  /** Each connect() run; a newer one makes an older one's late answers void. */
+  private run = 0;
+  private stopRecord: StopRecord | undefined;
+
+  constructor(
+    private readonly session: MediaSession,
+    private readonly stream: ActiveStream,
+    private readonly facts: StartFacts,
+  ) {}
+
+  /** Attaches the call to `owner`, or finds it one; `previousOwner` is a bridge whose link was lost. */
+  async connect(owner: string | null, previousOwner?: string): Promise<void> {
+    const run = ++this.run;
+    let lost = previousOwner;
+    if (owner && owner !== previousOwner) {
+      if (await this.tryAttach(owner, 'owner', run)) return;
+      // An owner we cannot reach (dead, or its link is down) may be taken over.
+      lost = owner;
+    }
+    if (!this.current(run)) return this.concludeUnowned(run);
+    const { links, config } = this.session.ctx;
+    if (!links.anyRoom()) return this.noCapacity('no bridge in the registry has room');
+    const answer = links.awaitOwner(this.stream.callSid, config.claimTimeoutMs);
+    this.publishClaim(lost);
+    const claimed = await answer;
+    if (!claimed) return this.current(run) ? this.noCapacity('no bridge took the call in time') : this.concludeUnowned(run);
+    if (await this.tryAttach(claimed, 'claim', run)) return;
+    if (this.current(run)) this.noCapacity('the bridge that took the call refused the attach');
+    else this.concludeUnowned(run);
+  }
+
+  deliver(record: Extract<BridgeRecord, { ch: number }>): void {
+    deliverToCaller(this.session, this.stream, record);
+  }
+
+  bridgeLost(bridge: string, reason: string): void {
+    if (this.phase !== 'attached') return;
+    this.stream.detach();
+    this.phase = 'connecting';
+    const { ctx, checkpoints } = this.session;
+    ctx.metrics.callsOrphaned.inc();
+    checkpoints.record('call.orphaned', { previous_owner: bridge, link_reason: reason }, 'warn');
+    // The caller hears "one moment please" while another bridge takes over.
+    this.stream.playClip('hold');
+    void this.connect(null, bridge).catch((err: unknown) => this.session.log.error('call hand-over failed', errorFields(err)));
+  }
+
+  /** The stream ended (Twilio stop, socket closed, hangup, shutdown): tell the bridge, or finish the call here. */
+  end(stop: StopRecord): void {
+    const previous = this.phase;
+    this.phase = 'ended';
+    this.stopRecord = stop;
+    const attached = this.stream.bridge;
+    if (previous === 'attached' && attached) {
+      attached.link.send(stop);
+      this.session.ctx.links.release(attached.link, attached.ch);
+      return;
+    }
+    if (previous === 'no_capacity') void this.finishHere(stop, 'fallback:NO_CAPACITY');
+    // 'connecting': the connect run still in flight sends the stop to the owner it finds, or finishes here.
+  }
+
+  private current(run: number): boolean {
+    return run === this.run && this.phase === 'connecting';
+  }
+
+  private async tryAttach(owner: string, via: 'owner' | 'claim', run: number): Promise<boolean> {
+    const { ctx, checkpoints } = this.session;
+    const link = await ctx.links.linkTo(owner);
+    if (!link) return false;
+    const { stream, facts } = this;
+    const { outcome, ch } = await ctx.links.attach(
+      link,
+      { call: stream.callSid, streamSid: facts.streamSid, gateway: ctx.config.instanceId, startedAt: stream.startReceivedAt, acceptedAt: facts.acceptedAt, params: facts.params },
+      this,
+    );
+    if (outcome !== 'attached') {
+      this.session.log.warn('bridge did not take the attach', { bridge: owner, outcome });
+      return false;
+    }
+    if (!this.current(run)) {
+      // The call ended while the bridge was answering: it owns the call now, so it finalizes it.
+      if (this.phase === 'ended' && this.stopRecord) link.send(this.stopRecord);
+      ctx.links.release(link, ch);
+      return true;
+    }
+    const held = stream.attach({ link, ch, owner });
+    this.phase = 'attached';
+    checkpoints.record('link.attached', { bridge: owner, via, attach_ms: Date.now() - stream.startReceivedAt, held_records: held });
+    return true;
+  }
+
+  private publishClaim(previousOwner: string | undefined): void {
+    const { ctx, log } = this.session;
+    const claim = encodeClaim({ callSid: this.stream.callSid, reason: 'started', at: Date.now(), gateway: ctx.config.instanceId, previousOwner });
+    ctx.redis
+      .xadd(ctx.keys.callClaims, 'MAXLEN', '~', String(CLAIM_STREAM_MAXLEN), '*', ...claim)
+      .catch((err: unknown) => log.error('call claim publish failed', errorFields(err)));
+  }
+
+  /** Every bridge is full: the busy clip, then the TwiML fallback. The gateway finishes the call. */
+  private noCapacity(detail: string): void {
+    const { ctx, checkpoints } = this.session;
+    this.phase = 'no_capacity';
+    ctx.metrics.noCapacity.inc();
+    checkpoints.record('realtime.fallback', { reason: 'NO_CAPACITY', action: 'busy_clip_then_twiml', detail }, 'warn');
+    hangup(this.session, this.stream, 'fallback:NO_CAPACITY', 'busy');
+  }
+
+  /** A connect run that ended without an owner after the caller had already gone. */
+  private concludeUnowned(run: number): void {
+    if (run !== this.run || this.phase !== 'ended' || !this.stopRecord) return;
+    void this.finishHere(this.stopRecord, this.stopRecord.reason);
+  }
+
+  private async finishHere(stop: StopRecord, endReason: string): Promise<void> {
+    const { session, stream, facts } = this;
+    await finishUnownedCall(session.ctx, session.checkpoints, session.log, {
+      callSid: stream.callSid,
+      meta: facts.meta,
+      endedAt: stop.endedAt,
+      endReason,
+      rx: stop.rx,
+      tx: stop.tx,
+      durationMs: stop.endedAt - stream.startReceivedAt,
+      metrics: { rx: stop.rx, tx: stop.tx },
+    });
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The small state one call's collaborators share (STYLE 15): the lifecycle
+ * phase, the current model session, who is calling, and which response is
+ * which. CallSession owns the lifecycle; ModelEvents reacts to the model;
+ * both read and write this, nothing else.
+ */
+import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import type { CallStats } from './call-stats.js';
+
+export type CallPhase = 'setup' | 'warm' | 'live' | 'reconnecting' | 'ending' | 'ended';
+
+export class CallState {
+  phase: CallPhase = 'setup';
+  /** The model session in use (replaced when it drops and the call resumes on a new one). */
+  rt: OpenAIRealtimeWS | undefined;
+  businessId = '';
+  callerNumber = '';
+  /** The next response.created is the greeting. */
+  greetingPending = false;
+  greetingResponseId: string | undefined;
+  activeResponseId: string | undefined;
+  readonly stats: CallStats = { claimedAt: Date.now(), connectAttempts: 0, toolsCount: 0, bargeIns: 0 };
+
+  get finished(): boolean {
+    return this.phase === 'ending' || this.phase === 'ended';
+  }
+
+  /** Model audio can go toward the caller (live, or held for the gateway while warm). */
+  get speaking(): boolean {
+    return this.phase === 'live' || this.phase === 'warm';
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * What each Realtime server event does to a call: greeting, audio toward the
+ * caller with marks, barge-in, tool calls, transcripts, errors. Composed into
+ * CallSession around the call's shared CallState (STYLE 15).
+ */
+import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
+import type { Logger } from '@voice/logging';
+import { base64DecodedLength } from '@voice/protocols';
+import type { BridgeMetrics } from '../metrics.js';
+import { handleBargeIn } from './barge-in.js';
+import type { CallState } from './call-state.js';
+import type { CallTimeline } from './call-timeline.js';
+import type { ConversationLog } from './conversation-log.js';
+import type { GatewayChannel } from './gateway-channel.js';
+import type { HoldAudio } from './hold-audio.js';
+import type { PlaybackTracker } from './playback-tracker.js';
+import { BENIGN_ERROR_CODES, dispatchRealtimeEvent, type RealtimeEventHandlers } from './realtime-events.js';
+import type { SilenceWatch } from './silence-watch.js';
+import type { ToolTurns } from './tool-turns.js';
+
+type EventOf<T extends RealtimeServerEvent['type']> = Extract<RealtimeServerEvent, { type: T }>;
+
+export interface ModelEventsDeps {
+  state: CallState;
+  channel: GatewayChannel;
+  playback: PlaybackTracker;
+  hold: HoldAudio;
+  silence: SilenceWatch;
+  conversation: ConversationLog;
+  toolTurns: ToolTurns;
+  tl: CallTimeline;
+  metrics: BridgeMetrics;
+  logger: Logger;
+}
+
+export class ModelEvents implements RealtimeEventHandlers {
+  /** Resolves the wait armed by `armSessionUpdated`. */
+  private sessionUpdated: (() => void) | undefined;
+
+  constructor(private readonly d: ModelEventsDeps) {}
+
+  /** Events of a replaced (dropped) session are ignored. */
+  onEvent(rt: OpenAIRealtimeWS, event: RealtimeServerEvent): void {
+    if (rt === this.d.state.rt) dispatchRealtimeEvent(this, event);
+  }
+
+  /** Armed before session.update is sent, so the answer cannot be missed. */
+  armSessionUpdated(): Promise<void> {
+    return new Promise<void>((resolve) => (this.sessionUpdated = resolve));
+  }
+
+  onSessionUpdated(): void {
+    this.sessionUpdated?.();
+    this.sessionUpdated = undefined;
+  }
+
+  onResponseCreated(event: EventOf<'response.created'>): void {
+    const { state, silence } = this.d;
+    const id = event.response.id ?? '';
+    state.activeResponseId = id;
+    silence.responseStarted(id);
+    if (state.greetingPending) {
+      state.greetingPending = false;
+      state.greetingResponseId = id;
+    }
+  }
+
+  onAudioDelta(event: EventOf<'response.output_audio.delta'>): void {
+    const { state, playback, hold, silence, channel, metrics } = this.d;
+    if (!state.speaking || playback.isTruncated(event.item_id)) return;
+    state.stats.modelFirstAudioAt ??= Date.now();
+    hold.stop();
+    silence.responseSettled(event.response_id);
+    const marks = playback.onAudioSent(event.item_id, base64DecodedLength(event.delta));
+    channel.sendAgentAudio(event.delta, marks, event.response_id === state.greetingResponseId);
+    metrics.txDeltas.inc();
+  }
+
+  onResponseDone(event: EventOf<'response.done'>): void {
+    const { state, silence, toolTurns, logger } = this.d;
+    const id = event.response.id ?? '';
+    if (state.activeResponseId === id) state.activeResponseId = undefined;
+    silence.responseSettled(id);
+    const status = event.response.status;
+    if (status === 'failed' || status === 'incomplete') {
+      logger.warn('model response did not complete', { status, details: JSON.stringify(event.response.status_details ?? {}) });
+    }
+    toolTurns.onResponseDone();
+  }
+
+  onSpeechStarted(event: EventOf<'input_audio_buffer.speech_started'>): void {
+    const { state, tl, channel, playback, metrics } = this.d;
+    void tl.record('caller.speech_started', { audio_start_ms: event.audio_start_ms });
+    const rt = state.rt;
+    if (!rt) return;
+    if (handleBargeIn({ tl, channel, playback, metrics, send: (e) => rt.send(e) })) state.stats.bargeIns++;
+  }
+
+  onFunctionCallArgumentsDone(event: EventOf<'response.function_call_arguments.done'>): void {
+    this.d.toolTurns.onFunctionCall(event);
+  }
+
+  onOutputTranscriptDone(event: EventOf<'response.output_audio_transcript.done'>): void {
+    this.d.conversation.add('assistant', event.transcript);
+  }
+
+  onInputTranscriptionCompleted(event: EventOf<'conversation.item.input_audio_transcription.completed'>): void {
+    this.d.conversation.add('user', event.transcript);
+  }
+
+  onServerError(event: EventOf<'error'>): void {
+    const code = event.error.code ?? '';
+    if (BENIGN_ERROR_CODES.has(code)) {
+      this.d.logger.debug('benign realtime error', { code });
+      return;
+    }
+    this.d.logger.warn('realtime error event', { code, type: event.error.type, message: event.error.message });
+  }
+}

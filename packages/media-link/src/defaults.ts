@@ -1,0 +1,39 @@
+/**
+ * Every timing and size the media link uses, in one place. Services pass
+ * overrides from their config; nothing else hard-codes these.
+ */
+export const MEDIA_LINK_DEFAULTS = {
+  /** A ping goes out this often on an idle or busy link alike. */
+  pingIntervalMs: 250,
+  /**
+   * Nothing heard from the peer (data or pong) for this long: it is dead. About a second,
+   * so the gateway can put a caller on hold and hand the call over long before a lease expires.
+   */
+  deadAfterMs: 1000,
+  /** The dialer gives up on a TCP connect plus handshake after this long. */
+  connectTimeoutMs: 1000,
+  /** A connection that has not authenticated within this long is dropped (and counted). */
+  authTimeoutMs: 2000,
+  /**
+   * Bytes queued toward a slow peer past which new audio is dropped (counted, logged) instead of
+   * queued: ~4 s of audio for 30 calls. Control records (stop, hangup, clear, marks) still go.
+   */
+  maxQueuedAudioBytes: 1 << 20,
+  /** Past this even control records would grow memory without bound: the peer is stalled, the link is cut. */
+  maxQueuedBytes: 4 << 20,
+  /** A line longer than this is not ours (an audio record is ~250 bytes). */
+  maxLineBytes: 256 * 1024,
+  /** Log the first dropped record, then every Nth, so a stalled peer does not flood the log. */
+  dropLogEvery: 500,
+} as const;
+
+export type MediaLinkTimings = {
+  pingIntervalMs: number;
+  deadAfterMs: number;
+  maxQueuedAudioBytes: number;
+  maxQueuedBytes: number;
+  maxLineBytes: number;
+};
+
+/** Bumped when the record format changes incompatibly: a peer on another version is refused. */
+export const MEDIA_LINK_PROTOCOL_VERSION = '1';
