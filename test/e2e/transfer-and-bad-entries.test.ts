@@ -4,7 +4,7 @@
  * double), and garbage in the shared Redis streams never crashes a consumer.
  */
 import { expect } from 'chai';
-import { callKeys, readTimeline, sharedKeys } from '@voice/redis';
+import { readTimeline, sharedKeys } from '@voice/redis';
 import { TwilioRestDouble, waitFor, type TwilioCallerDouble } from '@voice/testkit';
 import { scrapeMetric } from '../support/metrics.js';
 import { createTestBusiness } from '../support/business.js';
@@ -67,7 +67,7 @@ describe('e2e: transfer through the Twilio REST API', function () {
   });
 });
 
-describe('e2e: malformed entries in the shared streams', function () {
+describe('e2e: malformed entries on the claim stream', function () {
   this.timeout(60_000);
   const ctx = useE2EContext();
 
@@ -82,18 +82,15 @@ describe('e2e: malformed entries in the shared streams', function () {
     const business = await createTestBusiness(ctx.knex, { greeting: 'Still here.' });
     const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 6000 }], hangupWhenScriptEnds: true });
     await waitFor(async () => (await readTimeline(redis, call.callSid)).some((e) => e.event === 'audio_bridge.started'), { message: 'audio flowing' });
-    // Garbage in both per-call streams mid-call.
-    await redis.xadd(callKeys.inbound(call.callSid), '*', 'kind', 'media');
-    await redis.xadd(callKeys.inbound(call.callSid), '*', 'kind', 'teleport', 'payload', 'x');
-    await redis.xadd(callKeys.outbound(call.callSid), '*', 'kind', 'play', 'clip', 'no-such-clip');
-    await redis.xadd(callKeys.outbound(call.callSid), '*', 'garbage', '1');
+    // A started claim that names no gateway, mid-call (the media link's own garbage is tested in packages/media-link).
+    await redis.xadd(claims, '*', 'callSid', call.callSid, 'reason', 'started', 'at', String(Date.now()));
 
     const summary = await call.done;
     const timeline = await finishedTimeline(redis, summary.callSid);
     expect(findEvent(timeline, 'call.ended')?.fields.end_reason).to.equal('twilio_stop');
     expect(summary.heardAudibleMs).to.be.greaterThan(300);
-    // Two bad claims and two bad inbound entries.
-    expect(await scrapeMetric(stack.bridges[0]!.port, 'bridge_invalid_stream_entries_total')).to.equal(4);
+    // Three bad claims, each skipped and counted once.
+    expect(await scrapeMetric(stack.bridges[0]!.port, 'bridge_invalid_claims_total')).to.equal(3);
 
     // The consumers are still there: a second call works end to end.
     const second = await stack.call(business.phoneNumber, { script: [{ silenceMs: 3000 }], hangupWhenScriptEnds: true }).done;

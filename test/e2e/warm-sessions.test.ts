@@ -54,7 +54,7 @@ describe('e2e: warm sessions', function () {
     const running = stack;
     await waitFor(() => running.realtime.openSessionCount === 0, { message: 'model session closed' });
     expect(running.realtime.totalConnections).to.equal(1);
-    expect(await redis.exists(callKeys.owner(callSid), callKeys.outbound(callSid))).to.equal(0);
+    expect(await redis.exists(callKeys.owner(callSid), callKeys.prompt(callSid))).to.equal(0);
     expect(await scrapeMetric(running.bridges[0]!.port, 'bridge_warm_sessions_expired_total', { reason: 'ttl' })).to.equal(1);
   });
 

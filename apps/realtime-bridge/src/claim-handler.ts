@@ -88,6 +88,21 @@ export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields:
     );
   }
 
+  /**
+   * Claims for one call are handled one after the other: a call's prebuilt and started claims
+   * can arrive in one read, and both must not see "owned by this bridge, no session yet".
+   */
+  const inFlight = new Map<string, Promise<void>>();
+  function serialized(callSid: string, work: () => Promise<void>): Promise<void> {
+    const run = (inFlight.get(callSid) ?? Promise.resolve()).then(work);
+    const settled = run.catch(() => undefined);
+    inFlight.set(callSid, settled);
+    void settled.then(() => {
+      if (inFlight.get(callSid) === settled) inFlight.delete(callSid);
+    });
+    return run;
+  }
+
   return async (id, fields) => {
     let claim: ClaimEntry;
     try {
@@ -103,7 +118,6 @@ export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields:
       log.warn('skipping stale claim', { ageMs: Date.now() - claim.at });
       return;
     }
-    if (claim.reason === 'prebuilt') await onPrebuilt(claim, log);
-    else await onStarted(claim, log);
+    await serialized(claim.callSid, () => (claim.reason === 'prebuilt' ? onPrebuilt(claim, log) : onStarted(claim, log)));
   };
 }

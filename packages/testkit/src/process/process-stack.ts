@@ -5,6 +5,7 @@
  * multi-process tests. Children trust the double's certificate through the
  * standard NODE_EXTRA_CA_CERTS, exactly as an operator would.
  */
+import { randomBytes } from 'node:crypto';
 import { freePort } from './free-port.js';
 import type { ServiceProcess} from './service-process.js';
 import { startServiceProcess, type ServiceName } from './service-process.js';
@@ -26,6 +27,8 @@ export interface ProcessStack {
   webhookPort: number;
   gatewayPorts: number[];
   bridgePorts: number[];
+  /** Each bridge's media link port (gateways dial these). */
+  linkPorts: number[];
   realtimeBaseURL: string;
   processes: ServiceProcess[];
   byRole(role: ServiceName): ServiceProcess[];
@@ -60,6 +63,8 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
       realtime = { baseURL: ready.baseURL, certPath: ready.certPath, apiKey: DOUBLE_API_KEY };
     }
     const env = {
+      // Gateways and bridges of one stack share a media link secret (a fresh one unless given).
+      MEDIA_LINK_SECRET: randomBytes(24).toString('hex'),
       ...options.env,
       OPENAI_BASE_URL: realtime.baseURL,
       OPENAI_API_KEY: realtime.apiKey,
@@ -68,6 +73,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     const webhookPort = await freePort();
     const gatewayPorts = await Promise.all(Array.from({ length: options.gateways ?? 1 }, () => freePort()));
     const bridgePorts = await Promise.all(Array.from({ length: options.bridges ?? 1 }, () => freePort()));
+    const linkPorts = await Promise.all(bridgePorts.map(() => freePort()));
     await Promise.all([
       launch('webhook', 'webhook', { ...env, WEBHOOK_PORT: String(webhookPort), INSTANCE_ID: 'webhook-1' }, { readyPort: webhookPort }),
       ...gatewayPorts.map((port, i) =>
@@ -77,7 +83,14 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
         launch(
           'realtime-bridge',
           `bridge-${i + 1}`,
-          { ...env, BRIDGE_PORT: String(port), INSTANCE_ID: `bridge-${i + 1}`, ...options.bridgeEnv?.(i) },
+          {
+            ...env,
+            BRIDGE_PORT: String(port),
+            MEDIA_LINK_PORT: String(linkPorts[i]),
+            MEDIA_LINK_HOST: '127.0.0.1',
+            INSTANCE_ID: `bridge-${i + 1}`,
+            ...options.bridgeEnv?.(i),
+          },
           { readyPort: port },
         ),
       ),
@@ -86,6 +99,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
       webhookPort,
       gatewayPorts,
       bridgePorts,
+      linkPorts,
       realtimeBaseURL: realtime.baseURL,
       processes: started,
       byRole: (role) => started.filter((p) => roles.get(p) === role),
