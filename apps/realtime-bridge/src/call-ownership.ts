@@ -57,6 +57,11 @@ export class CallOwnership {
     return taken ? { owned: true, takeoverFrom: owner } : { owned: false, owner: await this.redis.get(key) };
   }
 
+  /** The call has not started yet: its one-time stream token is still unspent. */
+  async stillRinging(callSid: string): Promise<boolean> {
+    return (await this.redis.exists(callKeys.token(callSid))) === 1;
+  }
+
   /** False when another bridge owns the call now. */
   async renew(callSid: string): Promise<boolean> {
     return (await this.redis.eval(RENEW_SCRIPT, 1, callKeys.owner(callSid), this.instanceId, String(this.leaseMs))) === 1;

@@ -46,6 +46,12 @@ export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields:
       log.info('skipping late warm claim', { ageMs: age });
       return;
     }
+    // The one-time call token is spent at START: a call that started (or ended) without a warm
+    // session gets its bridge through a started claim; a warm session now would only hold a slot.
+    if (!(await ownership.stillRinging(claim.callSid))) {
+      log.info('skipping warm claim: the call is no longer ringing');
+      return;
+    }
     const outcome = await ownership.claim(claim.callSid, { allowed: false });
     if (!outcome.owned) {
       log.info('call already owned by another bridge', { owner: outcome.owner, reason: claim.reason });
