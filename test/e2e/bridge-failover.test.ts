@@ -4,7 +4,7 @@
  * bridge takes the call over and the caller hears the agent again.
  */
 import { expect } from 'chai';
-import { readTimeline } from '@voice/redis';
+import { formatTimeline, readTimeline } from '@voice/redis';
 import {
   RealtimeDouble,
   freePort,
@@ -116,6 +116,10 @@ describe('e2e: bridge failover', function () {
     await running.byRole('realtime-bridge')[0]!.kill('SIGKILL');
 
     const summary = await caller.done;
+    if (process.env.DEBUG_TIMELINE) {
+      await new Promise((r) => setTimeout(r, 3000));
+      console.log(formatTimeline(await readTimeline(ctx.redis, summary.callSid)));
+    }
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);
     expect(eventNames(timeline)).to.include('call.orphaned');
     expect(findEvent(timeline, 'call.orphaned')?.fields.previous_owner).to.equal('bridge-1');

@@ -53,7 +53,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return createRealtimeBridge(config, createLogger({ service: 'realtime-bridge', instance: config.instanceId, level }));
   });
   await webhook.start();
-  await Promise.all([...gateways.map((g) => g.start()), ...bridges.map((b) => b.start())]);
+  // Bridges first, as in a deployment: a gateway links to every bridge in the registry when it starts.
+  await Promise.all(bridges.map((b) => b.start()));
+  await Promise.all(gateways.map((g) => g.start()));
 
   let next = 0;
   const calls: TwilioCallerDouble[] = [];

@@ -100,6 +100,7 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
   function accept(ws: WebSocket, req: IncomingMessage, route: StreamRoute): void {
     if (state !== 'running' || !resources || !hasRoom()) {
       // Drain began (or the cap was reached by a concurrent upgrade) while the handshake completed.
+      if (state === 'running') metrics.streamsOverCap.inc();
       ws.on('error', () => undefined);
       ws.close(CLOSE.tryAgainLater, state === 'running' ? 'at_capacity' : 'draining');
       return;

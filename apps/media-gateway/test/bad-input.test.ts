@@ -1,20 +1,19 @@
 import { expect } from 'chai';
 import { STREAM_PARAMETERS } from '@voice/protocols';
-import type { InboundEntry } from '@voice/redis';
+import type { GatewayRecord } from '@voice/media-link';
 import { DEFAULTS } from '../src/config.js';
-import type { GatewayHarness} from './helpers/harness.js';
+import type { GatewayHarness } from './helpers/harness.js';
 import { useGatewayHarness } from './helpers/harness.js';
+import type { ReceivedRecord } from './helpers/test-bridge.js';
 import { audioFrame } from './helpers/twilio-stream-client.js';
 import type { TwilioStreamClient } from './helpers/twilio-stream-client.js';
 import { sleep, waitFor } from './helpers/wait-for.js';
 
-const stopOf = (entries: InboundEntry[]) =>
-  entries.find((e): e is Extract<InboundEntry, { kind: 'stop' }> => e.kind === 'stop');
+const stopOf = (records: GatewayRecord[]) => records.find((r): r is ReceivedRecord<'stop'> => r.t === 'stop');
 
 describe('media gateway: bad input', () => {
   const gw = useGatewayHarness();
   let h: GatewayHarness;
-
 
   async function healthy(): Promise<boolean> {
     return (await fetch(`http://127.0.0.1:${h.port}/healthz`)).status === 200;
@@ -23,7 +22,7 @@ describe('media gateway: bad input', () => {
   /** A started call still works: a frame sent now reaches the bridge. */
   async function stillForwards(client: TwilioStreamClient, callSid: string, seed: number): Promise<void> {
     client.media(audioFrame(seed));
-    await h.waitForInbound(callSid, (e) => e.some((x) => x.kind === 'media' && x.payload === audioFrame(seed)));
+    await h.waitForInbound(callSid, (r) => r.some((x) => x.t === 'media' && x.payload === audioFrame(seed)));
     expect(client.isOpen).to.equal(true);
   }
 
@@ -63,11 +62,11 @@ describe('media gateway: bad input', () => {
       });
       expect(noted.map((e) => e.fields.kind).sort()).to.deep.equal(bad.map(([kind]) => kind).sort());
 
-      const media = (await h.inbound(call.callSid)).filter((e) => e.kind === 'media');
+      const media = h.inbound(call.callSid).filter((r) => r.t === 'media');
       expect(media).to.have.length(1);
       client.stop();
-      const entries = await h.waitForInbound(call.callSid, (e) => stopOf(e) !== undefined);
-      expect(stopOf(entries)).to.include({ reason: 'twilio_stop', rx: 1, invalidMessages: bad.length * 2 });
+      const records = await h.waitForInbound(call.callSid, (r) => stopOf(r) !== undefined);
+      expect(stopOf(records)).to.include({ reason: 'twilio_stop', rx: 1, invalidMessages: bad.length * 2 });
       expect(await healthy()).to.equal(true);
     });
 
@@ -76,10 +75,10 @@ describe('media gateway: bad input', () => {
       const client = await h.startedStream(call);
       for (const digit of ['', '55', 'x'.repeat(4000)]) client.dtmf(digit);
       client.dtmf('#');
-      await h.waitForInbound(call.callSid, (e) => e.some((x) => x.kind === 'dtmf'));
+      await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'dtmf'));
       await stillForwards(client, call.callSid, 7);
-      const dtmf = (await h.inbound(call.callSid)).filter((e) => e.kind === 'dtmf');
-      expect(dtmf.map((e) => (e.kind === 'dtmf' ? e.digit : ''))).to.deep.equal(['#']);
+      const dtmf = h.inbound(call.callSid).filter((r) => r.t === 'dtmf');
+      expect(dtmf.map((r) => r.digit)).to.deep.equal(['#']);
       expect(await h.metric('gateway_invalid_messages_total', { kind: 'schema' })).to.equal(3);
       const pressed = (await h.timeline(call.callSid)).filter((e) => e.event === 'caller.dtmf');
       expect(pressed.map((e) => e.fields.digit)).to.deep.equal(['#']);
@@ -92,8 +91,8 @@ describe('media gateway: bad input', () => {
       client.media(audioFrame(1));
       client.start({ [STREAM_PARAMETERS.callToken]: call.token });
       await stillForwards(client, call.callSid, 2);
-      const media = (await h.inbound(call.callSid)).filter((e) => e.kind === 'media');
-      expect(media.map((e) => (e.kind === 'media' ? e.payload : ''))).to.deep.equal([audioFrame(2)]);
+      const media = h.inbound(call.callSid).filter((r) => r.t === 'media');
+      expect(media.map((r) => r.payload)).to.deep.equal([audioFrame(2)]);
       const events = await h.timelineEvents(call.callSid);
       expect(events.slice(0, 4)).to.deep.equal(['ws.accepted', 'stream.connected', 'input.invalid', 'stream.started']);
       expect(await h.metric('gateway_invalid_messages_total', { kind: 'before_start' })).to.equal(1);
@@ -108,8 +107,8 @@ describe('media gateway: bad input', () => {
     client.sendRaw(JSON.stringify({ event: 'media', padding: 'x'.repeat(2048) }));
     const { code } = await client.closed;
     expect(code).to.equal(1009);
-    const entries = await h.waitForInbound(call.callSid, (e) => stopOf(e) !== undefined);
-    expect(stopOf(entries)).to.include({ reason: 'message_too_big', rx: 1, invalidMessages: 1 });
+    const records = await h.waitForInbound(call.callSid, (r) => stopOf(r) !== undefined);
+    expect(stopOf(records)).to.include({ reason: 'message_too_big', rx: 1, invalidMessages: 1 });
     expect(await h.metric('gateway_invalid_messages_total', { kind: 'oversize' })).to.equal(1);
     await waitFor('open sockets back to 0', async () => (await h.metric('gateway_open_sockets')) === 0);
 
@@ -134,8 +133,8 @@ describe('media gateway: bad input', () => {
     await sleep(DEFAULTS.floodWindowMs);
     expect(client.isOpen).to.equal(true);
     client.stop();
-    const entries = await h.waitForInbound(call.callSid, (e) => stopOf(e) !== undefined);
-    const stop = stopOf(entries)!;
+    const records = await h.waitForInbound(call.callSid, (r) => stopOf(r) !== undefined);
+    const stop = stopOf(records)!;
     const dropped = await h.metric('gateway_invalid_messages_total', { kind: 'flood' });
     expect(stop.rx).to.be.at.most(cap);
     expect(stop.rx + dropped).to.equal(sent);

@@ -3,52 +3,39 @@
  * client that echoes marks only when the test says so (Twilio echoes a mark
  * once the audio before it has played).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { CLIP_NAMES } from '@voice/media-link';
+import type { GatewayRecord } from '@voice/media-link';
 import { BYTES_PER_MS } from '@voice/protocols';
 import type { TwilioOutboundMessage } from '@voice/protocols';
-import { CLIP_NAMES, callKeys, encodeOutbound, preciseNow } from '@voice/redis';
-import type { ClipName, InboundEntry, OutboundEntry } from '@voice/redis';
-import { CLIP_FILE_EXTENSION } from '../src/clips.js';
 import { DEFAULTS } from '../src/config.js';
-import { HANGUP_MARK_PREFIX } from '../src/handlers/hangup.js';
-import type { GatewayHarness} from './helpers/harness.js';
+import { HANGUP_MARK_PREFIX } from '../src/links/deliver-to-caller.js';
+import type { GatewayHarness } from './helpers/harness.js';
 import { useGatewayHarness } from './helpers/harness.js';
+import { audioOf, clipFile, marksOf, mediaOf, shippedClip } from './helpers/heard.js';
+import { agentAudio } from './helpers/test-bridge.js';
+import type { ReceivedRecord, ToCallerRecord } from './helpers/test-bridge.js';
 import { audioFrame } from './helpers/twilio-stream-client.js';
 import type { TwilioStreamClient } from './helpers/twilio-stream-client.js';
 import { sleep, waitFor } from './helpers/wait-for.js';
 
-type StopEntry = Extract<InboundEntry, { kind: 'stop' }>;
+type StopRecord = ReceivedRecord<'stop'>;
 
-const stopsOf = (entries: InboundEntry[]) => entries.filter((e): e is StopEntry => e.kind === 'stop');
-const mediaOf = (messages: TwilioOutboundMessage[]) =>
-  messages.filter((m): m is Extract<TwilioOutboundMessage, { event: 'media' }> => m.event === 'media');
-const audioOf = (messages: TwilioOutboundMessage[]) =>
-  Buffer.concat(mediaOf(messages).map((m) => Buffer.from(m.media.payload, 'base64')));
-const marksOf = (messages: TwilioOutboundMessage[]) =>
-  messages.flatMap((m) => (m.event === 'mark' ? [m.mark.name] : []));
-
-const clipFile = (dir: string, name: ClipName) => join(dir, `${name}${CLIP_FILE_EXTENSION}`);
+const stopsOf = (records: GatewayRecord[]) => records.filter((r): r is StopRecord => r.t === 'stop');
 
 describe('media gateway: clips', () => {
   const gw = useGatewayHarness();
   let h: GatewayHarness;
 
+  /** The bridge sends a record to the call's caller. */
+  const writeOut = (callSid: string, record: ToCallerRecord) => h.bridge.send(callSid, record);
 
-  const writeOut = (callSid: string, entry: OutboundEntry) =>
-    h.redis.xadd(callKeys.outbound(callSid), '*', ...encodeOutbound(entry));
-
-  async function timelineEntry(callSid: string, event: string) {
-    return waitFor(`${event} on the timeline`, async () =>
-      (await h.timeline(callSid)).find((e) => e.event === event),
-    );
-  }
-
-  async function waitForStop(callSid: string): Promise<StopEntry> {
-    const entries = await h.waitForInbound(callSid, (e) => stopsOf(e).length > 0);
-    return stopsOf(entries)[0]!;
+  async function waitForStop(callSid: string): Promise<StopRecord> {
+    const records = await h.waitForInbound(callSid, (r) => stopsOf(r).length > 0);
+    return stopsOf(records)[0]!;
   }
 
   /** The client received `bytes` of audio and then `marks` marks. */
@@ -65,8 +52,8 @@ describe('media gateway: clips', () => {
     let fallback: Buffer;
 
     before(async () => {
-      hold = await readFile(clipFile(DEFAULTS.clipsDir, 'hold'));
-      fallback = await readFile(clipFile(DEFAULTS.clipsDir, 'fallback'));
+      hold = await shippedClip('hold');
+      fallback = await shippedClip('fallback');
     });
     beforeEach(async () => {
       h = await gw.start();
@@ -75,29 +62,29 @@ describe('media gateway: clips', () => {
     it('plays a clip byte for byte, counts it in tx, and does not take it for the first model audio', async () => {
       const call = await h.answeredCall();
       const client = await h.startedStream(call);
-      await writeOut(call.callSid, { kind: 'play', clip: 'hold' });
+      writeOut(call.callSid, { t: 'play', clip: 'hold' });
       const messages = await received(client, hold.length);
       expect(audioOf(messages).equals(hold), 'audio sent equals hold.ulaw').to.equal(true);
       const chunks = mediaOf(messages);
       expect(chunks).to.have.length(Math.ceil(hold.length / (DEFAULTS.clipChunkMs * BYTES_PER_MS)));
       expect(chunks.every((m) => m.streamSid === client.ids.streamSid)).to.equal(true);
 
-      const played = await timelineEntry(call.callSid, 'clip.played');
+      const played = await h.waitForEvent(call.callSid, 'clip.played');
       expect(played.fields).to.include({ clip: 'hold', audio_ms: String(hold.length / BYTES_PER_MS) });
-      await sleep(100);
-      expect(await h.timelineEvents(call.callSid)).not.to.include('greeting.first_audio');
 
       // The model's first audio, after the clip, is what first_greeting_audio_ms times.
       const modelSentAt = Date.now();
-      await writeOut(call.callSid, { kind: 'media', payload: audioFrame(9), at: preciseNow(), greeting: true });
+      writeOut(call.callSid, agentAudio(audioFrame(9), { greeting: true }));
       await received(client, hold.length + 160);
-      const greeting = await timelineEntry(call.callSid, 'greeting.first_audio');
+      const greeting = await h.waitForEvent(call.callSid, 'greeting.first_audio');
       expect(greeting.ts).to.be.at.least(played.ts);
 
       client.stop();
       const stop = await waitForStop(call.callSid);
       expect(stop).to.include({ reason: 'twilio_stop', tx: chunks.length + 1, txBytes: hold.length + 160 });
+      // First audio is the model's, sent after the clip: the clip did not pass for the greeting.
       expect(stop.firstAudioAt).to.be.at.least(modelSentAt);
+      expect((await h.timelineEvents(call.callSid)).filter((e) => e === 'greeting.first_audio')).to.have.length(1);
       expect(await h.metric('gateway_tx_messages_total', { event: 'media' })).to.equal(chunks.length + 1);
       expect(await h.metric('gateway_clips_played_total', { clip: 'hold' })).to.equal(1);
     });
@@ -105,7 +92,7 @@ describe('media gateway: clips', () => {
     it('reports no first audio for a call that heard only a clip, yet counts the clip in tx', async () => {
       const call = await h.answeredCall();
       const client = await h.startedStream(call);
-      await writeOut(call.callSid, { kind: 'play', clip: 'fallback' });
+      writeOut(call.callSid, { t: 'play', clip: 'fallback' });
       await received(client, fallback.length);
       client.stop();
       const stop = await waitForStop(call.callSid);
@@ -120,9 +107,9 @@ describe('media gateway: clips', () => {
       const client = await h.startedStream(call);
       const before = audioFrame(1);
       const after = audioFrame(2);
-      await writeOut(call.callSid, { kind: 'media', payload: before, at: preciseNow(), greeting: true });
-      await writeOut(call.callSid, { kind: 'play', clip: 'hold' });
-      await writeOut(call.callSid, { kind: 'media', payload: after, at: preciseNow() });
+      writeOut(call.callSid, agentAudio(before, { greeting: true }));
+      writeOut(call.callSid, { t: 'play', clip: 'hold' });
+      writeOut(call.callSid, agentAudio(after));
       const messages = await received(client, hold.length + 320);
       const expected = Buffer.concat([Buffer.from(before, 'base64'), hold, Buffer.from(after, 'base64')]);
       expect(audioOf(messages).equals(expected)).to.equal(true);
@@ -132,9 +119,9 @@ describe('media gateway: clips', () => {
       const call = await h.answeredCall();
       const client = await h.startedStream(call);
       client.media(audioFrame(1));
-      await writeOut(call.callSid, { kind: 'hangup', reason: 'model_unreachable', clip: 'fallback' });
+      writeOut(call.callSid, { t: 'hangup', reason: 'model_unreachable', clip: 'fallback' });
       // Anything the bridge writes after its hangup is not delivered.
-      await writeOut(call.callSid, { kind: 'media', payload: audioFrame(3), at: preciseNow() });
+      writeOut(call.callSid, agentAudio(audioFrame(3)));
       const messages = await received(client, fallback.length, 1);
       const markName = marksOf(messages)[0]!;
       expect(markName.startsWith(HANGUP_MARK_PREFIX)).to.equal(true);
@@ -145,12 +132,12 @@ describe('media gateway: clips', () => {
       });
       expect(audioOf(messages).equals(fallback), 'the clip, then nothing else').to.equal(true);
 
-      // Twilio is still playing the clip: the socket stays open (the TwiML fallback must wait).
-      await sleep(300);
-      expect(client.isOpen).to.equal(true);
-      expect(stopsOf(await h.inbound(call.callSid))).to.have.length(0);
-      // Caller audio still reaches the bridge meanwhile.
+      // Twilio is still playing the clip: the socket stays open (the TwiML fallback must wait),
+      // and caller audio still reaches the bridge meanwhile.
       client.media(audioFrame(2));
+      await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'media' && x.payload === audioFrame(2)));
+      expect(client.isOpen).to.equal(true);
+      expect(stopsOf(h.inbound(call.callSid))).to.have.length(0);
 
       const echoedAt = Date.now();
       client.mark(markName);
@@ -165,9 +152,9 @@ describe('media gateway: clips', () => {
         tx: mediaOf(messages).length,
         txBytes: fallback.length,
       });
-      const inbound = await h.inbound(call.callSid);
+      const inbound = h.inbound(call.callSid);
       // The gateway's own mark is not the bridge's business.
-      expect(inbound.filter((e) => e.kind === 'mark')).to.have.length(0);
+      expect(inbound.filter((r) => r.t === 'mark')).to.have.length(0);
       expect(stopsOf(inbound)).to.have.length(1);
       const events = await h.timelineEvents(call.callSid);
       expect(events).to.include('clip.played');
@@ -178,13 +165,13 @@ describe('media gateway: clips', () => {
     it('still forwards the bridge marks Twilio echoes while the hangup clip plays', async () => {
       const call = await h.answeredCall();
       const client = await h.startedStream(call);
-      await writeOut(call.callSid, { kind: 'media', payload: audioFrame(5), at: preciseNow(), greeting: true });
-      await writeOut(call.callSid, { kind: 'mark', name: 'item_1|20' });
-      await writeOut(call.callSid, { kind: 'hangup', reason: 'bye', clip: 'fallback' });
+      writeOut(call.callSid, agentAudio(audioFrame(5), { greeting: true }));
+      writeOut(call.callSid, { t: 'mark', name: 'item_1|20' });
+      writeOut(call.callSid, { t: 'hangup', reason: 'bye', clip: 'fallback' });
       const messages = await received(client, 160 + fallback.length, 2);
       expect(marksOf(messages)[0]).to.equal('item_1|20');
       client.mark('item_1|20');
-      await h.waitForInbound(call.callSid, (e) => e.some((x) => x.kind === 'mark' && x.name === 'item_1|20'));
+      await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'mark' && x.name === 'item_1|20'));
       expect(client.isOpen).to.equal(true);
       client.mark(marksOf(messages)[1]!);
       expect((await client.closed).code).to.equal(1000);
@@ -211,7 +198,7 @@ describe('media gateway: clips', () => {
       const call = await h.answeredCall();
       const client = await h.startedStream(call);
       const sentAt = Date.now();
-      await writeOut(call.callSid, { kind: 'hangup', reason: 'model_unreachable', clip: 'fallback' });
+      writeOut(call.callSid, { t: 'hangup', reason: 'model_unreachable', clip: 'fallback' });
       const { code } = await client.closed;
       const waited = Date.now() - sentAt;
       expect(code).to.equal(1000);
@@ -227,9 +214,9 @@ describe('media gateway: clips', () => {
       const frame = audioFrame(7);
       const sentAt = Date.now();
       for (let i = 0; i < queuedMs / 20; i++) {
-        await writeOut(call.callSid, { kind: 'media', payload: frame, at: preciseNow(), greeting: i === 0 });
+        writeOut(call.callSid, agentAudio(frame, { greeting: i === 0 }));
       }
-      await writeOut(call.callSid, { kind: 'hangup', reason: 'done', clip: 'hold' });
+      writeOut(call.callSid, { t: 'hangup', reason: 'done', clip: 'hold' });
       await client.closed;
       expect(Date.now() - sentAt).to.be.at.least(queuedMs + CLIP_MS + GRACE_MS - 100);
     });
@@ -237,21 +224,21 @@ describe('media gateway: clips', () => {
     it('ends once, with twilio_stop, when the caller hangs up while the hangup clip plays', async () => {
       const call = await h.answeredCall();
       const client = await h.startedStream(call);
-      await writeOut(call.callSid, { kind: 'hangup', reason: 'model_unreachable', clip: 'hold' });
+      writeOut(call.callSid, { t: 'hangup', reason: 'model_unreachable', clip: 'hold' });
       await received(client, CLIP_MS * BYTES_PER_MS, 1);
       client.stop();
       await client.closed;
       expect((await waitForStop(call.callSid)).reason).to.equal('twilio_stop');
       // Past the clip's deadline: the call is not ended a second time.
       await sleep(CLIP_MS + GRACE_MS + 200);
-      expect(stopsOf(await h.inbound(call.callSid))).to.have.length(1);
+      expect(stopsOf(h.inbound(call.callSid))).to.have.length(1);
     });
 
     it('hangs up at once without a clip, as before', async () => {
       const call = await h.answeredCall();
       const client = await h.startedStream(call);
       const sentAt = Date.now();
-      await writeOut(call.callSid, { kind: 'hangup', reason: 'transfer_done' });
+      writeOut(call.callSid, { t: 'hangup', reason: 'transfer_done' });
       expect((await client.closed).code).to.equal(1000);
       expect(Date.now() - sentAt).to.be.below(CLIP_MS);
       expect(client.received).to.have.length(0);

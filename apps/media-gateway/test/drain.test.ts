@@ -1,8 +1,9 @@
 import { expect } from 'chai';
-import type { InboundEntry } from '@voice/redis';
-import type { GatewayHarness} from './helpers/harness.js';
+import type { GatewayHarness } from './helpers/harness.js';
 import { useGatewayHarness } from './helpers/harness.js';
+import type { ReceivedRecord } from './helpers/test-bridge.js';
 import { audioFrame, refusedStatus } from './helpers/twilio-stream-client.js';
+import { waitFor } from './helpers/wait-for.js';
 
 const DRAIN_MS = 400;
 
@@ -10,13 +11,12 @@ describe('media gateway: draining', () => {
   const gw = useGatewayHarness();
   let h: GatewayHarness;
 
-
   it('refuses new upgrades, reports not ready, then closes live calls with 1001 and ends them', async () => {
     h = await gw.start({ DRAIN_TIMEOUT_MS: String(DRAIN_MS) });
     const call = await h.answeredCall();
     const client = await h.startedStream(call);
     client.media(audioFrame(1));
-    await h.waitForInbound(call.callSid, (e) => e.some((x) => x.kind === 'media'));
+    await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'media'));
 
     const stopping = h.gateway.stop();
     expect(h.gateway.ready).to.equal(false);
@@ -31,10 +31,10 @@ describe('media gateway: draining', () => {
     await stopping;
     await h.gateway.stop();
 
-    // stop() quit the gateway's Redis connections only after the stop entry landed.
-    const stop = (await h.inbound(call.callSid)).find(
-      (e): e is Extract<InboundEntry, { kind: 'stop' }> => e.kind === 'stop',
-    );
+    // stop() closed the media links, and only after the stop record had gone out on them.
+    await waitFor('the media link closed', () => !h.bridge.hasLinkFrom(h.config.instanceId));
+    const records = await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'stop'));
+    const stop = records.find((r): r is ReceivedRecord<'stop'> => r.t === 'stop');
     expect(stop).to.include({ reason: 'gateway_shutdown', rx: 1 });
     expect(await h.timelineEvents(call.callSid)).to.include('stream.stopped');
   });

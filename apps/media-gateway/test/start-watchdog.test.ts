@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { STREAM_PARAMETERS } from '@voice/protocols';
 import { transientCallKeys } from '@voice/redis';
-import type { GatewayHarness} from './helpers/harness.js';
+import type { GatewayHarness } from './helpers/harness.js';
 import { useGatewayHarness } from './helpers/harness.js';
 import { audioFrame } from './helpers/twilio-stream-client.js';
 import { sleep, waitFor } from './helpers/wait-for.js';
@@ -12,7 +12,6 @@ const TIMEOUT_MS = 300;
 describe('media gateway: waiting for START', () => {
   const gw = useGatewayHarness();
   let h: GatewayHarness;
-
 
   describe('with short thresholds', () => {
     beforeEach(async () => {
@@ -63,6 +62,16 @@ describe('media gateway: waiting for START', () => {
       expect(await h.claims()).to.have.length(0);
     });
 
+    it('tells the bridge holding a warm session for a call that never sends START to let it go', async () => {
+      const call = await h.answeredCall({ owner: h.bridge.instanceId });
+      const client = await h.connect(call.callSid, { pathCallSid: call.callSid });
+      await client.closed;
+      const [stop] = await h.waitForInbound(call.callSid, (r) => r.length > 0);
+      expect(stop).to.include({ t: 'stop', call: call.callSid, reason: 'no_start', rx: 0, tx: 0 });
+      await h.waitForEvent(call.callSid, 'call.ended');
+      await waitFor('transient keys removed', async () => (await h.redis.exists(...transientCallKeys(call.callSid))) === 0);
+    });
+
     it('does not call a socket that sent traffic a ghost, and does not fail an unknown call', async () => {
       const client = await h.connect(h.newCallSid());
       client.connected();
@@ -97,10 +106,11 @@ describe('media gateway: waiting for START', () => {
     await sleep(WARN_MS * 2);
     client.start({ [STREAM_PARAMETERS.callToken]: call.token });
     client.media(audioFrame(1));
-    await h.waitForInbound(call.callSid, (e) => e.some((x) => x.kind === 'media'));
+    await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'media'));
     expect(client.isOpen).to.equal(true);
+    await h.waitForEvent(call.callSid, 'link.attached');
     const events = await h.timelineEvents(call.callSid);
-    expect(events).to.deep.equal(['ws.accepted', 'stream.connected', 'stream.start_slow', 'stream.started']);
+    expect(events).to.deep.equal(['ws.accepted', 'stream.connected', 'stream.start_slow', 'stream.started', 'link.attached']);
     expect(await h.metric('gateway_streams_started_total')).to.equal(1);
     // The watchdog was disarmed at START: the call outlives the timeout it would have hit.
     await sleep(timeoutMs);

@@ -113,7 +113,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
     return session;
   }
 
-  const handleClaim = createClaimHandler({ config, ownership, calls, links, timeline, metrics, logger, startSession });
+  const handleClaim = createClaimHandler({ config, redis, ownership, calls, links, timeline, metrics, logger, startSession });
   const consumer = new GroupConsumer({
     blocking: claimReader,
     commands: redis,
@@ -131,6 +131,8 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
       } finally {
         calls.unreserve();
         loadChanged();
+        // The slot this claim held may be free again: read on now, not at the next poll.
+        consumer.wake();
       }
     },
   });

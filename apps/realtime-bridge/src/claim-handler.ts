@@ -7,7 +7,7 @@
  *   gateway, over their media link, whom to attach the call to.
  */
 import type { Logger } from '@voice/logging';
-import { decodeClaim, type ClaimEntry, type Timeline } from '@voice/redis';
+import { CLAIM_STREAM_MAXLEN, decodeClaim, encodeClaim, sharedKeys, type ClaimEntry, type RedisClient, type Timeline } from '@voice/redis';
 import type { CallOwnership, ClaimOutcome } from './call-ownership.js';
 import type { CallRegistry } from './call-registry.js';
 import type { CallSession } from './call/call-session.js';
@@ -17,6 +17,7 @@ import type { BridgeMetrics } from './metrics.js';
 
 export interface ClaimHandlerDeps {
   config: BridgeConfig;
+  redis: RedisClient;
   ownership: CallOwnership;
   calls: CallRegistry;
   links: GatewayLinks;
@@ -30,6 +31,8 @@ export interface ClaimHandlerDeps {
 export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields: string[]) => Promise<void> {
   const { config, ownership, calls, links, logger } = deps;
 
+  const claimStream = sharedKeys(config.namespace).callClaims;
+
   async function tellGateway(claim: ClaimEntry, owner: string): Promise<boolean> {
     const link = await links.linkTo(claim.gateway!, config.link.waitMs);
     if (!link) {
@@ -37,6 +40,18 @@ export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields:
       return false;
     }
     return link.send({ t: 'owner', call: claim.callSid, owner });
+  }
+
+  /**
+   * This bridge cannot answer the gateway (it has no link from it yet: one of them just
+   * started). Rather than take the call and keep the caller waiting for a link, the claim goes
+   * back on the stream for a bridge that can; the gateway only claims when it has a link to
+   * some bridge with room.
+   */
+  async function passOn(claim: ClaimEntry, log: Logger): Promise<void> {
+    log.info('no media link from the claiming gateway yet; passing the claim on', { gateway: claim.gateway });
+    deps.metrics.claimsPassedOn.inc();
+    await deps.redis.xadd(claimStream, 'MAXLEN', '~', String(CLAIM_STREAM_MAXLEN), '*', ...encodeClaim(claim));
   }
 
   async function onPrebuilt(claim: ClaimEntry, log: Logger): Promise<void> {
@@ -57,32 +72,36 @@ export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields:
       log.info('call already owned by another bridge', { owner: outcome.owner, reason: claim.reason });
       return;
     }
-    await record(claim, outcome, log);
+    // Registered at once: a START that reads the owner key now must find the session here.
     deps.startSession(claim, 'warm', outcome);
+    await record(claim, outcome, log);
   }
 
   async function onStarted(claim: ClaimEntry, log: Logger): Promise<void> {
+    const age = Date.now() - claim.at;
+    if (age > config.call.claimTimeoutMs) {
+      // The gateway gave up waiting and played the busy message: taking the call now would only hold a slot.
+      log.info('skipping a started claim its gateway stopped waiting for', { ageMs: age });
+      return;
+    }
     const existing = calls.get(claim.callSid);
     if (existing && !existing.finished) {
       await tellGateway(claim, config.instanceId);
       return;
     }
+    const link = links.current(claim.gateway!);
+    if (!link) return passOn(claim, log);
     const outcome = await ownership.claim(claim.callSid, { allowed: true, previousOwner: claim.previousOwner });
     if (!outcome.owned) {
+      // A warm owner that the gateway did not know of yet (its claim raced START): attach there.
       log.info('call owned by another bridge; telling its gateway', { owner: outcome.owner });
-      if (outcome.owner) await tellGateway(claim, outcome.owner);
+      if (outcome.owner) link.send({ t: 'owner', call: claim.callSid, owner: outcome.owner });
       return;
     }
-    const link = await links.linkTo(claim.gateway!, config.link.waitMs);
-    if (!link) {
-      log.warn('claimed a call but its gateway never linked; releasing it', { gateway: claim.gateway });
-      await ownership.release(claim.callSid);
-      return;
-    }
-    await record(claim, outcome, log);
     // Registered before the answer goes out: the gateway's attach finds the session.
     deps.startSession(claim, 'cold', outcome);
     link.send({ t: 'owner', call: claim.callSid, owner: config.instanceId });
+    await record(claim, outcome, log);
   }
 
   function record(claim: ClaimEntry, outcome: Extract<ClaimOutcome, { owned: true }>, log: Logger): Promise<void> {

@@ -29,6 +29,8 @@ export const BRIDGE_DEFAULTS = {
    * call has started or failed by now, and a warm session for it would only hold a slot.
    */
   warmClaimMaxAgeMs: 10_000,
+  /** How long a gateway waits for a bridge to answer its started claim (the gateway's CLAIM_TIMEOUT_MS): older ones are skipped. */
+  claimTimeoutMs: 1500,
   /** Server VAD tuning sent in session.update. */
   vadThreshold: 0.5,
   vadPrefixPaddingMs: 300,
@@ -97,6 +99,7 @@ export function loadBridgeConfig(env: EnvSource) {
       RECONNECT_ATTEMPTS: field.int(BRIDGE_DEFAULTS.reconnectAttempts),
       RECONNECT_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.reconnectTimeoutMs),
       SILENT_RESPONSE_MS: field.positiveInt(BRIDGE_DEFAULTS.silentResponseMs),
+      CLAIM_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.claimTimeoutMs),
       WARM_SESSIONS_ENABLED: field.bool(BRIDGE_DEFAULTS.warmSessionsEnabled),
       WARM_SESSION_TTL_MS: field.positiveInt(BRIDGE_DEFAULTS.warmSessionTtlMs),
       HEARTBEAT_MS: field.positiveInt(BRIDGE_DEFAULTS.heartbeatMs),
@@ -170,6 +173,7 @@ export function loadBridgeConfig(env: EnvSource) {
       ownerLeaseMs: e.OWNER_LEASE_MS,
       claimMaxAgeMs: e.CLAIM_MAX_AGE_MS,
       warmClaimMaxAgeMs: BRIDGE_DEFAULTS.warmClaimMaxAgeMs,
+      claimTimeoutMs: e.CLAIM_TIMEOUT_MS,
       gatewayReattachGraceMs: e.GATEWAY_REATTACH_GRACE_MS,
       maxHeldRecords: BRIDGE_DEFAULTS.maxHeldRecords,
       maxPendingCallerFrames: BRIDGE_DEFAULTS.maxPendingCallerFrames,

@@ -20,6 +20,7 @@ export function createBridgeMetrics(registry: Registry) {
     rxFrames: new Counter({ name: 'bridge_rx_frames_total', help: 'Caller frames forwarded to the model', registers }),
     txDeltas: new Counter({ name: 'bridge_tx_audio_deltas_total', help: 'Model audio deltas forwarded toward the caller', registers }),
     warmExpired: new Counter({ name: 'bridge_warm_sessions_expired_total', help: 'Warm sessions closed because the call never started, by reason (ttl, no_start)', labelNames: ['reason'], registers }),
+    claimsPassedOn: new Counter({ name: 'bridge_claims_passed_on_total', help: 'Started claims put back on the stream because the claiming gateway had no link to this bridge yet', registers }),
     invalidEntries: new Counter({ name: 'bridge_invalid_claims_total', help: 'Malformed claim stream entries skipped', registers }),
     toolCalls: new Counter({ name: 'bridge_tool_calls_total', help: 'Tool calls by name and outcome', labelNames: ['name', 'ok'], registers }),
   };

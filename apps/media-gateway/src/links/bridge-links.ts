@@ -60,10 +60,24 @@ export class BridgeLinks {
     for (const state of this.links.values()) state.link.close('shutdown');
   }
 
-  /** Some live bridge, as of the last registry read, has room for a call. */
+  /**
+   * Some live bridge that this gateway has a link to has room for a call, as of the last
+   * registry read. A bridge not linked yet cannot answer this gateway's claim, so it does not count.
+   */
   anyRoom(): boolean {
-    for (const info of this.known.values()) if (hasRoom(info)) return true;
+    for (const info of this.known.values()) if (hasRoom(info) && this.links.get(info.instance)?.link.isOpen) return true;
     return false;
+  }
+
+  /**
+   * Like anyRoom(), but when no linked bridge has room, reads the registry now and dials any
+   * bridge with room that this gateway is not linked to yet (one that just started, or one
+   * whose link just dropped), before a caller is told the lines are busy.
+   */
+  async ensureRoom(): Promise<boolean> {
+    if (this.anyRoom()) return true;
+    await this.poll({ ignoreBackoff: true });
+    return this.anyRoom();
   }
 
   get openLinks(): number {
@@ -122,13 +136,16 @@ export class BridgeLinks {
     });
   }
 
-  private poll(): Promise<void> {
+  private async poll(opts: { ignoreBackoff?: boolean } = {}): Promise<void> {
+    // A poll already running may predate what the caller needs (ignoreBackoff): wait, then poll again.
+    if (this.polling && opts.ignoreBackoff) await this.polling;
     this.polling ??= (async () => {
       try {
         const live = await this.registry.live();
         this.known = new Map(live.map((info) => [info.instance, info]));
         const now = Date.now();
-        const toDial = live.filter((info) => !this.links.has(info.instance) && now - (this.failedAt.get(info.instance) ?? 0) >= this.config.redialBackoffMs);
+        const backedOff = (info: BridgeInfo) => !opts.ignoreBackoff && now - (this.failedAt.get(info.instance) ?? 0) < this.config.redialBackoffMs;
+        const toDial = live.filter((info) => !this.links.has(info.instance) && !backedOff(info) && (!opts.ignoreBackoff || hasRoom(info)));
         await Promise.all(toDial.map((info) => this.dial(info)));
       } catch (err) {
         this.logger.error('bridge registry read failed', errorFields(err));
@@ -201,11 +218,10 @@ export class BridgeLinks {
     if (this.links.get(state.link.peer) === state) this.links.delete(state.link.peer);
     this.metrics.linksOpen.set(this.links.size);
     this.metrics.linksClosed.inc({ reason });
-    this.failedAt.set(state.link.peer, Date.now());
     const handlers = [...state.channels.values()];
     state.channels.clear();
     if (handlers.length > 0) this.logger.warn('media link to bridge lost with calls on it', { bridge: state.link.peer, reason, calls: handlers.length });
     for (const handler of handlers) handler.bridgeLost(state.link.peer, reason);
-    // A bridge that is still alive is dialed again at the next poll.
+    // A bridge that is still alive is dialed again at the next poll (or at once, by ensureRoom()).
   }
 }

@@ -9,7 +9,7 @@
  */
 import { errorFields } from '@voice/logging';
 import type { BridgeRecord, StopRecord } from '@voice/media-link';
-import { CLAIM_STREAM_MAXLEN, encodeClaim, type CallMeta } from '@voice/redis';
+import { CLAIM_STREAM_MAXLEN, callKeys, encodeClaim, type CallMeta } from '@voice/redis';
 import type { ChannelHandler } from '../links/bridge-links.js';
 import { deliverToCaller, hangup } from '../links/deliver-to-caller.js';
 import type { ActiveStream } from './active-stream.js';
@@ -23,7 +23,8 @@ export interface StartFacts {
   meta: CallMeta | undefined;
 }
 
-type Phase = 'connecting' | 'attached' | 'no_capacity' | 'ended';
+/** lost_while_closing: the bridge's link died during a hangup clip; the gateway finishes the call. */
+type Phase = 'connecting' | 'attached' | 'lost_while_closing' | 'no_capacity' | 'ended';
 
 export class BridgeCall implements ChannelHandler {
   private phase: Phase = 'connecting';
@@ -48,13 +49,25 @@ export class BridgeCall implements ChannelHandler {
     }
     if (!this.current(run)) return this.concludeUnowned(run);
     const { links, config } = this.session.ctx;
-    if (!links.anyRoom()) return this.noCapacity('no bridge in the registry has room');
+    if (!(await links.ensureRoom())) return this.lastChance(run, lost, 'no bridge has room');
+    if (!this.current(run)) return this.concludeUnowned(run);
     const answer = links.awaitOwner(this.stream.callSid, config.claimTimeoutMs);
     this.publishClaim(lost);
     const claimed = await answer;
-    if (!claimed) return this.current(run) ? this.noCapacity('no bridge took the call in time') : this.concludeUnowned(run);
+    if (!claimed) return this.lastChance(run, lost, 'no bridge took the call in time');
     if (await this.tryAttach(claimed, 'claim', run)) return;
-    if (this.current(run)) this.noCapacity('the bridge that took the call refused the attach');
+    this.lastChance(run, lost, 'the bridge that took the call refused the attach');
+  }
+
+  /**
+   * Before the busy message: a warm session may have been opened for this call after START
+   * read the owner key (the prebuild ran late), on a bridge now too full to read this claim.
+   */
+  private async lastChance(run: number, lost: string | undefined, detail: string): Promise<void> {
+    if (!this.current(run)) return this.concludeUnowned(run);
+    const owner = await this.session.ctx.redis.get(callKeys.owner(this.stream.callSid)).catch(() => null);
+    if (owner && owner !== lost && (await this.tryAttach(owner, 'owner', run))) return;
+    if (this.current(run)) this.noCapacity(detail);
     else this.concludeUnowned(run);
   }
 
@@ -65,6 +78,11 @@ export class BridgeCall implements ChannelHandler {
   bridgeLost(bridge: string, reason: string): void {
     if (this.phase !== 'attached') return;
     this.stream.detach();
+    // Already hanging up (a clip before the close): let it finish; nothing to hand over.
+    if (this.session.phase !== 'streaming') {
+      this.phase = 'lost_while_closing';
+      return;
+    }
     this.phase = 'connecting';
     const { ctx, checkpoints } = this.session;
     ctx.metrics.callsOrphaned.inc();
@@ -86,6 +104,7 @@ export class BridgeCall implements ChannelHandler {
       return;
     }
     if (previous === 'no_capacity') void this.finishHere(stop, 'fallback:NO_CAPACITY');
+    if (previous === 'lost_while_closing') void this.finishHere(stop, stop.reason);
     // 'connecting': the connect run still in flight sends the stop to the owner it finds, or finishes here.
   }
 

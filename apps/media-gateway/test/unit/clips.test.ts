@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ConfigError } from '@voice/config';
-import { CLIP_NAMES } from '@voice/redis';
+import { CLIP_NAMES } from '@voice/media-link';
 import { CLIP_FILE_EXTENSION, loadClips, toClip } from '../../src/clips.js';
 import { DEFAULTS, loadGatewayConfig } from '../../src/config.js';
 import { createMediaGateway } from '../../src/gateway.js';
@@ -12,6 +12,7 @@ import { PlayoutEstimate } from '../../src/session/playout-estimate.js';
 const required = {
   PUBLIC_STREAM_URL: 'wss://voice.example.com/ws/twilio-media',
   TWILIO_AUTH_TOKEN: 'secret',
+  MEDIA_LINK_SECRET: 'unit-test-media-link-secret',
 };
 
 describe('media gateway clips', () => {
@@ -24,7 +25,8 @@ describe('media gateway clips', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('ships a non-empty clip for every clip name, found from the module location by default', async () => {
+  it('ships a non-empty clip for every clip name (busy included), found from the module location by default', async () => {
+    expect(CLIP_NAMES).to.include('busy');
     expect(loadGatewayConfig(required).clipsDir).to.equal(DEFAULTS.clipsDir);
     expect(DEFAULTS.clipsDir).to.match(/apps[/\\]media-gateway[/\\]assets[/\\]clips[/\\]?$/);
     for (const name of CLIP_NAMES) {

@@ -1,10 +1,14 @@
 import { expect } from 'chai';
 import { ConfigError } from '@voice/config';
+import { MEDIA_LINK_DEFAULTS } from '@voice/media-link';
+import { BRIDGE_REGISTRY_DEFAULTS } from '@voice/redis';
 import { DEFAULTS, loadGatewayConfig } from '../../src/config.js';
 
+const SECRET = 'unit-test-media-link-secret';
 const required = {
   PUBLIC_STREAM_URL: 'wss://voice.example.com/ws/twilio-media',
   TWILIO_AUTH_TOKEN: 'secret',
+  MEDIA_LINK_SECRET: SECRET,
 };
 
 describe('media gateway config', () => {
@@ -18,8 +22,17 @@ describe('media gateway config', () => {
       maxMessageBytes: 65_536,
       maxMessagesPerSecond: 200,
       drainTimeoutMs: 20_000,
-      redisUrl: 'redis://127.0.0.1:6379',
       logLevel: 'info',
+      registryPollMs: DEFAULTS.registryPollMs,
+      registryStaleMs: DEFAULTS.bridgeHeartbeatMs * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,
+      claimTimeoutMs: DEFAULTS.claimTimeoutMs,
+      attachTimeoutMs: DEFAULTS.attachTimeoutMs,
+      maxStreams: DEFAULTS.maxStreams,
+    });
+    expect(config.redis.url).to.equal('redis://127.0.0.1:6379');
+    expect(config.link).to.deep.equal({
+      secret: SECRET,
+      timings: { pingIntervalMs: MEDIA_LINK_DEFAULTS.pingIntervalMs, deadAfterMs: MEDIA_LINK_DEFAULTS.deadAfterMs },
     });
     expect(config.instanceId).to.match(/^media-gateway-/);
   });
@@ -32,6 +45,39 @@ describe('media gateway config', () => {
       START_TIMEOUT_MS: '200',
     });
     expect(config).to.include({ port: 4001, startWarnMs: 100, startTimeoutMs: 200 });
+  });
+
+  it('reads the media link, registry and admission overrides', () => {
+    const config = loadGatewayConfig({
+      ...required,
+      MEDIA_LINK_PING_MS: '100',
+      MEDIA_LINK_DEAD_MS: '400',
+      HEARTBEAT_MS: '200',
+      REGISTRY_POLL_MS: '50',
+      CLAIM_TIMEOUT_MS: '300',
+      GATEWAY_MAX_STREAMS: '7',
+    });
+    expect(config.link.timings).to.deep.equal({ pingIntervalMs: 100, deadAfterMs: 400 });
+    expect(config).to.include({
+      registryStaleMs: 200 * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,
+      registryPollMs: 50,
+      claimTimeoutMs: 300,
+      maxStreams: 7,
+    });
+  });
+
+  it('names MEDIA_LINK_SECRET when it is missing or too short to be a secret', () => {
+    for (const env of [{ ...required, MEDIA_LINK_SECRET: undefined }, { ...required, MEDIA_LINK_SECRET: 'short' }]) {
+      expect(() => loadGatewayConfig(env))
+        .to.throw(ConfigError)
+        .with.property('variable', 'MEDIA_LINK_SECRET');
+    }
+  });
+
+  it('refuses a link dead limit at or below the ping interval', () => {
+    expect(() => loadGatewayConfig({ ...required, MEDIA_LINK_PING_MS: '500', MEDIA_LINK_DEAD_MS: '500' }))
+      .to.throw(ConfigError)
+      .with.property('variable', 'MEDIA_LINK_DEAD_MS');
   });
 
   it('names the missing variable', () => {

@@ -44,6 +44,12 @@ export class GatewayLinks {
     for (const resolve of this.waiters.get(link.peer)?.splice(0) ?? []) resolve(link);
   }
 
+  /** The open link from `gateway`, if there is one now. */
+  current(gateway: string): BridgeSideLink | undefined {
+    const state = this.links.get(gateway);
+    return state?.link.isOpen ? state.link : undefined;
+  }
+
   /** The link to `gateway`, waiting up to `timeoutMs` for it to be dialed (a gateway that just started). */
   async linkTo(gateway: string, timeoutMs: number): Promise<BridgeSideLink | undefined> {
     const current = this.links.get(gateway);

@@ -74,12 +74,9 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     const gatewayPorts = await Promise.all(Array.from({ length: options.gateways ?? 1 }, () => freePort()));
     const bridgePorts = await Promise.all(Array.from({ length: options.bridges ?? 1 }, () => freePort()));
     const linkPorts = await Promise.all(bridgePorts.map(() => freePort()));
-    await Promise.all([
-      launch('webhook', 'webhook', { ...env, WEBHOOK_PORT: String(webhookPort), INSTANCE_ID: 'webhook-1' }, { readyPort: webhookPort }),
-      ...gatewayPorts.map((port, i) =>
-        launch('media-gateway', `gateway-${i + 1}`, { ...env, GATEWAY_PORT: String(port), INSTANCE_ID: `gateway-${i + 1}` }, { readyPort: port }),
-      ),
-      ...bridgePorts.map((port, i) =>
+    // Bridges first, as in a deployment: a gateway links to every bridge in the registry when it starts.
+    await Promise.all(
+      bridgePorts.map((port, i) =>
         launch(
           'realtime-bridge',
           `bridge-${i + 1}`,
@@ -93,6 +90,12 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
           },
           { readyPort: port },
         ),
+      ),
+    );
+    await Promise.all([
+      launch('webhook', 'webhook', { ...env, WEBHOOK_PORT: String(webhookPort), INSTANCE_ID: 'webhook-1' }, { readyPort: webhookPort }),
+      ...gatewayPorts.map((port, i) =>
+        launch('media-gateway', `gateway-${i + 1}`, { ...env, GATEWAY_PORT: String(port), INSTANCE_ID: `gateway-${i + 1}` }, { readyPort: port }),
       ),
     ]);
     return {
