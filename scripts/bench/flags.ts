@@ -20,6 +20,12 @@ export const BENCH_DEFAULTS = {
   realtimeFactor: 1,
   gateways: 1,
   bridges: 1,
+  /** The media link alone: seconds of traffic at the largest call count. */
+  linkMicroSeconds: 10,
+  /** Admission: two bridges of this capacity, and this many callers more than they take. */
+  admissionPerBridge: 20,
+  admissionExtra: 10,
+  admissionDurationS: 6,
 } as const;
 
 /** Niceness of the processes under test (services, Redis); the bench itself stays at 0. */
@@ -29,6 +35,10 @@ export const QUICK_PROFILE = {
   calls: [1, 10],
   durationS: 4,
   arrivalRate: 40,
+  linkMicroSeconds: 3,
+  admissionPerBridge: 3,
+  admissionExtra: 4,
+  admissionDurationS: 4,
 } as const;
 
 export type PathName = 'warm' | 'cold' | 'direct';
@@ -56,12 +66,18 @@ export interface BenchFlags {
   renice: boolean;
   /** Frame phases across calls: spread (each call its own clock, like real streams) or aligned (one burst per tick). */
   phase: 'spread' | 'aligned';
+  /** Measure the media link alone (its own CPU and latency). */
+  linkMicro: boolean;
+  linkMicroSeconds: number;
+  /** The admission scenario (undefined: --no-admission). */
+  admission: { perBridge: number; extra: number; durationS: number; startDelayMs: number } | undefined;
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--calls 1,50,200] [--duration-s N]
   [--connect-delay-ms 300] [--first-audio-delay-ms 400] [--start-delay-ms 1000]
   [--arrival-rate 20] [--realtime-factor 1] [--gateways 1] [--bridges 1]
-  [--paths warm,cold,direct] [--no-direct] [--no-cold] [--cpu-prof] [--keep-keys] [--shared-redis] [--renice] [--phase spread|aligned]`;
+  [--paths warm,cold,direct] [--no-direct] [--no-cold] [--cpu-prof] [--keep-keys] [--shared-redis] [--renice] [--phase spread|aligned]
+  [--no-link-micro] [--no-admission] [--admission-per-bridge N] [--admission-extra N]`;
 
 export class BenchUsageError extends Error {
   override name = 'BenchUsageError';
@@ -119,6 +135,10 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
       'shared-redis': { type: 'boolean' },
       renice: { type: 'boolean' },
       phase: { type: 'string' },
+      'no-link-micro': { type: 'boolean' },
+      'no-admission': { type: 'boolean' },
+      'admission-per-bridge': { type: 'string' },
+      'admission-extra': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -144,5 +164,15 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
     sharedRedis: values['shared-redis'] ?? false,
     renice: values.renice ?? false,
     phase: phaseOf(values.phase),
+    linkMicro: !(values['no-link-micro'] ?? false),
+    linkMicroSeconds: profile.linkMicroSeconds,
+    admission: values['no-admission']
+      ? undefined
+      : {
+          perBridge: positive('admission-per-bridge', values['admission-per-bridge'], profile.admissionPerBridge, { integer: true }),
+          extra: positive('admission-extra', values['admission-extra'], profile.admissionExtra, { integer: true }),
+          durationS: profile.admissionDurationS,
+          startDelayMs: profile.startDelayMs,
+        },
   };
 }

@@ -4,7 +4,7 @@
  * live calls (MEMORY USAGE), and what is left of each call once it ended.
  */
 import type { Redis } from 'ioredis';
-import { callKeys, readTimeline, transientCallKeys } from '@voice/redis';
+import { callKeys, namespacePattern, readTimeline, transientCallKeys } from '@voice/redis';
 
 export interface RedisSnapshot {
   commands: Map<string, number>;
@@ -17,7 +17,7 @@ export interface CommandDelta {
   byCommand: Record<string, number>;
 }
 
-const KEY_KINDS = ['timeline', 'prompt', 'meta', 'token', 'owner', 'in', 'out'] as const;
+const KEY_KINDS = ['timeline', 'prompt', 'meta', 'token', 'owner'] as const;
 export type KeyKind = (typeof KEY_KINDS)[number];
 
 const KEY_OF: Record<KeyKind, (callSid: string) => string> = {
@@ -26,8 +26,6 @@ const KEY_OF: Record<KeyKind, (callSid: string) => string> = {
   meta: callKeys.meta,
   token: callKeys.token,
   owner: callKeys.owner,
-  in: callKeys.inbound,
-  out: callKeys.outbound,
 };
 
 function infoFields(text: string): Map<string, string> {
@@ -143,7 +141,7 @@ export class RedisProbe {
     let cursor = '0';
     let removed = 0;
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', namespacePattern(namespace), 'COUNT', 1000);
       cursor = next;
       if (keys.length > 0) removed += await this.redis.unlink(...keys);
     } while (cursor !== '0');

@@ -16,12 +16,16 @@ import { runScenario } from './scenario.js';
 import { StampCodec } from './stamp.js';
 import { startDirectTarget, startSystemTarget, type Target, type TargetOptions } from './targets.js';
 import type { TrafficRecorder } from './traffic.js';
+import { runAdmission, type AdmissionResult } from './admission.js';
+import { measureLink, type LinkMicroResult } from './link-micro.js';
 
 const MODEL_API_KEY = 'sk-bench-realtime-double';
 /** Lets the set-up settle (JIT, connections) between its start and the first scenario. */
 const SETTLE_MS = 1000;
 /** How long a set-up's idle CPU is measured before its first scenario. */
 const IDLE_MEASURE_MS = 2000;
+/** Load scenarios give the bridge room for every call and a few more. */
+const LOAD_CAPACITY_MARGIN = 10;
 
 
 export interface BenchRunOptions {
@@ -36,6 +40,10 @@ export interface BenchRunOptions {
 export interface BenchRun {
   reports: ScenarioReport[];
   serviceProblems: Record<string, Record<string, number>>;
+  /** The media link alone, in its own process (undefined with --no-link-micro). */
+  link?: LinkMicroResult;
+  /** Two full bridges and more callers than they take (undefined with --no-admission). */
+  admission?: AdmissionResult;
 }
 
 export async function runBench(options: BenchRunOptions, onStop: (stop: () => Promise<void>) => void): Promise<BenchRun> {
@@ -61,6 +69,8 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
   const codec = new StampCodec(performance.now());
   const echo = new ServiceLogEcho();
   const reports: ScenarioReport[] = [];
+  let link: LinkMicroResult | undefined;
+  let admission: AdmissionResult | undefined;
   const serviceProblems: Record<string, Record<string, number>> = {};
   const callSids: string[] = [];
   let target: Target | undefined;
@@ -83,6 +93,8 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
       bridges: flags.bridges,
       cpuProfDir: options.cpuProfDir,
       onLine: echo.onLine,
+      // The load scenarios measure the transport, not admission: every bridge takes every call.
+      extraEnv: { BRIDGE_MAX_CALLS: String(Math.max(...flags.calls) + LOAD_CAPACITY_MARGIN) },
     };
     for (const path of flags.paths) {
       say(`starting ${describe(path)}...`);
@@ -106,6 +118,15 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
       await stopping.stop();
       if (stopping.namespace) await probe.deleteNamespace(stopping.namespace);
     }
+    if (flags.linkMicro) {
+      const calls = Math.max(...flags.calls);
+      say(`the media link alone: ${calls} calls both ways for ${flags.linkMicroSeconds} s, then the same harness without it`);
+      link = await measureLink(calls, flags.linkMicroSeconds);
+    }
+    if (flags.admission) {
+      const { extraEnv: _loadCapacity, ...withoutCapacity } = targetOptions;
+      admission = await runAdmission(flags.admission, withoutCapacity, codec);
+    }
   } finally {
     await target?.stop();
     await double.stop();
@@ -113,7 +134,7 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
     redis.disconnect();
   }
   compareWithDirect(reports);
-  return { reports, serviceProblems };
+  return { reports, serviceProblems, link, admission };
 }
 
 /**

@@ -6,16 +6,20 @@
 import { SERVICE_NICENESS, type BenchFlags, type PathName } from './flags.js';
 import type { Percentiles } from './histogram.js';
 import { GREETING_POINTS, LATENCY_POINTS, type ScenarioReport } from './report.js';
+import type { AdmissionResult } from './admission.js';
+import type { LinkMicroResult } from './link-micro.js';
 
 const TARGETS = {
   warmGreetingP95Ms: 150,
   coldGreetingSlackMs: 100,
-  addedP50Ms: 2,
+  addedP50Ms: 1,
   addedP99Ms: 10,
   addedAtCalls: 50,
   lossFreeAtCalls: 200,
   cpuRatio: 1.5,
   redisKbPerLiveCall: 200,
+  redisCommandsPerCallSecond: 2,
+  busyHeardWithinMs: 2000,
 } as const;
 
 /** Below this many calls, memory per live call is judged on the call's own keys (MEMORY USAGE), not used_memory. */
@@ -160,6 +164,11 @@ function sectionRows(reports: ScenarioReport[], flags: BenchFlags): Row[] {
     ...groups.map((g) => ({ label: `  ${g}`, cells: each((r) => num(r.peakRssMiB[g])) })),
     { label: 'Redis commands per call', cells: each((r) => (r.redis ? r.redis.commandsPerCall.toFixed(0) : '')) },
     {
+      label: 'Redis commands per call-second',
+      cells: each((r) => (r.redis ? num(r.redis.commandsPerCall / r.durationS) : '')),
+      target: `<=${TARGETS.redisCommandsPerCallSecond}: ${perSystem((r) => (r.redis ? r.redis.commandsPerCall / r.durationS <= TARGETS.redisCommandsPerCallSecond : undefined))}`,
+    },
+    {
       label: 'Redis KB per live call (used_mem / keys)',
       cells: each((r) => (r.redis ? `${num(r.redis.kbPerLiveCall)} / ${num(keysKb(r))}` : '')),
       target: `<=${TARGETS.redisKbPerLiveCall}: ${perSystem(redisOk)}`,
@@ -189,7 +198,31 @@ function line(label: string, cells: string[], target: string): string {
   return `${label.padEnd(LABEL_WIDTH)}${cells.map((c) => c.padEnd(CELL_WIDTH)).join('')}${target}`.trimEnd();
 }
 
-export function renderTable(reports: ScenarioReport[], flags: BenchFlags, machine: string): string {
+function linkRows(link: LinkMicroResult): string[] {
+  const label = `media link alone, ${link.calls} calls both ways`;
+  return [
+    line(label, [`${num(link.seconds)} s in its own process, harness subtracted`], ''),
+    line('  link CPU s per call-minute (both ends)', [num(link.cpuPerCallMinute)], ''),
+    line('  one-way latency ms p50/p99/p99.9', [`${num(link.latencyMs.p50)}/${num(link.latencyMs.p99)}/${num(link.latencyMs.p999)}`], ''),
+    line('  frames through / lost', [`${link.frames} / ${link.lost}`], `0 lost: ${verdict(link.lost === 0)}`),
+  ];
+}
+
+function admissionRows(a: AdmissionResult): string[] {
+  const { perBridge, extra } = a.plan;
+  const heard = [...a.busyHeardMs].sort((x, y) => x - y);
+  const worst = heard.length > 0 ? heard[heard.length - 1] : undefined;
+  const ok = a.greeted === 2 * perBridge && a.busy === extra && a.silent === 0 && a.other === 0 && worst !== undefined && worst <= TARGETS.busyHeardWithinMs;
+  return [
+    line(`admission: 2x${perBridge} room, ${a.calls} calls`, ['greeted / busy / other / silent'], ''),
+    line('  calls', [`${a.greeted} / ${a.busy} / ${a.other} / ${a.silent}`], `${2 * perBridge} / ${extra} / 0 / 0`),
+    line('  busy clip heard after START ms p50/max', [`${num(heard[Math.floor(heard.length / 2)])}/${num(worst)}`], `<=${TARGETS.busyHeardWithinMs}: ${verdict(ok)}`),
+    line('  most calls on one bridge', [String(a.maxPerBridge)], `<=${perBridge}: ${verdict(a.maxPerBridge <= perBridge)}`),
+  ];
+}
+
+export function renderTable(run: { reports: ScenarioReport[]; link?: LinkMicroResult; admission?: AdmissionResult }, flags: BenchFlags, machine: string): string {
+  const { reports } = run;
   const paths = flags.paths.filter((p) => reports.some((r) => r.path === p));
   const counts = [...new Set(reports.map((r) => r.calls))];
   const out: string[] = [
@@ -209,5 +242,7 @@ export function renderTable(reports: ScenarioReport[], flags: BenchFlags, machin
     }
   }
   out.push('='.repeat(width));
+  if (run.link) out.push(...linkRows(run.link), '='.repeat(width));
+  if (run.admission) out.push(...admissionRows(run.admission), '='.repeat(width));
   return out.join('\n');
 }

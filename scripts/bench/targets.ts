@@ -45,6 +45,8 @@ export interface TargetOptions {
   bridges: number;
   /** Directory for V8 CPU profiles of the services (undefined: no profiling). */
   cpuProfDir: string | undefined;
+  /** More environment for every service of the system set-up (e.g. BRIDGE_MAX_CALLS). */
+  extraEnv?: Record<string, string>;
   onLine: (label: string, line: string) => void;
 }
 
@@ -71,6 +73,7 @@ export async function startSystemTarget(path: 'warm' | 'cold', options: TargetOp
       LOG_LEVEL: SERVICE_LOG_LEVEL,
       WARM_SESSIONS_ENABLED: String(path === 'warm'),
       ...profilingEnv(options.cpuProfDir, `system-${path}`),
+      ...options.extraEnv,
     },
     gateways: options.gateways,
     bridges: options.bridges,

@@ -54,7 +54,7 @@ describe('e2e: prompt paths and tools', function () {
     const session = stack.realtime.sessions[0]!;
     expect(JSON.parse(session.functionCallOutputs[0]!.output)).to.include({ booked: true });
     expect(session.responses.map((r) => r.text)).to.include('You are booked.');
-    expect(field(timeline, 'tools.built', 'count')).to.equal('1');
+    expect(field(timeline, 'session.configured', 'tools')).to.equal('1');
     expect(field(timeline, 'tool.called', 'ok')).to.equal('true');
   });
 
@@ -83,7 +83,7 @@ describe('e2e: prompt paths and tools', function () {
     const business = await createTestBusiness(knex, { appointmentBookingEnabled: false });
     const summary = await stack.call(business.phoneNumber, { script: [{ silenceMs: 2500 }], hangupWhenScriptEnds: true }).done;
     const timeline = await finished(summary.callSid);
-    expect(field(timeline, 'tools.built', 'count')).to.equal('0');
+    expect(field(timeline, 'session.configured', 'tools')).to.equal('0');
     expect(field(timeline, 'session.configured', 'tools')).to.equal('0');
     expect(stack.realtime.sessions[0]!.config.tools ?? []).to.deep.equal([]);
   });

@@ -2,9 +2,9 @@
  * Who owns a call, in Redis: `call:{CA}:owner` holds the owning bridge's
  * instance id with a lease. Exactly one bridge wins the SET NX; a call is
  * taken over (compare-and-set) only from an owner that is dead (its registry
- * report is stale) or whose link the gateway says it lost. Renewing and
- * releasing are compare-and-set too, so a bridge that lost a call to another
- * can never extend or delete the new owner's lease.
+ * report is stale) or whose link the gateway says it lost. Releasing is
+ * compare-and-delete, so a bridge that lost a call to another can never
+ * delete the new owner's keys.
  */
 import { callKeys, transientCallKeys, type BridgeRegistry, type RedisClient } from '@voice/redis';
 
@@ -14,16 +14,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
 end
-return 0`;
-
-/**
- * Extend the lease while ARGV[1] still owns the call; a key that vanished (Redis restarted or
- * flushed) is written again, so a live call is never left without an owner. 0: another bridge owns it.
- */
-const RENEW_SCRIPT = `
-local owner = redis.call('GET', KEYS[1])
-if owner == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if not owner then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`;
 
 /** Delete the listed keys only if KEYS[1] (the owner key) is ARGV[1] or gone. */
@@ -62,9 +52,16 @@ export class CallOwnership {
     return (await this.redis.exists(callKeys.token(callSid))) === 1;
   }
 
-  /** False when another bridge owns the call now. */
-  async renew(callSid: string): Promise<boolean> {
-    return (await this.redis.eval(RENEW_SCRIPT, 1, callKeys.owner(callSid), this.instanceId, String(this.leaseMs))) === 1;
+  /**
+   * Extends the lease: one PEXPIRE per call per renewal, the only per-call Redis traffic while a
+   * call is live. A key that vanished (Redis restarted or flushed) is written again, so a live
+   * call is never left without an owner. A call handed to another bridge is not noticed here
+   * (its gateway link tells first, and the end of the call checks ownership before finalizing);
+   * extending the new owner's lease in the meantime is harmless.
+   */
+  async renew(callSid: string): Promise<void> {
+    const key = callKeys.owner(callSid);
+    if ((await this.redis.pexpire(key, this.leaseMs)) === 0) await this.redis.set(key, this.instanceId, 'PX', this.leaseMs, 'NX');
   }
 
   async owner(callSid: string): Promise<string | null> {

@@ -1,8 +1,7 @@
 /**
  * The calls this bridge instance owns, its admission count, and the leases
- * that prove ownership: each owner key is renewed (compare-and-set) while
- * the call lives, so if this process dies the lease lapses, and if another
- * bridge took a call over, the renewal says so and the session lets go.
+ * that prove ownership: each owner key is renewed while the call lives, so
+ * if this process dies the lease lapses.
  */
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
@@ -91,9 +90,6 @@ export class CallRegistry {
       if (session.finished) continue;
       this.ownership
         .renew(session.callSid)
-        .then(async (stillOurs) => {
-          if (!stillOurs && !session.finished) session.ownershipLost(await this.ownership.owner(session.callSid));
-        })
         .catch((err: unknown) => this.logger.error('owner lease renewal failed', { callSid: session.callSid, ...errorFields(err) }));
     }
   }

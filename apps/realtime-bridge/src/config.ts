@@ -20,8 +20,12 @@ export const BRIDGE_DEFAULTS = {
   /** How long to wait for the prebuilt prompt before building it from the database. */
   promptWaitMs: 400,
   promptPollMs: 25,
-  /** Ownership lease on a call; renewed at a third of it while the call lives. */
-  ownerLeaseMs: 15_000,
+  /**
+   * Ownership lease on a call; renewed at a third of it while the call lives (one PEXPIRE per call
+   * per renewal). It only matters for a warm session whose bridge died before START: hand-overs
+   * of live calls go by the gateway's word (its link died), not by the lease running out.
+   */
+  ownerLeaseMs: 30_000,
   /** Claims older than this belong to calls that are long gone. */
   claimMaxAgeMs: 60_000,
   /**

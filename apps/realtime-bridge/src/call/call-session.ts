@@ -188,13 +188,6 @@ export class CallSession {
     this.reattachTimer.unref();
   }
 
-  /** Another bridge now owns the call (the gateway handed it over): let go without finalizing. */
-  ownershipLost(newOwner: string | null): void {
-    if (this.state.finished) return;
-    this.deps.logger.warn('call ownership lost; releasing the session', { newOwner });
-    this.release('ownership_lost');
-  }
-
   /** Shutting down with the call live: fallback now; the gateway's stop then ends the call. */
   handOff(reason: string): void {
     this.fallback(reason);

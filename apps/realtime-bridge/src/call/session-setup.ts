@@ -86,7 +86,6 @@ export async function configureSession(
 ): Promise<{ ms: number; tools: number }> {
   const update = buildSessionUpdate(resolved.prompt, deps.config.vad);
   const tools = resolved.prompt.toolNames;
-  void deps.timeline.record(deps.callSid, 'tools.built', { count: tools.length, names: tools.join(',') }, { logger: deps.logger });
   if (tools.length === 0) deps.logger.info('no tools for this business: pure conversation');
   const sentAt = Date.now();
   rt.send(update);
@@ -103,7 +102,7 @@ export async function configureSession(
   await deps.timeline.record(
     deps.callSid,
     'session.configured',
-    { prompt_path: resolved.path, prompt_reason: resolved.reason, prompt_chars: resolved.prompt.instructions.length, tools: tools.length, history_items: history?.size, ms },
+    { prompt_path: resolved.path, prompt_reason: resolved.reason, prompt_chars: resolved.prompt.instructions.length, tools: tools.length, tool_names: tools.join(','), history_items: history?.size, ms },
     { logger: deps.logger },
   );
   return { ms, tools: tools.length };
