@@ -61,6 +61,8 @@ export interface ScenarioReport {
   redis:
     | {
         commandsPerCall: number;
+        /** Commands per live call per second while every call was live (set-up and tear-down excluded). */
+        steadyCommandsPerCallSecond: number | undefined;
         topCommands: Array<[string, number]>;
         kbPerLiveCall: number | undefined;
         liveKeyBytes: Record<string, number>;
@@ -166,6 +168,7 @@ export function reportScenario(run: ScenarioRun, idle: IdleCost): ScenarioReport
     peakRssMiB,
     redis: r && {
       commandsPerCall: r.commands.total / run.spec.calls,
+      steadyCommandsPerCallSecond: r.steadyCommands && r.steadyCommands.seconds > 0 ? r.steadyCommands.total / (run.spec.calls * r.steadyCommands.seconds) : undefined,
       topCommands: Object.entries(r.commands.byCommand)
         .sort((a, b) => b[1] - a[1])
         .slice(0, TOP_COMMANDS)

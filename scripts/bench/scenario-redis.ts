@@ -20,6 +20,8 @@ export interface RedisCost {
   commands: CommandDelta;
   cpuSeconds: number;
   steadyCpuSeconds: number | undefined;
+  /** Commands while every call was live (none starting or ending), and how long that lasted. */
+  steadyCommands: { total: number; seconds: number } | undefined;
   peakLive: number;
   /** Median over the steady samples of (used_memory - baseline) / live calls. */
   memoryPerLiveCallBytes: number | undefined;
@@ -37,6 +39,7 @@ export class RedisMemorySampler {
   private readonly samples: Array<{ live: number; used: number }> = [];
   private readonly steady = new SteadyWindow();
   private readonly steadyCpu: { start?: number; end?: number } = {};
+  private readonly steadySnapshots: { start?: { snap: RedisSnapshot; own: Map<string, number> }; end?: RedisSnapshot } = {};
   private liveKeyBytes: Partial<Record<KeyKind, number>> | undefined;
 
   private constructor(
@@ -55,6 +58,8 @@ export class RedisMemorySampler {
     this.samples.push({ live, used: await this.probe.usedMemory() });
     const edge = this.steady.update(live, planned);
     if (edge) this.steadyCpu[edge] = await this.probe.cpuSeconds();
+    if (edge === 'start') this.steadySnapshots.start = { own: this.probe.ownCounts(), snap: await this.probe.snapshot() };
+    if (edge === 'end') this.steadySnapshots.end = await this.probe.snapshot();
     if (this.liveKeyBytes === undefined && live === planned) {
       const sample = callers.filter((c) => c.state === 'streaming').slice(0, KEY_SAMPLE_CALLS).map((c) => c.callSid);
       this.liveKeyBytes = await this.probe.keyMemory(sample);
@@ -77,6 +82,14 @@ export class RedisMemorySampler {
   get steadyCpuSeconds(): number | undefined {
     const { start, end } = this.steadyCpu;
     return start === undefined || end === undefined ? undefined : end - start;
+  }
+
+  /** What a live call costs Redis per second once set up: commands between the steady window's edges. */
+  get steadyCommands(): { total: number; seconds: number } | undefined {
+    const { start, end } = this.steadySnapshots;
+    const seconds = this.steady.seconds;
+    if (!start || !end || seconds === undefined) return undefined;
+    return { total: this.probe.commandsBetween(start.snap, end, start.own).total, seconds };
   }
 
   get keyBytes(): Partial<Record<KeyKind, number>> {
@@ -107,6 +120,7 @@ export async function measureRedis(probe: RedisProbe, memory: RedisMemorySampler
     commands: probe.commandsBetween(memory.before, after, memory.ownBefore),
     cpuSeconds: after.cpuSeconds - memory.before.cpuSeconds,
     steadyCpuSeconds: memory.steadyCpuSeconds,
+    steadyCommands: memory.steadyCommands,
     peakLive: memory.peakLive,
     memoryPerLiveCallBytes: memory.memoryPerLiveCall(),
     liveKeyBytes: memory.keyBytes,

@@ -81,7 +81,7 @@ describe('e2e: malformed entries on the claim stream', function () {
 
     const business = await createTestBusiness(ctx.knex, { greeting: 'Still here.' });
     const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 6000 }], hangupWhenScriptEnds: true });
-    await waitFor(async () => (await readTimeline(redis, call.callSid)).some((e) => e.event === 'audio_bridge.started'), { message: 'audio flowing' });
+    await waitFor(async () => (await readTimeline(redis, call.callSid)).some((e) => e.event === 'audio_bridge.started' || e.event === 'warm.joined'), { message: 'audio flowing' });
     // A started claim that names no gateway, mid-call (the media link's own garbage is tested in packages/media-link).
     await redis.xadd(claims, '*', 'callSid', call.callSid, 'reason', 'started', 'at', String(Date.now()));
 

@@ -158,8 +158,8 @@ export class CallSession {
       stats.configuredAt = Date.now();
       stats.toolsCount = configured.tools;
       if (state.phase !== 'setup') return;
-      if (deps.mode === 'cold') return this.goLive('greeting');
-      await this.warmUntilAttached();
+      if (deps.mode === 'cold') this.goLive('greeting');
+      else await this.warmUntilAttached();
     } catch (err) {
       deps.logger.error('call setup failed', errorFields(err));
       this.fallback(err instanceof OpenAIConnectError ? err.reason : 'SETUP_ERROR');
@@ -224,8 +224,10 @@ export class CallSession {
     const attach = await this.waitForAttach(deps.config.warmSessionTtlMs);
     if (!attach) return this.expireWarm('ttl');
     if (state.phase !== 'warm') return;
-    void this.tl.record('warm.joined', { greeting_ready: state.stats.modelFirstAudioAt !== undefined, waited_ms: Date.now() - state.stats.claimedAt });
-    this.goLive('resume-after-warm');
+    const greetingReady = state.stats.modelFirstAudioAt !== undefined;
+    const buffered = this.goLive('resume-after-warm');
+    // One entry for both: joining a warm session is where its audio starts flowing both ways.
+    void this.tl.record('warm.joined', { greeting_ready: greetingReady, waited_ms: Date.now() - state.stats.claimedAt, buffered_frames: buffered });
   }
 
   /** The call never arrived (TTL) or failed before START (no_start): close the model session, leave only the timeline. */
@@ -281,17 +283,16 @@ export class CallSession {
     );
   }
 
-  /** The agent is asked to speak first; its first response is the greeting. */
+  /** The agent is asked to speak first; its first response is the greeting (warm.ready says so on the warm path). */
   private requestGreeting(): void {
     const { state } = this;
     state.greetingPending = true;
     state.stats.greetingRequestedAt = Date.now();
     state.rt!.send({ type: 'response.create' });
-    void this.tl.record('greeting.requested', { path: this.deps.mode });
   }
 
-  /** Audio flows both ways; caller frames that arrived meanwhile go to the model in order. */
-  private goLive(kind: 'greeting' | 'resume' | 'resume-after-warm'): void {
+  /** Audio flows both ways; caller frames that arrived meanwhile go to the model in order. Returns how many. */
+  private goLive(kind: 'greeting' | 'resume' | 'resume-after-warm'): number {
     const { state } = this;
     state.phase = 'live';
     if (kind === 'greeting') this.requestGreeting();
@@ -299,7 +300,9 @@ export class CallSession {
     if (kind === 'resume') state.rt!.send({ type: 'response.create' });
     const rt = state.rt!;
     const buffered = this.caller.connect((audio) => rt.send({ type: 'input_audio_buffer.append', audio }));
-    if (kind !== 'resume') void this.tl.record('audio_bridge.started', { buffered_frames: buffered });
+    // Cold: greeting requested and audio flowing, one entry (warm.joined carries it on the warm path).
+    if (kind === 'greeting') void this.tl.record('audio_bridge.started', { buffered_frames: buffered, greeting_requested: true });
+    return buffered;
   }
 
   // ---- the model side: session hooks (events go to ModelEvents) ----
