@@ -6,7 +6,11 @@
 #      documented extras), with the code's defaults, REQUIRED ones marked;
 #   4. docker-compose.yml, nginx.conf and infra/k8s agree with the code: ports,
 #      paths, variable names, drain timeouts vs grace periods, required
-#      variables provided;
+#      variables provided; the bridges' media link port stays internal (not
+#      published by compose, on no k8s Service, only gateway pods admitted by a
+#      NetworkPolicy), each bridge publishes its own address (compose: its
+#      hostname; k8s: the pod IP), and gateways and bridges agree on the
+#      variables both ends of the link read (MEDIA_LINK_SECRET first);
 #   5. the Dockerfile's shape, and (as warnings, since those files belong to the
 #      workspaces) whether `npm ci` accepts the lock file and every workspace
 #      declares the @voice/* packages it imports (turbo builds in that order).
@@ -172,7 +176,13 @@ const list = (s) => sorted(s).join(', ');
 
 // --- the services' configuration, from the code -----------------------------
 const dummy = (name) =>
-  /STREAM_URL$/.test(name) ? 'wss://example.invalid/ws/twilio-media' : /_URL$/.test(name) ? 'https://example.invalid' : 'x';
+  /STREAM_URL$/.test(name)
+    ? 'wss://example.invalid/ws/twilio-media'
+    : /_URL$/.test(name)
+      ? 'https://example.invalid'
+      : /_SECRET$/.test(name)
+        ? 'check-'.padEnd(64, '0') // field.secret() wants at least 16 characters
+        : 'x';
 
 function readKeys(load) {
   const seen = new Set();
@@ -220,9 +230,11 @@ for (const name of appDirs) {
     warn(`${svc.file}: not loadable (${err.message.split('\n')[0]}); reading shape keys from the source text instead`);
     const text = readFileSync(file, 'utf8');
     svc.keys = new Set([...text.matchAll(/^\s*([A-Z][A-Z0-9_]*)\s*:\s*\S/gm)].map((m) => m[1]));
-    svc.required = new Set([...text.matchAll(/^\s*([A-Z][A-Z0-9_]*)\s*:\s*(?:field\.(?:requiredString|httpsUrl|wssUrl)\(\)|publicStreamUrl\(\))/gm)].map((m) => m[1]));
+    svc.required = new Set([...text.matchAll(/^\s*([A-Z][A-Z0-9_]*)\s*:\s*(?:field\.(?:requiredString|secret|httpsUrl|wssUrl)\(\)|publicStreamUrl\(\))/gm)].map((m) => m[1]));
     const num = (re) => Number((re.exec(text) || [])[1]?.replace(/_/g, ''));
     svc.defaults = { port: num(/^\s*port:\s*([\d_]+)/m), drainTimeoutMs: num(/^\s*drainTimeoutMs:\s*([\d_]+)/m) };
+    const linkPort = num(/^\s*mediaLinkPort:\s*([\d_]+)/m);
+    if (linkPort) svc.defaults.link = { port: linkPort };
     const mediaPath = /MEDIA_PATH\s*=\s*'([^']+)'/.exec(text);
     if (mediaPath) svc.module = { MEDIA_PATH: mediaPath[1] };
   }
@@ -234,6 +246,19 @@ if (services.length !== 3) fail(`expected 3 apps with src/config.ts, found ${ser
 const byName = new Map(services.map((s) => [s.name, s]));
 const configKeys = new Set(services.flatMap((s) => [...s.keys]));
 const readersOf = (key) => services.filter((s) => s.keys.has(key));
+
+// The media link (packages/media-link): each bridge listens on MEDIA_LINK_PORT
+// and publishes MEDIA_LINK_HOST in the bridge registry; each gateway dials
+// every bridge. Both ends prove MEDIA_LINK_SECRET. Internal only: never published.
+const linkListener = readersOf('MEDIA_LINK_PORT')[0];
+const linkPort = linkListener?.defaults?.link?.port;
+const linkEnds = readersOf('MEDIA_LINK_SECRET');
+// Variables both ends of the link read (secret, ping and dead-peer timings,
+// heartbeat, claim timeout) must have one value on both, or the link breaks.
+const linkShared = sorted(linkEnds.reduce((acc, s) => (acc ? new Set([...acc].filter((k) => s.keys.has(k))) : new Set(s.keys)), undefined) || []).filter((k) => k !== 'INSTANCE_ID');
+if (!linkListener || !linkPort) fail('no apps/*/src/config.ts reads MEDIA_LINK_PORT with a default (the bridge\'s media link listener)');
+else if (linkEnds.length < 2) fail(`MEDIA_LINK_SECRET is read by ${list(linkEnds.map((s) => s.name)) || 'no service'}: both the gateway and the bridge must prove it`);
+else ok(`media link: ${linkListener.name} listens on ${linkPort}; MEDIA_LINK_SECRET read by ${list(linkEnds.map((s) => s.name))}`);
 
 // --- .env.example --------------------------------------------------------------
 const entries = [];
@@ -372,6 +397,41 @@ for (const [cname, c] of Object.entries(composeServices)) {
   if (failures === failuresBefore) ok(`${where}: ${keys.size} variables, port ${port}, healthcheck /healthz, stop_grace_period ${c.stop_grace_period} > ${drainS + SHUTDOWN_MARGIN_S} s${c.deploy?.replicas ? `, ${c.deploy.replicas} replicas` : ''}`);
 }
 for (const s of services) if (!composeApps.has(s.name)) fail(`docker-compose.yml has no service running apps/${s.name}`);
+
+// The media link in compose: the listener's port stays inside the compose
+// network, each replica publishes its own address, both ends share one value
+// for every variable they both read.
+const containerPortsOf = (ports) =>
+  [].concat(ports || []).flatMap((p) => {
+    if (p && typeof p === 'object') return [Number(p.target)];
+    const [from, to] = String(p).split('/')[0].split(':').pop().split('-').map(Number);
+    return to ? Array.from({ length: to - from + 1 }, (_, i) => from + i) : [from];
+  });
+const composeLinkEnds = new Map();
+for (const [cname, c] of Object.entries(composeServices)) {
+  const svc = serviceOfCommand(c.command);
+  if (!svc || svc.missing) continue;
+  if (linkEnds.includes(svc)) composeLinkEnds.set(cname, envObject(c.environment));
+  if (svc !== linkListener || !linkPort) continue;
+  const where = `docker-compose.yml ${cname}`;
+  const failuresBefore = failures;
+  const env = envObject(c.environment);
+  const value = String(env.MEDIA_LINK_PORT ?? '');
+  if (value !== String(linkPort)) fail(`${where} MEDIA_LINK_PORT=${value}, the code's default is ${linkPort}`);
+  if (![].concat(c.expose || []).map(String).includes(String(linkPort))) fail(`${where} does not expose ${linkPort} (the media link the gateways dial)`);
+  if (containerPortsOf(c.ports).includes(linkPort)) fail(`${where} publishes the media link port ${linkPort} on the host: it must stay inside the compose network`);
+  if (c.network_mode === 'host') fail(`${where} uses network_mode: host, which puts the media link port ${linkPort} on the host`);
+  const replicas = c.deploy?.replicas ?? 1;
+  const host = String(env.MEDIA_LINK_HOST ?? '');
+  if (replicas > 1 && host !== '') fail(`${where} MEDIA_LINK_HOST=${host} with ${replicas} replicas: one name for every replica sends gateways to a random one; leave it "" (each container's hostname, which Docker's DNS resolves)`);
+  if (failures === failuresBefore) ok(`${where}: media link on ${linkPort}, exposed to the compose network only (not published), MEDIA_LINK_HOST ${host === '' ? 'each container\'s own hostname' : host}`);
+}
+if (composeLinkEnds.size >= 2) {
+  const [first, ...rest] = [...composeLinkEnds];
+  const differ = linkShared.filter((k) => rest.some(([, env]) => String(env[k] ?? '') !== String(first[1][k] ?? '')));
+  if (differ.length) fail(`docker-compose.yml: ${differ.join(', ')} differ between ${[...composeLinkEnds.keys()].join(' and ')}; both ends of the media link need one value`);
+  else ok(`docker-compose.yml: ${[...composeLinkEnds.keys()].join(' and ')} pass the same ${linkShared.filter((k) => /MEDIA_LINK|HEARTBEAT|CLAIM/.test(k)).join(', ')}`);
+}
 for (const name of ['media-gateway', 'realtime-bridge']) {
   if (!((composeServices[name]?.deploy?.replicas ?? 1) >= 2)) fail(`docker-compose.yml ${name} should run 2 replicas (deploy.replicas)`);
 }
@@ -450,6 +510,7 @@ for (const name of ['media-gateway', 'realtime-bridge']) {
   else fail('infra/k8s needs a ConfigMap and a Secret (template) for the environment');
   const svcObjects = kinds('Service');
   const k8sApps = new Set();
+  const k8sLinkEnds = new Map();
   for (const { file, doc } of [...kinds('Deployment'), ...kinds('Job')]) {
     const pod = doc.spec.template.spec;
     for (const c of pod.containers) {
@@ -494,6 +555,13 @@ for (const name of ['media-gateway', 'realtime-bridge']) {
       const need = preStopS + drainS + SHUTDOWN_MARGIN_S;
       const grace = pod.terminationGracePeriodSeconds ?? 30;
       if (!(grace > need)) fail(`${where} terminationGracePeriodSeconds ${grace} must exceed preStop ${preStopS} s + DRAIN_TIMEOUT_MS ${drainS} s + ${SHUTDOWN_MARGIN_S} s`);
+      if (linkEnds.includes(svc)) k8sLinkEnds.set(svc.name, { doc, container: c });
+      if (svc === linkListener && linkPort) {
+        const linkValue = Number(envValue('MEDIA_LINK_PORT') ?? mapValues.MEDIA_LINK_PORT ?? linkPort);
+        if (![...portNames.values()].includes(linkValue)) fail(`${where} has no containerPort ${linkValue} for the media link (MEDIA_LINK_PORT)`);
+        const hostEnv = (c.env || []).find((e) => e.name === 'MEDIA_LINK_HOST');
+        if (hostEnv?.valueFrom?.fieldRef?.fieldPath !== 'status.podIP') fail(`${where} MEDIA_LINK_HOST must come from the pod IP (valueFrom.fieldRef.fieldPath: status.podIP): gateways dial the address each bridge publishes`);
+      }
       const exposed = svcObjects.find((s) => s.doc.spec.selector?.['app.kubernetes.io/name'] === doc.spec.selector.matchLabels['app.kubernetes.io/name']);
       const exposedPort = exposed?.doc.spec.ports?.[0];
       if (!exposed || (portNames.get(exposedPort?.targetPort) ?? exposedPort?.targetPort) !== port) fail(`${where} has no Service reaching port ${port}`);
@@ -501,6 +569,41 @@ for (const name of ['media-gateway', 'realtime-bridge']) {
     }
   }
   for (const s of services) if (!k8sApps.has(s.name)) fail(`infra/k8s has no Deployment running apps/${s.name}`);
+
+  // The media link in Kubernetes: gateways dial bridge pod IPs (from the
+  // registry), so no Service fronts the link port, and a NetworkPolicy lets
+  // only gateway pods reach it.
+  const listener = linkListener && k8sLinkEnds.get(linkListener.name);
+  const dialers = [...k8sLinkEnds].filter(([name]) => name !== linkListener?.name);
+  if (listener && linkPort) {
+    const nameOf = (pod) => pod.doc.spec.selector.matchLabels['app.kubernetes.io/name'];
+    const bridgeName = nameOf(listener);
+    const linkPortNames = new Set((listener.container.ports || []).filter((p) => p.containerPort === linkPort).map((p) => p.name).filter(Boolean));
+    const isLinkPort = (port) => port === linkPort || linkPortNames.has(port);
+    const fronting = svcObjects.filter((s) => s.doc.spec.selector?.['app.kubernetes.io/name'] === bridgeName && (s.doc.spec.ports || []).some((p) => isLinkPort(p.targetPort ?? p.port)));
+    if (fronting.length) fail(`infra/k8s Service ${fronting.map((s) => s.doc.metadata.name).join(', ')} exposes the media link port ${linkPort}: gateways dial pod IPs from the registry; keep the port off Services`);
+    const gatewayNames = new Set(dialers.map(([, pod]) => nameOf(pod)));
+    const policies = kinds('NetworkPolicy').filter((d) => d.doc.spec?.podSelector?.matchLabels?.['app.kubernetes.io/name'] === bridgeName && (d.doc.spec.policyTypes || ['Ingress']).includes('Ingress'));
+    const admitting = policies.flatMap((d) => d.doc.spec.ingress || []).filter((r) => !r.ports || r.ports.some((p) => isLinkPort(p.port)));
+    const onlyGateways = (r) => Array.isArray(r.from) && r.from.length > 0 && r.from.every((f) => !f.ipBlock && !f.namespaceSelector && gatewayNames.has(f.podSelector?.matchLabels?.['app.kubernetes.io/name']));
+    if (!policies.length) fail(`infra/k8s: no NetworkPolicy selects the ${bridgeName} pods, so every pod in the cluster can reach the media link port ${linkPort}`);
+    else if (!admitting.length) fail(`infra/k8s NetworkPolicy for ${bridgeName} admits nobody to the media link port ${linkPort}: gateways could not dial the bridges`);
+    else if (!admitting.every(onlyGateways)) fail(`infra/k8s NetworkPolicy for ${bridgeName} admits more than the gateway pods (${[...gatewayNames].join(', ')}) to the media link port ${linkPort}`);
+    else if (!fronting.length) ok(`infra/k8s media link: ${bridgeName} port ${linkPort} on no Service, NetworkPolicy ${policies.map((d) => d.doc.metadata.name).join(', ')} admits only ${[...gatewayNames].join(', ')} pods`);
+  }
+  if (listener && dialers.length) {
+    const entryOf = (pod, k) => {
+      const e = (pod.container.env || []).find((x) => x.name === k);
+      return e && JSON.stringify({ value: e.value, valueFrom: e.valueFrom });
+    };
+    const pods = [listener, ...dialers.map(([, pod]) => pod)];
+    const differ = linkShared.filter((k) => {
+      const values = pods.map((pod) => entryOf(pod, k));
+      return values.every((v) => v !== undefined) && new Set(values).size > 1;
+    });
+    if (differ.length) fail(`infra/k8s: ${differ.join(', ')} differ between ${[...k8sLinkEnds.keys()].join(' and ')}; both ends of the media link need one value`);
+    else ok(`infra/k8s: ${[...k8sLinkEnds.keys()].join(' and ')} agree on the variables both ends of the media link read (MEDIA_LINK_SECRET from ${entryOf(listener, 'MEDIA_LINK_SECRET') ? 'the same secret key' : 'envFrom'})`);
+  }
   const ingress = kinds('Ingress')[0]?.doc;
   const paths = (ingress?.spec.rules || []).flatMap((r) => r.http.paths.map((p) => [p.path, p.backend.service.name]));
   const mediaPath = byName.get('media-gateway')?.module?.MEDIA_PATH ?? '/ws/twilio-media';

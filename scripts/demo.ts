@@ -9,11 +9,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { DEMO_PHONE_NUMBER } from '@voice/db';
+import { DEMO_GREETING, DEMO_PHONE_NUMBER } from '@voice/db';
 import { formatTimeline, readTimeline } from '@voice/redis';
 import { REPO_ROOT, placeCall, startProcessStack, waitFor, type ProcessStack } from '@voice/testkit';
 import { PreflightError, checkRedis, endpointsFromEnv, prepareDatabase } from './lib/preflight.js';
+import { connectScriptRedis, describeRedisEndpoint, formatClusterNodes } from './lib/redis-endpoint.js';
 
 const PUBLIC_BASE_URL = 'https://demo.example.test';
 const PUBLIC_STREAM_URL = 'wss://demo.example.test/ws/twilio-media';
@@ -32,19 +32,21 @@ function say(line: string): void {
 
 async function main(): Promise<number> {
   const endpoints = endpointsFromEnv(process.env);
-  say(`checking Redis at ${endpoints.redisUrl} and PostgreSQL`);
-  await checkRedis(endpoints.redisUrl);
+  say(`checking ${describeRedisEndpoint(endpoints.redis)} and PostgreSQL`);
+  await checkRedis(endpoints.redis);
   await prepareDatabase(endpoints.databaseUrl);
   say(`database migrated; demo business answers ${DEMO_PHONE_NUMBER}`);
 
   const namespace = `demo-${randomBytes(3).toString('hex')}`;
   say('starting the Realtime double, webhook, media gateway and realtime bridge as separate processes...');
   let stack: ProcessStack | undefined;
-  const redis = new Redis(endpoints.redisUrl);
+  const redis = await connectScriptRedis(endpoints.redis, { failFast: false });
   try {
     stack = await startProcessStack({
       env: {
-        REDIS_URL: endpoints.redisUrl,
+        REDIS_URL: endpoints.redis.url,
+        // The services read the cluster from here (it wins over REDIS_URL); unset for standalone Redis.
+        REDIS_CLUSTER_NODES: endpoints.redis.clusterNodes ? formatClusterNodes(endpoints.redis.clusterNodes) : undefined,
         DATABASE_URL: endpoints.databaseUrl,
         REDIS_NAMESPACE: namespace,
         PUBLIC_BASE_URL,
@@ -52,7 +54,9 @@ async function main(): Promise<number> {
         TWILIO_AUTH_TOKEN: DEMO_AUTH_TOKEN,
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       },
-      doubleArgs: ['--first-audio-delay-ms', '300'],
+      // The double renders speech on demand (espeak-ng, ~1 s for a sentence); the real model does not keep
+      // a caller waiting for that, so the demo greeting is rendered before the call.
+      doubleArgs: ['--first-audio-delay-ms', '300', '--prerender', DEMO_GREETING],
       onLine: (label, line) => {
         if (/"level":"(error|warn)"/.test(line)) say(`${label}: ${line}`);
       },

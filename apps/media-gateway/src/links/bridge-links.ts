@@ -174,6 +174,12 @@ export class BridgeLinks {
           link.close('shutdown');
           return undefined;
         }
+        if (link.peer !== info.instance) {
+          // The address one bridge published reaches another (a shared DNS name behind several
+          // replicas): keeping it would route that bridge's calls to the wrong process.
+          link.close('wrong_peer');
+          throw new Error(`MEDIA_LINK_HOST ${info.linkHost}:${info.linkPort} of bridge ${info.instance} reaches bridge ${link.peer}: give each bridge an address of its own`);
+        }
         this.failedAt.delete(info.instance);
         return this.adopt(link);
       } catch (err) {

@@ -12,6 +12,9 @@ import { parseArgs } from 'node:util';
 import type { RealtimeDoubleBehaviour } from './behaviour.js';
 import { DEFAULT_HOST } from './constants.js';
 import { RealtimeDouble } from './server.js';
+import { synthesizeMulaw } from '../audio/speech.js';
+
+const WARM_UP_PHRASE = 'Ready.';
 
 const DEFAULT_CLI_API_KEY = 'sk-realtime-double';
 const EXIT_USAGE = 2;
@@ -19,7 +22,7 @@ const EXIT_FAILURE = 1;
 
 const USAGE = `Usage: cli.ts [--port N] [--host H] [--api-key KEY] [--tls-dir DIR]
   [--connect-delay-ms N] [--first-audio-delay-ms N] [--realtime-factor X] [--delta-ms N]
-  [--greeting-text TEXT] [--max-session-ms N]`;
+  [--greeting-text TEXT] [--max-session-ms N] [--prerender TEXT]...`;
 
 class CliUsageError extends Error {
   override name = 'CliUsageError';
@@ -47,6 +50,7 @@ function parseCli(argv: string[]) {
       'delta-ms': { type: 'string' },
       'greeting-text': { type: 'string' },
       'max-session-ms': { type: 'string' },
+      prerender: { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
   });
@@ -66,6 +70,8 @@ function parseCli(argv: string[]) {
     host: values.host ?? DEFAULT_HOST,
     apiKey: values['api-key'] ?? DEFAULT_CLI_API_KEY,
     tlsDir: values['tls-dir'],
+    /** Phrases to synthesize before saying ready (a demo's greeting), as a real model has no render time to speak of. */
+    prerender: values.prerender ?? [],
     behaviour,
   };
 }
@@ -90,6 +96,9 @@ async function main(): Promise<void> {
     ...(args.tlsDir ? { tlsDir: args.tlsDir } : {}),
   });
   await double.start();
+  // The speech engine (WASM) compiles on first use, ~1 s: pay it here, not in the first call's
+  // greeting, which the real API would not make wait.
+  for (const phrase of [WARM_UP_PHRASE, ...args.prerender]) await synthesizeMulaw(phrase);
   console.log(JSON.stringify({ event: 'ready', baseURL: double.baseURL, certPath: double.certPath, port: double.port }));
 
   let stopping = false;
