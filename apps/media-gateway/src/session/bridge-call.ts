@@ -56,7 +56,7 @@ export class BridgeCall implements ChannelHandler {
     const claimed = await answer;
     if (!claimed) return this.lastChance(run, lost, 'no bridge took the call in time');
     if (await this.tryAttach(claimed, 'claim', run)) return;
-    this.lastChance(run, lost, 'the bridge that took the call refused the attach');
+    await this.lastChance(run, lost, 'the bridge that took the call refused the attach');
   }
 
   /**
