@@ -39,7 +39,7 @@ async function chooseRedis(flags: BenchFlags, sharedUrl: string): Promise<Privat
     say(`private redis-server at ${redis.url} (its counts are the bench's alone)`);
     return redis;
   }
-  await checkRedis(sharedUrl);
+  await checkRedis({ url: sharedUrl });
   say(`sharing Redis at ${sharedUrl}: commands, memory and Redis CPU include any other client's`);
   return undefined;
 }
@@ -47,7 +47,7 @@ async function chooseRedis(flags: BenchFlags, sharedUrl: string): Promise<Privat
 async function main(flags: BenchFlags): Promise<void> {
   const endpoints = endpointsFromEnv(process.env);
   await prepareDatabase(endpoints.databaseUrl);
-  const privateRedis = await chooseRedis(flags, endpoints.redisUrl);
+  const privateRedis = await chooseRedis(flags, endpoints.redis.url);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const cpuProfDir = flags.cpuProf ? join(RESULTS_DIR, `prof-${stamp}`) : undefined;
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), node ${process.version}, everything on this host`;
@@ -60,16 +60,16 @@ async function main(flags: BenchFlags): Promise<void> {
       .then(() => privateRedis?.stop())
       .finally(() => process.exit(EXIT_INTERRUPTED));
   });
-  const redisUrl = privateRedis?.url ?? endpoints.redisUrl;
+  const redisUrl = privateRedis?.url ?? endpoints.redis.url;
   const run = await runBench({ flags, redisUrl, redisPid: privateRedis?.pid, databaseUrl: endpoints.databaseUrl, cpuProfDir }, (stop) => (stopRun = stop)).finally(
     () => privateRedis?.stop(),
   );
 
-  const table = renderTable(run.reports, flags, machine);
+  const table = renderTable(run, flags, machine);
   process.stdout.write(`${table}\n`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `bench-${stamp}.json`);
-  const redis = privateRedis ? 'private redis-server' : `shared ${endpoints.redisUrl}`;
+  const redis = privateRedis ? 'private redis-server' : `shared ${endpoints.redis.url}`;
   writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), machine, redis, flags, table, ...run }, null, 2));
   say(`result written to ${file}${cpuProfDir ? `; CPU profiles in ${cpuProfDir}` : ''}`);
 }

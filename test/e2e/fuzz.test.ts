@@ -14,7 +14,6 @@ import { randomInt } from 'node:crypto';
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
 import { createCallRepository, prepareTestDatabase, uniqueCallSid } from '@voice/db';
 import { STREAM_PARAMETERS, TWILIO_MEDIA_SUBPROTOCOL } from '@voice/protocols';
 import { TWILIO_SIGNATURE_HEADER, parseTwiml, signStreamUpgrade, signWebhook, waitFor } from '@voice/testkit';
@@ -25,6 +24,7 @@ import { metricValue, scrape } from '../support/metrics.js';
 import { createTestBusiness } from '../support/business.js';
 import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../support/env.js';
 import { assertionRedis, callKeysPresent } from '../support/redis.js';
+import type { RedisClient } from '@voice/redis';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : randomInt(2 ** 31);
 const MESSAGES_PER_SOCKET = 400;
@@ -63,7 +63,7 @@ const PLAN: ReadonlyArray<[Role, End]> = [
 describe('e2e: fuzzing the media socket', function () {
   this.timeout(45_000);
   let knex: Knex;
-  let redis: Redis;
+  let redis: RedisClient;
   let stack: Stack;
 
   before(async () => {

@@ -5,9 +5,8 @@
  */
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
 import { prepareTestDatabase } from '@voice/db';
-import { readTimeline } from '@voice/redis';
+import { readTimeline, type RedisClient } from '@voice/redis';
 import { RealtimeDouble, placeCall, startProcessStack, waitFor, type ProcessStack } from '@voice/testkit';
 import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from '../support/env.js';
 import { createTestBusiness } from '../support/business.js';
@@ -19,7 +18,7 @@ const SENTENCES = ['I need a cleaning.', 'Can I move my appointment?', 'Do you t
 describe('e2e: two gateways and two bridges as separate processes', function () {
   this.timeout(120_000);
   let knex: Knex;
-  let redis: Redis;
+  let redis: RedisClient;
   let realtime: RealtimeDouble;
   let stack: ProcessStack | undefined;
 

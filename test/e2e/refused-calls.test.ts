@@ -10,7 +10,7 @@ import { sharedKeys } from '@voice/redis';
 import { useE2EContext } from '../support/e2e-context.js';
 import { postAsTwilio } from '../support/twilio-http.js';
 import { createTestBusiness } from '../support/business.js';
-import { timelineEvents } from '../support/redis.js';
+import { scanKeys, timelineEvents } from '../support/redis.js';
 import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID } from '../support/env.js';
 
 describe('e2e: refused calls', function () {
@@ -52,7 +52,7 @@ describe('e2e: refused calls', function () {
     expect(stack.realtime.totalConnections, 'model connections').to.equal(0);
     expect(await timelineEvents(redis, callSid)).to.deep.equal([]);
     expect(await redis.xlen(sharedKeys(stack.namespace).callClaims), "claims published").to.equal(0);
-    const jobKeys = await redis.keys(`${sharedKeys(stack.namespace).bullPrefix}:*`);
+    const jobKeys = await scanKeys(redis, `${sharedKeys(stack.namespace).bullPrefix}:*`);
     expect(jobKeys.filter((k) => k.includes(callSid))).to.deep.equal([]);
   });
 

@@ -3,16 +3,15 @@
  * client for assertions, and the stack the test started, stopped after each test.
  */
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
 import { prepareTestDatabase } from '@voice/db';
-import { readTimeline, type TimelineEntry } from '@voice/redis';
+import { quitRedis, readTimeline, type RedisClient, type TimelineEntry } from '@voice/redis';
 import { waitFor } from '@voice/testkit';
 import { assertionRedis } from './redis.js';
 import { startStack, type Stack, type StackOptions } from './stack.js';
 
 export interface E2EContext {
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   /** The stack the running test started; stopped (and cleared) after each test. */
   stack: Stack | undefined;
   /** Starts the in-process stack for this test. */
@@ -37,13 +36,13 @@ export function useE2EContext(): E2EContext {
   });
   after(async () => {
     await ctx.knex.destroy();
-    await ctx.redis.quit();
+    await quitRedis(ctx.redis);
   });
   return ctx;
 }
 
 /** The call's timeline once the bridge has finalized it (call.metrics written). */
-export async function finishedTimeline(redis: Redis, callSid: string, timeoutMs = 15_000): Promise<TimelineEntry[]> {
+export async function finishedTimeline(redis: RedisClient, callSid: string, timeoutMs = 15_000): Promise<TimelineEntry[]> {
   await waitFor(async () => (await readTimeline(redis, callSid)).some((e) => e.event === 'call.metrics'), { timeoutMs, message: `call.metrics of ${callSid}` });
   return readTimeline(redis, callSid);
 }

@@ -1,5 +1,6 @@
 /** Webhook configuration: every knob with its default here, overridable from the environment. */
 import { field, parseEnv, type EnvSource } from '@voice/config';
+import type { RedisEndpoint } from '@voice/redis';
 
 export const WEBHOOK_DEFAULTS = {
   port: 3000,
@@ -21,6 +22,7 @@ export function loadWebhookConfig(env: EnvSource) {
     {
       WEBHOOK_PORT: field.port(WEBHOOK_DEFAULTS.port),
       REDIS_URL: field.redisUrl(),
+      REDIS_CLUSTER_NODES: field.redisClusterNodes(),
       DATABASE_URL: field.databaseUrl(),
       REDIS_NAMESPACE: field.namespace(),
       PUBLIC_BASE_URL: field.httpsUrl(),
@@ -41,9 +43,11 @@ export function loadWebhookConfig(env: EnvSource) {
     },
     env,
   );
+  // REDIS_CLUSTER_NODES, when set, wins over REDIS_URL (see createRedis).
+  const redis: RedisEndpoint = { url: e.REDIS_URL, clusterNodes: e.REDIS_CLUSTER_NODES };
   return {
     port: e.WEBHOOK_PORT,
-    redisUrl: e.REDIS_URL,
+    redis,
     databaseUrl: e.DATABASE_URL,
     namespace: e.REDIS_NAMESPACE,
     /** Origin (and optional path prefix) Twilio uses to reach this service; signatures are computed on it. */

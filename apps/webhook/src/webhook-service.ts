@@ -4,7 +4,6 @@
  */
 import express from 'express';
 import type { Server } from 'node:http';
-import type { Worker } from 'bullmq';
 import { closeDatabase, createBusinessRepository, createCallRepository, createDatabase } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
@@ -14,7 +13,7 @@ import type { Registry } from 'prom-client';
 import type { WebhookConfig } from './config.js';
 import { createWebhookMetrics } from './metrics.js';
 import { PrebuildQueue } from './prebuild/prebuild-queue.js';
-import { createPrebuildWorker } from './prebuild/prebuild-worker.js';
+import { createPrebuildWorker, type PrebuildWorker } from './prebuild/prebuild-worker.js';
 import { streamStatusHandler } from './routes/stream-status.js';
 import { requireTwilioSignature } from './routes/twilio-signature.js';
 import { voiceWebhookHandler } from './routes/voice-webhook.js';
@@ -33,8 +32,9 @@ export interface WebhookService {
 }
 
 export function createWebhookService(config: WebhookConfig, logger: Logger): WebhookService {
-  const redis = createRedis({ url: config.redisUrl, name: `${config.instanceId}:cmd`, role: 'command', logger });
-  const bullConnection = createRedis({ url: config.redisUrl, name: `${config.instanceId}:bullmq`, role: 'bullmq', logger });
+  const redis = createRedis({ endpoint: config.redis, name: `${config.instanceId}:cmd`, role: 'command', logger });
+  // BullMQ on a cluster: maxRetriesPerRequest null (role 'bullmq') and a hash-tagged prefix, so a queue's keys share one slot.
+  const bullConnection = createRedis({ endpoint: config.redis, name: `${config.instanceId}:bullmq`, role: 'bullmq', logger });
   const knex = createDatabase(config.databaseUrl);
   const businesses = createBusinessRepository(knex);
   const calls = createCallRepository(knex);
@@ -44,7 +44,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   const prefix = sharedKeys(config.namespace).bullPrefix;
   const onQueueError = (err: Error) => logger.error('prebuild queue error', errorFields(err));
   const queue = new PrebuildQueue(bullConnection, prefix, config.prebuild, onQueueError);
-  const worker: Worker | undefined = config.prebuild.workerEnabled
+  const worker: PrebuildWorker | undefined = config.prebuild.workerEnabled
     ? createPrebuildWorker({
         connection: bullConnection,
         redis,

@@ -3,8 +3,7 @@
  * Twilio retries enqueues nothing new.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { QUEUE_NAMES } from '@voice/redis';
+import { QUEUE_NAMES, type RedisClient } from '@voice/redis';
 import { PREBUILD_JOB_NAME, type PrebuildJobData } from './prebuild-job.js';
 
 const KEEP_COMPLETED = { age: 3600, count: 5000 };
@@ -14,7 +13,7 @@ export class PrebuildQueue {
   private readonly queue: Queue<PrebuildJobData>;
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     prefix: string,
     private readonly opts: { attempts: number; backoffMs: number },
     onError: (err: Error) => void,

@@ -3,18 +3,18 @@
  * prompt and stores it under `call:{CA}:prompt` for the bridge's fast path.
  */
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { BusinessRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { buildPrompt } from '@voice/agent';
-import { CLAIM_STREAM_MAXLEN, QUEUE_NAMES, callKeys, encodeClaim, type Timeline } from '@voice/redis';
+import { CLAIM_STREAM_MAXLEN, QUEUE_NAMES, callKeys, encodeClaim, type Timeline, type RedisClient } from '@voice/redis';
 import type { Histogram, Counter } from 'prom-client';
+import { closeWorker, trackJobs } from '../queues/close-worker.js';
 import { prebuildJobData, type PrebuildJobData } from './prebuild-job.js';
 
 export interface PrebuildWorkerDeps {
-  connection: Redis;
-  redis: Redis;
+  connection: RedisClient;
+  redis: RedisClient;
   prefix: string;
   concurrency: number;
   promptTtlSeconds: number;
@@ -30,8 +30,16 @@ export class PrebuildWorkerError extends Error {
   override name = 'PrebuildWorkerError';
 }
 
-export function createPrebuildWorker(deps: PrebuildWorkerDeps): Worker<PrebuildJobData> {
-  const worker = new Worker<PrebuildJobData>(QUEUE_NAMES.prebuild, (job) => prebuild(deps, job), {
+export interface PrebuildWorker {
+  /** Starts taking jobs; resolves when the worker stops. */
+  run(): Promise<void>;
+  /** Stops taking jobs, waits for the running ones, closes (see close-worker.ts). */
+  close(): Promise<void>;
+}
+
+export function createPrebuildWorker(deps: PrebuildWorkerDeps): PrebuildWorker {
+  const jobs = trackJobs<PrebuildJobData>((job) => prebuild(deps, job));
+  const worker = new Worker<PrebuildJobData>(QUEUE_NAMES.prebuild, (job) => jobs.process(job), {
     connection: deps.connection,
     prefix: deps.prefix,
     concurrency: deps.concurrency,
@@ -42,7 +50,10 @@ export function createPrebuildWorker(deps: PrebuildWorkerDeps): Worker<PrebuildJ
     deps.metrics.prebuildFailures.inc();
     deps.logger.error('prebuild job failed', { callSid: job?.id, attempts: job?.attemptsMade, ...errorFields(err) });
   });
-  return worker;
+  return {
+    run: () => worker.run(),
+    close: () => closeWorker(worker, jobs),
+  };
 }
 
 async function prebuild(deps: PrebuildWorkerDeps, job: Job<PrebuildJobData>): Promise<void> {

@@ -5,11 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { Redis } from 'ioredis';
 import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { callKeys, writeCallMeta, type Timeline } from '@voice/redis';
+import { callKeys, writeCallMeta, type Timeline, type RedisClient } from '@voice/redis';
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
 import type { PrebuildQueue } from '../prebuild/prebuild-queue.js';
@@ -21,7 +20,7 @@ const CALL_TOKEN_BYTES = 18;
 
 export interface VoiceWebhookDeps {
   config: WebhookConfig;
-  redis: Redis;
+  redis: RedisClient;
   businesses: BusinessRepository;
   calls: CallRepository;
   queue: PrebuildQueue;

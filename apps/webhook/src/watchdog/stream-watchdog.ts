@@ -6,13 +6,13 @@
  * The job id is derived from the CallSid, so a retried webhook queues nothing new.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { QUEUE_NAMES, transientCallKeys, type Timeline } from '@voice/redis';
+import { QUEUE_NAMES, transientCallKeys, type Timeline, type RedisClient } from '@voice/redis';
 import type { Counter } from 'prom-client';
+import { closeWorker, trackJobs, type TrackedJobs } from '../queues/close-worker.js';
 
 const watchdogJob = z.object({ callSid: z.string(), answeredAt: z.number() });
 type WatchdogJob = z.infer<typeof watchdogJob>;
@@ -21,8 +21,8 @@ const JOB_NAME = 'stream-watchdog';
 const KEEP = { removeOnComplete: { age: 3600, count: 5000 }, removeOnFail: { age: 24 * 3600 } };
 
 export interface StreamWatchdogDeps {
-  connection: Redis;
-  redis: Redis;
+  connection: RedisClient;
+  redis: RedisClient;
   prefix: string;
   delayMs: number;
   calls: CallRepository;
@@ -34,6 +34,7 @@ export interface StreamWatchdogDeps {
 export class StreamWatchdog {
   private readonly queue: Queue<WatchdogJob>;
   private worker: Worker<WatchdogJob> | undefined;
+  private readonly jobs: TrackedJobs<WatchdogJob> = trackJobs((job) => this.check(job));
 
   constructor(private readonly deps: StreamWatchdogDeps) {
     this.queue = new Queue<WatchdogJob>(QUEUE_NAMES.streamWatchdog, { connection: deps.connection, prefix: deps.prefix });
@@ -46,7 +47,7 @@ export class StreamWatchdog {
   }
 
   startWorker(): void {
-    this.worker = new Worker<WatchdogJob>(QUEUE_NAMES.streamWatchdog, (job) => this.check(job), {
+    this.worker = new Worker<WatchdogJob>(QUEUE_NAMES.streamWatchdog, (job) => this.jobs.process(job), {
       connection: this.deps.connection,
       prefix: this.deps.prefix,
     });
@@ -54,7 +55,7 @@ export class StreamWatchdog {
   }
 
   async close(): Promise<void> {
-    await this.worker?.close();
+    if (this.worker) await closeWorker(this.worker, this.jobs);
     await this.queue.close();
   }
 

@@ -4,9 +4,9 @@
  * stopped and its shared keys deleted afterwards.
  */
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
 import { prepareTestDatabase } from '@voice/db';
 import { createLogger } from '@voice/logging';
+import { quitRedis, type RedisClient } from '@voice/redis';
 import { loadWebhookConfig } from '../../src/config.js';
 import { createWebhookService, type WebhookService } from '../../src/webhook-service.js';
 import { baseTestEnv, uniqueNamespace } from '../../../../test/support/env.js';
@@ -14,7 +14,7 @@ import { assertionRedis, deleteNamespace } from '../../../../test/support/redis.
 
 export interface WebhookTestContext {
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   service: WebhookService;
   namespace: string;
 }
@@ -37,7 +37,7 @@ export function useWebhookService(env: Record<string, string> = {}): WebhookTest
   });
   after(async () => {
     await ctx.knex.destroy();
-    await ctx.redis.quit();
+    await quitRedis(ctx.redis);
   });
   return ctx;
 }
