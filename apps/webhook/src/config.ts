@@ -15,6 +15,8 @@ export const WEBHOOK_DEFAULTS = {
   drainTimeoutMs: 10_000,
   /** Twilio opens the media stream within a few seconds of our TwiML; after this long it never will. */
   streamWatchdogMs: 15_000,
+  /** How often the watchdog looks for answered calls whose stream never started. */
+  streamWatchdogSweepMs: 2000,
 } as const;
 
 export function loadWebhookConfig(env: EnvSource) {
@@ -38,6 +40,7 @@ export function loadWebhookConfig(env: EnvSource) {
       DRAIN_TIMEOUT_MS: field.int(WEBHOOK_DEFAULTS.drainTimeoutMs),
       WARM_SESSIONS_ENABLED: field.bool(true),
       STREAM_WATCHDOG_MS: field.positiveInt(WEBHOOK_DEFAULTS.streamWatchdogMs),
+      STREAM_WATCHDOG_SWEEP_MS: field.positiveInt(WEBHOOK_DEFAULTS.streamWatchdogSweepMs),
       LOG_LEVEL: field.logLevel(),
       INSTANCE_ID: field.instanceId('webhook'),
     },
@@ -67,6 +70,7 @@ export function loadWebhookConfig(env: EnvSource) {
     messages: { fallback: e.FALLBACK_MESSAGE, unknownNumber: e.UNKNOWN_NUMBER_MESSAGE },
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     streamWatchdogMs: e.STREAM_WATCHDOG_MS,
+    streamWatchdogSweepMs: e.STREAM_WATCHDOG_SWEEP_MS,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
   };

@@ -1,6 +1,7 @@
 /**
  * The webhook service: Twilio's voice webhook and stream status callback, the
- * prebuild queue producer, and (unless disabled) the prebuild worker.
+ * prebuild queue producer, and (unless disabled) the prebuild worker and the
+ * stream watchdog's sweep.
  */
 import express from 'express';
 import type { Server } from 'node:http';
@@ -60,10 +61,9 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
     : undefined;
 
   const watchdog = new StreamWatchdog({
-    connection: bullConnection,
     redis,
-    prefix,
     delayMs: config.streamWatchdogMs,
+    sweepMs: config.streamWatchdogSweepMs,
     calls,
     timeline,
     logger,
@@ -80,7 +80,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   const twilioRoutes = express.Router();
   twilioRoutes.use(express.urlencoded({ extended: false, limit: MAX_BODY }));
   twilioRoutes.use(requireTwilioSignature({ authToken: config.twilioAuthToken, publicBaseUrl: config.publicBaseUrl, rejected: metrics.rejected }));
-  twilioRoutes.post('/voice', voiceWebhookHandler({ config, redis, businesses, calls, queue, watchdog, timeline, metrics, logger }));
+  twilioRoutes.post('/voice', voiceWebhookHandler({ config, redis, businesses, calls, queue, timeline, metrics, logger }));
   twilioRoutes.post('/stream-status', streamStatusHandler({ timeline, logger }));
   app.use('/twilio', twilioRoutes);
 
@@ -91,7 +91,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
     registry,
     async start() {
       if (worker) void worker.run().catch((err: unknown) => logger.error('prebuild worker stopped', errorFields(err)));
-      if (config.prebuild.workerEnabled) watchdog.startWorker();
+      if (config.prebuild.workerEnabled) watchdog.start();
       // Load BullMQ's scripts and open a database connection now, not on the first caller's webhook.
       await Promise.all([queue.ready(), knex.raw('select 1')]);
       ({ server, port } = await listen(app, config.port));
@@ -107,7 +107,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         ['close http', () => closeServer(s)],
         ['close prebuild worker', () => worker?.close()],
         ['close prebuild queue', () => queue.close()],
-        ['close stream watchdog', () => watchdog.close()],
+        ['stop stream watchdog', () => watchdog.stop()],
         ['quit redis', () => Promise.all([quitRedis(bullConnection), quitRedis(redis)])],
         ['close database', () => closeDatabase(knex)],
       ]);

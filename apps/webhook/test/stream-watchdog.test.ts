@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { Queue } from 'bullmq';
 import { createCallRepository, uniqueCallSid } from '@voice/db';
-import { QUEUE_NAMES, callKeys, sharedKeys } from '@voice/redis';
+import { callKeys } from '@voice/redis';
 import { waitFor } from '@voice/testkit';
 import { TEST_ACCOUNT_SID } from '../../../test/support/env.js';
 import { postAsTwilio } from '../../../test/support/twilio-http.js';
@@ -12,7 +11,7 @@ import { useWebhookService } from './helpers/webhook-context.js';
 const WATCHDOG_MS = 300;
 
 describe('webhook: the call-side stream watchdog', function () {
-  const ctx = useWebhookService({ STREAM_WATCHDOG_MS: String(WATCHDOG_MS) });
+  const ctx = useWebhookService({ STREAM_WATCHDOG_MS: String(WATCHDOG_MS), STREAM_WATCHDOG_SWEEP_MS: '100' });
 
   async function answer(callSid: string, to: string): Promise<void> {
     const res = await postAsTwilio(ctx.service.port, '/twilio/voice', { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: to });
@@ -34,13 +33,28 @@ describe('webhook: the call-side stream watchdog', function () {
 
   it('leaves a call whose stream started alone', async () => {
     const business = await createTestBusiness(ctx.knex);
-    const callSid = uniqueCallSid();
-    await answer(callSid, business.phoneNumber);
-    await createCallRepository(ctx.knex).markStreamStarted(callSid, { at: new Date(), gatewayInstance: 'gw-test' });
-    // Wait until the watchdog job has run (completed), then check it said nothing.
-    const queue = new Queue(QUEUE_NAMES.streamWatchdog, { connection: ctx.redis, prefix: sharedKeys(ctx.namespace).bullPrefix });
-    await waitFor(async () => (await queue.getJob(`watchdog-${callSid}`))?.finishedOn !== undefined, { message: 'watchdog job done' });
-    await queue.close();
-    expect(await timelineEvents(ctx.redis, callSid)).not.to.include('stream.never_started');
+    const started = uniqueCallSid();
+    const neverStarted = uniqueCallSid();
+    await answer(started, business.phoneNumber);
+    await createCallRepository(ctx.knex).markStreamStarted(started, { at: new Date(), gatewayInstance: 'gw-test' });
+    await answer(neverStarted, business.phoneNumber);
+    // Once the later call is judged, a sweep has covered the earlier one too: it must have said nothing.
+    await waitFor(async () => (await timelineEvents(ctx.redis, neverStarted)).includes('call.ended'), { message: 'watchdog verdict' });
+    expect(await timelineEvents(ctx.redis, started)).not.to.include('stream.never_started');
+    expect((await createCallRepository(ctx.knex).findByCallSid(started))?.endedAt).to.equal(null);
+  });
+
+  it('ends each never-started call once, whatever the number of webhook replicas sweeping', async () => {
+    const business = await createTestBusiness(ctx.knex);
+    const callSids = Array.from({ length: 5 }, () => uniqueCallSid());
+    await Promise.all(callSids.map((sid) => answer(sid, business.phoneNumber)));
+    await new Promise((resolve) => setTimeout(resolve, WATCHDOG_MS));
+    const repo = createCallRepository(ctx.knex);
+    const window = { answeredBefore: new Date(), answeredAfter: new Date(Date.now() - 60_000), limit: 100, endReason: 'no_stream' };
+    // Three sweeps at once, as three replicas would run them, plus the service's own.
+    const results = await Promise.all([repo.failNeverStarted(window), repo.failNeverStarted(window), repo.failNeverStarted(window)]);
+    const ended = results.flat().map((r) => r.callSid).filter((sid) => callSids.includes(sid));
+    expect(new Set(ended).size, 'no call ended twice').to.equal(ended.length);
+    await waitFor(async () => (await Promise.all(callSids.map((sid) => repo.findByCallSid(sid)))).every((row) => row?.status === 'failed'), { message: 'all ended' });
   });
 });

@@ -61,6 +61,4 @@ export type SharedKeys = ReturnType<typeof sharedKeys>;
 
 export const QUEUE_NAMES = {
   prebuild: 'prebuild',
-  /** Delayed per-call jobs that notice a media stream that never started. */
-  streamWatchdog: 'stream-watchdog',
 } as const;

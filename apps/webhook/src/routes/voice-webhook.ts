@@ -12,7 +12,6 @@ import { callKeys, writeCallMeta, type Timeline, type RedisClient } from '@voice
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
 import type { PrebuildQueue } from '../prebuild/prebuild-queue.js';
-import type { StreamWatchdog } from '../watchdog/stream-watchdog.js';
 import { sayAndHangUpTwiml, streamTwiml } from '../twiml.js';
 import { callDirection, describeIssues, voiceWebhookParams } from './voice-params.js';
 
@@ -24,7 +23,6 @@ export interface VoiceWebhookDeps {
   businesses: BusinessRepository;
   calls: CallRepository;
   queue: PrebuildQueue;
-  watchdog: StreamWatchdog;
   timeline: Timeline;
   metrics: WebhookMetrics;
   logger: Logger;
@@ -54,12 +52,12 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
       }
       const callToken = randomBytes(CALL_TOKEN_BYTES).toString('base64url');
       const receivedAt = Date.now();
+      // The calls row (status received) also arms the stream watchdog (watchdog/stream-watchdog.ts).
       const [, , , fresh] = await Promise.all([
         deps.redis.set(callKeys.token(params.CallSid), callToken, 'EX', deps.config.callTokenTtlSeconds),
         writeCallMeta(deps.redis, { callSid: params.CallSid, businessId: business.id, direction, from: params.From, to: params.To, receivedAt }),
         deps.calls.recordReceived({ callSid: params.CallSid, businessId: business.id, direction, from: params.From, to: params.To, status: 'received' }),
         deps.queue.enqueue({ callSid: params.CallSid, businessId: business.id, direction, enqueuedAt: receivedAt }),
-        deps.watchdog.arm(params.CallSid, receivedAt),
       ]);
       await deps.timeline.record(params.CallSid, 'prebuild.enqueued', { job_id: params.CallSid, duplicate: !fresh }, { logger: log });
       res.type('text/xml').send(

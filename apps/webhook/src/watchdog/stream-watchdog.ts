@@ -1,30 +1,33 @@
 /**
  * The call-side watchdog. The gateway can only judge sockets that exist; if
- * Twilio never opens the media stream at all, nothing else notices. So when
- * the webhook answers, a delayed job is queued; when it runs, a call whose
- * stream never started is recorded as failed (`stream.never_started`).
- * The job id is derived from the CallSid, so a retried webhook queues nothing new.
+ * Twilio never opens the media stream at all, nothing else notices. The
+ * calls row the webhook writes is the watchdog's arming: every
+ * `sweepMs` the webhook ends, in one statement, the calls answered more than
+ * `delayMs` ago whose stream never started (`stream.never_started`, then
+ * `call.ended end_reason=no_stream`, their transient keys deleted). Postgres
+ * already holds the truth (the gateway stamps stream_started_at), so this
+ * costs Redis nothing per call, and SKIP LOCKED lets every webhook replica
+ * sweep without two of them ending the same call.
  */
-import { Queue, Worker, type Job } from 'bullmq';
-import { z } from 'zod';
 import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { QUEUE_NAMES, transientCallKeys, type Timeline, type RedisClient } from '@voice/redis';
+import { transientCallKeys, type RedisClient, type Timeline } from '@voice/redis';
 import type { Counter } from 'prom-client';
-import { closeWorker, trackJobs, type TrackedJobs } from '../queues/close-worker.js';
 
-const watchdogJob = z.object({ callSid: z.string(), answeredAt: z.number() });
-type WatchdogJob = z.infer<typeof watchdogJob>;
-
-const JOB_NAME = 'stream-watchdog';
-const KEEP = { removeOnComplete: { age: 3600, count: 5000 }, removeOnFail: { age: 24 * 3600 } };
+export const STREAM_WATCHDOG_DEFAULTS = {
+  /** Calls ended per sweep at most (a backlog is worked off over a few sweeps). */
+  batch: 200,
+  /** Calls answered longer ago than this are history, not the watchdog's business. */
+  lookBackMs: 3600_000,
+  endReason: 'no_stream',
+} as const;
 
 export interface StreamWatchdogDeps {
-  connection: RedisClient;
   redis: RedisClient;
-  prefix: string;
   delayMs: number;
+  /** How often answered calls are checked for a stream that never started. */
+  sweepMs: number;
   calls: CallRepository;
   timeline: Timeline;
   logger: Logger;
@@ -32,52 +35,49 @@ export interface StreamWatchdogDeps {
 }
 
 export class StreamWatchdog {
-  private readonly queue: Queue<WatchdogJob>;
-  private worker: Worker<WatchdogJob> | undefined;
-  private readonly jobs: TrackedJobs<WatchdogJob> = trackJobs((job) => this.check(job));
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
 
-  constructor(private readonly deps: StreamWatchdogDeps) {
-    this.queue = new Queue<WatchdogJob>(QUEUE_NAMES.streamWatchdog, { connection: deps.connection, prefix: deps.prefix });
-    this.queue.on('error', (err) => deps.logger.error('stream watchdog queue error', errorFields(err)));
+  constructor(private readonly deps: StreamWatchdogDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), this.deps.sweepMs);
+    this.timer.unref();
   }
 
-  /** Arms the watchdog for a call whose webhook was just answered. */
-  async arm(callSid: string, answeredAt: number): Promise<void> {
-    await this.queue.add(JOB_NAME, { callSid, answeredAt }, { jobId: `watchdog-${callSid}`, delay: this.deps.delayMs, ...KEEP });
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sweeping;
   }
 
-  startWorker(): void {
-    this.worker = new Worker<WatchdogJob>(QUEUE_NAMES.streamWatchdog, (job) => this.jobs.process(job), {
-      connection: this.deps.connection,
-      prefix: this.deps.prefix,
-    });
-    this.worker.on('error', (err) => this.deps.logger.error('stream watchdog worker error', errorFields(err)));
+  /** One sweep (also called by tests, so they need not wait for the timer). */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.run().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
   }
 
-  async close(): Promise<void> {
-    if (this.worker) await closeWorker(this.worker, this.jobs);
-    await this.queue.close();
+  private async run(): Promise<void> {
+    const { deps } = this;
+    const now = Date.now();
+    try {
+      const failed = await deps.calls.failNeverStarted({
+        answeredBefore: new Date(now - deps.delayMs),
+        answeredAfter: new Date(now - STREAM_WATCHDOG_DEFAULTS.lookBackMs),
+        limit: STREAM_WATCHDOG_DEFAULTS.batch,
+        endReason: STREAM_WATCHDOG_DEFAULTS.endReason,
+      });
+      await Promise.all(failed.map((call) => this.record(call.callSid, now - call.receivedAt.getTime())));
+    } catch (err) {
+      deps.logger.error('stream watchdog sweep failed', errorFields(err));
+    }
   }
 
-  private async check(job: Job<WatchdogJob>): Promise<void> {
-    const { callSid, answeredAt } = watchdogJob.parse(job.data);
-    const call = await this.deps.calls.findByCallSid(callSid);
-    if (!call || call.streamStartedAt || call.endedAt) return;
-    const waitedMs = Date.now() - answeredAt;
-    this.deps.neverStarted.inc();
-    const log = this.deps.logger.child({ callSid });
-    await this.deps.timeline.record(callSid, 'stream.never_started', { waited_ms: waitedMs }, { level: 'error', logger: log });
-    await this.deps.timeline.record(callSid, 'call.ended', { end_reason: 'no_stream', rx: 0, tx: 0, is_ghost: false, duration_ms: 0 }, { logger: log });
-    await this.deps.calls.recordEnded(callSid, {
-      endedAt: new Date(),
-      status: 'failed',
-      endReason: 'no_stream',
-      rxFrames: 0,
-      txFrames: 0,
-      isGhost: false,
-      silentFailure: false,
-      metrics: { waited_ms: waitedMs },
-    });
-    await this.deps.redis.del(...transientCallKeys(callSid));
+  private async record(callSid: string, waitedMs: number): Promise<void> {
+    const { deps } = this;
+    const log = deps.logger.child({ callSid });
+    deps.neverStarted.inc();
+    await deps.timeline.record(callSid, 'stream.never_started', { waited_ms: waitedMs }, { level: 'error', logger: log });
+    await deps.timeline.record(callSid, 'call.ended', { end_reason: STREAM_WATCHDOG_DEFAULTS.endReason, rx: 0, tx: 0, is_ghost: false, duration_ms: 0 }, { logger: log });
+    await deps.redis.del(...transientCallKeys(callSid)).catch((err: unknown) => log.error('call key cleanup failed', errorFields(err)));
   }
 }

@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import * as businesses from './0001_businesses.js';
 import * as calls from './0002_calls.js';
 import * as appointments from './0003_appointments.js';
+import * as callsAwaitingStream from './0004_calls_awaiting_stream.js';
 
 interface NamedMigration {
   /** Stored in knex_migrations: never rename a shipped migration. */
@@ -18,6 +19,7 @@ const MIGRATIONS: readonly NamedMigration[] = [
   { name: '0001_businesses', migration: businesses },
   { name: '0002_calls', migration: calls },
   { name: '0003_appointments', migration: appointments },
+  { name: '0004_calls_awaiting_stream', migration: callsAwaitingStream },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

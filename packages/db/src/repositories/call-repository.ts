@@ -60,6 +60,12 @@ export interface CallRepository {
   markStreamStarted(callSid: string, input: StreamStarted): Promise<void>;
   /** Records how the call ended, creating the row if nothing wrote it before. */
   recordEnded(callSid: string, input: CallEnded): Promise<Call>;
+  /**
+   * Ends, as failed with `endReason`, calls answered between `answeredAfter` and `answeredBefore`
+   * whose media stream never started, and returns them. Atomic per row (SKIP LOCKED), so several
+   * webhook replicas sweeping at once each end a call at most once between them.
+   */
+  failNeverStarted(input: { answeredBefore: Date; answeredAfter: Date; limit: number; endReason: string }): Promise<Array<{ callSid: string; receivedAt: Date }>>;
   findByCallSid(callSid: string): Promise<Call | null>;
 }
 
@@ -160,6 +166,25 @@ export function createCallRepository(knex: Knex): CallRepository {
         })
         .returning('*');
       return toCall(row);
+    },
+
+    async failNeverStarted({ answeredBefore, answeredAfter, limit, endReason }) {
+      const waiting = knex(CALLS)
+        .select('call_sid')
+        .where('status', 'received')
+        .whereNull('stream_started_at')
+        .whereNull('ended_at')
+        .where('received_at', '<', answeredBefore)
+        .where('received_at', '>', answeredAfter)
+        .orderBy('received_at')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked();
+      const rows = (await knex(CALLS)
+        .whereIn('call_sid', waiting)
+        .update({ status: 'failed', ended_at: knex.fn.now(), end_reason: endReason, silent_failure: false })
+        .returning(['call_sid', 'received_at'])) as Array<{ call_sid: string; received_at: Date }>;
+      return rows.map((r) => ({ callSid: r.call_sid, receivedAt: r.received_at }));
     },
 
     async findByCallSid(callSid) {
