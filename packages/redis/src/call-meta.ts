@@ -21,17 +21,18 @@ export const CALL_META_TTL_SECONDS = 2 * 3600;
 
 export async function writeCallMeta(redis: RedisClient, meta: CallMeta, ttlSeconds = CALL_META_TTL_SECONDS): Promise<void> {
   const key = callKeys.meta(meta.callSid);
-  await redis
-    .multi()
-    .hset(key, {
+  // Two commands, not a MULTI (four): the TTL is a safety net for a call nobody finalizes, and
+  // a lost EXPIRE leaves a small hash the call's end deletes anyway.
+  await Promise.all([
+    redis.hset(key, {
       businessId: meta.businessId,
       direction: meta.direction,
       from: meta.from,
       to: meta.to,
       receivedAt: String(meta.receivedAt),
-    })
-    .expire(key, ttlSeconds)
-    .exec();
+    }),
+    redis.expire(key, ttlSeconds),
+  ]);
 }
 
 export async function readCallMeta(redis: RedisClient, callSid: string): Promise<CallMeta | undefined> {
