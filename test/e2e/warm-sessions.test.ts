@@ -62,7 +62,8 @@ describe('e2e: warm sessions', function () {
     const { knex } = ctx;
     const stack = await ctx.start({ realtime: { connectDelayMs: 1500 } });
     const business = await createTestBusiness(knex, { greeting: 'Hi, joined early.' });
-    const summary = await stack.call(business.phoneNumber, { script: [{ silenceMs: 4000 }], hangupWhenScriptEnds: true }).done;
+    // START after the warm claim was taken (the prebuild runs in milliseconds), long before the model connects.
+    const summary = await stack.call(business.phoneNumber, { startDelayMs: 500, script: [{ silenceMs: 4000 }], hangupWhenScriptEnds: true }).done;
     const timeline = await finished(summary.callSid);
     const order = names(timeline);
     expect(order.indexOf('stream.started'), 'START before warm.ready').to.be.lessThan(order.indexOf('warm.ready'));

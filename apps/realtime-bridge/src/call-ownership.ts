@@ -47,9 +47,9 @@ export class CallOwnership {
     return taken ? { owned: true, takeoverFrom: owner } : { owned: false, owner: await this.redis.get(key) };
   }
 
-  /** The call has not started yet: its one-time stream token is still unspent. */
-  async stillRinging(callSid: string): Promise<boolean> {
-    return (await this.redis.exists(callKeys.token(callSid))) === 1;
+  /** The call is not over yet: its meta is deleted when it ends (by a bridge, or by the gateway for a call none took). */
+  async notOver(callSid: string): Promise<boolean> {
+    return (await this.redis.exists(callKeys.meta(callSid))) === 1;
   }
 
   /**

@@ -61,10 +61,9 @@ export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields:
       log.info('skipping late warm claim', { ageMs: age });
       return;
     }
-    // The one-time call token is spent at START: a call that started (or ended) without a warm
-    // session gets its bridge through a started claim; a warm session now would only hold a slot.
-    if (!(await ownership.stillRinging(claim.callSid))) {
-      log.info('skipping warm claim: the call is no longer ringing');
+    // A call that already ended (no bridge had room, or it never started) would only hold a slot.
+    if (!(await ownership.notOver(claim.callSid))) {
+      log.info('skipping warm claim: the call is already over');
       return;
     }
     const outcome = await ownership.claim(claim.callSid, { allowed: false });
