@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the system (webhook, media gateway, realtime bridge as
- * processes, audio through Redis streams) against a minimal direct bridge, on
+ * processes, audio over the media link, Redis for control) against a minimal direct bridge, on
  * the same doubles in the same run. Progress on stderr, one table on stdout,
  * the full result (histograms included) in bench-results/bench-<timestamp>.json.
  * `npm run bench -- --help` lists the flags; `--quick` finishes in under a minute.
