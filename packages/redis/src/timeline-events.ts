@@ -23,7 +23,7 @@ export const TIMELINE_EVENTS = {
   'bridge.claimed': 'bridge: this instance owns the call; fields: claim_ms, reason (prebuilt|started), takeover_from',
   'link.attached': 'gateway: the call\'s audio now flows over the media link to its bridge; fields: bridge, attach_ms (from START), via (owner|claim)',
   'link.detached': 'bridge: the gateway holding the call went away (link closed) before the call ended; fields: gateway, reason',
-  'bridge.released': 'bridge: this instance let go of a call it no longer owns or could not serve; fields: reason',
+  'bridge.released': 'bridge: this instance let go of a call it no longer owns, could not serve, or whose gateway finished it; fields: reason (no_attach, not_owner_at_end, finished_by_gateway)',
   'openai.connecting': 'bridge: opening a Realtime session; fields: attempt',
   'openai.connected': 'bridge: Realtime session open; fields: attempt, ms',
   'openai.failed': 'bridge: Realtime connect failed; fields: reason, attempts, fatal',

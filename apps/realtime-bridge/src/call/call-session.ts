@@ -376,9 +376,11 @@ export class CallSession {
     this.channel.close();
     state.rt?.close({ code: 1000, reason: 'call ended' });
     try {
-      // A call handed to another bridge is finalized there, once.
-      if (await deps.ownership.isOwner(deps.callSid)) await finalizeCall(deps, deps.callSid, state.stats, stop);
-      else void this.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
+      // A call handed to another bridge is finalized there, once; one whose gateway finished it
+      // itself while this bridge was out of reach (its meta is gone) is not finalized twice.
+      if (!(await deps.ownership.isOwner(deps.callSid))) void this.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
+      else if (stop.reason === 'gateway_lost' && !(await deps.ownership.notOver(deps.callSid))) void this.tl.record('bridge.released', { reason: 'finished_by_gateway' }, 'warn');
+      else await finalizeCall(deps, deps.callSid, state.stats, stop);
     } catch (err) {
       deps.logger.error('call finalize failed', errorFields(err));
     } finally {
