@@ -53,6 +53,3 @@ export function verifyAuth(line: string, secret: string, nonce: string, listener
   return timingSafeEqual(expected, Buffer.from(mac, 'hex')) ? { ok: true, dialer } : { ok: false, reason: 'bad_secret' };
 }
 
-export function isInstanceName(value: string): boolean {
-  return INSTANCE.test(value);
-}

@@ -71,6 +71,13 @@ export type BridgeRecord =
   | { t: 'play'; ch: number; clip: ClipName }
   | { t: 'hangup'; ch: number; reason: string; clip?: ClipName };
 
+/** A per-call record before the channel it goes on is known (the call's holder adds `ch`). */
+export type Unaddressed<T> = T extends { ch: number } ? Omit<T, 'ch'> : never;
+/** What a bridge sends toward one call's caller. */
+export type ToCallerRecord = Unaddressed<Extract<BridgeRecord, { ch: number }>>;
+/** What a gateway sends toward one call's bridge. */
+export type FromCallerRecord = Unaddressed<Extract<GatewayRecord, { ch: number }>>;
+
 export class InvalidRecordError extends Error {
   override name = 'InvalidRecordError';
 }

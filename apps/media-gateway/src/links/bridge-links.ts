@@ -80,9 +80,6 @@ export class BridgeLinks {
     return this.anyRoom();
   }
 
-  get openLinks(): number {
-    return this.links.size;
-  }
 
   /** The link to `bridge`, dialing it now if the registry knows it and no link is up. */
   async linkTo(bridge: string): Promise<GatewaySideLink | undefined> {

@@ -6,16 +6,15 @@
  * link channel, holding them (bounded) while no bridge is attached.
  */
 import type { Logger } from '@voice/logging';
-import type { ClipName, GatewayRecord, GatewaySideLink } from '@voice/media-link';
+import type { ClipName, FromCallerRecord, GatewayRecord, GatewaySideLink } from '@voice/media-link';
 import type { TwilioOutboundMessage } from '@voice/protocols';
 import type { ClipLibrary } from '../clips.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { CallCheckpoints } from './call-checkpoints.js';
 import { PlayoutEstimate } from './playout-estimate.js';
 
-type Unaddressed<T> = T extends { ch: number } ? Omit<T, 'ch'> : never;
 /** A caller record before the channel it goes on is known. */
-export type CallerRecord = Unaddressed<Extract<GatewayRecord, { ch: number }>>;
+export type CallerRecord = FromCallerRecord;
 
 export interface BridgeAttachment {
   link: GatewaySideLink;

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { createLogger } from '@voice/logging';
 import type { LogLevel } from '@voice/logging';
 import { MediaLinkServer } from '@voice/media-link';
-import type { BridgeRecord, BridgeSideLink, GatewayRecord } from '@voice/media-link';
+import type { BridgeRecord, BridgeSideLink, GatewayRecord, ToCallerRecord } from '@voice/media-link';
 import { BridgeRegistry, decodeClaim, preciseNow, sharedKeys } from '@voice/redis';
 import type { ClaimEntry, SharedKeys } from '@voice/redis';
 import { waitFor } from './wait-for.js';
@@ -44,9 +44,7 @@ export interface TestBridgeOptions {
   refuseAttach?: string;
 }
 
-type Unaddressed<T> = T extends { ch: number } ? Omit<T, 'ch'> : never;
-/** What a bridge sends toward one call's caller (media, mark, clear, play, hangup), before its channel is known. */
-export type ToCallerRecord = Unaddressed<Exclude<BridgeRecord, { t: 'owner' | 'attached' | 'refused' }>>;
+export type { ToCallerRecord };
 
 /** A gateway record of the given type. */
 export type ReceivedRecord<T extends GatewayRecord['t']> = Extract<GatewayRecord, { t: T }>;

@@ -6,12 +6,11 @@
  * caller within a link round trip of START. The hold is bounded.
  */
 import type { Logger } from '@voice/logging';
-import type { BridgeRecord, BridgeSideLink } from '@voice/media-link';
+import type { BridgeRecord, BridgeSideLink, ToCallerRecord } from '@voice/media-link';
 import { preciseNow } from '@voice/redis';
 
-type Unaddressed<T> = T extends { ch: number } ? Omit<T, 'ch'> : never;
 /** A record for this call's caller, before the channel number is known. */
-export type CallerRecord = Unaddressed<Extract<BridgeRecord, { ch: number }>>;
+export type CallerRecord = ToCallerRecord;
 
 export interface Attachment {
   link: BridgeSideLink;

@@ -27,9 +27,6 @@ export class GatewayLinks {
     private readonly logger: Logger,
   ) {}
 
-  get count(): number {
-    return this.links.size;
-  }
 
   /** A gateway authenticated: its records are routed from now on. */
   add(link: BridgeSideLink): void {
