@@ -7,11 +7,25 @@
 export const CALL_DIRECTIONS = ['inbound', 'outbound'] as const;
 export type CallDirection = (typeof CALL_DIRECTIONS)[number];
 
-export const CALL_STATUSES = ['received', 'in_progress', 'completed', 'failed', 'rejected'] as const;
+/**
+ * placed: an outbound call Twilio is dialing; busy / no_answer / canceled: an
+ * outbound call that ended before anyone answered.
+ */
+export const CALL_STATUSES = [
+  'placed',
+  'received',
+  'in_progress',
+  'completed',
+  'failed',
+  'rejected',
+  'busy',
+  'no_answer',
+  'canceled',
+] as const;
 export type CallStatus = (typeof CALL_STATUSES)[number];
 
 /** Statuses a call can end in. */
-export const CALL_END_STATUSES = ['completed', 'failed', 'rejected'] as const;
+export const CALL_END_STATUSES = ['completed', 'failed', 'rejected', 'busy', 'no_answer', 'canceled'] as const;
 export type CallEndStatus = (typeof CALL_END_STATUSES)[number];
 
 /** fast: the prebuilt prompt was in Redis; slow: the bridge built it from the database. */

@@ -23,7 +23,8 @@ export { createBusinessRepository, PhoneNumberInUseError } from './repositories/
 export type { Business, BusinessRepository, NewBusiness } from './repositories/business-repository.js';
 export { createCallRepository } from './repositories/call-repository.js';
 export type { CallRepository, CallReceived, CallEnded, StreamStarted } from './repositories/call-repository.js';
-export type { Call } from './repositories/call-row.js';
+export type { Call, CallUsage, TranscriptTurn } from './repositories/call-row.js';
+export { callUsageSchema, transcriptTurnSchema, TRANSCRIPT_ROLES } from './repositories/call-row.js';
 export { createAppointmentRepository, MAX_APPOINTMENT_MINUTES } from './repositories/appointment-repository.js';
 export type {
   Appointment,

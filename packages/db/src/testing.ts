@@ -11,7 +11,11 @@ import { DEFAULT_DATABASE_URL, withDatabaseName } from './database-url.js';
 import { migrateLatest } from './migrate.js';
 import { hasPgCode, PG_DUPLICATE_DATABASE, PG_UNIQUE_VIOLATION } from './pg-errors.js';
 
-export const TEST_DATABASE_NAME = 'voice_test';
+/**
+ * TEST_DATABASE_NAME lets two checkouts on one server test side by side without
+ * one's migrations meeting the other's (each its own database).
+ */
+export const TEST_DATABASE_NAME = process.env.TEST_DATABASE_NAME || 'voice_test';
 /** Administrative work needs a single connection. */
 const ADMIN_POOL_MAX = 1;
 /** Fictional (+1 555) and longer than a real NANP number: E.164-valid, never dialable. */

@@ -21,6 +21,12 @@ export const callKeys = {
   token: (callSid: string) => callKey(callSid, 'token'),
   /** String: the instance id of the bridge that owns the call, with a lease TTL. */
   owner: (callSid: string) => callKey(callSid, 'owner'),
+  /**
+   * Stream: the call's conversation record, one entry per completed item (caller
+   * turn, agent turn, tool call, tool result, session settings). What a resumed
+   * session replays and what the transcript in Postgres is written from.
+   */
+  conversation: (callSid: string) => callKey(callSid, 'conversation'),
 } as const;
 
 /** Keys of one call that must be gone once the call has ended (the timeline stays). */

@@ -8,6 +8,7 @@ import * as businesses from './0001_businesses.js';
 import * as calls from './0002_calls.js';
 import * as appointments from './0003_appointments.js';
 import * as callsAwaitingStream from './0004_calls_awaiting_stream.js';
+import * as outboundToolsTranscripts from './0005_outbound_tools_transcripts.js';
 
 interface NamedMigration {
   /** Stored in knex_migrations: never rename a shipped migration. */
@@ -20,6 +21,7 @@ const MIGRATIONS: readonly NamedMigration[] = [
   { name: '0002_calls', migration: calls },
   { name: '0003_appointments', migration: appointments },
   { name: '0004_calls_awaiting_stream', migration: callsAwaitingStream },
+  { name: '0005_outbound_tools_transcripts', migration: outboundToolsTranscripts },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

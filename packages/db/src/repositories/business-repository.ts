@@ -19,6 +19,14 @@ export interface Business {
   appointmentBookingEnabled: boolean;
   /** IANA zone the business keeps its hours in. */
   timezone: string;
+  /** The business's human line for transfer_call (E.164); null: no transfer. */
+  transferNumber: string | null;
+  /** What the agent leaves on an answering machine; null: hang up without a message. */
+  voicemailMessage: string | null;
+  /** Tools the agent has, as data: end_call, transfer_call; and whether key presses reach the model. */
+  endCallEnabled: boolean;
+  transferCallEnabled: boolean;
+  dtmfEnabled: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -40,6 +48,11 @@ export const newBusinessSchema = z.object({
   voice: z.string().min(1).default(DEFAULT_VOICE),
   appointmentBookingEnabled: z.boolean().default(false),
   timezone: z.string().refine(isIanaTimeZone, 'not an IANA time zone').default(DEFAULT_TIMEZONE),
+  transferNumber: z.string().regex(E164_PATTERN, 'not an E.164 number').nullable().default(null),
+  voicemailMessage: z.string().min(1).nullable().default(null),
+  endCallEnabled: z.boolean().default(true),
+  transferCallEnabled: z.boolean().default(true),
+  dtmfEnabled: z.boolean().default(true),
   phoneNumbers: z.array(z.string().regex(E164_PATTERN, 'not an E.164 number')).default([]),
 });
 export type NewBusiness = z.input<typeof newBusinessSchema>;
@@ -61,6 +74,11 @@ const businessRow = z.object({
   voice: z.string(),
   appointment_booking_enabled: z.boolean(),
   timezone: z.string(),
+  transfer_number: z.string().nullable(),
+  voicemail_message: z.string().nullable(),
+  end_call_enabled: z.boolean(),
+  transfer_call_enabled: z.boolean(),
+  dtmf_enabled: z.boolean(),
   created_at: z.date(),
   updated_at: z.date(),
 });
@@ -76,6 +94,11 @@ export function toBusiness(raw: unknown): Business {
     voice: row.voice,
     appointmentBookingEnabled: row.appointment_booking_enabled,
     timezone: row.timezone,
+    transferNumber: row.transfer_number,
+    voicemailMessage: row.voicemail_message,
+    endCallEnabled: row.end_call_enabled,
+    transferCallEnabled: row.transfer_call_enabled,
+    dtmfEnabled: row.dtmf_enabled,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -119,6 +142,11 @@ export function createBusinessRepository(knex: Knex): BusinessRepository {
             voice: business.voice,
             appointment_booking_enabled: business.appointmentBookingEnabled,
             timezone: business.timezone,
+            transfer_number: business.transferNumber,
+            voicemail_message: business.voicemailMessage,
+            end_call_enabled: business.endCallEnabled,
+            transfer_call_enabled: business.transferCallEnabled,
+            dtmf_enabled: business.dtmfEnabled,
           })
           .returning('*');
         const created = toBusiness(row);

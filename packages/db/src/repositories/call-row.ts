@@ -32,9 +32,39 @@ export interface Call {
   metrics: Record<string, unknown>;
   gatewayInstance: string | null;
   bridgeInstance: string | null;
+  /** Twilio's AnsweredBy for an outbound call with AMD (human, machine_end_beep, fax, ...). */
+  answeredBy: string | null;
+  /** Token usage summed over every response.done of the call. */
+  usage: CallUsage;
+  /** Cost of `usage` at the configured per-token prices, in US dollars. */
+  costUsd: number | null;
+  /** Both sides' turns, in order; null until the call has been finalized. */
+  transcript: TranscriptTurn[] | null;
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** Token counts from `response.done.response.usage`, summed per call (absent fields: 0). */
+export const callUsageSchema = z.object({
+  input_tokens: z.number().int().nonnegative().default(0),
+  output_tokens: z.number().int().nonnegative().default(0),
+  input_text_tokens: z.number().int().nonnegative().default(0),
+  input_audio_tokens: z.number().int().nonnegative().default(0),
+  input_cached_tokens: z.number().int().nonnegative().default(0),
+  output_text_tokens: z.number().int().nonnegative().default(0),
+  output_audio_tokens: z.number().int().nonnegative().default(0),
+  responses: z.number().int().nonnegative().default(0),
+});
+export type CallUsage = z.output<typeof callUsageSchema>;
+
+export const TRANSCRIPT_ROLES = ['caller', 'agent', 'tool'] as const;
+export const transcriptTurnSchema = z.object({
+  role: z.enum(TRANSCRIPT_ROLES),
+  text: z.string(),
+  /** ISO 8601 time the turn completed. */
+  at: z.string(),
+});
+export type TranscriptTurn = z.output<typeof transcriptTurnSchema>;
 
 const callRow = z.object({
   call_sid: z.string(),
@@ -57,6 +87,11 @@ const callRow = z.object({
   metrics: z.record(z.string(), z.unknown()),
   gateway_instance: z.string().nullable(),
   bridge_instance: z.string().nullable(),
+  answered_by: z.string().nullable(),
+  usage: callUsageSchema,
+  // pg returns numeric as a string, to keep its precision.
+  cost_usd: z.union([z.string(), z.number()]).nullable(),
+  transcript: z.array(transcriptTurnSchema).nullable(),
   created_at: z.date(),
   updated_at: z.date(),
 });
@@ -84,6 +119,10 @@ export function toCall(raw: unknown): Call {
     metrics: row.metrics,
     gatewayInstance: row.gateway_instance,
     bridgeInstance: row.bridge_instance,
+    answeredBy: row.answered_by,
+    usage: row.usage,
+    costUsd: row.cost_usd === null ? null : Number(row.cost_usd),
+    transcript: row.transcript,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
