@@ -18,5 +18,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+// `calls tail --json | head -5`: the reader went away; that is the end of the command, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 // exitCode rather than exit(): let stdout flush and sockets close on their own.
 process.exitCode = await runCalls({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr, signal: stop.signal });

@@ -83,7 +83,7 @@ export async function live(ctx: CliContext): Promise<void> {
   }
   if (out.json) return;
 
-  out.line(`bridges (namespace ${ctx.config.namespace}): ${bridges.length === 0 ? 'none registered' : ''}`);
+  out.line(`bridges (namespace ${ctx.config.namespace}): ${bridges.length === 0 ? 'none registered' : bridges.length}`);
   if (bridges.length > 0) {
     const header = ['  instance', 'status', 'load', 'link', 'last report'];
     const lines = bridges.map((b) => [`  ${b.instance}`, bridgeStatus(b, now, staleMs), `${b.load}/${b.capacity}`, `${b.linkHost}:${b.linkPort}`, `${formatMs(now - b.at)} ago`]);

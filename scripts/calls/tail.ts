@@ -71,7 +71,8 @@ export async function tail(ctx: CliContext, options: TailOptions): Promise<void>
     try {
       if (options.callSids.length === 0) await discover(ctx, followed, startId);
       const entries = (await Promise.all([...followed].map(([sid, f]) => readNew(ctx, sid, f)))).flat();
-      entries.sort((a, b) => a.entry.ts - b.entry.ts || a.entry.id.localeCompare(b.entry.id));
+      // By stream id: one call's events keep their stream order, several calls' interleave by Redis's clock.
+      entries.sort((a, b) => compareStreamIds(a.entry.id, b.entry.id));
       for (const { callSid, entry } of entries) {
         if (wanted.size > 0 && !wanted.has(entry.event)) continue;
         print(ctx, callSid, entry);
@@ -111,6 +112,13 @@ async function readNew(ctx: CliContext, callSid: string, f: Followed): Promise<A
   const last = raw[raw.length - 1];
   if (last) f.lastId = last[0];
   return raw.map(([id, kv]) => ({ callSid, entry: toTimelineEntry(id, kv) }));
+}
+
+/** Stream ids `<ms>-<seq>` in order. */
+function compareStreamIds(a: string, b: string): number {
+  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
+  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
+  return aMs - bMs || aSeq - bSeq;
 }
 
 /** Calls that ended more than `lingerMs` ago have written their last event. */
