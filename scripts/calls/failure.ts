@@ -55,7 +55,8 @@ export function failureOf(call: Call | null, timeline: readonly TimelineEntry[])
   const step = timeline.find((e) => TROUBLE_EVENTS.has(e.event));
 
   if (NEVER_STARTED_END_REASONS.includes(endReason) || noStart) {
-    return { kind: 'never_started', reason: endReason || (noStart?.event ?? 'never_started'), step };
+    // Whatever else went wrong meanwhile (a warm session's model connect), the call failed because no stream came.
+    return { kind: 'never_started', reason: endReason || (noStart?.event ?? 'never_started'), step: noStart ?? step };
   }
   if (call?.silentFailure || silent) return { kind: 'silent_failure', reason: silent?.fields.reason ?? 'silent_failure', step };
   if (endReason.startsWith(FALLBACK_PREFIX) || fallback) {

@@ -11,7 +11,8 @@ import { freePort, waitFor, type ScriptSegment } from '@voice/testkit';
 import { finishedTimeline, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
 import { jsonLines, runCli, startCli, type CliResult } from '../support/calls-cli.js';
-import { TEST_AUTH_TOKEN, TEST_MEDIA_LINK_SECRET, TEST_OPENAI_KEY, testRedisEndpoint } from '../support/env.js';
+import { postAsTwilio } from '../support/twilio-http.js';
+import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_MEDIA_LINK_SECRET, TEST_OPENAI_KEY, testRedisEndpoint } from '../support/env.js';
 
 const DB_PASSWORD = 'db-pass-7f3a9c';
 const REDIS_PASSWORD = 'redis-pass-51be02';
@@ -143,8 +144,14 @@ describe('e2e: the on-call CLI (npm run calls)', function () {
     expect(lines.find((l) => l.type === 'transcript')?.transcript).to.deep.equal(transcript);
   });
 
-  it('show marks the failing step of a call whose model is unreachable; failed lists it with its reason and step', async () => {
-    const { stack, callSid, timeline } = await placeCall({ realtime: { refuseConnections: true } });
+  it('show marks the failing step of a call whose model is unreachable; failed lists it and a call that never started, with reasons and steps', async () => {
+    const { stack, callSid, timeline } = await placeCall({ realtime: { refuseConnections: true }, env: { STREAM_WATCHDOG_MS: '500', STREAM_WATCHDOG_SWEEP_MS: '100' } });
+    // Twilio answered this one but never opened its media stream: the webhook's watchdog fails it.
+    const business = await createTestBusiness(ctx.knex);
+    const neverStarted = uniqueCallSid();
+    const answered = await postAsTwilio(stack.webhook.port, '/twilio/voice', { CallSid: neverStarted, AccountSid: TEST_ACCOUNT_SID, From: uniquePhoneNumber(), To: business.phoneNumber });
+    expect(answered.status).to.equal(200);
+    await waitFor(async () => (await readTimeline(ctx.redis, neverStarted)).some((e) => e.event === 'stream.never_started'), { message: 'watchdog verdict' });
 
     const text = await calls(['show', callSid], stack.namespace);
     expect(text).to.include('status failed');
@@ -169,6 +176,12 @@ describe('e2e: the on-call CLI (npm run calls)', function () {
     const mine = failedJson.find((r) => r.call_sid === callSid);
     expect(mine).to.deep.include({ kind: 'fallback', reason: 'OPENAI_REFUSED', end_reason: 'fallback:OPENAI_REFUSED', status: 'failed' });
     expect(mine!.failing_step.event).to.equal('openai.failed');
+    const notStarted = failedJson.find((r) => r.call_sid === neverStarted);
+    expect(notStarted).to.deep.include({ kind: 'never_started', reason: 'no_stream', status: 'failed' });
+    expect(notStarted!.failing_step.event).to.equal('stream.never_started');
+    expect(failed).to.match(new RegExp(`${neverStarted}\\s+\\S+ -> \\S+\\s+never_started\\s+no_stream\\s+stream\\.never_started \\(\\+\\d+ ms\\)`));
+    // Newest first.
+    expect(failed.indexOf(neverStarted)).to.be.lessThan(failed.indexOf(callSid));
   });
 
   it('live shows a call while it is up; tail prints its events as they happen and stops on Ctrl-C', async () => {
