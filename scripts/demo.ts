@@ -96,6 +96,7 @@ async function main(): Promise<number> {
     await call.writeWav(wav);
     say(`the caller heard ${Math.round(summary.heardAudibleMs)} ms of speech (first audio ${summary.firstAudioAtMs?.toFixed(0) ?? '-'} ms after START)`);
     say(`recording of what the caller heard: ${wav}`);
+    say(`the on-call view of this call: npm run calls -- show ${summary.callSid}`);
 
     const ok = summary.firstAudioAtMs !== undefined && timeline.some((e) => e.event === 'greeting.first_audio') && timeline.some((e) => e.event === 'call.ended');
     if (!ok) say('the call did not complete as expected: see the timeline above');

@@ -24,6 +24,8 @@ export type { Business, BusinessRepository, NewBusiness } from './repositories/b
 export { createCallRepository } from './repositories/call-repository.js';
 export type { CallRepository, CallReceived, CallEnded, StreamStarted } from './repositories/call-repository.js';
 export type { Call, CallUsage, TranscriptTurn } from './repositories/call-row.js';
+export { createCallSearch, FAULT_END_REASONS } from './repositories/call-search.js';
+export type { CallSearch, TimeWindow } from './repositories/call-search.js';
 export { callUsageSchema, transcriptTurnSchema, TRANSCRIPT_ROLES } from './repositories/call-row.js';
 export { createAppointmentRepository, MAX_APPOINTMENT_MINUTES } from './repositories/appointment-repository.js';
 export type {
@@ -53,3 +55,4 @@ export {
 } from './testing.js';
 export type { TestDatabase } from './testing.js';
 export { describeFailure as describeDatabaseFailure } from './cli/describe-failure.js';
+export { cliKnexLog } from './cli/knex-log.js';

@@ -78,6 +78,14 @@ export class BridgeRegistry {
     return live;
   }
 
+  /** Every report, fresh or stale, as stored: for on-call tools, which read and never clean up. */
+  async all(): Promise<BridgeInfo[]> {
+    const all = await this.redis.hgetall(this.keys.bridges);
+    return Object.values(all)
+      .map(parse)
+      .filter((info): info is BridgeInfo => info !== undefined);
+  }
+
   /** One bridge's fresh report, or undefined when it is unknown or dead. */
   async get(instance: string, now = Date.now()): Promise<BridgeInfo | undefined> {
     const info = parse(await this.redis.hget(this.keys.bridges, instance));

@@ -110,12 +110,15 @@ function flatten(fields: TimelineFields): Record<string, string> {
 
 export async function readTimeline(redis: RedisClient, callSid: string): Promise<TimelineEntry[]> {
   const raw = await redis.xrange(callKeys.timeline(callSid), '-', '+');
-  return raw.map(([id, kv]) => {
-    const all: Record<string, string> = {};
-    for (let i = 0; i + 1 < kv.length; i += 2) all[kv[i]!] = kv[i + 1]!;
-    const { event = '', app = '', instance = '', ts = '0', ...fields } = all;
-    return { id, event, app, instance, ts: Number(ts), fields };
-  });
+  return raw.map(([id, kv]) => toTimelineEntry(id, kv));
+}
+
+/** One timeline stream entry (its id and flat field list, as XRANGE and XREAD return them). */
+export function toTimelineEntry(id: string, kv: readonly string[]): TimelineEntry {
+  const all: Record<string, string> = {};
+  for (let i = 0; i + 1 < kv.length; i += 2) all[kv[i]!] = kv[i + 1]!;
+  const { event = '', app = '', instance = '', ts = '0', ...fields } = all;
+  return { id, event, app, instance, ts: Number(ts), fields };
 }
 
 /** Human-readable timeline: one line per event with ms since the first event. */

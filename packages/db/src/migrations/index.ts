@@ -9,6 +9,7 @@ import * as calls from './0002_calls.js';
 import * as appointments from './0003_appointments.js';
 import * as callsAwaitingStream from './0004_calls_awaiting_stream.js';
 import * as outboundToolsTranscripts from './0005_outbound_tools_transcripts.js';
+import * as oncallCallLookups from './0006_oncall_call_lookups.js';
 
 interface NamedMigration {
   /** Stored in knex_migrations: never rename a shipped migration. */
@@ -22,6 +23,7 @@ const MIGRATIONS: readonly NamedMigration[] = [
   { name: '0003_appointments', migration: appointments },
   { name: '0004_calls_awaiting_stream', migration: callsAwaitingStream },
   { name: '0005_outbound_tools_transcripts', migration: outboundToolsTranscripts },
+  { name: '0006_oncall_call_lookups', migration: oncallCallLookups },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {
