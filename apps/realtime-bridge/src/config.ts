@@ -44,8 +44,6 @@ export const BRIDGE_DEFAULTS = {
   drainTimeoutMs: 20_000,
   /** No model audio this long after START: the gateway plays the hold clip ("one moment please"). */
   holdAudioAfterMs: 1200,
-  /** While still connecting, the hold clip is repeated this often so the caller never sits in silence. */
-  holdAudioRepeatMs: 6000,
   /** A model that drops mid-call gets this many attempts, each this long, before the caller is sent to the fallback. */
   reconnectAttempts: 2,
   reconnectTimeoutMs: 3000,
@@ -101,7 +99,6 @@ export function loadBridgeConfig(env: EnvSource) {
       BARGE_IN_MARGIN_MS: field.int(BRIDGE_DEFAULTS.bargeInMarginMs),
       DRAIN_TIMEOUT_MS: field.int(BRIDGE_DEFAULTS.drainTimeoutMs),
       HOLD_AUDIO_AFTER_MS: field.int(BRIDGE_DEFAULTS.holdAudioAfterMs),
-      HOLD_AUDIO_REPEAT_MS: field.positiveInt(BRIDGE_DEFAULTS.holdAudioRepeatMs),
       RECONNECT_ATTEMPTS: field.int(BRIDGE_DEFAULTS.reconnectAttempts),
       RECONNECT_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.reconnectTimeoutMs),
       SILENT_RESPONSE_MS: field.positiveInt(BRIDGE_DEFAULTS.silentResponseMs),
@@ -168,7 +165,6 @@ export function loadBridgeConfig(env: EnvSource) {
     call: {
       warmSessionTtlMs: e.WARM_SESSION_TTL_MS,
       holdAudioAfterMs: e.HOLD_AUDIO_AFTER_MS,
-      holdAudioRepeatMs: e.HOLD_AUDIO_REPEAT_MS,
       reconnectAttempts: e.RECONNECT_ATTEMPTS,
       reconnectTimeoutMs: e.RECONNECT_TIMEOUT_MS,
       silentResponseMs: e.SILENT_RESPONSE_MS,

@@ -96,7 +96,7 @@ export class CallSession {
       logger,
     );
     this.playback = new PlaybackTracker(config.bargeInMarginMs);
-    this.hold = new HoldAudio(() => this.channel.send({ t: 'play', clip: 'hold' }), config.holdAudioAfterMs, config.holdAudioRepeatMs);
+    this.hold = new HoldAudio((on) => this.channel.send({ t: 'hold', on }), config.holdAudioAfterMs);
     this.silence = new SilenceWatch(config.silentResponseMs, (responseId) => recordSilentResponse(deps, responseId, config.silentResponseMs));
     const toolTurns = new ToolTurns({
       ...deps,
