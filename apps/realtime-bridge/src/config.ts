@@ -15,6 +15,12 @@ export const BRIDGE_DEFAULTS = {
   /** One connect attempt may take this long before it is abandoned. */
   openaiConnectTimeoutMs: 8000,
   openaiConnectAttempts: 3,
+  /**
+   * The caller-facing limit on connecting, retries included (call/connect-deadline.ts): from START
+   * (or from a mid-call drop) to a ready model session; then the fallback plays. An attempt never
+   * runs past it.
+   */
+  openaiConnectDeadlineMs: 10_000,
   /** Back-off before retry n is n * this (linear: the caller is waiting). */
   openaiRetryBackoffMs: 250,
   /** How long to wait for the prebuilt prompt before building it from the database. */
@@ -89,6 +95,7 @@ export function loadBridgeConfig(env: EnvSource) {
       OPENAI_CA_CERT_FILE: field.optionalString(),
       OPENAI_CONNECT_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.openaiConnectTimeoutMs),
       OPENAI_CONNECT_ATTEMPTS: field.positiveInt(BRIDGE_DEFAULTS.openaiConnectAttempts),
+      OPENAI_CONNECT_DEADLINE_MS: field.positiveInt(BRIDGE_DEFAULTS.openaiConnectDeadlineMs),
       OPENAI_RETRY_BACKOFF_MS: field.int(BRIDGE_DEFAULTS.openaiRetryBackoffMs),
       PROMPT_WAIT_MS: field.int(BRIDGE_DEFAULTS.promptWaitMs),
       OWNER_LEASE_MS: field.positiveInt(BRIDGE_DEFAULTS.ownerLeaseMs),
@@ -155,6 +162,7 @@ export function loadBridgeConfig(env: EnvSource) {
       ca: e.OPENAI_CA_CERT_FILE ? readCa(e.OPENAI_CA_CERT_FILE) : undefined,
       connectTimeoutMs: e.OPENAI_CONNECT_TIMEOUT_MS,
       connectAttempts: e.OPENAI_CONNECT_ATTEMPTS,
+      connectDeadlineMs: e.OPENAI_CONNECT_DEADLINE_MS,
       retryBackoffMs: e.OPENAI_RETRY_BACKOFF_MS,
     },
     twilio: {
