@@ -74,6 +74,41 @@ describe('e2e: when the model fails, the caller still hears something', function
     expectFallback(summary, timeline, 'OPENAI_CONNECT_TIMEOUT');
   });
 
+  it('a hanging handshake on a cold call: the fallback at OPENAI_CONNECT_DEADLINE_MS from START, not after every attempt', async () => {
+    const deadlineMs = 4000;
+    // 3 attempts x 8 s (the defaults) would keep the caller 24 s.
+    const { summary, timeline } = await callThrough(
+      { realtime: { hangUpgrade: true }, env: { WARM_SESSIONS_ENABLED: 'false' }, bridgeEnv: { OPENAI_CONNECT_DEADLINE_MS: String(deadlineMs) } },
+      { script: [{ silenceMs: 12_000 }] },
+    );
+    expect(event(timeline, 'bridge.claimed')?.fields.reason).to.equal('started');
+    expect(event(timeline, 'openai.failed')?.fields).to.include({ reason: 'OPENAI_CONNECT_DEADLINE', attempts: '1' });
+    expectFallback(summary, timeline, 'OPENAI_CONNECT_DEADLINE');
+    const startedAt = event(timeline, 'stream.started')!.ts;
+    const fallbackAt = timeline.find((e) => e.event === 'clip.played' && e.fields.clip === 'fallback')!.ts;
+    reportFigure('hang (cold): ms from START to the fallback clip sent, deadline 4000', fallbackAt - startedAt);
+    expect(fallbackAt - startedAt).to.be.within(deadlineMs - 200, deadlineMs + AUDIO_BUDGET_MS);
+  });
+
+  it('the model drops mid-call and its reconnect hangs: the fallback at OPENAI_CONNECT_DEADLINE_MS from the drop', async () => {
+    const deadlineMs = 2000;
+    const stack = await ctx.start({ realtime: { closeAfterMs: 2500 }, bridgeEnv: { OPENAI_CONNECT_DEADLINE_MS: String(deadlineMs), RECONNECT_TIMEOUT_MS: '8000' } });
+    const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 15_000 }], hangupWhenScriptEnds: true });
+    await waitFor(() => stack.realtime.sessions.length >= 1, { message: 'first session' });
+    stack.realtime.setBehaviour({ hangUpgrade: true });
+    const summary = await call.done;
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    expectFallback(summary, timeline, 'OPENAI_CONNECT_DEADLINE');
+    expect(event(timeline, 'openai.failed')?.fields.reason).to.equal('OPENAI_CONNECT_DEADLINE');
+    const droppedAt = event(timeline, 'openai.closed')!.ts;
+    const fallbackAt = timeline.find((e) => e.event === 'clip.played' && e.fields.clip === 'fallback')!.ts;
+    reportFigure('reconnect hangs: ms from the drop to the fallback clip sent, deadline 2000', fallbackAt - droppedAt);
+    expect(fallbackAt - droppedAt).to.be.within(deadlineMs - 200, deadlineMs + AUDIO_BUDGET_MS);
+    // The caller was held meanwhile: the hold clip after the drop.
+    expect(timeline.some((e) => e.event === 'clip.played' && e.fields.clip === 'hold' && e.ts >= droppedAt)).to.equal(true);
+  });
+
   it('the model drops mid-call and cannot be resumed: fallback clip', async () => {
     const { summary, timeline } = await callThrough({ realtime: { closeAfterMs: 2500 }, bridgeEnv: { RECONNECT_ATTEMPTS: '0' } });
     expect(event(timeline, 'openai.closed')).not.to.equal(undefined);

@@ -69,6 +69,12 @@ export const DEFAULTS = {
   maxStreams: 500,
   /** Caller records held while a call has no bridge attached (setup, hand-over): 30 s of audio. */
   maxHeldCallerRecords: 1500,
+  /**
+   * Silence between two plays of the hold clip while the caller waits (session/hold-loop.ts): a
+   * natural pause, well under the 1.5 s of silence a waiting caller may hear at most (the clip's
+   * own trailing pause, about 0.1 s, and timer delays come on top).
+   */
+  holdAudioGapMs: 800,
 } as const;
 
 export interface GatewayConfig {
@@ -100,6 +106,7 @@ export interface GatewayConfig {
   claimTimeoutMs: number;
   maxStreams: number;
   maxHeldCallerRecords: number;
+  holdAudioGapMs: number;
   logLevel: LogLevel;
   instanceId: string;
 }
@@ -145,6 +152,7 @@ const shape = {
   HEARTBEAT_MS: field.positiveInt(DEFAULTS.bridgeHeartbeatMs),
   REGISTRY_POLL_MS: field.positiveInt(DEFAULTS.registryPollMs),
   CLAIM_TIMEOUT_MS: field.positiveInt(DEFAULTS.claimTimeoutMs),
+  HOLD_AUDIO_GAP_MS: field.int(DEFAULTS.holdAudioGapMs),
   LOG_LEVEL: field.logLevel(),
   INSTANCE_ID: field.instanceId(SERVICE_NAME),
 };
@@ -187,6 +195,7 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
     claimTimeoutMs: e.CLAIM_TIMEOUT_MS,
     maxStreams: e.GATEWAY_MAX_STREAMS,
     maxHeldCallerRecords: DEFAULTS.maxHeldCallerRecords,
+    holdAudioGapMs: e.HOLD_AUDIO_GAP_MS,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
   };

@@ -15,6 +15,12 @@ export const BRIDGE_DEFAULTS = {
   /** One connect attempt may take this long before it is abandoned. */
   openaiConnectTimeoutMs: 8000,
   openaiConnectAttempts: 3,
+  /**
+   * The caller-facing limit on connecting, retries included (call/connect-deadline.ts): from START
+   * (or from a mid-call drop) to a ready model session; then the fallback plays. An attempt never
+   * runs past it.
+   */
+  openaiConnectDeadlineMs: 10_000,
   /** Back-off before retry n is n * this (linear: the caller is waiting). */
   openaiRetryBackoffMs: 250,
   /** How long to wait for the prebuilt prompt before building it from the database. */
@@ -44,8 +50,6 @@ export const BRIDGE_DEFAULTS = {
   drainTimeoutMs: 20_000,
   /** No model audio this long after START: the gateway plays the hold clip ("one moment please"). */
   holdAudioAfterMs: 1200,
-  /** While still connecting, the hold clip is repeated this often so the caller never sits in silence. */
-  holdAudioRepeatMs: 6000,
   /** A model that drops mid-call gets this many attempts, each this long, before the caller is sent to the fallback. */
   reconnectAttempts: 2,
   reconnectTimeoutMs: 3000,
@@ -91,6 +95,7 @@ export function loadBridgeConfig(env: EnvSource) {
       OPENAI_CA_CERT_FILE: field.optionalString(),
       OPENAI_CONNECT_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.openaiConnectTimeoutMs),
       OPENAI_CONNECT_ATTEMPTS: field.positiveInt(BRIDGE_DEFAULTS.openaiConnectAttempts),
+      OPENAI_CONNECT_DEADLINE_MS: field.positiveInt(BRIDGE_DEFAULTS.openaiConnectDeadlineMs),
       OPENAI_RETRY_BACKOFF_MS: field.int(BRIDGE_DEFAULTS.openaiRetryBackoffMs),
       PROMPT_WAIT_MS: field.int(BRIDGE_DEFAULTS.promptWaitMs),
       OWNER_LEASE_MS: field.positiveInt(BRIDGE_DEFAULTS.ownerLeaseMs),
@@ -101,7 +106,6 @@ export function loadBridgeConfig(env: EnvSource) {
       BARGE_IN_MARGIN_MS: field.int(BRIDGE_DEFAULTS.bargeInMarginMs),
       DRAIN_TIMEOUT_MS: field.int(BRIDGE_DEFAULTS.drainTimeoutMs),
       HOLD_AUDIO_AFTER_MS: field.int(BRIDGE_DEFAULTS.holdAudioAfterMs),
-      HOLD_AUDIO_REPEAT_MS: field.positiveInt(BRIDGE_DEFAULTS.holdAudioRepeatMs),
       RECONNECT_ATTEMPTS: field.int(BRIDGE_DEFAULTS.reconnectAttempts),
       RECONNECT_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.reconnectTimeoutMs),
       SILENT_RESPONSE_MS: field.positiveInt(BRIDGE_DEFAULTS.silentResponseMs),
@@ -158,6 +162,7 @@ export function loadBridgeConfig(env: EnvSource) {
       ca: e.OPENAI_CA_CERT_FILE ? readCa(e.OPENAI_CA_CERT_FILE) : undefined,
       connectTimeoutMs: e.OPENAI_CONNECT_TIMEOUT_MS,
       connectAttempts: e.OPENAI_CONNECT_ATTEMPTS,
+      connectDeadlineMs: e.OPENAI_CONNECT_DEADLINE_MS,
       retryBackoffMs: e.OPENAI_RETRY_BACKOFF_MS,
     },
     twilio: {
@@ -168,7 +173,6 @@ export function loadBridgeConfig(env: EnvSource) {
     call: {
       warmSessionTtlMs: e.WARM_SESSION_TTL_MS,
       holdAudioAfterMs: e.HOLD_AUDIO_AFTER_MS,
-      holdAudioRepeatMs: e.HOLD_AUDIO_REPEAT_MS,
       reconnectAttempts: e.RECONNECT_ATTEMPTS,
       reconnectTimeoutMs: e.RECONNECT_TIMEOUT_MS,
       silentResponseMs: e.SILENT_RESPONSE_MS,

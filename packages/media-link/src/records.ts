@@ -69,6 +69,12 @@ export type BridgeRecord =
   | { t: 'mark'; ch: number; name: string }
   | { t: 'clear'; ch: number }
   | { t: 'play'; ch: number; clip: ClipName }
+  /**
+   * The caller is waiting (setup, a model reconnecting): `on` starts the hold clip, repeated by the
+   * gateway as each play ends (plus HOLD_AUDIO_GAP_MS) until `on: false`, model audio, a hangup or the
+   * end of the call; `on: false` also cuts a hold clip still playing.
+   */
+  | { t: 'hold'; ch: number; on: boolean }
   | { t: 'hangup'; ch: number; reason: string; clip?: ClipName };
 
 /** A per-call record before the channel it goes on is known (the call's holder adds `ch`). */
@@ -183,6 +189,7 @@ const bridgeControl = z.discriminatedUnion('t', [
   z.object({ t: z.literal('refused'), call, ch, reason: z.string().max(200) }),
   z.object({ t: z.literal('clear'), ch }),
   z.object({ t: z.literal('play'), ch, clip }),
+  z.object({ t: z.literal('hold'), ch, on: z.boolean() }),
   z.object({ t: z.literal('hangup'), ch, reason: z.string().min(1).max(200), clip: clip.optional() }),
 ]);
 

@@ -40,6 +40,8 @@ describe('media link: records', () => {
       { t: 'mark', ch: 3, name: 'm1' },
       { t: 'clear', ch: 3 },
       { t: 'play', ch: 3, clip: 'hold' },
+      { t: 'hold', ch: 3, on: true },
+      { t: 'hold', ch: 3, on: false },
       { t: 'hangup', ch: 3, reason: 'model_unreachable', clip: 'fallback' },
       { t: 'hangup', ch: 3, reason: 'done' },
     ];

@@ -26,7 +26,7 @@ export const TIMELINE_EVENTS = {
   'bridge.released': 'bridge: this instance let go of a call it no longer owns, could not serve, or whose gateway finished it; fields: reason (no_attach, not_owner_at_end, finished_by_gateway)',
   'openai.connecting': 'bridge: opening a Realtime session; fields: attempt',
   'openai.connected': 'bridge: Realtime session open; fields: attempt, ms',
-  'openai.failed': 'bridge: Realtime connect failed; fields: reason, attempts, fatal',
+  'openai.failed': 'bridge: Realtime connect failed (or OPENAI_CONNECT_DEADLINE_MS passed: reason OPENAI_CONNECT_DEADLINE); fields: reason, attempts, fatal',
   'openai.closed': 'bridge: Realtime session closed unexpectedly mid-call; fields: code, reason',
   'session.configured': 'bridge: session.updated received; fields: prompt_path (fast|slow), prompt_reason, tools (count), tool_names, ms',
   'audio_bridge.started': 'bridge (cold path): the greeting was requested and audio flows both ways; fields: buffered_frames',

@@ -42,6 +42,7 @@ function accept(session: MediaSession, message: TwilioStartMessage, receivedAt: 
     checkpoints: session.checkpoints,
     log,
     maxHeldCallerRecords: ctx.config.maxHeldCallerRecords,
+    holdGapMs: ctx.config.holdAudioGapMs,
   });
   session.checkpoints.record('stream.started', {
     stream_sid: streamSid,

@@ -1,6 +1,7 @@
 /**
  * What a bridge sent for one call, turned into Twilio messages in order:
- * agent audio (with its marks), a mark, clear, a clip, and hangup (close the
+ * agent audio (with its marks), a mark, clear, a clip, hold audio on or off
+ * (session/hold-loop.ts: model audio and a hangup end it too), and hangup (close the
  * socket normally so Twilio runs the TwiML after </Connect>; with a clip, only
  * once Twilio has played it). Nothing is delivered after the call ended or
  * while a hangup clip plays. Twilio's own messages are handled in handlers/.
@@ -17,6 +18,8 @@ export function deliverToCaller(session: MediaSession, stream: ActiveStream, rec
   if (session.phase !== 'streaming' || session.stream !== stream) return;
   switch (record.t) {
     case 'media':
+      // The model speaks: the caller is no longer waiting (a hold clip still playing is cut).
+      stream.hold.stop();
       if (record.markBefore) stream.sendMark(record.markBefore);
       if (!stream.sendAudio(record.payload, Buffer.byteLength(record.payload, 'base64'))) return;
       // Model audio only: clips go through `play`, so a hold clip never passes for the greeting.
@@ -32,6 +35,10 @@ export function deliverToCaller(session: MediaSession, stream: ActiveStream, rec
     case 'play':
       stream.playClip(record.clip);
       return;
+    case 'hold':
+      if (record.on) stream.hold.start();
+      else stream.hold.stop();
+      return;
     case 'hangup':
       hangup(session, stream, `hangup:${record.reason}`, record.clip);
       return;
@@ -45,6 +52,8 @@ export function deliverToCaller(session: MediaSession, stream: ActiveStream, rec
  * queued plus a grace period.
  */
 export function hangup(session: MediaSession, stream: ActiveStream, stopReason: string, clip?: ClipName): void {
+  // The fallback (or busy) clip starts now, not after the rest of a hold clip.
+  stream.hold.stop();
   if (!clip || !stream.playClip(clip)) {
     session.endCall(stopReason);
     return;

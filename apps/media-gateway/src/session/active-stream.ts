@@ -11,6 +11,7 @@ import type { TwilioOutboundMessage } from '@voice/protocols';
 import type { ClipLibrary } from '../clips.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { CallCheckpoints } from './call-checkpoints.js';
+import { HoldLoop } from './hold-loop.js';
 import { PlayoutEstimate } from './playout-estimate.js';
 
 /** A caller record before the channel it goes on is known. */
@@ -31,6 +32,8 @@ export interface StreamDeps {
   checkpoints: CallCheckpoints;
   log: Logger;
   maxHeldCallerRecords: number;
+  /** Silence between two plays of the hold clip while the caller waits. */
+  holdGapMs: number;
 }
 
 export class ActiveStream {
@@ -45,6 +48,8 @@ export class ActiveStream {
    */
   firstAudioAt: number | undefined;
   readonly playout = new PlayoutEstimate();
+  /** The hold clip, repeated while the caller waits (`hold` records, a bridge lost). */
+  readonly hold: HoldLoop;
   private attachment: BridgeAttachment | undefined;
   private held: CallerRecord[] = [];
   private heldDropped = 0;
@@ -55,7 +60,12 @@ export class ActiveStream {
     /** Epoch ms START was read off the socket. */
     readonly startReceivedAt: number,
     private readonly deps: StreamDeps,
-  ) {}
+  ) {
+    this.hold = new HoldLoop(
+      { playHold: () => this.playClip('hold'), queuedMs: () => this.playout.remainingMs(Date.now()), clear: () => this.clear() },
+      deps.holdGapMs,
+    );
+  }
 
   get log(): Logger {
     return this.deps.log;

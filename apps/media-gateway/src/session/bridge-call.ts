@@ -87,8 +87,8 @@ export class BridgeCall implements ChannelHandler {
     const { ctx, checkpoints } = this.session;
     ctx.metrics.callsOrphaned.inc();
     checkpoints.record('call.orphaned', { previous_owner: bridge, link_reason: reason }, 'warn');
-    // The caller hears "one moment please" while another bridge takes over.
-    this.stream.playClip('hold');
+    // The caller hears "one moment please", repeated, while another bridge takes over (until its model speaks).
+    this.stream.hold.start();
     void this.connect(null, bridge).catch((err: unknown) => this.session.log.error('call hand-over failed', errorFields(err)));
   }
 

@@ -179,6 +179,7 @@ export class MediaSession implements NoStartSocket {
     this.pendingHangup?.cancel();
     const stream = this.stream;
     if (stream) {
+      stream.hold.stop(false);
       this.checkpoints.record('stream.stopped', { reason, rx: stream.rx, tx: stream.tx });
       this.bridgeCall?.end({
         t: 'stop',

@@ -6,7 +6,8 @@
  * Lifecycle: run() (setup) -> [warm ->] live [-> reconnecting -> live] -> end()
  * on the gateway's `stop`. The caller is never left in silence: the hold clip
  * plays while the model is slow, and a model that cannot be reached (or
- * resumed) sends the caller to the fallback. A gateway that vanishes gets
+ * resumed) within OPENAI_CONNECT_DEADLINE_MS of the caller starting to wait
+ * (connect-deadline.ts) sends the caller to the fallback. A gateway that vanishes gets
  * GATEWAY_REATTACH_GRACE_MS to come back through another gateway; after that
  * the model session is closed and the call finalized.
  *
@@ -29,6 +30,7 @@ import type { CallOwnership } from '../call-ownership.js';
 import { CallerStream } from './caller-stream.js';
 import { CallState } from './call-state.js';
 import { callTimeline, type CallTimeline } from './call-timeline.js';
+import { ConnectDeadline } from './connect-deadline.js';
 import { ConversationLog } from './conversation-log.js';
 import { fallbackToCaller, recordConnectFailure, recordSilentResponse } from './fallback.js';
 import { finalizeCall, type StopEntry } from './finalize-call.js';
@@ -77,6 +79,8 @@ export class CallSession {
   private readonly conversation = new ConversationLog();
   private readonly setup: SetupDeps;
   private readonly abort = new AbortController();
+  /** Setup's caller-facing deadline, armed at START (the attach). */
+  private readonly setupDeadline: ConnectDeadline;
   private prompt: ResolvedPrompt | undefined;
   private attachRecord: AttachRecord | undefined;
   private attachWaiter: ((record: AttachRecord) => void) | undefined;
@@ -88,6 +92,7 @@ export class CallSession {
     this.callSid = deps.callSid;
     this.tl = callTimeline(deps.timeline, deps.callSid, logger);
     this.setup = { ...deps };
+    this.setupDeadline = new ConnectDeadline(deps.openaiConfig.connectDeadlineMs);
     this.channel = new GatewayChannel(config.maxHeldRecords, logger);
     this.caller = new CallerStream(
       { onAttach: (r) => this.onAttach(r), onMark: (n) => this.playback.onMarkEchoed(n), onDtmf: (d) => logger.info('caller dtmf', { digit: d }), onStop: (r) => this.onStop(r) },
@@ -96,7 +101,7 @@ export class CallSession {
       logger,
     );
     this.playback = new PlaybackTracker(config.bargeInMarginMs);
-    this.hold = new HoldAudio(() => this.channel.send({ t: 'play', clip: 'hold' }), config.holdAudioAfterMs, config.holdAudioRepeatMs);
+    this.hold = new HoldAudio((on) => this.channel.send({ t: 'hold', on }), config.holdAudioAfterMs);
     this.silence = new SilenceWatch(config.silentResponseMs, (responseId) => recordSilentResponse(deps, responseId, config.silentResponseMs));
     const toolTurns = new ToolTurns({
       ...deps,
@@ -142,7 +147,8 @@ export class CallSession {
 
       stats.connectStartedAt = Date.now();
       const budget = { attempts: deps.openaiConfig.connectAttempts, timeoutMs: deps.openaiConfig.connectTimeoutMs };
-      const [opened, prompt] = await Promise.allSettled([openSession(this.setup, this, budget, this.abort.signal), this.loadPrompt(direction)]);
+      const signal = AbortSignal.any([this.abort.signal, this.setupDeadline.signal]);
+      const [opened, prompt] = await Promise.allSettled([openSession(this.setup, this, budget, signal), this.loadPrompt(direction)]);
       if (opened.status === 'rejected') return this.onConnectFailed(opened.reason);
       state.rt = opened.value.rt;
       stats.connectedAt = Date.now();
@@ -154,13 +160,16 @@ export class CallSession {
       this.prompt = prompt.value;
       if (state.phase !== 'setup') return;
       stats.configureSentAt = Date.now();
-      const configured = await configureSession(this.setup, state.rt, prompt.value, this.model.armSessionUpdated());
+      const configured = await configureSession(this.setup, state.rt, prompt.value, this.model.armSessionUpdated(), undefined, signal);
       stats.configuredAt = Date.now();
       stats.toolsCount = configured.tools;
-      if (state.phase !== 'setup') return;
+      if (state.phase !== 'setup' || this.fallingBack) return;
+      this.setupDeadline.disarm();
       if (deps.mode === 'cold') this.goLive('greeting');
       else await this.warmUntilAttached();
     } catch (err) {
+      if (state.finished) return;
+      if (err instanceof OpenAIConnectError && err.reason === 'OPENAI_CONNECT_DEADLINE') return this.onConnectFailed(err);
       deps.logger.error('call setup failed', errorFields(err));
       this.fallback(err instanceof OpenAIConnectError ? err.reason : 'SETUP_ERROR');
     }
@@ -198,6 +207,8 @@ export class CallSession {
     this.attachRecord ??= record;
     stats.streamStartedAt ??= record.startedAt;
     if (stats.modelFirstAudioAt === undefined) this.hold.start(record.startedAt);
+    // The caller is waiting from START on: a session still being set up must be ready by the deadline.
+    if (this.state.phase === 'setup') this.setupDeadline.arm(record.startedAt);
     this.attachWaiter?.(record);
   }
 
@@ -249,6 +260,7 @@ export class CallSession {
     if (reason) void this.tl.record('bridge.released', { reason }, 'warn');
     state.phase = 'ended';
     this.abort.abort();
+    this.setupDeadline.disarm();
     this.hold.stop();
     this.silence.stop();
     clearTimeout(this.reattachTimer);
@@ -322,11 +334,14 @@ export class CallSession {
   // ---- failure paths ----
 
   private onConnectFailed(reason: unknown): void {
-    if (this.state.phase !== 'setup') return; // the caller hung up while we were connecting
+    if (this.state.phase !== 'setup' || this.fallingBack) return; // the caller hung up while we were connecting
     this.fallback(recordConnectFailure(this.deps, reason));
   }
 
-  /** The model dropped mid-call: the caller hears the hold clip while a new session resumes the conversation. */
+  /**
+   * The model dropped mid-call: the caller hears the hold clip while a new session resumes the
+   * conversation, within RECONNECT_* and, caller-facing, OPENAI_CONNECT_DEADLINE_MS from the drop.
+   */
   private async reconnect(prompt: ResolvedPrompt): Promise<void> {
     const { deps, state } = this;
     state.phase = 'reconnecting';
@@ -335,20 +350,26 @@ export class CallSession {
     state.activeResponseId = undefined;
     this.hold.playNow();
     const started = Date.now();
+    const deadline = new ConnectDeadline(deps.openaiConfig.connectDeadlineMs);
+    deadline.arm(started);
+    const signal = AbortSignal.any([this.abort.signal, deadline.signal]);
     void this.tl.record('openai.reconnecting', { items: this.conversation.size }, 'warn');
     try {
       const budget = { attempts: deps.config.reconnectAttempts, timeoutMs: deps.config.reconnectTimeoutMs };
-      const opened = await openSession(this.setup, this, budget, this.abort.signal);
+      const opened = await openSession(this.setup, this, budget, signal);
       if (state.phase !== 'reconnecting') return opened.rt.close();
       state.rt = opened.rt;
-      await configureSession(this.setup, opened.rt, prompt, this.model.armSessionUpdated(), this.conversation);
+      await configureSession(this.setup, opened.rt, prompt, this.model.armSessionUpdated(), this.conversation, signal);
       if (state.phase !== 'reconnecting') return;
       void this.tl.record('openai.reconnected', { ms: Date.now() - started, items: this.conversation.size });
       this.goLive('resume');
     } catch (err) {
       if (state.phase !== 'reconnecting') return;
+      if (err instanceof OpenAIConnectError && err.reason === 'OPENAI_CONNECT_DEADLINE') return this.fallback(recordConnectFailure(deps, err));
       deps.logger.error('could not resume the conversation', errorFields(err));
       this.fallback('OPENAI_CLOSED');
+    } finally {
+      deadline.disarm();
     }
   }
 
@@ -369,6 +390,7 @@ export class CallSession {
     if (state.finished) return;
     state.phase = 'ending';
     this.abort.abort();
+    this.setupDeadline.disarm();
     this.hold.stop();
     this.silence.stop();
     clearTimeout(this.reattachTimer);

@@ -76,6 +76,7 @@ export async function openSession(
  * Sends session.update (prompt, audio/pcmu, VAD, tools) and waits for
  * session.updated; then replays the conversation so far, if any.
  * `waitForUpdated` is armed by the caller before the send so the event cannot be missed.
+ * An abort of `signal` whose reason is an OpenAIConnectError (the connect deadline) ends the wait with it.
  */
 export async function configureSession(
   deps: SetupDeps,
@@ -83,6 +84,7 @@ export async function configureSession(
   resolved: ResolvedPrompt,
   updated: Promise<void>,
   history?: ConversationLog,
+  signal?: AbortSignal,
 ): Promise<{ ms: number; tools: number }> {
   const update = buildSessionUpdate(resolved.prompt, deps.config.vad);
   const tools = resolved.prompt.toolNames;
@@ -90,12 +92,23 @@ export async function configureSession(
   const sentAt = Date.now();
   rt.send(update);
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
-    updated.then(() => false),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), deps.openaiConfig.connectTimeoutMs))),
+  let onAbort: (() => void) | undefined;
+  const outcome = await Promise.race([
+    updated.then(() => 'updated' as const),
+    new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), deps.openaiConfig.connectTimeoutMs))),
+    new Promise<'aborted'>((resolve) => {
+      onAbort = () => resolve('aborted');
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    }),
   ]);
   clearTimeout(timer);
-  if (timedOut) throw new OpenAIConnectError('OPENAI_CONNECT_TIMEOUT', 'no session.updated after session.update');
+  if (onAbort) signal?.removeEventListener('abort', onAbort);
+  if (outcome === 'timeout') throw new OpenAIConnectError('OPENAI_CONNECT_TIMEOUT', 'no session.updated after session.update');
+  if (outcome === 'aborted') {
+    const reason: unknown = signal?.reason;
+    throw reason instanceof OpenAIConnectError ? reason : new OpenAIConnectError('OPENAI_CLOSED', 'call ended while configuring');
+  }
   for (const item of history?.toItems() ?? []) rt.send(item);
   const ms = Date.now() - sentAt;
   deps.metrics.promptPath.inc({ path: resolved.path });

@@ -2,7 +2,10 @@
  * Opens an OpenAI Realtime (GA) session with the official SDK: each attempt has
  * a timeout, retryable failures back off and try again, fatal ones (bad key,
  * quota, unknown model) stop at once. An attempt counts as connected only when
- * the server's first event, `session.created`, has arrived.
+ * the server's first event, `session.created`, has arrived. Aborting `signal`
+ * stops the attempt in flight and any retry; an abort whose reason is an
+ * OpenAIConnectError (the caller-facing deadline: call/connect-deadline.ts) is
+ * what the connect fails with, counting the attempts made.
  */
 import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
@@ -39,7 +42,10 @@ export async function connectRealtime(
   const started = performance.now();
   let lastError: OpenAIConnectError | undefined;
   for (let attempt = 1; attempt <= config.connectAttempts; attempt++) {
-    if (signal.aborted) break;
+    if (signal.aborted) {
+      lastError = abortError(signal, attempt - 1) ?? lastError;
+      break;
+    }
     hooks.onAttempt(attempt);
     const attemptStart = performance.now();
     try {
@@ -93,7 +99,7 @@ function connectOnce(client: OpenAI, config: OpenAIConfig, signal: AbortSignal):
     };
     const onClose = (code: number, reason: Buffer) =>
       finish(new OpenAIConnectError('OPENAI_CLOSED', `closed during handshake (${code} ${reason.toString()})`));
-    const onAbort = () => finish(new OpenAIConnectError('OPENAI_CLOSED', 'call ended while connecting'));
+    const onAbort = () => finish(abortError(signal) ?? new OpenAIConnectError('OPENAI_CLOSED', 'call ended while connecting'));
     const timer = setTimeout(
       () => finish(new OpenAIConnectError('OPENAI_CONNECT_TIMEOUT', `no session.created within ${config.connectTimeoutMs} ms`)),
       config.connectTimeoutMs,
@@ -103,6 +109,13 @@ function connectOnce(client: OpenAI, config: OpenAIConfig, signal: AbortSignal):
     rt.socket.on('close', onClose);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The error an abort carries as its reason (the connect deadline), with the attempts made; else undefined. */
+function abortError(signal: AbortSignal, attempts = 1): OpenAIConnectError | undefined {
+  const reason: unknown = signal.reason;
+  if (!(reason instanceof OpenAIConnectError)) return undefined;
+  return new OpenAIConnectError(reason.reason, reason.message.replace(/^\w+: /, ''), attempts);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

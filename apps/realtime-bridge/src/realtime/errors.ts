@@ -7,6 +7,8 @@ export type RealtimeFailureReason =
   | 'OPENAI_QUOTA'
   | 'OPENAI_MODEL'
   | 'OPENAI_CONNECT_TIMEOUT'
+  /** The caller-facing OPENAI_CONNECT_DEADLINE_MS passed (retries included) before a session was ready. */
+  | 'OPENAI_CONNECT_DEADLINE'
   | 'OPENAI_REFUSED'
   | 'OPENAI_UPSTREAM'
   | 'OPENAI_CLOSED'

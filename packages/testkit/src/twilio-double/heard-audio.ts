@@ -45,6 +45,27 @@ export function containsAudible(audio: Uint8Array): boolean {
   return false;
 }
 
+/**
+ * The longest stretch of silence the caller heard in `audio` (a heard timeline
+ * from START: assembleTimeline), from `fromMs` up to `toMs` (default: its end),
+ * in whole 20 ms windows, with where it began. Played audio below the audible
+ * threshold counts as silence: it is what the caller heard.
+ */
+export function longestSilence(audio: Uint8Array, fromMs = 0, toMs = audio.length / BYTES_PER_MS): { ms: number; atMs: number } {
+  const from = Math.max(0, Math.floor((fromMs * BYTES_PER_MS) / FRAME_BYTES) * FRAME_BYTES);
+  const to = Math.min(Math.round(toMs * BYTES_PER_MS), audio.length);
+  let best = { bytes: 0, at: from };
+  let runStart = -1;
+  for (let offset = from; offset < to; offset += FRAME_BYTES) {
+    if (!isAudible(audio.subarray(offset, Math.min(offset + FRAME_BYTES, to)))) {
+      if (runStart < 0) runStart = offset;
+      const run = Math.min(offset + FRAME_BYTES, to) - runStart;
+      if (run > best.bytes) best = { bytes: run, at: runStart };
+    } else runStart = -1;
+  }
+  return { ms: best.bytes / BYTES_PER_MS, atMs: best.at / BYTES_PER_MS };
+}
+
 function isAudible(window: Uint8Array): boolean {
   return mulawRms(window) > AUDIBLE_RMS_THRESHOLD;
 }

@@ -18,6 +18,6 @@ export type { DtmfPress, MediaHook, MediaStreamSession, StreamEnd, StreamEndedBy
 export { parseTwiml, TwimlParseError } from './twiml.js';
 export type { StreamNoun, TwimlVerb } from './twiml.js';
 export { signStreamUpgrade, signWebhook, TWILIO_SIGNATURE_HEADER } from './signing.js';
-export { assembleTimeline, audibleMs, mulawToWav } from './heard-audio.js';
+export { assembleTimeline, audibleMs, longestSilence, mulawToWav } from './heard-audio.js';
 export type { HeardSegment } from './heard-audio.js';
 export { AUDIBLE_RMS_THRESHOLD, CALLER_DEFAULTS, TWILIO_ERROR } from './constants.js';
