@@ -22,7 +22,7 @@ export * from './pg-errors.js';
 export { createBusinessRepository, PhoneNumberInUseError } from './repositories/business-repository.js';
 export type { Business, BusinessRepository, NewBusiness } from './repositories/business-repository.js';
 export { createCallRepository } from './repositories/call-repository.js';
-export type { CallRepository, CallReceived, CallEnded, StreamStarted } from './repositories/call-repository.js';
+export type { CallRepository, CallReceived, CallEnded, CallPlaced, CallUnanswered, StreamStarted } from './repositories/call-repository.js';
 export type { Call, CallUsage, TranscriptTurn } from './repositories/call-row.js';
 export { callUsageSchema, transcriptTurnSchema, TRANSCRIPT_ROLES } from './repositories/call-row.js';
 export { createAppointmentRepository, MAX_APPOINTMENT_MINUTES } from './repositories/appointment-repository.js';

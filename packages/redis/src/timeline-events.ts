@@ -41,8 +41,13 @@ export const TIMELINE_EVENTS = {
   'openai.reconnected': 'bridge: the conversation resumed on a new session; fields: ms, items',
   'realtime.fallback': 'bridge: the model is unreachable; the caller is sent to the fallback; fields: reason. gateway: reason NO_CAPACITY when no bridge has room (busy clip, then the TwiML fallback)',
   'input.invalid': 'gateway: malformed message on the media socket (first of its kind per call); fields: kind, detail',
-  'call.ended': 'bridge (or gateway for calls no bridge owned): fields: end_reason, rx, tx, is_ghost, duration_ms',
+  'call.ended': 'bridge (or gateway for calls no bridge owned; webhook for outbound calls that never had a stream: busy, no-answer, failed, canceled): fields: end_reason, rx, tx, is_ghost, duration_ms',
   'call.silent_failure': 'bridge/gateway: a real call ended without the caller hearing audio; fields: reason',
+  'outbound.placed': 'webhook: POST /calls placed an outbound call (Twilio calls.create accepted it); the session is prebuilt while it rings; fields: from, to, business_id, twilio_ms',
+  'twilio.call_status': 'webhook: Twilio call status callback of an outbound call; fields: call_status (initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled), duration_s',
+  'call.answered_by': 'webhook: Twilio asynchronous answering machine detection result; fields: answered_by (human, machine_end_beep, machine_end_silence, machine_end_other, machine_start, fax, unknown), detection_ms, action (converse, voicemail, hangup, wait)',
+  'outbound.voicemail': 'webhook: a machine answered and its greeting ended: the live call was redirected to the business voicemail message, then a hangup; fields: chars, rest_ms',
+  'outbound.hangup': 'webhook: the outbound call was hung up through the REST API; fields: reason (fax, machine_no_message), rest_ms',
   'call.metrics': 'bridge: openai_connect_ms, first_greeting_audio_ms and the breakdown (connect, wait_prompt, configure, total)',
 } as const;
 
