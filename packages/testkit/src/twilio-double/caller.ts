@@ -63,7 +63,8 @@ export class TwilioCallerDouble {
   private redirectTo: TwimlVerb[] | undefined;
   private redirected = false;
   private completedByApi = false;
-  private readonly placedAt = performance.now();
+  /** performance.now() when the call was placed: `callMs` values count from here. */
+  readonly placedAt = performance.now();
   private readonly abort = new AbortController();
   private readonly streamStatus: StreamStatusPoster;
 
@@ -218,7 +219,7 @@ export class TwilioCallerDouble {
   /** What Twilio does when it cannot get usable TwiML: apologise and hang up. */
   private applicationError(code: number, message: string): undefined {
     this.warn(code, message);
-    this.spokenByTwilio.push({ verb: 'Say', text: APPLICATION_ERROR_SPEECH, callMs: this.callMs(), at: performance.now(), phase: 'error' });
+    this.spokenByTwilio.push({ verb: 'Say', text: APPLICATION_ERROR_SPEECH, callMs: this.callMs(), phase: 'error' });
     return undefined;
   }
 
@@ -228,10 +229,10 @@ export class TwilioCallerDouble {
     if (this.pastStream && !this.redirected) this.afterStreamVerbs.push(verb);
     switch (verb.verb) {
       case 'Say':
-        this.spokenByTwilio.push({ verb: 'Say', text: verb.text, callMs: this.callMs(), at: performance.now(), phase });
+        this.spokenByTwilio.push({ verb: 'Say', text: verb.text, callMs: this.callMs(), phase });
         return undefined;
       case 'Play':
-        this.spokenByTwilio.push({ verb: 'Play', text: verb.url, callMs: this.callMs(), at: performance.now(), phase });
+        this.spokenByTwilio.push({ verb: 'Play', text: verb.url, callMs: this.callMs(), phase });
         return undefined;
       case 'Pause':
         // Recorded, not waited: tests should not sleep through TwiML pauses.

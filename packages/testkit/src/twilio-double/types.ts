@@ -88,8 +88,6 @@ export interface SpokenByTwilio {
   /** Say text or Play URL. */
   text: string;
   callMs: number;
-  /** `performance.now()` when Twilio began saying it. */
-  at: number;
   /**
    * Before the stream, after it (the fallback), from TwiML the call was redirected to through
    * the REST API, or Twilio's own error message.
