@@ -6,6 +6,8 @@
  * beep, then a hangup; a fax is hung up on; busy and no-answer finalize the
  * row. The API's errors name what is wrong.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { createCallRepository, uniquePhoneNumber } from '@voice/db';
 import { readTimeline, type TimelineEntry } from '@voice/redis';
@@ -13,7 +15,8 @@ import { waitFor, type CalleeBehaviour, type OutboundCall } from '@voice/testkit
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
-import { postCalls, startOutboundHarness, type OutboundHarness } from '../support/outbound.js';
+import { TEST_API_TOKEN, postCalls, startOutboundHarness, type OutboundHarness } from '../support/outbound.js';
+import { CallFailedError, CallUsageError, parseCallArgs, placeCallFromCli } from '../../scripts/lib/call-cli.js';
 import type { StackOptions } from '../support/stack.js';
 
 const OUTBOUND_PROMPT = 'You are calling a patient of Test Dental to confirm tomorrow at ten. Be brief.';
@@ -199,5 +202,31 @@ describe('e2e: outbound calls', function () {
     expect(refused.body.error).to.include('is not yet verified for your account');
     expect(refused.body.twilio).to.include({ code: 21210, status: 400 });
     expect(harness.rest.outboundCalls.size, 'no call was placed').to.equal(0);
+  });
+
+  it('npm run call places a call and prints its CallSid; its mistakes are named', async () => {
+    const stack = await start();
+    const business = await createTestBusiness(ctx.knex);
+    behaviour = { answer: 'busy', ringMs: 100 };
+    const url = `http://127.0.0.1:${stack.webhook.port}`;
+    const to = uniquePhoneNumber();
+    const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/call.ts', '--to', to, '--from', business.phoneNumber, '--url', url], {
+      env: { ...process.env, API_TOKEN: TEST_API_TOKEN },
+    });
+    const callSid = stdout.trim();
+    expect(callSid).to.match(/^CA[0-9a-f]{32}$/);
+    expect((await createCallRepository(ctx.knex).findByCallSid(callSid))?.to).to.equal(to);
+
+    const env = { API_TOKEN: TEST_API_TOKEN };
+    expect(() => parseCallArgs(['--to', to], env)).to.throw(CallUsageError, /exactly one of --from and --business/);
+    expect(() => parseCallArgs(['--to', to, '--from', business.phoneNumber], {})).to.throw(CallUsageError, /API_TOKEN/);
+    const bad = parseCallArgs(['--to', 'nope', '--business', business.id, '--url', url], env);
+    await placeCallFromCli(bad).then(
+      () => expect.fail('placed a call to a bad number'),
+      (err: Error) => {
+        expect(err).to.be.instanceOf(CallFailedError);
+        expect(err.message).to.match(/400: to must be an E\.164 number/);
+      },
+    );
   });
 });
