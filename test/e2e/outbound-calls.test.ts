@@ -92,6 +92,9 @@ describe('e2e: outbound calls', function () {
     const row = await createCallRepository(ctx.knex).findByCallSid(callSid);
     expect(row).to.include({ direction: 'outbound', from: business.phoneNumber, to, answeredBy: 'human', status: 'completed', businessId: business.id });
     expect(summary.spokenByTwilio, 'no voicemail for a person').to.deep.equal([]);
+    // Twilio's final `completed` came after the bridge finalized the call: nothing ended it again.
+    expect((await readTimeline(ctx.redis, callSid)).filter((e) => e.event === 'call.ended'), 'finalized once').to.have.length(1);
+    expect(row?.endReason).to.not.equal('no_stream');
     reportFigure('outbound, answered by a person: ms from START to first greeting audio (as heard)', summary.firstAudioAtMs!);
   });
 
@@ -156,6 +159,11 @@ describe('e2e: outbound calls', function () {
       expect(row).to.include({ status, endReason: status, direction: 'outbound', streamStartedAt: null });
       expect(row?.endedAt).to.be.instanceOf(Date);
       expect(call.caller, 'nobody answered').to.equal(undefined);
+      // The session warmed while it rang is closed soon after, not held until WARM_SESSION_TTL_MS (30 s).
+      const stack = ctx.stack!;
+      await waitFor(() => stack.realtime.openSessionCount === 0, { timeoutMs: 10_000, message: 'warm session closed' });
+      const expired = findEvent(await readTimeline(ctx.redis, callSid), 'warm.expired');
+      if (expired) expect(expired.fields.reason).to.equal('call_over');
     });
   }
 

@@ -18,7 +18,7 @@ export const TIMELINE_EVENTS = {
   'stream.stopped': 'gateway: Twilio "stop" received or socket closed; fields: reason, rx, tx',
   'warm.ready': 'bridge: warm session configured before START and the greeting requested; fields: ms (since claim)',
   'warm.joined': 'bridge: START arrived for a warm session and audio flows both ways; fields: greeting_ready (audio already waiting), waited_ms, buffered_frames',
-  'warm.expired': 'bridge: the call never started (reason ttl: no START within the warm TTL; no_start: the gateway gave up); the model session was closed; fields: reason, ttl_ms',
+  'warm.expired': 'bridge: the call never started (reason ttl: no START within the warm TTL; no_start: the gateway gave up; call_over: an outbound call ended unanswered, e.g. busy or no-answer); the model session was closed; fields: reason, ttl_ms',
   'call.orphaned': 'gateway: the media link to the call\'s bridge closed or stopped answering pings; the caller hears hold audio and the call is offered again; fields: previous_owner, link_reason',
   'bridge.claimed': 'bridge: this instance owns the call; fields: claim_ms, reason (prebuilt|started), takeover_from',
   'link.attached': 'gateway: the call\'s audio now flows over the media link to its bridge; fields: bridge, attach_ms (from START), via (owner|claim)',

@@ -243,16 +243,27 @@ export function createCallRepository(knex: Knex): CallRepository {
 
     async recordUnanswered(callSid, input) {
       const rows: unknown[] = await knex(CALLS)
-        .where({ call_sid: callSid })
-        .whereNull('ended_at')
-        .whereNull('stream_started_at')
-        .update({
+        .insert({
+          call_sid: callSid,
+          direction: 'outbound',
           status: input.status,
           ended_at: input.endedAt,
           end_reason: input.endReason,
           silent_failure: false,
-          metrics: knex.raw('?? || ?::jsonb', ['metrics', JSON.stringify(input.durationMs == null ? {} : { twilio_duration_ms: input.durationMs })]),
+          metrics: JSON.stringify(input.durationMs == null ? {} : { twilio_duration_ms: input.durationMs }),
         })
+        // Usually the placement's row is there; a status callback that beats its write creates it
+        // (the placement's late write then only fills the business and numbers in).
+        .onConflict('call_sid')
+        .merge({
+          status: overwrite('status'),
+          ended_at: overwrite('ended_at'),
+          end_reason: overwrite('end_reason'),
+          silent_failure: overwrite('silent_failure'),
+          metrics: knex.raw('??.metrics || excluded.metrics', [CALLS]),
+        })
+        .whereNull(`${CALLS}.ended_at`)
+        .whereNull(`${CALLS}.stream_started_at`)
         .returning('*');
       return rows.length === 0 ? null : toCall(rows[0]);
     },
