@@ -22,7 +22,7 @@ import type { StackOptions } from '../support/stack.js';
 const OUTBOUND_PROMPT = 'You are calling a patient of Test Dental to confirm tomorrow at ten. Be brief.';
 const VOICEMAIL = 'Hi, this is Test Dental calling about your appointment tomorrow at ten. Please call us back. Goodbye.';
 /** Twilio answers the webhook a while after calls.create: the phone rings (the warm session is made meanwhile). */
-const RING_MS = 1500;
+const RING_MS = 2500;
 
 describe('e2e: outbound calls', function () {
   this.timeout(90_000);
