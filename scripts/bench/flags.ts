@@ -26,6 +26,10 @@ export const BENCH_DEFAULTS = {
   admissionPerBridge: 20,
   admissionExtra: 10,
   admissionDurationS: 6,
+  /** Outbound: calls placed through POST /calls, answered by a person after this ring, lasting this long. */
+  outboundCalls: 20,
+  outboundRingMs: 1500,
+  outboundDurationS: 5,
 } as const;
 
 /** Niceness of the processes under test (services, Redis); the bench itself stays at 0. */
@@ -39,6 +43,8 @@ export const QUICK_PROFILE = {
   admissionPerBridge: 3,
   admissionExtra: 4,
   admissionDurationS: 4,
+  outboundCalls: 3,
+  outboundDurationS: 3,
 } as const;
 
 export type PathName = 'warm' | 'cold' | 'direct';
@@ -71,18 +77,22 @@ export interface BenchFlags {
   linkMicroSeconds: number;
   /** The admission scenario (undefined: --no-admission). */
   admission: { perBridge: number; extra: number; durationS: number; startDelayMs: number } | undefined;
+  /** The outbound scenario (undefined: --no-outbound). */
+  outbound: { calls: number; ringMs: number; durationMs: number; arrivalRate: number } | undefined;
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--calls 1,50,200] [--duration-s N]
   [--connect-delay-ms 300] [--first-audio-delay-ms 400] [--start-delay-ms 1000]
   [--arrival-rate 20] [--realtime-factor 1] [--gateways 1] [--bridges 1]
   [--paths warm,cold,direct] [--no-direct] [--no-cold] [--cpu-prof] [--keep-keys] [--shared-redis] [--renice] [--phase spread|aligned]
-  [--no-link-micro] [--no-admission] [--admission-per-bridge N] [--admission-extra N]`;
+  [--no-link-micro] [--no-admission] [--admission-per-bridge N] [--admission-extra N]
+  [--no-outbound] [--outbound-calls N] [--only-outbound (the outbound row alone)]`;
 
 export class BenchUsageError extends Error {
   override name = 'BenchUsageError';
 }
 
+const MS_PER_S = 1000;
 const ALL_PATHS: readonly PathName[] = ['warm', 'cold', 'direct'];
 const MAX_CALLS = 4095;
 
@@ -139,14 +149,19 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
       'no-admission': { type: 'boolean' },
       'admission-per-bridge': { type: 'string' },
       'admission-extra': { type: 'string' },
+      'no-outbound': { type: 'boolean' },
+      'outbound-calls': { type: 'string' },
+      'only-outbound': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
   if (values.help) return 'help';
   const quick = values.quick ?? false;
   const profile = quick ? { ...BENCH_DEFAULTS, ...QUICK_PROFILE } : BENCH_DEFAULTS;
-  const paths = pathList(values.paths, values['no-direct'] ?? false, values['no-cold'] ?? false);
-  if (paths.length === 0) throw new BenchUsageError('nothing to run: every path was switched off');
+  const onlyOutbound = values['only-outbound'] ?? false;
+  if (onlyOutbound && values['no-outbound']) throw new BenchUsageError('--only-outbound and --no-outbound: nothing to run');
+  const paths = onlyOutbound ? [] : pathList(values.paths, values['no-direct'] ?? false, values['no-cold'] ?? false);
+  if (paths.length === 0 && !onlyOutbound) throw new BenchUsageError('nothing to run: every path was switched off');
   return {
     quick,
     calls: callCounts(values.calls, profile.calls),
@@ -164,9 +179,17 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
     sharedRedis: values['shared-redis'] ?? false,
     renice: values.renice ?? false,
     phase: phaseOf(values.phase),
-    linkMicro: !(values['no-link-micro'] ?? false),
+    linkMicro: !onlyOutbound && !(values['no-link-micro'] ?? false),
     linkMicroSeconds: profile.linkMicroSeconds,
-    admission: values['no-admission']
+    outbound: values['no-outbound']
+      ? undefined
+      : {
+          calls: positive('outbound-calls', values['outbound-calls'], profile.outboundCalls, { integer: true }),
+          ringMs: profile.outboundRingMs,
+          durationMs: profile.outboundDurationS * MS_PER_S,
+          arrivalRate: positive('arrival-rate', values['arrival-rate'], profile.arrivalRate),
+        },
+    admission: onlyOutbound || values['no-admission']
       ? undefined
       : {
           perBridge: positive('admission-per-bridge', values['admission-per-bridge'], profile.admissionPerBridge, { integer: true }),

@@ -18,6 +18,7 @@ import { startDirectTarget, startSystemTarget, type Target, type TargetOptions }
 import type { TrafficRecorder } from './traffic.js';
 import { runAdmission, type AdmissionResult } from './admission.js';
 import { measureLink, type LinkMicroResult } from './link-micro.js';
+import { runOutbound, type OutboundResult } from './outbound.js';
 
 const MODEL_API_KEY = 'sk-bench-realtime-double';
 /** Lets the set-up settle (JIT, connections) between its start and the first scenario. */
@@ -44,6 +45,8 @@ export interface BenchRun {
   link?: LinkMicroResult;
   /** Two full bridges and more callers than they take (undefined with --no-admission). */
   admission?: AdmissionResult;
+  /** Calls placed through POST /calls and answered by a person (undefined with --no-outbound). */
+  outbound?: OutboundResult;
 }
 
 export async function runBench(options: BenchRunOptions, onStop: (stop: () => Promise<void>) => void): Promise<BenchRun> {
@@ -71,6 +74,7 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
   const reports: ScenarioReport[] = [];
   let link: LinkMicroResult | undefined;
   let admission: AdmissionResult | undefined;
+  let outbound: OutboundResult | undefined;
   const serviceProblems: Record<string, Record<string, number>> = {};
   const callSids: string[] = [];
   let target: Target | undefined;
@@ -94,7 +98,7 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
       cpuProfDir: options.cpuProfDir,
       onLine: echo.onLine,
       // The load scenarios measure the transport, not admission: every bridge takes every call.
-      extraEnv: { BRIDGE_MAX_CALLS: String(Math.max(...flags.calls) + LOAD_CAPACITY_MARGIN) },
+      extraEnv: { BRIDGE_MAX_CALLS: String(Math.max(...flags.calls, flags.outbound?.calls ?? 0) + LOAD_CAPACITY_MARGIN) },
     };
     for (const path of flags.paths) {
       say(`starting ${describe(path)}...`);
@@ -127,6 +131,7 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
       const { extraEnv: _loadCapacity, ...withoutCapacity } = targetOptions;
       admission = await runAdmission(flags.admission, withoutCapacity, codec);
     }
+    if (flags.outbound) outbound = await runOutbound(flags.outbound, targetOptions);
   } finally {
     await target?.stop();
     await double.stop();
@@ -134,7 +139,7 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
     redis.disconnect();
   }
   compareWithDirect(reports);
-  return { reports, serviceProblems, link, admission };
+  return { reports, serviceProblems, link, admission, outbound };
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Percentiles } from './histogram.js';
 import { GREETING_POINTS, LATENCY_POINTS, type ScenarioReport } from './report.js';
 import type { AdmissionResult } from './admission.js';
 import type { LinkMicroResult } from './link-micro.js';
+import type { OutboundResult } from './outbound.js';
 
 const TARGETS = {
   warmGreetingP95Ms: 150,
@@ -208,6 +209,25 @@ function linkRows(link: LinkMicroResult): string[] {
   ];
 }
 
+/** p50/p95 of a small sample, nearest rank (the outbound row has tens of calls, not thousands). */
+function p50p95(values: readonly number[]): { p50: number | undefined; p95: number | undefined } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  return sorted.length === 0 ? { p50: undefined, p95: undefined } : { p50: at(50), p95: at(95) };
+}
+
+function outboundRows(o: OutboundResult): string[] {
+  const start = p50p95(o.afterStartMs);
+  const answer = p50p95(o.afterAnswerMs);
+  const allGreeted = o.greeted === o.plan.calls && o.refused.length === 0;
+  return [
+    line(`outbound: ${o.plan.calls} calls via POST /calls`, [`answered by a person after ${o.plan.ringMs} ms ring, warm`], ''),
+    line('  placed / greeted / refused', [`${o.placed} / ${o.greeted} / ${o.refused.length}`], `all greeted: ${verdict(allGreeted)}`),
+    line('  greeting after START ms p50/p95 (n)', [`${num(start.p50)}/${num(start.p95)} (${o.afterStartMs.length})`], `p95<=${TARGETS.warmGreetingP95Ms}: ${verdict(start.p95 === undefined ? undefined : start.p95 <= TARGETS.warmGreetingP95Ms)}`),
+    line('  greeting after answer ms p50/p95', [`${num(answer.p50)}/${num(answer.p95)}`], 'webhook + stream open + START + greeting'),
+  ];
+}
+
 function admissionRows(a: AdmissionResult): string[] {
   const { perBridge, extra } = a.plan;
   const heard = [...a.busyHeardMs].sort((x, y) => x - y);
@@ -221,7 +241,11 @@ function admissionRows(a: AdmissionResult): string[] {
   ];
 }
 
-export function renderTable(run: { reports: ScenarioReport[]; link?: LinkMicroResult; admission?: AdmissionResult }, flags: BenchFlags, machine: string): string {
+export function renderTable(
+  run: { reports: ScenarioReport[]; link?: LinkMicroResult; admission?: AdmissionResult; outbound?: OutboundResult },
+  flags: BenchFlags,
+  machine: string,
+): string {
   const { reports } = run;
   const paths = flags.paths.filter((p) => reports.some((r) => r.path === p));
   const counts = [...new Set(reports.map((r) => r.calls))];
@@ -244,5 +268,6 @@ export function renderTable(run: { reports: ScenarioReport[]; link?: LinkMicroRe
   out.push('='.repeat(width));
   if (run.link) out.push(...linkRows(run.link), '='.repeat(width));
   if (run.admission) out.push(...admissionRows(run.admission), '='.repeat(width));
+  if (run.outbound) out.push(...outboundRows(run.outbound), '='.repeat(width));
   return out.join('\n');
 }

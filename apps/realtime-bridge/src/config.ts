@@ -59,6 +59,12 @@ export const BRIDGE_DEFAULTS = {
   warmSessionsEnabled: true,
   /** A warm session whose call never STARTs is closed after this long. */
   warmSessionTtlMs: 30_000,
+  /**
+   * An outbound call may end unanswered (busy, no-answer) while its warm session waits: the
+   * webhook then deletes its meta. The warm session checks for that this often (one EXISTS per
+   * check, outbound calls only, only while ringing) instead of holding a slot until the TTL.
+   */
+  outboundWarmCheckMs: 1000,
   /** How often this bridge reports itself to the registry (link address, load); three missed reports make it dead. */
   heartbeatMs: 1000,
   /** Where this bridge's media link listens (internal only: gateways dial it). */
@@ -180,6 +186,7 @@ export function loadBridgeConfig(env: EnvSource) {
       fallbackTransferNumber: e.FALLBACK_TRANSFER_NUMBER,
       promptWaitMs: e.PROMPT_WAIT_MS,
       promptPollMs: BRIDGE_DEFAULTS.promptPollMs,
+      outboundWarmCheckMs: BRIDGE_DEFAULTS.outboundWarmCheckMs,
       ownerLeaseMs: e.OWNER_LEASE_MS,
       claimMaxAgeMs: e.CLAIM_MAX_AGE_MS,
       warmClaimMaxAgeMs: BRIDGE_DEFAULTS.warmClaimMaxAgeMs,

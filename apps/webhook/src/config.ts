@@ -1,5 +1,5 @@
 /** Webhook configuration: every knob with its default here, overridable from the environment. */
-import { field, parseEnv, type EnvSource } from '@voice/config';
+import { ConfigError, field, parseEnv, type EnvSource } from '@voice/config';
 import type { RedisEndpoint } from '@voice/redis';
 
 export const WEBHOOK_DEFAULTS = {
@@ -17,7 +17,21 @@ export const WEBHOOK_DEFAULTS = {
   streamWatchdogMs: 15_000,
   /** How often the watchdog looks for answered calls whose stream never started. */
   streamWatchdogSweepMs: 2000,
+  twilioApiBaseUrl: 'https://api.twilio.com',
+  /**
+   * Seconds Twilio lets an outbound call ring before no-answer (Twilio's own default is 60). Kept
+   * under the bridge's WARM_SESSION_TTL_MS (30 s) so the session warmed at placement is still
+   * there when the callee answers; a longer ring falls back to a cold start, not a failure.
+   */
+  outboundRingTimeoutSeconds: 25,
+  /** Twilio's MachineDetectionTimeout (seconds): how long AMD listens before answering `unknown`. */
+  machineDetectionTimeoutSeconds: 30,
+  /** How long POST /calls waits for Twilio's REST API before 502. */
+  twilioRestTimeoutMs: 10_000,
 } as const;
+
+/** A bearer token short enough to guess is no protection. */
+const MIN_API_TOKEN_CHARS = 16;
 
 export function loadWebhookConfig(env: EnvSource) {
   const e = parseEnv(
@@ -43,9 +57,22 @@ export function loadWebhookConfig(env: EnvSource) {
       STREAM_WATCHDOG_SWEEP_MS: field.positiveInt(WEBHOOK_DEFAULTS.streamWatchdogSweepMs),
       LOG_LEVEL: field.logLevel(),
       INSTANCE_ID: field.instanceId('webhook'),
+      API_TOKEN: field.optionalString(),
+      TWILIO_ACCOUNT_SID: field.optionalString(),
+      TWILIO_API_BASE_URL: field.httpUrl(WEBHOOK_DEFAULTS.twilioApiBaseUrl),
+      OUTBOUND_RING_TIMEOUT_SECONDS: field.positiveInt(WEBHOOK_DEFAULTS.outboundRingTimeoutSeconds),
+      MACHINE_DETECTION_TIMEOUT_SECONDS: field.positiveInt(WEBHOOK_DEFAULTS.machineDetectionTimeoutSeconds),
+      TWILIO_REST_TIMEOUT_MS: field.positiveInt(WEBHOOK_DEFAULTS.twilioRestTimeoutMs),
+      VOICEMAIL_SAY_VOICE: field.optionalString(),
     },
     env,
   );
+  if (e.API_TOKEN !== undefined && e.API_TOKEN.length < MIN_API_TOKEN_CHARS) {
+    throw new ConfigError('API_TOKEN', `must be at least ${MIN_API_TOKEN_CHARS} characters (e.g. openssl rand -hex 32)`);
+  }
+  if (e.API_TOKEN && !e.TWILIO_ACCOUNT_SID) {
+    throw new ConfigError('TWILIO_ACCOUNT_SID', 'is required with API_TOKEN: outbound calls are placed through the Twilio REST API');
+  }
   // REDIS_CLUSTER_NODES, when set, wins over REDIS_URL (see createRedis).
   const redis: RedisEndpoint = { url: e.REDIS_URL, clusterNodes: e.REDIS_CLUSTER_NODES };
   return {
@@ -73,6 +100,17 @@ export function loadWebhookConfig(env: EnvSource) {
     streamWatchdogSweepMs: e.STREAM_WATCHDOG_SWEEP_MS,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
+    /** The business API (POST /calls); undefined: API_TOKEN unset, outbound calls are off (503). */
+    outbound: e.API_TOKEN
+      ? {
+          apiToken: e.API_TOKEN,
+          twilio: { accountSid: e.TWILIO_ACCOUNT_SID!, authToken: e.TWILIO_AUTH_TOKEN, apiBaseUrl: e.TWILIO_API_BASE_URL, timeoutMs: e.TWILIO_REST_TIMEOUT_MS },
+          ringTimeoutSeconds: e.OUTBOUND_RING_TIMEOUT_SECONDS,
+          machineDetectionTimeoutSeconds: e.MACHINE_DETECTION_TIMEOUT_SECONDS,
+          /** Twilio <Say> voice for the voicemail message (e.g. Polly.Joanna-Neural); unset: Twilio's default. */
+          voicemailVoice: e.VOICEMAIL_SAY_VOICE,
+        }
+      : undefined,
   };
 }
 

@@ -9,6 +9,7 @@ export function createWebhookMetrics(registry: Registry) {
     answerMs: new Histogram({ name: 'webhook_answer_ms', help: 'Time to answer the voice webhook with TwiML (ms)', buckets: LATENCY_BUCKETS_MS, registers }),
     prebuildMs: new Histogram({ name: 'prebuild_job_ms', help: 'Prebuild job duration (ms)', buckets: LATENCY_BUCKETS_MS, registers }),
     streamNeverStarted: new Counter({ name: 'webhook_stream_never_started_total', help: 'Answered calls whose media stream never started', registers }),
+    outboundCalls: new Counter({ name: 'webhook_outbound_requests_total', help: 'POST /calls answered, by outcome', labelNames: ['outcome'], registers }),
     prebuildFailures: new Counter({ name: 'prebuild_failures_total', help: 'Prebuild job attempts that failed', registers }),
   };
 }

@@ -19,11 +19,18 @@ import { streamStatusHandler } from './routes/stream-status.js';
 import { requireTwilioSignature } from './routes/twilio-signature.js';
 import { voiceWebhookHandler } from './routes/voice-webhook.js';
 import { StreamWatchdog } from './watchdog/stream-watchdog.js';
+import { amdStatusHandler } from './outbound/amd-status.js';
+import { requireBearerToken } from './outbound/bearer-auth.js';
+import { callStatusHandler } from './outbound/call-status.js';
+import { apiBodyErrors, placeCallHandler } from './outbound/calls-route.js';
+import { createTwilioClient } from './twilio/rest-client.js';
 
 export const SERVICE_NAME = 'webhook';
 
 /** Twilio's webhook bodies are small; anything bigger is not Twilio. */
 const MAX_BODY = '64kb';
+/** A POST /calls body is three short fields. */
+const MAX_API_BODY = '8kb';
 
 export interface WebhookService {
   start(): Promise<void>;
@@ -82,7 +89,25 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   twilioRoutes.use(requireTwilioSignature({ authToken: config.twilioAuthToken, publicBaseUrl: config.publicBaseUrl, rejected: metrics.rejected }));
   twilioRoutes.post('/voice', voiceWebhookHandler({ config, redis, businesses, calls, queue, timeline, metrics, logger }));
   twilioRoutes.post('/stream-status', streamStatusHandler({ timeline, logger }));
+  // Outbound calls (apps/webhook/src/outbound/): Twilio's callbacks for the calls POST /calls placed.
+  const twilioClient = config.outbound ? createTwilioClient(config.outbound.twilio) : undefined;
+  twilioRoutes.post('/call-status', callStatusHandler({ redis, calls, timeline, logger }));
+  twilioRoutes.post('/amd-status', amdStatusHandler({ twilio: twilioClient, voicemailVoice: config.outbound?.voicemailVoice, businesses, calls, timeline, logger }));
   app.use('/twilio', twilioRoutes);
+  if (config.outbound && twilioClient) {
+    const settings = { publicBaseUrl: config.publicBaseUrl, ...config.outbound };
+    app.post(
+      '/calls',
+      requireBearerToken({ token: config.outbound.apiToken, rejected: metrics.rejected }),
+      express.json({ limit: MAX_API_BODY }),
+      placeCallHandler({ settings, twilio: twilioClient, redis, businesses, calls, queue, timeline, logger, outcomes: metrics.outboundCalls }),
+      apiBodyErrors,
+    );
+  } else {
+    app.post('/calls', (_req, res) => {
+      res.status(503).json({ error: 'outbound calls are off: set API_TOKEN (and TWILIO_ACCOUNT_SID) on the webhook service' });
+    });
+  }
 
   return {
     get port() {

@@ -28,6 +28,10 @@ export type CallStatus = (typeof CALL_STATUSES)[number];
 export const CALL_END_STATUSES = ['completed', 'failed', 'rejected', 'busy', 'no_answer', 'canceled'] as const;
 export type CallEndStatus = (typeof CALL_END_STATUSES)[number];
 
+/** How an outbound call that never had a media stream ends (Twilio's status callback says which). */
+export const UNANSWERED_STATUSES = ['busy', 'no_answer', 'failed', 'canceled', 'completed'] as const;
+export type UnansweredStatus = (typeof UNANSWERED_STATUSES)[number];
+
 /** fast: the prebuilt prompt was in Redis; slow: the bridge built it from the database. */
 export const PROMPT_PATHS = ['fast', 'slow'] as const;
 export type PromptPath = (typeof PROMPT_PATHS)[number];

@@ -18,7 +18,7 @@ export const TIMELINE_EVENTS = {
   'stream.stopped': 'gateway: Twilio "stop" received or socket closed; fields: reason, rx, tx',
   'warm.ready': 'bridge: warm session configured before START and the greeting requested; fields: ms (since claim)',
   'warm.joined': 'bridge: START arrived for a warm session and audio flows both ways; fields: greeting_ready (audio already waiting), waited_ms, buffered_frames',
-  'warm.expired': 'bridge: the call never started (reason ttl: no START within the warm TTL; no_start: the gateway gave up); the model session was closed; fields: reason, ttl_ms',
+  'warm.expired': 'bridge: the call never started (reason ttl: no START within the warm TTL; no_start: the gateway gave up; call_over: an outbound call ended unanswered, e.g. busy or no-answer); the model session was closed; fields: reason, ttl_ms',
   'call.orphaned': 'gateway: the media link to the call\'s bridge closed or stopped answering pings; the caller hears hold audio and the call is offered again; fields: previous_owner, link_reason',
   'bridge.claimed': 'bridge: this instance owns the call; fields: claim_ms, reason (prebuilt|started), takeover_from',
   'link.attached': 'gateway: the call\'s audio now flows over the media link to its bridge; fields: bridge, attach_ms (from START), via (owner|claim)',
@@ -41,8 +41,13 @@ export const TIMELINE_EVENTS = {
   'openai.reconnected': 'bridge: the conversation resumed on a new session; fields: ms, items',
   'realtime.fallback': 'bridge: the model is unreachable; the caller is sent to the fallback; fields: reason. gateway: reason NO_CAPACITY when no bridge has room (busy clip, then the TwiML fallback)',
   'input.invalid': 'gateway: malformed message on the media socket (first of its kind per call); fields: kind, detail',
-  'call.ended': 'bridge (or gateway for calls no bridge owned): fields: end_reason, rx, tx, is_ghost, duration_ms',
+  'call.ended': 'bridge (or gateway for calls no bridge owned; webhook for outbound calls that never had a stream: busy, no-answer, failed, canceled): fields: end_reason, rx, tx, is_ghost, duration_ms',
   'call.silent_failure': 'bridge/gateway: a real call ended without the caller hearing audio; fields: reason',
+  'outbound.placed': 'webhook: POST /calls placed an outbound call (Twilio calls.create accepted it); the session is prebuilt while it rings; fields: from, to, business_id, twilio_ms',
+  'twilio.call_status': 'webhook: Twilio call status callback of an outbound call; fields: call_status (initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled), duration_s',
+  'call.answered_by': 'webhook: Twilio asynchronous answering machine detection result; fields: answered_by (human, machine_end_beep, machine_end_silence, machine_end_other, machine_start, fax, unknown), detection_ms, action (converse, voicemail, hangup, wait)',
+  'outbound.voicemail': 'webhook: a machine answered and its greeting ended: the live call was redirected to the business voicemail message, then a hangup; fields: chars, rest_ms',
+  'outbound.hangup': 'webhook: the outbound call was hung up through the REST API; fields: reason (fax, machine_no_message), rest_ms',
   'call.metrics': 'bridge: openai_connect_ms, first_greeting_audio_ms and the breakdown (connect, wait_prompt, configure, total)',
 } as const;
 

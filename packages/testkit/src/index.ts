@@ -7,4 +7,4 @@ export * from './process/index.js';
 export { synthesizeMulaw } from './audio/speech.js';
 export type { SpeechOptions } from './audio/speech.js';
 export { TwilioRestDouble } from './twilio-double/rest-api.js';
-export type { RecordedRestRequest, TwilioRestDoubleOptions } from './twilio-double/rest-api.js';
+export type { OutboundOptions, RecordedRestRequest, TwilioRestDoubleOptions } from './twilio-double/rest-api.js';

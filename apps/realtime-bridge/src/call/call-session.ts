@@ -86,6 +86,9 @@ export class CallSession {
   private attachWaiter: ((record: AttachRecord) => void) | undefined;
   private reattachTimer: NodeJS.Timeout | undefined;
   private fallingBack = false;
+  private direction: 'inbound' | 'outbound' = 'inbound';
+  /** Set when a warm outbound call ended before it was answered (its meta is gone). */
+  private warmCallOver = false;
 
   constructor(private readonly deps: CallSessionDeps) {
     const { config, logger, metrics } = deps;
@@ -144,6 +147,7 @@ export class CallSession {
       state.businessId = meta?.businessId ?? attach?.params.businessId ?? '';
       state.callerNumber = meta?.from ?? '';
       const direction = meta?.direction ?? (attach?.params.direction === 'outbound' ? 'outbound' : 'inbound');
+      this.direction = direction;
 
       stats.connectStartedAt = Date.now();
       const budget = { attempts: deps.openaiConfig.connectAttempts, timeoutMs: deps.openaiConfig.connectTimeoutMs };
@@ -232,8 +236,10 @@ export class CallSession {
     state.phase = 'warm';
     this.requestGreeting();
     void this.tl.record('warm.ready', { ms: Date.now() - state.stats.claimedAt });
-    const attach = await this.waitForAttach(deps.config.warmSessionTtlMs);
-    if (!attach) return this.expireWarm('ttl');
+    // An outbound call that ends unanswered never attaches: notice it (its meta is deleted) rather than wait for the TTL.
+    const callOver = this.direction === 'outbound' ? { everyMs: deps.config.outboundWarmCheckMs, isOver: async () => !(await deps.ownership.notOver(deps.callSid)) } : undefined;
+    const attach = await this.waitForAttach(deps.config.warmSessionTtlMs, callOver);
+    if (!attach) return this.expireWarm(this.warmCallOver ? 'call_over' : 'ttl');
     if (state.phase !== 'warm') return;
     const greetingReady = state.stats.modelFirstAudioAt !== undefined;
     const buffered = this.goLive('resume-after-warm');
@@ -272,15 +278,29 @@ export class CallSession {
     deps.onFinished(this);
   }
 
-  private waitForAttach(timeoutMs: number): Promise<AttachRecord | undefined> {
+  private waitForAttach(timeoutMs: number, callOver?: { everyMs: number; isOver: () => Promise<boolean> }): Promise<AttachRecord | undefined> {
     if (this.attachRecord) return Promise.resolve(this.attachRecord);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), timeoutMs);
-      this.attachWaiter = (record) => {
+      const done = (record: AttachRecord | undefined) => {
         clearTimeout(timer);
+        clearInterval(check);
         this.attachWaiter = undefined;
         resolve(record);
       };
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      const check = callOver
+        ? setInterval(() => {
+            void callOver.isOver().then(
+              (over) => {
+                if (!over || this.attachRecord) return;
+                this.warmCallOver = true;
+                done(undefined);
+              },
+              (err: unknown) => this.deps.logger.warn('warm call check failed', errorFields(err)),
+            );
+          }, callOver.everyMs)
+        : undefined;
+      this.attachWaiter = done;
     });
   }
 

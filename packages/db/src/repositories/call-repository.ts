@@ -5,7 +5,7 @@
  * earlier one knew.
  */
 import type { Knex } from 'knex';
-import type { CallDirection, CallEndStatus, CallStatus, PromptPath } from '../domain.js';
+import type { CallDirection, CallEndStatus, CallStatus, PromptPath, UnansweredStatus } from '../domain.js';
 import { toCall } from './call-row.js';
 import type { Call } from './call-row.js';
 
@@ -49,6 +49,23 @@ export interface CallEnded {
   to?: string | null;
 }
 
+export interface CallPlaced {
+  callSid: string;
+  businessId: string;
+  /** The business number the call is placed from, and the callee. */
+  from: string;
+  to: string;
+}
+
+export interface CallUnanswered {
+  /** How Twilio says it ended: busy, no_answer, failed, canceled; or completed (answered, no stream ever). */
+  status: UnansweredStatus;
+  endedAt: Date;
+  endReason: string;
+  /** Twilio's CallDuration (seconds), when it said. */
+  durationMs?: number | null;
+}
+
 export interface CallRepository {
   /**
    * Records the voice webhook. A retried webhook neither fails nor duplicates:
@@ -67,6 +84,21 @@ export interface CallRepository {
    */
   failNeverStarted(input: { answeredBefore: Date; answeredAfter: Date; limit: number; endReason: string }): Promise<Array<{ callSid: string; receivedAt: Date }>>;
   findByCallSid(callSid: string): Promise<Call | null>;
+  /**
+   * An outbound call Twilio accepted and is dialing (status placed). `received_at` stays null:
+   * the callee's answer (the voice webhook) sets it and moves the call to received, which is when
+   * the stream watchdog starts counting; ringing is not a stream that failed to start.
+   */
+  recordPlaced(input: CallPlaced): Promise<void>;
+  /** Twilio's answering machine detection result (human, machine_end_beep, fax, unknown, ...). */
+  recordAnsweredBy(callSid: string, answeredBy: string): Promise<void>;
+  /**
+   * Ends an outbound call that never had a media stream (Twilio's status callback: busy,
+   * no-answer, failed, canceled, or completed without a stream). One conditional statement: a
+   * call that had a stream or has already ended is left to whoever ended it (the bridge), so a
+   * call is finalized once. Resolves with the row when this call ended it, null otherwise.
+   */
+  recordUnanswered(callSid: string, input: CallUnanswered): Promise<Call | null>;
 }
 
 export function createCallRepository(knex: Knex): CallRepository {
@@ -99,6 +131,8 @@ export function createCallRepository(knex: Knex): CallRepository {
           from_number: keep('from_number'),
           to_number: keep('to_number'),
           received_at: overwrite('received_at'),
+          // An outbound call that was placed is answered now: it waits for its stream like any call.
+          status: knex.raw(`case when ??.status = 'placed' then excluded.status else ??.status end`, [CALLS, CALLS]),
         })
         .whereNull(`${CALLS}.received_at`)
         .returning('call_sid');
@@ -185,6 +219,53 @@ export function createCallRepository(knex: Knex): CallRepository {
         .update({ status: 'failed', ended_at: knex.fn.now(), end_reason: endReason, silent_failure: false })
         .returning(['call_sid', 'received_at'])) as Array<{ call_sid: string; received_at: Date }>;
       return rows.map((r) => ({ callSid: r.call_sid, receivedAt: r.received_at }));
+    },
+
+    async recordPlaced(input) {
+      await knex(CALLS)
+        .insert({
+          call_sid: input.callSid,
+          business_id: input.businessId,
+          direction: 'outbound',
+          from_number: input.from,
+          to_number: input.to,
+          status: 'placed',
+        })
+        // Twilio's answer can race this write: whatever is there already knows more.
+        .onConflict('call_sid')
+        .merge({ business_id: keep('business_id'), direction: keep('direction'), from_number: keep('from_number'), to_number: keep('to_number') });
+    },
+
+    async recordAnsweredBy(callSid, answeredBy) {
+      // Twilio detects after the answer, so the placement's row is there.
+      await knex(CALLS).where({ call_sid: callSid }).update({ answered_by: answeredBy });
+    },
+
+    async recordUnanswered(callSid, input) {
+      const rows: unknown[] = await knex(CALLS)
+        .insert({
+          call_sid: callSid,
+          direction: 'outbound',
+          status: input.status,
+          ended_at: input.endedAt,
+          end_reason: input.endReason,
+          silent_failure: false,
+          metrics: JSON.stringify(input.durationMs == null ? {} : { twilio_duration_ms: input.durationMs }),
+        })
+        // Usually the placement's row is there; a status callback that beats its write creates it
+        // (the placement's late write then only fills the business and numbers in).
+        .onConflict('call_sid')
+        .merge({
+          status: overwrite('status'),
+          ended_at: overwrite('ended_at'),
+          end_reason: overwrite('end_reason'),
+          silent_failure: overwrite('silent_failure'),
+          metrics: knex.raw('??.metrics || excluded.metrics', [CALLS]),
+        })
+        .whereNull(`${CALLS}.ended_at`)
+        .whereNull(`${CALLS}.stream_started_at`)
+        .returning('*');
+      return rows.length === 0 ? null : toCall(rows[0]);
     },
 
     async findByCallSid(callSid) {

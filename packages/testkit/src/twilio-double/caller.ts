@@ -59,7 +59,12 @@ export class TwilioCallerDouble {
   private streamUrl: string | undefined;
   private customParameters: Record<string, string> | undefined;
   private hungUp = false;
-  private readonly placedAt = performance.now();
+  /** TwiML from a REST redirect, waiting to replace the verbs still to run. */
+  private redirectTo: TwimlVerb[] | undefined;
+  private redirected = false;
+  private completedByApi = false;
+  /** performance.now() when the call was placed: `callMs` values count from here. */
+  readonly placedAt = performance.now();
   private readonly abort = new AbortController();
   private readonly streamStatus: StreamStatusPoster;
 
@@ -84,6 +89,25 @@ export class TwilioCallerDouble {
     this.hungUp = true;
     this.abort.abort();
     this.session?.hangup();
+    return this.done;
+  }
+
+  /**
+   * Twilio's side of `calls(sid).update({twiml})`: the media stream ends (`stop`, close, as when
+   * any verb ends it) and the new TwiML runs instead of whatever was left of the old.
+   */
+  redirect(twiml: string): void {
+    this.redirectTo = parseTwiml(twiml);
+    this.redirected = true;
+    this.session?.hangup('twilio');
+  }
+
+  /** Twilio's side of `calls(sid).update({status: 'completed'})`: the call is hung up from the API. */
+  completeByApi(): Promise<CallSummary> {
+    this.completedByApi = true;
+    this.hungUp = true;
+    this.abort.abort();
+    this.session?.hangup('twilio');
     return this.done;
   }
 
@@ -142,15 +166,22 @@ export class TwilioCallerDouble {
     script.catch(() => undefined);
     const verbs = await this.fetchTwiml();
     let endedBy: CallEndReason = verbs ? 'twiml-end' : 'webhook-error';
-    for (const verb of verbs ?? []) {
-      if (this.hungUp) break;
-      const outcome = await this.runVerb(verb, script);
+    let pending = [...(verbs ?? [])];
+    while (pending.length > 0 && !this.hungUp) {
+      const outcome = await this.runVerb(pending.shift()!, script);
+      if (this.redirectTo) {
+        // A REST redirect arrived while this verb ran: its TwiML replaces the rest.
+        pending = this.redirectTo;
+        this.redirectTo = undefined;
+        endedBy = 'twiml-end';
+        continue;
+      }
       if (outcome) {
         endedBy = outcome;
         break;
       }
     }
-    if (this.hungUp) endedBy = 'caller';
+    if (this.hungUp) endedBy = this.completedByApi ? 'api-hangup' : 'caller';
     await this.streamStatus.settled();
     this.state = 'ended';
     return this.summarize(endedBy);
@@ -194,8 +225,8 @@ export class TwilioCallerDouble {
 
   /** Runs one verb; returns why the call ends if it ends here. */
   private async runVerb(verb: TwimlVerb, script: Promise<Buffer>): Promise<CallEndReason | undefined> {
-    const phase = this.pastStream ? 'after-stream' : 'before-stream';
-    if (this.pastStream) this.afterStreamVerbs.push(verb);
+    const phase = this.redirected ? 'redirect' : this.pastStream ? 'after-stream' : 'before-stream';
+    if (this.pastStream && !this.redirected) this.afterStreamVerbs.push(verb);
     switch (verb.verb) {
       case 'Say':
         this.spokenByTwilio.push({ verb: 'Say', text: verb.text, callMs: this.callMs(), phase });

@@ -62,7 +62,8 @@ export interface MediaStreamOptions {
 /** Called with each media payload received from the app and its arrival time (`performance.now()`). */
 export type MediaHook = (audio: Buffer, at: number) => void;
 
-export type StreamEndedBy = 'caller' | 'app' | 'handshake-failed';
+/** twilio: Twilio itself ended the stream (the call was redirected or completed through the REST API). */
+export type StreamEndedBy = 'caller' | 'app' | 'twilio' | 'handshake-failed';
 
 export interface StreamEnd {
   endedBy: StreamEndedBy;
@@ -104,6 +105,7 @@ export class MediaStreamSession {
   private readonly scriptFrames: number;
   private unsubscribeClock: (() => void) | undefined;
   private hangingUp = false;
+  private hangupBy: 'caller' | 'twilio' = 'caller';
   private lastError: Error | undefined;
   private resolveEnded!: (end: StreamEnd) => void;
 
@@ -135,10 +137,14 @@ export class MediaStreamSession {
     return this.ws.readyState === WebSocket.OPEN;
   }
 
-  /** The caller hangs up now: `stop` (if the stream started), then close. */
-  hangup(): void {
+  /**
+   * The caller hangs up now (or Twilio ends the stream because the call was redirected or
+   * completed through the REST API): `stop` (if the stream started), then close.
+   */
+  hangup(by: 'caller' | 'twilio' = 'caller'): void {
     if (this.hangingUp || this.closedAt !== undefined) return;
     this.hangingUp = true;
+    this.hangupBy = by;
     this.quiesce();
     if (this.ws.readyState === WebSocket.CONNECTING) {
       this.ws.terminate();
@@ -235,7 +241,7 @@ export class MediaStreamSession {
     this.closedAt = performance.now();
     this.quiesce();
     const end: StreamEnd = {
-      endedBy: this.hangingUp ? 'caller' : this.openedAt !== undefined ? 'app' : 'handshake-failed',
+      endedBy: this.hangingUp ? this.hangupBy : this.openedAt !== undefined ? 'app' : 'handshake-failed',
       closeCode: code,
       closeReason: reason,
     };

@@ -71,6 +71,8 @@ export type CallEndReason =
   | 'twiml-end'
   /** TwiML said `<Redirect>`, which the double records but does not follow. */
   | 'redirect'
+  /** The call was completed through the REST API (`Status=completed`). */
+  | 'api-hangup'
   /** The webhook failed (non-2xx, timeout, refused) or answered invalid TwiML. */
   | 'webhook-error';
 
@@ -86,8 +88,11 @@ export interface SpokenByTwilio {
   /** Say text or Play URL. */
   text: string;
   callMs: number;
-  /** Before the stream, after it (the fallback), or Twilio's own error message. */
-  phase: 'before-stream' | 'after-stream' | 'error';
+  /**
+   * Before the stream, after it (the fallback), from TwiML the call was redirected to through
+   * the REST API, or Twilio's own error message.
+   */
+  phase: 'before-stream' | 'after-stream' | 'redirect' | 'error';
 }
 
 /** Stream records: `atMs` is ms since START was sent (or since the socket opened when START never was). */

@@ -1,0 +1,79 @@
+/**
+ * POST /twilio/call-status: Twilio's status callback for the calls this service
+ * placed. Every status goes on the timeline (`twilio.call_status`). A call that
+ * ends without ever having had a media stream (busy, no-answer, failed,
+ * canceled; or completed, e.g. hung up before the stream opened) is finalized
+ * here: the calls row gets its status, `call.ended` goes on the timeline, the
+ * transient keys are deleted. A call that had a stream is the bridge's to
+ * finalize; the conditional update in recordUnanswered leaves it alone, so no
+ * call is finalized twice.
+ */
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import type { CallRepository, UnansweredStatus } from '@voice/db';
+import type { Logger } from '@voice/logging';
+import { errorFields } from '@voice/logging';
+import { transientCallKeys, type RedisClient, type Timeline } from '@voice/redis';
+import { describeIssues } from '../routes/voice-params.js';
+
+const callStatusParams = z.object({
+  CallSid: z.string().regex(/^CA[0-9a-f]{32}$/i, 'must be a Twilio Call SID'),
+  CallStatus: z.string().min(1, 'is required'),
+  /** Seconds, on the final callback. */
+  CallDuration: z.coerce.number().int().nonnegative().optional(),
+});
+
+/** Twilio's final statuses, as the calls row spells them. */
+const FINAL_STATUSES: Record<string, UnansweredStatus> = {
+  busy: 'busy',
+  'no-answer': 'no_answer',
+  failed: 'failed',
+  canceled: 'canceled',
+  completed: 'completed',
+};
+
+/** end_reason of an answered call that never had a stream (as the stream watchdog says it). */
+const NO_STREAM_REASON = 'no_stream';
+const MS_PER_SECOND = 1000;
+
+export function callStatusHandler(deps: { redis: RedisClient; calls: CallRepository; timeline: Timeline; logger: Logger }) {
+  return async (req: Request, res: Response) => {
+    const parsed = callStatusParams.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).type('text/plain').send(`Invalid call status callback: ${describeIssues(parsed.error)}\n`);
+      return;
+    }
+    const p = parsed.data;
+    const log = deps.logger.child({ callSid: p.CallSid });
+    const final = FINAL_STATUSES[p.CallStatus];
+    const level = final === 'failed' ? 'warn' : 'info';
+    await deps.timeline.record(p.CallSid, 'twilio.call_status', { call_status: p.CallStatus, duration_s: p.CallDuration }, { logger: log, level });
+    if (final) {
+      try {
+        await finalizeUnanswered(deps, p.CallSid, final, p.CallDuration, log);
+      } catch (err) {
+        // Answered with 500 so Twilio's log shows it; the stream watchdog still ends an answered call.
+        log.error('finalizing an unanswered call failed', errorFields(err));
+        res.status(500).type('text/plain').send('could not record the call status\n');
+        return;
+      }
+    }
+    res.status(204).end();
+  };
+}
+
+async function finalizeUnanswered(
+  deps: { redis: RedisClient; calls: CallRepository; timeline: Timeline },
+  callSid: string,
+  status: UnansweredStatus,
+  durationS: number | undefined,
+  log: Logger,
+): Promise<void> {
+  const endReason = status === 'completed' ? NO_STREAM_REASON : status;
+  const durationMs = durationS === undefined ? null : durationS * MS_PER_SECOND;
+  const ended = await deps.calls.recordUnanswered(callSid, { status, endedAt: new Date(), endReason, durationMs });
+  if (!ended) return;
+  await deps.timeline.record(callSid, 'call.ended', { end_reason: endReason, rx: 0, tx: 0, is_ghost: false, duration_ms: durationMs ?? 0 }, { logger: log });
+  // A warm session on a bridge for this call closes at its TTL (warm.expired); its keys go now.
+  await deps.redis.del(...transientCallKeys(callSid)).catch((err: unknown) => log.error('call key cleanup failed', errorFields(err)));
+}

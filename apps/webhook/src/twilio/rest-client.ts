@@ -1,0 +1,52 @@
+/**
+ * The twilio SDK's REST client for this service. `TWILIO_API_BASE_URL` points it
+ * elsewhere (a regional edge, or the local REST double in tests) by rewriting the
+ * request's origin in a RequestClient, as the SDK documents for custom clients
+ * (the realtime bridge's call-control.ts does the same for its redirects).
+ */
+import twilio from 'twilio';
+
+type RequestOptions<T> = Parameters<typeof twilio.RequestClient.prototype.request<T>>[0];
+
+export interface TwilioRestConfig {
+  accountSid: string;
+  authToken: string;
+  apiBaseUrl: string;
+  /** Per request; the SDK's own default is 30 s. */
+  timeoutMs: number;
+}
+
+export type TwilioClient = ReturnType<typeof twilio>;
+
+class OriginRequestClient extends twilio.RequestClient {
+  constructor(
+    private readonly origin: string | undefined,
+    timeout: number,
+  ) {
+    super({ timeout });
+  }
+
+  override request<TData>(opts: RequestOptions<TData>) {
+    if (!this.origin) return super.request<TData>(opts);
+    const uri = new URL(opts.uri);
+    const target = new URL(this.origin);
+    uri.protocol = target.protocol;
+    uri.host = target.host;
+    return super.request<TData>({ ...opts, uri: uri.toString() });
+  }
+}
+
+const TWILIO_API_ORIGIN = 'https://api.twilio.com';
+
+export function createTwilioClient(config: TwilioRestConfig): TwilioClient {
+  const origin = config.apiBaseUrl.replace(/\/+$/, '');
+  return twilio(config.accountSid, config.authToken, {
+    httpClient: new OriginRequestClient(origin === TWILIO_API_ORIGIN ? undefined : origin, config.timeoutMs),
+  });
+}
+
+/** Twilio refused the request: its HTTP status, error code and own message (RestException). */
+export function twilioRefusal(err: unknown): { status: number; code: number | undefined; message: string; moreInfo: string | undefined } | undefined {
+  if (!(err instanceof twilio.RestException)) return undefined;
+  return { status: err.status, code: err.code, message: err.message, moreInfo: err.moreInfo };
+}
