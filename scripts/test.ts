@@ -9,9 +9,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { REPO_ROOT } from '@voice/testkit';
+import { fileURLToPath } from 'node:url';
 import { LocalServiceError, ensureLocalServices, type LocalServices } from './lib/local-services/local-services.js';
 
+/** Not @voice/testkit's REPO_ROOT: loading the test kit here would delay every run. */
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ALL_SPECS = ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'];
 const MOCHA_BIN = createRequire(import.meta.url).resolve('mocha/bin/mocha.js');
 /** Exit codes of a process ended by a signal: 128 + its number. */

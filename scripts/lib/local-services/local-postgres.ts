@@ -14,8 +14,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'nod
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import { userInfo } from 'node:os';
-import { freePort } from '@voice/testkit';
 import { LocalServiceError, type LocalProcess } from './local-process.js';
+import { freePort } from './tcp.js';
 
 export const LOCAL_POSTGRES_DEFAULTS = {
   host: '127.0.0.1',

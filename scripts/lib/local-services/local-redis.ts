@@ -6,8 +6,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '@voice/testkit';
-import { delay, tcpAnswers } from './tcp.js';
+import { delay, freePort, tcpAnswers } from './tcp.js';
 import { LocalServiceError, type LocalProcess } from './local-process.js';
 
 export const LOCAL_REDIS_DEFAULTS = {
