@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.cache/**', 'recordings/**', 'bench-results/**', 'eslint.config.js', '.mocharc.cjs', 'scripts/test.mjs'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '.cache/**', 'recordings/**', 'bench-results/**', 'eslint.config.js', '.mocharc.cjs'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -4,7 +4,9 @@
  * Realtime double as separate processes, places a call to the demo business
  * exactly as Twilio would (signed webhook, TwiML, media stream, real speech),
  * prints the call's timeline and writes what the caller heard to a WAV file.
- * Needs only Redis and Postgres.
+ * Needs only Redis and Postgres; when REDIS_URL / DATABASE_URL are unset and
+ * nothing answers on the defaults, starts them for this run only
+ * (scripts/lib/local-services).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { formatTimeline, readTimeline } from '@voice/redis';
 import { REPO_ROOT, placeCall, startProcessStack, waitFor, type ProcessStack } from '@voice/testkit';
 import { PreflightError, checkRedis, endpointsFromEnv, prepareDatabase } from './lib/preflight.js';
 import { connectScriptRedis, describeRedisEndpoint, formatClusterNodes } from './lib/redis-endpoint.js';
+import { LocalServiceError, ensureLocalServices, type LocalServices } from './lib/local-services/local-services.js';
 
 const PUBLIC_BASE_URL = 'https://demo.example.test';
 const PUBLIC_STREAM_URL = 'wss://demo.example.test/ws/twilio-media';
@@ -31,7 +34,17 @@ function say(line: string): void {
 }
 
 async function main(): Promise<number> {
-  const endpoints = endpointsFromEnv(process.env);
+  const services = await ensureLocalServices(process.env);
+  if (services.summary) say(services.summary);
+  try {
+    return await runDemo(services);
+  } finally {
+    await services.stop();
+  }
+}
+
+async function runDemo(services: LocalServices): Promise<number> {
+  const endpoints = endpointsFromEnv({ ...process.env, ...services.env });
   say(`checking ${describeRedisEndpoint(endpoints.redis)} and PostgreSQL`);
   await checkRedis(endpoints.redis);
   await prepareDatabase(endpoints.databaseUrl);
@@ -111,7 +124,7 @@ async function main(): Promise<number> {
 main()
   .then((code) => process.exit(code))
   .catch((err: unknown) => {
-    const message = err instanceof PreflightError ? err.message : err instanceof Error ? err.message : String(err);
+    const message = err instanceof PreflightError || err instanceof LocalServiceError ? err.message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`[demo] failed: ${message}\n`);
     process.exit(1);
   });
