@@ -20,6 +20,13 @@ export class HoldAudio {
     this.schedule(Math.max(0, sinceEpochMs + this.afterMs - Date.now()));
   }
 
+  /** Play only if the wait lasts `afterMs` from now (a planned session change that runs late), then repeat. */
+  startFromNow(): void {
+    this.stopped = false;
+    clearTimeout(this.timer);
+    this.schedule(this.afterMs);
+  }
+
   /** Play now (the model dropped mid-call) and keep repeating until stopped. */
   playNow(): void {
     this.stopped = false;
