@@ -113,12 +113,13 @@ describe('e2e: fuzzing the media socket', function () {
     const summary = await next.hangup();
     expect(summary.firstAudioAtMs).to.be.a('number');
 
-    // Nothing leaked: model sessions, sockets, per-call keys (timelines stay), unfinished call rows.
+    // Nothing leaked: model sessions, sockets, per-call keys (timelines and conversation records stay, expiring), unfinished call rows.
     await waitFor(() => stack.realtime.openSessionCount === 0, { timeoutMs: SETTLE_TIMEOUT_MS, message: 'model sessions closed' });
     const calls = createCallRepository(knex);
     const fuzzedCallSids = sockets.flatMap((s) => s.callSids);
     for (const callSid of fuzzedCallSids) {
-      const onlyTimeline = async () => (await callKeysPresent(redis, callSid)).every((k) => k === `call:{${callSid}}:timeline`);
+      const kept = [`call:{${callSid}}:timeline`, `call:{${callSid}}:conversation`];
+      const onlyTimeline = async () => (await callKeysPresent(redis, callSid)).every((k) => kept.includes(k));
       await waitFor(onlyTimeline, { timeoutMs: SETTLE_TIMEOUT_MS, message: `per-call keys of ${callSid} cleaned up` });
     }
     for (const s of sockets.filter((x) => x.role !== 'anonymous')) {

@@ -79,9 +79,10 @@ describe('e2e: an inbound call', function () {
     expect(row?.firstGreetingAudioMs).to.be.a('number');
     expect(row?.openaiConnectMs).to.be.a('number');
 
-    // Nothing leaks: no model session, no per-call keys but the timeline.
+    // Nothing leaks: no model session, no per-call keys but the timeline and the conversation record, both expiring.
     expect(stack.realtime.openSessionCount).to.equal(0);
-    await waitFor(async () => (await callKeysPresent(redis, callSid)).length === 1, { message: 'per-call keys cleaned up' });
-    expect(await callKeysPresent(redis, callSid)).to.deep.equal([`call:{${callSid}}:timeline`]);
+    await waitFor(async () => (await callKeysPresent(redis, callSid)).length === 2, { message: 'per-call keys cleaned up' });
+    expect(await callKeysPresent(redis, callSid)).to.deep.equal([`call:{${callSid}}:conversation`, `call:{${callSid}}:timeline`]);
+    expect(await redis.ttl(`call:{${callSid}}:conversation`), 'the conversation record expires').to.be.greaterThan(0);
   });
 });

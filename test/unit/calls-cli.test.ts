@@ -45,7 +45,7 @@ function row(overrides: Partial<Call> = {}): Call {
     gatewayInstance: 'gw-1',
     bridgeInstance: 'br-1',
     answeredBy: null,
-    usage: { input_tokens: 0, output_tokens: 0, input_text_tokens: 0, input_audio_tokens: 0, input_cached_tokens: 0, output_text_tokens: 0, output_audio_tokens: 0, responses: 0 },
+    usage: { input_tokens: 0, output_tokens: 0, input_text_tokens: 0, input_audio_tokens: 0, input_cached_tokens: 0, input_cached_text_tokens: 0, input_cached_audio_tokens: 0, output_text_tokens: 0, output_audio_tokens: 0, responses: 0 },
     costUsd: null,
     transcript: null,
     createdAt: new Date(NOW),

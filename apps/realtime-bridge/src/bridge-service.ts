@@ -11,7 +11,7 @@ import { createAppointmentRepository, createBusinessRepository, createCallReposi
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { MediaLinkServer, createLinkMetrics, linkObserver } from '@voice/media-link';
-import { BridgeRegistry, GroupConsumer, Timeline, createRedis, quitRedis, sharedKeys, type ClaimEntry } from '@voice/redis';
+import { BridgeRegistry, ConversationWriter, GroupConsumer, Timeline, createRedis, quitRedis, sharedKeys, type ClaimEntry } from '@voice/redis';
 import { closeServer, createMetricsRegistry, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
 import type { Registry } from 'prom-client';
 import type { BridgeConfig } from './config.js';
@@ -51,6 +51,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const metrics = createBridgeMetrics(registry);
   const linkMetrics = createLinkMetrics(registry);
   const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger });
+  const conversations = new ConversationWriter({ redis });
   const keys = sharedKeys(config.namespace);
   const bridges = new BridgeRegistry(redis, keys, config.registryStaleMs);
   const ownership = new CallOwnership(redis, config.instanceId, config.call.ownerLeaseMs, bridges);
@@ -94,6 +95,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
       redis,
       ownership,
       timeline,
+      conversations,
       logger: logger.child({ callSid: claim.callSid }),
       metrics,
       businesses,

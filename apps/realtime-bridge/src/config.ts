@@ -85,7 +85,36 @@ export const BRIDGE_DEFAULTS = {
   maxHeldRecords: 3000,
   /** Caller frames held while no model session can take them: 30 s is more than any setup budget. */
   maxPendingCallerFrames: 1500,
+  /** Caller turns come from input transcription (the conversation record and the transcript); TRANSCRIPTION_OFF turns it off. */
+  inputTranscriptionModel: 'gpt-4o-mini-transcribe',
+  /** The Realtime API ends a session after 60 minutes (PROTOCOLS §4). */
+  sessionMaxMs: 60 * 60 * 1000,
+  /** A session this close to its limit is recycled at the next quiet moment (enough to wait out a long turn). */
+  sessionRecycleMarginMs: 3 * 60 * 1000,
+  /** While a recycle waits for a quiet moment (no response, caller silent, agent audio played out), it looks this often. */
+  sessionRecycleCheckMs: 100,
+  /** A next session that could not be prepared is tried again after this long. */
+  sessionRecycleRetryMs: 1000,
+  /** A recycle waits this long at most for a caller turn's transcript (it goes on the record before the swap). */
+  sessionRecycleTranscriptWaitMs: 5000,
+  /** Replayed into a new session: the most recent conversation items (older ones are dropped first). */
+  replayMaxItems: 200,
+  /**
+   * Prices in US dollars per 1M tokens, for the call's cost_usd: OpenAI's list prices for
+   * gpt-realtime as of 2026-12-06 (https://developers.openai.com/api/docs/models/gpt-realtime-1.5).
+   */
+  pricesPer1M: {
+    audioInput: 32.0,
+    audioInputCached: 0.4,
+    audioOutput: 64.0,
+    textInput: 4.0,
+    textInputCached: 0.4,
+    textOutput: 16.0,
+  },
 } as const;
+
+/** INPUT_TRANSCRIPTION_MODEL value that turns input transcription off (an empty variable means "the default"). */
+export const TRANSCRIPTION_OFF = 'none';
 
 export function loadBridgeConfig(env: EnvSource) {
   const e = parseEnv(
@@ -126,6 +155,15 @@ export function loadBridgeConfig(env: EnvSource) {
       MEDIA_LINK_DEAD_MS: field.positiveInt(MEDIA_LINK_DEFAULTS.deadAfterMs),
       BRIDGE_MAX_CALLS: field.positiveInt(BRIDGE_DEFAULTS.maxCalls),
       GATEWAY_REATTACH_GRACE_MS: field.int(BRIDGE_DEFAULTS.gatewayReattachGraceMs),
+      INPUT_TRANSCRIPTION_MODEL: field.string(BRIDGE_DEFAULTS.inputTranscriptionModel),
+      SESSION_MAX_MS: field.positiveInt(BRIDGE_DEFAULTS.sessionMaxMs),
+      SESSION_RECYCLE_MARGIN_MS: field.int(BRIDGE_DEFAULTS.sessionRecycleMarginMs),
+      PRICE_AUDIO_INPUT_PER_1M: field.number(BRIDGE_DEFAULTS.pricesPer1M.audioInput),
+      PRICE_AUDIO_INPUT_CACHED_PER_1M: field.number(BRIDGE_DEFAULTS.pricesPer1M.audioInputCached),
+      PRICE_AUDIO_OUTPUT_PER_1M: field.number(BRIDGE_DEFAULTS.pricesPer1M.audioOutput),
+      PRICE_TEXT_INPUT_PER_1M: field.number(BRIDGE_DEFAULTS.pricesPer1M.textInput),
+      PRICE_TEXT_INPUT_CACHED_PER_1M: field.number(BRIDGE_DEFAULTS.pricesPer1M.textInputCached),
+      PRICE_TEXT_OUTPUT_PER_1M: field.number(BRIDGE_DEFAULTS.pricesPer1M.textOutput),
       TWILIO_ACCOUNT_SID: field.optionalString(),
       TWILIO_AUTH_TOKEN: field.optionalString(),
       TWILIO_API_BASE_URL: field.httpUrl('https://api.twilio.com'),
@@ -137,6 +175,9 @@ export function loadBridgeConfig(env: EnvSource) {
   );
   if (e.MEDIA_LINK_DEAD_MS <= e.MEDIA_LINK_PING_MS) {
     throw new ConfigError('MEDIA_LINK_DEAD_MS', `(${e.MEDIA_LINK_DEAD_MS}) must be more than MEDIA_LINK_PING_MS (${e.MEDIA_LINK_PING_MS})`);
+  }
+  if (e.SESSION_RECYCLE_MARGIN_MS >= e.SESSION_MAX_MS) {
+    throw new ConfigError('SESSION_RECYCLE_MARGIN_MS', `(${e.SESSION_RECYCLE_MARGIN_MS}) must be less than SESSION_MAX_MS (${e.SESSION_MAX_MS})`);
   }
   if (e.FALLBACK_TRANSFER_NUMBER && !(e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN)) {
     throw new ConfigError('FALLBACK_TRANSFER_NUMBER', 'needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to redirect the call');
@@ -195,6 +236,24 @@ export function loadBridgeConfig(env: EnvSource) {
       maxHeldRecords: BRIDGE_DEFAULTS.maxHeldRecords,
       maxPendingCallerFrames: BRIDGE_DEFAULTS.maxPendingCallerFrames,
       bargeInMarginMs: e.BARGE_IN_MARGIN_MS,
+      /** '' when off. */
+      inputTranscriptionModel: e.INPUT_TRANSCRIPTION_MODEL === TRANSCRIPTION_OFF ? '' : e.INPUT_TRANSCRIPTION_MODEL,
+      session: {
+        maxMs: e.SESSION_MAX_MS,
+        recycleMarginMs: e.SESSION_RECYCLE_MARGIN_MS,
+        recycleCheckMs: BRIDGE_DEFAULTS.sessionRecycleCheckMs,
+        recycleRetryMs: BRIDGE_DEFAULTS.sessionRecycleRetryMs,
+        transcriptWaitMs: BRIDGE_DEFAULTS.sessionRecycleTranscriptWaitMs,
+        replayMaxItems: BRIDGE_DEFAULTS.replayMaxItems,
+      },
+      pricesPer1M: {
+        audioInput: e.PRICE_AUDIO_INPUT_PER_1M,
+        audioInputCached: e.PRICE_AUDIO_INPUT_CACHED_PER_1M,
+        audioOutput: e.PRICE_AUDIO_OUTPUT_PER_1M,
+        textInput: e.PRICE_TEXT_INPUT_PER_1M,
+        textInputCached: e.PRICE_TEXT_INPUT_CACHED_PER_1M,
+        textOutput: e.PRICE_TEXT_OUTPUT_PER_1M,
+      },
       vad: {
         threshold: e.VAD_THRESHOLD,
         prefixPaddingMs: e.VAD_PREFIX_PADDING_MS,
@@ -208,6 +267,7 @@ export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
 export type OpenAIConfig = BridgeConfig['openai'];
 export type CallConfig = BridgeConfig['call'];
 export type TwilioRestConfig = BridgeConfig['twilio'];
+export type TokenPrices = CallConfig['pricesPer1M'];
 
 function readCa(path: string): string {
   try {

@@ -8,3 +8,4 @@ export * from './call-claims.js';
 export * from './call-meta.js';
 export * from './bridge-registry.js';
 export * from './precise-now.js';
+export * from './conversation-record.js';

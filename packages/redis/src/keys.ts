@@ -25,11 +25,13 @@ export const callKeys = {
    * Stream: the call's conversation record, one entry per completed item (caller
    * turn, agent turn, tool call, tool result, session settings). What a resumed
    * session replays and what the transcript in Postgres is written from.
+   * Entries and the writer/reader: conversation-record.ts. Not transient: it
+   * stays after the call (with a TTL of its own) for on-call, like the timeline.
    */
   conversation: (callSid: string) => callKey(callSid, 'conversation'),
 } as const;
 
-/** Keys of one call that must be gone once the call has ended (the timeline stays). */
+/** Keys of one call that must be gone once the call has ended (the timeline and the conversation record stay, with TTLs). */
 export function transientCallKeys(callSid: string): string[] {
   return [
     callKeys.prompt(callSid),

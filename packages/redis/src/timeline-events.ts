@@ -39,6 +39,8 @@ export const TIMELINE_EVENTS = {
   'stream.never_started': 'webhook worker: the webhook was answered but no media stream started in time; fields: waited_ms',
   'openai.reconnecting': 'bridge: the model dropped mid-call; trying to resume the conversation; fields: attempt, items',
   'openai.reconnected': 'bridge: the conversation resumed on a new session; fields: ms, items',
+  'session.recycled':
+    'bridge: the model session was replaced by a new one with the conversation replayed (before the server\'s session limit, or after the server ended it for its maximum duration); fields: session (number of the new one), reason (age|max_duration), items (replayed), age_ms (of the old session), prepare_ms (open + configure + replay), gap_ms (caller audio held between the two sessions)',
   'realtime.fallback': 'bridge: the model is unreachable; the caller is sent to the fallback; fields: reason. gateway: reason NO_CAPACITY when no bridge has room (busy clip, then the TwiML fallback)',
   'input.invalid': 'gateway: malformed message on the media socket (first of its kind per call); fields: kind, detail',
   'call.ended': 'bridge (or gateway for calls no bridge owned; webhook for outbound calls that never had a stream: busy, no-answer, failed, canceled): fields: end_reason, rx, tx, is_ghost, duration_ms',
@@ -48,7 +50,8 @@ export const TIMELINE_EVENTS = {
   'call.answered_by': 'webhook: Twilio asynchronous answering machine detection result; fields: answered_by (human, machine_end_beep, machine_end_silence, machine_end_other, machine_start, fax, unknown), detection_ms, action (converse, voicemail, hangup, wait)',
   'outbound.voicemail': 'webhook: a machine answered and its greeting ended: the live call was redirected to the business voicemail message, then a hangup; fields: chars, rest_ms',
   'outbound.hangup': 'webhook: the outbound call was hung up through the REST API; fields: reason (fax, machine_no_message), rest_ms',
-  'call.metrics': 'bridge: openai_connect_ms, first_greeting_audio_ms and the breakdown (connect, wait_prompt, configure, total)',
+  'call.metrics':
+    'bridge: openai_connect_ms, first_greeting_audio_ms and the breakdown (connect, wait_prompt, configure, total); sessions (model sessions used), the summed token usage (input_tokens, output_tokens, input_audio_tokens, input_text_tokens, input_cached_tokens, output_audio_tokens, output_text_tokens, responses) and cost_usd',
 } as const;
 
 export type TimelineEventName = keyof typeof TIMELINE_EVENTS;

@@ -11,6 +11,8 @@ import type { RealtimeDoubleBehaviour, RealtimeTestClient, RecordedSession, Serv
 import { waitFor } from '../src/wait-for.js';
 
 const API_KEY = 'sk-test-realtime-double';
+/** The double's rate: audio out is about 20 tokens a second, as the real API reports. */
+const OUTPUT_AUDIO_MS_PER_TOKEN = 50;
 const BYTES_PER_MS = 8;
 const CALLER_SPEECH = 'I would like to book an appointment for Tuesday please.';
 const GREETING = 'Thanks for calling Acme Dental, this is Ava.';
@@ -307,5 +309,44 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
     expect(closed.code).to.equal(1011);
     expect(session.closedWith).to.include({ code: 1011, by: 'server' });
     expect(client.eventsOfType('response.done')).to.have.length(1);
+  });
+  it('bills each response for the whole context, with what the previous response read reported as cached', async function () {
+    const { client } = await connect({ replies: ['Sure.'] });
+    await configure(client);
+    client.send({ type: 'response.create' });
+    const first = (await client.waitForEvent('response.done')).response as Record<string, any>;
+    appendFrames(client, Buffer.concat([silence(300), await synthesizeMulaw(CALLER_SPEECH), silence(800)]));
+    const second = (await client.waitForEvent('response.done', { nth: 2 })).response as Record<string, any>;
+
+    const u1 = first.usage;
+    const u2 = second.usage;
+    expect(u1.input_token_details.cached_tokens, 'nothing cached on the first response').to.equal(0);
+    // Audio tokens follow duration: the greeting's audio at 20 tokens/s out, the caller's at 10 tokens/s in.
+    const greetingMs = audioOf(client.eventsOfType('response.output_audio.delta').filter((d) => d.response_id === first.id)).length / BYTES_PER_MS;
+    expect(u1.output_token_details.audio_tokens).to.equal(Math.ceil(greetingMs / OUTPUT_AUDIO_MS_PER_TOKEN));
+    expect(u2.input_token_details.audio_tokens, 'the caller turn and the greeting read back').to.be.greaterThan(u1.output_token_details.audio_tokens);
+    expect(u2.input_token_details.cached_tokens, 'the first response\'s input is cached').to.equal(u1.input_tokens);
+    expect(u2.input_token_details.cached_tokens_details).to.deep.include({ text_tokens: u1.input_token_details.text_tokens });
+    expect(u2.input_tokens).to.equal(u2.input_token_details.text_tokens + u2.input_token_details.audio_tokens);
+    expect(u2.total_tokens).to.equal(u2.input_tokens + u2.output_tokens);
+  });
+
+  it('continues a replayed conversation: no second greeting, scripted transcripts go on, the items are recorded', async function () {
+    const { client, session } = await connect({ replies: ['Tuesday it is.'], inputTranscripts: ['My name is Ada.', 'Tuesday please.'] });
+    const input = { ...PCMU_VAD_SESSION.audio.input, transcription: { model: 'gpt-4o-mini-transcribe' } };
+    await configure(client, { ...PCMU_VAD_SESSION, audio: { ...PCMU_VAD_SESSION.audio, input } });
+    // What a bridge replays into a new session: the earlier turns as text items.
+    client.send({ type: 'conversation.item.create', item: { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: GREETING }] } });
+    client.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'My name is Ada.' }] } });
+    appendFrames(client, Buffer.concat([silence(300), await synthesizeMulaw(CALLER_SPEECH), silence(800)]));
+
+    const transcription = await client.waitForEvent('conversation.item.input_audio_transcription.completed');
+    expect(transcription.transcript, 'the second turn of the conversation').to.equal('Tuesday please.');
+    await client.waitForEvent('response.done');
+    expect(session.responses.map((r) => r.text), 'no second greeting').to.deep.equal(['Tuesday it is.']);
+    expect(session.createdItems.map((i) => [i.role, i.text])).to.deep.equal([
+      ['assistant', GREETING],
+      ['user', 'My name is Ada.'],
+    ]);
   });
 });

@@ -21,7 +21,8 @@ import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import type { AttachRecord, BridgeSideLink, StopRecord } from '@voice/media-link';
-import { readCallMeta, type RedisClient, type Timeline } from '@voice/redis';
+import { FRAME_MS } from '@voice/protocols';
+import { callKeys, readCallMeta, type ConversationWriter, type RedisClient, type Timeline } from '@voice/redis';
 import type { CallConfig, OpenAIConfig } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
@@ -31,7 +32,7 @@ import { CallerStream } from './caller-stream.js';
 import { CallState } from './call-state.js';
 import { callTimeline, type CallTimeline } from './call-timeline.js';
 import { ConnectDeadline } from './connect-deadline.js';
-import { ConversationLog } from './conversation-log.js';
+import { ConversationRecord } from './conversation-record.js';
 import { fallbackToCaller, recordConnectFailure, recordSilentResponse } from './fallback.js';
 import { finalizeCall, type StopEntry } from './finalize-call.js';
 import { GatewayChannel } from './gateway-channel.js';
@@ -40,6 +41,7 @@ import { ModelEvents } from './model-events.js';
 import { PlaybackTracker } from './playback-tracker.js';
 import { loadCallPrompt, type ResolvedPrompt } from './prompt-source.js';
 import { configureSession, openSession, type SetupDeps } from './session-setup.js';
+import { SessionRecycler } from './session-recycler.js';
 import { SilenceWatch } from './silence-watch.js';
 import type { ToolExecutor } from './tool-executor.js';
 import { ToolTurns } from './tool-turns.js';
@@ -57,6 +59,8 @@ export interface CallSessionDeps {
   redis: RedisClient;
   ownership: CallOwnership;
   timeline: Timeline;
+  /** Appends to calls' conversation records (call:{CA}:conversation). */
+  conversations: ConversationWriter;
   logger: Logger;
   metrics: BridgeMetrics;
   businesses: BusinessRepository;
@@ -76,7 +80,8 @@ export class CallSession {
   private readonly playback: PlaybackTracker;
   private readonly hold: HoldAudio;
   private readonly silence: SilenceWatch;
-  private readonly conversation = new ConversationLog();
+  private readonly conversation: ConversationRecord;
+  private readonly recycler: SessionRecycler;
   private readonly setup: SetupDeps;
   private readonly abort = new AbortController();
   /** Setup's caller-facing deadline, armed at START (the attach). */
@@ -96,12 +101,14 @@ export class CallSession {
     this.tl = callTimeline(deps.timeline, deps.callSid, logger);
     this.setup = { ...deps };
     this.setupDeadline = new ConnectDeadline(deps.openaiConfig.connectDeadlineMs);
+    this.conversation = new ConversationRecord(deps.callSid, deps.conversations, logger);
     this.channel = new GatewayChannel(config.maxHeldRecords, logger);
     this.caller = new CallerStream(
       { onAttach: (r) => this.onAttach(r), onMark: (n) => this.playback.onMarkEchoed(n), onDtmf: (d) => logger.info('caller dtmf', { digit: d }), onStop: (r) => this.onStop(r) },
       config.maxPendingCallerFrames,
       metrics,
       logger,
+      Math.ceil(config.vad.prefixPaddingMs / FRAME_MS),
     );
     this.playback = new PlaybackTracker(config.bargeInMarginMs);
     this.hold = new HoldAudio((on) => this.channel.send({ t: 'hold', on }), config.holdAudioAfterMs);
@@ -115,6 +122,7 @@ export class CallSession {
       },
       context: () => ({ callSid: deps.callSid, businessId: this.state.businessId, callerNumber: this.state.callerNumber }),
       hasActiveResponse: () => this.state.activeResponseId !== undefined,
+      conversation: this.conversation,
     });
     this.model = new ModelEvents({
       state: this.state,
@@ -124,9 +132,27 @@ export class CallSession {
       silence: this.silence,
       conversation: this.conversation,
       toolTurns,
+      transcribing: config.inputTranscriptionModel !== '',
       tl: this.tl,
       metrics,
       logger,
+    });
+    this.recycler = new SessionRecycler({
+      state: this.state,
+      caller: this.caller,
+      playback: this.playback,
+      toolTurns,
+      hold: this.hold,
+      conversation: this.conversation,
+      tl: this.tl,
+      logger,
+      config: config.session,
+      open: async () => {
+        const budget = { attempts: config.reconnectAttempts || 1, timeoutMs: config.reconnectTimeoutMs };
+        return (await openSession(this.setup, this, budget, this.abort.signal)).rt;
+      },
+      configure: (rt, updated) => configureSession(this.setup, rt, this.prompt!, updated, this.conversation, true),
+      onResumeFailed: () => this.fallback('OPENAI_CLOSED'),
     });
   }
 
@@ -156,6 +182,7 @@ export class CallSession {
       if (opened.status === 'rejected') return this.onConnectFailed(opened.reason);
       state.rt = opened.value.rt;
       stats.connectedAt = Date.now();
+      state.sessionOpenedAt = stats.connectedAt;
       stats.connectAttempts = opened.value.attempts;
       if (prompt.status === 'rejected') {
         deps.logger.error('prompt unavailable', errorFields(prompt.reason));
@@ -164,7 +191,7 @@ export class CallSession {
       this.prompt = prompt.value;
       if (state.phase !== 'setup') return;
       stats.configureSentAt = Date.now();
-      const configured = await configureSession(this.setup, state.rt, prompt.value, this.model.armSessionUpdated(), undefined, signal);
+      const configured = await configureSession(this.setup, state.rt, prompt.value, this.model.armSessionUpdated(), this.conversation, false, signal);
       stats.configuredAt = Date.now();
       stats.toolsCount = configured.tools;
       if (state.phase !== 'setup' || this.fallingBack) return;
@@ -256,7 +283,10 @@ export class CallSession {
     state.phase = 'ending';
     this.channel.close();
     state.rt?.close({ code: 1000, reason: 'warm session expired' });
+    this.recycler.stop();
     await deps.ownership.deleteCallKeys(deps.callSid);
+    // The call never happened: its record holds only the warm session's settings.
+    await deps.redis.del(callKeys.conversation(deps.callSid)).catch(() => undefined);
     this.release();
   }
 
@@ -269,6 +299,7 @@ export class CallSession {
     this.setupDeadline.disarm();
     this.hold.stop();
     this.silence.stop();
+    this.recycler.stop();
     clearTimeout(this.reattachTimer);
     this.channel.close();
     this.caller.close();
@@ -332,6 +363,7 @@ export class CallSession {
     if (kind === 'resume') state.rt!.send({ type: 'response.create' });
     const rt = state.rt!;
     const buffered = this.caller.connect((audio) => rt.send({ type: 'input_audio_buffer.append', audio }));
+    this.recycler.start();
     // Cold: greeting requested and audio flowing, one entry (warm.joined carries it on the warm path).
     if (kind === 'greeting') void this.tl.record('audio_bridge.started', { buffered_frames: buffered, greeting_requested: true });
     return buffered;
@@ -340,12 +372,16 @@ export class CallSession {
   // ---- the model side: session hooks (events go to ModelEvents) ----
 
   onEvent(rt: OpenAIRealtimeWS, event: Parameters<ModelEvents['onEvent']>[1]): void {
-    this.model.onEvent(rt, event);
+    if (this.recycler.owns(rt)) this.recycler.onCandidateEvent(event);
+    else this.model.onEvent(rt, event);
   }
 
   onClosed(rt: OpenAIRealtimeWS, code: number, reason: string): void {
     const { state } = this;
+    if (this.recycler.owns(rt) && !state.finished) return this.recycler.onCandidateClosed(code, reason);
     if (rt !== state.rt || state.finished || this.fallingBack) return;
+    // The server's session limit: expected on a long call, resumed on a new session (session.recycled says so).
+    if (state.sessionExpired && state.phase === 'live' && this.prompt) return void this.recycler.resumeAfterExpiry();
     void this.tl.record('openai.closed', { code, reason, state: state.phase }, 'warn');
     if (state.phase === 'live' && this.prompt && this.deps.config.reconnectAttempts > 0) void this.reconnect(this.prompt);
     else this.fallback('OPENAI_CLOSED');
@@ -373,15 +409,16 @@ export class CallSession {
     const deadline = new ConnectDeadline(deps.openaiConfig.connectDeadlineMs);
     deadline.arm(started);
     const signal = AbortSignal.any([this.abort.signal, deadline.signal]);
-    void this.tl.record('openai.reconnecting', { items: this.conversation.size }, 'warn');
+    void this.tl.record('openai.reconnecting', { items: this.conversation.itemCount }, 'warn');
     try {
       const budget = { attempts: deps.config.reconnectAttempts, timeoutMs: deps.config.reconnectTimeoutMs };
       const opened = await openSession(this.setup, this, budget, signal);
       if (state.phase !== 'reconnecting') return opened.rt.close();
       state.rt = opened.rt;
-      await configureSession(this.setup, opened.rt, prompt, this.model.armSessionUpdated(), this.conversation, signal);
+      state.sessionOpenedAt = Date.now();
+      const configured = await configureSession(this.setup, opened.rt, prompt, this.model.armSessionUpdated(), this.conversation, true, signal);
       if (state.phase !== 'reconnecting') return;
-      void this.tl.record('openai.reconnected', { ms: Date.now() - started, items: this.conversation.size });
+      void this.tl.record('openai.reconnected', { ms: Date.now() - started, items: configured.replayed });
       this.goLive('resume');
     } catch (err) {
       if (state.phase !== 'reconnecting') return;
@@ -399,6 +436,7 @@ export class CallSession {
     if (this.fallingBack || state.finished) return;
     this.fallingBack = true;
     this.hold.stop();
+    this.recycler.stop();
     state.stats.fallbackReason = reason;
     deps.metrics.fallbacks.inc({ reason });
     void fallbackToCaller({ channel: this.channel, callControl: deps.callControl, config: deps.config, tl: this.tl, logger: deps.logger }, reason);
@@ -413,6 +451,7 @@ export class CallSession {
     this.setupDeadline.disarm();
     this.hold.stop();
     this.silence.stop();
+    this.recycler.stop();
     clearTimeout(this.reattachTimer);
     this.caller.close();
     this.channel.close();
@@ -422,7 +461,7 @@ export class CallSession {
       // itself while this bridge was out of reach (its meta is gone) is not finalized twice.
       if (!(await deps.ownership.isOwner(deps.callSid))) void this.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
       else if (stop.reason === 'gateway_lost' && !(await deps.ownership.notOver(deps.callSid))) void this.tl.record('bridge.released', { reason: 'finished_by_gateway' }, 'warn');
-      else await finalizeCall(deps, deps.callSid, state.stats, stop);
+      else await finalizeCall(deps, deps.callSid, state.stats, stop, this.conversation);
     } catch (err) {
       deps.logger.error('call finalize failed', errorFields(err));
     } finally {

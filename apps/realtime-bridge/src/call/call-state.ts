@@ -19,6 +19,14 @@ export class CallState {
   greetingPending = false;
   greetingResponseId: string | undefined;
   activeResponseId: string | undefined;
+  /** Epoch ms the current model session was opened (recycled before the server's limit). */
+  sessionOpenedAt = 0;
+  /** The model's VAD heard the caller start and not yet stop. */
+  callerSpeaking = false;
+  /** Caller turns committed whose transcription has not arrived yet: item id -> epoch ms committed. */
+  readonly pendingTranscriptions = new Map<string, number>();
+  /** The server said the current session hit its maximum duration (it closes next). */
+  sessionExpired = false;
   readonly stats: CallStats = { claimedAt: Date.now(), connectAttempts: 0, toolsCount: 0, bargeIns: 0 };
 
   get finished(): boolean {

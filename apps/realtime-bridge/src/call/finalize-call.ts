@@ -1,16 +1,20 @@
 /**
  * The end of a call, written once by the bridge that owns it: `call.ended`,
  * `call.silent_failure` when the caller heard nothing, `call.metrics`, the calls
- * row in Postgres, Prometheus, and the call's transient Redis keys deleted (the
- * timeline stays for the on-call engineer).
+ * row in Postgres (with the transcript, token usage and cost from the
+ * conversation record), Prometheus, and the call's transient Redis keys deleted
+ * (the timeline and the conversation record stay, with TTLs, for on-call).
  */
 import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import type { StopRecord } from '@voice/media-link';
 import { transientCallKeys, type RedisClient, type Timeline } from '@voice/redis';
+import type { TokenPrices } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { callMetrics, type CallStats } from './call-stats.js';
+import { callOutcome } from './call-transcript.js';
+import type { ConversationRecord } from './conversation-record.js';
 
 export type StopEntry = Omit<StopRecord, 't' | 'call'>;
 
@@ -21,10 +25,21 @@ export interface FinalizeDeps {
   metrics: BridgeMetrics;
   logger: Logger;
   instanceId: string;
+  config: { pricesPer1M: TokenPrices };
 }
 
-export async function finalizeCall(deps: FinalizeDeps, callSid: string, stats: CallStats, stop: StopEntry): Promise<void> {
+export async function finalizeCall(
+  deps: FinalizeDeps,
+  callSid: string,
+  stats: CallStats,
+  stop: StopEntry,
+  conversation: ConversationRecord,
+): Promise<void> {
   const metrics = callMetrics(stats, stop.firstAudioAt);
+  const outcome = await callOutcome(deps, callSid, conversation, deps.config.pricesPer1M);
+  const { responses, ...tokens } = outcome.usage;
+  // A string: the timeline rounds numbers to 0.1, and a call costs cents.
+  const usageFields = { sessions: outcome.sessions, responses, ...tokens, cost_usd: outcome.costUsd.toFixed(6) };
   const endReason = stats.fallbackReason ? `fallback:${stats.fallbackReason}` : stop.reason;
   const durationMs = stats.streamStartedAt ? Math.max(0, stop.endedAt - stats.streamStartedAt) : undefined;
   const silentReason = silentFailureReason(stats, stop);
@@ -56,12 +71,15 @@ export async function finalizeCall(deps: FinalizeDeps, callSid: string, stats: C
       firstGreetingAudioMs: round(metrics.first_greeting_audio_ms),
       metrics: { ...metrics, end_reason: endReason, tx_bytes: stop.txBytes, invalid_messages: stop.invalidMessages },
       bridgeInstance: deps.instanceId,
+      usage: outcome.usage,
+      costUsd: outcome.costUsd,
+      transcript: outcome.transcript,
     });
   } catch (err) {
     deps.logger.error('call record write failed', errorFields(err));
   }
   // Last checkpoint: once call.metrics is on the timeline, the call row is written too.
-  await deps.timeline.record(callSid, 'call.metrics', { ...metrics });
+  await deps.timeline.record(callSid, 'call.metrics', { ...metrics, ...usageFields });
   await deps.redis.del(...transientCallKeys(callSid)).catch((err: unknown) => {
     deps.logger.error('call key cleanup failed', errorFields(err));
   });

@@ -26,6 +26,14 @@ export class HoldAudio {
     this.timer.unref();
   }
 
+  /** Hold only if the wait lasts `afterMs` from now (a planned session change that runs late). */
+  startFromNow(): void {
+    this.stopped = false;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.begin(), this.afterMs);
+    this.timer.unref();
+  }
+
   /** Hold now (the model dropped mid-call) until stopped. */
   playNow(): void {
     this.stopped = false;

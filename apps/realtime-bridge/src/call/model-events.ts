@@ -1,6 +1,7 @@
 /**
  * What each Realtime server event does to a call: greeting, audio toward the
- * caller with marks, barge-in, tool calls, transcripts, errors. Composed into
+ * caller with marks, barge-in, tool calls, the conversation record (transcripts,
+ * usage), errors. Composed into
  * CallSession around the call's shared CallState (STYLE 15).
  */
 import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
@@ -11,13 +12,14 @@ import type { BridgeMetrics } from '../metrics.js';
 import { handleBargeIn } from './barge-in.js';
 import type { CallState } from './call-state.js';
 import type { CallTimeline } from './call-timeline.js';
-import type { ConversationLog } from './conversation-log.js';
+import type { ConversationRecord } from './conversation-record.js';
 import type { GatewayChannel } from './gateway-channel.js';
 import type { HoldAudio } from './hold-audio.js';
 import type { PlaybackTracker } from './playback-tracker.js';
 import { BENIGN_ERROR_CODES, dispatchRealtimeEvent, type RealtimeEventHandlers } from './realtime-events.js';
 import type { SilenceWatch } from './silence-watch.js';
 import type { ToolTurns } from './tool-turns.js';
+import { usageFields } from './usage-cost.js';
 
 type EventOf<T extends RealtimeServerEvent['type']> = Extract<RealtimeServerEvent, { type: T }>;
 
@@ -27,8 +29,10 @@ export interface ModelEventsDeps {
   playback: PlaybackTracker;
   hold: HoldAudio;
   silence: SilenceWatch;
-  conversation: ConversationLog;
+  conversation: ConversationRecord;
   toolTurns: ToolTurns;
+  /** Input transcription is on: committed caller turns will get a transcript. */
+  transcribing: boolean;
   tl: CallTimeline;
   metrics: BridgeMetrics;
   logger: Logger;
@@ -78,11 +82,14 @@ export class ModelEvents implements RealtimeEventHandlers {
   }
 
   onResponseDone(event: EventOf<'response.done'>): void {
-    const { state, silence, toolTurns, logger } = this.d;
+    const { state, silence, toolTurns, conversation, logger } = this.d;
     const id = event.response.id ?? '';
     if (state.activeResponseId === id) state.activeResponseId = undefined;
     silence.responseSettled(id);
     const status = event.response.status;
+    // A reply the caller cut off gets no transcript.done: record the words it had generated, marked.
+    if (status === 'cancelled') for (const cut of cutReplies(event)) conversation.append({ kind: 'agent', ...cut, interrupted: true });
+    conversation.append({ kind: 'usage', response_id: id, ...usageFields(event.response.usage) });
     if (status === 'failed' || status === 'incomplete') {
       logger.warn('model response did not complete', { status, details: JSON.stringify(event.response.status_details ?? {}) });
     }
@@ -91,10 +98,20 @@ export class ModelEvents implements RealtimeEventHandlers {
 
   onSpeechStarted(event: EventOf<'input_audio_buffer.speech_started'>): void {
     const { state, tl, channel, playback, metrics } = this.d;
+    state.callerSpeaking = true;
     void tl.record('caller.speech_started', { audio_start_ms: event.audio_start_ms });
     const rt = state.rt;
     if (!rt) return;
     if (handleBargeIn({ tl, channel, playback, metrics, send: (e) => rt.send(e) })) state.stats.bargeIns++;
+  }
+
+  onSpeechStopped(): void {
+    this.d.state.callerSpeaking = false;
+  }
+
+  /** A caller turn was committed: its transcription is on the way (when transcription is on). */
+  onInputCommitted(event: EventOf<'input_audio_buffer.committed'>): void {
+    if (this.d.transcribing) this.d.state.pendingTranscriptions.set(event.item_id, Date.now());
   }
 
   onFunctionCallArgumentsDone(event: EventOf<'response.function_call_arguments.done'>): void {
@@ -102,19 +119,50 @@ export class ModelEvents implements RealtimeEventHandlers {
   }
 
   onOutputTranscriptDone(event: EventOf<'response.output_audio_transcript.done'>): void {
-    this.d.conversation.add('assistant', event.transcript);
+    this.d.conversation.append({ kind: 'agent', text: event.transcript, item_id: event.item_id, interrupted: false });
   }
 
   onInputTranscriptionCompleted(event: EventOf<'conversation.item.input_audio_transcription.completed'>): void {
-    this.d.conversation.add('user', event.transcript);
+    this.d.state.pendingTranscriptions.delete(event.item_id);
+    this.d.conversation.append({ kind: 'caller', text: event.transcript, item_id: event.item_id });
+  }
+
+  onInputTranscriptionFailed(event: EventOf<'conversation.item.input_audio_transcription.failed'>): void {
+    this.d.state.pendingTranscriptions.delete(event.item_id);
+    this.d.logger.warn('caller turn not transcribed', { itemId: event.item_id, error: event.error.message });
   }
 
   onServerError(event: EventOf<'error'>): void {
     const code = event.error.code ?? '';
+    if (isSessionLimit(code, event.error.message)) {
+      // The server closes the session next; the call resumes on a new one without a greeting.
+      this.d.state.sessionExpired = true;
+      this.d.logger.info('model session reached its maximum duration', { code });
+      return;
+    }
     if (BENIGN_ERROR_CODES.has(code)) {
       this.d.logger.debug('benign realtime error', { code });
       return;
     }
     this.d.logger.warn('realtime error event', { code, type: event.error.type, message: event.error.message });
   }
+}
+
+/** PROTOCOLS §4: at 60 minutes the server sends an error saying the session hit its maximum duration, then closes. */
+const SESSION_LIMIT_MESSAGE = /maximum duration/i;
+const SESSION_LIMIT_CODE = 'session_expired';
+
+function isSessionLimit(code: string, message: string): boolean {
+  return code === SESSION_LIMIT_CODE || SESSION_LIMIT_MESSAGE.test(message);
+}
+
+/** Assistant messages in a cancelled response, with the transcript generated before the cut. */
+function cutReplies(event: EventOf<'response.done'>): Array<{ text: string; item_id: string }> {
+  const cut: Array<{ text: string; item_id: string }> = [];
+  for (const item of event.response.output ?? []) {
+    if (item.type !== 'message' || item.role !== 'assistant') continue;
+    const text = (item.content ?? []).map((c) => ('transcript' in c ? (c.transcript ?? '') : '')).join(' ').trim();
+    if (text) cut.push({ text, item_id: item.id ?? '' });
+  }
+  return cut;
 }

@@ -13,9 +13,12 @@ export interface RealtimeEventHandlers {
   onAudioDelta(event: EventOf<'response.output_audio.delta'>): void;
   onResponseDone(event: EventOf<'response.done'>): void;
   onSpeechStarted(event: EventOf<'input_audio_buffer.speech_started'>): void;
+  onSpeechStopped(event: EventOf<'input_audio_buffer.speech_stopped'>): void;
+  onInputCommitted(event: EventOf<'input_audio_buffer.committed'>): void;
   onFunctionCallArgumentsDone(event: EventOf<'response.function_call_arguments.done'>): void;
   onOutputTranscriptDone(event: EventOf<'response.output_audio_transcript.done'>): void;
   onInputTranscriptionCompleted(event: EventOf<'conversation.item.input_audio_transcription.completed'>): void;
+  onInputTranscriptionFailed(event: EventOf<'conversation.item.input_audio_transcription.failed'>): void;
   onServerError(event: EventOf<'error'>): void;
 }
 
@@ -31,12 +34,18 @@ export function dispatchRealtimeEvent(handlers: RealtimeEventHandlers, event: Re
       return handlers.onResponseDone(event);
     case 'input_audio_buffer.speech_started':
       return handlers.onSpeechStarted(event);
+    case 'input_audio_buffer.speech_stopped':
+      return handlers.onSpeechStopped(event);
+    case 'input_audio_buffer.committed':
+      return handlers.onInputCommitted(event);
     case 'response.function_call_arguments.done':
       return handlers.onFunctionCallArgumentsDone(event);
     case 'response.output_audio_transcript.done':
       return handlers.onOutputTranscriptDone(event);
     case 'conversation.item.input_audio_transcription.completed':
       return handlers.onInputTranscriptionCompleted(event);
+    case 'conversation.item.input_audio_transcription.failed':
+      return handlers.onInputTranscriptionFailed(event);
     case 'error':
       return handlers.onServerError(event);
     default:

@@ -13,7 +13,7 @@ import type { BridgeMetrics } from '../metrics.js';
 import { connectRealtime } from '../realtime/connect.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
 import { buildSessionUpdate } from '../realtime/session-config.js';
-import type { ConversationLog } from './conversation-log.js';
+import type { ConversationRecord } from './conversation-record.js';
 import type { ResolvedPrompt } from './prompt-source.js';
 
 export interface SetupDeps {
@@ -73,9 +73,11 @@ export async function openSession(
 }
 
 /**
- * Sends session.update (prompt, audio/pcmu, VAD, tools) and waits for
- * session.updated; then replays the conversation so far, if any.
- * `waitForUpdated` is armed by the caller before the send so the event cannot be missed.
+ * Sends session.update (prompt, audio/pcmu, VAD, tools, input transcription)
+ * and waits for session.updated; records the settings on the conversation
+ * record; then, for a session that continues a call (`replay`), gives it the
+ * conversation so far as items (no response is asked for: no second greeting).
+ * `updated` is armed by the caller before the send so the event cannot be missed.
  * An abort of `signal` whose reason is an OpenAIConnectError (the connect deadline) ends the wait with it.
  */
 export async function configureSession(
@@ -83,10 +85,11 @@ export async function configureSession(
   rt: OpenAIRealtimeWS,
   resolved: ResolvedPrompt,
   updated: Promise<void>,
-  history?: ConversationLog,
+  conversation: ConversationRecord,
+  replay = false,
   signal?: AbortSignal,
-): Promise<{ ms: number; tools: number }> {
-  const update = buildSessionUpdate(resolved.prompt, deps.config.vad);
+): Promise<{ ms: number; tools: number; replayed: number; replayedUpTo: number }> {
+  const update = buildSessionUpdate(resolved.prompt, deps.config.vad, deps.config.inputTranscriptionModel);
   const tools = resolved.prompt.toolNames;
   if (tools.length === 0) deps.logger.info('no tools for this business: pure conversation');
   const sentAt = Date.now();
@@ -109,14 +112,25 @@ export async function configureSession(
     const reason: unknown = signal?.reason;
     throw reason instanceof OpenAIConnectError ? reason : new OpenAIConnectError('OPENAI_CLOSED', 'call ended while configuring');
   }
-  for (const item of history?.toItems() ?? []) rt.send(item);
+  const replayedUpTo = conversation.entryCount;
+  const items = replay ? conversation.toItems(deps.config.session.replayMaxItems) : [];
+  for (const item of items) rt.send(item);
+  conversation.append({
+    kind: 'session',
+    session: conversation.sessionCount + 1,
+    instructions: resolved.prompt.instructions,
+    voice: resolved.prompt.voice,
+    tools: tools.join(','),
+    transcription_model: deps.config.inputTranscriptionModel,
+    prompt_path: resolved.path,
+  });
   const ms = Date.now() - sentAt;
   deps.metrics.promptPath.inc({ path: resolved.path });
   await deps.timeline.record(
     deps.callSid,
     'session.configured',
-    { prompt_path: resolved.path, prompt_reason: resolved.reason, prompt_chars: resolved.prompt.instructions.length, tools: tools.length, tool_names: tools.join(','), history_items: history?.size, ms },
+    { prompt_path: resolved.path, prompt_reason: resolved.reason, prompt_chars: resolved.prompt.instructions.length, tools: tools.length, tool_names: tools.join(','), history_items: replay ? items.length : undefined, ms },
     { logger: deps.logger },
   );
-  return { ms, tools: tools.length };
+  return { ms, tools: tools.length, replayed: items.length, replayedUpTo };
 }

@@ -8,6 +8,7 @@ import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import type { Timeline } from '@voice/redis';
 import type { BridgeMetrics } from '../metrics.js';
+import type { ConversationRecord } from './conversation-record.js';
 import type { ToolContext, ToolExecutor } from './tool-executor.js';
 
 type FunctionCallDone = Extract<RealtimeServerEvent, { type: 'response.function_call_arguments.done' }>;
@@ -20,6 +21,8 @@ export interface ToolTurnsDeps {
   timeline: Timeline;
   metrics: BridgeMetrics;
   logger: Logger;
+  /** Every call and its output go on the conversation record (a new session replays them). */
+  conversation: ConversationRecord;
   /** Sends to the current model session, if the call is still live. */
   send(event: RealtimeClientEvent): boolean;
   context(): ToolContext;
@@ -35,6 +38,7 @@ export class ToolTurns {
   onFunctionCall(event: FunctionCallDone): void {
     const { deps } = this;
     this.inFlight++;
+    deps.conversation.append({ kind: 'tool_call', call_id: event.call_id, name: event.name, arguments: event.arguments });
     void deps
       .tools(event.name, event.arguments, deps.context())
       .catch((err: unknown) => {
@@ -45,11 +49,17 @@ export class ToolTurns {
         this.inFlight--;
         deps.metrics.toolCalls.inc({ name: event.name, ok: String(result.ok) });
         void deps.timeline.record(deps.callSid, 'tool.called', { name: event.name, ok: result.ok }, { logger: deps.logger });
+        deps.conversation.append({ kind: 'tool_result', call_id: event.call_id, name: event.name, output: result.output, ok: result.ok });
         const sent = deps.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: event.call_id, output: result.output } });
         if (!sent) return;
         if (deps.hasActiveResponse() || this.inFlight > 0) this.responseWanted = true;
         else this.requestResponse();
       });
+  }
+
+  /** No tool running and no answer waiting to be asked for: a session can be swapped. */
+  get idle(): boolean {
+    return this.inFlight === 0 && !this.responseWanted;
   }
 
   /** A response finished: if tool outputs are waiting for an answer, ask for it now. */

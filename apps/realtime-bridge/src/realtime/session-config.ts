@@ -1,10 +1,14 @@
-/** The session.update that configures a call: audio/pcmu both ways (no transcoding), server VAD, tools. */
+/**
+ * The session.update that configures a call: audio/pcmu both ways (no
+ * transcoding), server VAD, tools, and input transcription (the caller's turns
+ * in the conversation record) unless its model is ''.
+ */
 import type { SessionUpdateEvent } from 'openai/resources/realtime/realtime';
 import type { PrebuiltPrompt } from '@voice/agent';
 import { toolsFor } from '@voice/agent';
 import type { CallConfig } from '../config.js';
 
-export function buildSessionUpdate(prompt: PrebuiltPrompt, vad: CallConfig['vad']): SessionUpdateEvent {
+export function buildSessionUpdate(prompt: PrebuiltPrompt, vad: CallConfig['vad'], transcriptionModel: string): SessionUpdateEvent {
   const tools = toolsFor(prompt.toolNames);
   return {
     type: 'session.update',
@@ -15,6 +19,7 @@ export function buildSessionUpdate(prompt: PrebuiltPrompt, vad: CallConfig['vad'
       audio: {
         input: {
           format: { type: 'audio/pcmu' },
+          ...(transcriptionModel ? { transcription: { model: transcriptionModel } } : {}),
           turn_detection: {
             type: 'server_vad',
             threshold: vad.threshold,

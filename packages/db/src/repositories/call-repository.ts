@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import type { CallDirection, CallEndStatus, CallStatus, PromptPath, UnansweredStatus } from '../domain.js';
 import { toCall } from './call-row.js';
-import type { Call } from './call-row.js';
+import type { Call, CallUsage, TranscriptTurn } from './call-row.js';
 
 const CALLS = 'calls';
 
@@ -42,6 +42,11 @@ export interface CallEnded {
   /** Merged (shallowly) into what the row already holds. */
   metrics?: Record<string, unknown>;
   bridgeInstance?: string | null;
+  /** Token usage summed over the call's responses; cost at the bridge's configured prices. */
+  usage?: CallUsage;
+  costUsd?: number | null;
+  /** Both sides' turns, from the conversation record. */
+  transcript?: TranscriptTurn[] | null;
   /** Only used when the webhook row is missing, to fill what it would have said. */
   businessId?: string | null;
   direction?: CallDirection | null;
@@ -178,6 +183,10 @@ export function createCallRepository(knex: Knex): CallRepository {
           // Serialised here: pg would turn a top-level array into a PostgreSQL array.
           metrics: JSON.stringify(input.metrics ?? {}),
           bridge_instance: input.bridgeInstance ?? null,
+          ...(input.usage ? { usage: JSON.stringify(input.usage) } : {}),
+          cost_usd: input.costUsd ?? null,
+          // Serialised here too: a top-level array.
+          transcript: input.transcript ? JSON.stringify(input.transcript) : null,
         })
         .onConflict('call_sid')
         .merge({
@@ -197,6 +206,9 @@ export function createCallRepository(knex: Knex): CallRepository {
           first_greeting_audio_ms: update('first_greeting_audio_ms'),
           metrics: knex.raw('??.metrics || excluded.metrics', [CALLS]),
           bridge_instance: update('bridge_instance'),
+          ...(input.usage ? { usage: overwrite('usage') } : {}),
+          cost_usd: update('cost_usd'),
+          transcript: update('transcript'),
         })
         .returning('*');
       return toCall(row);

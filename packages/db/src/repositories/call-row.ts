@@ -51,6 +51,9 @@ export const callUsageSchema = z.object({
   input_text_tokens: z.number().int().nonnegative().default(0),
   input_audio_tokens: z.number().int().nonnegative().default(0),
   input_cached_tokens: z.number().int().nonnegative().default(0),
+  /** The cached tokens split by modality (priced alike today, but listed apart by OpenAI). */
+  input_cached_text_tokens: z.number().int().nonnegative().default(0),
+  input_cached_audio_tokens: z.number().int().nonnegative().default(0),
   output_text_tokens: z.number().int().nonnegative().default(0),
   output_audio_tokens: z.number().int().nonnegative().default(0),
   responses: z.number().int().nonnegative().default(0),

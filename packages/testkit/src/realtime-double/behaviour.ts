@@ -30,6 +30,12 @@ export interface RealtimeDoubleBehaviour {
   /** Words of the response that follows a `function_call_output`; else the next reply. */
   replyAfterToolText: string | undefined;
   functionCalls: readonly ScriptedFunctionCall[];
+  /**
+   * With input transcription on: the transcript of caller turn n is entry n-1, where n counts the
+   * session's user messages (replayed ones included, so a resumed session continues the script);
+   * past the end, a fixed text saying the double does not transcribe.
+   */
+  inputTranscripts: readonly string[];
   /** espeak-ng voice and speed for the response audio. */
   voice: string | undefined;
   wordsPerMinute: number | undefined;
@@ -64,6 +70,7 @@ export const DEFAULT_BEHAVIOUR: Readonly<RealtimeDoubleBehaviour> = Object.freez
   replies: DEFAULT_REPLIES,
   replyAfterToolText: undefined,
   functionCalls: [],
+  inputTranscripts: [],
   voice: undefined,
   wordsPerMinute: undefined,
   deltaMs: DEFAULT_DELTA_MS,

@@ -50,6 +50,14 @@ export class Conversation {
     return true;
   }
 
+  userMessageCount(): number {
+    return this.entries.filter((e) => e.type === 'message' && e.role === 'user').length;
+  }
+
+  hasAssistantMessage(): boolean {
+    return this.entries.some((e) => e.type === 'message' && e.role === 'assistant');
+  }
+
   hasFunctionCall(callId: string): boolean {
     return this.entries.some((e) => e.type === 'function_call' && e.callId === callId);
   }

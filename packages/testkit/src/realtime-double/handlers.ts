@@ -87,8 +87,11 @@ function onItemCreate(session: DoubleSession, event: JsonObject, eventId: string
     });
     session.toolOutputPending = true;
   }
-  const item = { ...raw, id: typeof raw.id === 'string' ? raw.id : newId('item'), object: 'realtime.item', status: 'completed' };
+  const item: JsonObject = { ...raw, id: typeof raw.id === 'string' ? raw.id : newId('item'), object: 'realtime.item', status: 'completed' };
   const { previousItemId } = session.conversation.add(item);
+  const text = itemText(item);
+  session.usage.addText(text.length);
+  session.recorder.createdItems.push({ type: String(item.type), role: typeof item.role === 'string' ? item.role : undefined, text, atMs: session.elapsedMs() });
   session.send({ type: 'conversation.item.added', previous_item_id: previousItemId, item });
   session.send({ type: 'conversation.item.done', previous_item_id: previousItemId, item });
 }
@@ -138,4 +141,12 @@ function onResponseCancel(session: DoubleSession, _event: JsonObject, eventId: s
   const active = session.activeResponse;
   if (!active) return session.sendError(realtimeErrors.cancelNotActive(), eventId);
   active.cancel('client_cancelled');
+}
+
+/** The words of a created item: message text parts, a function call's name and arguments, a tool output. */
+function itemText(item: JsonObject): string {
+  if (item.type === 'function_call') return `${String(item.name)}(${String(item.arguments ?? '')})`;
+  if (item.type === 'function_call_output') return String(item.output ?? '');
+  const content = Array.isArray(item.content) ? item.content : [];
+  return content.map((part) => (isObject(part) && typeof part.text === 'string' ? part.text : '')).join(' ').trim();
 }

@@ -8,6 +8,7 @@ export type {
   RecordedError,
   RecordedEvent,
   RecordedFunctionCallOutput,
+  RecordedItem,
   RecordedResponse,
   RecordedTruncate,
   RecordedUserTurn,

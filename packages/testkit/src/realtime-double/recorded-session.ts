@@ -57,6 +57,15 @@ export interface RecordedFunctionCallOutput {
   matchedCall: boolean;
 }
 
+/** An item the client created with conversation.item.create (a replayed conversation arrives this way). */
+export interface RecordedItem {
+  type: string;
+  role: string | undefined;
+  /** Message text, `name(arguments)` of a function call, or a function call's output. */
+  text: string;
+  atMs: number;
+}
+
 export interface RecordedError {
   code: string;
   type: string;
@@ -101,6 +110,8 @@ export class RecordedSession {
   readonly responses: RecordedResponse[] = [];
   readonly userTurns: RecordedUserTurn[] = [];
   readonly functionCallOutputs: RecordedFunctionCallOutput[] = [];
+  /** Items the client created, in order (what a resumed session was given). */
+  readonly createdItems: RecordedItem[] = [];
   /** Every `error` event the double sent. */
   readonly errors: RecordedError[] = [];
   closedWith: SessionCloseRecord | undefined;

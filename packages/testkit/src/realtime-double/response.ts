@@ -7,16 +7,12 @@ import { performance } from 'node:perf_hooks';
 import { synthesizeMulaw } from '../audio/speech.js';
 import { encodeOutputAudio, formatInfo } from './audio-format.js';
 import type { RealtimeDoubleBehaviour } from './behaviour.js';
-import {
-  FUNCTION_ARGUMENTS_DELTA_CHARS,
-  INPUT_AUDIO_MS_PER_TOKEN,
-  OUTPUT_AUDIO_MS_PER_TOKEN,
-  TEXT_CHARS_PER_TOKEN,
-} from './constants.js';
+import { FUNCTION_ARGUMENTS_DELTA_CHARS } from './constants.js';
 import type { Conversation, ConversationEntry } from './conversation.js';
 import { newId } from './ids.js';
 import type { RecordedResponse, ResponseStatus } from './recorded-session.js';
 import type { AudioFormat, JsonObject, SessionConfig } from './session-config.js';
+import type { UsageMeter } from './usage.js';
 
 export type ResponsePlan = { kind: 'audio'; text: string } | { kind: 'function_call'; name: string; arguments: string };
 
@@ -30,7 +26,8 @@ export interface ResponseHost {
   config(): SessionConfig;
   behaviour(): RealtimeDoubleBehaviour;
   elapsedMs(): number;
-  inputAudioMs(): number;
+  /** The session's context, billed as each response's input. */
+  readonly usage: UsageMeter;
   /** The bytes to send for one output audio delta (the tap may stamp them). */
   outputAudio(chunk: Buffer): Buffer;
   /** Called once, right after `response.done`. */
@@ -237,19 +234,8 @@ export class ResponseRun {
   }
 
   private usage(): JsonObject {
-    const instructionsTokens = Math.ceil(this.host.config().instructions.length / TEXT_CHARS_PER_TOKEN);
-    const audioIn = Math.ceil(this.host.inputAudioMs() / INPUT_AUDIO_MS_PER_TOKEN);
-    const textOut = Math.ceil((this.plan.kind === 'audio' ? this.transcriptSoFar() : this.plan.arguments).length / TEXT_CHARS_PER_TOKEN);
-    const audioOut = Math.ceil(this.record.audioMsSent / OUTPUT_AUDIO_MS_PER_TOKEN);
-    const input = instructionsTokens + audioIn;
-    const outputTokens = textOut + audioOut;
-    return {
-      total_tokens: input + outputTokens,
-      input_tokens: input,
-      output_tokens: outputTokens,
-      input_token_details: { text_tokens: instructionsTokens, audio_tokens: audioIn, image_tokens: 0, cached_tokens: 0 },
-      output_token_details: { text_tokens: textOut, audio_tokens: audioOut },
-    };
+    const textChars = (this.plan.kind === 'audio' ? this.transcriptSoFar() : this.plan.arguments).length;
+    return this.host.usage.forResponse(this.host.config(), { textChars, audioMs: this.record.audioMsSent });
   }
 
   private transcriptSoFar(): string {

@@ -27,6 +27,7 @@ import { InputAudioBuffer } from './input-audio.js';
 import type { TurnEvent } from './input-audio.js';
 import type { RecordedSession } from './recorded-session.js';
 import { ResponseRun } from './response.js';
+import { UsageMeter } from './usage.js';
 import type { ResponseHost, ResponsePlan } from './response.js';
 import { greetingFromInstructions, isObject } from './session-config.js';
 import type { JsonObject, SessionConfig } from './session-config.js';
@@ -58,6 +59,7 @@ export class DoubleSession implements ResponseHost {
   readonly conversationId = newId('conv');
   readonly conversation = new Conversation();
   readonly input = new InputAudioBuffer();
+  readonly usage = new UsageMeter();
   activeResponse: ResponseRun | undefined;
   /** Committed user audio turns so far (server VAD or client commit). */
   userTurnCount = 0;
@@ -102,10 +104,6 @@ export class DoubleSession implements ResponseHost {
 
   elapsedMs(): number {
     return this.recorder.elapsedMs();
-  }
-
-  inputAudioMs(): number {
-    return this.input.receivedMs;
   }
 
   get recordsFrames(): boolean {
@@ -185,6 +183,7 @@ export class DoubleSession implements ResponseHost {
     this.speechItemId = undefined;
     this.userTurnCount += 1;
     this.recorder.userTurns.push({ item_id: itemId, audio_start_ms: span.startMs, audio_end_ms: span.endMs, committedBy: by });
+    this.usage.addCallerAudio(span.endMs - span.startMs);
     const item = {
       id: itemId,
       object: 'realtime.item',
@@ -198,12 +197,14 @@ export class DoubleSession implements ResponseHost {
     this.send({ type: 'conversation.item.added', previous_item_id: previousItemId, item });
     this.send({ type: 'conversation.item.done', previous_item_id: previousItemId, item });
     if (this.config().audio.input.transcription) {
-      // No speech recognition here: a fixed transcript says so rather than inventing words.
+      // No speech recognition here: the scripted transcript of this turn, else a fixed text that says so.
+      // Turns are counted over the conversation, replayed user items included, so a resumed session goes on with the script.
+      const transcript = this.behaviour().inputTranscripts[this.conversation.userMessageCount() - 1] ?? INPUT_TRANSCRIPT_PLACEHOLDER;
       this.send({
         type: 'conversation.item.input_audio_transcription.completed',
         item_id: itemId,
         content_index: 0,
-        transcript: INPUT_TRANSCRIPT_PLACEHOLDER,
+        transcript,
         usage: { type: 'duration', seconds: Math.ceil((span.endMs - span.startMs) / MS_PER_SECOND) },
       });
     }
@@ -267,7 +268,9 @@ export class DoubleSession implements ResponseHost {
       const args = typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);
       return { kind: 'function_call', name: call.name, arguments: args };
     }
-    return this.audioPlan(this.audioResponsesPlanned === 0 ? this.greetingText() : this.nextReply());
+    // A session given an earlier conversation (a resumed call) has greeted already: no second greeting.
+    const greeted = this.audioResponsesPlanned > 0 || this.conversation.hasAssistantMessage();
+    return this.audioPlan(greeted ? this.nextReply() : this.greetingText());
   }
 
   private audioPlan(text: string): ResponsePlan {
