@@ -43,6 +43,7 @@ describe('e2e: when the model fails, the caller still hears something', function
     const failed = event(timeline, 'openai.failed')!;
     expect(failed.fields.reason).to.equal('OPENAI_REFUSED');
     expect(failed.fields.attempts).to.equal('3');
+    expect(event(timeline, 'call.metrics')?.fields.connect_attempts, 'the scorecard counts the failed attempts').to.equal('3');
     expectFallback(summary, timeline, 'OPENAI_REFUSED');
     const sinceFailure = summary.firstAudioAtMs! - (failed.ts - event(timeline, 'stream.started')!.ts);
     reportFigure('refused: ms from openai.failed to fallback audio heard', sinceFailure);
@@ -56,6 +57,7 @@ describe('e2e: when the model fails, the caller still hears something', function
     expect(failed.fields.reason).to.equal('OPENAI_AUTH');
     expect(failed.fields.fatal).to.equal('true');
     expect(failed.fields.attempts).to.equal('1');
+    expect(event(timeline, 'call.metrics')?.fields.connect_attempts).to.equal('1');
     expectFallback(summary, timeline, 'OPENAI_AUTH');
     reportFigure('401: ms from START to first audio heard', summary.firstAudioAtMs!);
     expect(summary.firstAudioAtMs).to.be.lessThan(AUDIO_BUDGET_MS);
@@ -68,6 +70,7 @@ describe('e2e: when the model fails, the caller still hears something', function
     });
     expect(event(timeline, 'openai.failed')?.fields.reason).to.equal('OPENAI_CONNECT_TIMEOUT');
     expect(timeline.filter((e) => e.event === 'openai.connecting')).to.have.length(2);
+    expect(event(timeline, 'call.metrics')?.fields.connect_attempts).to.equal('2');
     expect(timeline.find((e) => e.event === 'clip.played')?.fields.clip).to.equal('hold');
     reportFigure('hang: ms from START to hold audio heard', summary.firstAudioAtMs!);
     expect(summary.firstAudioAtMs).to.be.lessThan(AUDIO_BUDGET_MS);

@@ -143,7 +143,11 @@ export class CallSession {
       stats.connectStartedAt = Date.now();
       const budget = { attempts: deps.openaiConfig.connectAttempts, timeoutMs: deps.openaiConfig.connectTimeoutMs };
       const [opened, prompt] = await Promise.allSettled([openSession(this.setup, this, budget, this.abort.signal), this.loadPrompt(direction)]);
-      if (opened.status === 'rejected') return this.onConnectFailed(opened.reason);
+      if (opened.status === 'rejected') {
+        // call.metrics counts the attempts that failed too, not only a successful one's number.
+        stats.connectAttempts = opened.reason instanceof OpenAIConnectError ? opened.reason.attempts : 0;
+        return this.onConnectFailed(opened.reason);
+      }
       state.rt = opened.value.rt;
       stats.connectedAt = Date.now();
       stats.connectAttempts = opened.value.attempts;
