@@ -11,6 +11,7 @@ import type { Stack, StackOptions } from '../support/stack.js';
 import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
+import { scrapeMetric } from '../support/metrics.js';
 
 /** "Within about a second" of the failure being known, with room for a loaded CI machine. */
 const AUDIO_BUDGET_MS = 1500;
@@ -116,6 +117,27 @@ describe('e2e: when the model fails, the caller still hears something', function
     expect(row?.silentFailure).to.equal(true);
     // The caller was not left in dead air meanwhile: the hold clip kept playing.
     expect(timeline.filter((e) => e.event === 'clip.played').length).to.be.greaterThan(0);
+  });
+
+  it('a caller who hears the hold clip and hangs up while the session is still being set up: abandoned, not silent', async () => {
+    const { knex, redis } = ctx;
+    // The model never answers the upgrade within the call: setup is still at its first connect when the caller gives up.
+    const stack = await ctx.start({ realtime: { hangUpgrade: true }, bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: '60000', OPENAI_CONNECT_ATTEMPTS: '1' } });
+    const business = await createTestBusiness(knex);
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 120_000 }] });
+    await waitFor(() => call.heardAudibleMs() > 500, { timeoutMs: 20_000, message: 'the caller hears the hold clip' });
+    await call.hangup();
+    const timeline = await finishedTimeline(redis, call.callSid);
+    expect(event(timeline, 'clip.played')?.fields.clip).to.equal('hold');
+    expect(event(timeline, 'call.silent_failure'), 'not a silent failure').to.equal(undefined);
+    expect(event(timeline, 'call.ended')?.fields.end_reason).to.equal('caller_abandoned');
+    expect(event(timeline, 'call.abandoned')?.fields).to.include({ stage: 'connecting', hangup: 'twilio_stop' });
+    const row = await createCallRepository(knex).findByCallSid(call.callSid);
+    expect(row?.silentFailure).to.equal(false);
+    expect(row?.endReason).to.equal('caller_abandoned');
+    const port = stack.bridges[0]!.port;
+    expect(await scrapeMetric(port, 'bridge_calls_ended_total', { end_reason: 'caller_abandoned' })).to.equal(1);
+    expect(await scrapeMetric(port, 'call_silent_failures_total')).to.equal(0);
   });
 
   it('flags a response that started but produced no audio', async () => {

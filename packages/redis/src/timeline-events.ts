@@ -42,7 +42,8 @@ export const TIMELINE_EVENTS = {
   'realtime.fallback': 'bridge: the model is unreachable; the caller is sent to the fallback; fields: reason. gateway: reason NO_CAPACITY when no bridge has room (busy clip, then the TwiML fallback)',
   'input.invalid': 'gateway: malformed message on the media socket (first of its kind per call); fields: kind, detail',
   'call.ended': 'bridge (or gateway for calls no bridge owned): fields: end_reason, rx, tx, is_ghost, duration_ms',
-  'call.silent_failure': 'bridge/gateway: a real call ended without the caller hearing audio; fields: reason',
+  'call.silent_failure': 'bridge/gateway: a real call ended without the caller hearing audio; fields: reason (no_audio_sent, no_model_audio, response_without_audio)',
+  'call.abandoned': 'bridge: the caller hung up on the hold clip while the session was still being set up (end_reason caller_abandoned; not a silent failure); fields: stage (connecting|configuring), hangup, waited_ms, hold_clips',
   'call.metrics': 'bridge: openai_connect_ms, first_greeting_audio_ms and the breakdown (connect, wait_prompt, configure, total)',
 } as const;
 

@@ -96,7 +96,11 @@ export class CallSession {
       logger,
     );
     this.playback = new PlaybackTracker(config.bargeInMarginMs);
-    this.hold = new HoldAudio(() => this.channel.send({ t: 'play', clip: 'hold' }), config.holdAudioAfterMs, config.holdAudioRepeatMs);
+    const playHold = () => {
+      this.state.stats.holdClips++;
+      this.channel.send({ t: 'play', clip: 'hold' });
+    };
+    this.hold = new HoldAudio(playHold, config.holdAudioAfterMs, config.holdAudioRepeatMs);
     this.silence = new SilenceWatch(config.silentResponseMs, (responseId) => recordSilentResponse(deps, responseId, config.silentResponseMs));
     const toolTurns = new ToolTurns({
       ...deps,

@@ -19,7 +19,7 @@ export class CallState {
   greetingPending = false;
   greetingResponseId: string | undefined;
   activeResponseId: string | undefined;
-  readonly stats: CallStats = { claimedAt: Date.now(), connectAttempts: 0, toolsCount: 0, bargeIns: 0 };
+  readonly stats: CallStats = { claimedAt: Date.now(), connectAttempts: 0, toolsCount: 0, bargeIns: 0, holdClips: 0 };
 
   get finished(): boolean {
     return this.phase === 'ending' || this.phase === 'ended';
