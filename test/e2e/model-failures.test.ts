@@ -15,6 +15,12 @@ import { scrapeMetric } from '../support/metrics.js';
 
 /** "Within about a second" of the failure being known, with room for a loaded CI machine. */
 const AUDIO_BUDGET_MS = 1500;
+/**
+ * A caller who stays on until the app ends the stream: the fallback tests check that Twilio
+ * ran the TwiML after the stream, which happens only if the gateway closed it first. A caller
+ * hanging up after a fixed few seconds raced the fallback clip on a loaded machine.
+ */
+const STAYS_ON = { script: [{ silenceMs: 60_000 }], hangupWhenScriptEnds: false };
 
 describe('e2e: when the model fails, the caller still hears something', function () {
   this.timeout(60_000);
@@ -40,7 +46,7 @@ describe('e2e: when the model fails, the caller still hears something', function
   }
 
   it('refused connections: retried, then the fallback clip within the budget', async () => {
-    const { summary, timeline } = await callThrough({ realtime: { refuseConnections: true } });
+    const { summary, timeline } = await callThrough({ realtime: { refuseConnections: true } }, STAYS_ON);
     const failed = event(timeline, 'openai.failed')!;
     expect(failed.fields.reason).to.equal('OPENAI_REFUSED');
     expect(failed.fields.attempts).to.equal('3');
@@ -52,7 +58,7 @@ describe('e2e: when the model fails, the caller still hears something', function
   });
 
   it('a bad API key (401): tried once, not retried, fallback clip', async () => {
-    const { summary, timeline } = await callThrough({ bridgeEnv: { OPENAI_API_KEY: 'sk-wrong' } });
+    const { summary, timeline } = await callThrough({ bridgeEnv: { OPENAI_API_KEY: 'sk-wrong' } }, STAYS_ON);
     expect(ctx.stack!.realtime.totalConnections).to.equal(1);
     const failed = event(timeline, 'openai.failed')!;
     expect(failed.fields.reason).to.equal('OPENAI_AUTH');
@@ -68,7 +74,7 @@ describe('e2e: when the model fails, the caller still hears something', function
     const { summary, timeline } = await callThrough({
       realtime: { hangUpgrade: true },
       bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: '1500', OPENAI_CONNECT_ATTEMPTS: '2' },
-    });
+    }, STAYS_ON);
     expect(event(timeline, 'openai.failed')?.fields.reason).to.equal('OPENAI_CONNECT_TIMEOUT');
     expect(timeline.filter((e) => e.event === 'openai.connecting')).to.have.length(2);
     expect(event(timeline, 'call.metrics')?.fields.connect_attempts).to.equal('2');
@@ -79,7 +85,7 @@ describe('e2e: when the model fails, the caller still hears something', function
   });
 
   it('the model drops mid-call and cannot be resumed: fallback clip', async () => {
-    const { summary, timeline } = await callThrough({ realtime: { closeAfterMs: 2500 }, bridgeEnv: { RECONNECT_ATTEMPTS: '0' } });
+    const { summary, timeline } = await callThrough({ realtime: { closeAfterMs: 2500 }, bridgeEnv: { RECONNECT_ATTEMPTS: '0' } }, STAYS_ON);
     expect(event(timeline, 'openai.closed')).not.to.equal(undefined);
     expectFallback(summary, timeline, 'OPENAI_CLOSED');
     const closedAt = event(timeline, 'openai.closed')!.ts;
