@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@voice/testkit';
+import { redactUrlPassword } from '@voice/config';
 import { BenchUsageError, USAGE, parseBenchFlags, type BenchFlags } from './bench/flags.js';
 import { say } from './bench/progress.js';
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from './bench/private-redis.js';
@@ -69,7 +70,7 @@ async function main(flags: BenchFlags): Promise<void> {
   process.stdout.write(`${table}\n`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `bench-${stamp}.json`);
-  const redis = privateRedis ? 'private redis-server' : `shared ${endpoints.redis.url}`;
+  const redis = privateRedis ? 'private redis-server' : `shared ${redactUrlPassword(endpoints.redis.url)}`;
   writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), machine, redis, flags, table, ...run }, null, 2));
   say(`result written to ${file}${cpuProfDir ? `; CPU profiles in ${cpuProfDir}` : ''}`);
 }

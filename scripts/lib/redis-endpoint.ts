@@ -4,7 +4,7 @@
  * Redis Cluster), which then wins. Plus a connection for a short-lived script.
  */
 import { Cluster, Redis } from 'ioredis';
-import { field, parseEnv } from '@voice/config';
+import { field, parseEnv, redactUrlPassword } from '@voice/config';
 import type { RedisClient, RedisEndpoint } from '@voice/redis';
 
 export const SCRIPT_REDIS_DEFAULTS = {
@@ -27,9 +27,9 @@ export function formatClusterNodes(nodes: ReadonlyArray<{ host: string; port: nu
   return nodes.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',');
 }
 
-/** For messages: "Redis at redis://…" or "the Redis Cluster at host:port,…". */
+/** For messages: "Redis at redis://…" (without its password) or "the Redis Cluster at host:port,…". */
 export function describeRedisEndpoint(endpoint: RedisEndpoint): string {
-  return isClusterEndpoint(endpoint) ? `the Redis Cluster at ${formatClusterNodes(endpoint.clusterNodes!)}` : `Redis at ${endpoint.url}`;
+  return isClusterEndpoint(endpoint) ? `the Redis Cluster at ${formatClusterNodes(endpoint.clusterNodes!)}` : `Redis at ${redactUrlPassword(endpoint.url)}`;
 }
 
 /**

@@ -89,12 +89,16 @@ describe('e2e: bridge failover', function () {
   }
 
   it('a warm bridge dies before START: a cold session on another bridge, with one greeting', async () => {
-    // START 6 s after the socket opens, to give the test time to kill a bridge (hence the longer START timeout).
-    const running = await startSystem(1, { START_TIMEOUT_MS: '15000' });
-    const caller = await call(running, 'Hi, second bridge here.', { startDelayMs: 6000, script: [{ silenceMs: 4000 }] });
-    await waitFor(async () => eventNames(await readTimeline(ctx.redis, caller.callSid)).includes('warm.ready'), { timeoutMs: 10_000, message: 'warm.ready' });
+    // START only once the warm bridge is dead and another one is up (a process start can take
+    // seconds on a loaded machine: a fixed START delay raced it), hence the longer START timeout.
+    const running = await startSystem(1, { START_TIMEOUT_MS: '30000' });
+    let replaced!: () => void;
+    const bridgeReplaced = new Promise<void>((resolve) => (replaced = resolve));
+    const caller = await call(running, 'Hi, second bridge here.', { startWhen: () => bridgeReplaced, script: [{ silenceMs: 4000 }] });
+    await waitFor(async () => eventNames(await readTimeline(ctx.redis, caller.callSid)).includes('warm.ready'), { timeoutMs: 20_000, message: 'warm.ready' });
     await running.byRole('realtime-bridge')[0]!.kill('SIGKILL');
     await startAnotherBridge();
+    replaced();
 
     const summary = await caller.done;
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);

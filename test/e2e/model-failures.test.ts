@@ -11,9 +11,16 @@ import type { Stack, StackOptions } from '../support/stack.js';
 import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
+import { scrapeMetric } from '../support/metrics.js';
 
 /** "Within about a second" of the failure being known, with room for a loaded CI machine. */
 const AUDIO_BUDGET_MS = 1500;
+/**
+ * A caller who stays on until the app ends the stream: the fallback tests check that Twilio
+ * ran the TwiML after the stream, which happens only if the gateway closed it first. A caller
+ * hanging up after a fixed few seconds raced the fallback clip on a loaded machine.
+ */
+const STAYS_ON = { script: [{ silenceMs: 60_000 }], hangupWhenScriptEnds: false };
 
 describe('e2e: when the model fails, the caller still hears something', function () {
   this.timeout(60_000);
@@ -39,10 +46,11 @@ describe('e2e: when the model fails, the caller still hears something', function
   }
 
   it('refused connections: retried, then the fallback clip within the budget', async () => {
-    const { summary, timeline } = await callThrough({ realtime: { refuseConnections: true } });
+    const { summary, timeline } = await callThrough({ realtime: { refuseConnections: true } }, STAYS_ON);
     const failed = event(timeline, 'openai.failed')!;
     expect(failed.fields.reason).to.equal('OPENAI_REFUSED');
     expect(failed.fields.attempts).to.equal('3');
+    expect(event(timeline, 'call.metrics')?.fields.connect_attempts, 'the scorecard counts the failed attempts').to.equal('3');
     expectFallback(summary, timeline, 'OPENAI_REFUSED');
     const sinceFailure = summary.firstAudioAtMs! - (failed.ts - event(timeline, 'stream.started')!.ts);
     reportFigure('refused: ms from openai.failed to fallback audio heard', sinceFailure);
@@ -50,12 +58,13 @@ describe('e2e: when the model fails, the caller still hears something', function
   });
 
   it('a bad API key (401): tried once, not retried, fallback clip', async () => {
-    const { summary, timeline } = await callThrough({ bridgeEnv: { OPENAI_API_KEY: 'sk-wrong' } });
+    const { summary, timeline } = await callThrough({ bridgeEnv: { OPENAI_API_KEY: 'sk-wrong' } }, STAYS_ON);
     expect(ctx.stack!.realtime.totalConnections).to.equal(1);
     const failed = event(timeline, 'openai.failed')!;
     expect(failed.fields.reason).to.equal('OPENAI_AUTH');
     expect(failed.fields.fatal).to.equal('true');
     expect(failed.fields.attempts).to.equal('1');
+    expect(event(timeline, 'call.metrics')?.fields.connect_attempts).to.equal('1');
     expectFallback(summary, timeline, 'OPENAI_AUTH');
     reportFigure('401: ms from START to first audio heard', summary.firstAudioAtMs!);
     expect(summary.firstAudioAtMs).to.be.lessThan(AUDIO_BUDGET_MS);
@@ -65,9 +74,10 @@ describe('e2e: when the model fails, the caller still hears something', function
     const { summary, timeline } = await callThrough({
       realtime: { hangUpgrade: true },
       bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: '1500', OPENAI_CONNECT_ATTEMPTS: '2' },
-    });
+    }, STAYS_ON);
     expect(event(timeline, 'openai.failed')?.fields.reason).to.equal('OPENAI_CONNECT_TIMEOUT');
     expect(timeline.filter((e) => e.event === 'openai.connecting')).to.have.length(2);
+    expect(event(timeline, 'call.metrics')?.fields.connect_attempts).to.equal('2');
     expect(timeline.find((e) => e.event === 'clip.played')?.fields.clip).to.equal('hold');
     reportFigure('hang: ms from START to hold audio heard', summary.firstAudioAtMs!);
     expect(summary.firstAudioAtMs).to.be.lessThan(AUDIO_BUDGET_MS);
@@ -110,7 +120,7 @@ describe('e2e: when the model fails, the caller still hears something', function
   });
 
   it('the model drops mid-call and cannot be resumed: fallback clip', async () => {
-    const { summary, timeline } = await callThrough({ realtime: { closeAfterMs: 2500 }, bridgeEnv: { RECONNECT_ATTEMPTS: '0' } });
+    const { summary, timeline } = await callThrough({ realtime: { closeAfterMs: 2500 }, bridgeEnv: { RECONNECT_ATTEMPTS: '0' } }, STAYS_ON);
     expect(event(timeline, 'openai.closed')).not.to.equal(undefined);
     expectFallback(summary, timeline, 'OPENAI_CLOSED');
     const closedAt = event(timeline, 'openai.closed')!.ts;
@@ -148,6 +158,27 @@ describe('e2e: when the model fails, the caller still hears something', function
     expect(row?.silentFailure).to.equal(true);
     // The caller was not left in dead air meanwhile: the hold clip kept playing.
     expect(timeline.filter((e) => e.event === 'clip.played').length).to.be.greaterThan(0);
+  });
+
+  it('a caller who hears the hold clip and hangs up while the session is still being set up: abandoned, not silent', async () => {
+    const { knex, redis } = ctx;
+    // The model never answers the upgrade within the call: setup is still at its first connect when the caller gives up.
+    const stack = await ctx.start({ realtime: { hangUpgrade: true }, bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: '60000', OPENAI_CONNECT_ATTEMPTS: '1' } });
+    const business = await createTestBusiness(knex);
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 120_000 }] });
+    await waitFor(() => call.heardAudibleMs() > 500, { timeoutMs: 20_000, message: 'the caller hears the hold clip' });
+    await call.hangup();
+    const timeline = await finishedTimeline(redis, call.callSid);
+    expect(event(timeline, 'clip.played')?.fields.clip).to.equal('hold');
+    expect(event(timeline, 'call.silent_failure'), 'not a silent failure').to.equal(undefined);
+    expect(event(timeline, 'call.ended')?.fields.end_reason).to.equal('caller_abandoned');
+    expect(event(timeline, 'call.abandoned')?.fields).to.include({ stage: 'connecting', hangup: 'twilio_stop' });
+    const row = await createCallRepository(knex).findByCallSid(call.callSid);
+    expect(row?.silentFailure).to.equal(false);
+    expect(row?.endReason).to.equal('caller_abandoned');
+    const port = stack.bridges[0]!.port;
+    expect(await scrapeMetric(port, 'bridge_calls_ended_total', { end_reason: 'caller_abandoned' })).to.equal(1);
+    expect(await scrapeMetric(port, 'call_silent_failures_total')).to.equal(0);
   });
 
   it('flags a response that started but produced no audio', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { STREAM_PARAMETERS } from '@voice/protocols';
-import { transientCallKeys } from '@voice/redis';
+import { callKeys, transientCallKeys } from '@voice/redis';
 import type { GatewayHarness } from './helpers/harness.js';
 import { useGatewayHarness } from './helpers/harness.js';
 import { audioFrame } from './helpers/twilio-stream-client.js';
@@ -84,13 +84,19 @@ describe('media gateway: waiting for START', () => {
       expect(await h.metric('gateway_ghost_sockets_total')).to.equal(0);
     });
 
-    it('writes nothing to the timeline of a call it never learned about', async () => {
+    it('writes no timeline and no calls row for a CallSid in the path that no webhook answered', async () => {
+      // A signed upgrade naming a CallSid that is no call here (a stale or replayed stream URL), with
+      // traffic and no START: its held checkpoints must not be written under that CallSid (a
+      // 7-day timeline key for any name a client picks), and no calls row is failed for it.
       const callSid = h.newCallSid();
-      const client = await h.connect(callSid);
+      const client = await h.connect(callSid, { pathCallSid: callSid });
       client.connected();
       await client.closed;
-      await sleep(50);
-      expect(await h.timelineEvents(callSid)).to.deep.equal([]);
+      // The gateway has decided what the socket was: an unknown call with traffic (not a ghost, not a failed call).
+      await waitFor('the no-start counter', async () => (await h.metric('gateway_stream_no_start_total', { known_call: 'false' })) === 1);
+      expect(await h.redis.exists(callKeys.timeline(callSid))).to.equal(0);
+      expect(await h.callRow(callSid)).to.equal(null);
+      expect(await h.ghosts()).to.have.length(0);
     });
   });
 

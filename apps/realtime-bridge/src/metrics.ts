@@ -15,6 +15,7 @@ export function createBridgeMetrics(registry: Registry) {
     connectFailures: new Counter({ name: 'openai_connect_failures_total', help: 'Calls whose Realtime session could not be opened', labelNames: ['reason'], registers }),
     fallbacks: new Counter({ name: 'realtime_fallbacks_total', help: 'Calls sent to the fallback', labelNames: ['reason'], registers }),
     silentFailures: new Counter({ name: 'call_silent_failures_total', help: 'Real calls that ended with no audio heard', registers }),
+    callsAbandoned: new Counter({ name: 'bridge_calls_abandoned_total', help: 'Callers who hung up on the hold clip while the session was being set up, by setup stage', labelNames: ['stage'], registers }),
     bargeIns: new Counter({ name: 'bridge_barge_ins_total', help: 'Caller interruptions handled', registers }),
     promptPath: new Counter({ name: 'bridge_prompt_path_total', help: 'Sessions configured by prompt path', labelNames: ['path'], registers }),
     rxFrames: new Counter({ name: 'bridge_rx_frames_total', help: 'Caller frames forwarded to the model', registers }),

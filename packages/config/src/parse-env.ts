@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './config-error.js';
+import { redactUrlPassword } from './redact.js';
 
 export type EnvSource = Record<string, string | undefined>;
 
@@ -27,6 +28,7 @@ export function parseEnv<S extends z.ZodRawShape>(shape: S, env: EnvSource): z.i
   return result.data;
 }
 
+/** A secret variable is not shown at all; any other value without the password a URL may carry. */
 function redact(variable: string, value: string): string {
-  return /KEY|TOKEN|SECRET|PASSWORD/i.test(variable) ? '<redacted>' : value;
+  return /KEY|TOKEN|SECRET|PASSWORD/i.test(variable) ? '<redacted>' : redactUrlPassword(value);
 }

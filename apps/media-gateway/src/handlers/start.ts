@@ -73,9 +73,9 @@ function refuse(session: MediaSession, message: TwilioStartMessage, reason: Star
     // Not a CallSid: it must not become a Redis key.
     session.log.warn('stream.rejected', { event: 'stream.rejected', reason, streamSid });
   } else {
-    // On a mismatch the socket is already bound to its path's call, and the note lands there.
-    // Otherwise only the refusal is written: a replayed upgrade must not add its checkpoints to a real call.
-    if (session.checkpoints.boundCallSid === undefined) session.checkpoints.discard();
+    // Only the refusal is written (on a mismatch, to the path's call): a replayed upgrade must not
+    // add its checkpoints to a real call.
+    session.checkpoints.discard();
     session.bindCall(session.pathCallSid ?? callSid, streamSid);
     session.checkpoints.record('stream.rejected', { reason, stream_sid: streamSid, start_call_sid: callSid, remote: session.remote }, 'warn');
   }

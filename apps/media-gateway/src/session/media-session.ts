@@ -90,7 +90,10 @@ export class MediaSession implements NoStartSocket {
     ctx.metrics.openSockets.inc();
 
     this.checkpoints.record('ws.accepted', { subprotocol: origin.subprotocol || 'none', remote: origin.remote });
-    if (this.pathCallSid) this.bindCall(this.pathCallSid);
+    // A CallSid in the path names the call in the logs at once, but its timeline gets the held
+    // checkpoints only once it is known to be a call here (START accepted, or its meta found when
+    // no START came): a signed upgrade can be replayed, and a stale URL may name no call at all.
+    if (this.pathCallSid) this.currentLog = callLogger(this.currentLog, { callSid: this.pathCallSid });
     this.watchdog.arm();
   }
 

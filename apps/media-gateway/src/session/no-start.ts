@@ -65,6 +65,8 @@ async function failCall(socket: NoStartSocket, meta: CallMeta, reason: NoStartRe
   const { ctx, checkpoints, log } = socket;
   const endedAt = Date.now();
   ctx.metrics.noStart.labels({ known_call: 'true' }).inc();
+  // Now known to be a real call: what was held (ws.accepted, stream.start_slow, ...) goes to its timeline.
+  checkpoints.bind(meta.callSid, log);
   checkpoints.record('stream.no_start', { reason, waited_ms: waitedMs }, 'warn');
   // A bridge may already hold a warm session for this call (opened while the phone rang): it must let go.
   await tellWarmOwner(socket, meta.callSid, endedAt);

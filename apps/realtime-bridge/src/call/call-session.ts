@@ -111,7 +111,12 @@ export class CallSession {
       Math.ceil(config.vad.prefixPaddingMs / FRAME_MS),
     );
     this.playback = new PlaybackTracker(config.bargeInMarginMs);
-    this.hold = new HoldAudio((on) => this.channel.send({ t: 'hold', on }), config.holdAudioAfterMs);
+    const setHold = (on: boolean) => {
+      // Counted for call.abandoned: the caller was told to hold (the gateway loops the clip).
+      if (on) this.state.stats.holdClips++;
+      this.channel.send({ t: 'hold', on });
+    };
+    this.hold = new HoldAudio(setHold, config.holdAudioAfterMs);
     this.silence = new SilenceWatch(config.silentResponseMs, (responseId) => recordSilentResponse(deps, responseId, config.silentResponseMs));
     const toolTurns = new ToolTurns({
       ...deps,
@@ -179,7 +184,11 @@ export class CallSession {
       const budget = { attempts: deps.openaiConfig.connectAttempts, timeoutMs: deps.openaiConfig.connectTimeoutMs };
       const signal = AbortSignal.any([this.abort.signal, this.setupDeadline.signal]);
       const [opened, prompt] = await Promise.allSettled([openSession(this.setup, this, budget, signal), this.loadPrompt(direction)]);
-      if (opened.status === 'rejected') return this.onConnectFailed(opened.reason);
+      if (opened.status === 'rejected') {
+        // call.metrics counts the attempts that failed too, not only a successful one's number.
+        stats.connectAttempts = opened.reason instanceof OpenAIConnectError ? opened.reason.attempts : 0;
+        return this.onConnectFailed(opened.reason);
+      }
       state.rt = opened.value.rt;
       stats.connectedAt = Date.now();
       state.sessionOpenedAt = stats.connectedAt;

@@ -27,7 +27,7 @@ export class CallState {
   readonly pendingTranscriptions = new Map<string, number>();
   /** The server said the current session hit its maximum duration (it closes next). */
   sessionExpired = false;
-  readonly stats: CallStats = { claimedAt: Date.now(), connectAttempts: 0, toolsCount: 0, bargeIns: 0 };
+  readonly stats: CallStats = { claimedAt: Date.now(), connectAttempts: 0, toolsCount: 0, bargeIns: 0, holdClips: 0 };
 
   get finished(): boolean {
     return this.phase === 'ending' || this.phase === 'ended';

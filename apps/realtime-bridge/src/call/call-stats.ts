@@ -21,6 +21,8 @@ export interface CallStats {
   greetingPath?: 'warm' | 'cold';
   toolsCount: number;
   bargeIns: number;
+  /** Hold clips the gateway was asked to play while the model was not speaking. */
+  holdClips: number;
   fallbackReason?: string;
 }
 

@@ -12,6 +12,7 @@ import type { CallConfig } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
 import { transferTwiml, type CallControl } from '../twilio/call-control.js';
+import type { SilentFailureReason } from './call-outcome.js';
 import type { CallTimeline } from './call-timeline.js';
 import type { GatewayChannel } from './gateway-channel.js';
 
@@ -53,13 +54,15 @@ export function recordConnectFailure(deps: { callSid: string; metrics: BridgeMet
   return error.reason;
 }
 
+const SILENT_RESPONSE: SilentFailureReason = 'response_without_audio';
+
 /** A response that started but produced no audio for the caller. */
 export function recordSilentResponse(deps: { callSid: string; metrics: BridgeMetrics; timeline: Timeline; logger: Logger }, responseId: string, waitedMs: number): void {
   deps.metrics.silentFailures.inc();
   void deps.timeline.record(
     deps.callSid,
     'call.silent_failure',
-    { reason: 'response_without_audio', response_id: responseId, waited_ms: waitedMs },
+    { reason: SILENT_RESPONSE, response_id: responseId, waited_ms: waitedMs },
     { level: 'error', logger: deps.logger },
   );
 }

@@ -1,22 +1,24 @@
 /**
  * The end of a call, written once by the bridge that owns it: `call.ended`,
- * `call.silent_failure` when the caller heard nothing, `call.metrics`, the calls
- * row in Postgres (with the transcript, token usage and cost from the
- * conversation record), Prometheus, and the call's transient Redis keys deleted
- * (the timeline and the conversation record stay, with TTLs, for on-call).
+ * `call.silent_failure` when the caller heard nothing, or `call.abandoned` when
+ * the caller hung up on the hold clip during setup (call-outcome.ts decides),
+ * `call.metrics`, the calls row in Postgres (with the transcript, token usage
+ * and cost from the conversation record), Prometheus, and the call's transient
+ * Redis keys deleted (the timeline and the conversation record stay, with TTLs,
+ * for on-call).
  */
 import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import type { StopRecord } from '@voice/media-link';
 import { transientCallKeys, type RedisClient, type Timeline } from '@voice/redis';
 import type { TokenPrices } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
+import { CALLER_ABANDONED, abandonedStage, silentFailureReason, type StopEntry } from './call-outcome.js';
 import { callMetrics, type CallStats } from './call-stats.js';
 import { callOutcome } from './call-transcript.js';
 import type { ConversationRecord } from './conversation-record.js';
 
-export type StopEntry = Omit<StopRecord, 't' | 'call'>;
+export type { StopEntry } from './call-outcome.js';
 
 export interface FinalizeDeps {
   redis: RedisClient;
@@ -40,9 +42,10 @@ export async function finalizeCall(
   const { responses, ...tokens } = outcome.usage;
   // A string: the timeline rounds numbers to 0.1, and a call costs cents.
   const usageFields = { sessions: outcome.sessions, responses, ...tokens, cost_usd: outcome.costUsd.toFixed(6) };
-  const endReason = stats.fallbackReason ? `fallback:${stats.fallbackReason}` : stop.reason;
+  const abandoned = abandonedStage(stats, stop);
+  const endReason = stats.fallbackReason ? `fallback:${stats.fallbackReason}` : abandoned ? CALLER_ABANDONED : stop.reason;
   const durationMs = stats.streamStartedAt ? Math.max(0, stop.endedAt - stats.streamStartedAt) : undefined;
-  const silentReason = silentFailureReason(stats, stop);
+  const silentReason = abandoned ? undefined : silentFailureReason(stats, stop);
   const silent = silentReason !== undefined;
 
   await deps.timeline.record(callSid, 'call.ended', {
@@ -52,6 +55,15 @@ export async function finalizeCall(
     is_ghost: false,
     duration_ms: durationMs,
   });
+  if (abandoned) {
+    deps.metrics.callsAbandoned.inc({ stage: abandoned });
+    await deps.timeline.record(
+      callSid,
+      'call.abandoned',
+      { stage: abandoned, hangup: stop.reason, waited_ms: durationMs, hold_clips: stats.holdClips, tx: stop.tx },
+      { level: 'warn' },
+    );
+  }
   if (silent) {
     deps.metrics.silentFailures.inc();
     await deps.timeline.record(callSid, 'call.silent_failure', { reason: silentReason, end_reason: endReason, rx: stop.rx, tx: stop.tx }, { level: 'error' });
@@ -83,17 +95,6 @@ export async function finalizeCall(
   await deps.redis.del(...transientCallKeys(callSid)).catch((err: unknown) => {
     deps.logger.error('call key cleanup failed', errorFields(err));
   });
-}
-
-/**
- * A real call in which the caller heard nothing useful: no audio at all, or only
- * hold clips because the model never spoke and nothing sent the caller to the
- * fallback. A fallback is a handled failure (the caller was told), not a silent one.
- */
-function silentFailureReason(stats: CallStats, stop: StopEntry): string | undefined {
-  if (stop.tx === 0) return 'no_audio_sent';
-  if (stats.modelFirstAudioAt === undefined && !stats.fallbackReason) return 'no_model_audio';
-  return undefined;
 }
 
 function observe(m: BridgeMetrics, fields: ReturnType<typeof callMetrics>, endReason: string): void {

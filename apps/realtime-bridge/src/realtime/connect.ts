@@ -61,7 +61,8 @@ export async function connectRealtime(
       await sleep(config.retryBackoffMs * attempt, signal);
     }
   }
-  throw lastError ?? new OpenAIConnectError('OPENAI_CLOSED', 'call ended while connecting');
+  // Aborted before the first attempt: none was made.
+  throw lastError ?? new OpenAIConnectError('OPENAI_CLOSED', 'call ended while connecting', 0);
 }
 
 function connectOnce(client: OpenAI, config: OpenAIConfig, signal: AbortSignal): Promise<{ rt: OpenAIRealtimeWS; sessionId: string }> {

@@ -20,6 +20,7 @@ describe('bridge: call metrics breakdown', () => {
         greetingPath: 'cold',
         toolsCount: 0,
         bargeIns: 0,
+        holdClips: 0,
       },
       1745,
     );
@@ -36,14 +37,14 @@ describe('bridge: call metrics breakdown', () => {
   });
 
   it('leaves out what did not happen instead of inventing zeros', () => {
-    const m = callMetrics({ claimedAt: 1000, connectAttempts: 3, toolsCount: 0, bargeIns: 0 });
+    const m = callMetrics({ claimedAt: 1000, connectAttempts: 3, toolsCount: 0, bargeIns: 0, holdClips: 0 });
     expect(m.openai_connect_ms).to.equal(undefined);
     expect(m.first_greeting_audio_ms).to.equal(undefined);
     expect(m.connect_attempts).to.equal(3);
   });
 
   it('never reports negative durations (audio pre-generated before START)', () => {
-    const m = callMetrics({ claimedAt: 1000, streamStartedAt: 2000, greetingRequestedAt: 1100, modelFirstAudioAt: 1500, connectAttempts: 1, toolsCount: 0, bargeIns: 0 }, 2004);
+    const m = callMetrics({ claimedAt: 1000, streamStartedAt: 2000, greetingRequestedAt: 1100, modelFirstAudioAt: 1500, connectAttempts: 1, toolsCount: 0, bargeIns: 0, holdClips: 0 }, 2004);
     expect(m.first_greeting_audio_ms).to.equal(4);
     expect(m.model_first_audio_ms).to.equal(400);
   });

@@ -53,6 +53,11 @@ export interface RealtimeDoubleBehaviour {
   rejectUpgradeStatus: number | undefined;
   /** Accept TCP and TLS, then never answer the upgrade. */
   hangUpgrade: boolean;
+  /**
+   * Accept TCP and TLS, and answer the upgrade only when a test turns this off again
+   * (`setBehaviour({ holdUpgrades: false })`): orders the model's connect against other events.
+   */
+  holdUpgrades: boolean;
   /** Destroy every new TCP connection at once. */
   refuseConnections: boolean;
   /** Close each session with 1011 this long after `session.created`. */
@@ -79,6 +84,7 @@ export const DEFAULT_BEHAVIOUR: Readonly<RealtimeDoubleBehaviour> = Object.freez
   connectDelayMs: 0,
   rejectUpgradeStatus: undefined,
   hangUpgrade: false,
+  holdUpgrades: false,
   refuseConnections: false,
   closeAfterMs: undefined,
   closeAfterResponses: undefined,

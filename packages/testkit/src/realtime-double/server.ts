@@ -59,6 +59,8 @@ export class RealtimeDouble {
   private readonly live = new Set<DoubleSession>();
   private readonly sockets = new Set<Socket>();
   private readonly pendingUpgrades = new Set<NodeJS.Timeout>();
+  /** Upgrades waiting for `holdUpgrades` to be turned off. */
+  private heldUpgrades: Array<() => void> = [];
   private connections = 0;
   private stopping = false;
 
@@ -76,6 +78,7 @@ export class RealtimeDouble {
     const next = { ...this.behaviourState, ...partial };
     validateBehaviour(next);
     this.behaviourState = next;
+    if (!next.holdUpgrades) for (const release of this.heldUpgrades.splice(0)) release();
   }
 
   get port(): number {
@@ -132,6 +135,7 @@ export class RealtimeDouble {
     this.stopping = true;
     for (const timer of this.pendingUpgrades) clearTimeout(timer);
     this.pendingUpgrades.clear();
+    this.heldUpgrades = [];
     const sessions = [...this.live];
     for (const session of sessions) session.close(CLOSE_GOING_AWAY, 'server shutting down');
     await Promise.all(sessions.map((s) => s.closed));
@@ -172,7 +176,14 @@ export class RealtimeDouble {
     if (b.rejectUpgradeStatus !== undefined) return rejectUpgrade(socket, b.rejectUpgradeStatus, 'rejectUpgradeStatus (double failure mode)');
     // The socket stays open until the client gives up or stop() destroys it.
     if (b.hangUpgrade) return;
-    const proceed = () => this.completeUpgrade(req, socket, head, url);
+    const afterDelay = () => this.afterConnectDelay(() => this.completeUpgrade(req, socket, head, url));
+    // Held upgrades go on (after connectDelayMs) once a test turns holdUpgrades off.
+    if (b.holdUpgrades) this.heldUpgrades.push(afterDelay);
+    else afterDelay();
+  }
+
+  private afterConnectDelay(proceed: () => void): void {
+    const b = this.behaviourState;
     if (b.connectDelayMs <= 0) return proceed();
     const timer = setTimeout(() => {
       this.pendingUpgrades.delete(timer);

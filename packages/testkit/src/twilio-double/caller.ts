@@ -290,6 +290,7 @@ export class TwilioCallerDouble {
         ghost: options.ghost ?? false,
         noStart: options.noStart ?? false,
         startDelayMs: options.startDelayMs ?? CALLER_DEFAULTS.startDelayMs,
+        startWhen: options.startWhen,
         hangupAfterMs: options.hangupAfterMs,
         hangupWhenScriptEnds: options.hangupWhenScriptEnds ?? false,
         dtmf: options.dtmf ?? [],

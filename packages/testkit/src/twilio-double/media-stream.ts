@@ -30,6 +30,8 @@ export interface StreamBehaviour {
   /** Send `connected` only, never `start`. */
   noStart: boolean;
   startDelayMs: number;
+  /** START waits (after startDelayMs) until this resolves: a test orders START against what the app did, not a clock. */
+  startWhen: (() => Promise<unknown>) | undefined;
   /** Hang up this long after the socket opened. */
   hangupAfterMs: number | undefined;
   /** Hang up once the script's last frame was sent (instead of going on with silence). */
@@ -164,8 +166,9 @@ export class MediaStreamSession {
     if (behaviour.ghost) return;
     this.send(this.counter.connected());
     if (behaviour.noStart) return;
-    if (behaviour.startDelayMs > 0) this.later(behaviour.startDelayMs, () => this.sendStart());
-    else this.sendStart();
+    const start = behaviour.startWhen ? () => void behaviour.startWhen!().then(() => this.sendStart(), (err: unknown) => this.options.warn(undefined, `startWhen failed: ${String(err)}`)) : () => this.sendStart();
+    if (behaviour.startDelayMs > 0) this.later(behaviour.startDelayMs, start);
+    else start();
   }
 
   private sendStart(): void {

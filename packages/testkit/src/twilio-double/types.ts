@@ -34,6 +34,11 @@ export interface PlaceCallOptions {
   script?: readonly ScriptSegment[];
   /** Delay between `connected` and `start`. Default 0. */
   startDelayMs?: number;
+  /**
+   * `start` waits (after startDelayMs) until this resolves, e.g. until the app has put a
+   * checkpoint on the call's timeline: orders START against the app's progress instead of a clock.
+   */
+  startWhen?: () => Promise<unknown>;
   /** Open the stream socket and send nothing at all. */
   ghost?: boolean;
   /** Send `connected` but never `start`. */

@@ -1,0 +1,53 @@
+/**
+ * How a call that never got its agent is judged at the end (closed sets, STYLE 18):
+ * - silent failure: the caller heard nothing useful and nothing told them why;
+ * - abandoned: the caller was hearing the hold clip and hung up while the session
+ *   was still being set up. That is the caller's choice, not the system leaving
+ *   them in silence; the timeline says at which setup stage it happened.
+ * A fallback (the caller was told) is neither.
+ */
+import type { StopRecord } from '@voice/media-link';
+import type { CallStats } from './call-stats.js';
+
+export type StopEntry = Omit<StopRecord, 't' | 'call'>;
+
+export type SilentFailureReason =
+  /** Not one frame reached the caller. */
+  | 'no_audio_sent'
+  /** Only hold clips: the model was set up but never spoke, and nothing sent the caller to the fallback. */
+  | 'no_model_audio'
+  /** A response ran SILENT_RESPONSE_MS without producing audio (recorded mid-call). */
+  | 'response_without_audio';
+
+/** The end_reason of an abandoned call (call.ended, the calls row, bridge_calls_ended_total). */
+export const CALLER_ABANDONED = 'caller_abandoned';
+
+/** Where setup was when the caller hung up: still opening the model session, or configuring it (prompt, session.update). */
+export type AbandonedStage = 'connecting' | 'configuring';
+
+/** Stop reasons that mean the caller's side ended the stream (Twilio's `stop`, or its socket closing). */
+const CALLER_HANGUPS: ReadonlySet<string> = new Set(['twilio_stop', 'socket_closed']);
+
+/**
+ * The setup stage at which the caller abandoned the call, or undefined when the call was not
+ * abandoned. Setup lasts until the greeting is requested from a configured session; after that
+ * a model that does not speak is the model's failure (no_model_audio), not the caller's choice.
+ * A hangup before any audio reached the caller stays a silent failure (no_audio_sent): the hold
+ * clip must have been played and sent.
+ */
+export function abandonedStage(stats: CallStats, stop: StopEntry): AbandonedStage | undefined {
+  if (!CALLER_HANGUPS.has(stop.reason) || stats.fallbackReason) return undefined;
+  if (stats.greetingRequestedAt !== undefined || stats.modelFirstAudioAt !== undefined) return undefined;
+  if (stats.holdClips === 0 || stop.tx === 0) return undefined;
+  return stats.connectedAt === undefined ? 'connecting' : 'configuring';
+}
+
+/**
+ * A real call in which the caller heard nothing useful: no audio at all, or only hold clips
+ * because the model never spoke and nothing sent the caller to the fallback.
+ */
+export function silentFailureReason(stats: CallStats, stop: StopEntry): SilentFailureReason | undefined {
+  if (stop.tx === 0) return 'no_audio_sent';
+  if (stats.modelFirstAudioAt === undefined && !stats.fallbackReason) return 'no_model_audio';
+  return undefined;
+}
