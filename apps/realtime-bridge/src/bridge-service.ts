@@ -46,7 +46,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const knex: Knex = createDatabase(config.databaseUrl);
   const businesses = createBusinessRepository(knex);
   const callRows = createCallRepository(knex);
-  const tools = createToolExecutor({ appointments: createAppointmentRepository(knex) });
+  const tools = createToolExecutor({ appointments: createAppointmentRepository(knex), businesses });
   const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics = createBridgeMetrics(registry);
   const linkMetrics = createLinkMetrics(registry);

@@ -16,6 +16,7 @@
  */
 import type OpenAI from 'openai';
 import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
@@ -26,10 +27,12 @@ import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { CallOwnership } from '../call-ownership.js';
+import { AgentControl } from './agent-control.js';
 import { CallerStream } from './caller-stream.js';
 import { CallState } from './call-state.js';
 import { callTimeline, type CallTimeline } from './call-timeline.js';
 import { ConversationLog } from './conversation-log.js';
+import { DtmfInput } from './dtmf-input.js';
 import { fallbackToCaller, recordConnectFailure, recordSilentResponse } from './fallback.js';
 import { finalizeCall, type StopEntry } from './finalize-call.js';
 import { GatewayChannel } from './gateway-channel.js';
@@ -74,6 +77,8 @@ export class CallSession {
   private readonly playback: PlaybackTracker;
   private readonly hold: HoldAudio;
   private readonly silence: SilenceWatch;
+  private readonly agentControl: AgentControl;
+  private readonly dtmf: DtmfInput;
   private readonly conversation = new ConversationLog();
   private readonly setup: SetupDeps;
   private readonly abort = new AbortController();
@@ -90,7 +95,7 @@ export class CallSession {
     this.setup = { ...deps };
     this.channel = new GatewayChannel(config.maxHeldRecords, logger);
     this.caller = new CallerStream(
-      { onAttach: (r) => this.onAttach(r), onMark: (n) => this.playback.onMarkEchoed(n), onDtmf: (d) => logger.info('caller dtmf', { digit: d }), onStop: (r) => this.onStop(r) },
+      { onAttach: (r) => this.onAttach(r), onMark: (n) => this.onMarkEchoed(n), onDtmf: (d) => this.dtmf.onDigit(d), onStop: (r) => this.onStop(r) },
       config.maxPendingCallerFrames,
       metrics,
       logger,
@@ -98,15 +103,20 @@ export class CallSession {
     this.playback = new PlaybackTracker(config.bargeInMarginMs);
     this.hold = new HoldAudio(() => this.channel.send({ t: 'play', clip: 'hold' }), config.holdAudioAfterMs, config.holdAudioRepeatMs);
     this.silence = new SilenceWatch(config.silentResponseMs, (responseId) => recordSilentResponse(deps, responseId, config.silentResponseMs));
+    const sendLive = (event: RealtimeClientEvent): boolean => {
+      if (this.state.phase !== 'live' || !this.state.rt) return false;
+      this.state.rt.send(event);
+      return true;
+    };
+    const hasActiveResponse = (): boolean => this.state.activeResponseId !== undefined;
+    this.agentControl = new AgentControl({ tl: this.tl, channel: this.channel, callControl: deps.callControl, stats: this.state.stats, logger, send: sendLive });
+    this.dtmf = new DtmfInput({ tl: this.tl, enabled: () => this.prompt?.prompt.dtmfEnabled, send: sendLive, hasActiveResponse });
     const toolTurns = new ToolTurns({
       ...deps,
-      send: (event) => {
-        if (this.state.phase !== 'live' || !this.state.rt) return false;
-        this.state.rt.send(event);
-        return true;
-      },
+      send: sendLive,
       context: () => ({ callSid: deps.callSid, businessId: this.state.businessId, callerNumber: this.state.callerNumber }),
-      hasActiveResponse: () => this.state.activeResponseId !== undefined,
+      hasActiveResponse,
+      onControl: (control, call) => this.agentControl.onControl(control, call),
     });
     this.model = new ModelEvents({
       state: this.state,
@@ -116,6 +126,8 @@ export class CallSession {
       silence: this.silence,
       conversation: this.conversation,
       toolTurns,
+      agentControl: this.agentControl,
+      dtmf: this.dtmf,
       tl: this.tl,
       metrics,
       logger,
@@ -199,6 +211,12 @@ export class CallSession {
     stats.streamStartedAt ??= record.startedAt;
     if (stats.modelFirstAudioAt === undefined) this.hold.start(record.startedAt);
     this.attachWaiter?.(record);
+  }
+
+  /** Twilio echoed a mark: what the caller heard so far (barge-in), and whether the agent's last words were heard. */
+  private onMarkEchoed(name: string): void {
+    this.playback.onMarkEchoed(name);
+    this.agentControl.onMarkEchoed(name);
   }
 
   private onStop(record: StopRecord): void {

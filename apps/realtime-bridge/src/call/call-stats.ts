@@ -22,6 +22,8 @@ export interface CallStats {
   toolsCount: number;
   bargeIns: number;
   fallbackReason?: string;
+  /** The agent ended the call itself (end_call / transfer_call): the call's end reason. */
+  agentEnded?: 'agent_hangup' | 'agent_transfer';
 }
 
 export interface CallMetricFields {

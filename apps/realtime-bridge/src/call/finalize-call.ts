@@ -25,7 +25,7 @@ export interface FinalizeDeps {
 
 export async function finalizeCall(deps: FinalizeDeps, callSid: string, stats: CallStats, stop: StopEntry): Promise<void> {
   const metrics = callMetrics(stats, stop.firstAudioAt);
-  const endReason = stats.fallbackReason ? `fallback:${stats.fallbackReason}` : stop.reason;
+  const endReason = stats.fallbackReason ? `fallback:${stats.fallbackReason}` : (stats.agentEnded ?? stop.reason);
   const durationMs = stats.streamStartedAt ? Math.max(0, stop.endedAt - stats.streamStartedAt) : undefined;
   const silentReason = silentFailureReason(stats, stop);
   const silent = silentReason !== undefined;

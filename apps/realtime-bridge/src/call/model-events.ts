@@ -6,12 +6,14 @@
 import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import type { Logger } from '@voice/logging';
-import { base64DecodedLength } from '@voice/protocols';
+import { base64DecodedLength, bytesToMs } from '@voice/protocols';
 import type { BridgeMetrics } from '../metrics.js';
+import type { AgentControl } from './agent-control.js';
 import { handleBargeIn } from './barge-in.js';
 import type { CallState } from './call-state.js';
 import type { CallTimeline } from './call-timeline.js';
 import type { ConversationLog } from './conversation-log.js';
+import type { DtmfInput } from './dtmf-input.js';
 import type { GatewayChannel } from './gateway-channel.js';
 import type { HoldAudio } from './hold-audio.js';
 import type { PlaybackTracker } from './playback-tracker.js';
@@ -29,6 +31,8 @@ export interface ModelEventsDeps {
   silence: SilenceWatch;
   conversation: ConversationLog;
   toolTurns: ToolTurns;
+  agentControl: AgentControl;
+  dtmf: DtmfInput;
   tl: CallTimeline;
   metrics: BridgeMetrics;
   logger: Logger;
@@ -60,6 +64,7 @@ export class ModelEvents implements RealtimeEventHandlers {
     const id = event.response.id ?? '';
     state.activeResponseId = id;
     silence.responseStarted(id);
+    this.d.agentControl.onResponseCreated(id);
     if (state.greetingPending) {
       state.greetingPending = false;
       state.greetingResponseId = id;
@@ -72,8 +77,10 @@ export class ModelEvents implements RealtimeEventHandlers {
     state.stats.modelFirstAudioAt ??= Date.now();
     hold.stop();
     silence.responseSettled(event.response_id);
-    const marks = playback.onAudioSent(event.item_id, base64DecodedLength(event.delta));
+    const bytes = base64DecodedLength(event.delta);
+    const marks = playback.onAudioSent(event.item_id, bytes);
     channel.sendAgentAudio(event.delta, marks, event.response_id === state.greetingResponseId);
+    this.d.agentControl.onAudioSent(event.response_id, marks[marks.length - 1]!, bytesToMs(bytes));
     metrics.txDeltas.inc();
   }
 
@@ -87,6 +94,8 @@ export class ModelEvents implements RealtimeEventHandlers {
       logger.warn('model response did not complete', { status, details: JSON.stringify(event.response.status_details ?? {}) });
     }
     toolTurns.onResponseDone();
+    this.d.dtmf.onResponseDone();
+    this.d.agentControl.onResponseDone(id, status);
   }
 
   onSpeechStarted(event: EventOf<'input_audio_buffer.speech_started'>): void {
@@ -94,7 +103,9 @@ export class ModelEvents implements RealtimeEventHandlers {
     void tl.record('caller.speech_started', { audio_start_ms: event.audio_start_ms });
     const rt = state.rt;
     if (!rt) return;
-    if (handleBargeIn({ tl, channel, playback, metrics, send: (e) => rt.send(e) })) state.stats.bargeIns++;
+    if (!handleBargeIn({ tl, channel, playback, metrics, send: (e) => rt.send(e) })) return;
+    state.stats.bargeIns++;
+    this.d.agentControl.onBargeIn();
   }
 
   onFunctionCallArgumentsDone(event: EventOf<'response.function_call_arguments.done'>): void {

@@ -87,6 +87,13 @@ function onItemCreate(session: DoubleSession, event: JsonObject, eventId: string
     });
     session.toolOutputPending = true;
   }
+  if (raw.type === 'message') {
+    const text = messageText(raw.content);
+    const role = typeof raw.role === 'string' ? raw.role : '';
+    if (text !== undefined) session.recorder.textItems.push({ role, text, atMs: session.elapsedMs() });
+    // A user's text (not a replayed conversation) is a turn the next response answers.
+    if (text !== undefined && role === 'user') session.userTextPending = text;
+  }
   const item = { ...raw, id: typeof raw.id === 'string' ? raw.id : newId('item'), object: 'realtime.item', status: 'completed' };
   const { previousItemId } = session.conversation.add(item);
   session.send({ type: 'conversation.item.added', previous_item_id: previousItemId, item });
@@ -138,4 +145,12 @@ function onResponseCancel(session: DoubleSession, _event: JsonObject, eventId: s
   const active = session.activeResponse;
   if (!active) return session.sendError(realtimeErrors.cancelNotActive(), eventId);
   active.cancel('client_cancelled');
+}
+
+/** The text of a message item's `input_text` / `output_text` parts, or undefined when it has none. */
+function messageText(content: unknown): string | undefined {
+  if (!Array.isArray(content)) return undefined;
+  const texts = content.filter(isObject).map((part) => (typeof part.text === 'string' ? part.text : undefined));
+  const found = texts.filter((t): t is string => t !== undefined);
+  return found.length > 0 ? found.join(' ') : undefined;
 }

@@ -9,6 +9,7 @@ export type {
   RecordedEvent,
   RecordedFunctionCallOutput,
   RecordedResponse,
+  RecordedTextItem,
   RecordedTruncate,
   RecordedUserTurn,
   ResponseStatus,

@@ -57,6 +57,13 @@ export interface RecordedFunctionCallOutput {
   matchedCall: boolean;
 }
 
+/** A text message item the client added (`conversation.item.create`, e.g. a key press told to the model). */
+export interface RecordedTextItem {
+  role: string;
+  text: string;
+  atMs: number;
+}
+
 export interface RecordedError {
   code: string;
   type: string;
@@ -101,6 +108,8 @@ export class RecordedSession {
   readonly responses: RecordedResponse[] = [];
   readonly userTurns: RecordedUserTurn[] = [];
   readonly functionCallOutputs: RecordedFunctionCallOutput[] = [];
+  /** Message items with text content the client added, in order. */
+  readonly textItems: RecordedTextItem[] = [];
   /** Every `error` event the double sent. */
   readonly errors: RecordedError[] = [];
   closedWith: SessionCloseRecord | undefined;

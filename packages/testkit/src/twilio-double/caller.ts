@@ -14,6 +14,7 @@ import { StreamView } from './stream-view.js';
 import { parseTwiml } from './twiml.js';
 import type { StreamNoun, TwimlVerb } from './twiml.js';
 import type {
+  ApiUpdate,
   CallEndReason,
   CallState,
   CallSummary,
@@ -51,6 +52,11 @@ export class TwilioCallerDouble {
   readonly afterStreamVerbs: TwimlVerb[] = [];
   /** The media stream, once `<Connect><Stream>` is reached. */
   session: MediaStreamSession | undefined;
+  readonly apiUpdates: ApiUpdate[] = [];
+  readonly dialed: string[] = [];
+  /** TwiML a REST redirect put in place of the rest of the call's verbs. */
+  private redirectVerbs: TwimlVerb[] | undefined;
+  private endedByApi = false;
 
   private view: StreamView | undefined;
   private streamEnd: StreamEnd | undefined;
@@ -85,6 +91,26 @@ export class TwilioCallerDouble {
     this.abort.abort();
     this.session?.hangup();
     return this.done;
+  }
+
+  /**
+   * A REST API update of this live call (`POST …/Calls/{CA}.json`), as Twilio applies it:
+   * `Status=completed` hangs up; `Twiml` ends the media stream (`stop`, close) and runs the
+   * new TwiML instead of whatever came next. Wire it to TwilioRestDouble's `onCallUpdate`.
+   */
+  applyApiUpdate(params: Record<string, string>): void {
+    if (this.state === 'ended' || this.hungUp || this.endedByApi) return;
+    if (params.Status === 'completed') {
+      this.apiUpdates.push({ kind: 'hangup', callMs: this.callMs() });
+      this.endedByApi = true;
+    } else if (params.Twiml !== undefined) {
+      this.apiUpdates.push({ kind: 'redirect', callMs: this.callMs(), twiml: params.Twiml });
+      this.redirectVerbs = parseTwiml(params.Twiml);
+    } else {
+      this.warn(undefined, `call update without Status=completed or Twiml is not simulated (${Object.keys(params).join(',')})`);
+      return;
+    }
+    this.session?.hangup();
   }
 
   get received(): ReceivedMessage[] {
@@ -143,13 +169,15 @@ export class TwilioCallerDouble {
     const verbs = await this.fetchTwiml();
     let endedBy: CallEndReason = verbs ? 'twiml-end' : 'webhook-error';
     for (const verb of verbs ?? []) {
-      if (this.hungUp) break;
+      if (this.hungUp || this.endedByApi || this.redirectVerbs) break;
       const outcome = await this.runVerb(verb, script);
       if (outcome) {
         endedBy = outcome;
         break;
       }
     }
+    if (this.redirectVerbs) endedBy = await this.runRedirect(this.redirectVerbs, script);
+    if (this.endedByApi) endedBy = 'api-hangup';
     if (this.hungUp) endedBy = 'caller';
     await this.streamStatus.settled();
     this.state = 'ended';
@@ -185,6 +213,17 @@ export class TwilioCallerDouble {
     }
   }
 
+  /** The TwiML of a REST redirect, in place of the call's remaining verbs. */
+  private async runRedirect(verbs: TwimlVerb[], script: Promise<Buffer>): Promise<CallEndReason> {
+    this.pastStream = true;
+    for (const verb of verbs) {
+      if (this.hungUp || this.endedByApi) break;
+      const outcome = await this.runVerb(verb, script);
+      if (outcome) return outcome;
+    }
+    return 'twiml-end';
+  }
+
   /** What Twilio does when it cannot get usable TwiML: apologise and hang up. */
   private applicationError(code: number, message: string): undefined {
     this.warn(code, message);
@@ -208,6 +247,9 @@ export class TwilioCallerDouble {
         return undefined;
       case 'Hangup':
         return 'twiml-hangup';
+      case 'Dial':
+        this.dialed.push(verb.number);
+        return 'dialed';
       case 'Redirect':
         this.warn(undefined, `<Redirect> to ${verb.url} recorded, not followed`);
         return 'redirect';
@@ -243,6 +285,8 @@ export class TwilioCallerDouble {
     this.state = 'after-stream';
     if (end.endedBy === 'handshake-failed') this.postStatus(stream, 'stream-error', end.error);
     else this.postStatus(stream, 'stream-stopped');
+    // A stream the REST API ended was stopped like a caller's, but the call is not over.
+    if (this.endedByApi || this.redirectVerbs) return undefined;
     return end.endedBy === 'caller' ? 'caller' : undefined;
   }
 
@@ -337,6 +381,8 @@ export class TwilioCallerDouble {
       heardAudibleMs: this.heardAudibleMs(),
       spokenByTwilio: [...this.spokenByTwilio],
       afterStreamVerbs: [...this.afterStreamVerbs],
+      apiUpdates: [...this.apiUpdates],
+      dialed: [...this.dialed],
       warnings: [...this.warnings],
       durationMs: this.callMs(),
     };
