@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import { FRAME_MS } from '@voice/protocols';
 import type { TimelineEntry } from '@voice/redis';
-import { LONG_REPLY_TEXT, TwilioRestDouble, type RecordedResponse, type RecordedSession, type TwilioCallerDouble } from '@voice/testkit';
+import { LONG_REPLY_TEXT, TwilioRestDouble, waitFor, type RecordedResponse, type RecordedSession, type TwilioCallerDouble } from '@voice/testkit';
 import type { StackOptions } from '../support/stack.js';
 import { createTestBusiness } from '../support/business.js';
 import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
@@ -75,6 +75,11 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
   function streamClosedAtMs(call: TwilioCallerDouble): number {
     const session = call.session!;
     return session.closedAt! - session.origin!;
+  }
+
+  async function waitForSession(stack: Awaited<ReturnType<typeof start>>): Promise<RecordedSession> {
+    await waitFor(() => stack.realtime.sessions.length > 0, { message: 'a model session' });
+    return stack.realtime.sessions[0]!;
   }
 
   function responseWithText(session: RecordedSession, text: string): RecordedResponse {
@@ -201,6 +206,24 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     expect(answer.trigger).to.equal('client');
     expect(heardOf(call, answer), 'the answer to the key press was heard').to.be.greaterThan(answer.audioMsSent / 2);
     expect(fields(timeline, 'dtmf.received')).to.include({ digit: '3', outcome: 'sent_to_model' });
+  });
+
+  it('DTMF while the agent speaks: the agent is not cut off, and answers the press after it finished', async () => {
+    const reply = 'You pressed five.';
+    const stack = await start({ realtime: { replyAfterUserText: reply } });
+    const business = await createTestBusiness(ctx.knex, { greeting: LONG_REPLY_TEXT });
+    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 20_000 }], dtmf: [{ atMs: 500, digit: '5' }] });
+    const session = await waitForSession(stack);
+    await waitFor(() => session.responses.some((r) => r.text === reply && r.status === 'completed'), { timeoutMs: 20_000, message: 'the answer to the press' });
+    const summary = await call.hangup();
+    await finishedTimeline(ctx.redis, summary.callSid);
+
+    const greeting = responseWithText(session, LONG_REPLY_TEXT);
+    const answer = responseWithText(session, reply);
+    expect(greeting.status, 'the greeting was not interrupted by the key press').to.equal('completed');
+    expect(summary.clears).to.deep.equal([]);
+    expect(answer.createdAtMs).to.be.at.least(greeting.doneAtMs!);
+    expect(session.textItems[0]!.atMs, 'the press reached the model while the greeting was being generated').to.be.lessThan(greeting.doneAtMs!);
   });
 
   it('DTMF off for the business: the press is on the timeline as ignored and never reaches the model', async () => {

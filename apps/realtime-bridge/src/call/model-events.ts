@@ -122,6 +122,7 @@ export class ModelEvents implements RealtimeEventHandlers {
 
   onServerError(event: EventOf<'error'>): void {
     const code = event.error.code ?? '';
+    this.d.dtmf.onServerError(code, event.error.event_id);
     if (BENIGN_ERROR_CODES.has(code)) {
       this.d.logger.debug('benign realtime error', { code });
       return;
