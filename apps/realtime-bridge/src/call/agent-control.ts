@@ -18,6 +18,11 @@
  * the model answers them and may call end_call again. transfer_call goes ahead
  * at once: the caller asked for a person, and after the clear nothing is left
  * to hear.
+ *
+ * Without Twilio REST credentials these tools are not offered (runnableTools).
+ * A REST hangup that fails falls back to closing the stream (Twilio then runs
+ * the TwiML after </Connect>); a failed transfer is told to the model, and the
+ * call goes on.
  */
 import type { RealtimeClientEvent, RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import type { Logger } from '@voice/logging';
@@ -26,7 +31,22 @@ import { dialTwiml, type CallControl } from '../twilio/call-control.js';
 import type { CallStats } from './call-stats.js';
 import type { CallTimeline } from './call-timeline.js';
 import type { GatewayChannel } from './gateway-channel.js';
+import type { ResolvedPrompt } from './prompt-source.js';
 import type { CallControlRequest } from './tool-executor.js';
+
+/** Tools that act on the live call through Twilio's REST API. */
+const CALL_CONTROL_TOOLS: ReadonlySet<string> = new Set(['end_call', 'transfer_call']);
+
+/**
+ * The business's tools this bridge can carry out. Without Twilio REST credentials the call
+ * cannot be hung up or redirected (closing the stream would make Twilio run the TwiML after
+ * </Connect>, the spoken fallback), so end_call and transfer_call are not offered at all.
+ */
+export function runnableTools(resolved: ResolvedPrompt, hasCallControl: boolean): ResolvedPrompt {
+  if (hasCallControl) return resolved;
+  const toolNames = resolved.prompt.toolNames.filter((name) => !CALL_CONTROL_TOOLS.has(name));
+  return { ...resolved, prompt: { ...resolved.prompt, toolNames } };
+}
 
 type FunctionCallDone = Extract<RealtimeServerEvent, { type: 'response.function_call_arguments.done' }>;
 type AgentAction = Exclude<CallControlRequest, { kind: 'transfer_refused' }>;

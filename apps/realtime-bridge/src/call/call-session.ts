@@ -27,7 +27,7 @@ import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { CallOwnership } from '../call-ownership.js';
-import { AgentControl } from './agent-control.js';
+import { AgentControl, runnableTools } from './agent-control.js';
 import { CallerStream } from './caller-stream.js';
 import { CallState } from './call-state.js';
 import { callTimeline, type CallTimeline } from './call-timeline.js';
@@ -163,10 +163,10 @@ export class CallSession {
         deps.logger.error('prompt unavailable', errorFields(prompt.reason));
         return this.fallback('PROMPT_UNAVAILABLE');
       }
-      this.prompt = prompt.value;
+      this.prompt = runnableTools(prompt.value, deps.callControl !== undefined);
       if (state.phase !== 'setup') return;
       stats.configureSentAt = Date.now();
-      const configured = await configureSession(this.setup, state.rt, prompt.value, this.model.armSessionUpdated());
+      const configured = await configureSession(this.setup, state.rt, this.prompt, this.model.armSessionUpdated());
       stats.configuredAt = Date.now();
       stats.toolsCount = configured.tools;
       if (state.phase !== 'setup') return;
