@@ -154,6 +154,21 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     expect(fields(timeline, 'call.ended').end_reason).not.to.equal('agent_hangup');
   });
 
+  it('end_call: a model session that drops before the goodbye cancels the hangup; the call resumes', async () => {
+    // Greeting, then the end_call response: the session closes (1011) right after it, before any goodbye.
+    const stack = await start({ realtime: { functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {} }], replyAfterToolText: GOODBYE, closeAfterResponses: 2 } });
+    const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
+    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 3000 }, { say: 'That is all, thank you.' }, { silenceMs: 6000 }] });
+    const summary = await call.done;
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+
+    expect(stack.realtime.sessions.length, 'a second session resumed the call').to.equal(2);
+    expect(summary.endedBy).to.equal('caller');
+    expect(rest.requests).to.deep.equal([]);
+    expect(fields(timeline, 'agent.hangup')).to.include({ outcome: 'cancelled', reason: 'model_reconnected' });
+    expect(timeline.map((e) => e.event)).to.include('openai.reconnected');
+  });
+
   it('transfer_call: the line plays, then the live call is redirected to <Dial> the business\'s human number', async () => {
     const stack = await start({
       realtime: { functionCalls: [{ onTurn: 1, name: 'transfer_call', arguments: { reason: 'wants a person' } }], replyAfterToolText: TRANSFER_LINE },

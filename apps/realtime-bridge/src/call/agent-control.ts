@@ -83,6 +83,8 @@ export interface AgentControlDeps {
   logger: Logger;
   /** Sends to the current model session, if any. */
   send(event: RealtimeClientEvent): boolean;
+  /** Whether a model session is live (a call from a session that just dropped is not acted on). */
+  isLive(): boolean;
 }
 
 export class AgentControl {
@@ -103,6 +105,7 @@ export class AgentControl {
       return { respond: true };
     }
     if (this.line || this.acted) return { respond: false, output: ALREADY_ENDING };
+    if (!deps.isLive()) return { respond: false };
     if (request.kind === 'transfer' && !deps.callControl) {
       void deps.tl.record('agent.transfer', { outcome: 'unavailable', reason: 'no_twilio_rest_credentials' }, 'warn');
       return { respond: true, output: TRANSFER_UNAVAILABLE };
@@ -161,6 +164,27 @@ export class AgentControl {
   /** A barge-in cut the agent short (Twilio's buffer was cleared). */
   onBargeIn(): void {
     if (this.line) this.interrupted();
+  }
+
+  /**
+   * The model session dropped and a new one resumes the call: a line it had not finished is lost with it.
+   * A transfer goes ahead (the decision stands); end_call is cancelled (the new session does not know of it).
+   */
+  onSessionReplaced(): void {
+    const line = this.line;
+    if (!line || line.done) return;
+    if (line.action.kind === 'transfer') return void this.act();
+    this.line = undefined;
+    void this.deps.tl.record('agent.hangup', { outcome: 'cancelled', reason: 'model_reconnected', goodbye_ms: Math.round(line.audioMs) });
+  }
+
+  /**
+   * The call came back through another gateway (the first one died): marks sent on the old stream will
+   * never come back, so a finished line waiting for its mark is carried out now rather than never.
+   */
+  onStreamReplaced(): void {
+    const line = this.line;
+    if (line?.done && line.lastMark !== undefined && !line.echoed) void this.act();
   }
 
   private interrupted(): void {

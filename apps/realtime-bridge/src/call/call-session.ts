@@ -109,7 +109,7 @@ export class CallSession {
       return true;
     };
     const hasActiveResponse = (): boolean => this.state.activeResponseId !== undefined;
-    this.agentControl = new AgentControl({ tl: this.tl, channel: this.channel, callControl: deps.callControl, stats: this.state.stats, logger, send: sendLive });
+    this.agentControl = new AgentControl({ tl: this.tl, channel: this.channel, callControl: deps.callControl, stats: this.state.stats, logger, send: sendLive, isLive: () => this.state.phase === 'live' });
     this.dtmf = new DtmfInput({ tl: this.tl, enabled: () => this.prompt?.prompt.dtmfEnabled, send: sendLive, hasActiveResponse });
     const toolTurns = new ToolTurns({
       ...deps,
@@ -187,7 +187,9 @@ export class CallSession {
     this.reattachTimer = undefined;
     const held = this.channel.attach({ link, ch: record.ch });
     if (previous && previous.link !== link) this.deps.logger.info('call attached through another gateway', { gateway: record.gateway, held });
+    const reattached = this.attachRecord !== undefined;
     this.caller.attach(record);
+    if (reattached) this.agentControl.onStreamReplaced();
   }
 
   /** The link to the gateway holding the call closed: wait for the stream to come back, briefly. */
@@ -351,6 +353,7 @@ export class CallSession {
     state.rt = undefined;
     this.caller.disconnect();
     state.activeResponseId = undefined;
+    this.agentControl.onSessionReplaced();
     this.hold.playNow();
     const started = Date.now();
     void this.tl.record('openai.reconnecting', { items: this.conversation.size }, 'warn');
