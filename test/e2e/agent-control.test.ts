@@ -241,6 +241,20 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     expect(session.textItems[0]!.atMs, 'the press reached the model while the greeting was being generated').to.be.lessThan(greeting.doneAtMs!);
   });
 
+  it('DTMF and a tool together: "press 0 for a person" ends with the call redirected to the human line', async () => {
+    const stack = await start({
+      realtime: { functionCalls: [{ onTurn: 0, onUserText: 'pressed 0', name: 'transfer_call', arguments: { reason: 'pressed 0' } }], replyAfterToolText: TRANSFER_LINE },
+    });
+    const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.', transferNumber: HUMAN_LINE });
+    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 25_000 }], dtmf: [{ atMs: 2500, digit: '0' }] });
+    const summary = await call.done;
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+
+    expect(summary.dialed).to.deep.equal([HUMAN_LINE]);
+    expect(fields(timeline, 'dtmf.received')).to.include({ digit: '0', outcome: 'sent_to_model' });
+    expect(fields(timeline, 'agent.transfer')).to.include({ outcome: 'redirected', to: HUMAN_LINE });
+  });
+
   it('DTMF off for the business: the press is on the timeline as ignored and never reaches the model', async () => {
     const stack = await start({ realtime: { replyAfterUserText: 'You pressed a key.' } });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.', dtmfEnabled: false });
