@@ -27,6 +27,7 @@
 import type { RealtimeClientEvent, RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
+import type { TimelineFields } from '@voice/redis';
 import { dialTwiml, type CallControl } from '../twilio/call-control.js';
 import type { CallStats } from './call-stats.js';
 import type { CallTimeline } from './call-timeline.js';
@@ -101,13 +102,13 @@ export class AgentControl {
     const { deps } = this;
     const reason = reasonOf(call.arguments);
     if (request.kind === 'transfer_refused') {
-      void deps.tl.record('agent.transfer', { outcome: 'refused', reason: request.reason });
+      void this.record('agent.transfer', 'refused', { reason: request.reason });
       return { respond: true };
     }
     if (this.line || this.acted) return { respond: false, output: ALREADY_ENDING };
     if (!deps.isLive()) return { respond: false };
     if (request.kind === 'transfer' && !deps.callControl) {
-      void deps.tl.record('agent.transfer', { outcome: 'unavailable', reason: 'no_twilio_rest_credentials' }, 'warn');
+      void this.record('agent.transfer', 'unavailable', { reason: 'no_twilio_rest_credentials' }, 'warn');
       return { respond: true, output: TRANSFER_UNAVAILABLE };
     }
     const sameResponse = this.lastAudio?.responseId === call.response_id;
@@ -175,7 +176,7 @@ export class AgentControl {
     if (!line || line.done) return;
     if (line.action.kind === 'transfer') return void this.act();
     this.line = undefined;
-    void this.deps.tl.record('agent.hangup', { outcome: 'cancelled', reason: 'model_reconnected', goodbye_ms: Math.round(line.audioMs) });
+    void this.record('agent.hangup', 'cancelled', { reason: 'model_reconnected', line_ms: Math.round(line.audioMs) });
   }
 
   /**
@@ -191,7 +192,7 @@ export class AgentControl {
     const line = this.line!;
     if (line.action.kind === 'transfer') return void this.act();
     this.line = undefined;
-    void this.deps.tl.record('agent.hangup', { outcome: 'cancelled', reason: 'caller_spoke', goodbye_ms: Math.round(line.audioMs) });
+    void this.record('agent.hangup', 'cancelled', { reason: 'caller_spoke', line_ms: Math.round(line.audioMs) });
   }
 
   /** The line is done and, if it had audio, its last mark came back: the caller heard all of it. */
@@ -199,6 +200,10 @@ export class AgentControl {
     const line = this.line;
     if (!line || !line.done || (line.lastMark !== undefined && !line.echoed)) return;
     void this.act();
+  }
+
+  private record(event: 'agent.hangup' | 'agent.transfer', outcome: AgentControlOutcome, fields: TimelineFields, level?: 'warn' | 'error'): Promise<void> {
+    return this.deps.tl.record(event, { outcome, ...fields }, level);
   }
 
   private async act(): Promise<void> {
@@ -218,7 +223,7 @@ export class AgentControl {
       try {
         const started = performance.now();
         await deps.callControl.hangup(deps.tl.callSid);
-        await deps.tl.record('agent.hangup', { outcome: 'hung_up', via: 'rest', rest_ms: Math.round(performance.now() - started), ...fields });
+        await this.record('agent.hangup', 'hung_up', { via: 'rest', rest_ms: Math.round(performance.now() - started), ...fields });
         return;
       } catch (err) {
         deps.logger.error('hangup through the Twilio API failed; closing the stream instead', errorFields(err));
@@ -226,7 +231,7 @@ export class AgentControl {
     }
     // Closing the stream makes Twilio run the TwiML after </Connect>: the best left without the REST API.
     deps.channel.send({ t: 'hangup', reason: STREAM_CLOSE_REASON });
-    await deps.tl.record('agent.hangup', { outcome: 'hung_up', via: 'stream_close', ...fields });
+    await this.record('agent.hangup', 'hung_up', { via: 'stream_close', ...fields });
   }
 
   private async transfer(to: string, fields: Record<string, string | number | undefined>): Promise<void> {
@@ -235,11 +240,11 @@ export class AgentControl {
       const started = performance.now();
       await deps.callControl!.redirect(deps.tl.callSid, dialTwiml(to));
       deps.stats.agentEnded = 'agent_transfer';
-      await deps.tl.record('agent.transfer', { outcome: 'redirected', to, rest_ms: Math.round(performance.now() - started), ...fields });
+      await this.record('agent.transfer', 'redirected', { to, rest_ms: Math.round(performance.now() - started), ...fields });
     } catch (err) {
       deps.logger.error('transfer through the Twilio API failed', errorFields(err));
       this.acted = false;
-      await deps.tl.record('agent.transfer', { outcome: 'failed', to, error: err instanceof Error ? err.message : String(err) }, 'error');
+      await this.record('agent.transfer', 'failed', { to, error: err instanceof Error ? err.message : String(err) }, 'error');
       // The call goes on: the model learns the transfer failed and tells the caller.
       deps.send({ type: 'conversation.item.create', item: { type: 'message', role: 'system', content: [{ type: 'input_text', text: TRANSFER_FAILED_NOTE }] } });
       deps.send({ type: 'response.create' });
