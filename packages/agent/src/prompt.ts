@@ -66,8 +66,8 @@ export function buildPrompt(business: BusinessProfile, direction: 'inbound' | 'o
       ? 'You can book appointments with the book_appointment tool; confirm name and time first.'
       : 'You cannot book appointments; offer to take a message instead.',
     toolNames.includes('end_call') ? 'When the caller is done, say a short goodbye and call end_call.' : '',
-    toolNames.includes('transfer_call') ? 'If the caller asks for a person, say you are transferring them and call transfer_call.' : '',
-    dtmfEnabled ? 'Keypad presses reach you as text, e.g. "The caller pressed 3 on the keypad."' : '',
+    toolNames.includes('transfer_call') ? 'To hand the caller to a person, say so and call transfer_call.' : '',
+    dtmfEnabled ? `Keypad presses arrive as "${dtmfText('N')}"` : '',
     `Start the call by saying exactly this greeting, then wait for the caller.`,
     `Greeting: ${business.greeting}`,
   ];
@@ -82,6 +82,11 @@ export function buildPrompt(business: BusinessProfile, direction: 'inbound' | 'o
     direction,
     builtAt: now,
   };
+}
+
+/** How a key the caller pressed is told to the model (a user text item), and how the prompt announces it. */
+export function dtmfText(digit: string): string {
+  return `The caller pressed ${digit} on the keypad.`;
 }
 
 /** Whitespace folded, cut at the last sentence end before the limit. */

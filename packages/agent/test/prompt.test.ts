@@ -20,7 +20,7 @@ describe('agent prompt: tools and key presses as data', () => {
 
   it('tells the model about the tools and key presses it has, and only those', () => {
     const all = buildPrompt(BUSINESS, 'inbound');
-    expect(all.instructions).to.match(/call end_call/).and.to.match(/call transfer_call/).and.to.match(/pressed 3 on the keypad/);
+    expect(all.instructions).to.match(/call end_call/).and.to.match(/call transfer_call/).and.to.match(/pressed N on the keypad/);
     expect(all.dtmfEnabled).to.equal(true);
     const none = buildPrompt({ ...BUSINESS, endCallEnabled: false, transferCallEnabled: false, dtmfEnabled: false }, 'inbound');
     expect(none.instructions).not.to.match(/end_call|transfer_call|keypad/);

@@ -12,6 +12,7 @@
  * is on the timeline (`dtmf.received`) with what became of it.
  */
 import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
+import { dtmfText } from '@voice/agent';
 import type { CallTimeline } from './call-timeline.js';
 
 export type DtmfOutcome = 'sent_to_model' | 'ignored';
@@ -27,10 +28,6 @@ export interface DtmfInputDeps {
   /** Sends to the model session if the call is live; false otherwise. */
   send(event: RealtimeClientEvent): boolean;
   hasActiveResponse(): boolean;
-}
-
-export function dtmfText(digit: string): string {
-  return `The caller pressed ${digit} on the keypad.`;
 }
 
 export class DtmfInput {
