@@ -91,8 +91,9 @@ function onItemCreate(session: DoubleSession, event: JsonObject, eventId: string
     const text = messageText(raw.content);
     const role = typeof raw.role === 'string' ? raw.role : '';
     if (text !== undefined) session.recorder.textItems.push({ role, text, atMs: session.elapsedMs() });
-    // A user's text (not a replayed conversation) is a turn the next response answers.
+    // The next response answers the latest user text, unless an assistant item (a replayed answer) followed it.
     if (text !== undefined && role === 'user') session.userTextPending = text;
+    else if (role === 'assistant') session.userTextPending = undefined;
   }
   const item = { ...raw, id: typeof raw.id === 'string' ? raw.id : newId('item'), object: 'realtime.item', status: 'completed' };
   const { previousItemId } = session.conversation.add(item);

@@ -104,8 +104,16 @@ export class TwilioCallerDouble {
       this.apiUpdates.push({ kind: 'hangup', callMs: this.callMs() });
       this.endedByApi = true;
     } else if (params.Twiml !== undefined) {
+      let verbs: TwimlVerb[];
+      try {
+        verbs = parseTwiml(params.Twiml);
+      } catch (err) {
+        // Twilio refuses such an update (the live call goes on); the app's request is what is wrong.
+        this.warn(TWILIO_ERROR.documentParseFailure, `call update with bad TwiML: ${(err as Error).message}`);
+        return;
+      }
       this.apiUpdates.push({ kind: 'redirect', callMs: this.callMs(), twiml: params.Twiml });
-      this.redirectVerbs = parseTwiml(params.Twiml);
+      this.redirectVerbs = verbs;
     } else {
       this.warn(undefined, `call update without Status=completed or Twiml is not simulated (${Object.keys(params).join(',')})`);
       return;
