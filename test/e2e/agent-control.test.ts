@@ -190,6 +190,27 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     expect(fields(timeline, 'call.ended').end_reason).to.equal('agent_transfer');
   });
 
+  it('transfer_call that Twilio refuses: the model is told, and the call goes on', async () => {
+    const stack = await ctx.start({
+      realtime: { functionCalls: [{ onTurn: 1, name: 'transfer_call', arguments: {} }], replyAfterToolText: TRANSFER_LINE, replies: ['I am sorry, let me take a message.'] },
+      bridgeEnv: { TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID, TWILIO_AUTH_TOKEN: 'not-the-rest-token', TWILIO_API_BASE_URL: rest.baseURL },
+    });
+    const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.', transferNumber: HUMAN_LINE });
+    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 3000 }, { say: 'Can I talk to a person?' }, { silenceMs: 9000 }] });
+    const summary = await call.done;
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+
+    expect(rest.requests.map((r) => r.authorized)).to.deep.equal([false]);
+    expect(summary.endedBy).to.equal('caller');
+    expect(summary.dialed).to.deep.equal([]);
+    expect(fields(timeline, 'agent.transfer')).to.include({ outcome: 'failed', to: HUMAN_LINE });
+    const session = stack.realtime.sessions[0]!;
+    expect(session.textItems.map((i) => i.role)).to.deep.equal(['system']);
+    expect(session.textItems[0]!.text).to.match(/transfer .* failed/i);
+    const apology = responseWithText(session, 'I am sorry, let me take a message.');
+    expect(apology.createdAtMs, 'the model spoke after it was told').to.be.greaterThan(session.textItems[0]!.atMs);
+  });
+
   it('transfer_call without a human number: refused politely, the call goes on', async () => {
     const apology = 'I am sorry, nobody is free right now. Can I take a message?';
     const stack = await start({ realtime: { functionCalls: [{ onTurn: 1, name: 'transfer_call', arguments: {} }], replyAfterToolText: apology } });
