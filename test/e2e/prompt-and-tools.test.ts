@@ -54,6 +54,9 @@ describe('e2e: prompt paths and tools', function () {
     const session = stack.realtime.sessions[0]!;
     expect(JSON.parse(session.functionCallOutputs[0]!.output)).to.include({ booked: true });
     expect(session.responses.map((r) => r.text)).to.include('You are booked.');
+    // end_call and transfer_call are on for this business too (the columns' default), but this bridge has no
+    // Twilio REST credentials to hang up or redirect with, so it does not offer them (agent-control.test.ts does).
+    expect(field(timeline, 'session.configured', 'tool_names')).to.equal('book_appointment');
     expect(field(timeline, 'session.configured', 'tools')).to.equal('1');
     expect(field(timeline, 'tool.called', 'ok')).to.equal('true');
   });
@@ -80,11 +83,11 @@ describe('e2e: prompt paths and tools', function () {
   it('runs a business without tools as pure conversation, and records it', async () => {
     const { knex } = ctx;
     const stack = await ctx.start();
-    const business = await createTestBusiness(knex, { appointmentBookingEnabled: false });
+    const business = await createTestBusiness(knex, { appointmentBookingEnabled: false, endCallEnabled: false, transferCallEnabled: false });
     const summary = await stack.call(business.phoneNumber, { script: [{ silenceMs: 2500 }], hangupWhenScriptEnds: true }).done;
     const timeline = await finished(summary.callSid);
     expect(field(timeline, 'session.configured', 'tools')).to.equal('0');
-    expect(field(timeline, 'session.configured', 'tools')).to.equal('0');
+    expect(field(timeline, 'session.configured', 'tool_names')).to.equal('');
     expect(stack.realtime.sessions[0]!.config.tools ?? []).to.deep.equal([]);
   });
 });

@@ -46,7 +46,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const knex: Knex = createDatabase(config.databaseUrl);
   const businesses = createBusinessRepository(knex);
   const callRows = createCallRepository(knex);
-  const tools = createToolExecutor({ appointments: createAppointmentRepository(knex) });
+  const tools = createToolExecutor({ appointments: createAppointmentRepository(knex), businesses });
   const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics = createBridgeMetrics(registry);
   const linkMetrics = createLinkMetrics(registry);
@@ -59,6 +59,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const links = new GatewayLinks(calls, linkMetrics, logger);
   const openai = createOpenAIClient(config.openai);
   const callControl = createCallControl(config.twilio);
+  if (!callControl) logger.warn('no Twilio REST credentials: end_call and transfer_call are not offered to the model', { need: 'TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN' });
   metrics.capacity.set(config.maxCalls);
 
   let draining = false;

@@ -6,6 +6,7 @@
  * session.update and in the model's time to first audio.
  */
 import { z } from 'zod';
+import type { AgentToolName } from './tools.js';
 
 export const PROMPT_LIMITS = {
   /** Upper bound for the business's own instructions inside the compact prompt. */
@@ -21,6 +22,8 @@ export const prebuiltPromptSchema = z.object({
   greeting: z.string().min(1),
   voice: z.string().min(1),
   toolNames: z.array(z.string()),
+  /** Whether the caller's key presses reach the model (a prompt prebuilt before this field existed: yes). */
+  dtmfEnabled: z.boolean().default(true),
   direction: z.enum(['inbound', 'outbound']),
   builtAt: z.number(),
 });
@@ -36,18 +39,35 @@ export interface BusinessProfile {
   voice?: string | null;
   appointmentBookingEnabled: boolean;
   timezone?: string | null;
+  /** Absent: enabled, as the columns default (businesses table). */
+  endCallEnabled?: boolean;
+  transferCallEnabled?: boolean;
+  dtmfEnabled?: boolean;
+}
+
+/** Which tools a business's agent has: data on the business row, as booking always was. */
+export function toolNamesFor(business: BusinessProfile): AgentToolName[] {
+  const names: AgentToolName[] = [];
+  if (business.appointmentBookingEnabled) names.push('book_appointment');
+  if (business.endCallEnabled ?? true) names.push('end_call');
+  if (business.transferCallEnabled ?? true) names.push('transfer_call');
+  return names;
 }
 
 export function buildPrompt(business: BusinessProfile, direction: 'inbound' | 'outbound', now = Date.now()): PrebuiltPrompt {
   const source = direction === 'outbound' && business.outboundAiPrompt ? business.outboundAiPrompt : business.aiPrompt;
-  const toolNames = business.appointmentBookingEnabled ? ['book_appointment'] : [];
+  const toolNames = toolNamesFor(business);
+  const dtmfEnabled = business.dtmfEnabled ?? true;
   const lines = [
     `You are the phone agent for ${business.name}. Speak briefly and naturally; this is a phone call.`,
     compact(source, PROMPT_LIMITS.maxBusinessInstructionsChars),
     business.timezone ? `Times are in ${business.timezone}.` : '',
-    toolNames.length > 0
+    toolNames.includes('book_appointment')
       ? 'You can book appointments with the book_appointment tool; confirm name and time first.'
       : 'You cannot book appointments; offer to take a message instead.',
+    toolNames.includes('end_call') ? 'When the caller is done, say a short goodbye and call end_call.' : '',
+    toolNames.includes('transfer_call') ? 'To hand the caller to a person, say so and call transfer_call.' : '',
+    dtmfEnabled ? `Keypad presses arrive as "${dtmfText('N')}"` : '',
     `Start the call by saying exactly this greeting, then wait for the caller.`,
     `Greeting: ${business.greeting}`,
   ];
@@ -58,9 +78,15 @@ export function buildPrompt(business: BusinessProfile, direction: 'inbound' | 'o
     greeting: business.greeting,
     voice: business.voice || DEFAULT_VOICE,
     toolNames,
+    dtmfEnabled,
     direction,
     builtAt: now,
   };
+}
+
+/** How a key the caller pressed is told to the model (a user text item), and how the prompt announces it. */
+export function dtmfText(digit: string): string {
+  return `The caller pressed ${digit} on the keypad.`;
 }
 
 /** Whitespace folded, cut at the last sentence end before the limit. */

@@ -38,8 +38,45 @@ export const BOOK_APPOINTMENT_TOOL: RealtimeFunctionTool = {
   },
 };
 
-const TOOLS_BY_NAME: Record<string, RealtimeFunctionTool> = { [BOOK_APPOINTMENT_TOOL.name]: BOOK_APPOINTMENT_TOOL };
+/** The agent ends the call: it says goodbye, and the line is hung up once the caller has heard it. */
+export const END_CALL_TOOL: RealtimeFunctionTool = {
+  type: 'function',
+  name: 'end_call',
+  description: 'End the phone call. Use it when the conversation is over; say a short goodbye as you call it.',
+  parameters: {
+    type: 'object',
+    properties: { reason: { type: 'string', description: 'Why the call ends, in a few words' } },
+    required: [],
+  },
+};
+
+/** The agent hands the caller to the business's human line (refused when the business has none). */
+export const TRANSFER_CALL_TOOL: RealtimeFunctionTool = {
+  type: 'function',
+  name: 'transfer_call',
+  description: 'Transfer the caller to a person at the business, when they ask for one or you cannot help.',
+  parameters: {
+    type: 'object',
+    properties: { reason: { type: 'string', description: 'Why the caller needs a person, in a few words' } },
+    required: [],
+  },
+};
+
+export const agentControlArgs = z.object({ reason: z.string().optional() });
+
+/** Tool names the model sees (CONTRACT: stable). */
+export type AgentToolName = 'book_appointment' | 'end_call' | 'transfer_call';
+
+const TOOLS_BY_NAME: Record<AgentToolName, RealtimeFunctionTool> = {
+  book_appointment: BOOK_APPOINTMENT_TOOL,
+  end_call: END_CALL_TOOL,
+  transfer_call: TRANSFER_CALL_TOOL,
+};
+
+export function isAgentToolName(name: string): name is AgentToolName {
+  return Object.hasOwn(TOOLS_BY_NAME, name);
+}
 
 export function toolsFor(names: string[]): RealtimeFunctionTool[] {
-  return names.map((n) => TOOLS_BY_NAME[n]).filter((t): t is RealtimeFunctionTool => t !== undefined);
+  return names.filter(isAgentToolName).map((n) => TOOLS_BY_NAME[n]);
 }

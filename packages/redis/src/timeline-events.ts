@@ -35,6 +35,12 @@ export const TIMELINE_EVENTS = {
   'caller.dtmf': 'gateway: the caller pressed a key; fields: digit',
   barge_in: 'bridge: caller spoke over the agent; Twilio buffer cleared, item truncated; fields: item_id, audio_end_ms, sent_ms, played_ms',
   'tool.called': 'bridge: the model called a tool; fields: name, ok',
+  'agent.hangup':
+    'bridge: the agent ended the call (end_call) once its goodbye was heard (its last mark echoed); fields: outcome (hung_up|cancelled), via (rest|stream_close), line_ms, heard_wait_ms, rest_ms, reason (the model\'s, or caller_spoke|model_reconnected when cancelled)',
+  'agent.transfer':
+    'bridge: the agent transferred the call (transfer_call) once its line was heard; fields: outcome (redirected|refused|unavailable|failed), to, reason, line_ms, heard_wait_ms, rest_ms',
+  'dtmf.received':
+    'bridge: a key press reached the call; fields: digit, outcome (sent_to_model|ignored), reason (dtmf_disabled|not_live when ignored)',
   'clip.played': 'gateway: a pre-rendered clip was sent to the caller (hold, fallback or busy); fields: clip, audio_ms',
   'stream.never_started': 'webhook worker: the webhook was answered but no media stream started in time; fields: waited_ms',
   'openai.reconnecting': 'bridge: the model dropped mid-call; trying to resume the conversation; fields: attempt, items',

@@ -266,6 +266,43 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
     expect(session.responses.map((r) => r.kind)).to.deep.equal(['audio', 'function_call', 'audio']);
   });
 
+  it('speaks and calls a function in one response (sayFirst): an audio item, then the function call item', async function () {
+    const { client, session } = await connect({ functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {}, sayFirst: 'Goodbye then.' }] });
+    await configure(client, { ...PCMU_VAD_SESSION, tools: [{ ...BOOKING_TOOL, name: 'end_call' }], tool_choice: 'auto' });
+    client.send({ type: 'response.create' });
+    await client.waitForEvent('response.done');
+
+    appendFrames(client, Buffer.concat([await synthesizeMulaw(CALLER_SPEECH), silence(800)]));
+    const call = await client.waitForEvent('response.function_call_arguments.done');
+    const done = await client.waitForEvent('response.done', { nth: 2 });
+    const output = (done.response as Record<string, any>).output as Array<Record<string, unknown>>;
+    expect(output.map((o) => o.type)).to.deep.equal(['message', 'function_call']);
+    expect(output[1]).to.include({ call_id: call.call_id, name: 'end_call' });
+    expect(call.output_index).to.equal(1);
+    const deltas = client.eventsOfType('response.output_audio.delta').filter((d) => d.response_id === call.response_id);
+    expect(deltas.length, 'the words come before the call, in the same response').to.be.greaterThan(0);
+    expect(session.responses[1]).to.include({ kind: 'audio', text: 'Goodbye then.' });
+    expect(session.responses[1]!.functionCall?.name).to.equal('end_call');
+  });
+
+  it('answers a user text item with replyAfterUserText, or a scripted call on that text, and records the item', async function () {
+    const { client, session } = await connect({
+      replyAfterUserText: 'You pressed one.',
+      functionCalls: [{ onTurn: 0, onUserText: 'pressed 0', name: 'book_appointment', arguments: { day: 'Monday' } }],
+    });
+    await configure(client, { ...PCMU_VAD_SESSION, tools: [BOOKING_TOOL], tool_choice: 'auto' });
+    const userText = (text: string) => ({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } });
+    client.send(userText('The caller pressed 1 on the keypad.'));
+    client.send({ type: 'response.create' });
+    await client.waitForEvent('response.done');
+    client.send(userText('The caller pressed 0 on the keypad.'));
+    client.send({ type: 'response.create' });
+    await client.waitForEvent('response.done', { nth: 2 });
+    expect(session.responses.map((r) => r.text)).to.deep.equal(['You pressed one.', '']);
+    expect(session.responses[1]!.functionCall?.name).to.equal('book_appointment');
+    expect(session.textItems.map((i) => i.text)).to.deep.equal(['The caller pressed 1 on the keypad.', 'The caller pressed 0 on the keypad.']);
+  });
+
   it('answers misuse with the GA error codes and keeps the session open', async function () {
     const { client, session } = await connect({ greetingText: LONG_REPLY_TEXT });
     await configure(client);

@@ -63,6 +63,13 @@ describe('twilio caller double parts', () => {
       ]);
     });
 
+    it('reads <Dial> with a bare number or a <Number> child', () => {
+      expect(parseTwiml('<Response><Dial>+15550104242</Dial><Dial><Number>+15550100000</Number></Dial></Response>')).to.deep.equal([
+        { verb: 'Dial', number: '+15550104242' },
+        { verb: 'Dial', number: '+15550100000' },
+      ]);
+    });
+
     it('rejects documents without <Response> and streams without a url', () => {
       expect(() => parseTwiml('<Reply><Say>hi</Say></Reply>')).to.throw(TwimlParseError);
       expect(() => parseTwiml('<Response><Connect><Stream/></Connect></Response>')).to.throw(TwimlParseError);

@@ -17,6 +17,7 @@
  */
 import type OpenAI from 'openai';
 import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
@@ -28,11 +29,13 @@ import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { CallOwnership } from '../call-ownership.js';
+import { AgentControl, runnableTools } from './agent-control.js';
 import { CallerStream } from './caller-stream.js';
 import { CallState } from './call-state.js';
 import { callTimeline, type CallTimeline } from './call-timeline.js';
 import { ConnectDeadline } from './connect-deadline.js';
 import { ConversationRecord } from './conversation-record.js';
+import { DtmfInput } from './dtmf-input.js';
 import { fallbackToCaller, recordConnectFailure, recordSilentResponse } from './fallback.js';
 import { finalizeCall, type StopEntry } from './finalize-call.js';
 import { GatewayChannel } from './gateway-channel.js';
@@ -82,6 +85,8 @@ export class CallSession {
   private readonly silence: SilenceWatch;
   private readonly conversation: ConversationRecord;
   private readonly recycler: SessionRecycler;
+  private readonly agentControl: AgentControl;
+  private readonly dtmf: DtmfInput;
   private readonly setup: SetupDeps;
   private readonly abort = new AbortController();
   /** Setup's caller-facing deadline, armed at START (the attach). */
@@ -104,7 +109,7 @@ export class CallSession {
     this.conversation = new ConversationRecord(deps.callSid, deps.conversations, logger);
     this.channel = new GatewayChannel(config.maxHeldRecords, logger);
     this.caller = new CallerStream(
-      { onAttach: (r) => this.onAttach(r), onMark: (n) => this.playback.onMarkEchoed(n), onDtmf: (d) => logger.info('caller dtmf', { digit: d }), onStop: (r) => this.onStop(r) },
+      { onAttach: (r) => this.onAttach(r), onMark: (n) => this.onMarkEchoed(n), onDtmf: (d) => this.dtmf.onDigit(d), onStop: (r) => this.onStop(r) },
       config.maxPendingCallerFrames,
       metrics,
       logger,
@@ -118,16 +123,21 @@ export class CallSession {
     };
     this.hold = new HoldAudio(setHold, config.holdAudioAfterMs);
     this.silence = new SilenceWatch(config.silentResponseMs, (responseId) => recordSilentResponse(deps, responseId, config.silentResponseMs));
+    const sendLive = (event: RealtimeClientEvent): boolean => {
+      if (this.state.phase !== 'live' || !this.state.rt) return false;
+      this.state.rt.send(event);
+      return true;
+    };
+    const hasActiveResponse = (): boolean => this.state.activeResponseId !== undefined;
+    this.agentControl = new AgentControl({ tl: this.tl, channel: this.channel, callControl: deps.callControl, stats: this.state.stats, logger, send: sendLive, isLive: () => this.state.phase === 'live' });
+    this.dtmf = new DtmfInput({ tl: this.tl, enabled: () => this.prompt?.prompt.dtmfEnabled, send: sendLive, hasActiveResponse });
     const toolTurns = new ToolTurns({
       ...deps,
-      send: (event) => {
-        if (this.state.phase !== 'live' || !this.state.rt) return false;
-        this.state.rt.send(event);
-        return true;
-      },
+      send: sendLive,
       context: () => ({ callSid: deps.callSid, businessId: this.state.businessId, callerNumber: this.state.callerNumber }),
-      hasActiveResponse: () => this.state.activeResponseId !== undefined,
+      hasActiveResponse,
       conversation: this.conversation,
+      onControl: (control, call) => this.agentControl.onControl(control, call),
     });
     this.model = new ModelEvents({
       state: this.state,
@@ -138,6 +148,8 @@ export class CallSession {
       conversation: this.conversation,
       toolTurns,
       transcribing: config.inputTranscriptionModel !== '',
+      agentControl: this.agentControl,
+      dtmf: this.dtmf,
       tl: this.tl,
       metrics,
       logger,
@@ -197,10 +209,10 @@ export class CallSession {
         deps.logger.error('prompt unavailable', errorFields(prompt.reason));
         return this.fallback('PROMPT_UNAVAILABLE');
       }
-      this.prompt = prompt.value;
+      this.prompt = runnableTools(prompt.value, deps.callControl !== undefined);
       if (state.phase !== 'setup') return;
       stats.configureSentAt = Date.now();
-      const configured = await configureSession(this.setup, state.rt, prompt.value, this.model.armSessionUpdated(), this.conversation, false, signal);
+      const configured = await configureSession(this.setup, state.rt, this.prompt, this.model.armSessionUpdated(), this.conversation, false, signal);
       stats.configuredAt = Date.now();
       stats.toolsCount = configured.tools;
       if (state.phase !== 'setup' || this.fallingBack) return;
@@ -224,7 +236,9 @@ export class CallSession {
     this.reattachTimer = undefined;
     const held = this.channel.attach({ link, ch: record.ch });
     if (previous && previous.link !== link) this.deps.logger.info('call attached through another gateway', { gateway: record.gateway, held });
+    const reattached = this.attachRecord !== undefined;
     this.caller.attach(record);
+    if (reattached) this.agentControl.onStreamReplaced();
   }
 
   /** The link to the gateway holding the call closed: wait for the stream to come back, briefly. */
@@ -250,6 +264,12 @@ export class CallSession {
     // The caller is waiting from START on: a session still being set up must be ready by the deadline.
     if (this.state.phase === 'setup') this.setupDeadline.arm(record.startedAt);
     this.attachWaiter?.(record);
+  }
+
+  /** Twilio echoed a mark: what the caller heard so far (barge-in), and whether the agent's last words were heard. */
+  private onMarkEchoed(name: string): void {
+    this.playback.onMarkEchoed(name);
+    this.agentControl.onMarkEchoed(name);
   }
 
   private onStop(record: StopRecord): void {
@@ -413,6 +433,7 @@ export class CallSession {
     state.rt = undefined;
     this.caller.disconnect();
     state.activeResponseId = undefined;
+    this.agentControl.onSessionReplaced();
     this.hold.playNow();
     const started = Date.now();
     const deadline = new ConnectDeadline(deps.openaiConfig.connectDeadlineMs);

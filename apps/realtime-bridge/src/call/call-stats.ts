@@ -24,6 +24,8 @@ export interface CallStats {
   /** Hold clips the gateway was asked to play while the model was not speaking. */
   holdClips: number;
   fallbackReason?: string;
+  /** The agent ended the call itself (end_call / transfer_call): the call's end reason. */
+  agentEnded?: 'agent_hangup' | 'agent_transfer';
 }
 
 export interface CallMetricFields {

@@ -43,7 +43,11 @@ export async function finalizeCall(
   // A string: the timeline rounds numbers to 0.1, and a call costs cents.
   const usageFields = { sessions: outcome.sessions, responses, ...tokens, cost_usd: outcome.costUsd.toFixed(6) };
   const abandoned = abandonedStage(stats, stop);
-  const endReason = stats.fallbackReason ? `fallback:${stats.fallbackReason}` : abandoned ? CALLER_ABANDONED : stop.reason;
+  const endReason = stats.fallbackReason
+    ? `fallback:${stats.fallbackReason}`
+    : abandoned
+      ? CALLER_ABANDONED
+      : (stats.agentEnded ?? stop.reason);
   const durationMs = stats.streamStartedAt ? Math.max(0, stop.endedAt - stats.streamStartedAt) : undefined;
   const silentReason = abandoned ? undefined : silentFailureReason(stats, stop);
   const silent = silentReason !== undefined;

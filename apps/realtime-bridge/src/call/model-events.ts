@@ -7,12 +7,14 @@
 import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import type { Logger } from '@voice/logging';
-import { base64DecodedLength } from '@voice/protocols';
+import { base64DecodedLength, bytesToMs } from '@voice/protocols';
 import type { BridgeMetrics } from '../metrics.js';
+import type { AgentControl } from './agent-control.js';
 import { handleBargeIn } from './barge-in.js';
 import type { CallState } from './call-state.js';
 import type { CallTimeline } from './call-timeline.js';
 import type { ConversationRecord } from './conversation-record.js';
+import type { DtmfInput } from './dtmf-input.js';
 import type { GatewayChannel } from './gateway-channel.js';
 import type { HoldAudio } from './hold-audio.js';
 import type { PlaybackTracker } from './playback-tracker.js';
@@ -33,6 +35,8 @@ export interface ModelEventsDeps {
   toolTurns: ToolTurns;
   /** Input transcription is on: committed caller turns will get a transcript. */
   transcribing: boolean;
+  agentControl: AgentControl;
+  dtmf: DtmfInput;
   tl: CallTimeline;
   metrics: BridgeMetrics;
   logger: Logger;
@@ -64,6 +68,7 @@ export class ModelEvents implements RealtimeEventHandlers {
     const id = event.response.id ?? '';
     state.activeResponseId = id;
     silence.responseStarted(id);
+    this.d.agentControl.onResponseCreated(id);
     if (state.greetingPending) {
       state.greetingPending = false;
       state.greetingResponseId = id;
@@ -76,8 +81,10 @@ export class ModelEvents implements RealtimeEventHandlers {
     state.stats.modelFirstAudioAt ??= Date.now();
     hold.stop();
     silence.responseSettled(event.response_id);
-    const marks = playback.onAudioSent(event.item_id, base64DecodedLength(event.delta));
+    const bytes = base64DecodedLength(event.delta);
+    const marks = playback.onAudioSent(event.item_id, bytes);
     channel.sendAgentAudio(event.delta, marks, event.response_id === state.greetingResponseId);
+    this.d.agentControl.onAudioSent(event.response_id, marks[marks.length - 1]!, bytesToMs(bytes));
     metrics.txDeltas.inc();
   }
 
@@ -94,6 +101,8 @@ export class ModelEvents implements RealtimeEventHandlers {
       logger.warn('model response did not complete', { status, details: JSON.stringify(event.response.status_details ?? {}) });
     }
     toolTurns.onResponseDone();
+    this.d.dtmf.onResponseDone();
+    this.d.agentControl.onResponseDone(id, status);
   }
 
   onSpeechStarted(event: EventOf<'input_audio_buffer.speech_started'>): void {
@@ -102,7 +111,9 @@ export class ModelEvents implements RealtimeEventHandlers {
     void tl.record('caller.speech_started', { audio_start_ms: event.audio_start_ms });
     const rt = state.rt;
     if (!rt) return;
-    if (handleBargeIn({ tl, channel, playback, metrics, send: (e) => rt.send(e) })) state.stats.bargeIns++;
+    if (!handleBargeIn({ tl, channel, playback, metrics, send: (e) => rt.send(e) })) return;
+    state.stats.bargeIns++;
+    this.d.agentControl.onBargeIn();
   }
 
   onSpeechStopped(): void {
@@ -140,6 +151,7 @@ export class ModelEvents implements RealtimeEventHandlers {
       this.d.logger.info('model session reached its maximum duration', { code });
       return;
     }
+    this.d.dtmf.onServerError(code, event.error.event_id);
     if (BENIGN_ERROR_CODES.has(code)) {
       this.d.logger.debug('benign realtime error', { code });
       return;

@@ -2,8 +2,12 @@
  * Runs a function call the model made and returns the `output` string for the
  * function_call_output item. Every failure becomes an answer the model can use
  * with the caller ("that slot is taken"), never an exception.
+ *
+ * The call-control tools (end_call, transfer_call) only decide here: their
+ * result carries a `control` that the call itself carries out once the
+ * caller has heard the agent's last words (call/agent-control.ts).
  */
-import type { AppointmentRepository } from '@voice/db';
+import type { AppointmentRepository, BusinessRepository } from '@voice/db';
 import { bookAppointmentArgs } from '@voice/agent';
 
 export interface ToolContext {
@@ -12,46 +16,77 @@ export interface ToolContext {
   callerNumber?: string;
 }
 
+/** What the call must do after a call-control tool: hang up, transfer, or record a refused transfer. */
+export type CallControlRequest =
+  | { kind: 'end_call' }
+  | { kind: 'transfer'; to: string }
+  | { kind: 'transfer_refused'; reason: 'no_transfer_number' | 'business_not_found' };
+
 export interface ToolResult {
   ok: boolean;
   output: string;
+  control?: CallControlRequest;
 }
 
 export type ToolExecutor = (name: string, argsJson: string, ctx: ToolContext) => Promise<ToolResult>;
 
-export function createToolExecutor(deps: { appointments: AppointmentRepository }): ToolExecutor {
+export function createToolExecutor(deps: { appointments: AppointmentRepository; businesses: BusinessRepository }): ToolExecutor {
   return async (name, argsJson, ctx) => {
-    if (name !== 'book_appointment') return answer(false, { error: `unknown tool ${name}` });
-    let raw: unknown;
-    try {
-      raw = JSON.parse(argsJson);
-    } catch {
-      return answer(false, { error: 'arguments were not valid JSON; ask the caller again' });
+    switch (name) {
+      case 'book_appointment':
+        return bookAppointment(deps.appointments, argsJson, ctx);
+      case 'end_call':
+        return { ...answer(true, { ending: true, instruction: 'say a short goodbye now if you have not; the line closes once it has been heard' }), control: { kind: 'end_call' } };
+      case 'transfer_call':
+        return transferCall(deps.businesses, ctx);
+      default:
+        return answer(false, { error: `unknown tool ${name}` });
     }
-    const args = bookAppointmentArgs.safeParse(raw);
-    if (!args.success) {
-      const problems = args.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      return answer(false, { error: `invalid booking details (${problems}); ask the caller for them` });
-    }
-    const result = await deps.appointments.book({
-      businessId: ctx.businessId,
-      callSid: ctx.callSid,
-      customerName: args.data.customer_name,
-      customerPhone: args.data.customer_phone ?? ctx.callerNumber ?? null,
-      startsAt: new Date(args.data.starts_at),
-      durationMinutes: args.data.duration_minutes,
-      notes: args.data.notes ?? null,
-    });
-    if (result.ok) {
-      return answer(true, {
-        booked: true,
-        appointment_id: result.appointment.id,
-        starts_at: result.appointment.startsAt.toISOString(),
-      });
-    }
-    const advice = result.reason === 'slot_taken' ? 'that time is already booked; offer the caller another time' : result.message;
-    return answer(false, { booked: false, reason: result.reason, error: advice });
   };
+}
+
+/** The business's human line, read when the transfer is asked for (never stale). */
+async function transferCall(businesses: BusinessRepository, ctx: ToolContext): Promise<ToolResult> {
+  const business = await businesses.findById(ctx.businessId);
+  const to = business?.transferNumber;
+  if (!to) {
+    const reason = business ? 'no_transfer_number' : 'business_not_found';
+    const refused = answer(false, { transferred: false, error: 'nobody can take the call now; apologise, and offer to take a message or help yourself' });
+    return { ...refused, control: { kind: 'transfer_refused', reason } };
+  }
+  return { ...answer(true, { transferring: true, instruction: 'tell the caller in one short sentence that you are transferring them now' }), control: { kind: 'transfer', to } };
+}
+
+async function bookAppointment(appointments: AppointmentRepository, argsJson: string, ctx: ToolContext): Promise<ToolResult> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(argsJson);
+  } catch {
+    return answer(false, { error: 'arguments were not valid JSON; ask the caller again' });
+  }
+  const args = bookAppointmentArgs.safeParse(raw);
+  if (!args.success) {
+    const problems = args.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    return answer(false, { error: `invalid booking details (${problems}); ask the caller for them` });
+  }
+  const result = await appointments.book({
+    businessId: ctx.businessId,
+    callSid: ctx.callSid,
+    customerName: args.data.customer_name,
+    customerPhone: args.data.customer_phone ?? ctx.callerNumber ?? null,
+    startsAt: new Date(args.data.starts_at),
+    durationMinutes: args.data.duration_minutes,
+    notes: args.data.notes ?? null,
+  });
+  if (result.ok) {
+    return answer(true, {
+      booked: true,
+      appointment_id: result.appointment.id,
+      starts_at: result.appointment.startsAt.toISOString(),
+    });
+  }
+  const advice = result.reason === 'slot_taken' ? 'that time is already booked; offer the caller another time' : result.message;
+  return answer(false, { booked: false, reason: result.reason, error: advice });
 }
 
 function answer(ok: boolean, body: Record<string, unknown>): ToolResult {

@@ -9,7 +9,7 @@ import { errorFields } from '@voice/logging';
 import type { Timeline } from '@voice/redis';
 import type { BridgeMetrics } from '../metrics.js';
 import type { ConversationRecord } from './conversation-record.js';
-import type { ToolContext, ToolExecutor } from './tool-executor.js';
+import type { CallControlRequest, ToolContext, ToolExecutor, ToolResult } from './tool-executor.js';
 
 type FunctionCallDone = Extract<RealtimeServerEvent, { type: 'response.function_call_arguments.done' }>;
 
@@ -27,6 +27,11 @@ export interface ToolTurnsDeps {
   send(event: RealtimeClientEvent): boolean;
   context(): ToolContext;
   hasActiveResponse(): boolean;
+  /**
+   * A call-control tool's decision, for the call to carry out (agent-control.ts). Says whether the model
+   * must be asked for a response (its goodbye or transfer line) and may replace the output.
+   */
+  onControl(control: CallControlRequest, call: FunctionCallDone): { respond: boolean; output?: string };
 }
 
 export class ToolTurns {
@@ -41,7 +46,7 @@ export class ToolTurns {
     deps.conversation.append({ kind: 'tool_call', call_id: event.call_id, name: event.name, arguments: event.arguments });
     void deps
       .tools(event.name, event.arguments, deps.context())
-      .catch((err: unknown) => {
+      .catch((err: unknown): ToolResult => {
         deps.logger.error('tool failed', { name: event.name, ...errorFields(err) });
         return { ok: false, output: TOOL_FAILURE_OUTPUT };
       })
@@ -49,9 +54,11 @@ export class ToolTurns {
         this.inFlight--;
         deps.metrics.toolCalls.inc({ name: event.name, ok: String(result.ok) });
         void deps.timeline.record(deps.callSid, 'tool.called', { name: event.name, ok: result.ok }, { logger: deps.logger });
-        deps.conversation.append({ kind: 'tool_result', call_id: event.call_id, name: event.name, output: result.output, ok: result.ok });
-        const sent = deps.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: event.call_id, output: result.output } });
-        if (!sent) return;
+        const control = result.control ? deps.onControl(result.control, event) : undefined;
+        const output = control?.output ?? result.output;
+        deps.conversation.append({ kind: 'tool_result', call_id: event.call_id, name: event.name, output, ok: result.ok });
+        const sent = deps.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: event.call_id, output } });
+        if (!sent || control?.respond === false) return;
         if (deps.hasActiveResponse() || this.inFlight > 0) this.responseWanted = true;
         else this.requestResponse();
       });

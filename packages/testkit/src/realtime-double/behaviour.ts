@@ -15,11 +15,19 @@ export interface ScriptedFunctionCall {
   /**
    * Caller turn (1-based, counting committed user audio turns) whose response is
    * this call. Fires only if the session declared a function tool of this name.
+   * Use 0 with `onUserText` to fire on a text item instead.
    */
   onTurn: number;
+  /** Fire in answer to a user text item containing this (e.g. "pressed 0"), instead of an audio turn. */
+  onUserText?: string;
   name: string;
   /** Serialised with JSON.stringify unless already a string. */
   arguments: Record<string, unknown> | string;
+  /**
+   * Speak this first, in the same response: an audio item, then the function call item
+   * (as the real model often does: "Goodbye!" and end_call together). Default: the call alone.
+   */
+  sayFirst?: string;
 }
 
 export interface RealtimeDoubleBehaviour {
@@ -29,6 +37,8 @@ export interface RealtimeDoubleBehaviour {
   replies: readonly string[];
   /** Words of the response that follows a `function_call_output`; else the next reply. */
   replyAfterToolText: string | undefined;
+  /** Words of the response that answers a user text item (e.g. a key press); else the next reply. */
+  replyAfterUserText: string | undefined;
   functionCalls: readonly ScriptedFunctionCall[];
   /**
    * With input transcription on: the transcript of caller turn n is entry n-1, where n counts the
@@ -74,6 +84,7 @@ export const DEFAULT_BEHAVIOUR: Readonly<RealtimeDoubleBehaviour> = Object.freez
   greetingText: undefined,
   replies: DEFAULT_REPLIES,
   replyAfterToolText: undefined,
+  replyAfterUserText: undefined,
   functionCalls: [],
   inputTranscripts: [],
   voice: undefined,

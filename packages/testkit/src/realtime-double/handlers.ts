@@ -87,6 +87,14 @@ function onItemCreate(session: DoubleSession, event: JsonObject, eventId: string
     });
     session.toolOutputPending = true;
   }
+  if (raw.type === 'message') {
+    const text = messageText(raw.content);
+    const role = typeof raw.role === 'string' ? raw.role : '';
+    if (text !== undefined) session.recorder.textItems.push({ role, text, atMs: session.elapsedMs() });
+    // The next response answers the latest user text, unless an assistant item (a replayed answer) followed it.
+    if (text !== undefined && role === 'user') session.userTextPending = text;
+    else if (role === 'assistant') session.userTextPending = undefined;
+  }
   const item: JsonObject = { ...raw, id: typeof raw.id === 'string' ? raw.id : newId('item'), object: 'realtime.item', status: 'completed' };
   const { previousItemId } = session.conversation.add(item);
   const text = itemText(item);
@@ -149,4 +157,12 @@ function itemText(item: JsonObject): string {
   if (item.type === 'function_call_output') return String(item.output ?? '');
   const content = Array.isArray(item.content) ? item.content : [];
   return content.map((part) => (isObject(part) && typeof part.text === 'string' ? part.text : '')).join(' ').trim();
+}
+
+/** The text of a message item's `input_text` / `output_text` parts, or undefined when it has none. */
+function messageText(content: unknown): string | undefined {
+  if (!Array.isArray(content)) return undefined;
+  const texts = content.filter(isObject).map((part) => (typeof part.text === 'string' ? part.text : undefined));
+  const found = texts.filter((t): t is string => t !== undefined);
+  return found.length > 0 ? found.join(' ') : undefined;
 }

@@ -10,6 +10,7 @@ export type {
   RecordedFunctionCallOutput,
   RecordedItem,
   RecordedResponse,
+  RecordedTextItem,
   RecordedTruncate,
   RecordedUserTurn,
   ResponseStatus,

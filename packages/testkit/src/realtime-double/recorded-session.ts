@@ -66,6 +66,13 @@ export interface RecordedItem {
   atMs: number;
 }
 
+/** A text message item the client added (`conversation.item.create`, e.g. a key press told to the model). */
+export interface RecordedTextItem {
+  role: string;
+  text: string;
+  atMs: number;
+}
+
 export interface RecordedError {
   code: string;
   type: string;
@@ -112,6 +119,8 @@ export class RecordedSession {
   readonly functionCallOutputs: RecordedFunctionCallOutput[] = [];
   /** Items the client created, in order (what a resumed session was given). */
   readonly createdItems: RecordedItem[] = [];
+  /** Message items with text content the client added, in order. */
+  readonly textItems: RecordedTextItem[] = [];
   /** Every `error` event the double sent. */
   readonly errors: RecordedError[] = [];
   closedWith: SessionCloseRecord | undefined;

@@ -14,7 +14,11 @@ import type { RecordedResponse, ResponseStatus } from './recorded-session.js';
 import type { AudioFormat, JsonObject, SessionConfig } from './session-config.js';
 import type { UsageMeter } from './usage.js';
 
-export type ResponsePlan = { kind: 'audio'; text: string } | { kind: 'function_call'; name: string; arguments: string };
+export type ResponsePlan =
+  | { kind: 'audio'; text: string }
+  | { kind: 'function_call'; name: string; arguments: string }
+  /** Spoken words, then a function call, in one response (two output items). */
+  | { kind: 'audio_then_function_call'; text: string; name: string; arguments: string };
 
 export type CancelReason = 'turn_detected' | 'client_cancelled';
 
@@ -40,6 +44,8 @@ const CONTENT_INDEX = 0;
 export class ResponseRun {
   readonly id = newId('resp');
   readonly itemId = newId('item');
+  /** The function call's item: the response's only item, or the second after the audio. */
+  private readonly callItemId: string;
   private readonly callId = newId('call');
   readonly record: RecordedResponse;
   private state: ResponseStatus = 'in_progress';
@@ -59,14 +65,15 @@ export class ResponseRun {
     trigger: RecordedResponse['trigger'],
   ) {
     this.format = host.config().audio.output.format;
-    this.words = plan.kind === 'audio' ? plan.text.split(/\s+/).filter(Boolean) : [];
+    this.callItemId = plan.kind === 'audio_then_function_call' ? newId('item') : this.itemId;
+    this.words = plan.kind === 'function_call' ? [] : plan.text.split(/\s+/).filter(Boolean);
     this.record = {
       id: this.id,
-      kind: plan.kind,
+      kind: plan.kind === 'function_call' ? 'function_call' : 'audio',
       trigger,
       status: 'in_progress',
       statusReason: undefined,
-      text: plan.kind === 'audio' ? plan.text : '',
+      text: plan.kind === 'function_call' ? '' : plan.text,
       itemId: this.itemId,
       audioMsSent: 0,
       createdAtMs: host.elapsedMs(),
@@ -82,13 +89,10 @@ export class ResponseRun {
 
   start(): void {
     this.host.send({ type: 'response.created', response: this.responseObject([]) });
-    const item = this.plan.kind === 'audio' ? this.assistantItem('in_progress', []) : this.functionCallItem('in_progress', '');
-    const { entry, previousItemId } = this.host.conversation.add(item);
-    this.entry = entry;
-    this.host.send({ type: 'response.output_item.added', response_id: this.id, output_index: OUTPUT_INDEX, item });
-    this.host.send({ type: 'conversation.item.added', previous_item_id: previousItemId, item });
-    if (this.plan.kind === 'audio') this.startAudio(this.plan.text);
-    else this.schedule(this.host.behaviour().firstAudioDelayMs, () => this.emitFunctionCall());
+    const item = this.plan.kind === 'function_call' ? this.functionCallItem('in_progress', '') : this.assistantItem('in_progress', []);
+    this.addItem(item, OUTPUT_INDEX);
+    if (this.plan.kind === 'function_call') this.schedule(this.host.behaviour().firstAudioDelayMs, () => this.emitFunctionCall(OUTPUT_INDEX, []));
+    else this.startAudio(this.plan.text);
   }
 
   cancel(reason: CancelReason): void {
@@ -97,9 +101,9 @@ export class ResponseRun {
     this.state = 'cancelled';
     this.record.statusReason = reason;
     const item =
-      this.plan.kind === 'audio'
-        ? this.assistantItem('incomplete', [{ type: 'output_audio', transcript: this.transcriptSoFar() }])
-        : this.functionCallItem('incomplete', '');
+      this.plan.kind === 'function_call'
+        ? this.functionCallItem('incomplete', '')
+        : this.assistantItem('incomplete', [{ type: 'output_audio', transcript: this.transcriptSoFar() }]);
     this.finishItem(item);
     this.finish({ type: 'cancelled', reason }, [item]);
   }
@@ -162,20 +166,33 @@ export class ResponseRun {
   }
 
   private complete(): void {
-    this.state = 'completed';
     const transcript = this.words.join(' ');
     this.host.send({ ...this.partRef(), type: 'response.output_audio.done' });
     this.host.send({ ...this.partRef(), type: 'response.output_audio_transcript.done', transcript });
     this.host.send({ ...this.partRef(), type: 'response.content_part.done', part: { type: 'audio', transcript } });
     const item = this.assistantItem('completed', [{ type: 'output_audio', transcript }]);
     this.finishItem(item);
+    if (this.plan.kind === 'audio_then_function_call') {
+      // The second output item: the function call, right after the words.
+      this.addItem(this.functionCallItem('in_progress', ''), OUTPUT_INDEX + 1);
+      this.emitFunctionCall(OUTPUT_INDEX + 1, [item]);
+      return;
+    }
+    this.state = 'completed';
     this.finish(null, [item]);
   }
 
-  private emitFunctionCall(): void {
-    if (this.plan.kind !== 'function_call') return;
+  private addItem(item: JsonObject, outputIndex: number): void {
+    const { entry, previousItemId } = this.host.conversation.add(item);
+    if (outputIndex === OUTPUT_INDEX) this.entry = entry;
+    this.host.send({ type: 'response.output_item.added', response_id: this.id, output_index: outputIndex, item });
+    this.host.send({ type: 'conversation.item.added', previous_item_id: previousItemId, item });
+  }
+
+  private emitFunctionCall(outputIndex: number, before: JsonObject[]): void {
+    if (this.plan.kind === 'audio') return;
     const { name, arguments: args } = this.plan;
-    const ref = { response_id: this.id, item_id: this.itemId, output_index: OUTPUT_INDEX, call_id: this.callId };
+    const ref = { response_id: this.id, item_id: this.callItemId, output_index: outputIndex, call_id: this.callId };
     for (let i = 0; i < args.length; i += FUNCTION_ARGUMENTS_DELTA_CHARS) {
       this.host.send({ ...ref, type: 'response.function_call_arguments.delta', delta: args.slice(i, i + FUNCTION_ARGUMENTS_DELTA_CHARS) });
     }
@@ -183,8 +200,8 @@ export class ResponseRun {
     this.state = 'completed';
     this.record.functionCall = { name, call_id: this.callId, arguments: args };
     const item = this.functionCallItem('completed', args);
-    this.finishItem(item);
-    this.finish(null, [item]);
+    this.finishItem(item, outputIndex);
+    this.finish(null, [...before, item]);
   }
 
   private fail(err: unknown): void {
@@ -194,10 +211,15 @@ export class ResponseRun {
     this.finish({ type: 'failed', error: { type: 'server_error', code: 'synthesis_failed', message } }, []);
   }
 
-  private finishItem(item: JsonObject): void {
-    if (this.entry) this.entry.item = item;
-    this.host.send({ type: 'response.output_item.done', response_id: this.id, output_index: OUTPUT_INDEX, item });
-    this.host.send({ type: 'conversation.item.done', previous_item_id: this.host.conversation.previousOf(this.itemId), item });
+  private finishItem(item: JsonObject, outputIndex = OUTPUT_INDEX): void {
+    const id = String(item.id);
+    if (this.entry && id === this.itemId) this.entry.item = item;
+    else {
+      const entry = this.host.conversation.get(id);
+      if (entry) entry.item = item;
+    }
+    this.host.send({ type: 'response.output_item.done', response_id: this.id, output_index: outputIndex, item });
+    this.host.send({ type: 'conversation.item.done', previous_item_id: this.host.conversation.previousOf(id), item });
   }
 
   private finish(statusDetails: JsonObject | null, output: JsonObject[]): void {
@@ -229,13 +251,18 @@ export class ResponseRun {
   }
 
   private functionCallItem(status: string, args: string): JsonObject {
-    if (this.plan.kind !== 'function_call') throw new Error('not a function call response');
-    return { id: this.itemId, object: 'realtime.item', type: 'function_call', status, name: this.plan.name, call_id: this.callId, arguments: args };
+    if (this.plan.kind === 'audio') throw new Error('not a function call response');
+    return { id: this.callItemId, object: 'realtime.item', type: 'function_call', status, name: this.plan.name, call_id: this.callId, arguments: args };
   }
 
   private usage(): JsonObject {
-    const textChars = (this.plan.kind === 'audio' ? this.transcriptSoFar() : this.plan.arguments).length;
-    return this.host.usage.forResponse(this.host.config(), { textChars, audioMs: this.record.audioMsSent });
+    const text =
+      this.plan.kind === 'audio'
+        ? this.transcriptSoFar()
+        : this.plan.kind === 'function_call'
+          ? this.plan.arguments
+          : this.transcriptSoFar() + this.plan.arguments;
+    return this.host.usage.forResponse(this.host.config(), { textChars: text.length, audioMs: this.record.audioMsSent });
   }
 
   private transcriptSoFar(): string {

@@ -5,7 +5,7 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import { synthesizeMulaw } from '../audio/speech.js';
-import type { RealtimeDoubleBehaviour } from './behaviour.js';
+import type { RealtimeDoubleBehaviour, ScriptedFunctionCall } from './behaviour.js';
 import {
   CLOSE_BETA_SHAPE,
   CLOSE_GOING_AWAY,
@@ -65,6 +65,8 @@ export class DoubleSession implements ResponseHost {
   userTurnCount = 0;
   /** A function_call_output arrived: the next response is the reply after the tool. */
   toolOutputPending = false;
+  /** A user text item arrived (e.g. a key press): the next response answers it. */
+  userTextPending: string | undefined;
   /** Item id announced by speech_started, reused by speech_stopped and committed. */
   speechItemId: string | undefined;
 
@@ -257,20 +259,31 @@ export class DoubleSession implements ResponseHost {
       this.toolOutputPending = false;
       return this.audioPlan(b.replyAfterToolText ?? this.nextReply());
     }
-    // Like the real model, the double only calls tools the session declared.
-    const declared = new Set(this.config().tools.map((t) => (isObject(t) && t.type === 'function' ? t.name : undefined)));
-    const index = b.functionCalls.findIndex(
-      (c, i) => c.onTurn === this.userTurnCount && !this.firedFunctionCalls.has(i) && declared.has(c.name),
-    );
-    const call = b.functionCalls[index];
-    if (call) {
-      this.firedFunctionCalls.add(index);
-      const args = typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);
-      return { kind: 'function_call', name: call.name, arguments: args };
+    if (this.userTextPending !== undefined) {
+      const text = this.userTextPending;
+      this.userTextPending = undefined;
+      const call = this.scriptedCall((c) => c.onUserText !== undefined && text.includes(c.onUserText));
+      if (call) return call;
+      return this.audioPlan(b.replyAfterUserText ?? this.nextReply());
     }
+    const call = this.scriptedCall((c) => c.onUserText === undefined && c.onTurn === this.userTurnCount);
+    if (call) return call;
     // A session given an earlier conversation (a resumed call) has greeted already: no second greeting.
     const greeted = this.audioResponsesPlanned > 0 || this.conversation.hasAssistantMessage();
     return this.audioPlan(greeted ? this.nextReply() : this.greetingText());
+  }
+
+  /** The first scripted function call not yet fired that matches; like the real model, only tools the session declared. */
+  private scriptedCall(matches: (call: ScriptedFunctionCall) => boolean): ResponsePlan | undefined {
+    const declared = new Set(this.config().tools.map((t) => (isObject(t) && t.type === 'function' ? t.name : undefined)));
+    const index = this.behaviour().functionCalls.findIndex((c, i) => matches(c) && !this.firedFunctionCalls.has(i) && declared.has(c.name));
+    const call = this.behaviour().functionCalls[index];
+    if (!call) return undefined;
+    this.firedFunctionCalls.add(index);
+    const args = typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);
+    return call.sayFirst === undefined
+      ? { kind: 'function_call', name: call.name, arguments: args }
+      : { kind: 'audio_then_function_call', text: call.sayFirst, name: call.name, arguments: args };
   }
 
   private audioPlan(text: string): ResponsePlan {

@@ -14,6 +14,7 @@ import { StreamView } from './stream-view.js';
 import { parseTwiml } from './twiml.js';
 import type { StreamNoun, TwimlVerb } from './twiml.js';
 import type {
+  ApiUpdate,
   CallEndReason,
   CallState,
   CallSummary,
@@ -51,6 +52,11 @@ export class TwilioCallerDouble {
   readonly afterStreamVerbs: TwimlVerb[] = [];
   /** The media stream, once `<Connect><Stream>` is reached. */
   session: MediaStreamSession | undefined;
+  readonly apiUpdates: ApiUpdate[] = [];
+  readonly dialed: string[] = [];
+  /** TwiML a REST redirect put in place of the rest of the call's verbs. */
+  private redirectVerbs: TwimlVerb[] | undefined;
+  private endedByApi = false;
 
   private view: StreamView | undefined;
   private streamEnd: StreamEnd | undefined;
@@ -59,10 +65,8 @@ export class TwilioCallerDouble {
   private streamUrl: string | undefined;
   private customParameters: Record<string, string> | undefined;
   private hungUp = false;
-  /** TwiML from a REST redirect, waiting to replace the verbs still to run. */
-  private redirectTo: TwimlVerb[] | undefined;
+  /** A REST redirect replaced the call's verbs (what Twilio then runs is phase 'redirect'). */
   private redirected = false;
-  private completedByApi = false;
   /** performance.now() when the call was placed: `callMs` values count from here. */
   readonly placedAt = performance.now();
   private readonly abort = new AbortController();
@@ -93,22 +97,47 @@ export class TwilioCallerDouble {
   }
 
   /**
-   * Twilio's side of `calls(sid).update({twiml})`: the media stream ends (`stop`, close, as when
-   * any verb ends it) and the new TwiML runs instead of whatever was left of the old.
+   * Twilio's side of `calls(sid).update({twiml})` (the outbound callee double uses it; see applyApiUpdate).
    */
   redirect(twiml: string): void {
-    this.redirectTo = parseTwiml(twiml);
-    this.redirected = true;
-    this.session?.hangup('twilio');
+    this.applyApiUpdate({ Twiml: twiml });
   }
 
   /** Twilio's side of `calls(sid).update({status: 'completed'})`: the call is hung up from the API. */
   completeByApi(): Promise<CallSummary> {
-    this.completedByApi = true;
-    this.hungUp = true;
+    this.applyApiUpdate({ Status: 'completed' });
+    // Whatever was still waiting (a webhook request, the caller's script) ends with the call.
     this.abort.abort();
-    this.session?.hangup('twilio');
     return this.done;
+  }
+
+  /**
+   * A REST API update of this live call (`POST …/Calls/{CA}.json`), as Twilio applies it:
+   * `Status=completed` hangs up; `Twiml` ends the media stream (`stop`, close) and runs the
+   * new TwiML instead of whatever came next. Wire it to TwilioRestDouble's `onCallUpdate`.
+   */
+  applyApiUpdate(params: Record<string, string>): void {
+    if (this.state === 'ended' || this.hungUp || this.endedByApi) return;
+    if (params.Status === 'completed') {
+      this.apiUpdates.push({ kind: 'hangup', callMs: this.callMs() });
+      this.endedByApi = true;
+    } else if (params.Twiml !== undefined) {
+      let verbs: TwimlVerb[];
+      try {
+        verbs = parseTwiml(params.Twiml);
+      } catch (err) {
+        // Twilio refuses such an update (the live call goes on); the app's request is what is wrong.
+        this.warn(TWILIO_ERROR.documentParseFailure, `call update with bad TwiML: ${(err as Error).message}`);
+        return;
+      }
+      this.apiUpdates.push({ kind: 'redirect', callMs: this.callMs(), twiml: params.Twiml });
+      this.redirectVerbs = verbs;
+      this.redirected = true;
+    } else {
+      this.warn(undefined, `call update without Status=completed or Twiml is not simulated (${Object.keys(params).join(',')})`);
+      return;
+    }
+    this.session?.hangup();
   }
 
   get received(): ReceivedMessage[] {
@@ -166,22 +195,17 @@ export class TwilioCallerDouble {
     script.catch(() => undefined);
     const verbs = await this.fetchTwiml();
     let endedBy: CallEndReason = verbs ? 'twiml-end' : 'webhook-error';
-    let pending = [...(verbs ?? [])];
-    while (pending.length > 0 && !this.hungUp) {
-      const outcome = await this.runVerb(pending.shift()!, script);
-      if (this.redirectTo) {
-        // A REST redirect arrived while this verb ran: its TwiML replaces the rest.
-        pending = this.redirectTo;
-        this.redirectTo = undefined;
-        endedBy = 'twiml-end';
-        continue;
-      }
+    for (const verb of verbs ?? []) {
+      if (this.hungUp || this.endedByApi || this.redirectVerbs) break;
+      const outcome = await this.runVerb(verb, script);
       if (outcome) {
         endedBy = outcome;
         break;
       }
     }
-    if (this.hungUp) endedBy = this.completedByApi ? 'api-hangup' : 'caller';
+    if (this.redirectVerbs) endedBy = await this.runRedirect(this.redirectVerbs, script);
+    if (this.endedByApi) endedBy = 'api-hangup';
+    if (this.hungUp) endedBy = 'caller';
     await this.streamStatus.settled();
     this.state = 'ended';
     return this.summarize(endedBy);
@@ -216,6 +240,17 @@ export class TwilioCallerDouble {
     }
   }
 
+  /** The TwiML of a REST redirect, in place of the call's remaining verbs. */
+  private async runRedirect(verbs: TwimlVerb[], script: Promise<Buffer>): Promise<CallEndReason> {
+    this.pastStream = true;
+    for (const verb of verbs) {
+      if (this.hungUp || this.endedByApi) break;
+      const outcome = await this.runVerb(verb, script);
+      if (outcome) return outcome;
+    }
+    return 'twiml-end';
+  }
+
   /** What Twilio does when it cannot get usable TwiML: apologise and hang up. */
   private applicationError(code: number, message: string): undefined {
     this.warn(code, message);
@@ -239,6 +274,9 @@ export class TwilioCallerDouble {
         return undefined;
       case 'Hangup':
         return 'twiml-hangup';
+      case 'Dial':
+        this.dialed.push(verb.number);
+        return 'dialed';
       case 'Redirect':
         this.warn(undefined, `<Redirect> to ${verb.url} recorded, not followed`);
         return 'redirect';
@@ -274,6 +312,8 @@ export class TwilioCallerDouble {
     this.state = 'after-stream';
     if (end.endedBy === 'handshake-failed') this.postStatus(stream, 'stream-error', end.error);
     else this.postStatus(stream, 'stream-stopped');
+    // A stream the REST API ended was stopped like a caller's, but the call is not over.
+    if (this.endedByApi || this.redirectVerbs) return undefined;
     return end.endedBy === 'caller' ? 'caller' : undefined;
   }
 
@@ -369,6 +409,8 @@ export class TwilioCallerDouble {
       heardAudibleMs: this.heardAudibleMs(),
       spokenByTwilio: [...this.spokenByTwilio],
       afterStreamVerbs: [...this.afterStreamVerbs],
+      apiUpdates: [...this.apiUpdates],
+      dialed: [...this.dialed],
       warnings: [...this.warnings],
       durationMs: this.callMs(),
     };

@@ -4,6 +4,7 @@ export type {
   CallState,
   CallSummary,
   CallWarning,
+  ApiUpdate,
   ClearRecord,
   MarkEcho,
   PlaceCallOptions,

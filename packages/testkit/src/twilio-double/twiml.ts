@@ -24,6 +24,8 @@ export type TwimlVerb =
   | { verb: 'Hangup' }
   | { verb: 'Redirect'; url: string; method?: string }
   | { verb: 'Connect'; action?: string; stream?: StreamNoun }
+  /** The number (or `<Number>`) dialled; the double records it and does not simulate the far end. */
+  | { verb: 'Dial'; number: string }
   | { verb: 'Unknown'; name: string };
 
 export class TwimlParseError extends Error {
@@ -78,6 +80,8 @@ function readVerb(node: OrderedNode): TwimlVerb {
       return { verb: 'Redirect', url: textOf(node), ...(attrs.method ? { method: attrs.method } : {}) };
     case 'Connect':
       return readConnect(node, attrs);
+    case 'Dial':
+      return { verb: 'Dial', number: textOf(node) };
     default:
       return { verb: 'Unknown', name: tag ?? '' };
   }

@@ -76,8 +76,10 @@ export type CallEndReason =
   | 'twiml-end'
   /** TwiML said `<Redirect>`, which the double records but does not follow. */
   | 'redirect'
-  /** The call was completed through the REST API (`Status=completed`). */
+  /** The REST API hung the live call up (`Status=completed`). */
   | 'api-hangup'
+  /** TwiML said `<Dial>` (the caller went to another line; the double does not simulate it). */
+  | 'dialed'
   /** The webhook failed (non-2xx, timeout, refused) or answered invalid TwiML. */
   | 'webhook-error';
 
@@ -86,6 +88,13 @@ export interface CallWarning {
   code?: number;
   message: string;
   callMs: number;
+}
+
+export interface ApiUpdate {
+  kind: 'hangup' | 'redirect';
+  callMs: number;
+  /** Redirect: the new TwiML. */
+  twiml?: string;
 }
 
 export interface SpokenByTwilio {
@@ -150,8 +159,12 @@ export interface CallSummary {
   heardMs: number;
   heardAudibleMs: number;
   spokenByTwilio: SpokenByTwilio[];
-  /** Verbs run after the stream closed (the fallback). */
+  /** Verbs run after the stream closed (the fallback, or the TwiML of a REST redirect). */
   afterStreamVerbs: TwimlVerb[];
+  /** Updates of the live call through the REST API, as the caller saw them (ms since placeCall). */
+  apiUpdates: ApiUpdate[];
+  /** Numbers a `<Dial>` connected the caller to. */
+  dialed: string[];
   warnings: CallWarning[];
   durationMs: number;
 }
