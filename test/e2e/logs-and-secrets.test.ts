@@ -134,7 +134,7 @@ describe('e2e: logs and operator output (secrets in the config)', function () {
     const nothingThere = `redis://:${secrets.redisPassword}@127.0.0.1:${await freePort()}`;
     const unreachable = await showCall(`CA${'0'.repeat(32)}`, { REDIS_URL: nothingThere });
     expect(unreachable.code).to.equal(1);
-    expect(unreachable.stderr).to.include('cannot read the timeline');
+    expect(unreachable.stderr).to.include('cannot reach Redis');
     expectNoSecret(unreachable.stdout + unreachable.stderr, 'the CLI output when Redis is not there');
 
     const wrongScheme = await showCall(`CA${'0'.repeat(32)}`, { REDIS_URL: `http://:${secrets.redisPassword}@127.0.0.1:6379` });
