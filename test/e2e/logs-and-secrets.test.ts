@@ -167,6 +167,7 @@ const PROCESS_LINES: Record<string, string> = {
   'webhook started': 'start-up',
   'media gateway listening': 'start-up',
   'realtime bridge started': 'start-up',
+  'no Twilio REST credentials: end_call and transfer_call are not offered to the model': 'start-up (configuration)',
   'media link accepted': 'the link of a gateway and a bridge, shared by all their calls',
   'media link up': 'the link of a gateway and a bridge, shared by all their calls',
   'draining media sockets': 'shutdown',

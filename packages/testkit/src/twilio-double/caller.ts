@@ -137,7 +137,8 @@ export class TwilioCallerDouble {
       this.warn(undefined, `call update without Status=completed or Twiml is not simulated (${Object.keys(params).join(',')})`);
       return;
     }
-    this.session?.hangup();
+    // Twilio ends the stream (stop, close) for the update, not the caller.
+    this.session?.hangup('twilio');
   }
 
   get received(): ReceivedMessage[] {
