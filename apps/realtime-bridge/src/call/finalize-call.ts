@@ -92,7 +92,9 @@ export async function finalizeCall(
  */
 function silentFailureReason(stats: CallStats, stop: StopEntry): string | undefined {
   if (stop.tx === 0) return 'no_audio_sent';
-  if (stats.modelFirstAudioAt === undefined && !stats.fallbackReason) return 'no_model_audio';
+  // The gateway's firstAudioAt counts model audio only, from whichever bridge: a call taken over
+  // from a bridge whose model spoke is not silent because the new session had nothing to add.
+  if (stats.modelFirstAudioAt === undefined && stop.firstAudioAt === undefined && !stats.fallbackReason) return 'no_model_audio';
   return undefined;
 }
 
