@@ -116,6 +116,7 @@ describe('e2e: bridge failover', function () {
     await waitFor(async () => (caller.firstAudioAtMs ?? 0) > 0 && caller.heardAudibleMs() > 1000, { timeoutMs: 15_000, message: 'greeting heard' });
     await startAnotherBridge();
     const killedAtMs = caller.heardSegments().reduce((end, s) => Math.max(end, s.startMs + s.bytes.length / 8), 0);
+    const killAt = msSinceStart(caller);
     await running.byRole('realtime-bridge')[0]!.kill('SIGKILL');
 
     const summary = await caller.done;
@@ -139,8 +140,15 @@ describe('e2e: bridge failover', function () {
     const resumed = realtime.sessions.filter((s) => s.createdItems.some((i) => i.role === 'assistant' && i.text === 'Hello from the first bridge.'));
     expect(resumed.length, 'a second session resumed the call').to.equal(1);
     expect(resumed[0]!.responses, 'the agent had answered: nothing to ask again').to.deep.equal([]);
+    // Audio again soon after the kill (the line was quiet: the hold clip is what the caller hears first).
+    const audioAgainMs = Math.min(...heardAfter.filter((seg) => seg.startMs >= killAt).map((seg) => seg.startMs)) - killAt;
+    expect(audioAgainMs, 'ms from the kill to audio again').to.be.lessThan(3000);
+    reportFigure('bridge SIGKILL mid-call, quiet line: kill to audio again (hold clip)', audioAgainMs);
     const resumedEntry = findEvent(timeline, 'call.resumed');
     expect(resumedEntry?.fields).to.include({ from: 'bridge-1', to: 'bridge-2', reply: 'none', planned: 'false' });
+    // The resumed session had nothing to say: its hold off ended the gateway's hold loop (no clip after the resume).
+    const holdsAfterResume = timeline.filter((e) => e.event === 'clip.played' && e.fields.clip === 'hold' && e.ts > resumedEntry!.ts);
+    expect(holdsAfterResume, 'hold clips after the resume').to.deep.equal([]);
     const orphanedAt = findEvent(timeline, 'call.orphaned')!.ts;
     const killedAt = findEvent(timeline, 'stream.started')!.ts + killedAtMs;
     reportFigure('mid-call failover: ms from last audio before the kill to call.orphaned', orphanedAt - killedAt);
