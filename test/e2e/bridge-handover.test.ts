@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { formatTimeline, readTimeline, type TimelineEntry } from '@voice/redis';
 import { RealtimeDouble, freePort, placeCall, startProcessStack, startServiceProcess, waitFor, type ProcessStack, type ServiceProcess, type TwilioCallerDouble } from '@voice/testkit';
 import { createTestBusiness } from '../support/business.js';
-import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
+import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { reportFigure } from '../support/figures.js';
 import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from '../support/env.js';
 
@@ -133,6 +133,31 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     expect(resumedSessions.length, 'sessions resumed on bridge-2').to.equal(LIVE_CALLS);
     reportFigure('bridge SIGTERM hand-over: max gap (call.resumed gap_ms)', Math.max(...gaps));
     reportFigure('bridge SIGTERM hand-over: hold clips played (all calls)', holdClips, 'clips');
+  });
+
+  it('a bridge that starts during the drain takes the calls the draining bridge still holds (asked again every HANDOVER_RETRY_MS)', async () => {
+    const running = await startSystem({ DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS), HANDOVER_RETRY_MS: '500' });
+    const [caller] = await placeCalls(running, 1, () => 'Hello from the late desk.', 60_000);
+    await waitFor(() => greeted(caller!, 'Hello from the late desk.'), { timeoutMs: 15_000, message: 'greeted' });
+
+    const termAt = Date.now();
+    const exited = running.byRole('realtime-bridge')[0]!.stop();
+    // Nowhere to go yet: the call stays on the draining bridge (a wait, not a waitFor: nothing must happen).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const early = eventNames(await readTimeline(ctx.redis, caller!.callSid));
+    expect(early).to.not.include('call.resumed');
+    expect(early).to.not.include('realtime.fallback');
+    await startSecondBridge();
+    await exited;
+    const exitMs = Date.now() - termAt;
+    expect(exitMs, 'ms from SIGTERM to exit').to.be.lessThan(DRAIN_TIMEOUT_MS - 5000);
+    await waitFor(async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'call.resumed'), { timeoutMs: 15_000, message: 'call.resumed' });
+    const summary = await caller!.hangup();
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    expect(findEvent(timeline, 'call.resumed')?.fields).to.include({ from: 'bridge-1', to: 'bridge-2', planned: 'true', reply: 'none' });
+    expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
+    expect(timeline.filter((e) => e.event === 'call.ended').map((e) => e.instance)).to.deep.equal(['bridge-2']);
+    reportFigure('bridge SIGTERM, second bridge started during the drain: SIGTERM to exit', exitMs);
   });
 
   it('with no other bridge up, the calls stay until DRAIN_TIMEOUT_MS and only then go to the fallback', async () => {
