@@ -123,7 +123,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       expect(ended[0]!.fields.end_reason, `${label}: ended by the caller`).to.equal('twilio_stop');
       expect(summary.afterStreamVerbs, `${label}: no TwiML fallback ran`).to.deep.equal([]);
       expect(findEvent(timeline, 'call.silent_failure'), `${label}: not a silent failure`).to.equal(undefined);
-      if (Number(resumed!.fields.gap_ms) < HOLD_AUDIO_AFTER_MS) expect(holdClipsAfterGreeting(timeline), `${label}: hold clips`).to.equal(0);
+      if (Number(resumed!.fields.gap_ms) < HOLD_AUDIO_AFTER_MS) expect(holdClipsAfterGreeting(timeline), `${label}: hold clips\n${formatTimeline(timeline)}`).to.equal(0);
       holdClips += holdClipsAfterGreeting(timeline);
     }
     // No second greeting: each greeting was spoken once, on bridge-1's sessions; bridge-2's sessions were given it.
