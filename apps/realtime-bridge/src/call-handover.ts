@@ -13,6 +13,7 @@ import type { CallRegistry } from './call-registry.js';
 export interface HandoverTimings {
   retryMs: number;
   replyWaitMs: number;
+  replyCheckMs: number;
 }
 
 /** Resolves true when no call is left, false at `deadlineMs` with calls still here. */
@@ -25,11 +26,8 @@ export async function handOverCalls(calls: CallRegistry, timings: HandoverTiming
     const answers = calls.all().map((call) => call.askToMove(timings));
     if (rounds++ === 0) logger.info('handing live calls over to other bridges', { calls: answers.length, asked: answers.filter((a) => a === 'asked').length });
     // Looked at again sooner while some call waits for its agent's reply to end.
-    const waitMs = answers.includes('waiting') ? Math.min(timings.retryMs, QUIET_CHECK_MS) : timings.retryMs;
+    const waitMs = answers.includes('waiting') ? Math.min(timings.retryMs, timings.replyCheckMs) : timings.retryMs;
     if (await calls.waitUntilIdle(Math.min(waitMs, left))) return true;
   }
   return true;
 }
-
-/** How often a call waiting for its agent's reply to end is looked at again. */
-const QUIET_CHECK_MS = 200;

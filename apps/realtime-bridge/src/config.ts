@@ -55,6 +55,8 @@ export const BRIDGE_DEFAULTS = {
   handoverRetryMs: 1000,
   /** A call is moved between the agent's replies; one still speaking after this long is moved anyway. */
   handoverReplyWaitMs: 4000,
+  /** How often a call waiting for its agent's reply to end is looked at again (not an env var). */
+  handoverReplyCheckMs: 200,
   /** No model audio this long after START: the gateway plays the hold clip ("one moment please"). */
   holdAudioAfterMs: 1200,
   /** A model that drops mid-call gets this many attempts, each this long, before the caller is sent to the fallback. */
@@ -199,7 +201,7 @@ export function loadBridgeConfig(env: EnvSource) {
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
-    handover: { retryMs: e.HANDOVER_RETRY_MS, replyWaitMs: e.HANDOVER_REPLY_WAIT_MS },
+    handover: { retryMs: e.HANDOVER_RETRY_MS, replyWaitMs: e.HANDOVER_REPLY_WAIT_MS, replyCheckMs: BRIDGE_DEFAULTS.handoverReplyCheckMs },
     heartbeatMs: e.HEARTBEAT_MS,
     /** A registry report older than this is a dead bridge's. */
     registryStaleMs: e.HEARTBEAT_MS * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,
