@@ -20,6 +20,7 @@ import { CallRegistry } from './call-registry.js';
 import { CallOwnership, type ClaimOutcome } from './call-ownership.js';
 import { BridgePresence } from './bridge-presence.js';
 import { createClaimHandler } from './claim-handler.js';
+import { handOverCalls } from './call-handover.js';
 import { CallSession } from './call/call-session.js';
 import { createToolExecutor } from './call/tool-executor.js';
 import { GatewayLinks } from './link/gateway-links.js';
@@ -181,7 +182,8 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
         [
           'drain calls',
           async () => {
-            if (await calls.waitUntilIdle(config.drainTimeoutMs)) return;
+            // Each live call moves to another bridge with its conversation; with none to take them, they stay until the deadline.
+            if (await handOverCalls(calls, config.handover, config.drainTimeoutMs, logger)) return;
             for (const call of calls.all()) call.handOff('BRIDGE_SHUTDOWN');
             const idle = await calls.waitUntilIdle(Math.min(2000, config.drainTimeoutMs));
             if (!idle) logger.warn('calls still live at shutdown', { calls: calls.size });

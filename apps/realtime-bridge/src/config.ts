@@ -48,6 +48,15 @@ export const BRIDGE_DEFAULTS = {
   /** Added to what the caller provably heard when truncating on barge-in (mark round trip). */
   bargeInMarginMs: 60,
   drainTimeoutMs: 20_000,
+  /**
+   * Shutting down, the bridge asks the gateway to move each live call to another bridge; a call
+   * still here (no bridge had room) is asked again this often, until DRAIN_TIMEOUT_MS.
+   */
+  handoverRetryMs: 1000,
+  /** A call is moved between the agent's replies; one still speaking after this long is moved anyway. */
+  handoverReplyWaitMs: 4000,
+  /** How often a call waiting for its agent's reply to end is looked at again (not an env var). */
+  handoverReplyCheckMs: 200,
   /** No model audio this long after START: the gateway plays the hold clip ("one moment please"). */
   holdAudioAfterMs: 1200,
   /** A model that drops mid-call gets this many attempts, each this long, before the caller is sent to the fallback. */
@@ -140,6 +149,8 @@ export function loadBridgeConfig(env: EnvSource) {
       VAD_SILENCE_DURATION_MS: field.int(BRIDGE_DEFAULTS.vadSilenceDurationMs),
       BARGE_IN_MARGIN_MS: field.int(BRIDGE_DEFAULTS.bargeInMarginMs),
       DRAIN_TIMEOUT_MS: field.int(BRIDGE_DEFAULTS.drainTimeoutMs),
+      HANDOVER_RETRY_MS: field.positiveInt(BRIDGE_DEFAULTS.handoverRetryMs),
+      HANDOVER_REPLY_WAIT_MS: field.int(BRIDGE_DEFAULTS.handoverReplyWaitMs),
       HOLD_AUDIO_AFTER_MS: field.int(BRIDGE_DEFAULTS.holdAudioAfterMs),
       RECONNECT_ATTEMPTS: field.int(BRIDGE_DEFAULTS.reconnectAttempts),
       RECONNECT_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.reconnectTimeoutMs),
@@ -190,6 +201,7 @@ export function loadBridgeConfig(env: EnvSource) {
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    handover: { retryMs: e.HANDOVER_RETRY_MS, replyWaitMs: e.HANDOVER_REPLY_WAIT_MS, replyCheckMs: BRIDGE_DEFAULTS.handoverReplyCheckMs },
     heartbeatMs: e.HEARTBEAT_MS,
     /** A registry report older than this is a dead bridge's. */
     registryStaleMs: e.HEARTBEAT_MS * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,

@@ -38,6 +38,16 @@ export interface AttachRecord {
   startedAt: number;
   acceptedAt: number;
   params: Record<string, string>;
+  /** Set when the call moves here from another bridge mid-call (that bridge's link died, or it is shutting down). */
+  handover?: Handover;
+}
+
+/** A call moving between bridges: the bridge it leaves, when the move began (epoch ms), and whether it was planned. */
+export interface Handover {
+  from: string;
+  at: number;
+  /** true: the old bridge asked (`rehome`, a shutdown); false: its link died. */
+  planned: boolean;
 }
 
 /** Gateway -> bridge. */
@@ -75,7 +85,13 @@ export type BridgeRecord =
    * end of the call; `on: false` also cuts a hold clip still playing.
    */
   | { t: 'hold'; ch: number; on: boolean }
-  | { t: 'hangup'; ch: number; reason: string; clip?: ClipName };
+  | { t: 'hangup'; ch: number; reason: string; clip?: ClipName }
+  /**
+   * This bridge is shutting down: move the call to another bridge with room (a claim naming this one
+   * as the previous owner), then send this bridge a `stop` (reason `handed_over`). With no bridge to
+   * take it, the call stays here.
+   */
+  | { t: 'rehome'; ch: number };
 
 /** A per-call record before the channel it goes on is known (the call's holder adds `ch`). */
 export type Unaddressed<T> = T extends { ch: number } ? Omit<T, 'ch'> : never;
@@ -134,6 +150,7 @@ const gatewayControl = z.discriminatedUnion('t', [
     startedAt: z.number(),
     acceptedAt: z.number(),
     params: z.record(z.string(), z.string()),
+    handover: z.object({ from: z.string().min(1).max(200), at: z.number(), planned: z.boolean() }).optional(),
   }),
   z.object({ t: z.literal('dtmf'), ch, digit: z.string().min(1).max(1) }),
   z.object({
@@ -191,6 +208,7 @@ const bridgeControl = z.discriminatedUnion('t', [
   z.object({ t: z.literal('play'), ch, clip }),
   z.object({ t: z.literal('hold'), ch, on: z.boolean() }),
   z.object({ t: z.literal('hangup'), ch, reason: z.string().min(1).max(200), clip: clip.optional() }),
+  z.object({ t: z.literal('rehome'), ch }),
 ]);
 
 // ---- shared ----

@@ -16,6 +16,7 @@ describe('media link: records', () => {
   it('round-trips every gateway record, audio untouched', () => {
     const records: GatewayRecord[] = [
       { t: 'attach', call: CALL, ch: 7, streamSid: 'MZ1', gateway: 'gw-1', startedAt: 1000, acceptedAt: 990, params: { businessId: 'b', direction: 'inbound' } },
+      { t: 'attach', call: CALL, ch: 8, streamSid: 'MZ1', gateway: 'gw-1', startedAt: 1000, acceptedAt: 990, params: {}, handover: { from: 'bridge-1', at: 5000, planned: true } },
       { t: 'media', ch: 7, payload: FRAME },
       { t: 'mark', ch: 7, name: 'item_1|120' },
       { t: 'dtmf', ch: 7, digit: '5' },
@@ -44,6 +45,7 @@ describe('media link: records', () => {
       { t: 'hold', ch: 3, on: false },
       { t: 'hangup', ch: 3, reason: 'model_unreachable', clip: 'fallback' },
       { t: 'hangup', ch: 3, reason: 'done' },
+      { t: 'rehome', ch: 3 },
     ];
     for (const record of records) expect(decodeBridgeRecord(encodeBridgeRecord(record).slice(0, -1))).to.deep.equal(record);
   });

@@ -21,9 +21,9 @@ export const TIMELINE_EVENTS = {
   'warm.expired': 'bridge: the call never started (reason ttl: no START within the warm TTL; no_start: the gateway gave up; call_over: an outbound call ended unanswered, e.g. busy or no-answer); the model session was closed; fields: reason, ttl_ms',
   'call.orphaned': 'gateway: the media link to the call\'s bridge closed or stopped answering pings; the caller hears hold audio and the call is offered again; fields: previous_owner, link_reason',
   'bridge.claimed': 'bridge: this instance owns the call; fields: claim_ms, reason (prebuilt|started), takeover_from',
-  'link.attached': 'gateway: the call\'s audio now flows over the media link to its bridge; fields: bridge, attach_ms (from START), via (owner|claim)',
+  'link.attached': 'gateway: the call\'s audio now flows over the media link to its bridge; fields: bridge, attach_ms (from START), via (owner|claim|handover: a shutting-down bridge moved the call here)',
   'link.detached': 'bridge: the gateway holding the call went away (link closed) before the call ended; fields: gateway, reason',
-  'bridge.released': 'bridge: this instance let go of a call it no longer owns, could not serve, or whose gateway finished it; fields: reason (no_attach, not_owner_at_end, finished_by_gateway)',
+  'bridge.released': 'bridge: this instance let go of a call it no longer owns, could not serve, or whose gateway finished it; fields: reason (no_attach, not_owner_at_end, finished_by_gateway, handed_over: its gateway moved the call to another bridge while this one shut down)',
   'openai.connecting': 'bridge: opening a Realtime session; fields: attempt',
   'openai.connected': 'bridge: Realtime session open; fields: attempt, ms',
   'openai.failed': 'bridge: Realtime connect failed (or OPENAI_CONNECT_DEADLINE_MS passed: reason OPENAI_CONNECT_DEADLINE); fields: reason, attempts, fatal',
@@ -45,6 +45,8 @@ export const TIMELINE_EVENTS = {
   'stream.never_started': 'webhook worker: the webhook was answered but no media stream started in time; fields: waited_ms',
   'openai.reconnecting': 'bridge: the model dropped mid-call; trying to resume the conversation; fields: attempt, items',
   'openai.reconnected': 'bridge: the conversation resumed on a new session; fields: ms, items',
+  'call.resumed':
+    'bridge: this instance took the call over mid-call from another bridge (its link died, or it handed the call over while shutting down) and resumed it from the conversation record, without a greeting; fields: from, to (instances), items (replayed), gap_ms (from the gateway losing the old bridge, or the hand-over request, to the new session going live), planned (1: a hand-over, 0: the old bridge died), reply (reasked: the caller was owed a reply, e.g. one cut by the death, and the model was asked again; none: the agent had answered; greeted: nothing had been said yet)',
   'session.recycled':
     'bridge: the model session was replaced by a new one with the conversation replayed (before the server\'s session limit, or after the server ended it for its maximum duration); fields: session (number of the new one), reason (age|max_duration), items (replayed), age_ms (of the old session), prepare_ms (open + configure + replay), gap_ms (caller audio held between the two sessions)',
   'realtime.fallback': 'bridge: the model is unreachable; the caller is sent to the fallback; fields: reason. gateway: reason NO_CAPACITY when no bridge has room (busy clip, then the TwiML fallback)',

@@ -14,7 +14,10 @@ import type { MediaSession } from '../session/media-session.js';
 /** The gateway's own mark; no `|`, so the bridge's mark parser could never take it for one of its items. */
 export const HANGUP_MARK_PREFIX = 'gateway-hangup:';
 
-export function deliverToCaller(session: MediaSession, stream: ActiveStream, record: Extract<BridgeRecord, { ch: number }>): void {
+/** What is played or done at the caller (a `rehome` is the call's bridge-call's business). */
+export type CallerBoundRecord = Exclude<Extract<BridgeRecord, { ch: number }>, { t: 'rehome' }>;
+
+export function deliverToCaller(session: MediaSession, stream: ActiveStream, record: CallerBoundRecord): void {
   if (session.phase !== 'streaming' || session.stream !== stream) return;
   switch (record.t) {
     case 'media':

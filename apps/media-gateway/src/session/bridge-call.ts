@@ -5,10 +5,13 @@
  * When no bridge has room, the caller hears the busy clip and then the TwiML
  * fallback (`realtime.fallback reason=NO_CAPACITY`). When the bridge's link
  * dies mid-call, the caller hears the hold clip while the call is offered
- * again, naming the lost owner so another bridge may take it over.
+ * again, naming the lost owner so another bridge may take it over. When a
+ * bridge shutting down asks (`rehome`), the call is moved the same way but
+ * without a gap in its audio: it stays on the old bridge until the new one has
+ * taken it, then the old one gets a `stop` (handed_over).
  */
 import { errorFields } from '@voice/logging';
-import type { BridgeRecord, StopRecord } from '@voice/media-link';
+import type { BridgeRecord, Handover, StopRecord } from '@voice/media-link';
 import { CLAIM_STREAM_MAXLEN, callKeys, encodeClaim, type CallMeta } from '@voice/redis';
 import type { ChannelHandler } from '../links/bridge-links.js';
 import { deliverToCaller, hangup } from '../links/deliver-to-caller.js';
@@ -31,6 +34,10 @@ export class BridgeCall implements ChannelHandler {
   /** Each connect() run; a newer one makes an older one's late answers void. */
   private run = 0;
   private stopRecord: StopRecord | undefined;
+  /** Set once the call was attached and lost its bridge: the next bridge resumes it (the attach says so). */
+  private handover: Handover | undefined;
+  /** A planned move (rehome) is in flight. */
+  private moving = false;
 
   constructor(
     private readonly session: MediaSession,
@@ -72,7 +79,8 @@ export class BridgeCall implements ChannelHandler {
   }
 
   deliver(record: Extract<BridgeRecord, { ch: number }>): void {
-    deliverToCaller(this.session, this.stream, record);
+    if (record.t !== 'rehome') return deliverToCaller(this.session, this.stream, record);
+    void this.moveOff().catch((err: unknown) => this.session.log.error('call move failed', errorFields(err)));
   }
 
   bridgeLost(bridge: string, reason: string): void {
@@ -84,6 +92,7 @@ export class BridgeCall implements ChannelHandler {
       return;
     }
     this.phase = 'connecting';
+    this.handover = { from: bridge, at: Date.now(), planned: false };
     const { ctx, checkpoints } = this.session;
     ctx.metrics.callsOrphaned.inc();
     checkpoints.record('call.orphaned', { previous_owner: bridge, link_reason: reason }, 'warn');
@@ -116,12 +125,8 @@ export class BridgeCall implements ChannelHandler {
     const { ctx, checkpoints } = this.session;
     const link = await ctx.links.linkTo(owner);
     if (!link) return false;
-    const { stream, facts } = this;
-    const { outcome, ch } = await ctx.links.attach(
-      link,
-      { call: stream.callSid, streamSid: facts.streamSid, gateway: ctx.config.instanceId, startedAt: stream.startReceivedAt, acceptedAt: facts.acceptedAt, params: facts.params },
-      this,
-    );
+    const { stream } = this;
+    const { outcome, ch } = await ctx.links.attach(link, this.attachFields(this.handover), this);
     if (outcome !== 'attached') {
       this.session.log.warn('bridge did not take the attach', { bridge: owner, outcome });
       return false;
@@ -136,6 +141,67 @@ export class BridgeCall implements ChannelHandler {
     this.phase = 'attached';
     checkpoints.record('link.attached', { bridge: owner, via, attach_ms: Date.now() - stream.startReceivedAt, held_records: held });
     return true;
+  }
+
+  private attachFields(handover: Handover | undefined) {
+    const { stream, facts } = this;
+    const { instanceId } = this.session.ctx.config;
+    return { call: stream.callSid, streamSid: facts.streamSid, gateway: instanceId, startedAt: stream.startReceivedAt, acceptedAt: facts.acceptedAt, params: facts.params, handover };
+  }
+
+  /**
+   * The call's bridge is shutting down: find it another bridge with room (a claim naming the old
+   * one, which that bridge may then take the call over from), attach it there, and only then switch
+   * the caller's audio and send the old bridge the call's stop. With no bridge to take it, the call
+   * stays where it is (the old bridge asks again, and falls back at its drain deadline).
+   */
+  private async moveOff(): Promise<void> {
+    const from = this.stream.bridge;
+    if (this.phase !== 'attached' || !from || this.moving || this.session.phase !== 'streaming') return;
+    this.moving = true;
+    const { ctx, checkpoints, log } = this.session;
+    const handover: Handover = { from: from.owner, at: Date.now(), planned: true };
+    try {
+      if (!(await ctx.links.ensureRoom())) {
+        log.info('no other bridge has room for the call; it stays', { bridge: from.owner });
+        return;
+      }
+      const answer = ctx.links.awaitOwner(this.stream.callSid, ctx.config.claimTimeoutMs);
+      this.publishClaim(from.owner);
+      const owner = await answer;
+      if (!owner || owner === from.owner) {
+        log.warn('no bridge took the call over; it stays', { bridge: from.owner });
+        return;
+      }
+      const link = await ctx.links.linkTo(owner);
+      if (!link) return;
+      const { outcome, ch } = await ctx.links.attach(link, this.attachFields(handover), this);
+      if (outcome !== 'attached') {
+        log.warn('bridge did not take the attach', { bridge: owner, outcome });
+        return;
+      }
+      const phase = this.phase as Phase; // changed meanwhile if the call ended or its old link died
+      if (phase !== 'attached' || this.stream.bridge !== from) {
+        // The call ended (or its old bridge died) meanwhile: the new owner finalizes it, or the
+        // hand-over already under way attaches it again.
+        if (phase === 'ended' && this.stopRecord) link.send(this.stopRecord);
+        ctx.links.release(link, ch);
+        return;
+      }
+      // The switch: caller audio goes to the new bridge from here on; nothing more from the old one is played.
+      this.stream.attach({ link, ch, owner });
+      ctx.links.release(from.link, from.ch);
+      from.link.send(this.stopFor('handed_over'));
+      this.handover = handover;
+      checkpoints.record('link.attached', { bridge: owner, via: 'handover', attach_ms: Date.now() - this.stream.startReceivedAt, move_ms: Date.now() - handover.at });
+    } finally {
+      this.moving = false;
+    }
+  }
+
+  private stopFor(reason: string): StopRecord {
+    const { stream } = this;
+    return { t: 'stop', call: stream.callSid, reason, rx: stream.rx, tx: stream.tx, txBytes: stream.txBytes, firstAudioAt: stream.firstAudioAt, endedAt: Date.now(), invalidMessages: 0 };
   }
 
   private publishClaim(previousOwner: string | undefined): void {

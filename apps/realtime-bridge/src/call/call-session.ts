@@ -21,7 +21,7 @@ import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import type { AttachRecord, BridgeSideLink, StopRecord } from '@voice/media-link';
+import type { AttachRecord, BridgeSideLink, Handover, StopRecord } from '@voice/media-link';
 import { FRAME_MS } from '@voice/protocols';
 import { callKeys, readCallMeta, type ConversationWriter, type RedisClient, type Timeline } from '@voice/redis';
 import type { CallConfig, OpenAIConfig } from '../config.js';
@@ -30,6 +30,7 @@ import { OpenAIConnectError } from '../realtime/errors.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { CallOwnership } from '../call-ownership.js';
 import { AgentControl, runnableTools } from './agent-control.js';
+import { loadConversation, recordResumed, resumeReply } from './call-resume.js';
 import { CallerStream } from './caller-stream.js';
 import { CallState } from './call-state.js';
 import { callTimeline, type CallTimeline } from './call-timeline.js';
@@ -99,6 +100,9 @@ export class CallSession {
   private direction: 'inbound' | 'outbound' = 'inbound';
   /** Set when a warm outbound call ended before it was answered (its meta is gone). */
   private warmCallOver = false;
+  /** When shutdown first wanted this call moved, and last asked the gateway to (askToMove). */
+  private moveWantedAt: number | undefined;
+  private moveAskedAt: number | undefined;
 
   constructor(private readonly deps: CallSessionDeps) {
     const { config, logger, metrics } = deps;
@@ -186,6 +190,8 @@ export class CallSession {
       // Cold: the gateway attaches right after this bridge answered its claim. Warm: the phone still rings.
       const attach = deps.mode === 'cold' ? await this.waitForAttach(deps.openaiConfig.connectTimeoutMs) : undefined;
       if (deps.mode === 'cold' && !attach) return this.release('no_attach', 'claimed call was never attached by its gateway; releasing it');
+      // Taken over mid-call: what was said so far comes from the record the old bridge wrote.
+      if (attach?.handover) await loadConversation(deps.redis, deps.callSid, this.conversation, deps.logger);
       const meta = await readCallMeta(deps.redis, deps.callSid);
       state.businessId = meta?.businessId ?? attach?.params.businessId ?? '';
       state.callerNumber = meta?.from ?? '';
@@ -212,12 +218,14 @@ export class CallSession {
       this.prompt = runnableTools(prompt.value, deps.callControl !== undefined);
       if (state.phase !== 'setup') return;
       stats.configureSentAt = Date.now();
-      const configured = await configureSession(this.setup, state.rt, this.prompt, this.model.armSessionUpdated(), this.conversation, false, signal);
+      const resuming = attach?.handover !== undefined;
+      const configured = await configureSession(this.setup, state.rt, this.prompt, this.model.armSessionUpdated(), this.conversation, resuming, signal);
       stats.configuredAt = Date.now();
       stats.toolsCount = configured.tools;
       if (state.phase !== 'setup' || this.fallingBack) return;
       this.setupDeadline.disarm();
-      if (deps.mode === 'cold') this.goLive('greeting');
+      if (attach?.handover) this.resumeHandedOver(attach.handover, configured.replayed);
+      else if (deps.mode === 'cold') this.goLive('greeting');
       else await this.warmUntilAttached();
     } catch (err) {
       if (state.finished) return;
@@ -256,13 +264,33 @@ export class CallSession {
     this.fallback(reason);
   }
 
+  /**
+   * Shutting down: asks the gateway to move the call to another bridge (`rehome`), again every
+   * `retryMs` while it is still here. Asked between the agent's replies, so a reply is not cut by
+   * the switch, unless one has lasted `replyWaitMs`. Returns 'waiting' while it waits for a reply to end.
+   */
+  askToMove(timings: { retryMs: number; replyWaitMs: number }): 'asked' | 'waiting' | 'not_live' {
+    const { state } = this;
+    if (state.phase !== 'live' || this.fallingBack || !this.channel.attached) return 'not_live';
+    const now = Date.now();
+    this.moveWantedAt ??= now;
+    if (state.activeResponseId !== undefined && now - this.moveWantedAt < timings.replyWaitMs) return 'waiting';
+    if (this.moveAskedAt !== undefined && now - this.moveAskedAt < timings.retryMs) return 'asked';
+    this.moveAskedAt = now;
+    this.channel.send({ t: 'rehome' });
+    return 'asked';
+  }
+
   private onAttach(record: AttachRecord): void {
     const { stats } = this.state;
     this.attachRecord ??= record;
     stats.streamStartedAt ??= record.startedAt;
-    if (stats.modelFirstAudioAt === undefined) this.hold.start(record.startedAt);
-    // The caller is waiting from START on: a session still being set up must be ready by the deadline.
-    if (this.state.phase === 'setup') this.setupDeadline.arm(record.startedAt);
+    // Taken over: the caller waits from the hand-over on (the gateway already holds if the old bridge died).
+    const waitingSince = record.handover?.at ?? record.startedAt;
+    if (record.handover && !record.handover.planned) this.hold.playNow();
+    else if (stats.modelFirstAudioAt === undefined) this.hold.start(waitingSince);
+    // The caller is waiting: a session still being set up must be ready by the deadline.
+    if (this.state.phase === 'setup') this.setupDeadline.arm(waitingSince);
     this.attachWaiter?.(record);
   }
 
@@ -383,8 +411,21 @@ export class CallSession {
     state.rt!.send({ type: 'response.create' });
   }
 
+  /**
+   * A call taken over from another bridge goes live on a session given the conversation so far:
+   * no greeting, unless nothing had been said; a reply the caller was owed (cut by the old
+   * bridge's death) is asked for again; else the session listens and the caller's hold ends.
+   */
+  private resumeHandedOver(handover: Handover, replayed: number): void {
+    const reply = resumeReply(this.conversation);
+    this.goLive(reply === 'greeted' ? 'greeting' : 'handover');
+    if (reply === 'reasked') this.state.rt!.send({ type: 'response.create' });
+    if (reply === 'none') this.hold.stop();
+    void recordResumed(this.tl, handover, this.deps.instanceId, replayed, reply);
+  }
+
   /** Audio flows both ways; caller frames that arrived meanwhile go to the model in order. Returns how many. */
-  private goLive(kind: 'greeting' | 'resume' | 'resume-after-warm'): number {
+  private goLive(kind: 'greeting' | 'resume' | 'resume-after-warm' | 'handover'): number {
     const { state } = this;
     state.phase = 'live';
     if (kind === 'greeting') this.requestGreeting();
@@ -489,7 +530,8 @@ export class CallSession {
     try {
       // A call handed to another bridge is finalized there, once; one whose gateway finished it
       // itself while this bridge was out of reach (its meta is gone) is not finalized twice.
-      if (!(await deps.ownership.isOwner(deps.callSid))) void this.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
+      if (stop.reason === 'handed_over') void this.tl.record('bridge.released', { reason: 'handed_over' });
+      else if (!(await deps.ownership.isOwner(deps.callSid))) void this.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
       else if (stop.reason === 'gateway_lost' && !(await deps.ownership.notOver(deps.callSid))) void this.tl.record('bridge.released', { reason: 'finished_by_gateway' }, 'warn');
       else await finalizeCall(deps, deps.callSid, state.stats, stop, this.conversation);
     } catch (err) {

@@ -35,6 +35,20 @@ export class ConversationRecord {
     });
   }
 
+  /**
+   * Takes in what another bridge recorded before this one took the call over (read from Redis),
+   * ahead of anything recorded here; nothing is written back.
+   */
+  adopt(earlier: readonly ConversationEntry[]): void {
+    this.entries.unshift(...earlier);
+  }
+
+  /** The last conversation item (caller, agent, tool call or result), if any. */
+  lastItem(): ConversationEntry | undefined {
+    for (let i = this.entries.length - 1; i >= 0; i--) if (ITEM_KINDS.has(this.entries[i]!.kind)) return this.entries[i];
+    return undefined;
+  }
+
   /** Conversation items so far (caller, agent, tool calls and results). */
   get itemCount(): number {
     return this.entries.filter((e) => ITEM_KINDS.has(e.kind)).length;

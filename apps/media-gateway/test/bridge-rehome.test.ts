@@ -1,0 +1,91 @@
+/**
+ * A bridge shutting down asks the gateway to move a live call (`rehome`): the
+ * gateway offers it again naming that bridge, attaches it to the bridge that
+ * takes it (saying it is a planned hand-over), and only then switches the
+ * caller's audio and sends the old bridge the call's stop (handed_over). No
+ * hold clip, no gap in the caller's audio to either bridge. With no bridge to
+ * take it, the call stays where it is.
+ */
+import { expect } from 'chai';
+import type { GatewayRecord } from '@voice/media-link';
+import type { GatewayHarness, TestCall } from './helpers/harness.js';
+import { useGatewayHarness } from './helpers/harness.js';
+import { audioOf } from './helpers/heard.js';
+import { audioFrame } from './helpers/twilio-stream-client.js';
+import type { TwilioStreamClient } from './helpers/twilio-stream-client.js';
+import { waitFor } from './helpers/wait-for.js';
+
+const payloadsOf = (records: GatewayRecord[]) => records.flatMap((r) => (r.t === 'media' ? [r.payload] : []));
+
+describe('media gateway: a shutting-down bridge hands a live call over', () => {
+  const gw = useGatewayHarness();
+  let h: GatewayHarness;
+
+  async function liveCall(): Promise<{ call: TestCall; client: TwilioStreamClient }> {
+    const call = await h.answeredCall({ row: true });
+    const client = await h.startedStream(call);
+    client.media(audioFrame(1));
+    await h.waitForInbound(call.callSid, (r) => payloadsOf(r).length === 1);
+    return { call, client };
+  }
+
+  it('moves the call to the bridge that takes it, then stops it on the old one; caller audio goes to exactly one bridge, in order', async () => {
+    h = await gw.start({ CLAIM_TIMEOUT_MS: '5000' });
+    const { call, client } = await liveCall();
+    const second = await h.addBridge({ instanceId: 'test-bridge-2', answerClaims: false });
+    // The old bridge is shutting down: it claims nothing.
+    h.bridge.answerClaims = false;
+    const heardBefore = client.received.length;
+
+    h.bridge.send(call.callSid, { t: 'rehome' });
+    const claim = await waitFor('a started claim naming the old bridge', async () =>
+      (await h.claims()).find((c) => c.callSid === call.callSid && c.previousOwner === h.bridge.instanceId),
+    );
+    expect(claim).to.include({ reason: 'started', gateway: h.config.instanceId });
+    // Until the new bridge has the call, the old one keeps it, audio and all.
+    client.media(audioFrame(2));
+    await h.waitForInbound(call.callSid, (r) => payloadsOf(r).length === 2);
+    expect(h.inbound(call.callSid).some((r) => r.t === 'stop')).to.equal(false);
+
+    await waitFor('the second bridge read the claim', () => second.claims.some((c) => c.callSid === call.callSid));
+    expect(second.answerClaim(call.callSid)).to.equal(true);
+    const attached = await h.waitForEvent(call.callSid, 'link.attached', 2);
+    expect(attached.fields).to.include({ bridge: second.instanceId, via: 'handover' });
+    const attach = second.records(call.callSid)[0];
+    expect(attach).to.deep.include({ t: 'attach', call: call.callSid });
+    expect(attach?.t === 'attach' && attach.handover).to.deep.include({ from: h.bridge.instanceId, planned: true });
+
+    // The old bridge is told the call left it; what the caller says now reaches the new one only.
+    const stop = await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'stop'));
+    expect(stop[stop.length - 1]).to.include({ t: 'stop', reason: 'handed_over', rx: 2 });
+    client.media(audioFrame(3));
+    await h.waitForInbound(call.callSid, (r) => payloadsOf(r).length === 1, second);
+    expect(payloadsOf(h.inbound(call.callSid))).to.deep.equal([audioFrame(1), audioFrame(2)]);
+    expect(payloadsOf(second.records(call.callSid))).to.deep.equal([audioFrame(3)]);
+    // A planned move plays no hold clip, and nothing is orphaned.
+    expect(audioOf(client.received.slice(heardBefore)).length).to.equal(0);
+    expect(await h.metric('gateway_calls_orphaned_total')).to.equal(0);
+
+    client.stop();
+    const final = await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'stop'), second);
+    expect(final[final.length - 1]).to.include({ t: 'stop', reason: 'twilio_stop', rx: 3 });
+  });
+
+  it('keeps the call on its bridge when no other bridge takes it', async () => {
+    h = await gw.start({ CLAIM_TIMEOUT_MS: '300' });
+    const { call, client } = await liveCall();
+    h.bridge.answerClaims = false;
+    const heardBefore = client.received.length;
+
+    h.bridge.send(call.callSid, { t: 'rehome' });
+    await waitFor('the claim naming the old bridge', async () => (await h.claims()).some((c) => c.callSid === call.callSid && c.previousOwner === h.bridge.instanceId));
+    // Past the claim timeout (a wait, not a waitFor: what is checked is that nothing happens) the call
+    // is still on its bridge: no busy, no hold, no stop.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    client.media(audioFrame(2));
+    await h.waitForInbound(call.callSid, (r) => payloadsOf(r).length === 2);
+    expect(h.inbound(call.callSid).some((r) => r.t === 'stop')).to.equal(false);
+    expect(audioOf(client.received.slice(heardBefore)).length).to.equal(0);
+    expect(client.isOpen).to.equal(true);
+  });
+});
