@@ -90,6 +90,8 @@ export class CallSession {
   private attachRecord: AttachRecord | undefined;
   private attachWaiter: ((record: AttachRecord) => void) | undefined;
   private reattachTimer: NodeJS.Timeout | undefined;
+  /** While the call has no gateway: which one went away, and when (for call.reattached). */
+  private detached: { gateway: string; at: number } | undefined;
   private fallingBack = false;
   private direction: 'inbound' | 'outbound' = 'inbound';
   /** Set when a warm outbound call ended before it was answered (its meta is gone). */
@@ -215,6 +217,10 @@ export class CallSession {
     this.reattachTimer = undefined;
     const held = this.channel.attach({ link, ch: record.ch });
     if (previous && previous.link !== link) this.deps.logger.info('call attached through another gateway', { gateway: record.gateway, held });
+    const detached = this.detached;
+    this.detached = undefined;
+    // The same model session carries on: no greeting, the conversation goes on where it was.
+    if (detached) void this.tl.record('call.reattached', { from_gateway: detached.gateway, to_gateway: record.gateway, gap_ms: Date.now() - detached.at, held_records: held });
     this.caller.attach(record);
   }
 
@@ -222,6 +228,7 @@ export class CallSession {
   gatewayLost(gateway: string, reason: string): void {
     if (this.state.finished) return;
     this.channel.detach();
+    this.detached ??= { gateway, at: Date.now() };
     void this.tl.record('link.detached', { gateway, reason, grace_ms: this.deps.config.gatewayReattachGraceMs }, 'warn');
     clearTimeout(this.reattachTimer);
     this.reattachTimer = setTimeout(() => this.onGatewayGone(), this.deps.config.gatewayReattachGraceMs);
