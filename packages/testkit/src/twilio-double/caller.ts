@@ -337,7 +337,7 @@ export class TwilioCallerDouble {
         return 'webhook-error';
       }
       const verbs = parseTwiml(res.body);
-      this.connectActions.push({ callMs: this.callMs(), status: res.status, verbs });
+      this.connectActions.push({ callMs: this.callMs(), status: res.status, verbs: [...verbs] });
       this.actionAnswer = verbs;
       return undefined;
     } catch (err) {
