@@ -50,6 +50,8 @@ export function transientCallKeys(callSid: string): string[] {
     callKeys.token(callSid),
     callKeys.owner(callSid),
     callKeys.reconnects(callSid),
+    // Needed only between the gateway's close and the call's finalization (then the meta is gone too).
+    callKeys.endedOnPurpose(callSid),
   ];
 }
 
