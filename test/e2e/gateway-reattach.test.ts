@@ -94,6 +94,12 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     });
   }
   const events = async (callSid: string): Promise<TimelineEntry[]> => readTimeline(redis, callSid);
+  /** The webhook's `stream.action` entry (written as the TwiML goes out, so it may land just after). */
+  const actionEntry = async (callSid: string): Promise<TimelineEntry> => {
+    let entry: TimelineEntry | undefined;
+    await waitFor(async () => (entry = (await events(callSid)).find((e) => e.event === 'stream.action')) !== undefined, { message: 'stream.action' });
+    return entry!;
+  };
   /** Audible audio that began after `atMs` (ms from the call's first START). */
   const heardAfter = (caller: TwilioCallerDouble, atMs: number) =>
     caller.heardSegments().filter((s) => s.startMs >= atMs && s.bytes.some((b) => b !== 0xff && b !== 0x7f));
@@ -161,7 +167,7 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     expect(summary.spokenByTwilio).to.have.length(1);
     const timeline = await events(caller.callSid);
     expect(timeline.find((e) => e.event === 'call.ended')?.fields.end_reason).to.equal('gateway_lost');
-    expect(timeline.find((e) => e.event === 'stream.action')?.fields).to.include({ decision: 'fallback', reason: 'call_over' });
+    expect((await actionEntry(caller.callSid)).fields).to.include({ decision: 'fallback', reason: 'call_over' });
     expect(realtime.openSessionCount, 'sessions leaked').to.equal(0);
   });
 
@@ -203,7 +209,6 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     expect(caller.connectActions).to.have.length(1);
     expect(caller.connectActions[0]!.verbs.map((v) => v.verb)).to.deep.equal(['Say', 'Hangup']);
     expect(summary.endedBy).to.equal('twiml-hangup');
-    const timeline = await events(caller.callSid);
-    expect(timeline.find((e) => e.event === 'stream.action')?.fields).to.include({ decision: 'fallback', reason: 'ended_on_purpose' });
+    expect((await actionEntry(caller.callSid)).fields).to.include({ decision: 'fallback', reason: 'ended_on_purpose' });
   });
 });
