@@ -136,6 +136,13 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     expect(reattached?.fields).to.include({ from_gateway: 'gateway-1', to_gateway: 'gateway-2' });
     expect(timeline.filter((e) => e.event === 'bridge.claimed')).to.have.length(1);
     expect(timeline.find((e) => e.event === 'call.ended')?.fields.end_reason).to.not.equal('gateway_lost');
+    expect(timeline.map((e) => e.event), 'not a silent call').to.not.include('call.silent_failure');
+    // The call record counts the whole call, not only its last stream, and keeps the first stream's greeting.
+    const calls = createCallRepository(knex);
+    await waitFor(async () => (await calls.findByCallSid(caller.callSid))?.status === 'completed', { message: 'call row finalized' });
+    const row = await calls.findByCallSid(caller.callSid);
+    expect(row?.rxFrames).to.be.greaterThan(caller.sessions[1]!.sentFrames);
+    expect(row?.firstGreetingAudioMs).to.be.a('number').and.to.be.below(caller.streamStartsMs[1]!);
 
     // The line is back when the second stream starts; the agent is heard again once the caller has spoken on it and the model answered.
     const heardAgain = heardAfter(caller, caller.streamStartsMs[1]!)[0]!;

@@ -92,6 +92,11 @@ export class CallSession {
   private reattachTimer: NodeJS.Timeout | undefined;
   /** While the call has no gateway: which one went away, and when (for call.reattached). */
   private detached: { gateway: string; at: number } | undefined;
+  /**
+   * What the call's earlier streams carried, as this bridge counted it, once a gateway went away: a
+   * re-attached call's last stop counts only its own stream, and the call's totals add these.
+   */
+  private earlierStreams: { rx: number; tx: number; firstAudioAt: number | undefined } | undefined;
   private fallingBack = false;
   private direction: 'inbound' | 'outbound' = 'inbound';
   /** Set when a warm outbound call ended before it was answered (its meta is gone). */
@@ -229,6 +234,7 @@ export class CallSession {
     if (this.state.finished) return;
     this.channel.detach();
     this.detached ??= { gateway, at: Date.now() };
+    this.earlierStreams = { rx: this.caller.received, tx: this.channel.mediaSent, firstAudioAt: this.channel.firstMediaSentAt };
     void this.tl.record('link.detached', { gateway, reason, grace_ms: this.deps.config.gatewayReattachGraceMs }, 'warn');
     clearTimeout(this.reattachTimer);
     this.reattachTimer = setTimeout(() => this.onGatewayGone(), this.deps.config.gatewayReattachGraceMs);
@@ -449,6 +455,14 @@ export class CallSession {
     void fallbackToCaller({ channel: this.channel, callControl: deps.callControl, config: deps.config, tl: this.tl, logger: deps.logger }, reason);
   }
 
+  /** The call's counts across every stream it had (a stop from the gateway counts only its own stream). */
+  private wholeCall(stop: StopEntry): StopEntry {
+    const earlier = this.earlierStreams;
+    // gateway_lost is built from this bridge's own totals, which already span every stream.
+    if (!earlier || stop.reason === 'gateway_lost') return stop;
+    return { ...stop, rx: earlier.rx + stop.rx, tx: earlier.tx + stop.tx, firstAudioAt: earlier.firstAudioAt ?? stop.firstAudioAt };
+  }
+
   /** Ends the call once the gateway reports the stream stopped (or it vanished for good). */
   private async end(stop: StopEntry): Promise<void> {
     const { deps, state } = this;
@@ -468,7 +482,7 @@ export class CallSession {
       // itself while this bridge was out of reach (its meta is gone) is not finalized twice.
       if (!(await deps.ownership.isOwner(deps.callSid))) void this.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
       else if (stop.reason === 'gateway_lost' && !(await deps.ownership.notOver(deps.callSid))) void this.tl.record('bridge.released', { reason: 'finished_by_gateway' }, 'warn');
-      else await finalizeCall(deps, deps.callSid, state.stats, stop, this.conversation);
+      else await finalizeCall(deps, deps.callSid, state.stats, this.wholeCall(stop), this.conversation);
     } catch (err) {
       deps.logger.error('call finalize failed', errorFields(err));
     } finally {
