@@ -26,6 +26,11 @@ export const DEFAULTS = {
   maxMessagesPerSecond: 200,
   /** How long stop() lets live calls finish before closing them (under the shutdown deadline). */
   drainTimeoutMs: 20_000,
+  /**
+   * Before closing a stream on purpose the gateway marks the call ended (so <Connect action> does not
+   * reconnect it); the close waits at most this long for that Redis write.
+   */
+  endedMarkWaitMs: 250,
   /** Window of the flood guard's message count. */
   floodWindowMs: 1000,
   /** Messages held while START's token check is in flight (Twilio sends media right behind START). */
@@ -94,6 +99,7 @@ export interface GatewayConfig {
   floodWindowMs: number;
   ghostStreamMaxLen: number;
   closeGraceMs: number;
+  endedMarkWaitMs: number;
   /** Directory holding <clip>.ulaw for every ClipName. */
   clipsDir: string;
   clipChunkMs: number;
@@ -184,6 +190,7 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
     floodWindowMs: DEFAULTS.floodWindowMs,
     ghostStreamMaxLen: DEFAULTS.ghostStreamMaxLen,
     closeGraceMs: DEFAULTS.closeGraceMs,
+    endedMarkWaitMs: DEFAULTS.endedMarkWaitMs,
     clipsDir: e.CLIPS_DIR,
     clipChunkMs: DEFAULTS.clipChunkMs,
     hangupClipGraceMs: e.HANGUP_CLIP_GRACE_MS,

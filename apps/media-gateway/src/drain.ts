@@ -1,7 +1,10 @@
 /**
- * Shutdown's middle step: give live calls time to finish on their own, then
- * close what is left (1001, which ends each call and lets Twilio run the
- * fallback TwiML), and cut any socket whose close handshake does not complete.
+ * Shutdown's middle step. Live calls are handed over at once (each socket
+ * closes with 1001 after the bridge is told the gateway is going away; Twilio
+ * posts <Connect action> and the call reconnects through another gateway), so
+ * a rolling deploy drops none. A call already hanging up gets up to the drain
+ * timeout to finish its clip; then what is left is closed, and any socket
+ * whose close handshake does not complete is cut.
  */
 import type { Logger } from '@voice/logging';
 import type { MediaSession } from './session/media-session.js';
@@ -14,7 +17,8 @@ export interface DrainOptions {
 
 export async function drainSessions(sessions: Set<MediaSession>, opts: DrainOptions): Promise<void> {
   if (sessions.size === 0) return;
-  opts.logger.info('draining media sockets', { sockets: sessions.size, timeoutMs: opts.drainTimeoutMs });
+  opts.logger.info('draining media sockets: handing live calls over', { sockets: sessions.size, timeoutMs: opts.drainTimeoutMs });
+  for (const session of sessions) if (session.phase !== 'closing') session.shutdown();
   if (await allClosedWithin(sessions, opts.drainTimeoutMs)) return;
 
   opts.logger.warn('drain timeout passed; closing remaining media sockets', { sockets: sessions.size });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { callKeys } from '@voice/redis';
 import type { GatewayHarness } from './helpers/harness.js';
 import { useGatewayHarness } from './helpers/harness.js';
 import type { ReceivedRecord } from './helpers/test-bridge.js';
@@ -11,7 +12,7 @@ describe('media gateway: draining', () => {
   const gw = useGatewayHarness();
   let h: GatewayHarness;
 
-  it('refuses new upgrades, reports not ready, then closes live calls with 1001 and ends them', async () => {
+  it('refuses new upgrades, reports not ready, and hands live calls over: the bridge is told, the socket closes 1001 unmarked', async () => {
     h = await gw.start({ DRAIN_TIMEOUT_MS: String(DRAIN_MS) });
     const call = await h.answeredCall();
     const client = await h.startedStream(call);
@@ -23,20 +24,32 @@ describe('media gateway: draining', () => {
     const readyz = await fetch(`http://127.0.0.1:${h.port}/readyz`);
     expect(readyz.status).to.equal(503);
     expect(await refusedStatus(h.port)).to.equal(503);
-    // The live call is left alone until the drain timeout.
-    expect(client.isOpen).to.equal(true);
 
+    // At once, not after the drain timeout: Twilio posts <Connect action> and the call reconnects elsewhere.
     const { code } = await client.closed;
     expect(code).to.equal(1001);
     await stopping;
     await h.gateway.stop();
 
-    // stop() closed the media links, and only after the stop record had gone out on them.
+    // The bridge got a detach (keep the model session for the reattach), not a stop (end the call).
     await waitFor('the media link closed', () => !h.bridge.hasLinkFrom(h.config.instanceId));
-    const records = await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'stop'));
-    const stop = records.find((r): r is ReceivedRecord<'stop'> => r.t === 'stop');
-    expect(stop).to.include({ reason: 'gateway_shutdown', rx: 1 });
+    const records = await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'detach'));
+    const detach = records.find((r): r is ReceivedRecord<'detach'> => r.t === 'detach');
+    expect(detach).to.include({ reason: 'gateway_shutdown', call: call.callSid });
+    expect(records.some((r) => r.t === 'stop'), 'no stop record').to.equal(false);
+    // Not ended on purpose: the <Connect action> route will reconnect it.
+    expect(await h.redis.exists(callKeys.endedOnPurpose(call.callSid))).to.equal(0);
     expect(await h.timelineEvents(call.callSid)).to.include('stream.stopped');
+  });
+
+  it('marks a call the gateway ends on purpose before closing its socket, so <Connect action> does not reconnect it', async () => {
+    h = await gw.start();
+    const call = await h.answeredCall();
+    const client = await h.startedStream(call);
+    client.stop();
+    await client.closed;
+    await waitFor('the ended marker', async () => (await h.redis.get(callKeys.endedOnPurpose(call.callSid))) !== null);
+    expect(await h.redis.ttl(callKeys.endedOnPurpose(call.callSid))).to.be.greaterThan(0);
   });
 
   it('does not wait out the drain timeout when no call is live, and stops twice without complaint', async () => {

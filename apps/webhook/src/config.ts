@@ -28,6 +28,12 @@ export const WEBHOOK_DEFAULTS = {
   machineDetectionTimeoutSeconds: 30,
   /** How long POST /calls waits for Twilio's REST API before 502. */
   twilioRestTimeoutMs: 10_000,
+  /**
+   * How many times <Connect action> gives one call a fresh stream after its gateway went away. A
+   * rolling deploy moves a call once per gateway restarted; more than this is a loop (e.g. no
+   * gateway takes streams at all), and the caller hears the fallback instead.
+   */
+  maxStreamReconnects: 5,
 } as const;
 
 /** A bearer token short enough to guess is no protection. */
@@ -64,6 +70,7 @@ export function loadWebhookConfig(env: EnvSource) {
       MACHINE_DETECTION_TIMEOUT_SECONDS: field.positiveInt(WEBHOOK_DEFAULTS.machineDetectionTimeoutSeconds),
       TWILIO_REST_TIMEOUT_MS: field.positiveInt(WEBHOOK_DEFAULTS.twilioRestTimeoutMs),
       VOICEMAIL_SAY_VOICE: field.optionalString(),
+      STREAM_RECONNECTS_MAX: field.positiveInt(WEBHOOK_DEFAULTS.maxStreamReconnects),
     },
     env,
   );
@@ -98,6 +105,7 @@ export function loadWebhookConfig(env: EnvSource) {
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     streamWatchdogMs: e.STREAM_WATCHDOG_MS,
     streamWatchdogSweepMs: e.STREAM_WATCHDOG_SWEEP_MS,
+    maxStreamReconnects: e.STREAM_RECONNECTS_MAX,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
     /** The business API (POST /calls); undefined: API_TOKEN unset, outbound calls are off (503). */

@@ -10,6 +10,7 @@ export function createWebhookMetrics(registry: Registry) {
     prebuildMs: new Histogram({ name: 'prebuild_job_ms', help: 'Prebuild job duration (ms)', buckets: LATENCY_BUCKETS_MS, registers }),
     streamNeverStarted: new Counter({ name: 'webhook_stream_never_started_total', help: 'Answered calls whose media stream never started', registers }),
     outboundCalls: new Counter({ name: 'webhook_outbound_requests_total', help: 'POST /calls answered, by outcome', labelNames: ['outcome'], registers }),
+    connectActions: new Counter({ name: 'webhook_connect_actions_total', help: '<Connect action> posts answered, by decision and reason', labelNames: ['decision', 'reason'], registers }),
     prebuildFailures: new Counter({ name: 'prebuild_failures_total', help: 'Prebuild job attempts that failed', registers }),
   };
 }

@@ -9,13 +9,17 @@ export interface StreamTwimlInput {
   callToken: string;
   businessId: string;
   direction: 'inbound' | 'outbound';
-  /** Spoken if the stream ends without the agent (the verbs after </Connect> run when the socket closes). */
-  fallbackMessage: string;
+  /**
+   * Twilio posts this URL when the stream ends (routes/connect-action.ts decides: a fresh stream for a
+   * call still alive, whose gateway went away; the spoken fallback and a hangup otherwise).
+   */
+  actionUrl: string;
 }
 
 export function streamTwiml(input: StreamTwimlInput): string {
   const response = new twilio.twiml.VoiceResponse();
-  const connect = response.connect();
+  // With an action, Twilio runs the action URL's answer instead of any verb after </Connect>.
+  const connect = response.connect({ action: input.actionUrl, method: 'POST' });
   const stream = connect.stream({
     url: input.streamUrl,
     statusCallback: input.statusCallbackUrl,
@@ -24,8 +28,6 @@ export function streamTwiml(input: StreamTwimlInput): string {
   stream.parameter({ name: STREAM_PARAMETERS.callToken, value: input.callToken });
   stream.parameter({ name: STREAM_PARAMETERS.businessId, value: input.businessId });
   stream.parameter({ name: STREAM_PARAMETERS.direction, value: input.direction });
-  response.say(input.fallbackMessage);
-  response.hangup();
   return response.toString();
 }
 
@@ -34,4 +36,25 @@ export function sayAndHangUpTwiml(message: string): string {
   response.say(message);
   response.hangup();
   return response.toString();
+}
+
+/** Where Twilio finds this service and the gateway: the URLs every stream TwiML of a call carries. */
+export interface StreamUrls {
+  publicStreamUrl: string;
+  publicBaseUrl: string;
+}
+
+export const CONNECT_ACTION_PATH = '/twilio/connect-action';
+
+export function streamTwimlFor(
+  urls: StreamUrls,
+  callSid: string,
+  call: { callToken: string; businessId: string; direction: 'inbound' | 'outbound' },
+): StreamTwimlInput {
+  return {
+    streamUrl: `${urls.publicStreamUrl}/${callSid}`,
+    statusCallbackUrl: `${urls.publicBaseUrl}/twilio/stream-status`,
+    actionUrl: `${urls.publicBaseUrl}${CONNECT_ACTION_PATH}`,
+    ...call,
+  };
 }

@@ -16,6 +16,8 @@ import { createWebhookMetrics } from './metrics.js';
 import { PrebuildQueue } from './prebuild/prebuild-queue.js';
 import { createPrebuildWorker, type PrebuildWorker } from './prebuild/prebuild-worker.js';
 import { streamStatusHandler } from './routes/stream-status.js';
+import { connectActionHandler } from './routes/connect-action.js';
+import { CONNECT_ACTION_PATH } from './twiml.js';
 import { requireTwilioSignature } from './routes/twilio-signature.js';
 import { voiceWebhookHandler } from './routes/voice-webhook.js';
 import { StreamWatchdog } from './watchdog/stream-watchdog.js';
@@ -89,6 +91,8 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   twilioRoutes.use(requireTwilioSignature({ authToken: config.twilioAuthToken, publicBaseUrl: config.publicBaseUrl, rejected: metrics.rejected }));
   twilioRoutes.post('/voice', voiceWebhookHandler({ config, redis, businesses, calls, queue, timeline, metrics, logger }));
   twilioRoutes.post('/stream-status', streamStatusHandler({ timeline, logger }));
+  // Where Twilio goes when a stream ends: reconnect a call whose gateway went away, or the fallback.
+  twilioRoutes.post(CONNECT_ACTION_PATH.replace('/twilio', ''), connectActionHandler({ config, redis, timeline, metrics, logger }));
   // Outbound calls (apps/webhook/src/outbound/): Twilio's callbacks for the calls POST /calls placed.
   const twilioClient = config.outbound ? createTwilioClient(config.outbound.twilio) : undefined;
   twilioRoutes.post('/call-status', callStatusHandler({ redis, calls, timeline, logger }));

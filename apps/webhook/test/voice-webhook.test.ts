@@ -29,7 +29,7 @@ describe('webhook: POST /twilio/voice', function () {
   const post = (path: string, params: Record<string, string>, signature?: string | null) =>
     postAsTwilio(ctx.service.port, path, params, signature);
 
-  it('answers a known number with <Connect><Stream> plus parameters and a spoken fallback, and prebuilds the prompt', async () => {
+  it('answers a known number with <Connect action><Stream> plus parameters, and prebuilds the prompt', async () => {
     const business = await createTestBusiness(ctx.knex);
     const callSid = uniqueCallSid();
     const res = await post('/twilio/voice', voiceParams(callSid, business.phoneNumber));
@@ -39,7 +39,9 @@ describe('webhook: POST /twilio/voice', function () {
     expect(res.body).to.match(/<Parameter name="callToken" value="[\w-]{16,}"\/>/);
     expect(res.body).to.include(`<Parameter name="businessId" value="${business.id}"/>`);
     expect(res.body).to.include('<Parameter name="direction" value="inbound"/>');
-    expect(res.body).to.match(/<\/Connect><Say>[^<]+<\/Say><Hangup\/><\/Response>$/);
+    // What to do when the stream ends is the action URL's answer (routes/connect-action.ts), not verbs after </Connect>.
+    expect(res.body).to.include(`<Connect action="${PUBLIC_BASE_URL}/twilio/connect-action" method="POST">`);
+    expect(res.body).to.match(/<\/Connect><\/Response>$/);
     expect(res.body).not.to.match(/url="[^"]*\?/); // Twilio strips query strings: never rely on one
 
     const token = /name="callToken" value="([^"]+)"/.exec(res.body)![1];

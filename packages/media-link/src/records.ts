@@ -50,9 +50,22 @@ export interface Handover {
   planned: boolean;
 }
 
+/**
+ * The gateway is going away (SIGTERM) and closes the call's Twilio socket so the call reconnects
+ * through <Connect action> to another gateway: not the end of the call. The bridge keeps the model
+ * session for GATEWAY_REATTACH_GRACE_MS, as when a link dies.
+ */
+export interface DetachRecord {
+  t: 'detach';
+  call: string;
+  ch: number;
+  reason: string;
+}
+
 /** Gateway -> bridge. */
 export type GatewayRecord =
   | AttachRecord
+  | DetachRecord
   | { t: 'media'; ch: number; payload: string }
   | { t: 'mark'; ch: number; name: string }
   | { t: 'dtmf'; ch: number; digit: string }
@@ -153,6 +166,7 @@ const gatewayControl = z.discriminatedUnion('t', [
     handover: z.object({ from: z.string().min(1).max(200), at: z.number(), planned: z.boolean() }).optional(),
   }),
   z.object({ t: z.literal('dtmf'), ch, digit: z.string().min(1).max(1) }),
+  z.object({ t: z.literal('detach'), call, ch, reason: z.string().min(1).max(200) }),
   z.object({
     t: z.literal('stop'),
     call,

@@ -21,6 +21,7 @@ describe('media link: records', () => {
       { t: 'mark', ch: 7, name: 'item_1|120' },
       { t: 'dtmf', ch: 7, digit: '5' },
       { t: 'stop', call: CALL, reason: 'twilio_stop', rx: 10, tx: 4, txBytes: 3200, firstAudioAt: 1500, endedAt: 2000, invalidMessages: 1 },
+      { t: 'detach', call: CALL, ch: 3, reason: 'gateway_shutdown' },
     ];
     for (const record of records) {
       const line = encodeGatewayRecord(record);

@@ -29,7 +29,18 @@ export const callKeys = {
    * stays after the call (with a TTL of its own) for on-call, like the timeline.
    */
   conversation: (callSid: string) => callKey(callSid, 'conversation'),
+  /**
+   * String: why the gateway ended the call's stream on purpose (a hangup, a fallback, the caller's
+   * stop), written just before it closes the socket, with a short TTL. The webhook's <Connect action>
+   * route reads it: a stream that ended on purpose is not reconnected.
+   */
+  endedOnPurpose: (callSid: string) => callKey(callSid, 'ended'),
+  /** Counter: how many times <Connect action> has reconnected the call's stream (capped by the webhook). */
+  reconnects: (callSid: string) => callKey(callSid, 'reconnects'),
 } as const;
+
+/** How long the ended-on-purpose marker outlives the stream: Twilio posts the action URL within a second or two. */
+export const ENDED_ON_PURPOSE_TTL_SECONDS = 120;
 
 /** Keys of one call that must be gone once the call has ended (the timeline and the conversation record stay, with TTLs). */
 export function transientCallKeys(callSid: string): string[] {
@@ -38,6 +49,9 @@ export function transientCallKeys(callSid: string): string[] {
     callKeys.meta(callSid),
     callKeys.token(callSid),
     callKeys.owner(callSid),
+    callKeys.reconnects(callSid),
+    // Needed only between the gateway's close and the call's finalization (then the meta is gone too).
+    callKeys.endedOnPurpose(callSid),
   ];
 }
 

@@ -23,6 +23,8 @@ export const TIMELINE_EVENTS = {
   'bridge.claimed': 'bridge: this instance owns the call; fields: claim_ms, reason (prebuilt|started), takeover_from',
   'link.attached': 'gateway: the call\'s audio now flows over the media link to its bridge; fields: bridge, attach_ms (from START), via (owner|claim|handover: a shutting-down bridge moved the call here)',
   'link.detached': 'bridge: the gateway holding the call went away (link closed) before the call ended; fields: gateway, reason',
+  'call.reattached': 'bridge: the call came back through a gateway after its gateway went away (<Connect action> reconnect); the model session was kept, no second greeting; fields: from_gateway, to_gateway, gap_ms (link lost -> attached)',
+  'stream.action': 'webhook: Twilio posted the <Connect action> URL (the stream ended); fields: decision (reconnect|fallback), reason (alive, ended_on_purpose, call_over, no_owner, reconnects_exhausted), attempt',
   'bridge.released': 'bridge: this instance let go of a call it no longer owns, could not serve, or whose gateway finished it; fields: reason (no_attach, not_owner_at_end, finished_by_gateway, handed_over: its gateway moved the call to another bridge while this one shut down)',
   'openai.connecting': 'bridge: opening a Realtime session; fields: attempt',
   'openai.connected': 'bridge: Realtime session open; fields: attempt, ms',

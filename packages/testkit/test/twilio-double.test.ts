@@ -34,6 +34,7 @@ const PUBLIC_WSS_ORIGIN = 'wss://voice.example.test';
 const VOICE_PATH = '/twilio/voice';
 const STREAM_PATH = '/ws/twilio-media';
 const STATUS_PATH = '/twilio/stream-status';
+const ACTION_PATH = '/twilio/connect-action';
 const PUBLIC_WEBHOOK_URL = PUBLIC_HTTP_ORIGIN + VOICE_PATH;
 const PUBLIC_STREAM_URL = PUBLIC_WSS_ORIGIN + STREAM_PATH;
 const FALLBACK_TEXT = 'Sorry, we could not connect you. Please call again later.';
@@ -103,6 +104,9 @@ class FakeApp {
   webhookStatus = 200;
   readonly webhooks: FormRecord[] = [];
   readonly statusCallbacks: FormRecord[] = [];
+  readonly actions: FormRecord[] = [];
+  /** What the <Connect action> URL answers, one per post (the last repeats). */
+  actionAnswers: string[] = [];
   readonly streams: FakeStream[] = [];
   onStart: (stream: FakeStream) => void = () => undefined;
   private readonly server = http.createServer((req, res) => this.onRequest(req, res));
@@ -161,6 +165,12 @@ class FakeApp {
       const params = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString()));
       const signature = String(req.headers['x-twilio-signature'] ?? '');
       const record = { params, signature, valid: twilio.validateRequest(AUTH_TOKEN, signature, PUBLIC_HTTP_ORIGIN + req.url, params) };
+      if (req.url === ACTION_PATH) {
+        this.actions.push(record);
+        const answer = this.actionAnswers[Math.min(this.actions.length, this.actionAnswers.length) - 1] ?? '<Response><Hangup/></Response>';
+        res.writeHead(200, { 'Content-Type': 'text/xml' }).end(answer);
+        return;
+      }
       if (req.url === STATUS_PATH) {
         this.statusCallbacks.push(record);
         res.writeHead(204).end();
@@ -528,6 +538,53 @@ describe('twilio caller double', function () {
       const answered = stream.messages.filter((m) => !['connected', 'start', 'media'].includes(m.msg.event));
       expect(answered.map((m) => m.msg.event)).to.deep.equal(['mark']);
       expect(placed.heardSegments()).to.deep.equal([]);
+    });
+  });
+
+  describe('<Connect action>', () => {
+    const withAction = (streamUrl = PUBLIC_STREAM_URL) =>
+      `<Response><Connect action="${PUBLIC_HTTP_ORIGIN}${ACTION_PATH}"><Stream url="${streamUrl}"><Parameter name="callToken" value="t2"/></Stream></Connect><Say>never run</Say></Response>`;
+    const sayAndHangUp = `<Response><Say>${FALLBACK_TEXT}</Say><Hangup/></Response>`;
+
+    it('posts the action URL signed, with the call parameters, and follows a new stream, then a fallback', async () => {
+      app.twiml = withAction();
+      app.actionAnswers = [withAction(), sayAndHangUp];
+      const tones = [tone(300, 440), tone(300, 880)];
+      // Each stream: play a tone, then the app closes it (as a gateway that goes away would).
+      app.onStart = (stream) => {
+        const i = app.streams.indexOf(stream);
+        stream.sendAudio(tones[Math.min(i, 1)]!);
+        setTimeout(() => stream.ws.close(1001, 'going away'), 500);
+      };
+      const placed = call({ from: '+15550001111', to: '+15550002222' });
+      const summary = await placed.done;
+      expect(app.actions, 'one post per stream end').to.have.length(2);
+      for (const post of app.actions) {
+        expect(post.valid, 'signed like a webhook').to.equal(true);
+        expect(post.params).to.include({ CallSid: placed.callSid, From: '+15550001111', To: '+15550002222', CallStatus: 'in-progress', Direction: 'inbound' });
+        expect(post.params.AccountSid).to.match(/^AC/);
+      }
+      expect(summary.streams).to.equal(2);
+      expect(app.streams).to.have.length(2);
+      // Each stream has its own StreamSid, and the verbs after </Connect> never ran.
+      expect(new Set(placed.streamSids).size).to.equal(2);
+      expect(summary.spokenByTwilio.map((s) => s.text)).to.deep.equal([FALLBACK_TEXT]);
+      expect(summary.endedBy).to.equal('twiml-hangup');
+      // What was heard is one record from the first START: both tones, the second after the reconnect.
+      const segments = placed.heardSegments();
+      expect(segments.map((s) => s.bytes.equals(tones[0]!) || s.bytes.equals(tones[1]!))).to.deep.equal([true, true]);
+      const [startA, startB] = placed.streamStartsMs;
+      expect(startA).to.equal(0);
+      expect(segments[1]!.startMs).to.be.at.least(startB!);
+      expect(placed.heardAudio().length).to.be.above(segments[1]!.startMs * 8);
+    });
+
+    it('posts nothing when the caller hung up', async () => {
+      app.twiml = withAction();
+      const placed = call({ hangupAfterMs: 300 });
+      const summary = await placed.done;
+      expect(summary.endedBy).to.equal('caller');
+      expect(app.actions).to.have.length(0);
     });
   });
 

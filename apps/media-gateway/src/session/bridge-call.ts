@@ -101,6 +101,19 @@ export class BridgeCall implements ChannelHandler {
     void this.connect(null, bridge).catch((err: unknown) => this.session.log.error('call hand-over failed', errorFields(err)));
   }
 
+  /**
+   * The gateway is going away but the call is not over: tell the bridge (it keeps the model session
+   * for the stream to come back through another gateway). False when there is no bridge to tell.
+   */
+  handOver(reason: string): boolean {
+    const attached = this.stream.bridge;
+    if (this.phase !== 'attached' || !attached) return false;
+    this.phase = 'ended';
+    attached.link.send({ t: 'detach', call: this.stream.callSid, ch: attached.ch, reason });
+    this.session.ctx.links.release(attached.link, attached.ch);
+    return true;
+  }
+
   /** The stream ended (Twilio stop, socket closed, hangup, shutdown): tell the bridge, or finish the call here. */
   end(stop: StopRecord): void {
     const previous = this.phase;

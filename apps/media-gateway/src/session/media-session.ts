@@ -11,7 +11,8 @@
 import type { RawData, WebSocket } from 'ws';
 import { callLogger } from '@voice/logging';
 import type { Logger } from '@voice/logging';
-import { preciseNow } from '@voice/redis';
+import { ENDED_ON_PURPOSE_TTL_SECONDS, callKeys, preciseNow } from '@voice/redis';
+import { errorFields } from '@voice/logging';
 import type { TwilioInboundMessage, TwilioOutboundMessage } from '@voice/protocols';
 import type { GatewayContext } from '../context.js';
 import type { StreamRoute } from '../upgrade.js';
@@ -174,7 +175,11 @@ export class MediaSession implements NoStartSocket {
     return true;
   }
 
-  /** Ends the started call once: tells the bridge (stop, with the counts), notes it, closes. */
+  /**
+   * Ends the started call once: tells the bridge (stop, with the counts), notes it, closes. A close
+   * that starts here is on purpose (a hangup, a fallback, Twilio's stop): the call is marked ended
+   * first, so Twilio's <Connect action> post gets the fallback and a hangup, not a new stream.
+   */
   endCall(reason: string, code: number = CLOSE.normal): void {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
@@ -196,14 +201,39 @@ export class MediaSession implements NoStartSocket {
         invalidMessages: this.invalid.count,
       });
     }
-    this.closeSocket(code, reason);
+    if (this.socketClosed || !stream) return this.closeSocket(code, reason);
+    void this.markEndedOnPurpose(stream.callSid, reason).then(() => this.closeSocket(code, reason));
   }
 
-  /** Shutdown: end the call (if any) and close with 1001 so Twilio runs the fallback TwiML. */
+  /**
+   * Shutdown (SIGTERM): a live call is handed over, not ended. The bridge is told the gateway is
+   * going away (it keeps the model session) and the socket closes with 1001, unmarked, so Twilio
+   * posts <Connect action> and the call reconnects through another gateway. A call already hanging
+   * up, or a socket with no call yet, just closes.
+   */
   shutdown(): void {
     this.closeReason ??= 'gateway_shutdown';
-    if (this.hasStream) this.endCall('gateway_shutdown', CLOSE.goingAway);
+    const stream = this.stream;
+    if (this.phase === 'streaming' && stream && this.bridgeCall?.handOver('gateway_shutdown')) {
+      this.phase = 'ended';
+      stream.hold.stop(false);
+      this.checkpoints.record('stream.stopped', { reason: 'gateway_shutdown', rx: stream.rx, tx: stream.tx, handed_over: true });
+      this.closeSocket(CLOSE.goingAway, 'gateway_shutdown');
+    } else if (this.hasStream) this.endCall('gateway_shutdown', CLOSE.goingAway);
     else this.closeSocket(CLOSE.goingAway, 'gateway_shutdown');
+  }
+
+  /** The ended-on-purpose marker, waited for at most endedMarkWaitMs (a slow Redis must not hold the caller). */
+  private async markEndedOnPurpose(callSid: string, reason: string): Promise<void> {
+    const { redis, config } = this.ctx;
+    let timer: NodeJS.Timeout | undefined;
+    const write = redis
+      .set(callKeys.endedOnPurpose(callSid), reason.slice(0, 100), 'EX', ENDED_ON_PURPOSE_TTL_SECONDS)
+      .then(() => undefined)
+      .catch((err: unknown) => this.log.warn('ended-on-purpose marker not written', errorFields(err)));
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, config.endedMarkWaitMs)));
+    await Promise.race([write, waited]);
+    clearTimeout(timer);
   }
 
   /** Last resort when a close handshake does not complete. */

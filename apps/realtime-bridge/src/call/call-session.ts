@@ -96,6 +96,13 @@ export class CallSession {
   private attachRecord: AttachRecord | undefined;
   private attachWaiter: ((record: AttachRecord) => void) | undefined;
   private reattachTimer: NodeJS.Timeout | undefined;
+  /** While the call has no gateway: which one went away, and when (for call.reattached). */
+  private detached: { gateway: string; at: number } | undefined;
+  /**
+   * What the call's earlier streams carried, as this bridge counted it, once a gateway went away: a
+   * re-attached call's last stop counts only its own stream, and the call's totals add these.
+   */
+  private earlierStreams: { rx: number; tx: number; firstAudioAt: number | undefined } | undefined;
   private fallingBack = false;
   private direction: 'inbound' | 'outbound' = 'inbound';
   /** Set when a warm outbound call ended before it was answered (its meta is gone). */
@@ -245,6 +252,10 @@ export class CallSession {
     const held = this.channel.attach({ link, ch: record.ch });
     if (previous && previous.link !== link) this.deps.logger.info('call attached through another gateway', { gateway: record.gateway, held });
     const reattached = this.attachRecord !== undefined;
+    const detached = this.detached;
+    this.detached = undefined;
+    // The same model session carries on: no greeting, the conversation goes on where it was.
+    if (detached) void this.tl.record('call.reattached', { from_gateway: detached.gateway, to_gateway: record.gateway, gap_ms: Date.now() - detached.at, held_records: held });
     this.caller.attach(record);
     if (reattached) this.agentControl.onStreamReplaced();
   }
@@ -253,6 +264,8 @@ export class CallSession {
   gatewayLost(gateway: string, reason: string): void {
     if (this.state.finished) return;
     this.channel.detach();
+    this.detached ??= { gateway, at: Date.now() };
+    this.earlierStreams = { rx: this.caller.received, tx: this.channel.mediaSent, firstAudioAt: this.channel.firstMediaSentAt };
     void this.tl.record('link.detached', { gateway, reason, grace_ms: this.deps.config.gatewayReattachGraceMs }, 'warn');
     clearTimeout(this.reattachTimer);
     this.reattachTimer = setTimeout(() => this.onGatewayGone(), this.deps.config.gatewayReattachGraceMs);
@@ -513,6 +526,14 @@ export class CallSession {
     void fallbackToCaller({ channel: this.channel, callControl: deps.callControl, config: deps.config, tl: this.tl, logger: deps.logger }, reason);
   }
 
+  /** The call's counts across every stream it had (a stop from the gateway counts only its own stream). */
+  private wholeCall(stop: StopEntry): StopEntry {
+    const earlier = this.earlierStreams;
+    // gateway_lost is built from this bridge's own totals, which already span every stream.
+    if (!earlier || stop.reason === 'gateway_lost') return stop;
+    return { ...stop, rx: earlier.rx + stop.rx, tx: earlier.tx + stop.tx, firstAudioAt: earlier.firstAudioAt ?? stop.firstAudioAt };
+  }
+
   /** Ends the call once the gateway reports the stream stopped (or it vanished for good). */
   private async end(stop: StopEntry): Promise<void> {
     const { deps, state } = this;
@@ -533,7 +554,7 @@ export class CallSession {
       if (stop.reason === 'handed_over') void this.tl.record('bridge.released', { reason: 'handed_over' });
       else if (!(await deps.ownership.isOwner(deps.callSid))) void this.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
       else if (stop.reason === 'gateway_lost' && !(await deps.ownership.notOver(deps.callSid))) void this.tl.record('bridge.released', { reason: 'finished_by_gateway' }, 'warn');
-      else await finalizeCall(deps, deps.callSid, state.stats, stop, this.conversation);
+      else await finalizeCall(deps, deps.callSid, state.stats, this.wholeCall(stop), this.conversation);
     } catch (err) {
       deps.logger.error('call finalize failed', errorFields(err));
     } finally {

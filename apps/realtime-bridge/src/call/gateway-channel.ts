@@ -24,6 +24,8 @@ export class GatewayChannel {
   private heldDropped = 0;
   /** Media records sent toward the caller (the bridge's own tx count, for a call whose gateway vanished). */
   mediaSent = 0;
+  /** Epoch ms the first model audio went out on a link (a call re-attached through another gateway keeps its first stream's). */
+  firstMediaSentAt: number | undefined;
 
   constructor(
     private readonly maxHeld: number,
@@ -73,6 +75,9 @@ export class GatewayChannel {
   }
 
   private deliver({ link, ch }: Attachment, record: CallerRecord): void {
-    if (link.send({ ...record, ch } as BridgeRecord) && record.t === 'media') this.mediaSent++;
+    if (link.send({ ...record, ch } as BridgeRecord) && record.t === 'media') {
+      this.mediaSent++;
+      this.firstMediaSentAt ??= Date.now();
+    }
   }
 }

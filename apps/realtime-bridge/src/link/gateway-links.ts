@@ -92,6 +92,14 @@ export class GatewayLinks {
         return;
       case 'attach':
         return this.attach(state, record);
+      case 'detach': {
+        // The gateway is draining: the call is coming back through another one (<Connect action>).
+        const session = state.channels.get(record.ch);
+        if (!session || session.callSid !== record.call) return;
+        state.channels.delete(record.ch);
+        session.gatewayLost(state.link.peer, record.reason);
+        return;
+      }
       case 'stop': {
         const session = this.calls.get(record.call);
         if (session) {

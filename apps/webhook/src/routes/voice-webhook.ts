@@ -3,7 +3,6 @@
  * answer is done at once (business lookup, call token, call record, prebuild
  * job, timeline), then TwiML connects the call to the media gateway.
  */
-import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
@@ -12,10 +11,9 @@ import { callKeys, writeCallMeta, type Timeline, type RedisClient } from '@voice
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
 import type { PrebuildQueue } from '../prebuild/prebuild-queue.js';
-import { sayAndHangUpTwiml, streamTwiml } from '../twiml.js';
+import { sayAndHangUpTwiml, streamTwiml, streamTwimlFor } from '../twiml.js';
+import { newCallToken } from './call-token.js';
 import { callDirection, describeIssues, voiceWebhookParams } from './voice-params.js';
-
-const CALL_TOKEN_BYTES = 18;
 
 export interface VoiceWebhookDeps {
   config: WebhookConfig;
@@ -50,7 +48,7 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
         deps.metrics.voiceWebhooks.inc({ outcome: 'unknown_number' });
         return;
       }
-      const callToken = randomBytes(CALL_TOKEN_BYTES).toString('base64url');
+      const callToken = newCallToken();
       const receivedAt = Date.now();
       // The calls row (status received) also arms the stream watchdog (watchdog/stream-watchdog.ts).
       const [, , , fresh] = await Promise.all([
@@ -60,16 +58,7 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
         deps.queue.enqueue({ callSid: params.CallSid, businessId: business.id, direction, enqueuedAt: receivedAt }),
       ]);
       await deps.timeline.record(params.CallSid, 'prebuild.enqueued', { job_id: params.CallSid, duplicate: !fresh }, { logger: log });
-      res.type('text/xml').send(
-        streamTwiml({
-          streamUrl: `${deps.config.publicStreamUrl}/${params.CallSid}`,
-          statusCallbackUrl: `${deps.config.publicBaseUrl}/twilio/stream-status`,
-          callToken,
-          businessId: business.id,
-          direction,
-          fallbackMessage: deps.config.messages.fallback,
-        }),
-      );
+      res.type('text/xml').send(streamTwiml(streamTwimlFor(deps.config, params.CallSid, { callToken, businessId: business.id, direction })));
       deps.metrics.voiceWebhooks.inc({ outcome: 'connected' });
     } catch (err) {
       // Redis or Postgres is down: the caller still hears a message instead of Twilio's error tone.

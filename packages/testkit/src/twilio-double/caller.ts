@@ -1,8 +1,13 @@
 /**
  * One inbound call placed the way Twilio places it: the signed voice webhook,
  * then the TwiML verbs in order. `<Connect><Stream>` blocks until the stream's
- * socket closes; if the app closed it, the verbs after `</Connect>` (the
- * fallback) run next, and if the caller hung up, nothing more does.
+ * socket closes; if the caller hung up, nothing more runs. Otherwise, with
+ * `<Connect action>`, Twilio posts the action URL (signed, the standard call
+ * parameters) and runs the TwiML it answers (a new `<Connect><Stream>`, a
+ * `<Say>`, a `<Hangup>`) instead of the verbs after `</Connect>`; without an
+ * action, the verbs after `</Connect>` (the fallback) run next. What the
+ * caller heard is one record across every stream of the call, timed from
+ * the first START, so a test can measure the gap of a reconnect.
  */
 import { APPLICATION_ERROR_SPEECH, CALLER_DEFAULTS, TWILIO_ERROR } from './constants.js';
 import { DEFAULT_CALLER_SCRIPT, renderScript } from './caller-script.js';
@@ -25,7 +30,8 @@ import type {
   ReceivedMessage,
   SpokenByTwilio,
 } from './types.js';
-import { writeMulawWav } from './heard-audio.js';
+import { assembleTimeline, audibleMs, writeMulawWav } from './heard-audio.js';
+import { mulawRms } from '@voice/protocols';
 import type { HeardSegment } from './heard-audio.js';
 import { StreamStatusPoster } from './stream-status.js';
 import type { StreamStatusEvent } from './stream-status.js';
@@ -40,7 +46,11 @@ export function placeCall(options: PlaceCallOptions): TwilioCallerDouble {
 
 export class TwilioCallerDouble {
   readonly callSid: string;
-  readonly streamSid: string;
+  /** The current stream's StreamSid (each stream of a reconnected call has its own). */
+  streamSid: string;
+  readonly streamSids: string[] = [];
+  /** `<Connect action>` posts made, with what was answered (the verbs). */
+  readonly connectActions: Array<{ callMs: number; status: number; verbs: TwimlVerb[] }> = [];
   readonly accountSid: string;
   /** Resolves when the call is over: stream closed, fallback verbs and status callbacks done. */
   readonly done: Promise<CallSummary>;
@@ -50,15 +60,19 @@ export class TwilioCallerDouble {
   readonly warnings: CallWarning[] = [];
   readonly spokenByTwilio: SpokenByTwilio[] = [];
   readonly afterStreamVerbs: TwimlVerb[] = [];
-  /** The media stream, once `<Connect><Stream>` is reached. */
+  /** The current media stream, once `<Connect><Stream>` is reached. */
   session: MediaStreamSession | undefined;
   readonly apiUpdates: ApiUpdate[] = [];
   readonly dialed: string[] = [];
   /** TwiML a REST redirect put in place of the rest of the call's verbs. */
   private redirectVerbs: TwimlVerb[] | undefined;
   private endedByApi = false;
+  /** Every media stream of the call, in order. */
+  readonly sessions: MediaStreamSession[] = [];
 
-  private view: StreamView | undefined;
+  private readonly views: StreamView[] = [];
+  /** TwiML a `<Connect action>` answered, waiting to replace the verbs still to run. */
+  private actionAnswer: TwimlVerb[] | undefined;
   private streamEnd: StreamEnd | undefined;
   /** Set once `<Connect><Stream>` has run (or failed): later verbs are the fallback. */
   private pastStream = false;
@@ -142,48 +156,54 @@ export class TwilioCallerDouble {
   }
 
   get received(): ReceivedMessage[] {
-    return this.view?.received() ?? [];
+    return this.views.flatMap((v) => v.received());
   }
   get marks(): MarkEcho[] {
-    return this.view?.marks() ?? [];
+    return this.views.flatMap((v) => v.marks());
   }
   get clears(): ClearRecord[] {
-    return this.view?.clears() ?? [];
+    return this.views.flatMap((v) => v.clears());
   }
   get sentFrames(): number {
-    return this.session?.sentFrames ?? 0;
+    return this.sessions.reduce((sum, s) => sum + s.sentFrames, 0);
   }
   /** Every media payload sent, in order (empty when `recordSentPayloads` is false). */
   get sentPayloads(): readonly Buffer[] {
-    return this.session?.sentPayloads ?? [];
+    return this.sessions.flatMap((s) => s.sentPayloads);
   }
   sentAudio(): Buffer {
     return Buffer.concat(this.sentPayloads);
   }
   /** ms since START of the first audible audio received. */
   get firstAudioAtMs(): number | undefined {
-    return this.view?.firstAudioAtMs;
+    return this.views.find((v) => v.firstAudioAtMs !== undefined)?.firstAudioAtMs;
   }
   /** ms since START of the first media message of any kind. */
   get firstMediaAtMs(): number | undefined {
-    return this.view?.firstMediaAtMs;
+    return this.views.find((v) => v.firstMediaAtMs !== undefined)?.firstMediaAtMs;
   }
   get startSentCallMs(): number | undefined {
-    const at = this.session?.startSentAt;
+    const at = this.sessions[0]?.startSentAt;
     return at === undefined ? undefined : at - this.placedAt;
   }
-  heardSegments(): HeardSegment[] {
-    return this.view?.heardSegments() ?? [];
+  /** ms since the first START at which each stream's START was sent (one per stream). */
+  get streamStartsMs(): number[] {
+    const origin = this.sessions[0]?.origin;
+    return this.sessions.flatMap((s) => (s.startSentAt === undefined || origin === undefined ? [] : [Math.round((s.startSentAt - origin) * 10) / 10]));
   }
-  /** Played audio as one mu-law buffer from START on, silence in the gaps. */
+  /** What played, across every stream of the call, timed from the first START. */
+  heardSegments(): HeardSegment[] {
+    return this.views.flatMap((v) => v.heardSegments());
+  }
+  /** Played audio as one mu-law buffer from the first START on, silence in the gaps (reconnects included). */
   heardAudio(): Buffer {
-    return this.view?.heardAudio() ?? Buffer.alloc(0);
+    return assembleTimeline(this.heardSegments());
   }
   heardRms(): number {
-    return this.view?.heardRms() ?? 0;
+    return mulawRms(Buffer.concat(this.heardSegments().map((s) => s.bytes)));
   }
   heardAudibleMs(): number {
-    return this.view?.heardAudibleMs() ?? 0;
+    return audibleMs(Buffer.concat(this.heardSegments().map((s) => s.bytes)));
   }
   /** Writes what the caller heard as a 16-bit PCM 8 kHz WAV. */
   writeWav(path: string): Promise<void> {
@@ -192,19 +212,34 @@ export class TwilioCallerDouble {
 
   private async run(): Promise<CallSummary> {
     const script = renderScript(this.options.script ?? DEFAULT_CALLER_SCRIPT);
+    const reconnectScript = renderScript(this.options.reconnectScript ?? []);
     // Awaited only if a stream opens; a failed webhook must not leave it unhandled.
     script.catch(() => undefined);
+    reconnectScript.catch(() => undefined);
     const verbs = await this.fetchTwiml();
     let endedBy: CallEndReason = verbs ? 'twiml-end' : 'webhook-error';
-    for (const verb of verbs ?? []) {
-      if (this.hungUp || this.endedByApi || this.redirectVerbs) break;
-      const outcome = await this.runVerb(verb, script);
+    let pending = [...(verbs ?? [])];
+    while (pending.length > 0 && !this.hungUp && !this.endedByApi) {
+      const outcome = await this.runVerb(pending.shift()!, this.sessions.length === 0 ? script : reconnectScript);
+      if (this.redirectVerbs) {
+        // A REST redirect arrived while this verb ran: its TwiML replaces the rest.
+        pending = this.redirectVerbs;
+        this.redirectVerbs = undefined;
+        endedBy = 'twiml-end';
+        continue;
+      }
+      if (this.actionAnswer) {
+        // <Connect action> answered: its TwiML runs instead of the verbs after </Connect>.
+        pending = this.actionAnswer;
+        this.actionAnswer = undefined;
+        endedBy = 'twiml-end';
+        continue;
+      }
       if (outcome) {
         endedBy = outcome;
         break;
       }
     }
-    if (this.redirectVerbs) endedBy = await this.runRedirect(this.redirectVerbs, script);
     if (this.endedByApi) endedBy = 'api-hangup';
     if (this.hungUp) endedBy = 'caller';
     await this.streamStatus.settled();
@@ -239,17 +274,6 @@ export class TwilioCallerDouble {
         `${isParse ? 'TwiML' : 'webhook request'} failed: ${(err as Error).message}`,
       );
     }
-  }
-
-  /** The TwiML of a REST redirect, in place of the call's remaining verbs. */
-  private async runRedirect(verbs: TwimlVerb[], script: Promise<Buffer>): Promise<CallEndReason> {
-    this.pastStream = true;
-    for (const verb of verbs) {
-      if (this.hungUp || this.endedByApi) break;
-      const outcome = await this.runVerb(verb, script);
-      if (outcome) return outcome;
-    }
-    return 'twiml-end';
   }
 
   /** What Twilio does when it cannot get usable TwiML: apologise and hang up. */
@@ -291,13 +315,13 @@ export class TwilioCallerDouble {
 
   private async runConnect(verb: ConnectVerb, script: Promise<Buffer>): Promise<CallEndReason | undefined> {
     const stream = verb.stream;
-    if (this.session || !stream) {
-      this.warn(undefined, this.session ? 'a second <Connect> is not simulated' : '<Connect> without <Stream> is not simulated');
+    if (!stream) {
+      this.warn(undefined, '<Connect> without <Stream> is not simulated');
       return undefined;
     }
-    if (verb.action) this.warn(undefined, `<Connect action="${verb.action}"> is not followed; the next verbs run instead`);
-    // Twilio goes on with the next verb whether the stream ran or could not open.
+    // Twilio goes on (to the action URL, or the next verb) whether the stream ran or could not open.
     this.pastStream = true;
+    if (this.sessions.length > 0) this.streamSid = newSid('MZ');
     const publicUrl = this.publicStreamUrl(stream.url);
     if (publicUrl === undefined) return undefined;
     const audio = await script;
@@ -307,15 +331,56 @@ export class TwilioCallerDouble {
     this.customParameters = stream.parameters;
     const session = this.openStream(publicUrl, stream, audio);
     this.session = session;
-    this.view = new StreamView(session);
+    this.sessions.push(session);
+    this.streamSids.push(this.streamSid);
+    const first = this.sessions[0]!;
+    this.views.push(new StreamView(session, () => first.origin));
     const end = await session.ended;
     this.streamEnd = end;
     this.state = 'after-stream';
     if (end.endedBy === 'handshake-failed') this.postStatus(stream, 'stream-error', end.error);
     else this.postStatus(stream, 'stream-stopped');
-    // A stream the REST API ended was stopped like a caller's, but the call is not over.
+    if (end.endedBy === 'caller' || this.hungUp) return 'caller';
+    // A stream the REST API ended (a redirect, a hangup) is not the caller's, and a redirect
+    // replaces the call's TwiML: the action is not requested.
     if (this.endedByApi || this.redirectVerbs) return undefined;
-    return end.endedBy === 'caller' ? 'caller' : undefined;
+    if (verb.action) return this.requestConnectAction(verb.action);
+    return undefined;
+  }
+
+  /** Twilio's `<Connect action>`: the signed POST with the standard call parameters; its answer runs next. */
+  private async requestConnectAction(action: string): Promise<CallEndReason | undefined> {
+    const { options } = this;
+    if (options.connectActionDelayMs) await new Promise((resolve) => setTimeout(resolve, options.connectActionDelayMs));
+    if (this.hungUp) return 'caller';
+    // A relative action URL is resolved against the webhook URL, as Twilio does.
+    const publicUrl = new URL(action, options.publicWebhookUrl).toString();
+    const params = voiceWebhookParams(
+      { callSid: this.callSid, accountSid: this.accountSid, from: options.from ?? CALLER_DEFAULTS.from, to: options.to ?? CALLER_DEFAULTS.to },
+      { CallStatus: 'in-progress', ...(options.webhookParams?.Direction ? { Direction: options.webhookParams.Direction } : {}) },
+    );
+    try {
+      const res = await postSignedForm({
+        localUrl: this.streamStatus.localUrl(publicUrl),
+        publicUrl,
+        authToken: options.authToken,
+        params,
+        timeoutMs: options.webhookTimeoutMs ?? CALLER_DEFAULTS.webhookTimeoutMs,
+        signal: this.abort.signal,
+      });
+      if (res.status < 200 || res.status > 299) {
+        this.applicationError(TWILIO_ERROR.httpRetrievalFailure, `<Connect action> answered HTTP ${res.status}`);
+        return 'webhook-error';
+      }
+      const verbs = parseTwiml(res.body);
+      this.connectActions.push({ callMs: this.callMs(), status: res.status, verbs: [...verbs] });
+      this.actionAnswer = verbs;
+      return undefined;
+    } catch (err) {
+      if (this.hungUp) return 'caller';
+      this.applicationError(TWILIO_ERROR.httpRetrievalFailure, `<Connect action> request failed: ${(err as Error).message}`);
+      return 'webhook-error';
+    }
   }
 
   private openStream(publicUrl: string, stream: StreamNoun, audio: Buffer): MediaStreamSession {
@@ -370,7 +435,7 @@ export class TwilioCallerDouble {
   }
 
   private postStatus(stream: StreamNoun, event: StreamStatusEvent, error?: string): void {
-    if (this.options.streamStatusCallbacks !== false) this.streamStatus.post(stream, event, error);
+    if (this.options.streamStatusCallbacks !== false) this.streamStatus.post(stream, event, error, this.streamSid);
   }
 
   private warn(code: number | undefined, message: string): void {
@@ -389,6 +454,7 @@ export class TwilioCallerDouble {
       ...(this.streamUrl === undefined ? {} : { streamUrl: this.streamUrl }),
       ...(this.customParameters === undefined ? {} : { customParameters: this.customParameters }),
       ...(end ? { streamEndedBy: end.endedBy, closeCode: end.closeCode, closeReason: end.closeReason } : {}),
+      ...(this.sessions.length > 1 ? { streams: this.sessions.length } : {}),
       ...(this.session?.subprotocol === undefined ? {} : { subprotocol: this.session.subprotocol }),
       ...(this.startSentCallMs === undefined ? {} : { startSentCallMs: Math.round(this.startSentCallMs * 10) / 10 }),
       ...(this.firstAudioAtMs === undefined ? {} : { firstAudioAtMs: this.firstAudioAtMs }),
@@ -406,7 +472,7 @@ export class TwilioCallerDouble {
       receivedMediaMessages: received.filter((r) => r.event === 'media' && r.valid).length,
       marks: this.marks,
       clears: this.clears,
-      heardMs: this.view?.heardMs() ?? 0,
+      heardMs: this.views.reduce((sum, v) => sum + v.heardMs(), 0),
       heardAudibleMs: this.heardAudibleMs(),
       spokenByTwilio: [...this.spokenByTwilio],
       afterStreamVerbs: [...this.afterStreamVerbs],

@@ -24,12 +24,13 @@ export class StreamStatusPoster {
 
   constructor(private readonly options: StreamStatusOptions) {}
 
-  post(stream: StreamNoun, event: StreamStatusEvent, error?: string): void {
+  /** `streamSid`: the stream's own (a call reconnected through <Connect action> has one per stream). */
+  post(stream: StreamNoun, event: StreamStatusEvent, error?: string, streamSid?: string): void {
     if (!stream.statusCallback) return;
     const { options } = this;
     // A relative callback URL is resolved against the webhook URL, as Twilio does.
     const publicUrl = new URL(stream.statusCallback, options.publicWebhookUrl).toString();
-    const ids = { ...options.ids, ...(stream.name ? { streamName: stream.name } : {}) };
+    const ids = { ...options.ids, ...(streamSid ? { streamSid } : {}), ...(stream.name ? { streamName: stream.name } : {}) };
     const posted = postSignedForm({
       localUrl: this.localUrl(publicUrl),
       publicUrl,
@@ -51,7 +52,7 @@ export class StreamStatusPoster {
   }
 
   /** URLs on the public webhook's origin go to the local webhook's origin; others are left alone. */
-  private localUrl(publicUrl: string): string {
+  localUrl(publicUrl: string): string {
     if (this.options.resolveCallbackUrl) return this.options.resolveCallbackUrl(publicUrl);
     const url = new URL(publicUrl);
     if (url.origin !== new URL(this.options.publicWebhookUrl).origin) return publicUrl;

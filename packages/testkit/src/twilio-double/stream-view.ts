@@ -13,10 +13,14 @@ import type { ClearRecord, MarkEcho, ReceivedMessage } from './types.js';
 const roundMs = (ms: number): number => Math.round(ms * 10) / 10;
 
 export class StreamView {
-  constructor(private readonly session: MediaStreamSession) {}
+  /** `origin`: where times count from (default this stream's START; a call's later streams use its first). */
+  constructor(
+    private readonly session: MediaStreamSession,
+    private readonly origin: () => number | undefined = () => session.origin,
+  ) {}
 
   private rel(at: number): number {
-    return roundMs(at - (this.session.origin ?? at));
+    return roundMs(at - (this.origin() ?? at));
   }
 
   received(): ReceivedMessage[] {

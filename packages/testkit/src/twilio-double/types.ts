@@ -49,6 +49,17 @@ export interface PlaceCallOptions {
   hangupAfterMs?: number;
   /** Hang up when the script has been said. Default false (silence until hangup). */
   hangupWhenScriptEnds?: boolean;
+  /**
+   * What the caller says on each stream after the first (a `<Connect action>` answer that reconnects):
+   * the script goes on where the call is, it does not start again. Default: silence. `hangupAfterMs`
+   * and `hangupWhenScriptEnds` apply to each stream.
+   */
+  reconnectScript?: readonly ScriptSegment[];
+  /**
+   * `<Connect action>`: Twilio posts the action URL at once when a stream ends (not when the caller
+   * hung up). This delays the post, e.g. to reconnect only after the app's grace has passed.
+   */
+  connectActionDelayMs?: number;
   /** Shared 20 ms clock (open-loop load). Default: a clock of the call's own. */
   clock?: FrameClock;
   /** Sees (and may replace) each outgoing frame's payload, e.g. to stamp it. */
@@ -141,6 +152,8 @@ export interface CallSummary {
   /** The public stream URL Twilio connected to (query string stripped). */
   streamUrl?: string;
   streamEndedBy?: StreamEndedBy;
+  /** How many media streams the call had, when more than one (reconnects through `<Connect action>`). */
+  streams?: number;
   subprotocol?: string;
   customParameters?: Record<string, string>;
   closeCode?: number;

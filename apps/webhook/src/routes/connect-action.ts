@@ -1,0 +1,79 @@
+/**
+ * POST /twilio/connect-action: Twilio's `<Connect action>`. The stream ended;
+ * what now? A call whose gateway went away (killed, or drained for a deploy)
+ * is still alive in Redis: its meta is there, a bridge owns it and holds the
+ * model session (for GATEWAY_REATTACH_GRACE_MS), and nobody marked it ended.
+ * It gets a fresh `<Connect><Stream>` with a new one-time token; the load
+ * balancer sends that stream to a live gateway, which attaches it to the same
+ * bridge. Anything else (the gateway or the bridge ended the stream on purpose,
+ * the call is over, no bridge holds it, too many reconnects) gets the spoken
+ * fallback and a hangup, as the verbs after `</Connect>` did before.
+ */
+import type { Request, Response } from 'express';
+import type { Logger } from '@voice/logging';
+import { errorFields } from '@voice/logging';
+import { callKeys, readCallMeta, type CallMeta, type RedisClient, type Timeline } from '@voice/redis';
+import type { WebhookConfig } from '../config.js';
+import type { WebhookMetrics } from '../metrics.js';
+import { sayAndHangUpTwiml, streamTwiml, streamTwimlFor } from '../twiml.js';
+import { newCallToken } from './call-token.js';
+import { describeIssues, streamStatusParams } from './voice-params.js';
+
+export type ActionReason = 'alive' | 'ended_on_purpose' | 'call_over' | 'no_owner' | 'reconnects_exhausted' | 'error';
+
+export interface CallLiveness {
+  meta: CallMeta | undefined;
+  owner: string | null;
+  endedOnPurpose: string | null;
+}
+
+/** Why a stream that ended may not be reconnected, or undefined when it may. */
+export function refusalReason(live: CallLiveness): Exclude<ActionReason, 'alive' | 'reconnects_exhausted' | 'error'> | undefined {
+  if (live.endedOnPurpose !== null) return 'ended_on_purpose';
+  if (!live.meta) return 'call_over';
+  if (!live.owner) return 'no_owner';
+  return undefined;
+}
+
+export interface ConnectActionDeps {
+  config: Pick<WebhookConfig, 'publicBaseUrl' | 'publicStreamUrl' | 'callTokenTtlSeconds' | 'maxStreamReconnects' | 'messages'>;
+  redis: RedisClient;
+  timeline: Timeline;
+  metrics: WebhookMetrics;
+  logger: Logger;
+}
+
+export function connectActionHandler(deps: ConnectActionDeps) {
+  return async (req: Request, res: Response) => {
+    // Only the standard call parameters are relied on (the noun-specific ones are not documented).
+    const parsed = streamStatusParams.pick({ CallSid: true }).safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).type('text/plain').send(`Invalid <Connect action> request: ${describeIssues(parsed.error)}\n`);
+      return;
+    }
+    const callSid = parsed.data.CallSid;
+    const log = deps.logger.child({ callSid });
+    const fallback = (reason: ActionReason, attempt?: number) => {
+      deps.metrics.connectActions.inc({ decision: 'fallback', reason });
+      void deps.timeline.record(callSid, 'stream.action', { decision: 'fallback', reason, attempt }, { level: reason === 'ended_on_purpose' || reason === 'call_over' ? 'info' : 'warn', logger: log });
+      res.type('text/xml').send(sayAndHangUpTwiml(deps.config.messages.fallback));
+    };
+    try {
+      const { redis } = deps;
+      const [meta, owner, endedOnPurpose] = await Promise.all([readCallMeta(redis, callSid), redis.get(callKeys.owner(callSid)), redis.get(callKeys.endedOnPurpose(callSid))]);
+      const refused = refusalReason({ meta, owner, endedOnPurpose });
+      if (refused || !meta) return fallback(refused ?? 'call_over');
+      const attempt = await redis.incr(callKeys.reconnects(callSid));
+      if (attempt > deps.config.maxStreamReconnects) return fallback('reconnects_exhausted', attempt);
+      const callToken = newCallToken();
+      await redis.set(callKeys.token(callSid), callToken, 'EX', deps.config.callTokenTtlSeconds);
+      deps.metrics.connectActions.inc({ decision: 'reconnect', reason: 'alive' });
+      void deps.timeline.record(callSid, 'stream.action', { decision: 'reconnect', reason: 'alive', attempt, owner }, { level: 'warn', logger: log });
+      res.type('text/xml').send(streamTwiml(streamTwimlFor(deps.config, callSid, { callToken, businessId: meta.businessId, direction: meta.direction })));
+    } catch (err) {
+      // Redis is down: the caller still hears a message, not Twilio's error tone.
+      log.error('connect action failed', errorFields(err));
+      fallback('error');
+    }
+  };
+}
