@@ -15,7 +15,9 @@ const STOP_TIMEOUT_MS = 5000;
 
 export interface PrivateRedis {
   url: string;
+  port: number;
   pid: number;
+  running(): boolean;
   stop(): Promise<void>;
 }
 
@@ -23,14 +25,16 @@ export function redisServerAvailable(): boolean {
   return spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
+/** `port`: start on that port (a restart of a server stopped before, as Redis restarting empty). */
+export async function startPrivateRedis(options: { port?: number } = {}): Promise<PrivateRedis> {
+  const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(
     REDIS_SERVER,
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
+  const running = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
@@ -46,7 +50,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     try {
       await probe.connect();
       await probe.ping();
-      return { url, pid: child.pid ?? 0, stop };
+      return { url, port, pid: child.pid ?? 0, running, stop };
     } catch (err) {
       if (performance.now() > deadline || child.exitCode !== null) {
         await stop();

@@ -166,6 +166,14 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
       await presence.start();
       await consumer.start();
       calls.startLeaseRenewal();
+      // Redis is back after an outage (a restart may have left it empty): register again and rewrite
+      // the owner keys of the live calls now, not a heartbeat or a third of a lease later. The claims
+      // group comes back through the consumer's NOGROUP handling.
+      redis.on('ready', () => {
+        logger.info('redis ready: registry entry and owner leases rewritten', { calls: calls.size });
+        void presence?.reportNow();
+        calls.renewNow();
+      });
       ({ server, port } = await listen(app, config.port));
       ready = true;
       logger.info('realtime bridge started', { port, linkPort: linkServer.port, linkHost: config.link.host, capacity: config.maxCalls, namespace: config.namespace, model: config.openai.model });

@@ -28,6 +28,17 @@ export const WEBHOOK_DEFAULTS = {
   machineDetectionTimeoutSeconds: 30,
   /** How long POST /calls waits for Twilio's REST API before 502. */
   twilioRestTimeoutMs: 10_000,
+  /**
+   * The longest the voice webhook waits on Redis, BullMQ and Postgres before it answers with the spoken
+   * fallback instead: Twilio gives up on a slow webhook with its error tone, never our message.
+   */
+  answerTimeoutMs: 1500,
+  /**
+   * With Redis not connected, how long the voice webhook waits for the connection to come back
+   * before it answers with the fallback: about one reconnect attempt, so a call that arrives just
+   * as a restarted Redis comes back is connected, and one during an outage hears the fallback fast.
+   */
+  redisReadyWaitMs: 600,
 } as const;
 
 /** A bearer token short enough to guess is no protection. */
@@ -64,6 +75,8 @@ export function loadWebhookConfig(env: EnvSource) {
       MACHINE_DETECTION_TIMEOUT_SECONDS: field.positiveInt(WEBHOOK_DEFAULTS.machineDetectionTimeoutSeconds),
       TWILIO_REST_TIMEOUT_MS: field.positiveInt(WEBHOOK_DEFAULTS.twilioRestTimeoutMs),
       VOICEMAIL_SAY_VOICE: field.optionalString(),
+      VOICE_ANSWER_TIMEOUT_MS: field.positiveInt(WEBHOOK_DEFAULTS.answerTimeoutMs),
+      VOICE_REDIS_READY_WAIT_MS: field.int(WEBHOOK_DEFAULTS.redisReadyWaitMs),
     },
     env,
   );
@@ -95,6 +108,9 @@ export function loadWebhookConfig(env: EnvSource) {
       warmSessions: e.WARM_SESSIONS_ENABLED,
     },
     messages: { fallback: e.FALLBACK_MESSAGE, unknownNumber: e.UNKNOWN_NUMBER_MESSAGE },
+    /** Redis down or this slow: the voice webhook answers with the spoken fallback (routes/voice-webhook.ts). */
+    answerTimeoutMs: e.VOICE_ANSWER_TIMEOUT_MS,
+    redisReadyWaitMs: e.VOICE_REDIS_READY_WAIT_MS,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     streamWatchdogMs: e.STREAM_WATCHDOG_MS,
     streamWatchdogSweepMs: e.STREAM_WATCHDOG_SWEEP_MS,

@@ -137,12 +137,17 @@ export interface ConversationWriterOptions {
 export class ConversationWriter {
   private readonly ttlSeconds: number;
   private readonly maxLen: number;
-  private readonly expired: RecentSet<string>;
+  private expired: RecentSet<string>;
 
   constructor(private readonly options: ConversationWriterOptions) {
     this.ttlSeconds = options.ttlSeconds ?? CONVERSATION_DEFAULTS.ttlSeconds;
     this.maxLen = options.maxLen ?? CONVERSATION_DEFAULTS.maxLen;
-    this.expired = new RecentSet(options.expiredCallsRemembered ?? CONVERSATION_DEFAULTS.expiredCallsRemembered);
+    const remembered = options.expiredCallsRemembered ?? CONVERSATION_DEFAULTS.expiredCallsRemembered;
+    this.expired = new RecentSet(remembered);
+    // Redis may have restarted empty: a record written again is a new key, which needs its TTL again.
+    options.redis.on('ready', () => {
+      this.expired = new RecentSet(remembered);
+    });
   }
 
   async append(callSid: string, entry: ConversationEntryInput): Promise<void> {
