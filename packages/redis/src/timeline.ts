@@ -72,13 +72,18 @@ export class Timeline {
   private expired: RecentSet<string>;
   private readonly buffer: OutageBuffer;
   private flushing: Promise<void> | undefined;
+  private flushAgain = false;
+  /** Before the first connection, commands wait in ioredis' offline queue as usual; after it, a lost connection means an outage. */
+  private connectedOnce: boolean;
 
   constructor(private readonly options: TimelineOptions) {
     this.maxLen = options.maxLen ?? TIMELINE_DEFAULTS.maxLen;
     this.ttlSeconds = options.ttlSeconds ?? TIMELINE_DEFAULTS.ttlSeconds;
     this.expired = this.newExpiredSet();
     this.buffer = new OutageBuffer(options.outageBufferMax ?? TIMELINE_DEFAULTS.outageBufferMax);
+    this.connectedOnce = options.redis.status === 'ready';
     options.redis.on('ready', () => {
+      this.connectedOnce = true;
       // Redis may have restarted empty: the timelines this process gave a TTL may be new keys now.
       this.expired = this.newExpiredSet();
       void this.flush();
@@ -104,13 +109,17 @@ export class Timeline {
     for (const [k, v] of Object.entries(flat)) args.push(k, v);
     const entry = { callSid, fields: args };
     // Behind entries still waiting, or with no connection to send on: keep it for the flush.
-    if (!this.buffer.empty || this.options.redis.status !== 'ready') return this.keep(entry, log);
+    if (!this.buffer.empty || this.unreachable()) return this.keep(entry, log);
     try {
       await this.write(callSid, args);
     } catch (err) {
       log.warn('timeline write failed; kept until redis is back', { event, ...errorFields(err) });
       this.keep(entry, log);
     }
+  }
+
+  private unreachable(): boolean {
+    return this.connectedOnce && this.options.redis.status !== 'ready';
   }
 
   /** One XADD, plus the EXPIRE on this process's first write to the call's timeline. Throws when Redis does. */
@@ -146,7 +155,12 @@ export class Timeline {
 
   /** Writes what was kept, oldest first; stops at the first failure and waits for the next 'ready'. */
   private flush(): Promise<void> {
-    this.flushing ??= (async () => {
+    if (this.flushing) {
+      // The flush under way may already have failed on an entry before this one: try once more after it.
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
       const kept = this.buffer.size;
       try {
         for (let next = this.buffer.peek(); next; next = this.buffer.peek()) {
@@ -160,6 +174,11 @@ export class Timeline {
       } finally {
         this.flushing = undefined;
       }
+      if (this.flushAgain && !this.buffer.empty && !this.unreachable()) {
+        this.flushAgain = false;
+        await this.flush();
+      }
+      this.flushAgain = false;
     })();
     return this.flushing;
   }
