@@ -15,7 +15,7 @@ import { expect } from 'chai';
 import { BYTES_PER_MS } from '@voice/protocols';
 import { createLogger } from '@voice/logging';
 import { uniqueCallSid } from '@voice/db';
-import { callKeys, createRedis, quitRedis, sharedKeys, type RedisClient } from '@voice/redis';
+import { callKeys, createRedis, quitRedis, readTimeline, sharedKeys, type RedisClient } from '@voice/redis';
 import { synthesizeMulaw, waitFor, type TwilioCallerDouble } from '@voice/testkit';
 import { DEFAULTS as GATEWAY_DEFAULTS } from '../../apps/media-gateway/src/config.js';
 import { WEBHOOK_DEFAULTS } from '../../apps/webhook/src/config.js';
@@ -38,12 +38,13 @@ const DOWN_BEFORE_TURN_MS = 1000;
 const MAX_EXTRA_REPLY_DELAY_MS = 1500;
 const MAX_NEW_CALL_GREETED_MS = 10_000;
 const MAX_FALLBACK_ANSWER_MS = 3000;
+/** Longer than the webhook's answer deadline (VOICE_ANSWER_TIMEOUT_MS, 1.5 s by default). */
+const PAUSE_MS = 5000;
 /** The first 300 ms of the hold clip: enough to find it in what the caller heard, not matched by chance. */
 const HOLD_PROBE_MS = 300;
 
 describe('e2e: Redis restarts empty mid-call', function () {
   this.timeout(120_000);
-  const ctx = useE2EContext();
   let server: PrivateRedis | undefined;
   let probe: RedisClient | undefined;
 
@@ -57,13 +58,14 @@ describe('e2e: Redis restarts empty mid-call', function () {
   afterEach(async () => {
     // A test that failed with Redis down: bring it back so the services can stop cleanly.
     if (server && !server.running()) server = await startPrivateRedis({ port: server.port });
-    // The stack first (useE2EContext's afterEach runs after this one, so stop it here while Redis is up).
+    // The stack first, while Redis is up (these hooks are registered before useE2EContext's, so they run first).
     await ctx.stack?.stop();
     ctx.stack = undefined;
     if (probe) await quitRedis(probe);
     await server?.stop();
     server = undefined;
   });
+  const ctx = useE2EContext();
 
   /** Ms since the caller's START, on the clock of heardSegments(). */
   const callNow = (call: TwilioCallerDouble) => performance.now() - call.placedAt - (call.startSentCallMs ?? 0);
@@ -155,4 +157,26 @@ describe('e2e: Redis restarts empty mid-call', function () {
     expect(timeline.map((e) => e.event)).not.to.include('call.orphaned');
     expect(timeline.filter((e) => e.event === 'call.ended').map((e) => e.fields.end_reason)).to.deep.equal(['twilio_stop']);
   });
+
+  it('answers the voice webhook with the spoken fallback when Redis accepts connections but does not answer', async () => {
+    // No warm session: the call never starts, and a warm session would hold the bridge's shutdown for its TTL.
+    const stack = await ctx.start({ env: { REDIS_URL: server!.url, WARM_SESSIONS_ENABLED: 'false' } });
+    const business = await createTestBusiness(ctx.knex);
+    // Every client's commands hang (a Redis stuck in a slow command or a long fork) while its socket stays up.
+    await probe!.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL');
+    const callSid = uniqueCallSid();
+    const askedAt = performance.now();
+    const answer = await postAsTwilio(stack.webhook.port, '/twilio/voice', { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: business.phoneNumber });
+    const answerMs = performance.now() - askedAt;
+    reportFigure('redis hanging: voice webhook answered with the spoken fallback in', answerMs);
+    expect(answer.body).to.include(WEBHOOK_DEFAULTS.fallbackMessage).and.include('<Hangup/>');
+    expect(answer.body).not.to.include('<Stream');
+    expect(answerMs, 'answered before Redis answered').to.be.below(PAUSE_MS);
+    await probe!.call('CLIENT', 'UNPAUSE');
+    // The work the deadline cut short finishes on its own once Redis answers, and says what the caller got.
+    await waitFor(async () => (await readTimeline(probe!, callSid)).some((e) => e.event === 'prebuild.enqueued'), { timeoutMs: 10_000, message: 'the late work finished' });
+    const fallback = (await readTimeline(probe!, callSid)).find((e) => e.event === 'webhook.fallback');
+    expect(fallback?.fields.reason).to.equal('timeout');
+  });
 });
+
