@@ -12,7 +12,7 @@ import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { MediaLinkServer, createLinkMetrics, linkObserver } from '@voice/media-link';
 import { BridgeRegistry, ConversationWriter, GroupConsumer, Timeline, createRedis, quitRedis, sharedKeys, type ClaimEntry } from '@voice/redis';
-import { closeServer, createMetricsRegistry, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
+import { closeServer, createMetricsRegistry, createTimelineMetrics, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
 import type { Registry } from 'prom-client';
 import type { BridgeConfig } from './config.js';
 import { createBridgeMetrics } from './metrics.js';
@@ -50,7 +50,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics = createBridgeMetrics(registry);
   const linkMetrics = createLinkMetrics(registry);
-  const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger });
+  const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger, observer: createTimelineMetrics(registry) });
   const conversations = new ConversationWriter({ redis });
   const keys = sharedKeys(config.namespace);
   const bridges = new BridgeRegistry(redis, keys, config.registryStaleMs);

@@ -37,6 +37,13 @@ export interface TimelineOptions {
   ttlSeconds?: number;
   expiredCallsRemembered?: number;
   outageBufferMax?: number;
+  /** Told how many entries wait for Redis and how many were dropped (services count them as metrics). */
+  observer?: TimelineObserver;
+}
+
+export interface TimelineObserver {
+  buffered(size: number): void;
+  lost(count: number): void;
 }
 
 export interface TimelineEntry {
@@ -148,7 +155,11 @@ export class Timeline {
 
   private keep(entry: { callSid: string; fields: string[] }, log: Logger): void {
     if (this.buffer.size === 0) log.warn('redis unreachable; timeline entries kept until it is back', { event: entry.fields[1] });
+    const before = this.buffer.size;
     this.buffer.push(entry);
+    // Full: the push dropped the oldest entry.
+    if (this.buffer.size === before) this.options.observer?.lost(1);
+    this.options.observer?.buffered(this.buffer.size);
     // The connection may be ready already (a single failed write): try now rather than at the next 'ready'.
     if (this.options.redis.status === 'ready') void this.flush();
   }
@@ -166,6 +177,7 @@ export class Timeline {
         for (let next = this.buffer.peek(); next; next = this.buffer.peek()) {
           await this.write(next.callSid, next.fields);
           this.buffer.shift();
+          this.options.observer?.buffered(this.buffer.size);
         }
         await this.reportLost();
         if (kept > 0) this.options.logger.info('timeline entries written after redis came back', { entries: kept });

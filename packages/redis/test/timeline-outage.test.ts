@@ -70,7 +70,9 @@ describe('redis: the call timeline through a Redis restart', function () {
   });
 
   it('drops the oldest entries past its bound and says how many on each call timeline', async () => {
-    const tl = new Timeline({ redis: writer, app: 'test', instance: 't-1', logger: silent, outageBufferMax: 3 });
+    let lost = 0;
+    const observer = { buffered: () => undefined, lost: (count: number) => (lost += count) };
+    const tl = new Timeline({ redis: writer, app: 'test', instance: 't-1', logger: silent, outageBufferMax: 3, observer });
     const [a, b] = [newCallSid(), newCallSid()];
     await restartEmpty();
     await tl.record(a, 'caller.speech_started', {}, { ts: 1 });
@@ -79,6 +81,7 @@ describe('redis: the call timeline through a Redis restart', function () {
     await tl.record(a, 'tool.called', {}, { ts: 4 });
     await tl.record(b, 'call.ended', {}, { ts: 5 });
     expect(tl.buffered).to.equal(3);
+    expect(lost, 'counted for the metric as they are dropped').to.equal(2);
     await comeBack();
 
     await waitFor(async () => (await readTimeline(reader, a)).some((e) => e.event === 'timeline.lost'), { timeoutMs: 5000, message: 'timeline.lost on call a' });
