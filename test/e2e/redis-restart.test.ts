@@ -159,7 +159,8 @@ describe('e2e: Redis restarts empty mid-call', function () {
   });
 
   it('answers the voice webhook with the spoken fallback when Redis accepts connections but does not answer', async () => {
-    // No warm session: the call never starts, and a warm session would hold the bridge's shutdown for its TTL.
+    // No warm session: the prebuild of the late work could still offer one before the meta is deleted,
+    // and a warm session for a call that never starts holds the bridge's shutdown for its TTL.
     const stack = await ctx.start({ env: { REDIS_URL: server!.url, WARM_SESSIONS_ENABLED: 'false' } });
     const business = await createTestBusiness(ctx.knex);
     // Every client's commands hang (a Redis stuck in a slow command or a long fork) while its socket stays up.
@@ -177,6 +178,8 @@ describe('e2e: Redis restarts empty mid-call', function () {
     await waitFor(async () => (await readTimeline(probe!, callSid)).some((e) => e.event === 'prebuild.enqueued'), { timeoutMs: 10_000, message: 'the late work finished' });
     const fallback = (await readTimeline(probe!, callSid)).find((e) => e.event === 'webhook.fallback');
     expect(fallback?.fields.reason).to.equal('timeout');
+    // ...and leaves no token or meta behind for a stream that will never start.
+    await waitFor(async () => (await probe!.exists(callKeys.token(callSid), callKeys.meta(callSid))) === 0, { timeoutMs: 5000, message: 'late call state deleted' });
   });
 });
 

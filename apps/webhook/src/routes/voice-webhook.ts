@@ -59,8 +59,12 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
     try {
       // A call cannot be connected without Redis (token, meta, claims): say so soon, not after retries.
       if (!(await connected(deps.redis, deps.config.redisReadyWaitMs))) return fallback('redis_down');
-      const answer = await withDeadline(answerCall(deps, params, log), deps.config.answerTimeoutMs);
-      if (answer === undefined) return fallback('timeout');
+      const work = answerCall(deps, params, log);
+      const answer = await withDeadline(work, deps.config.answerTimeoutMs);
+      if (answer === undefined) {
+        void work.then((late) => (late.outcome === 'connected' ? forgetLateCall(deps, params.CallSid, log) : undefined), () => undefined);
+        return fallback('timeout');
+      }
       res.type('text/xml').send(answer.twiml);
       deps.metrics.voiceWebhooks.inc({ outcome: answer.outcome });
     } catch (err) {
@@ -102,6 +106,19 @@ async function answerCall(deps: VoiceWebhookDeps, params: VoiceWebhookParams, lo
     fallbackMessage: deps.config.messages.fallback,
   });
   return { twiml, outcome: 'connected' };
+}
+
+/**
+ * The call was answered with the fallback, but the cut-short work finished later and wrote the
+ * call's token and meta: delete them, so no bridge warms a model session for a stream that will
+ * never start (a claim for a call without meta is skipped) and the token is never accepted.
+ */
+async function forgetLateCall(deps: VoiceWebhookDeps, callSid: string, log: Logger): Promise<void> {
+  try {
+    await deps.redis.del(callKeys.token(callSid), callKeys.meta(callSid));
+  } catch (err) {
+    log.warn('late call state not deleted', errorFields(err));
+  }
 }
 
 /** The connection is ready, or becomes ready within `waitMs` (a reconnect under way). */
