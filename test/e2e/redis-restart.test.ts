@@ -15,7 +15,7 @@ import { expect } from 'chai';
 import { BYTES_PER_MS } from '@voice/protocols';
 import { createLogger } from '@voice/logging';
 import { uniqueCallSid } from '@voice/db';
-import { callKeys, createRedis, quitRedis, readTimeline, sharedKeys, type RedisClient } from '@voice/redis';
+import { callKeys, createRedis, quitRedis, readConversation, readTimeline, sharedKeys, type RedisClient } from '@voice/redis';
 import { synthesizeMulaw, waitFor, type TwilioCallerDouble } from '@voice/testkit';
 import { DEFAULTS as GATEWAY_DEFAULTS } from '../../apps/media-gateway/src/config.js';
 import { WEBHOOK_DEFAULTS } from '../../apps/webhook/src/config.js';
@@ -124,6 +124,16 @@ describe('e2e: Redis restarts empty mid-call', function () {
     reportFigure('redis back: owner key rebuilt after', performance.now() - backAt);
     await waitFor(async () => (await probe!.hlen(sharedKeys(stack.namespace).bridges)) > 0, { timeoutMs: 10_000, message: 'the bridge registers again' });
     reportFigure('redis back: bridge registry rebuilt after', performance.now() - backAt);
+    // The conversation record (what a resumed session replays) is rebuilt from the bridge's memory:
+    // the session settings and the reply given before the restart are in it again.
+    await waitFor(
+      async () => {
+        const { entries } = await readConversation(probe!, call.callSid);
+        return entries.some((e) => e.kind === 'session') && entries.some((e) => e.kind === 'agent' && e.text === REPLIES[0]);
+      },
+      { timeoutMs: 10_000, message: 'the conversation record is rebuilt' },
+    );
+    reportFigure('redis back: conversation record rebuilt after', performance.now() - backAt);
 
     await waitFor(() => fresh.firstAudioAtMs !== undefined && fresh.heardAudibleMs() > 0, { timeoutMs: 20_000, message: 'the new call is greeted' });
     const greetedMs = performance.now() - backAt;

@@ -166,13 +166,15 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
       await presence.start();
       await consumer.start();
       calls.startLeaseRenewal();
-      // Redis is back after an outage (a restart may have left it empty): register again and rewrite
-      // the owner keys of the live calls now, not a heartbeat or a third of a lease later. The claims
-      // group comes back through the consumer's NOGROUP handling.
+      // Redis is back after an outage (a restart may have left it empty): register again, rewrite the
+      // owner keys of the live calls now (not a heartbeat or a third of a lease later), and rebuild
+      // their conversation records from memory. The claims group comes back through the consumer's
+      // NOGROUP handling.
       redis.on('ready', () => {
-        logger.info('redis ready: registry entry and owner leases rewritten', { calls: calls.size });
+        logger.info('redis ready: registry entry, owner leases and conversation records rewritten', { calls: calls.size });
         void presence?.reportNow();
         calls.renewNow();
+        for (const call of calls.all()) call.redisBack();
       });
       ({ server, port } = await listen(app, config.port));
       ready = true;
