@@ -15,7 +15,9 @@ const STOP_TIMEOUT_MS = 5000;
 
 export interface PrivateRedis {
   url: string;
+  port: number;
   pid: number;
+  running(): boolean;
   stop(): Promise<void>;
 }
 
@@ -23,9 +25,12 @@ export function redisServerAvailable(): boolean {
   return spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** `password`: the server requires it (requirepass), and `url` carries it, as a production REDIS_URL would. */
-export async function startPrivateRedis(opts: { password?: string } = {}): Promise<PrivateRedis> {
-  const port = await freePort();
+/**
+ * `password`: the server requires it (requirepass), and `url` carries it, as a production REDIS_URL would.
+ * `port`: start on that port (a restart of a server stopped before, as Redis restarting empty).
+ */
+export async function startPrivateRedis(opts: { password?: string; port?: number } = {}): Promise<PrivateRedis> {
+  const port = opts.port ?? (await freePort());
   const auth = opts.password === undefined ? [] : ['--requirepass', opts.password];
   const child: ChildProcess = spawn(
     REDIS_SERVER,
@@ -33,6 +38,7 @@ export async function startPrivateRedis(opts: { password?: string } = {}): Promi
     { stdio: 'ignore' },
   );
   const url = opts.password === undefined ? `redis://127.0.0.1:${port}` : `redis://:${encodeURIComponent(opts.password)}@127.0.0.1:${port}`;
+  const running = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
@@ -48,7 +54,7 @@ export async function startPrivateRedis(opts: { password?: string } = {}): Promi
     try {
       await probe.connect();
       await probe.ping();
-      return { url, pid: child.pid ?? 0, stop };
+      return { url, port, pid: child.pid ?? 0, running, stop };
     } catch (err) {
       if (performance.now() > deadline || child.exitCode !== null) {
         await stop();

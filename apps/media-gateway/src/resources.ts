@@ -11,7 +11,7 @@ import { createCallRepository, createDatabase } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { createLinkMetrics } from '@voice/media-link';
 import { BridgeRegistry, Timeline, createRedis, quitRedis, sharedKeys, type RedisClient } from '@voice/redis';
-import { closeServer, stopInOrder } from '@voice/runtime';
+import { closeServer, createTimelineMetrics, stopInOrder } from '@voice/runtime';
 import type { ClipLibrary } from './clips.js';
 import { SERVICE_NAME } from './config.js';
 import type { GatewayConfig } from './config.js';
@@ -42,7 +42,7 @@ export async function openResources(
     logger,
     redis: commands,
     keys,
-    timeline: new Timeline({ redis: commands, app: SERVICE_NAME, instance: config.instanceId, logger }),
+    timeline: new Timeline({ redis: commands, app: SERVICE_NAME, instance: config.instanceId, logger, observer: createTimelineMetrics(registry) }),
     links,
     calls: createCallRepository(knex),
     metrics,

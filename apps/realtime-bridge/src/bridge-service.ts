@@ -12,7 +12,7 @@ import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { MediaLinkServer, createLinkMetrics, linkObserver } from '@voice/media-link';
 import { BridgeRegistry, ConversationWriter, GroupConsumer, Timeline, createRedis, quitRedis, sharedKeys, type ClaimEntry } from '@voice/redis';
-import { closeServer, createMetricsRegistry, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
+import { closeServer, createMetricsRegistry, createTimelineMetrics, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
 import type { Registry } from 'prom-client';
 import type { BridgeConfig } from './config.js';
 import { createBridgeMetrics } from './metrics.js';
@@ -51,7 +51,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics = createBridgeMetrics(registry);
   const linkMetrics = createLinkMetrics(registry);
-  const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger });
+  const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger, observer: createTimelineMetrics(registry) });
   const conversations = new ConversationWriter({ redis });
   const keys = sharedKeys(config.namespace);
   const bridges = new BridgeRegistry(redis, keys, config.registryStaleMs);
@@ -168,6 +168,16 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
       await presence.start();
       await consumer.start();
       calls.startLeaseRenewal();
+      // Redis is back after an outage (a restart may have left it empty): register again, rewrite the
+      // owner keys of the live calls now (not a heartbeat or a third of a lease later), and rebuild
+      // their conversation records from memory. The claims group comes back through the consumer's
+      // NOGROUP handling.
+      redis.on('ready', () => {
+        logger.info('redis ready: registry entry, owner leases and conversation records rewritten', { calls: calls.size });
+        void presence?.reportNow();
+        calls.renewNow();
+        for (const call of calls.all()) call.redisBack();
+      });
       ({ server, port } = await listen(app, config.port));
       ready = true;
       logger.info('realtime bridge started', { port, linkPort: linkServer.port, linkHost: config.link.host, capacity: config.maxCalls, namespace: config.namespace, model: config.openai.model });

@@ -83,6 +83,11 @@ export class CallRegistry {
     clearInterval(this.renewTimer);
   }
 
+  /** Renews every lease now (Redis came back, maybe empty: each missing owner key is written again). */
+  renewNow(): void {
+    this.renew();
+  }
+
   private renew(): void {
     // One command per call per third of a lease; separate commands (auto-pipelined), since on a
     // cluster each call's key lives in its own slot.

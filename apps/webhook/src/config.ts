@@ -34,6 +34,17 @@ export const WEBHOOK_DEFAULTS = {
    * gateway takes streams at all), and the caller hears the fallback instead.
    */
   maxStreamReconnects: 5,
+  /**
+   * The longest the voice webhook waits on Redis, BullMQ and Postgres before it answers with the spoken
+   * fallback instead: Twilio gives up on a slow webhook with its error tone, never our message.
+   */
+  answerTimeoutMs: 1500,
+  /**
+   * With Redis not connected, how long the voice webhook waits for the connection to come back
+   * before it answers with the fallback: about one reconnect attempt, so a call that arrives just
+   * as a restarted Redis comes back is connected, and one during an outage hears the fallback fast.
+   */
+  redisReadyWaitMs: 600,
 } as const;
 
 /** A bearer token short enough to guess is no protection. */
@@ -71,6 +82,8 @@ export function loadWebhookConfig(env: EnvSource) {
       TWILIO_REST_TIMEOUT_MS: field.positiveInt(WEBHOOK_DEFAULTS.twilioRestTimeoutMs),
       VOICEMAIL_SAY_VOICE: field.optionalString(),
       STREAM_RECONNECTS_MAX: field.positiveInt(WEBHOOK_DEFAULTS.maxStreamReconnects),
+      VOICE_ANSWER_TIMEOUT_MS: field.positiveInt(WEBHOOK_DEFAULTS.answerTimeoutMs),
+      VOICE_REDIS_READY_WAIT_MS: field.int(WEBHOOK_DEFAULTS.redisReadyWaitMs),
     },
     env,
   );
@@ -102,6 +115,9 @@ export function loadWebhookConfig(env: EnvSource) {
       warmSessions: e.WARM_SESSIONS_ENABLED,
     },
     messages: { fallback: e.FALLBACK_MESSAGE, unknownNumber: e.UNKNOWN_NUMBER_MESSAGE },
+    /** Redis down or this slow: the voice webhook answers with the spoken fallback (routes/voice-webhook.ts). */
+    answerTimeoutMs: e.VOICE_ANSWER_TIMEOUT_MS,
+    redisReadyWaitMs: e.VOICE_REDIS_READY_WAIT_MS,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     streamWatchdogMs: e.STREAM_WATCHDOG_MS,
     streamWatchdogSweepMs: e.STREAM_WATCHDOG_SWEEP_MS,

@@ -9,7 +9,7 @@ import { closeDatabase, createBusinessRepository, createCallRepository, createDa
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { Timeline, createRedis, quitRedis, sharedKeys } from '@voice/redis';
-import { closeServer, createMetricsRegistry, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
+import { closeServer, createMetricsRegistry, createTimelineMetrics, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
 import type { Registry } from 'prom-client';
 import type { WebhookConfig } from './config.js';
 import { createWebhookMetrics } from './metrics.js';
@@ -50,7 +50,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   const calls = createCallRepository(knex);
   const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics = createWebhookMetrics(registry);
-  const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger });
+  const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger, observer: createTimelineMetrics(registry) });
   const prefix = sharedKeys(config.namespace).bullPrefix;
   const onQueueError = (err: Error) => logger.error('prebuild queue error', errorFields(err));
   const queue = new PrebuildQueue(bullConnection, prefix, config.prebuild, onQueueError);

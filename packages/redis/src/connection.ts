@@ -36,6 +36,13 @@ export const REDIS_CONNECTION_DEFAULTS = {
   commandRetries: 3,
   /** A cluster re-reads its slot map this often after MOVED/failover storms settle. */
   clusterSlotsRefreshMs: 2000,
+  /** Reconnect attempts back off by this much more each time (ioredis' own default step). */
+  reconnectStepMs: 50,
+  /**
+   * ...up to this. ioredis' default cap is 2 s, which after a Redis restart leaves a service up to
+   * 2 s behind it; half a second against a refused port costs nothing.
+   */
+  reconnectMaxDelayMs: 500,
 } as const;
 
 /** Opens a connection configured for its role, with errors logged instead of thrown at random. */
@@ -44,6 +51,7 @@ export function createRedis({ endpoint, name, role, logger }: CreateRedisOptions
     connectionName: name.replace(/[^\w.:-]/g, '_'),
     enableAutoPipelining: role === 'command',
     maxRetriesPerRequest: role === 'command' ? REDIS_CONNECTION_DEFAULTS.commandRetries : null,
+    retryStrategy: (times) => Math.min(times * REDIS_CONNECTION_DEFAULTS.reconnectStepMs, REDIS_CONNECTION_DEFAULTS.reconnectMaxDelayMs),
   };
   const redis = endpoint.clusterNodes?.length
     ? new Cluster([...endpoint.clusterNodes], clusterOptions(options, role))

@@ -137,12 +137,40 @@ export interface ConversationWriterOptions {
 export class ConversationWriter {
   private readonly ttlSeconds: number;
   private readonly maxLen: number;
-  private readonly expired: RecentSet<string>;
+  private expired: RecentSet<string>;
 
   constructor(private readonly options: ConversationWriterOptions) {
     this.ttlSeconds = options.ttlSeconds ?? CONVERSATION_DEFAULTS.ttlSeconds;
     this.maxLen = options.maxLen ?? CONVERSATION_DEFAULTS.maxLen;
-    this.expired = new RecentSet(options.expiredCallsRemembered ?? CONVERSATION_DEFAULTS.expiredCallsRemembered);
+    const remembered = options.expiredCallsRemembered ?? CONVERSATION_DEFAULTS.expiredCallsRemembered;
+    this.expired = new RecentSet(remembered);
+    // Redis may have restarted empty: a record written again is a new key, which needs its TTL again.
+    options.redis.on('ready', () => {
+      this.expired = new RecentSet(remembered);
+    });
+  }
+
+  /**
+   * Rebuilds a call's record from `entries` (the writer's own copy) when Redis holds fewer: after
+   * Redis restarted empty, or writes failed while it was down. One MULTI (one key, one slot):
+   * appends sent before it on this connection are replaced by it, appends sent after it land
+   * behind it, so the record ends up whole and in order. True when it rewrote the record.
+   */
+  async rebuild(callSid: string, entries: () => readonly ConversationEntryInput[]): Promise<boolean> {
+    const key = callKeys.conversation(callSid);
+    const { redis } = this.options;
+    const stored = await redis.xlen(key);
+    // Taken after the read, in the same tick as the MULTI is sent: nothing can slip in between.
+    const all = entries();
+    if (stored >= all.length) return false;
+    const multi = redis.multi().del(key);
+    for (const entry of all) multi.xadd(key, 'MAXLEN', '~', String(this.maxLen), '*', ...encodeConversationEntry(entry));
+    multi.expire(key, this.ttlSeconds);
+    const results = await multi.exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('conversation record rebuild: MULTI aborted');
+    this.expired.add(callSid);
+    return true;
   }
 
   async append(callSid: string, entry: ConversationEntryInput): Promise<void> {

@@ -4,6 +4,9 @@
  */
 export const TIMELINE_EVENTS = {
   'webhook.received': 'webhook: Twilio voice webhook accepted (signature valid); fields: from, to, direction',
+  'webhook.fallback':
+    'webhook: answered with the spoken fallback and a hangup instead of the stream; fields: reason (redis_down: Redis not connected; timeout: Redis, BullMQ or Postgres slower than VOICE_ANSWER_TIMEOUT_MS; error), ms',
+  'timeline.lost': 'any app: Redis was unreachable and this many of the call\'s entries overflowed the buffer kept meanwhile (TIMELINE_DEFAULTS.outageBufferMax); fields: lost, instance',
   'webhook.unknown_number': 'webhook: no business answers the called number; caller hears a message and is hung up',
   'prebuild.enqueued': 'webhook: prebuild job queued (job id = CallSid)',
   'prompt.prebuilt': 'webhook worker: compact greeting prompt written to call:{CA}:prompt; fields: chars, ms',

@@ -2,6 +2,7 @@ import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import type { RedisClient } from './connection.js';
 import { callKeys } from './keys.js';
+import { OutageBuffer } from './outage-buffer.js';
 import { RecentSet } from './recent-set.js';
 import type { TimelineEventName } from './timeline-events.js';
 
@@ -19,6 +20,12 @@ export const TIMELINE_DEFAULTS = {
    * forgotten call only costs one more EXPIRE if it writes again.
    */
   expiredCallsRemembered: 10_000,
+  /**
+   * Entries kept in memory while Redis cannot be reached, across all calls of the process (a few
+   * per call-second; a few hundred bytes each): a restart of some seconds loses nothing, a long
+   * outage costs at most this many entries of memory and the oldest are counted as lost.
+   */
+  outageBufferMax: 5000,
 } as const;
 
 export interface TimelineOptions {
@@ -29,6 +36,14 @@ export interface TimelineOptions {
   maxLen?: number;
   ttlSeconds?: number;
   expiredCallsRemembered?: number;
+  outageBufferMax?: number;
+  /** Told how many entries wait for Redis and how many were dropped (services count them as metrics). */
+  observer?: TimelineObserver;
+}
+
+export interface TimelineObserver {
+  buffered(size: number): void;
+  lost(count: number): void;
 }
 
 export interface TimelineEntry {
@@ -51,17 +66,40 @@ export interface TimelineEntry {
  * four commands). Every process that writes a call's timeline sets the TTL
  * once, so the key expires `ttlSeconds` after the last writer's first event:
  * calls last minutes, the TTL is days.
+ *
+ * While Redis cannot be reached (the connection is not ready, or a write failed), entries wait in
+ * a bounded buffer and are written, in order and with their original `ts`, when the connection is
+ * ready again; entries that overflowed it are reported per call as `timeline.lost`. Meanwhile new
+ * entries queue behind the buffered ones, so the stream keeps the order they happened in.
  */
 export class Timeline {
   private readonly maxLen: number;
   private readonly ttlSeconds: number;
   /** CallSids whose timeline this process has already given a TTL. */
-  private readonly expired: RecentSet<string>;
+  private expired: RecentSet<string>;
+  private readonly buffer: OutageBuffer;
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
+  /** Before the first connection, commands wait in ioredis' offline queue as usual; after it, a lost connection means an outage. */
+  private connectedOnce: boolean;
 
   constructor(private readonly options: TimelineOptions) {
     this.maxLen = options.maxLen ?? TIMELINE_DEFAULTS.maxLen;
     this.ttlSeconds = options.ttlSeconds ?? TIMELINE_DEFAULTS.ttlSeconds;
-    this.expired = new RecentSet(options.expiredCallsRemembered ?? TIMELINE_DEFAULTS.expiredCallsRemembered);
+    this.expired = this.newExpiredSet();
+    this.buffer = new OutageBuffer(options.outageBufferMax ?? TIMELINE_DEFAULTS.outageBufferMax);
+    this.connectedOnce = options.redis.status === 'ready';
+    options.redis.on('ready', () => {
+      this.connectedOnce = true;
+      // Redis may have restarted empty: the timelines this process gave a TTL may be new keys now.
+      this.expired = this.newExpiredSet();
+      void this.flush();
+    });
+  }
+
+  /** Entries waiting for Redis to come back. */
+  get buffered(): number {
+    return this.buffer.size;
   }
 
   async record(
@@ -74,9 +112,26 @@ export class Timeline {
     const flat = flatten(fields);
     const log = opts.logger ?? this.options.logger.child({ callSid });
     log.log(opts.level ?? 'info', event, { event, ...fields });
-    const key = callKeys.timeline(callSid);
     const args: string[] = ['event', event, 'app', this.options.app, 'instance', this.options.instance, 'ts', String(ts)];
     for (const [k, v] of Object.entries(flat)) args.push(k, v);
+    const entry = { callSid, fields: args };
+    // Behind entries still waiting, or with no connection to send on: keep it for the flush.
+    if (!this.buffer.empty || this.unreachable()) return this.keep(entry, log);
+    try {
+      await this.write(callSid, args);
+    } catch (err) {
+      log.warn('timeline write failed; kept until redis is back', { event, ...errorFields(err) });
+      this.keep(entry, log);
+    }
+  }
+
+  private unreachable(): boolean {
+    return this.connectedOnce && this.options.redis.status !== 'ready';
+  }
+
+  /** One XADD, plus the EXPIRE on this process's first write to the call's timeline. Throws when Redis does. */
+  private async write(callSid: string, args: string[]): Promise<void> {
+    const key = callKeys.timeline(callSid);
     // Marked before the write so concurrent first events of one call send one EXPIRE, not several.
     const needsTtl = !this.expired.has(callSid);
     if (needsTtl) this.expired.add(callSid);
@@ -94,8 +149,67 @@ export class Timeline {
       if (ttlSet === 0) this.expired.delete(callSid);
     } catch (err) {
       if (needsTtl) this.expired.delete(callSid);
-      log.error('timeline write failed', { event, ...errorFields(err) });
+      throw err;
     }
+  }
+
+  private keep(entry: { callSid: string; fields: string[] }, log: Logger): void {
+    if (this.buffer.size === 0) log.warn('redis unreachable; timeline entries kept until it is back', { event: entry.fields[1] });
+    const before = this.buffer.size;
+    this.buffer.push(entry);
+    // Full: the push dropped the oldest entry.
+    if (this.buffer.size === before) this.options.observer?.lost(1);
+    this.options.observer?.buffered(this.buffer.size);
+    // The connection may be ready already (a single failed write): try now rather than at the next 'ready'.
+    if (this.options.redis.status === 'ready') void this.flush();
+  }
+
+  /** Writes what was kept, oldest first; stops at the first failure and waits for the next 'ready'. */
+  private flush(): Promise<void> {
+    if (this.flushing) {
+      // The flush under way may already have failed on an entry before this one: try once more after it.
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      const kept = this.buffer.size;
+      try {
+        for (let next = this.buffer.peek(); next; next = this.buffer.peek()) {
+          await this.write(next.callSid, next.fields);
+          this.buffer.shift();
+          this.options.observer?.buffered(this.buffer.size);
+        }
+        await this.reportLost();
+        if (kept > 0) this.options.logger.info('timeline entries written after redis came back', { entries: kept });
+      } catch (err) {
+        this.options.logger.warn('timeline flush failed; entries kept', { entries: this.buffer.size, ...errorFields(err) });
+      } finally {
+        this.flushing = undefined;
+      }
+      if (this.flushAgain && !this.buffer.empty && !this.unreachable()) {
+        this.flushAgain = false;
+        await this.flush();
+      }
+      this.flushAgain = false;
+    })();
+    return this.flushing;
+  }
+
+  private async reportLost(): Promise<void> {
+    for (const [callSid, lost] of this.buffer.takeLost()) {
+      const args = ['event', 'timeline.lost', 'app', this.options.app, 'instance', this.options.instance, 'ts', String(Date.now()), 'lost', String(lost)];
+      this.options.logger.warn('timeline entries lost while redis was unreachable', { callSid, lost });
+      try {
+        await this.write(callSid, args);
+      } catch (err) {
+        this.buffer.restoreLost(callSid, lost);
+        throw err;
+      }
+    }
+  }
+
+  private newExpiredSet(): RecentSet<string> {
+    return new RecentSet(this.options.expiredCallsRemembered ?? TIMELINE_DEFAULTS.expiredCallsRemembered);
   }
 }
 

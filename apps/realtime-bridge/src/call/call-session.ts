@@ -272,6 +272,11 @@ export class CallSession {
     this.reattachTimer.unref();
   }
 
+  /** Redis is back after an outage (maybe empty): rebuild what it lost of this call's conversation record. */
+  redisBack(): void {
+    if (!this.finished) void this.conversation.resync();
+  }
+
   /** Shutting down with the call live: fallback now; the gateway's stop then ends the call. */
   handOff(reason: string): void {
     this.fallback(reason);

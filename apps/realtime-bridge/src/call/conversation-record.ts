@@ -49,6 +49,18 @@ export class ConversationRecord {
     return undefined;
   }
 
+  /**
+   * Redis is back after an outage (maybe restarted empty): if the record there lost entries, it
+   * is rebuilt from the mirror, so a session resumed on another bridge replays the whole call.
+   */
+  async resync(): Promise<void> {
+    try {
+      if (await this.writer.rebuild(this.callSid, () => this.entries)) this.logger.info('conversation record rebuilt after redis came back', { entries: this.entries.length });
+    } catch (err) {
+      this.logger.warn('conversation record rebuild failed', errorFields(err));
+    }
+  }
+
   /** Conversation items so far (caller, agent, tool calls and results). */
   get itemCount(): number {
     return this.entries.filter((e) => ITEM_KINDS.has(e.kind)).length;

@@ -13,7 +13,7 @@ import type { WebhookMetrics } from '../metrics.js';
 import type { PrebuildQueue } from '../prebuild/prebuild-queue.js';
 import { sayAndHangUpTwiml, streamTwiml, streamTwimlFor } from '../twiml.js';
 import { newCallToken } from './call-token.js';
-import { callDirection, describeIssues, voiceWebhookParams } from './voice-params.js';
+import { callDirection, describeIssues, voiceWebhookParams, type VoiceWebhookParams } from './voice-params.js';
 
 export interface VoiceWebhookDeps {
   config: WebhookConfig;
@@ -26,6 +26,15 @@ export interface VoiceWebhookDeps {
   logger: Logger;
 }
 
+type Outcome = 'connected' | 'unknown_number';
+/** Why the caller got the spoken fallback instead of the stream. */
+type FallbackReason = 'redis_down' | 'timeout' | 'error';
+
+interface Answer {
+  twiml: string;
+  outcome: Outcome;
+}
+
 export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
   return async (req: Request, res: Response) => {
     const started = performance.now();
@@ -36,39 +45,105 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
       return;
     }
     const params = parsed.data;
-    const direction = callDirection(params);
-    const businessNumber = direction === 'inbound' ? params.To : params.From;
     const log = deps.logger.child({ callSid: params.CallSid });
-    try {
-      await deps.timeline.record(params.CallSid, 'webhook.received', { from: params.From, to: params.To, direction }, { logger: log });
-      const business = await deps.businesses.findByPhoneNumber(businessNumber);
-      if (!business) {
-        await answerUnknownNumber(deps, params, direction, businessNumber, log);
-        res.type('text/xml').send(sayAndHangUpTwiml(deps.config.messages.unknownNumber));
-        deps.metrics.voiceWebhooks.inc({ outcome: 'unknown_number' });
-        return;
-      }
-      const callToken = newCallToken();
-      const receivedAt = Date.now();
-      // The calls row (status received) also arms the stream watchdog (watchdog/stream-watchdog.ts).
-      const [, , , fresh] = await Promise.all([
-        deps.redis.set(callKeys.token(params.CallSid), callToken, 'EX', deps.config.callTokenTtlSeconds),
-        writeCallMeta(deps.redis, { callSid: params.CallSid, businessId: business.id, direction, from: params.From, to: params.To, receivedAt }),
-        deps.calls.recordReceived({ callSid: params.CallSid, businessId: business.id, direction, from: params.From, to: params.To, status: 'received' }),
-        deps.queue.enqueue({ callSid: params.CallSid, businessId: business.id, direction, enqueuedAt: receivedAt }),
-      ]);
-      await deps.timeline.record(params.CallSid, 'prebuild.enqueued', { job_id: params.CallSid, duplicate: !fresh }, { logger: log });
-      res.type('text/xml').send(streamTwiml(streamTwimlFor(deps.config, params.CallSid, { callToken, businessId: business.id, direction })));
-      deps.metrics.voiceWebhooks.inc({ outcome: 'connected' });
-    } catch (err) {
-      // Redis or Postgres is down: the caller still hears a message instead of Twilio's error tone.
-      log.error('voice webhook failed', errorFields(err));
-      deps.metrics.voiceWebhooks.inc({ outcome: 'error' });
+    const fallback = (reason: FallbackReason) => {
+      const ms = Math.round(performance.now() - started);
+      // The timeline keeps it until Redis is back (timeline.ts); the log has it now.
+      void deps.timeline.record(params.CallSid, 'webhook.fallback', { reason, ms }, { level: 'warn', logger: log });
+      // 'error' is the label the alert rules have always matched (infra/prometheus/alerts.yml).
+      deps.metrics.voiceWebhooks.inc({ outcome: reason });
       res.type('text/xml').send(sayAndHangUpTwiml(deps.config.messages.fallback));
+    };
+    try {
+      // A call cannot be connected without Redis (token, meta, claims): say so soon, not after retries.
+      if (!(await connected(deps.redis, deps.config.redisReadyWaitMs))) return fallback('redis_down');
+      const work = answerCall(deps, params, log);
+      const answer = await withDeadline(work, deps.config.answerTimeoutMs);
+      if (answer === undefined) {
+        void work.then((late) => (late.outcome === 'connected' ? forgetLateCall(deps, params.CallSid, log) : undefined), () => undefined);
+        return fallback('timeout');
+      }
+      res.type('text/xml').send(answer.twiml);
+      deps.metrics.voiceWebhooks.inc({ outcome: answer.outcome });
+    } catch (err) {
+      // Redis or Postgres failed: the caller still hears a message instead of Twilio's error tone.
+      log.error('voice webhook failed', errorFields(err));
+      fallback('error');
     } finally {
       deps.metrics.answerMs.observe(performance.now() - started);
     }
   };
+}
+
+/** The TwiML for a call: the stream (business found, call state written), or the unknown-number message. */
+async function answerCall(deps: VoiceWebhookDeps, params: VoiceWebhookParams, log: Logger): Promise<Answer> {
+  const direction = callDirection(params);
+  const businessNumber = direction === 'inbound' ? params.To : params.From;
+  await deps.timeline.record(params.CallSid, 'webhook.received', { from: params.From, to: params.To, direction }, { logger: log });
+  const business = await deps.businesses.findByPhoneNumber(businessNumber);
+  if (!business) {
+    await answerUnknownNumber(deps, params, direction, businessNumber, log);
+    return { twiml: sayAndHangUpTwiml(deps.config.messages.unknownNumber), outcome: 'unknown_number' };
+  }
+  const callToken = newCallToken();
+  const receivedAt = Date.now();
+  // The calls row (status received) also arms the stream watchdog (watchdog/stream-watchdog.ts).
+  const [, , , fresh] = await Promise.all([
+    deps.redis.set(callKeys.token(params.CallSid), callToken, 'EX', deps.config.callTokenTtlSeconds),
+    writeCallMeta(deps.redis, { callSid: params.CallSid, businessId: business.id, direction, from: params.From, to: params.To, receivedAt }),
+    deps.calls.recordReceived({ callSid: params.CallSid, businessId: business.id, direction, from: params.From, to: params.To, status: 'received' }),
+    deps.queue.enqueue({ callSid: params.CallSid, businessId: business.id, direction, enqueuedAt: receivedAt }),
+  ]);
+  await deps.timeline.record(params.CallSid, 'prebuild.enqueued', { job_id: params.CallSid, duplicate: !fresh }, { logger: log });
+  const twiml = streamTwiml(streamTwimlFor(deps.config, params.CallSid, { callToken, businessId: business.id, direction }));
+  return { twiml, outcome: 'connected' };
+}
+
+/**
+ * The call was answered with the fallback, but the cut-short work finished later and wrote the
+ * call's token and meta: delete them, so no bridge warms a model session for a stream that will
+ * never start (a claim for a call without meta is skipped) and the token is never accepted.
+ */
+async function forgetLateCall(deps: VoiceWebhookDeps, callSid: string, log: Logger): Promise<void> {
+  try {
+    await deps.redis.del(callKeys.token(callSid), callKeys.meta(callSid));
+  } catch (err) {
+    log.warn('late call state not deleted', errorFields(err));
+  }
+}
+
+/** The connection is ready, or becomes ready within `waitMs` (a reconnect under way). */
+async function connected(redis: RedisClient, waitMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  if (waitMs <= 0) return false;
+  return new Promise((resolve) => {
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), waitMs);
+    redis.on('ready', onReady);
+  });
+}
+
+/**
+ * The work's result, or undefined once `ms` passed. Work that finishes late is left to finish (a
+ * call answered with the fallback never opens its stream; its token and meta expire), and its
+ * failure is not reported twice.
+ */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function answerUnknownNumber(
