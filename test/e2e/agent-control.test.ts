@@ -9,7 +9,7 @@
  */
 import { expect } from 'chai';
 import { FRAME_MS } from '@voice/protocols';
-import type { TimelineEntry } from '@voice/redis';
+import { readConversation, type TimelineEntry } from '@voice/redis';
 import { LONG_REPLY_TEXT, TwilioRestDouble, waitFor, type RecordedResponse, type RecordedSession, type TwilioCallerDouble } from '@voice/testkit';
 import type { StackOptions } from '../support/stack.js';
 import { createTestBusiness } from '../support/business.js';
@@ -242,6 +242,9 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     expect(answer.trigger).to.equal('client');
     expect(heardOf(call, answer), 'the answer to the key press was heard').to.be.greaterThan(answer.audioMsSent / 2);
     expect(fields(timeline, 'dtmf.received')).to.include({ digit: '3', outcome: 'sent_to_model' });
+    // The press is the caller's turn on the conversation record: a resumed session and the transcript see it.
+    const { entries } = await readConversation(ctx.redis, summary.callSid);
+    expect(entries.filter((e) => e.kind === 'caller').map((e) => e.text)).to.include('The caller pressed 3 on the keypad.');
   });
 
   it('DTMF while the agent speaks: the agent is not cut off, and answers the press after it finished', async () => {

@@ -141,7 +141,13 @@ export class CallSession {
     };
     const hasActiveResponse = (): boolean => this.state.activeResponseId !== undefined;
     this.agentControl = new AgentControl({ tl: this.tl, channel: this.channel, callControl: deps.callControl, stats: this.state.stats, logger, send: sendLive, isLive: () => this.state.phase === 'live' });
-    this.dtmf = new DtmfInput({ tl: this.tl, enabled: () => this.prompt?.prompt.dtmfEnabled, send: sendLive, hasActiveResponse });
+    this.dtmf = new DtmfInput({
+      tl: this.tl,
+      enabled: () => this.prompt?.prompt.dtmfEnabled,
+      send: sendLive,
+      hasActiveResponse,
+      recordTurn: (text) => this.conversation.append({ kind: 'caller', text, item_id: '' }),
+    });
     const toolTurns = new ToolTurns({
       ...deps,
       send: sendLive,

@@ -28,6 +28,8 @@ export interface DtmfInputDeps {
   /** Sends to the model session if the call is live; false otherwise. */
   send(event: RealtimeClientEvent): boolean;
   hasActiveResponse(): boolean;
+  /** The key press as the caller's turn on the conversation record (a resumed session and the transcript see it). */
+  recordTurn(text: string): void;
 }
 
 export class DtmfInput {
@@ -40,8 +42,10 @@ export class DtmfInput {
     const { deps } = this;
     const enabled = deps.enabled();
     if (enabled === false) return this.ignored(digit, 'dtmf_disabled');
-    const item: RealtimeClientEvent = { type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: dtmfText(digit) }] } };
+    const text = dtmfText(digit);
+    const item: RealtimeClientEvent = { type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } };
     if (enabled === undefined || !deps.send(item)) return this.ignored(digit, 'not_live');
+    deps.recordTurn(text);
     void deps.tl.record('dtmf.received', { digit, outcome: 'sent_to_model' satisfies DtmfOutcome });
     if (deps.hasActiveResponse()) this.responseWanted = true;
     else this.requestResponse();
