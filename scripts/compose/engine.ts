@@ -1,0 +1,178 @@
+/**
+ * The Docker engine the smoke test runs on: one that already answers
+ * (DOCKER_HOST, this script's own socket, the system socket), or else a
+ * dockerd started here, isolated from any system engine: its own data root
+ * (kept between runs: the image cache), exec root, pid file and socket, all
+ * under SMOKE.workDir. An engine started here is stopped by `stop()`, which
+ * also removes the docker0 bridge if the engine created it.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runCommand, succeeds } from './command.js';
+import { SMOKE, type StorageDriver } from './settings.js';
+
+export class EngineError extends Error {
+  override name = 'EngineError';
+}
+
+export interface Engine {
+  /** DOCKER_HOST for every docker and docker-compose command. */
+  host: string;
+  startedHere: boolean;
+  storageDriver: string;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_BRIDGE = 'docker0';
+
+export function enginePaths(workDir: string) {
+  const dir = join(workDir, 'engine');
+  return {
+    dir,
+    dataRoot: join(dir, 'data'),
+    // Short: containerd's sockets live under it, and a unix socket path is limited to 107 bytes.
+    execRoot: join(dir, 'exec'),
+    pidFile: join(dir, 'dockerd.pid'),
+    socket: join(dir, 'docker.sock'),
+    log: join(dir, 'dockerd.log'),
+  };
+}
+
+async function answers(host: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await runCommand('docker', ['version', '--format', '{{.Server.Version}} {{.Server.Os}}'], {
+      timeoutMs: SMOKE.timeouts.dockerQueryMs,
+      env: { DOCKER_HOST: host },
+    });
+    return stdout.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function storageDriverOf(host: string): Promise<string> {
+  const { stdout } = await runCommand('docker', ['info', '--format', '{{.Driver}}'], { timeoutMs: SMOKE.timeouts.dockerQueryMs, env: { DOCKER_HOST: host } });
+  return stdout.trim();
+}
+
+/** An engine that answers already, or one started here with the first storage driver that works. */
+export async function acquireEngine(workDir: string, drivers: readonly StorageDriver[], say: (line: string) => void): Promise<Engine> {
+  const paths = enginePaths(workDir);
+  const candidates = [process.env.DOCKER_HOST, `unix://${paths.socket}`, `unix://${SMOKE.systemSocket}`].filter((h): h is string => !!h);
+  for (const host of candidates) {
+    const version = await answers(host);
+    if (version) {
+      const storageDriver = await storageDriverOf(host);
+      say(`using the running engine at ${host} (${version}, ${storageDriver}); it stays running`);
+      return { host, startedHere: false, storageDriver, stop: async () => undefined };
+    }
+  }
+  const failures: string[] = [];
+  for (const driver of drivers) {
+    try {
+      return await startEngine(paths, driver, say);
+    } catch (err) {
+      failures.push(`${driver}: ${(err as Error).message}`);
+      say(`dockerd with ${driver} did not start (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  throw new EngineError(`no engine could be started:\n  ${failures.join('\n  ')}\n  (log: ${paths.log})`);
+}
+
+async function startEngine(paths: ReturnType<typeof enginePaths>, driver: StorageDriver, say: (line: string) => void): Promise<Engine> {
+  mkdirSync(paths.dir, { recursive: true });
+  const host = `unix://${paths.socket}`;
+  const hadBridge = DEFAULT_BRIDGE in networkInterfaces() || existsSync(`/sys/class/net/${DEFAULT_BRIDGE}`);
+  const log = openSync(paths.log, 'a');
+  const args = [
+    '-n', String(SMOKE.niceness), 'dockerd',
+    `--storage-driver=${driver}`,
+    `--data-root=${paths.dataRoot}`,
+    `--exec-root=${paths.execRoot}`,
+    `--pidfile=${paths.pidFile}`,
+    `--host=${host}`,
+  ];
+  say(`starting dockerd (${driver}, data root ${paths.dataRoot}, socket ${paths.socket})`);
+  // Its own session: the engine (and the containers, which inherit its niceness) outlive no one by accident:
+  // stop() ends it, and so does this process's exit handler below.
+  const child = spawn('nice', args, { stdio: ['ignore', log, log], detached: true });
+  closeSync(log);
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => (exited = `exited (${code ?? signal})`));
+  child.once('error', (err) => (exited = err.message));
+  const killOnExit = () => {
+    try {
+      if (child.pid) process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  };
+  process.on('exit', killOnExit);
+
+  const deadline = Date.now() + SMOKE.timeouts.engineStartMs;
+  while (!(await answers(host))) {
+    if (exited) {
+      process.off('exit', killOnExit);
+      throw new EngineError(`dockerd ${exited}: ${lastLines(paths.log)}`);
+    }
+    if (Date.now() > deadline) {
+      killOnExit();
+      process.off('exit', killOnExit);
+      throw new EngineError(`dockerd did not answer within ${SMOKE.timeouts.engineStartMs / 1000} s: ${lastLines(paths.log)}`);
+    }
+    await sleep(SMOKE.timeouts.pollMs);
+  }
+  const storageDriver = await storageDriverOf(host);
+  const stop = async () => {
+    process.off('exit', killOnExit);
+    const pid = readPid(paths.pidFile) ?? child.pid;
+    if (pid !== undefined && exited === undefined) {
+      process.kill(pid, 'SIGTERM');
+      const stopBy = Date.now() + SMOKE.timeouts.engineStopMs;
+      while (exited === undefined && Date.now() < stopBy) await sleep(SMOKE.timeouts.pollMs / 4);
+      if (exited === undefined) killOnExit();
+    }
+    if (!hadBridge && existsSync(`/sys/class/net/${DEFAULT_BRIDGE}`)) {
+      await succeeds('ip', ['link', 'delete', DEFAULT_BRIDGE], { timeoutMs: SMOKE.timeouts.dockerQueryMs });
+    }
+  };
+  return { host, startedHere: true, storageDriver, stop };
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function lastLines(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-3).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * The host's address on the engine's default bridge: the containers reach the
+ * host there (the Realtime double listens on it). It is this engine's own
+ * network on this machine.
+ */
+export async function hostAddressOnBridge(host: string): Promise<string> {
+  const { stdout } = await runCommand(
+    'docker',
+    ['network', 'inspect', 'bridge', '--format', '{{index .Options "com.docker.network.bridge.name"}} {{range .IPAM.Config}}{{.Gateway}}{{end}}'],
+    { timeoutMs: SMOKE.timeouts.dockerQueryMs, env: { DOCKER_HOST: host } },
+  );
+  const [name, gateway] = stdout.trim().split(/\s+/);
+  if (gateway) return gateway;
+  const address = networkInterfaces()[name ?? DEFAULT_BRIDGE]?.find((a) => a.family === 'IPv4')?.address;
+  if (!address) throw new EngineError(`the engine's default bridge (${name ?? DEFAULT_BRIDGE}) has no IPv4 address on this host`);
+  return address;
+}
