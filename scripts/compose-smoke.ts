@@ -79,7 +79,10 @@ async function main(): Promise<number> {
   const teardown = async () => {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     if (failed && stack) await stack.saveLogs(join(runDir, 'compose.log')).then(() => say(`service logs: ${join(runDir, 'compose.log')}`), () => undefined);
-    if (cli.keepUp) return say(`--keep-up: the stack runs (project ${SMOKE.project}); DOCKER_HOST=${engine?.host}`);
+    if (cli.keepUp) {
+      engine?.keep();
+      return say(`--keep-up: the stack runs (docker-compose --project-name ${SMOKE.project}); DOCKER_HOST=${engine?.host}`);
+    }
     if (stack) {
       say('docker-compose down --volumes');
       await stack.down().catch((err: unknown) => say(`down failed: ${(err as Error).message}`));
@@ -121,6 +124,8 @@ async function main(): Promise<number> {
     });
     say(`building ${SMOKE.images.app} (the Dockerfile, NODE_IMAGE=voice-local/node)`);
     await stack.build();
+    // What an interrupted earlier run may have left in this engine.
+    await stack.down();
     say(`docker-compose up (nginx on 127.0.0.1:${lbPort})`);
     await stack.up();
     const containers = await stack.waitHealthy();

@@ -4,14 +4,14 @@
  * dockerd started here, isolated from any system engine: its own data root
  * (kept between runs: the image cache), exec root, pid file and socket, all
  * under SMOKE.workDir. An engine started here is stopped by `stop()`, which
- * also removes the docker0 bridge if the engine created it.
+ * also undoes what it changed on the host's network (host-network.ts).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runCommand, succeeds } from './command.js';
+import { runCommand } from './command.js';
+import { snapshotHostNetwork } from './host-network.js';
 import { SMOKE, type StorageDriver } from './settings.js';
 
 export class EngineError extends Error {
@@ -24,6 +24,8 @@ export interface Engine {
   startedHere: boolean;
   storageDriver: string;
   stop(): Promise<void>;
+  /** Leaves an engine started here running after this process exits. */
+  keep(): void;
 }
 
 const DEFAULT_BRIDGE = 'docker0';
@@ -67,7 +69,7 @@ export async function acquireEngine(workDir: string, drivers: readonly StorageDr
     if (version) {
       const storageDriver = await storageDriverOf(host);
       say(`using the running engine at ${host} (${version}, ${storageDriver}); it stays running`);
-      return { host, startedHere: false, storageDriver, stop: async () => undefined };
+      return { host, startedHere: false, storageDriver, stop: async () => undefined, keep: () => undefined };
     }
   }
   const failures: string[] = [];
@@ -85,7 +87,7 @@ export async function acquireEngine(workDir: string, drivers: readonly StorageDr
 async function startEngine(paths: ReturnType<typeof enginePaths>, driver: StorageDriver, say: (line: string) => void): Promise<Engine> {
   mkdirSync(paths.dir, { recursive: true });
   const host = `unix://${paths.socket}`;
-  const hadBridge = DEFAULT_BRIDGE in networkInterfaces() || existsSync(`/sys/class/net/${DEFAULT_BRIDGE}`);
+  const hostNetwork = await snapshotHostNetwork();
   const log = openSync(paths.log, 'a');
   const args = [
     '-n', String(SMOKE.niceness), 'dockerd',
@@ -116,11 +118,13 @@ async function startEngine(paths: ReturnType<typeof enginePaths>, driver: Storag
   while (!(await answers(host))) {
     if (exited) {
       process.off('exit', killOnExit);
+      await hostNetwork.restore();
       throw new EngineError(`dockerd ${exited}: ${lastLines(paths.log)}`);
     }
     if (Date.now() > deadline) {
       killOnExit();
       process.off('exit', killOnExit);
+      await hostNetwork.restore();
       throw new EngineError(`dockerd did not answer within ${SMOKE.timeouts.engineStartMs / 1000} s: ${lastLines(paths.log)}`);
     }
     await sleep(SMOKE.timeouts.pollMs);
@@ -135,11 +139,9 @@ async function startEngine(paths: ReturnType<typeof enginePaths>, driver: Storag
       while (exited === undefined && Date.now() < stopBy) await sleep(SMOKE.timeouts.pollMs / 4);
       if (exited === undefined) killOnExit();
     }
-    if (!hadBridge && existsSync(`/sys/class/net/${DEFAULT_BRIDGE}`)) {
-      await succeeds('ip', ['link', 'delete', DEFAULT_BRIDGE], { timeoutMs: SMOKE.timeouts.dockerQueryMs });
-    }
+    await hostNetwork.restore();
   };
-  return { host, startedHere: true, storageDriver, stop };
+  return { host, startedHere: true, storageDriver, stop, keep: () => process.off('exit', killOnExit) };
 }
 
 function readPid(file: string): number | undefined {
@@ -172,7 +174,12 @@ export async function hostAddressOnBridge(host: string): Promise<string> {
   );
   const [name, gateway] = stdout.trim().split(/\s+/);
   if (gateway) return gateway;
-  const address = networkInterfaces()[name ?? DEFAULT_BRIDGE]?.find((a) => a.family === 'IPv4')?.address;
-  if (!address) throw new EngineError(`the engine's default bridge (${name ?? DEFAULT_BRIDGE}) has no IPv4 address on this host`);
+  // Not os.networkInterfaces(): it leaves out a bridge with no container attached (no carrier).
+  const { stdout: ipJson } = await runCommand('ip', ['-json', '-4', 'addr', 'show', 'dev', name || DEFAULT_BRIDGE], {
+    timeoutMs: SMOKE.timeouts.dockerQueryMs,
+  });
+  const parsed = JSON.parse(ipJson) as Array<{ addr_info?: Array<{ local?: string }> }>;
+  const address = parsed[0]?.addr_info?.[0]?.local;
+  if (!address) throw new EngineError(`the engine's default bridge (${name || DEFAULT_BRIDGE}) has no IPv4 address on this host`);
   return address;
 }

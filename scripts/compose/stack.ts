@@ -76,9 +76,9 @@ export class ComposeStack {
     await this.compose(['build', '--build-arg', `NODE_IMAGE=${localImage('node')}`, SMOKE.oneShot], SMOKE.timeouts.appBuildMs, true);
   }
 
+  /** No --scale: the replicas are docker-compose.yml's deploy.replicas (docker-compose 1.27+ and v2 honour them). */
   async up(): Promise<void> {
-    const scale = Object.entries(SMOKE.replicas).flatMap(([service, n]) => (n > 1 ? ['--scale', `${service}=${n}`] : []));
-    await this.compose(['up', '--detach', '--no-build', ...scale], SMOKE.timeouts.composeUpMs);
+    await this.compose(['up', '--detach', '--no-build'], SMOKE.timeouts.composeUpMs);
   }
 
   /** Containers, the network and the volume; the images stay (the engine's cache). */
