@@ -24,7 +24,7 @@ import { acquireEngine, enginePaths, hostAddressOnBridge, type Engine } from './
 import { ensureLocalImages } from './compose/local-images.js';
 import { ensureTools } from './compose/prerequisites.js';
 import { SMOKE, type StorageDriver } from './compose/settings.js';
-import { SMOKE_CALL, checkCall, placeSmokeCall, startDouble, type StartedDouble } from './compose/smoke-call.js';
+import { SMOKE_CALL, checkCall, modelSideOf, placeSmokeCall, startDouble, type StartedDouble } from './compose/smoke-call.js';
 import { ComposeStack, StackError } from './compose/stack.js';
 
 const startedAt = Date.now();
@@ -137,7 +137,7 @@ async function main(): Promise<number> {
     say(`placing a call from ${SMOKE_CALL.from} to the demo business through nginx`);
     const result = await placeSmokeCall({ lbPort, authToken, redisAddress });
     process.stdout.write(`\nTimeline of ${result.summary.callSid}:\n${formatTimeline(result.timeline)}\n\n`);
-    const problems = checkCall(result, double.double);
+    const problems = checkCall(result, modelSideOf(double.double));
     say(`the caller heard ${Math.round(result.summary.heardAudibleMs)} ms of speech, first audio ${result.summary.firstAudioAtMs?.toFixed(0) ?? '-'} ms after START`);
     for (const p of problems) say(`FAIL: ${p}`);
     failed = problems.length > 0;

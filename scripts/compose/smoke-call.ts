@@ -54,10 +54,6 @@ export const SMOKE_CALL = {
   apps: ['webhook', 'media-gateway', 'realtime-bridge'],
 } as const;
 
-export class SmokeCheckError extends Error {
-  override name = 'SmokeCheckError';
-}
-
 export interface StartedDouble {
   double: RealtimeDouble;
   baseURL: string;
@@ -115,17 +111,30 @@ export async function placeSmokeCall(options: { lbPort: number; authToken: strin
   }
 }
 
-/** What a person would check: the caller heard a greeting, and every service wrote its part of the timeline. */
-export function checkCall({ summary, timeline }: CallResult, double: RealtimeDouble): string[] {
+/** What the model side saw: how many sessions the double had, and what its first response spoke. */
+export interface ModelSide {
+  sessions: number;
+  firstResponseText: string | undefined;
+}
+
+export function modelSideOf(double: RealtimeDouble): ModelSide {
+  return { sessions: double.sessions.length, firstResponseText: double.sessions[0]?.responses[0]?.text };
+}
+
+/** The parts of the caller's summary the checks read. */
+export type HeardSummary = Pick<CallSummary, 'webhookStatus' | 'firstAudioAtMs' | 'heardAudibleMs'>;
+
+/** What a person would check: the caller heard the greeting, and every service wrote its part of the timeline. */
+export function checkCall({ summary, timeline }: { summary: HeardSummary; timeline: TimelineEntry[] }, model: ModelSide): string[] {
   const problems: string[] = [];
   if (summary.webhookStatus !== 200) problems.push(`the webhook answered ${summary.webhookStatus ?? 'nothing'} through nginx`);
   if (summary.firstAudioAtMs === undefined) problems.push('the caller heard no audio');
   if (summary.heardAudibleMs < SMOKE_CALL.minGreetingMs) problems.push(`the caller heard ${Math.round(summary.heardAudibleMs)} ms of speech, less than a greeting`);
-  const sessions = double.sessions.length;
-  if (sessions !== 1) problems.push(`the Realtime double saw ${sessions} sessions, expected 1`);
+  if (model.sessions !== 1) problems.push(`the Realtime double saw ${model.sessions} sessions, expected 1`);
   // The seeded business's greeting travelled Postgres -> webhook's prebuilt prompt -> bridge -> model.
-  const greeting = double.sessions[0]?.responses[0]?.text;
-  if (greeting !== DEMO_GREETING) problems.push(`the first response spoke ${JSON.stringify(greeting)}, not the demo business's greeting`);
+  if (model.firstResponseText !== DEMO_GREETING) {
+    problems.push(`the first response spoke ${JSON.stringify(model.firstResponseText)}, not the demo business's greeting`);
+  }
   const events = timeline.map((e) => e.event);
   for (const name of SMOKE_CALL.requiredEvents) if (!events.includes(name)) problems.push(`${name} is missing from the timeline`);
   for (const [first, then] of SMOKE_CALL.before) {
