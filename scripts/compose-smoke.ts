@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '@voice/testkit';
 import { formatTimeline } from '@voice/redis';
-import { acquireEngine, enginePaths, hostAddressOnBridge, type Engine } from './compose/engine.js';
+import { acquireEngine, answers, enginePaths, hostAddressOnBridge, type Engine } from './compose/engine.js';
 import { ensureLocalImages } from './compose/local-images.js';
 import { ensureTools } from './compose/prerequisites.js';
 import { SMOKE, type StorageDriver } from './compose/settings.js';
@@ -64,6 +64,8 @@ async function main(): Promise<number> {
   const installed = await ensureTools(logFile);
   if (installed.length) say(`installed Debian packages: ${installed.join(' ')}`);
   if (cli.cold) {
+    const paths = enginePaths(SMOKE.workDir);
+    if (await answers(`unix://${paths.socket}`)) throw new UsageError(`--cold: an engine still runs on ${paths.socket}; stop it first`);
     say('--cold: emptying the engine data root');
     rmSync(enginePaths(SMOKE.workDir).dataRoot, { recursive: true, force: true });
   }

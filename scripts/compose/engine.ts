@@ -43,7 +43,8 @@ export function enginePaths(workDir: string) {
   };
 }
 
-async function answers(host: string): Promise<string | undefined> {
+/** The engine's version when one answers at `host`. */
+export async function answers(host: string): Promise<string | undefined> {
   try {
     const { stdout } = await runCommand('docker', ['version', '--format', '{{.Server.Version}} {{.Server.Os}}'], {
       timeoutMs: SMOKE.timeouts.dockerQueryMs,
