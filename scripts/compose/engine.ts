@@ -99,20 +99,22 @@ async function startEngine(paths: ReturnType<typeof enginePaths>, driver: Storag
     `--host=${host}`,
   ];
   say(`starting dockerd (${driver}, data root ${paths.dataRoot}, socket ${paths.socket})`);
-  // Its own session: the engine (and the containers, which inherit its niceness) outlive no one by accident:
-  // stop() ends it, and so does this process's exit handler below.
+  // Its own process group: a Ctrl-C in the terminal reaches this script, which tears down in order (stack,
+  // then engine), not dockerd directly. The containers inherit the engine's niceness.
   const child = spawn('nice', args, { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
   let exited: string | undefined;
   child.once('exit', (code, signal) => (exited = `exited (${code ?? signal})`));
   child.once('error', (err) => (exited = err.message));
-  const killOnExit = () => {
+  const signal = (sig: NodeJS.Signals) => {
     try {
-      if (child.pid) process.kill(child.pid, 'SIGKILL');
+      if (child.pid) process.kill(child.pid, sig);
     } catch {
       // Gone already.
     }
   };
+  // If this script ends without stop() (a crash), the engine still shuts down (dockerd stops its containers).
+  const killOnExit = () => signal('SIGTERM');
   process.on('exit', killOnExit);
 
   const deadline = Date.now() + SMOKE.timeouts.engineStartMs;
@@ -123,7 +125,7 @@ async function startEngine(paths: ReturnType<typeof enginePaths>, driver: Storag
       throw new EngineError(`dockerd ${exited}: ${lastLines(paths.log)}`);
     }
     if (Date.now() > deadline) {
-      killOnExit();
+      signal('SIGKILL');
       process.off('exit', killOnExit);
       await hostNetwork.restore();
       throw new EngineError(`dockerd did not answer within ${SMOKE.timeouts.engineStartMs / 1000} s: ${lastLines(paths.log)}`);
@@ -133,25 +135,15 @@ async function startEngine(paths: ReturnType<typeof enginePaths>, driver: Storag
   const storageDriver = await storageDriverOf(host);
   const stop = async () => {
     process.off('exit', killOnExit);
-    const pid = readPid(paths.pidFile) ?? child.pid;
-    if (pid !== undefined && exited === undefined) {
-      process.kill(pid, 'SIGTERM');
+    if (exited === undefined) {
+      signal('SIGTERM');
       const stopBy = Date.now() + SMOKE.timeouts.engineStopMs;
       while (exited === undefined && Date.now() < stopBy) await sleep(SMOKE.timeouts.pollMs / 4);
-      if (exited === undefined) killOnExit();
+      if (exited === undefined) signal('SIGKILL');
     }
     await hostNetwork.restore();
   };
   return { host, startedHere: true, storageDriver, stop, keep: () => process.off('exit', killOnExit) };
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function lastLines(file: string): string {
