@@ -1,4 +1,6 @@
-# syntax=docker/dockerfile:1
+# No `# syntax=` line: BuildKit would pull that frontend image from a registry
+# first, and the file uses nothing beyond the built-in Dockerfile syntax, so it
+# also builds offline and with the legacy builder (`npm run compose:smoke`).
 #
 # One image for all three services; the command picks the service:
 #   node apps/webhook/dist/main.js          (default)
@@ -10,6 +12,9 @@
 #   docker run --env-file .env -p 3000:3000 voice-agent-backend
 #   docker run --env-file .env -p 3001:3001 voice-agent-backend node apps/media-gateway/dist/main.js
 
+# The base of every stage. The default is the official image; any image with
+# the same interface works (node and npm on PATH, a `node` user with uid 1000):
+# `npm run compose:smoke` passes one built from Debian (infra/compose/local-images).
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---------------------------------------------------------------------------

@@ -99,7 +99,22 @@ async function tryLock(lockPath: string): Promise<{ release(): Promise<void> } |
   }
 }
 
-async function generateCertificate(): Promise<{ cert: string; key: string }> {
+/**
+ * A fresh certificate written to `dir`, valid also for `ipAddresses`: for a
+ * double that listens on an address other than loopback (the smoke test's,
+ * on the host's Docker bridge, for clients inside containers). Not shared,
+ * not cached: its one user passes it to the double and to its clients.
+ */
+export async function createTlsCertificate(dir: string, { ipAddresses }: { ipAddresses: readonly string[] }): Promise<TlsCertificate> {
+  await mkdir(dir, { recursive: true });
+  const fresh = await generateCertificate(ipAddresses);
+  const certPath = path.resolve(dir, CERT_FILE);
+  await writeFile(path.resolve(dir, KEY_FILE), fresh.key, { mode: 0o600 });
+  await writeFile(certPath, fresh.cert, { mode: 0o644 });
+  return { ...fresh, certPath };
+}
+
+async function generateCertificate(extraIps: readonly string[] = []): Promise<{ cert: string; key: string }> {
   const notBefore = new Date();
   const notAfter = new Date(notBefore.getTime() + VALIDITY_DAYS * MS_PER_DAY);
   const pems = await generate([{ name: 'commonName', value: COMMON_NAME }], {
@@ -117,6 +132,7 @@ async function generateCertificate(): Promise<{ cert: string; key: string }> {
           { type: 2, value: 'localhost' },
           { type: 7, ip: '127.0.0.1' },
           { type: 7, ip: '::1' },
+          ...extraIps.map((ip) => ({ type: 7 as const, ip })),
         ],
       },
     ],

@@ -1,2 +1,2 @@
-export { defaultTlsDir, loadOrCreateTlsCertificate, TlsCertificateError } from './certificate.js';
+export { createTlsCertificate, defaultTlsDir, loadOrCreateTlsCertificate, TlsCertificateError } from './certificate.js';
 export type { TlsCertificate } from './certificate.js';
