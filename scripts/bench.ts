@@ -52,7 +52,9 @@ async function main(flags: BenchFlags): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const cpuProfDir = flags.cpuProf ? join(RESULTS_DIR, `prof-${stamp}`) : undefined;
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), node ${process.version}, everything on this host`;
-  say(`${flags.quick ? 'quick' : 'full'} run: calls ${flags.calls.join(', ')} x ${flags.durationS} s on ${flags.paths.join(', ')}`);
+  say(
+    `${flags.quick ? 'quick' : 'full'} run: calls ${flags.calls.join(', ')} x ${flags.durationS} s on ${flags.paths.join(', ')}`,
+  );
 
   let stopRun: (() => Promise<void>) | undefined;
   process.once('SIGINT', () => {
@@ -62,9 +64,10 @@ async function main(flags: BenchFlags): Promise<void> {
       .finally(() => process.exit(EXIT_INTERRUPTED));
   });
   const redisUrl = privateRedis?.url ?? endpoints.redis.url;
-  const run = await runBench({ flags, redisUrl, redisPid: privateRedis?.pid, databaseUrl: endpoints.databaseUrl, cpuProfDir }, (stop) => (stopRun = stop)).finally(
-    () => privateRedis?.stop(),
-  );
+  const run = await runBench(
+    { flags, redisUrl, redisPid: privateRedis?.pid, databaseUrl: endpoints.databaseUrl, cpuProfDir },
+    (stop) => (stopRun = stop),
+  ).finally(() => privateRedis?.stop());
 
   const table = renderTable(run, flags, machine);
   process.stdout.write(`${table}\n`);
@@ -80,7 +83,12 @@ if (flags) {
   main(flags)
     .then(() => process.exit(0))
     .catch((err: unknown) => {
-      const message = err instanceof PreflightError || err instanceof BenchUsageError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+      const message =
+        err instanceof PreflightError || err instanceof BenchUsageError
+          ? err.message
+          : err instanceof Error
+            ? (err.stack ?? err.message)
+            : String(err);
       process.stderr.write(`[bench] failed: ${message}\n`);
       process.exit(1);
     });

@@ -9,7 +9,9 @@ try {
   const request = parseCallArgs(process.argv.slice(2), process.env);
   const callSid = await placeCallFromCli(request);
   process.stdout.write(`${callSid}\n`);
-  process.stderr.write(`placed: ${request.body.from ?? `business ${request.body.businessId}`} -> ${request.body.to}; npm run calls -- show ${callSid}\n`);
+  process.stderr.write(
+    `placed: ${request.body.from ?? `business ${request.body.businessId}`} -> ${request.body.to}; npm run calls -- show ${callSid}\n`,
+  );
 } catch (err) {
   process.stderr.write(`npm run call: ${(err as Error).message}\n`);
   if (err instanceof CallUsageError) process.stderr.write(`${CALL_CLI_USAGE}\n`);

@@ -25,4 +25,10 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 // exitCode rather than exit(): let stdout flush and sockets close on their own.
-process.exitCode = await runCalls({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr, signal: stop.signal });
+process.exitCode = await runCalls({
+  argv: process.argv.slice(2),
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signal: stop.signal,
+});

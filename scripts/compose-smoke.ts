@@ -24,7 +24,14 @@ import { acquireEngine, answers, enginePaths, hostAddressOnBridge, type Engine }
 import { ensureLocalImages } from './compose/local-images.js';
 import { ensureTools } from './compose/prerequisites.js';
 import { SMOKE, type StorageDriver } from './compose/settings.js';
-import { SMOKE_CALL, checkCall, modelSideOf, placeSmokeCall, startDouble, type StartedDouble } from './compose/smoke-call.js';
+import {
+  SMOKE_CALL,
+  checkCall,
+  modelSideOf,
+  placeSmokeCall,
+  startDouble,
+  type StartedDouble,
+} from './compose/smoke-call.js';
 import { ComposeStack, StackError } from './compose/stack.js';
 
 const startedAt = Date.now();
@@ -65,7 +72,8 @@ async function main(): Promise<number> {
   if (installed.length) say(`installed Debian packages: ${installed.join(' ')}`);
   if (cli.cold) {
     const paths = enginePaths(SMOKE.workDir);
-    if (await answers(`unix://${paths.socket}`)) throw new UsageError(`--cold: an engine still runs on ${paths.socket}; stop it first`);
+    if (await answers(`unix://${paths.socket}`))
+      throw new UsageError(`--cold: an engine still runs on ${paths.socket}; stop it first`);
     say('--cold: emptying the engine data root');
     rmSync(enginePaths(SMOKE.workDir).dataRoot, { recursive: true, force: true });
   }
@@ -80,10 +88,16 @@ async function main(): Promise<number> {
   };
   const teardown = async () => {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-    if (failed && stack) await stack.saveLogs(join(runDir, 'compose.log')).then(() => say(`service logs: ${join(runDir, 'compose.log')}`), () => undefined);
+    if (failed && stack)
+      await stack.saveLogs(join(runDir, 'compose.log')).then(
+        () => say(`service logs: ${join(runDir, 'compose.log')}`),
+        () => undefined,
+      );
     if (cli.keepUp) {
       engine?.keep();
-      return say(`--keep-up: the stack runs (docker-compose --project-name ${SMOKE.project}); DOCKER_HOST=${engine?.host}`);
+      return say(
+        `--keep-up: the stack runs (docker-compose --project-name ${SMOKE.project}); DOCKER_HOST=${engine?.host}`,
+      );
     }
     if (stack) {
       say('docker-compose down --volumes');
@@ -131,7 +145,11 @@ async function main(): Promise<number> {
     say(`docker-compose up (nginx on 127.0.0.1:${lbPort})`);
     await stack.up();
     const containers = await stack.waitHealthy();
-    say(`stack healthy: ${containers.length} containers (${Object.entries(SMOKE.replicas).map(([s, n]) => `${s} x${n}`).join(', ')}), migrate exited 0`);
+    say(
+      `stack healthy: ${containers.length} containers (${Object.entries(SMOKE.replicas)
+        .map(([s, n]) => `${s} x${n}`)
+        .join(', ')}), migrate exited 0`,
+    );
     await waitForLinks(containers.filter((c) => c.service === 'media-gateway').map((c) => c.ip));
 
     const redisAddress = containers.find((c) => c.service === 'redis')?.ip;
@@ -140,7 +158,9 @@ async function main(): Promise<number> {
     const result = await placeSmokeCall({ lbPort, authToken, redisAddress });
     process.stdout.write(`\nTimeline of ${result.summary.callSid}:\n${formatTimeline(result.timeline)}\n\n`);
     const problems = checkCall(result, modelSideOf(double.double));
-    say(`the caller heard ${Math.round(result.summary.heardAudibleMs)} ms of speech, first audio ${result.summary.firstAudioAtMs?.toFixed(0) ?? '-'} ms after START`);
+    say(
+      `the caller heard ${Math.round(result.summary.heardAudibleMs)} ms of speech, first audio ${result.summary.firstAudioAtMs?.toFixed(0) ?? '-'} ms after START`,
+    );
     for (const p of problems) say(`FAIL: ${p}`);
     failed = problems.length > 0;
   } catch (err) {
@@ -159,14 +179,17 @@ async function waitForLinks(gatewayAddresses: string[]): Promise<void> {
   for (;;) {
     const open = await Promise.all(gatewayAddresses.map((ip) => linksOpen(ip)));
     if (open.every((n) => n >= bridges)) return say(`every gateway has ${bridges} media links open`);
-    if (Date.now() > deadline) throw new StackError(`gateways' media links open: ${open.join(', ')}; expected ${bridges} each`);
+    if (Date.now() > deadline)
+      throw new StackError(`gateways' media links open: ${open.join(', ')}; expected ${bridges} each`);
     await new Promise((resolve) => setTimeout(resolve, SMOKE.timeouts.pollMs));
   }
 }
 
 async function linksOpen(ip: string): Promise<number> {
   try {
-    const res = await fetch(`http://${ip}:${SMOKE.ports.gateway}/metrics`, { signal: AbortSignal.timeout(SMOKE.timeouts.dockerQueryMs) });
+    const res = await fetch(`http://${ip}:${SMOKE.ports.gateway}/metrics`, {
+      signal: AbortSignal.timeout(SMOKE.timeouts.dockerQueryMs),
+    });
     const m = /^media_link_open(?:\{[^}]*\})? (\d+)/m.exec(await res.text());
     return m ? Number(m[1]) : 0;
   } catch {

@@ -59,7 +59,9 @@ async function runDemo(services: LocalServices): Promise<number> {
       env: {
         REDIS_URL: endpoints.redis.url,
         // The services read the cluster from here (it wins over REDIS_URL); unset for standalone Redis.
-        REDIS_CLUSTER_NODES: endpoints.redis.clusterNodes ? formatClusterNodes(endpoints.redis.clusterNodes) : undefined,
+        REDIS_CLUSTER_NODES: endpoints.redis.clusterNodes
+          ? formatClusterNodes(endpoints.redis.clusterNodes)
+          : undefined,
         DATABASE_URL: endpoints.databaseUrl,
         REDIS_NAMESPACE: namespace,
         PUBLIC_BASE_URL,
@@ -75,7 +77,9 @@ async function runDemo(services: LocalServices): Promise<number> {
       },
     });
     const running = stack;
-    say(`services up: webhook :${running.webhookPort}, gateway :${running.gatewayPorts[0]}, bridge :${running.bridgePorts[0]}, model ${running.realtimeBaseURL}`);
+    say(
+      `services up: webhook :${running.webhookPort}, gateway :${running.gatewayPorts[0]}, bridge :${running.bridgePorts[0]}, model ${running.realtimeBaseURL}`,
+    );
 
     const call = placeCall({
       webhookUrl: `http://127.0.0.1:${running.webhookPort}/twilio/voice`,
@@ -90,8 +94,13 @@ async function runDemo(services: LocalServices): Promise<number> {
     });
     say(`placing call ${call.callSid} to ${DEMO_PHONE_NUMBER}; the caller will say: "${CALLER_SAYS}"`);
     const progress = setInterval(() => {
-      const heard = call.firstAudioAtMs === undefined ? 'no audio yet' : `first audio ${Math.round(call.firstAudioAtMs)} ms after START`;
-      say(`  call ${call.state}: ${call.sentFrames} frames sent, ${heard}, ${Math.round(call.heardAudibleMs())} ms of speech heard`);
+      const heard =
+        call.firstAudioAtMs === undefined
+          ? 'no audio yet'
+          : `first audio ${Math.round(call.firstAudioAtMs)} ms after START`;
+      say(
+        `  call ${call.state}: ${call.sentFrames} frames sent, ${heard}, ${Math.round(call.heardAudibleMs())} ms of speech heard`,
+      );
     }, PROGRESS_EVERY_MS);
     const summary = await call.done.finally(() => clearInterval(progress));
 
@@ -100,18 +109,25 @@ async function runDemo(services: LocalServices): Promise<number> {
       message: 'the call to be finalized',
     }).catch(() => say('warning: call.metrics did not appear; the timeline below is partial'));
     const timeline = await readTimeline(redis, summary.callSid);
-    process.stdout.write(`\nTimeline of ${summary.callSid} (redis-cli XRANGE 'call:{${summary.callSid}}:timeline' - +):\n`);
+    process.stdout.write(
+      `\nTimeline of ${summary.callSid} (redis-cli XRANGE 'call:{${summary.callSid}}:timeline' - +):\n`,
+    );
     process.stdout.write(`${formatTimeline(timeline)}\n\n`);
 
     const dir = join(REPO_ROOT, 'recordings');
     mkdirSync(dir, { recursive: true });
     const wav = join(dir, `demo-${summary.callSid}.wav`);
     await call.writeWav(wav);
-    say(`the caller heard ${Math.round(summary.heardAudibleMs)} ms of speech (first audio ${summary.firstAudioAtMs?.toFixed(0) ?? '-'} ms after START)`);
+    say(
+      `the caller heard ${Math.round(summary.heardAudibleMs)} ms of speech (first audio ${summary.firstAudioAtMs?.toFixed(0) ?? '-'} ms after START)`,
+    );
     say(`recording of what the caller heard: ${wav}`);
     say(`the on-call view of this call: npm run calls -- show ${summary.callSid}`);
 
-    const ok = summary.firstAudioAtMs !== undefined && timeline.some((e) => e.event === 'greeting.first_audio') && timeline.some((e) => e.event === 'call.ended');
+    const ok =
+      summary.firstAudioAtMs !== undefined &&
+      timeline.some((e) => e.event === 'greeting.first_audio') &&
+      timeline.some((e) => e.event === 'call.ended');
     if (!ok) say('the call did not complete as expected: see the timeline above');
     return ok ? 0 : 1;
   } finally {
@@ -124,7 +140,12 @@ async function runDemo(services: LocalServices): Promise<number> {
 main()
   .then((code) => process.exit(code))
   .catch((err: unknown) => {
-    const message = err instanceof PreflightError || err instanceof LocalServiceError ? err.message : err instanceof Error ? err.message : String(err);
+    const message =
+      err instanceof PreflightError || err instanceof LocalServiceError
+        ? err.message
+        : err instanceof Error
+          ? err.message
+          : String(err);
     process.stderr.write(`[demo] failed: ${message}\n`);
     process.exit(1);
   });

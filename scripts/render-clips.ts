@@ -44,7 +44,8 @@ async function main(): Promise<void> {
 /** Cuts leading and trailing silence (whole 20 ms frames below the audible threshold), keeping a little of each. */
 function trimSilence(audio: Buffer): Buffer {
   const frames = Math.ceil(audio.length / FRAME_BYTES);
-  const audible = (i: number) => mulawRms(audio.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES)) > AUDIBLE_RMS_THRESHOLD;
+  const audible = (i: number) =>
+    mulawRms(audio.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES)) > AUDIBLE_RMS_THRESHOLD;
   let first = 0;
   while (first < frames && !audible(first)) first++;
   let last = frames - 1;

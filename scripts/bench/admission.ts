@@ -38,17 +38,44 @@ const BRIDGES = 2;
 /** Everyone at once: admission is about a burst, not a ramp. */
 const BURST_ARRIVAL_RATE = 200;
 
-export async function runAdmission(plan: AdmissionPlan, options: TargetOptions, codec: StampCodec): Promise<AdmissionResult> {
-  const target = await startSystemTarget('warm', { ...options, bridges: BRIDGES, extraEnv: { BRIDGE_MAX_CALLS: String(plan.perBridge) } });
+export async function runAdmission(
+  plan: AdmissionPlan,
+  options: TargetOptions,
+  codec: StampCodec,
+): Promise<AdmissionResult> {
+  const target = await startSystemTarget('warm', {
+    ...options,
+    bridges: BRIDGES,
+    extraEnv: { BRIDGE_MAX_CALLS: String(plan.perBridge) },
+  });
   const redis = new Redis(options.redisUrl);
   try {
     const calls = BRIDGES * plan.perBridge + plan.extra;
     say(`admission: ${calls} calls at once on ${BRIDGES} bridges of ${plan.perBridge}`);
-    const placed = placeCalls(target, { calls, durationMs: plan.durationS * 1000, startDelayMs: plan.startDelayMs, arrivalRate: BURST_ARRIVAL_RATE, phase: 'spread' }, new TrafficRecorder(codec));
+    const placed = placeCalls(
+      target,
+      {
+        calls,
+        durationMs: plan.durationS * 1000,
+        startDelayMs: plan.startDelayMs,
+        arrivalRate: BURST_ARRIVAL_RATE,
+        phase: 'spread',
+      },
+      new TrafficRecorder(codec),
+    );
     const summaries = await placed.done;
     // Timelines are written a moment after the calls end.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const result: AdmissionResult = { plan, calls, greeted: 0, busy: 0, other: 0, silent: 0, busyHeardMs: [], maxPerBridge: 0 };
+    const result: AdmissionResult = {
+      plan,
+      calls,
+      greeted: 0,
+      busy: 0,
+      other: 0,
+      silent: 0,
+      busyHeardMs: [],
+      maxPerBridge: 0,
+    };
     const perBridge = new Map<string, number>();
     for (const summary of summaries) {
       const timeline = await readTimeline(redis, summary.callSid);

@@ -86,11 +86,20 @@ export function placeCalls(target: Target, plan: PlacementPlan, traffic: Traffic
   })();
   const done = placed.then(() => Promise.all(summaries));
   const clockStats = (): FrameClockStats =>
-    clocks.map((c) => c.stats()).reduce((a, b) => ({ ticks: a.ticks + b.ticks, lateTicks: a.lateTicks + b.lateTicks, maxLagMs: Math.max(a.maxLagMs, b.maxLagMs) }), {
-      ticks: 0,
-      lateTicks: 0,
-      maxLagMs: 0,
-    });
+    clocks
+      .map((c) => c.stats())
+      .reduce(
+        (a, b) => ({
+          ticks: a.ticks + b.ticks,
+          lateTicks: a.lateTicks + b.lateTicks,
+          maxLagMs: Math.max(a.maxLagMs, b.maxLagMs),
+        }),
+        {
+          ticks: 0,
+          lateTicks: 0,
+          maxLagMs: 0,
+        },
+      );
   return { callers, clockStats, placed, done };
 }
 

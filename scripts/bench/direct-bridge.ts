@@ -26,7 +26,14 @@ const DEFAULT_MODEL = 'gpt-realtime';
 const MEDIA_PATH = '/media-stream';
 const VOICE = 'alloy';
 const INSTRUCTIONS = 'You are a helpful receptionist. Greet the caller briefly, then help them.';
-const SERVER_VAD = { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500, create_response: true, interrupt_response: true } as const;
+const SERVER_VAD = {
+  type: 'server_vad',
+  threshold: 0.5,
+  prefix_padding_ms: 300,
+  silence_duration_ms: 500,
+  create_response: true,
+  interrupt_response: true,
+} as const;
 const NORMAL_CLOSE = 1000;
 
 function requireEnv(name: string): string {
@@ -38,14 +45,22 @@ function requireEnv(name: string): string {
 const port = Number(requireEnv('DIRECT_BRIDGE_PORT'));
 const streamUrl = requireEnv('PUBLIC_STREAM_URL');
 const model = process.env.OPENAI_REALTIME_MODEL || DEFAULT_MODEL;
-const openai = new OpenAI({ apiKey: requireEnv('OPENAI_API_KEY'), baseURL: requireEnv('OPENAI_BASE_URL'), maxRetries: 0 });
+const openai = new OpenAI({
+  apiKey: requireEnv('OPENAI_API_KEY'),
+  baseURL: requireEnv('OPENAI_BASE_URL'),
+  maxRetries: 0,
+});
 
 const app = express();
 app.get('/readyz', (_req, res) => {
   res.send('ok');
 });
 app.post('/incoming-call', (_req, res) => {
-  res.type('text/xml').send(`<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="${streamUrl}" /></Connect></Response>`);
+  res
+    .type('text/xml')
+    .send(
+      `<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="${streamUrl}" /></Connect></Response>`,
+    );
 });
 
 const server = createServer(app);
@@ -83,14 +98,19 @@ function bridgeCall(twilio: WebSocket): void {
         type: 'realtime',
         output_modalities: ['audio'],
         instructions: INSTRUCTIONS,
-        audio: { input: { format: { type: 'audio/pcmu' }, turn_detection: SERVER_VAD }, output: { format: { type: 'audio/pcmu' }, voice: VOICE } },
+        audio: {
+          input: { format: { type: 'audio/pcmu' }, turn_detection: SERVER_VAD },
+          output: { format: { type: 'audio/pcmu' }, voice: VOICE },
+        },
       },
     });
     for (const audio of pending) rt.send({ type: 'input_audio_buffer.append', audio });
     pending = [];
     greet();
   });
-  rt.on('error', (err) => console.error(JSON.stringify({ level: 'warn', message: 'realtime error', error: err.message })));
+  rt.on('error', (err) =>
+    console.error(JSON.stringify({ level: 'warn', message: 'realtime error', error: err.message })),
+  );
   rt.socket.on('close', () => {
     if (twilio.readyState === twilio.OPEN) twilio.close(NORMAL_CLOSE);
   });
@@ -102,9 +122,19 @@ function bridgeCall(twilio: WebSocket): void {
       if (event.item_id) lastAssistantItem = event.item_id;
       twilio.send(JSON.stringify({ event: 'mark', streamSid, mark: { name: 'responsePart' } }));
       markQueue.push('responsePart');
-    } else if (event.type === 'input_audio_buffer.speech_started' && markQueue.length > 0 && lastAssistantItem && responseStartMs !== undefined) {
+    } else if (
+      event.type === 'input_audio_buffer.speech_started' &&
+      markQueue.length > 0 &&
+      lastAssistantItem &&
+      responseStartMs !== undefined
+    ) {
       const elapsed = Math.max(0, latestMediaMs - responseStartMs);
-      rt.send({ type: 'conversation.item.truncate', item_id: lastAssistantItem, content_index: 0, audio_end_ms: elapsed });
+      rt.send({
+        type: 'conversation.item.truncate',
+        item_id: lastAssistantItem,
+        content_index: 0,
+        audio_end_ms: elapsed,
+      });
       twilio.send(JSON.stringify({ event: 'clear', streamSid }));
       markQueue.length = 0;
       lastAssistantItem = undefined;

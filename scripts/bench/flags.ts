@@ -96,24 +96,35 @@ const MS_PER_S = 1000;
 const ALL_PATHS: readonly PathName[] = ['warm', 'cold', 'direct'];
 const MAX_CALLS = 4095;
 
-function positive(name: string, raw: string | undefined, fallback: number, { integer = false, allowZero = false } = {}): number {
+function positive(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  { integer = false, allowZero = false } = {},
+): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   const ok = Number.isFinite(n) && (allowZero ? n >= 0 : n > 0) && (!integer || Number.isInteger(n));
-  if (!ok) throw new BenchUsageError(`--${name} must be a ${integer ? 'whole ' : ''}number${allowZero ? ' >= 0' : ' > 0'}, got '${raw}'`);
+  if (!ok)
+    throw new BenchUsageError(
+      `--${name} must be a ${integer ? 'whole ' : ''}number${allowZero ? ' >= 0' : ' > 0'}, got '${raw}'`,
+    );
   return n;
 }
 
 function callCounts(raw: string | undefined, fallback: readonly number[]): number[] {
   if (raw === undefined) return [...fallback];
   const counts = raw.split(',').map((part) => positive('calls', part.trim(), 0, { integer: true }));
-  if (counts.some((n) => n > MAX_CALLS)) throw new BenchUsageError(`--calls: at most ${MAX_CALLS} calls per scenario (the stamp holds 12 bits)`);
+  if (counts.some((n) => n > MAX_CALLS))
+    throw new BenchUsageError(`--calls: at most ${MAX_CALLS} calls per scenario (the stamp holds 12 bits)`);
   return counts;
 }
 
 function pathList(raw: string | undefined, noDirect: boolean, noCold: boolean): PathName[] {
   const paths = raw === undefined ? [...ALL_PATHS] : raw.split(',').map((p) => p.trim());
-  for (const p of paths) if (!ALL_PATHS.includes(p as PathName)) throw new BenchUsageError(`--paths: unknown path '${p}' (warm, cold, direct)`);
+  for (const p of paths)
+    if (!ALL_PATHS.includes(p as PathName))
+      throw new BenchUsageError(`--paths: unknown path '${p}' (warm, cold, direct)`);
   return (paths as PathName[]).filter((p) => !(noDirect && p === 'direct') && !(noCold && p === 'cold'));
 }
 
@@ -159,15 +170,20 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
   const quick = values.quick ?? false;
   const profile = quick ? { ...BENCH_DEFAULTS, ...QUICK_PROFILE } : BENCH_DEFAULTS;
   const onlyOutbound = values['only-outbound'] ?? false;
-  if (onlyOutbound && values['no-outbound']) throw new BenchUsageError('--only-outbound and --no-outbound: nothing to run');
+  if (onlyOutbound && values['no-outbound'])
+    throw new BenchUsageError('--only-outbound and --no-outbound: nothing to run');
   const paths = onlyOutbound ? [] : pathList(values.paths, values['no-direct'] ?? false, values['no-cold'] ?? false);
   if (paths.length === 0 && !onlyOutbound) throw new BenchUsageError('nothing to run: every path was switched off');
   return {
     quick,
     calls: callCounts(values.calls, profile.calls),
     durationS: positive('duration-s', values['duration-s'], profile.durationS),
-    connectDelayMs: positive('connect-delay-ms', values['connect-delay-ms'], profile.connectDelayMs, { allowZero: true }),
-    firstAudioDelayMs: positive('first-audio-delay-ms', values['first-audio-delay-ms'], profile.firstAudioDelayMs, { allowZero: true }),
+    connectDelayMs: positive('connect-delay-ms', values['connect-delay-ms'], profile.connectDelayMs, {
+      allowZero: true,
+    }),
+    firstAudioDelayMs: positive('first-audio-delay-ms', values['first-audio-delay-ms'], profile.firstAudioDelayMs, {
+      allowZero: true,
+    }),
     startDelayMs: positive('start-delay-ms', values['start-delay-ms'], profile.startDelayMs, { allowZero: true }),
     arrivalRate: positive('arrival-rate', values['arrival-rate'], profile.arrivalRate),
     realtimeFactor: positive('realtime-factor', values['realtime-factor'], profile.realtimeFactor),
@@ -189,13 +205,16 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
           durationMs: profile.outboundDurationS * MS_PER_S,
           arrivalRate: positive('arrival-rate', values['arrival-rate'], profile.arrivalRate),
         },
-    admission: onlyOutbound || values['no-admission']
-      ? undefined
-      : {
-          perBridge: positive('admission-per-bridge', values['admission-per-bridge'], profile.admissionPerBridge, { integer: true }),
-          extra: positive('admission-extra', values['admission-extra'], profile.admissionExtra, { integer: true }),
-          durationS: profile.admissionDurationS,
-          startDelayMs: profile.startDelayMs,
-        },
+    admission:
+      onlyOutbound || values['no-admission']
+        ? undefined
+        : {
+            perBridge: positive('admission-per-bridge', values['admission-per-bridge'], profile.admissionPerBridge, {
+              integer: true,
+            }),
+            extra: positive('admission-extra', values['admission-extra'], profile.admissionExtra, { integer: true }),
+            durationS: profile.admissionDurationS,
+            startDelayMs: profile.startDelayMs,
+          },
   };
 }

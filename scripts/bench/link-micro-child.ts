@@ -15,7 +15,9 @@ const FRAME_BYTES = 160;
 const SECRET = 'bench-link-micro-secret-0123456789';
 const WARMUP_MS = 1000;
 
-const { values } = parseArgs({ options: { calls: { type: 'string' }, seconds: { type: 'string' }, 'no-link': { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { calls: { type: 'string' }, seconds: { type: 'string' }, 'no-link': { type: 'boolean' } },
+});
 const calls = Number(values.calls ?? 50);
 const seconds = Number(values.seconds ?? 10);
 const useLink = !values['no-link'];
@@ -42,29 +44,53 @@ async function main(): Promise<void> {
   let server: MediaLinkServer | undefined;
   if (useLink) {
     let bridgeSide: Parameters<ConstructorParameters<typeof MediaLinkServer>[0]['onLink']>[0] | undefined;
-    server = new MediaLinkServer({ instanceId: 'bench-bridge', secret: SECRET, port: 0, host: '127.0.0.1', logger, onLink: (l) => (bridgeSide = l) });
+    server = new MediaLinkServer({
+      instanceId: 'bench-bridge',
+      secret: SECRET,
+      port: 0,
+      host: '127.0.0.1',
+      logger,
+      onLink: (l) => (bridgeSide = l),
+    });
     await server.start();
-    const gatewaySide = await dialMediaLink({ host: '127.0.0.1', port: server.port, instanceId: 'bench-gateway', secret: SECRET, logger });
+    const gatewaySide = await dialMediaLink({
+      host: '127.0.0.1',
+      port: server.port,
+      instanceId: 'bench-gateway',
+      secret: SECRET,
+      logger,
+    });
     while (!bridgeSide) await new Promise((r) => setTimeout(r, 5));
     const bridge = bridgeSide;
     bridge.onRecord = (r) => r.t === 'media' && onArrive(r.payload);
     gatewaySide.onRecord = (r) => r.t === 'media' && onArrive(r.payload);
     toBridge = (ch, payload) => gatewaySide.send({ t: 'media', ch, payload });
-    toGateway = (ch, payload) => bridge.send({ t: 'media', ch, payload, at: performance.now(), greeting: false, markAfter: `item_${ch}|${payload.length}` });
+    toGateway = (ch, payload) =>
+      bridge.send({
+        t: 'media',
+        ch,
+        payload,
+        at: performance.now(),
+        greeting: false,
+        markAfter: `item_${ch}|${payload.length}`,
+      });
   }
   let sent = 0;
   const timers: NodeJS.Timeout[] = [];
   for (let ch = 1; ch <= calls; ch++) {
     // Each call on its own phase within the 20 ms tick, as real streams are.
-    const start = setTimeout(() => {
-      timers.push(
-        setInterval(() => {
-          toBridge(ch, stampedFrame(performance.now()));
-          toGateway(ch, stampedFrame(performance.now()));
-          sent += 2;
-        }, FRAME_MS),
-      );
-    }, (ch * FRAME_MS) / calls);
+    const start = setTimeout(
+      () => {
+        timers.push(
+          setInterval(() => {
+            toBridge(ch, stampedFrame(performance.now()));
+            toGateway(ch, stampedFrame(performance.now()));
+            sent += 2;
+          }, FRAME_MS),
+        );
+      },
+      (ch * FRAME_MS) / calls,
+    );
     timers.push(start);
   }
   await new Promise((r) => setTimeout(r, WARMUP_MS));

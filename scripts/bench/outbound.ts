@@ -47,7 +47,11 @@ export async function runOutbound(plan: OutboundPlan, options: TargetOptions): P
     accountSid: BENCH_ACCOUNT_SID,
     authToken: BENCH_AUTH_TOKEN,
     outbound: {
-      callee: () => ({ answer: 'human', ringMs: plan.ringMs, caller: { script: [], hangupAfterMs: plan.durationMs, recordSentPayloads: false } }),
+      callee: () => ({
+        answer: 'human',
+        ringMs: plan.ringMs,
+        caller: { script: [], hangupAfterMs: plan.durationMs, recordSentPayloads: false },
+      }),
       resolveUrl: (publicUrl) => {
         const url = new URL(publicUrl);
         return `${system.origin}${url.pathname}${url.search}`;
@@ -58,7 +62,12 @@ export async function runOutbound(plan: OutboundPlan, options: TargetOptions): P
   await rest.start();
   const target = await startSystemTarget('warm', {
     ...options,
-    extraEnv: { ...options.extraEnv, API_TOKEN: BENCH_API_TOKEN, TWILIO_ACCOUNT_SID: BENCH_ACCOUNT_SID, TWILIO_API_BASE_URL: rest.baseURL },
+    extraEnv: {
+      ...options.extraEnv,
+      API_TOKEN: BENCH_API_TOKEN,
+      TWILIO_ACCOUNT_SID: BENCH_ACCOUNT_SID,
+      TWILIO_API_BASE_URL: rest.baseURL,
+    },
   });
   const webhookOrigin = new URL(target.webhookUrl).origin;
   system.origin = webhookOrigin;

@@ -34,10 +34,27 @@ export async function startPrivateRedis(opts: { password?: string; port?: number
   const auth = opts.password === undefined ? [] : ['--requirepass', opts.password];
   const child: ChildProcess = spawn(
     REDIS_SERVER,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', ...auth],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+      ...auth,
+    ],
     { stdio: 'ignore' },
   );
-  const url = opts.password === undefined ? `redis://127.0.0.1:${port}` : `redis://:${encodeURIComponent(opts.password)}@127.0.0.1:${port}`;
+  const url =
+    opts.password === undefined
+      ? `redis://127.0.0.1:${port}`
+      : `redis://:${encodeURIComponent(opts.password)}@127.0.0.1:${port}`;
   const running = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;

@@ -21,7 +21,8 @@ export class ServiceLogEcho {
     const n = (this.seen.get(label) ?? 0) + 1;
     this.seen.set(label, n);
     if (n <= ECHOED_LOG_LINES_PER_SERVICE) say(`  ${label}: ${line.slice(0, 400)}`);
-    else if (n === ECHOED_LOG_LINES_PER_SERVICE + 1) say(`  ${label}: more warnings/errors follow (counted, not shown)`);
+    else if (n === ECHOED_LOG_LINES_PER_SERVICE + 1)
+      say(`  ${label}: more warnings/errors follow (counted, not shown)`);
   };
 
   /** Warn/error lines per service since the last call, then reset. */

@@ -45,7 +45,11 @@ export class RedisProbe {
 
   async snapshot(): Promise<RedisSnapshot> {
     this.count('info', 3);
-    const [stats, memory, cpu] = await Promise.all([this.redis.info('commandstats'), this.redis.info('memory'), this.redis.info('cpu')]);
+    const [stats, memory, cpu] = await Promise.all([
+      this.redis.info('commandstats'),
+      this.redis.info('memory'),
+      this.redis.info('cpu'),
+    ]);
     const commands = new Map<string, number>();
     for (const [name, value] of infoFields(stats)) {
       const calls = /calls=(\d+)/.exec(value)?.[1];

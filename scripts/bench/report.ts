@@ -117,14 +117,23 @@ function greetingByPath(run: ScenarioRun): ScenarioReport['greeting'] {
   return out;
 }
 
-function steadyCost(run: ScenarioRun, steadyServices: number[], steadyCallMinutes: number): NonNullable<ScenarioReport['cpu']['steady']> {
+function steadyCost(
+  run: ScenarioRun,
+  steadyServices: number[],
+  steadyCallMinutes: number,
+): NonNullable<ScenarioReport['cpu']['steady']> {
   const callMinutes = (run.spec.calls * run.spec.durationS) / 60;
   const servicesPerCallMinute = steadyServices.reduce((a, b) => a + b, 0) / steadyCallMinutes;
   const steadyRedis = run.redis?.steadyCpuSeconds;
   const redisPerCallMinute = steadyRedis === undefined ? undefined : steadyRedis / steadyCallMinutes;
-  const total = run.usage.filter((u) => u.role !== 'bench').reduce((n, u) => n + u.cpuSeconds, 0) + (run.redis?.cpuSeconds ?? 0);
+  const total =
+    run.usage.filter((u) => u.role !== 'bench').reduce((n, u) => n + u.cpuSeconds, 0) + (run.redis?.cpuSeconds ?? 0);
   const streaming = (servicesPerCallMinute + (redisPerCallMinute ?? 0)) * callMinutes;
-  return { servicesPerCallMinute, redisPerCallMinute, setupMsPerCall: (Math.max(0, total - streaming) / run.spec.calls) * MS_PER_S };
+  return {
+    servicesPerCallMinute,
+    redisPerCallMinute,
+    setupMsPerCall: (Math.max(0, total - streaming) / run.spec.calls) * MS_PER_S,
+  };
 }
 
 function direction(histogram: LatencyHistogram, counts: DirectionCounts): DirectionReport {
@@ -145,7 +154,10 @@ export function reportScenario(run: ScenarioRun, idle: IdleCost): ScenarioReport
   const r = run.redis;
   const steadyCallMinutes = run.steadySeconds === undefined ? undefined : (run.spec.calls * run.steadySeconds) / 60;
   const steadyServices = run.usage.filter((u) => u.role !== 'bench').map((u) => u.steadyCpuSeconds);
-  const steady = steadyCallMinutes && steadyServices.every((x) => x !== undefined) ? steadyCost(run, steadyServices as number[], steadyCallMinutes) : undefined;
+  const steady =
+    steadyCallMinutes && steadyServices.every((x) => x !== undefined)
+      ? steadyCost(run, steadyServices as number[], steadyCallMinutes)
+      : undefined;
   const reported = run.metrics.map((m) => Number(m?.first_greeting_audio_ms)).filter((n) => Number.isFinite(n));
   const kb = (bytes: number) => bytes / BYTES_PER_KB;
   return {
@@ -168,7 +180,10 @@ export function reportScenario(run: ScenarioRun, idle: IdleCost): ScenarioReport
     peakRssMiB,
     redis: r && {
       commandsPerCall: r.commands.total / run.spec.calls,
-      steadyCommandsPerCallSecond: r.steadyCommands && r.steadyCommands.seconds > 0 ? r.steadyCommands.total / (run.spec.calls * r.steadyCommands.seconds) : undefined,
+      steadyCommandsPerCallSecond:
+        r.steadyCommands && r.steadyCommands.seconds > 0
+          ? r.steadyCommands.total / (run.spec.calls * r.steadyCommands.seconds)
+          : undefined,
       topCommands: Object.entries(r.commands.byCommand)
         .sort((a, b) => b[1] - a[1])
         .slice(0, TOP_COMMANDS)
@@ -190,7 +205,9 @@ export function reportScenario(run: ScenarioRun, idle: IdleCost): ScenarioReport
       clockMaxLagMs: run.clock.maxLagMs,
       benchLoopP99Ms: run.benchLoopDelayMs.p99,
       benchLoopMaxMs: run.benchLoopDelayMs.max,
-      otherLoadCores: Math.max(0, run.hostBusySeconds - run.usage.reduce((n, u) => n + u.cpuSeconds, 0) - (r?.cpuSeconds ?? 0)) / run.wallSeconds,
+      otherLoadCores:
+        Math.max(0, run.hostBusySeconds - run.usage.reduce((n, u) => n + u.cpuSeconds, 0) - (r?.cpuSeconds ?? 0)) /
+        run.wallSeconds,
       stealCores: run.hostStealSeconds / run.wallSeconds,
     },
   };
@@ -207,11 +224,13 @@ export function compareWithDirect(reports: ScenarioReport[]): void {
     const base = direct.cpu.servicesPerCallMinute;
     if (base > 0) {
       report.cpu.ratioVsDirect = report.cpu.servicesPerCallMinute / base;
-      report.cpu.ratioWithRedisVsDirect = (report.cpu.servicesPerCallMinute + (report.cpu.redisPerCallMinute ?? 0)) / base;
+      report.cpu.ratioWithRedisVsDirect =
+        (report.cpu.servicesPerCallMinute + (report.cpu.redisPerCallMinute ?? 0)) / base;
     }
     const steadyBase = direct.cpu.steady?.servicesPerCallMinute;
     const steady = report.cpu.steady;
-    if (steady && steadyBase) steady.ratioWithRedisVsDirect = (steady.servicesPerCallMinute + (steady.redisPerCallMinute ?? 0)) / steadyBase;
+    if (steady && steadyBase)
+      steady.ratioWithRedisVsDirect = (steady.servicesPerCallMinute + (steady.redisPerCallMinute ?? 0)) / steadyBase;
   }
 }
 

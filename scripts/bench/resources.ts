@@ -64,7 +64,9 @@ export class SteadyWindow {
   }
 
   get seconds(): number | undefined {
-    return this.startedAt === undefined || this.endedAt === undefined ? undefined : (this.endedAt - this.startedAt) / 1000;
+    return this.startedAt === undefined || this.endedAt === undefined
+      ? undefined
+      : (this.endedAt - this.startedAt) / 1000;
   }
 }
 

@@ -28,7 +28,6 @@ const IDLE_MEASURE_MS = 2000;
 /** Load scenarios give the bridge room for every call and a few more. */
 const LOAD_CAPACITY_MARGIN = 10;
 
-
 export interface BenchRunOptions {
   flags: BenchFlags;
   redisUrl: string;
@@ -49,7 +48,10 @@ export interface BenchRun {
   outbound?: OutboundResult;
 }
 
-export async function runBench(options: BenchRunOptions, onStop: (stop: () => Promise<void>) => void): Promise<BenchRun> {
+export async function runBench(
+  options: BenchRunOptions,
+  onStop: (stop: () => Promise<void>) => void,
+): Promise<BenchRun> {
   const { flags } = options;
   let recorder: TrafficRecorder | undefined;
   const tap: RealtimeDoubleTap = {
@@ -88,7 +90,9 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
     // Speech synthesis blocks the event loop for a few hundred ms: render every phrase before measuring.
     await renderScript([LONG_REPLY_TEXT, ...DEFAULT_REPLIES].map((say) => ({ say })));
     await double.start();
-    say(`Realtime double at ${double.baseURL} (connect ${flags.connectDelayMs} ms, first audio ${flags.firstAudioDelayMs} ms, ${flags.realtimeFactor}x real time)`);
+    say(
+      `Realtime double at ${double.baseURL} (connect ${flags.connectDelayMs} ms, first audio ${flags.firstAudioDelayMs} ms, ${flags.realtimeFactor}x real time)`,
+    );
     const targetOptions: TargetOptions = {
       model: { baseURL: double.baseURL, certPath: double.certPath, apiKey: MODEL_API_KEY },
       redisUrl: options.redisUrl,
@@ -98,18 +102,31 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
       cpuProfDir: options.cpuProfDir,
       onLine: echo.onLine,
       // The load scenarios measure the transport, not admission: every bridge takes every call.
-      extraEnv: { BRIDGE_MAX_CALLS: String(Math.max(...flags.calls, flags.outbound?.calls ?? 0) + LOAD_CAPACITY_MARGIN) },
+      extraEnv: {
+        BRIDGE_MAX_CALLS: String(Math.max(...flags.calls, flags.outbound?.calls ?? 0) + LOAD_CAPACITY_MARGIN),
+      },
     };
     for (const path of flags.paths) {
       say(`starting ${describe(path)}...`);
-      target = path === 'direct' ? await startDirectTarget(targetOptions) : await startSystemTarget(path, targetOptions);
-      if (flags.renice) renice([...target.measured().map((p) => p.pid), ...(options.redisPid ? [options.redisPid] : [])]);
+      target =
+        path === 'direct' ? await startDirectTarget(targetOptions) : await startSystemTarget(path, targetOptions);
+      if (flags.renice)
+        renice([...target.measured().map((p) => p.pid), ...(options.redisPid ? [options.redisPid] : [])]);
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       const idle = await measureIdle(target, probe);
-      say(`${describe(path)} idle: ${(idle.servicesCores * 100).toFixed(1)}% of a core${target.role === 'system' ? `, Redis ${(idle.redisCores * 100).toFixed(1)}%` : ''}`);
+      say(
+        `${describe(path)} idle: ${(idle.servicesCores * 100).toFixed(1)}% of a core${target.role === 'system' ? `, Redis ${(idle.redisCores * 100).toFixed(1)}%` : ''}`,
+      );
       for (const calls of flags.calls) {
         const run = await runScenario(
-          { path, calls, durationS: flags.durationS, startDelayMs: flags.startDelayMs, arrivalRate: flags.arrivalRate, phase: flags.phase },
+          {
+            path,
+            calls,
+            durationS: flags.durationS,
+            startDelayMs: flags.startDelayMs,
+            arrivalRate: flags.arrivalRate,
+            phase: flags.phase,
+          },
           { target, codec, probe, setTrafficRecorder: (r) => (recorder = r) },
         );
         callSids.push(...run.summaries.map((s) => s.callSid));
@@ -124,7 +141,9 @@ export async function runBench(options: BenchRunOptions, onStop: (stop: () => Pr
     }
     if (flags.linkMicro) {
       const calls = Math.max(...flags.calls);
-      say(`the media link alone: ${calls} calls both ways for ${flags.linkMicroSeconds} s, then the same harness without it`);
+      say(
+        `the media link alone: ${calls} calls both ways for ${flags.linkMicroSeconds} s, then the same harness without it`,
+      );
       link = await measureLink(calls, flags.linkMicroSeconds);
     }
     if (flags.admission) {

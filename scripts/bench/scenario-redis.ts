@@ -39,7 +39,8 @@ export class RedisMemorySampler {
   private readonly samples: Array<{ live: number; used: number }> = [];
   private readonly steady = new SteadyWindow();
   private readonly steadyCpu: { start?: number; end?: number } = {};
-  private readonly steadySnapshots: { start?: { snap: RedisSnapshot; own: Map<string, number> }; end?: RedisSnapshot } = {};
+  private readonly steadySnapshots: { start?: { snap: RedisSnapshot; own: Map<string, number> }; end?: RedisSnapshot } =
+    {};
   private liveKeyBytes: Partial<Record<KeyKind, number>> | undefined;
 
   private constructor(
@@ -58,10 +59,14 @@ export class RedisMemorySampler {
     this.samples.push({ live, used: await this.probe.usedMemory() });
     const edge = this.steady.update(live, planned);
     if (edge) this.steadyCpu[edge] = await this.probe.cpuSeconds();
-    if (edge === 'start') this.steadySnapshots.start = { own: this.probe.ownCounts(), snap: await this.probe.snapshot() };
+    if (edge === 'start')
+      this.steadySnapshots.start = { own: this.probe.ownCounts(), snap: await this.probe.snapshot() };
     if (edge === 'end') this.steadySnapshots.end = await this.probe.snapshot();
     if (this.liveKeyBytes === undefined && live === planned) {
-      const sample = callers.filter((c) => c.state === 'streaming').slice(0, KEY_SAMPLE_CALLS).map((c) => c.callSid);
+      const sample = callers
+        .filter((c) => c.state === 'streaming')
+        .slice(0, KEY_SAMPLE_CALLS)
+        .map((c) => c.callSid);
       this.liveKeyBytes = await this.probe.keyMemory(sample);
     }
   }
@@ -107,13 +112,21 @@ async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean,
   return value;
 }
 
-export async function measureRedis(probe: RedisProbe, memory: RedisMemorySampler, callSids: readonly string[]): Promise<RedisCost> {
+export async function measureRedis(
+  probe: RedisProbe,
+  memory: RedisMemorySampler,
+  callSids: readonly string[],
+): Promise<RedisCost> {
   const metrics = await pollUntil(
     () => probe.callMetrics(callSids),
     (m) => [...m.values()].every((fields) => fields !== undefined),
     FINALIZE_TIMEOUT_MS,
   );
-  const leftovers = await pollUntil(() => probe.leftovers(callSids), (l) => l.total === 0, LEFTOVER_TIMEOUT_MS);
+  const leftovers = await pollUntil(
+    () => probe.leftovers(callSids),
+    (l) => l.total === 0,
+    LEFTOVER_TIMEOUT_MS,
+  );
   const after = await probe.snapshot();
   const residualKeyBytes = await probe.keyMemory(callSids.slice(0, KEY_SAMPLE_CALLS));
   return {

@@ -65,14 +65,29 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
   const label = `${spec.path} ${spec.calls} call${spec.calls === 1 ? '' : 's'}`;
   const traffic = new TrafficRecorder(ctx.codec);
   ctx.setTrafficRecorder(traffic);
-  const resources = new ResourceSampler([...target.measured(), { label: 'bench (doubles)', role: 'bench', pid: process.pid }]);
+  const resources = new ResourceSampler([
+    ...target.measured(),
+    { label: 'bench (doubles)', role: 'bench', pid: process.pid },
+  ]);
   const memory = target.role === 'system' ? await RedisMemorySampler.begin(ctx.probe) : undefined;
   const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
   const startedAt = performance.now();
   const durationMs = spec.durationS * 1000;
-  const placed = placeCalls(target, { calls: spec.calls, durationMs, startDelayMs: spec.startDelayMs, arrivalRate: spec.arrivalRate, phase: spec.phase }, traffic);
-  say(`${label}: placing calls (${spec.arrivalRate}/s, START ${spec.startDelayMs} ms after the socket opens, ${spec.durationS} s each)`);
+  const placed = placeCalls(
+    target,
+    {
+      calls: spec.calls,
+      durationMs,
+      startDelayMs: spec.startDelayMs,
+      arrivalRate: spec.arrivalRate,
+      phase: spec.phase,
+    },
+    traffic,
+  );
+  say(
+    `${label}: placing calls (${spec.arrivalRate}/s, START ${spec.startDelayMs} ms after the socket opens, ${spec.durationS} s each)`,
+  );
 
   let sampling = Promise.resolve();
   const sampler = setInterval(() => {
@@ -100,7 +115,9 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
   // Closes the steady window if no sample caught the first hangup (short scenarios).
   resources.sample(0, spec.calls);
   await memory?.sample(0, placed.callers, spec.calls);
-  say(`${label}: all calls ended after ${((performance.now() - startedAt) / 1000).toFixed(1)} s; measuring what they cost`);
+  say(
+    `${label}: all calls ended after ${((performance.now() - startedAt) / 1000).toFixed(1)} s; measuring what they cost`,
+  );
   const callSids = placed.callers.map((c) => c.callSid);
   const redis = memory ? await measureRedis(ctx.probe, memory, callSids) : undefined;
   const usage = resources.finish();

@@ -58,7 +58,11 @@ export class StampCodec {
   findAll(audio: Buffer, kind: StampKind): Stamp[] {
     const found: Stamp[] = [];
     const magic = MAGIC_BYTES[kind];
-    for (let at = audio.indexOf(magic); at !== -1 && at + STAMP_BYTES <= audio.length; at = audio.indexOf(magic, at + 1)) {
+    for (
+      let at = audio.indexOf(magic);
+      at !== -1 && at + STAMP_BYTES <= audio.length;
+      at = audio.indexOf(magic, at + 1)
+    ) {
       const stamp = this.readAt(audio, at);
       if (stamp) found.push(stamp);
     }

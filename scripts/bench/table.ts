@@ -72,7 +72,8 @@ function greetingCell(r: ScenarioReport): Cell {
 
 function sectionRows(reports: ScenarioReport[], flags: BenchFlags): Row[] {
   const at = (path: PathName) => reports.find((r) => r.path === path);
-  const each = (f: (r: ScenarioReport) => Cell) => Object.fromEntries(reports.map((r) => [r.path, f(r)])) as Partial<Record<PathName, Cell>>;
+  const each = (f: (r: ScenarioReport) => Cell) =>
+    Object.fromEntries(reports.map((r) => [r.path, f(r)])) as Partial<Record<PathName, Cell>>;
   const calls = reports[0]!.calls;
   const systems = reports.filter((r) => r.path !== 'direct');
   const coldLimit = flags.connectDelayMs + flags.firstAudioDelayMs + TARGETS.coldGreetingSlackMs;
@@ -89,10 +90,17 @@ function sectionRows(reports: ScenarioReport[], flags: BenchFlags): Row[] {
     const a = r[key].addedMs;
     return a && (a[50] ?? Infinity) <= TARGETS.addedP50Ms && (a[99] ?? Infinity) <= TARGETS.addedP99Ms;
   };
-  const lossOk = (r: ScenarioReport) => r.callerToModel.counts.lost + r.callerToModel.counts.reordered + r.modelToCaller.counts.lost + r.modelToCaller.counts.reordered === 0;
-  const cpuOk = (r: ScenarioReport) => (r.cpu.ratioWithRedisVsDirect === undefined ? undefined : r.cpu.ratioWithRedisVsDirect <= TARGETS.cpuRatio);
+  const lossOk = (r: ScenarioReport) =>
+    r.callerToModel.counts.lost +
+      r.callerToModel.counts.reordered +
+      r.modelToCaller.counts.lost +
+      r.modelToCaller.counts.reordered ===
+    0;
+  const cpuOk = (r: ScenarioReport) =>
+    r.cpu.ratioWithRedisVsDirect === undefined ? undefined : r.cpu.ratioWithRedisVsDirect <= TARGETS.cpuRatio;
   // With a handful of calls, used_memory moves more with Redis's own one-time allocations than with the calls.
-  const redisKb = (r: ScenarioReport) => (calls >= MIN_CALLS_FOR_MEMORY ? r.redis?.kbPerLiveCall : r.redis && keysKb(r));
+  const redisKb = (r: ScenarioReport) =>
+    calls >= MIN_CALLS_FOR_MEMORY ? r.redis?.kbPerLiveCall : r.redis && keysKb(r);
   const redisOk = (r: ScenarioReport) => {
     const kb = redisKb(r);
     return kb === undefined ? undefined : kb <= TARGETS.redisKbPerLiveCall;
@@ -100,7 +108,10 @@ function sectionRows(reports: ScenarioReport[], flags: BenchFlags): Row[] {
   const leftoversOk = (r: ScenarioReport) => (r.redis ? r.redis.leftoverKeys === 0 : undefined);
   const addedTarget = (key: 'callerToModel' | 'modelToCaller') =>
     `p50<=+${TARGETS.addedP50Ms} p99<=+${TARGETS.addedP99Ms}${calls === TARGETS.addedAtCalls ? '' : ' (target @50)'}: ${perSystem(addedOk(key))}`;
-  const cpuRow = (name: string, label: string): Row => ({ label: `  ${label}`, cells: each((r) => num(r.cpu.perCallMinute[name])) });
+  const cpuRow = (name: string, label: string): Row => ({
+    label: `  ${label}`,
+    cells: each((r) => num(r.cpu.perCallMinute[name])),
+  });
   const groups = [...new Set(reports.flatMap((r) => Object.keys(r.peakRssMiB)))];
 
   return [
@@ -109,38 +120,63 @@ function sectionRows(reports: ScenarioReport[], flags: BenchFlags): Row[] {
       cells: each(greetingCell),
       target: `warm p95<=${TARGETS.warmGreetingP95Ms}: ${verdict(warm && (warm.ms[95] ?? Infinity) <= TARGETS.warmGreetingP95Ms)}; cold p95<=${coldLimit}: ${verdict(cold && (cold.ms[95] ?? Infinity) <= coldLimit)}`,
     },
-    { label: 'caller->model latency ms p50/p99/p99.9', cells: each((r) => triple(r.callerToModel.latency, LATENCY_POINTS)) },
-    { label: 'model->caller latency ms p50/p99/p99.9', cells: each((r) => triple(r.modelToCaller.latency, LATENCY_POINTS)) },
+    {
+      label: 'caller->model latency ms p50/p99/p99.9',
+      cells: each((r) => triple(r.callerToModel.latency, LATENCY_POINTS)),
+    },
+    {
+      label: 'model->caller latency ms p50/p99/p99.9',
+      cells: each((r) => triple(r.modelToCaller.latency, LATENCY_POINTS)),
+    },
     {
       label: 'added vs direct, caller->model ms',
-      cells: each((r) => (r.callerToModel.addedMs ? LATENCY_POINTS.map((p) => signed(r.callerToModel.addedMs![p])).join('/') : '')),
+      cells: each((r) =>
+        r.callerToModel.addedMs ? LATENCY_POINTS.map((p) => signed(r.callerToModel.addedMs![p])).join('/') : '',
+      ),
       target: addedTarget('callerToModel'),
     },
     {
       label: 'added vs direct, model->caller ms',
-      cells: each((r) => (r.modelToCaller.addedMs ? LATENCY_POINTS.map((p) => signed(r.modelToCaller.addedMs![p])).join('/') : '')),
+      cells: each((r) =>
+        r.modelToCaller.addedMs ? LATENCY_POINTS.map((p) => signed(r.modelToCaller.addedMs![p])).join('/') : '',
+      ),
       target: addedTarget('modelToCaller'),
     },
     {
       label: 'caller->model frames lost/dup/reord',
-      cells: each((r) => `${r.callerToModel.counts.lost}/${r.callerToModel.counts.duplicated}/${r.callerToModel.counts.reordered} of ${r.callerToModel.counts.frames}`),
+      cells: each(
+        (r) =>
+          `${r.callerToModel.counts.lost}/${r.callerToModel.counts.duplicated}/${r.callerToModel.counts.reordered} of ${r.callerToModel.counts.frames}`,
+      ),
       target: `0 lost, 0 reordered${calls === TARGETS.lossFreeAtCalls ? '' : ' (target @200)'}: ${perSystem(lossOk)}`,
     },
     {
       label: 'model->caller deltas lost/dup/reord',
-      cells: each((r) => `${r.modelToCaller.counts.lost}/${r.modelToCaller.counts.duplicated}/${r.modelToCaller.counts.reordered} of ${r.modelToCaller.counts.frames}`),
+      cells: each(
+        (r) =>
+          `${r.modelToCaller.counts.lost}/${r.modelToCaller.counts.duplicated}/${r.modelToCaller.counts.reordered} of ${r.modelToCaller.counts.frames}`,
+      ),
     },
-    { label: 'cross-talk (audio on the wrong call)', cells: each((r) => `${r.callerToModel.counts.crossTalk}/${r.modelToCaller.counts.crossTalk}`), target: 'must be 0/0' },
+    {
+      label: 'cross-talk (audio on the wrong call)',
+      cells: each((r) => `${r.callerToModel.counts.crossTalk}/${r.modelToCaller.counts.crossTalk}`),
+      target: 'must be 0/0',
+    },
     { label: 'CPU s per call-minute', cells: {} },
     ...groups.filter((g) => g !== 'bench (doubles)').map((g) => cpuRow(g, g)),
-    { label: '  Redis server', cells: each((r) => (r.cpu.redisPerCallMinute === undefined ? '' : num(r.cpu.redisPerCallMinute))) },
+    {
+      label: '  Redis server',
+      cells: each((r) => (r.cpu.redisPerCallMinute === undefined ? '' : num(r.cpu.redisPerCallMinute))),
+    },
     {
       label: '  total (services + Redis)',
       cells: each((r) => num(r.cpu.servicesPerCallMinute + (r.cpu.redisPerCallMinute ?? 0))),
     },
     {
       label: '  ratio vs direct (services / +Redis)',
-      cells: each((r) => (r.cpu.ratioVsDirect === undefined ? '' : `${num(r.cpu.ratioVsDirect)}x / ${num(r.cpu.ratioWithRedisVsDirect)}x`)),
+      cells: each((r) =>
+        r.cpu.ratioVsDirect === undefined ? '' : `${num(r.cpu.ratioVsDirect)}x / ${num(r.cpu.ratioWithRedisVsDirect)}x`,
+      ),
       target: `<=${TARGETS.cpuRatio}x (with Redis): ${perSystem(cpuOk)}`,
     },
     {
@@ -154,7 +190,10 @@ function sectionRows(reports: ScenarioReport[], flags: BenchFlags): Row[] {
     },
     {
       label: '  idle set-up (no calls), % of a core',
-      cells: each((r) => `${num(r.cpu.idle.servicesCores * 100)}${r.path === 'direct' ? '' : ` + Redis ${num(r.cpu.idle.redisCores * 100)}`}`),
+      cells: each(
+        (r) =>
+          `${num(r.cpu.idle.servicesCores * 100)}${r.path === 'direct' ? '' : ` + Redis ${num(r.cpu.idle.redisCores * 100)}`}`,
+      ),
     },
     {
       label: '  per call beyond streaming, CPU ms',
@@ -166,7 +205,11 @@ function sectionRows(reports: ScenarioReport[], flags: BenchFlags): Row[] {
     { label: 'Redis commands per call', cells: each((r) => (r.redis ? r.redis.commandsPerCall.toFixed(0) : '')) },
     {
       label: 'Redis commands per call-second',
-      cells: each((r) => (r.redis ? `${num(r.redis.commandsPerCall / r.durationS)} (live: ${num(r.redis.steadyCommandsPerCallSecond)})` : '')),
+      cells: each((r) =>
+        r.redis
+          ? `${num(r.redis.commandsPerCall / r.durationS)} (live: ${num(r.redis.steadyCommandsPerCallSecond)})`
+          : '',
+      ),
       target: `<=${TARGETS.redisCommandsPerCallSecond}: ${perSystem((r) => (r.redis ? r.redis.commandsPerCall / r.durationS <= TARGETS.redisCommandsPerCallSecond : undefined))}`,
     },
     {
@@ -204,7 +247,11 @@ function linkRows(link: LinkMicroResult): string[] {
   return [
     line(label, [`${num(link.seconds)} s in its own process, harness subtracted`], ''),
     line('  link CPU s per call-minute (both ends)', [num(link.cpuPerCallMinute)], ''),
-    line('  one-way latency ms p50/p99/p99.9', [`${num(link.latencyMs.p50)}/${num(link.latencyMs.p99)}/${num(link.latencyMs.p999)}`], ''),
+    line(
+      '  one-way latency ms p50/p99/p99.9',
+      [`${num(link.latencyMs.p50)}/${num(link.latencyMs.p99)}/${num(link.latencyMs.p999)}`],
+      '',
+    ),
     line('  frames through / lost', [`${link.frames} / ${link.lost}`], `0 lost: ${verdict(link.lost === 0)}`),
   ];
 }
@@ -221,10 +268,26 @@ function outboundRows(o: OutboundResult): string[] {
   const answer = p50p95(o.afterAnswerMs);
   const allGreeted = o.greeted === o.plan.calls && o.refused.length === 0;
   return [
-    line(`outbound: ${o.plan.calls} calls via POST /calls`, [`answered by a person after ${o.plan.ringMs} ms ring, warm`], ''),
-    line('  placed / greeted / refused', [`${o.placed} / ${o.greeted} / ${o.refused.length}`], `all greeted: ${verdict(allGreeted)}`),
-    line('  greeting after START ms p50/p95 (n)', [`${num(start.p50)}/${num(start.p95)} (${o.afterStartMs.length})`], `p95<=${TARGETS.warmGreetingP95Ms}: ${verdict(start.p95 === undefined ? undefined : start.p95 <= TARGETS.warmGreetingP95Ms)}`),
-    line('  greeting after answer ms p50/p95', [`${num(answer.p50)}/${num(answer.p95)}`], 'webhook + stream open + START + greeting'),
+    line(
+      `outbound: ${o.plan.calls} calls via POST /calls`,
+      [`answered by a person after ${o.plan.ringMs} ms ring, warm`],
+      '',
+    ),
+    line(
+      '  placed / greeted / refused',
+      [`${o.placed} / ${o.greeted} / ${o.refused.length}`],
+      `all greeted: ${verdict(allGreeted)}`,
+    ),
+    line(
+      '  greeting after START ms p50/p95 (n)',
+      [`${num(start.p50)}/${num(start.p95)} (${o.afterStartMs.length})`],
+      `p95<=${TARGETS.warmGreetingP95Ms}: ${verdict(start.p95 === undefined ? undefined : start.p95 <= TARGETS.warmGreetingP95Ms)}`,
+    ),
+    line(
+      '  greeting after answer ms p50/p95',
+      [`${num(answer.p50)}/${num(answer.p95)}`],
+      'webhook + stream open + START + greeting',
+    ),
   ];
 }
 
@@ -232,12 +295,26 @@ function admissionRows(a: AdmissionResult): string[] {
   const { perBridge, extra } = a.plan;
   const heard = [...a.busyHeardMs].sort((x, y) => x - y);
   const worst = heard.length > 0 ? heard[heard.length - 1] : undefined;
-  const ok = a.greeted === 2 * perBridge && a.busy === extra && a.silent === 0 && a.other === 0 && worst !== undefined && worst <= TARGETS.busyHeardWithinMs;
+  const ok =
+    a.greeted === 2 * perBridge &&
+    a.busy === extra &&
+    a.silent === 0 &&
+    a.other === 0 &&
+    worst !== undefined &&
+    worst <= TARGETS.busyHeardWithinMs;
   return [
     line(`admission: 2x${perBridge} room, ${a.calls} calls`, ['greeted / busy / other / silent'], ''),
     line('  calls', [`${a.greeted} / ${a.busy} / ${a.other} / ${a.silent}`], `${2 * perBridge} / ${extra} / 0 / 0`),
-    line('  busy clip heard after START ms p50/max', [`${num(heard[Math.floor(heard.length / 2)])}/${num(worst)}`], `<=${TARGETS.busyHeardWithinMs}: ${verdict(ok)}`),
-    line('  most calls on one bridge', [String(a.maxPerBridge)], `<=${perBridge}: ${verdict(a.maxPerBridge <= perBridge)}`),
+    line(
+      '  busy clip heard after START ms p50/max',
+      [`${num(heard[Math.floor(heard.length / 2)])}/${num(worst)}`],
+      `<=${TARGETS.busyHeardWithinMs}: ${verdict(ok)}`,
+    ),
+    line(
+      '  most calls on one bridge',
+      [String(a.maxPerBridge)],
+      `<=${perBridge}: ${verdict(a.maxPerBridge <= perBridge)}`,
+    ),
   ];
 }
 
@@ -257,12 +334,26 @@ export function renderTable(
   ];
   const width = LABEL_WIDTH + CELL_WIDTH * paths.length + 30;
   for (const calls of counts) {
-    const section = paths.map((p) => reports.find((r) => r.calls === calls && r.path === p)).filter((r): r is ScenarioReport => r !== undefined);
+    const section = paths
+      .map((p) => reports.find((r) => r.calls === calls && r.path === p))
+      .filter((r): r is ScenarioReport => r !== undefined);
     out.push('='.repeat(width));
-    out.push(line(`${calls} concurrent call${calls === 1 ? '' : 's'}`, section.map((r) => COLUMN_TITLES[r.path]), 'target'));
+    out.push(
+      line(
+        `${calls} concurrent call${calls === 1 ? '' : 's'}`,
+        section.map((r) => COLUMN_TITLES[r.path]),
+        'target',
+      ),
+    );
     out.push('-'.repeat(width));
     for (const row of sectionRows(section, flags)) {
-      out.push(line(row.label, section.map((r) => row.cells[r.path] ?? ''), row.target ?? ''));
+      out.push(
+        line(
+          row.label,
+          section.map((r) => row.cells[r.path] ?? ''),
+          row.target ?? '',
+        ),
+      );
     }
   }
   out.push('='.repeat(width));

@@ -90,7 +90,8 @@ export async function startSystemTarget(path: 'warm' | 'cold', options: TargetOp
       return `ws://127.0.0.1:${port}${new URL(url).pathname}`;
     },
     namespace,
-    measured: () => stack.processes.filter((p) => !p.label.startsWith('realtime-double')).map((p) => measuredOf(p, 'system')),
+    measured: () =>
+      stack.processes.filter((p) => !p.label.startsWith('realtime-double')).map((p) => measuredOf(p, 'system')),
     stop: () => stack.stop(),
   };
 }

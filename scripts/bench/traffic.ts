@@ -175,7 +175,12 @@ export class TrafficRecorder {
       framesSent += call.framesSent;
       if (call.greetingAt !== undefined) greetings++;
     }
-    return { framesSent, framesArrived: this.c2mLatency.count + this.c2mBeforeOpen, deltasReceived: this.deltasReceived, greetings };
+    return {
+      framesSent,
+      framesArrived: this.c2mLatency.count + this.c2mBeforeOpen,
+      deltasReceived: this.deltasReceived,
+      greetings,
+    };
   }
 
   result(): TrafficResult {
@@ -207,7 +212,9 @@ export class TrafficRecorder {
       modelToCaller: { frames: m2cFrames, lost: m2cLost, ...this.m2c },
       callerToModelLatency: this.c2mLatency,
       modelToCallerLatency: this.m2cLatency,
-      greetingMs: this.calls.map((c) => (c.greetingAt === undefined || c.startSentAt === undefined ? undefined : c.greetingAt - c.startSentAt)),
+      greetingMs: this.calls.map((c) =>
+        c.greetingAt === undefined || c.startSentAt === undefined ? undefined : c.greetingAt - c.startSentAt,
+      ),
       orphanSessions: orphans,
       unreadableStamps: this.unreadable,
     };

@@ -53,12 +53,14 @@ export function parseDuration(text: string, option: string): number {
 export function parseTime(text: string, option: string, now: number): Date {
   if (DURATION.test(text.trim())) return new Date(now - parseDuration(text, option));
   const at = new Date(text);
-  if (Number.isNaN(at.getTime())) throw new UsageError(`${option} "${text}" is neither a duration (2h) nor a time (2026-12-06T14:05Z)`);
+  if (Number.isNaN(at.getTime()))
+    throw new UsageError(`${option} "${text}" is neither a duration (2h) nor a time (2026-12-06T14:05Z)`);
   return at;
 }
 
 export function parseCallSid(text: string | undefined): string {
-  if (!text || !CALL_SID.test(text)) throw new UsageError(`"${text ?? ''}" is not a CallSid (CA followed by 32 hex digits)`);
+  if (!text || !CALL_SID.test(text))
+    throw new UsageError(`"${text ?? ''}" is not a CallSid (CA followed by 32 hex digits)`);
   return text;
 }
 
@@ -76,9 +78,13 @@ function parseLimit(text: string | undefined): number {
 }
 
 function parseEvents(values: readonly string[]): string[] {
-  const names = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const names = values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
   for (const name of names) {
-    if (!(name in TIMELINE_EVENTS)) throw new UsageError(`--event "${name}" is not a timeline event (see packages/redis/src/timeline-events.ts)`);
+    if (!(name in TIMELINE_EVENTS))
+      throw new UsageError(`--event "${name}" is not a timeline event (see packages/redis/src/timeline-events.ts)`);
   }
   return names;
 }
@@ -131,7 +137,12 @@ export function parseCommand(argv: readonly string[], now: number): Command {
     case 'live':
       return { name, json: v.json };
     case 'failed':
-      return { name, json: v.json, since: v.since ? parseTime(v.since, '--since', now) : new Date(now - ARG_DEFAULTS.failedSinceMs), limit: parseLimit(v.limit) };
+      return {
+        name,
+        json: v.json,
+        since: v.since ? parseTime(v.since, '--since', now) : new Date(now - ARG_DEFAULTS.failedSinceMs),
+        limit: parseLimit(v.limit),
+      };
     case 'tail':
       return {
         name,

@@ -20,7 +20,8 @@ export interface Connections {
 }
 
 export function describeRedis(endpoint: RedisEndpoint): string {
-  if (endpoint.clusterNodes?.length) return `the Redis Cluster at ${endpoint.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  if (endpoint.clusterNodes?.length)
+    return `the Redis Cluster at ${endpoint.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
   try {
     const url = new URL(endpoint.url);
     return `Redis at ${url.host}${url.pathname.length > 1 ? url.pathname : ''}`;
@@ -53,7 +54,10 @@ async function connectRedis(config: CallsConfig): Promise<RedisClient> {
     return redis;
   } catch (err) {
     redis.disconnect();
-    const why = err instanceof Error && err.name === 'AbortError' ? `no answer within ${config.connectTimeoutMs} ms` : oneLine(err);
+    const why =
+      err instanceof Error && err.name === 'AbortError'
+        ? `no answer within ${config.connectTimeoutMs} ms`
+        : oneLine(err);
     throw new UnreachableError(`cannot reach ${describeRedis(config.redis)}: ${why}`);
   }
 }

@@ -15,7 +15,9 @@ export class UsageError extends Error {
 export class CallNotFoundError extends Error {
   override name = 'CallNotFoundError';
   constructor(callSid: string) {
-    super(`no call ${callSid} in PostgreSQL or Redis (timelines expire after 7 days; check the CallSid and REDIS_NAMESPACE/DATABASE_URL)`);
+    super(
+      `no call ${callSid} in PostgreSQL or Redis (timelines expire after 7 days; check the CallSid and REDIS_NAMESPACE/DATABASE_URL)`,
+    );
   }
 }
 

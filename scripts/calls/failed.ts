@@ -23,7 +23,11 @@ interface FailedCall {
 }
 
 /** A row can say "failed" before any trouble event reached the timeline (or after it expired). */
-const FALLBACK_FAILURE = (call: Call): Failure => ({ kind: 'failed', reason: call.endReason ?? call.status, step: undefined });
+const FALLBACK_FAILURE = (call: Call): Failure => ({
+  kind: 'failed',
+  reason: call.endReason ?? call.status,
+  step: undefined,
+});
 
 export async function failed(ctx: CliContext, options: FailedOptions): Promise<void> {
   const calls = await ctx.db((knex) => createCallSearch(knex).failed({ since: options.since, limit: options.limit }));
@@ -39,7 +43,9 @@ export async function failed(ctx: CliContext, options: FailedOptions): Promise<v
     out.line(`no failed calls since ${options.since.toISOString()}`);
     return;
   }
-  out.line(`${found.length} failed call${found.length === 1 ? '' : 's'} since ${options.since.toISOString()}, newest first${found.length === options.limit ? ` (first ${options.limit}; --limit for more)` : ''}`);
+  out.line(
+    `${found.length} failed call${found.length === 1 ? '' : 's'} since ${options.since.toISOString()}, newest first${found.length === options.limit ? ` (first ${options.limit}; --limit for more)` : ''}`,
+  );
   out.line();
   const header = ['ended (UTC)', 'CallSid', 'from -> to', 'kind', 'reason', 'failing step'];
   const rows = found.map((f) => [

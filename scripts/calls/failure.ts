@@ -58,11 +58,13 @@ export function failureOf(call: Call | null, timeline: readonly TimelineEntry[])
     // Whatever else went wrong meanwhile (a warm session's model connect), the call failed because no stream came.
     return { kind: 'never_started', reason: endReason || (noStart?.event ?? 'never_started'), step: noStart ?? step };
   }
-  if (call?.silentFailure || silent) return { kind: 'silent_failure', reason: silent?.fields.reason ?? 'silent_failure', step };
+  if (call?.silentFailure || silent)
+    return { kind: 'silent_failure', reason: silent?.fields.reason ?? 'silent_failure', step };
   if (endReason.startsWith(FALLBACK_PREFIX) || fallback) {
     return { kind: 'fallback', reason: fallback?.fields.reason ?? endReason.slice(FALLBACK_PREFIX.length), step };
   }
   if (FAULT_END_REASONS.includes(endReason)) return { kind: 'fault', reason: endReason, step };
-  if (call?.status === 'failed') return { kind: 'failed', reason: endReason || 'failed', step: step ?? find(timeline, 'call.ended') };
+  if (call?.status === 'failed')
+    return { kind: 'failed', reason: endReason || 'failed', step: step ?? find(timeline, 'call.ended') };
   return undefined;
 }

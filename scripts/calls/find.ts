@@ -16,7 +16,13 @@ export interface FindOptions {
 }
 
 export async function find(ctx: CliContext, options: FindOptions): Promise<void> {
-  const calls = await ctx.db((knex) => createCallSearch(knex).byNumber(options.number, { since: options.since, until: options.until, limit: options.limit }));
+  const calls = await ctx.db((knex) =>
+    createCallSearch(knex).byNumber(options.number, {
+      since: options.since,
+      until: options.until,
+      limit: options.limit,
+    }),
+  );
   const { out } = ctx;
   for (const call of calls) out.record('call', callFields(call));
   const window = `since ${options.since.toISOString()}${options.until ? ` until ${options.until.toISOString()}` : ''}`;
@@ -24,7 +30,9 @@ export async function find(ctx: CliContext, options: FindOptions): Promise<void>
     out.line(`no calls from or to ${options.number} ${window}`);
     return;
   }
-  out.line(`${calls.length} call${calls.length === 1 ? '' : 's'} from or to ${options.number} ${window}, newest first${calls.length === options.limit ? ` (first ${options.limit}; --limit for more)` : ''}`);
+  out.line(
+    `${calls.length} call${calls.length === 1 ? '' : 's'} from or to ${options.number} ${window}, newest first${calls.length === options.limit ? ` (first ${options.limit}; --limit for more)` : ''}`,
+  );
   out.line();
   const header = ['received (UTC)', 'CallSid', 'dir', 'from -> to', 'status', 'end reason', 'duration'];
   for (const line of table([header, ...calls.map(row)])) out.line(line);

@@ -8,7 +8,15 @@
  * ended it died) is not live, and is only counted.
  */
 import { createCallSearch, type Call } from '@voice/db';
-import { BridgeRegistry, CALL_META_TTL_SECONDS, callKeys, readTimeline, sharedKeys, type BridgeInfo, type TimelineEntry } from '@voice/redis';
+import {
+  BridgeRegistry,
+  CALL_META_TTL_SECONDS,
+  callKeys,
+  readTimeline,
+  sharedKeys,
+  type BridgeInfo,
+  type TimelineEntry,
+} from '@voice/redis';
 import type { CliContext } from './context.js';
 import { liveStateOf, type LiveState } from './live-state.js';
 import { formatMs, table } from './output.js';
@@ -86,11 +94,19 @@ export async function live(ctx: CliContext): Promise<void> {
   out.line(`bridges (namespace ${ctx.config.namespace}): ${bridges.length === 0 ? 'none registered' : bridges.length}`);
   if (bridges.length > 0) {
     const header = ['  instance', 'status', 'load', 'link', 'last report'];
-    const lines = bridges.map((b) => [`  ${b.instance}`, bridgeStatus(b, now, staleMs), `${b.load}/${b.capacity}`, `${b.linkHost}:${b.linkPort}`, `${formatMs(now - b.at)} ago`]);
+    const lines = bridges.map((b) => [
+      `  ${b.instance}`,
+      bridgeStatus(b, now, staleMs),
+      `${b.load}/${b.capacity}`,
+      `${b.linkHost}:${b.linkPort}`,
+      `${formatMs(now - b.at)} ago`,
+    ]);
     for (const line of table([header, ...lines])) out.line(line);
   }
   out.line();
-  out.line(`live calls: ${calls.length}${stale > 0 ? ` (and ${stale} not ended in PostgreSQL but gone from Redis: their process died before ending them)` : ''}`);
+  out.line(
+    `live calls: ${calls.length}${stale > 0 ? ` (and ${stale} not ended in PostgreSQL but gone from Redis: their process died before ending them)` : ''}`,
+  );
   if (calls.length === 0) return;
   const header = ['  CallSid', 'age', 'state', 'from -> to', 'gateway', 'bridge (owner)', 'last event'];
   const lines = calls.map((c) => {
@@ -118,6 +134,10 @@ async function inspect(ctx: CliContext, call: Call): Promise<LiveCall | undefine
   ]);
   if ((owner === null && metaKeys === 0) || timeline.some((e) => e.event === 'call.ended')) return undefined;
   // The gateway that attached the call last holds its socket now (a call can move); before that, the one that took START.
-  const gateway = lastOf(timeline, 'link.attached')?.instance ?? call.gatewayInstance ?? lastOf(timeline, 'stream.started')?.instance ?? null;
+  const gateway =
+    lastOf(timeline, 'link.attached')?.instance ??
+    call.gatewayInstance ??
+    lastOf(timeline, 'stream.started')?.instance ??
+    null;
   return { call, timeline, state: liveStateOf(timeline), owner, gateway };
 }

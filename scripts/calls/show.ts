@@ -26,10 +26,12 @@ export async function show(ctx: CliContext, callSid: string): Promise<void> {
   // PostgreSQL down must not hide the timeline on-call needs most.
   let dbError: unknown;
   const [row, streamOrder] = await Promise.all([
-    ctx.db((knex) => createCallRepository(knex).findByCallSid(callSid)).catch((err: unknown) => {
-      dbError = err;
-      return null;
-    }),
+    ctx
+      .db((knex) => createCallRepository(knex).findByCallSid(callSid))
+      .catch((err: unknown) => {
+        dbError = err;
+        return null;
+      }),
     readTimeline(ctx.redis, callSid),
   ]);
   const timeline = inTimeOrder(streamOrder);
@@ -54,7 +56,17 @@ export async function show(ctx: CliContext, callSid: string): Promise<void> {
       cost_usd: row?.costUsd ?? null,
     });
     for (const r of rows) out.record('event', { call_sid: callSid, ...waterfallRecord(r) });
-    for (const s of stages) out.record('stage', { call_sid: callSid, stage: s.stage, label: s.label, ms: s.ms, from: s.from, to: s.to, failed: s.failed, note: s.note });
+    for (const s of stages)
+      out.record('stage', {
+        call_sid: callSid,
+        stage: s.stage,
+        label: s.label,
+        ms: s.ms,
+        from: s.from,
+        to: s.to,
+        failed: s.failed,
+        note: s.note,
+      });
     out.record('transcript', { call_sid: callSid, transcript });
     return;
   }
@@ -62,7 +74,9 @@ export async function show(ctx: CliContext, callSid: string): Promise<void> {
   out.line();
   if (timeline.length === 0) out.line('(no timeline: it expired (7 days) or was never written)');
   else {
-    out.line('timeline, in the order it happened (offset from the first event, gap from the previous; >> failing step, ! trouble)');
+    out.line(
+      'timeline, in the order it happened (offset from the first event, gap from the previous; >> failing step, ! trouble)',
+    );
     for (const line of renderWaterfall(rows)) out.line(line);
     out.line();
     out.line('stages');
@@ -74,24 +88,41 @@ export async function show(ctx: CliContext, callSid: string): Promise<void> {
   out.line(`cost: ${row?.costUsd === null || row?.costUsd === undefined ? 'none' : `$${row.costUsd.toFixed(6)}`}`);
 }
 
-function header(callSid: string, row: Call | null, timeline: readonly TimelineEntry[], failure: Failure | undefined): string[] {
+function header(
+  callSid: string,
+  row: Call | null,
+  timeline: readonly TimelineEntry[],
+  failure: Failure | undefined,
+): string[] {
   const lines: string[] = [];
   if (row) {
     lines.push(`call ${callSid}  ${row.direction ?? '?'}  ${row.from ?? '?'} -> ${row.to ?? '?'}`);
-    const ended = row.endedAt ? `ended ${row.endedAt.toISOString()} (${row.endReason ?? 'no end reason'})` : 'not ended';
+    const ended = row.endedAt
+      ? `ended ${row.endedAt.toISOString()} (${row.endReason ?? 'no end reason'})`
+      : 'not ended';
     const received = row.receivedAt ? `received ${row.receivedAt.toISOString()}` : 'no webhook recorded';
     lines.push(`status ${row.status}, ${received}, ${ended}`);
-    lines.push(`gateway ${row.gatewayInstance ?? '-'}, bridge ${row.bridgeInstance ?? '-'}, prompt ${row.promptPath ?? '-'}${row.answeredBy ? `, answered by ${row.answeredBy}` : ''}`);
+    lines.push(
+      `gateway ${row.gatewayInstance ?? '-'}, bridge ${row.bridgeInstance ?? '-'}, prompt ${row.promptPath ?? '-'}${row.answeredBy ? `, answered by ${row.answeredBy}` : ''}`,
+    );
   } else {
     lines.push(`call ${callSid}  (no calls row in PostgreSQL: only the timeline is known)`);
   }
-  lines.push(failure ? `FAILED: ${failure.kind} (${failure.reason}); failing step: ${describeStep(failure, timeline)}` : 'failing step: none');
+  lines.push(
+    failure
+      ? `FAILED: ${failure.kind} (${failure.reason}); failing step: ${describeStep(failure, timeline)}`
+      : 'failing step: none',
+  );
   return lines;
 }
 
 function renderStages(stages: readonly Stage[]): string[] {
   return table(
-    stages.map((s) => [s.label, s.ms === null ? (s.failed ? 'FAILED' : '-') : formatMs(s.ms).padStart(9), s.note ?? '']),
+    stages.map((s) => [
+      s.label,
+      s.ms === null ? (s.failed ? 'FAILED' : '-') : formatMs(s.ms).padStart(9),
+      s.note ?? '',
+    ]),
   );
 }
 

@@ -5,7 +5,8 @@
  */
 import type { TimelineEntry, TimelineEventName } from '@voice/redis';
 
-export type StageName = 'webhook_to_start' | 'start_to_claimed' | 'connect' | 'configure' | 'first_greeting_audio' | 'call_duration';
+export type StageName =
+  'webhook_to_start' | 'start_to_claimed' | 'connect' | 'configure' | 'first_greeting_audio' | 'call_duration';
 
 export interface Stage {
   stage: StageName;
@@ -37,10 +38,34 @@ interface Span {
 }
 
 const SPANS: readonly Span[] = [
-  { stage: 'webhook_to_start', label: 'webhook -> START', from: 'webhook.received', to: 'stream.started', stoppedBy: ['stream.never_started', 'stream.no_start', 'stream.rejected'] },
-  { stage: 'start_to_claimed', label: 'START -> claimed', from: 'stream.started', to: 'bridge.claimed', stoppedBy: ['realtime.fallback'] },
-  { stage: 'connect', label: 'connect (model)', from: 'openai.connecting', to: 'openai.connected', stoppedBy: ['openai.failed'] },
-  { stage: 'configure', label: 'configure', from: 'openai.connected', to: 'session.configured', stoppedBy: ['openai.closed', 'realtime.fallback'] },
+  {
+    stage: 'webhook_to_start',
+    label: 'webhook -> START',
+    from: 'webhook.received',
+    to: 'stream.started',
+    stoppedBy: ['stream.never_started', 'stream.no_start', 'stream.rejected'],
+  },
+  {
+    stage: 'start_to_claimed',
+    label: 'START -> claimed',
+    from: 'stream.started',
+    to: 'bridge.claimed',
+    stoppedBy: ['realtime.fallback'],
+  },
+  {
+    stage: 'connect',
+    label: 'connect (model)',
+    from: 'openai.connecting',
+    to: 'openai.connected',
+    stoppedBy: ['openai.failed'],
+  },
+  {
+    stage: 'configure',
+    label: 'configure',
+    from: 'openai.connected',
+    to: 'session.configured',
+    stoppedBy: ['openai.closed', 'realtime.fallback'],
+  },
   {
     stage: 'first_greeting_audio',
     label: 'first greeting audio',
@@ -49,7 +74,14 @@ const SPANS: readonly Span[] = [
     measured: (to) => numberField(to, 'first_greeting_audio_ms'),
     stoppedBy: ['realtime.fallback', 'call.silent_failure'],
   },
-  { stage: 'call_duration', label: 'call duration', from: 'stream.started', to: 'call.ended', measured: (to) => numberField(to, 'duration_ms'), stoppedBy: [] },
+  {
+    stage: 'call_duration',
+    label: 'call duration',
+    from: 'stream.started',
+    to: 'call.ended',
+    measured: (to) => numberField(to, 'duration_ms'),
+    stoppedBy: [],
+  },
 ];
 
 export function stagesOf(timeline: readonly TimelineEntry[]): Stage[] {
@@ -62,10 +94,17 @@ export function stagesOf(timeline: readonly TimelineEntry[]): Stage[] {
       const note = span.stage === 'start_to_claimed' && ms < 0 ? 'claimed before START (warm session)' : null;
       return { ...base, ms, failed: false, note };
     }
-    const stopper = from ? span.stoppedBy.map((e) => first(timeline, e)).find((e) => e !== undefined && e.ts >= from.ts) : undefined;
+    const stopper = from
+      ? span.stoppedBy.map((e) => first(timeline, e)).find((e) => e !== undefined && e.ts >= from.ts)
+      : undefined;
     if (from && stopper) {
       const reason = stopper.fields.reason ? ` reason=${stopper.fields.reason}` : '';
-      return { ...base, ms: null, failed: true, note: `stopped by ${stopper.event}${reason} after ${stopper.ts - from.ts} ms` };
+      return {
+        ...base,
+        ms: null,
+        failed: true,
+        note: `stopped by ${stopper.event}${reason} after ${stopper.ts - from.ts} ms`,
+      };
     }
     const note = from ? `no ${span.to} (yet)` : `no ${span.from}`;
     return { ...base, ms: null, failed: false, note };

@@ -33,10 +33,20 @@ export function callFields(call: Call): Record<string, unknown> {
 
 export function stepFields(step: TimelineEntry | undefined, t0: number | undefined): Record<string, unknown> | null {
   if (!step) return null;
-  return { event: step.event, app: step.app, instance: step.instance, at: isoTime(step.ts), offset_ms: t0 === undefined ? null : step.ts - t0, fields: step.fields };
+  return {
+    event: step.event,
+    app: step.app,
+    instance: step.instance,
+    at: isoTime(step.ts),
+    offset_ms: t0 === undefined ? null : step.ts - t0,
+    fields: step.fields,
+  };
 }
 
-export function failureFields(failure: Failure | undefined, timeline: readonly TimelineEntry[]): Record<string, unknown> | null {
+export function failureFields(
+  failure: Failure | undefined,
+  timeline: readonly TimelineEntry[],
+): Record<string, unknown> | null {
   if (!failure) return null;
   return { kind: failure.kind, reason: failure.reason, failing_step: stepFields(failure.step, timeline[0]?.ts) };
 }

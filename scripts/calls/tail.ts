@@ -85,7 +85,9 @@ export async function tail(ctx: CliContext, options: TailOptions): Promise<void>
       if (!errors.has(line)) ctx.note(`(tail: ${line}; retrying)`);
       errors.add(line);
     }
-    await sleep(Math.min(TAIL_DEFAULTS.pollMs, Math.max(0, until - ctx.now())), undefined, { signal: ctx.signal }).catch(() => undefined);
+    await sleep(Math.min(TAIL_DEFAULTS.pollMs, Math.max(0, until - ctx.now())), undefined, {
+      signal: ctx.signal,
+    }).catch(() => undefined);
   }
   ctx.note(`tail stopped: ${printed} event${printed === 1 ? '' : 's'}`);
 }
@@ -106,8 +108,18 @@ async function discover(ctx: CliContext, followed: Map<string, Followed>, startI
   }
 }
 
-async function readNew(ctx: CliContext, callSid: string, f: Followed): Promise<Array<{ callSid: string; entry: TimelineEntry }>> {
-  const reply = await ctx.redis.xread('COUNT', TAIL_DEFAULTS.readCount, 'STREAMS', callKeys.timeline(callSid), f.lastId);
+async function readNew(
+  ctx: CliContext,
+  callSid: string,
+  f: Followed,
+): Promise<Array<{ callSid: string; entry: TimelineEntry }>> {
+  const reply = await ctx.redis.xread(
+    'COUNT',
+    TAIL_DEFAULTS.readCount,
+    'STREAMS',
+    callKeys.timeline(callSid),
+    f.lastId,
+  );
   const raw = reply?.[0]?.[1] ?? [];
   const last = raw[raw.length - 1];
   if (last) f.lastId = last[0];
@@ -123,7 +135,8 @@ function compareStreamIds(a: string, b: string): number {
 
 /** Calls that ended more than `lingerMs` ago have written their last event. */
 function forgetFinished(followed: Map<string, Followed>, now: number): void {
-  for (const [sid, f] of followed) if (f.endedAt !== null && now - f.endedAt > TAIL_DEFAULTS.lingerMs) followed.delete(sid);
+  for (const [sid, f] of followed)
+    if (f.endedAt !== null && now - f.endedAt > TAIL_DEFAULTS.lingerMs) followed.delete(sid);
 }
 
 function print(ctx: CliContext, callSid: string, entry: TimelineEntry): void {
@@ -138,5 +151,7 @@ function print(ctx: CliContext, callSid: string, entry: TimelineEntry): void {
     fields: entry.fields,
   });
   const mark = TROUBLE_EVENTS.has(entry.event) ? '!' : ' ';
-  ctx.out.line(`${clockTime(entry.ts)} ${mark} ${callSid}  ${entry.event.padEnd(22)} ${`${entry.app}/${entry.instance}`.padEnd(24)} ${formatFields(entry.fields)}`);
+  ctx.out.line(
+    `${clockTime(entry.ts)} ${mark} ${callSid}  ${entry.event.padEnd(22)} ${`${entry.app}/${entry.instance}`.padEnd(24)} ${formatFields(entry.fields)}`,
+  );
 }

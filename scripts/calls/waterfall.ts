@@ -50,7 +50,15 @@ export function renderWaterfall(rows: readonly WaterfallRow[]): string[] {
   const totalMs = rows[rows.length - 1]!.offsetMs;
   const offsetWidth = String(totalMs).length;
   const gapWidth = Math.max(...rows.map((r) => String(r.gapMs).length));
-  const header = ['', `${'offset'.padStart(offsetWidth + 4)}`, `${'gap'.padStart(gapWidth + 1)}`, 'event', 'app/instance', `|0${formatMs(totalMs).padStart(WATERFALL_DEFAULTS.barWidth - 1)}|`, 'fields'];
+  const header = [
+    '',
+    `${'offset'.padStart(offsetWidth + 4)}`,
+    `${'gap'.padStart(gapWidth + 1)}`,
+    'event',
+    'app/instance',
+    `|0${formatMs(totalMs).padStart(WATERFALL_DEFAULTS.barWidth - 1)}|`,
+    'fields',
+  ];
   const lines = rows.map((row, i) => [
     MARK_PREFIX[row.mark ?? 'none'],
     `+${String(row.offsetMs).padStart(offsetWidth)} ms`,

@@ -72,7 +72,12 @@ export function runCommand(cmd: string, args: readonly string[], options: Comman
       clearTimeout(timer);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
-      if (timedOut) return reject(new CommandTimeoutError(`${shown}: no result after ${Math.round(options.timeoutMs / 1000)} s${tail(stderr || stdout)}`));
+      if (timedOut)
+        return reject(
+          new CommandTimeoutError(
+            `${shown}: no result after ${Math.round(options.timeoutMs / 1000)} s${tail(stderr || stdout)}`,
+          ),
+        );
       if (code !== 0) return reject(new CommandError(`${shown}: exit ${code ?? signal}${tail(stderr || stdout)}`));
       resolve({ stdout, stderr });
     });

@@ -57,14 +57,23 @@ export async function answers(host: string): Promise<string | undefined> {
 }
 
 async function storageDriverOf(host: string): Promise<string> {
-  const { stdout } = await runCommand('docker', ['info', '--format', '{{.Driver}}'], { timeoutMs: SMOKE.timeouts.dockerQueryMs, env: { DOCKER_HOST: host } });
+  const { stdout } = await runCommand('docker', ['info', '--format', '{{.Driver}}'], {
+    timeoutMs: SMOKE.timeouts.dockerQueryMs,
+    env: { DOCKER_HOST: host },
+  });
   return stdout.trim();
 }
 
 /** An engine that answers already, or one started here with the first storage driver that works. */
-export async function acquireEngine(workDir: string, drivers: readonly StorageDriver[], say: (line: string) => void): Promise<Engine> {
+export async function acquireEngine(
+  workDir: string,
+  drivers: readonly StorageDriver[],
+  say: (line: string) => void,
+): Promise<Engine> {
   const paths = enginePaths(workDir);
-  const candidates = [process.env.DOCKER_HOST, `unix://${paths.socket}`, `unix://${SMOKE.systemSocket}`].filter((h): h is string => !!h);
+  const candidates = [process.env.DOCKER_HOST, `unix://${paths.socket}`, `unix://${SMOKE.systemSocket}`].filter(
+    (h): h is string => !!h,
+  );
   for (const host of candidates) {
     const version = await answers(host);
     if (version) {
@@ -85,13 +94,19 @@ export async function acquireEngine(workDir: string, drivers: readonly StorageDr
   throw new EngineError(`no engine could be started:\n  ${failures.join('\n  ')}\n  (log: ${paths.log})`);
 }
 
-async function startEngine(paths: ReturnType<typeof enginePaths>, driver: StorageDriver, say: (line: string) => void): Promise<Engine> {
+async function startEngine(
+  paths: ReturnType<typeof enginePaths>,
+  driver: StorageDriver,
+  say: (line: string) => void,
+): Promise<Engine> {
   mkdirSync(paths.dir, { recursive: true });
   const host = `unix://${paths.socket}`;
   const hostNetwork = await snapshotHostNetwork();
   const log = openSync(paths.log, 'a');
   const args = [
-    '-n', String(SMOKE.niceness), 'dockerd',
+    '-n',
+    String(SMOKE.niceness),
+    'dockerd',
     `--storage-driver=${driver}`,
     `--data-root=${paths.dataRoot}`,
     `--exec-root=${paths.execRoot}`,
@@ -128,7 +143,9 @@ async function startEngine(paths: ReturnType<typeof enginePaths>, driver: Storag
       signal('SIGKILL');
       process.off('exit', killOnExit);
       await hostNetwork.restore();
-      throw new EngineError(`dockerd did not answer within ${SMOKE.timeouts.engineStartMs / 1000} s: ${lastLines(paths.log)}`);
+      throw new EngineError(
+        `dockerd did not answer within ${SMOKE.timeouts.engineStartMs / 1000} s: ${lastLines(paths.log)}`,
+      );
     }
     await sleep(SMOKE.timeouts.pollMs);
   }
@@ -162,7 +179,13 @@ function lastLines(file: string): string {
 export async function hostAddressOnBridge(host: string): Promise<string> {
   const { stdout } = await runCommand(
     'docker',
-    ['network', 'inspect', 'bridge', '--format', '{{index .Options "com.docker.network.bridge.name"}} {{range .IPAM.Config}}{{.Gateway}}{{end}}'],
+    [
+      'network',
+      'inspect',
+      'bridge',
+      '--format',
+      '{{index .Options "com.docker.network.bridge.name"}} {{range .IPAM.Config}}{{.Gateway}}{{end}}',
+    ],
     { timeoutMs: SMOKE.timeouts.dockerQueryMs, env: { DOCKER_HOST: host } },
   );
   const [name, gateway] = stdout.trim().split(/\s+/);
@@ -173,6 +196,7 @@ export async function hostAddressOnBridge(host: string): Promise<string> {
   });
   const parsed = JSON.parse(ipJson) as Array<{ addr_info?: Array<{ local?: string }> }>;
   const address = parsed[0]?.addr_info?.[0]?.local;
-  if (!address) throw new EngineError(`the engine's default bridge (${name || DEFAULT_BRIDGE}) has no IPv4 address on this host`);
+  if (!address)
+    throw new EngineError(`the engine's default bridge (${name || DEFAULT_BRIDGE}) has no IPv4 address on this host`);
   return address;
 }

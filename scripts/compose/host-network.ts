@@ -23,7 +23,10 @@ async function dockerRules(table: (typeof TABLES)[number]): Promise<{ rules: str
   try {
     const { stdout } = await runCommand('iptables', ['-t', table, '-S'], { timeoutMs: SMOKE.timeouts.dockerQueryMs });
     const lines = stdout.split('\n').filter((l) => DOCKER_RULE.test(l));
-    return { rules: lines.filter((l) => l.startsWith('-A ')), chains: lines.filter((l) => l.startsWith('-N ')).map((l) => l.slice(3).trim()) };
+    return {
+      rules: lines.filter((l) => l.startsWith('-A ')),
+      chains: lines.filter((l) => l.startsWith('-N ')).map((l) => l.slice(3).trim()),
+    };
   } catch {
     return { rules: [], chains: [] };
   }
@@ -43,7 +46,11 @@ export async function snapshotHostNetwork(): Promise<HostNetworkSnapshot> {
         const was = before.get(table)!;
         const now = await dockerRules(table);
         for (const rule of now.rules.filter((r) => !was.rules.has(r))) {
-          const args = rule.slice(3).match(/"[^"]*"|\S+/g)?.map((a) => a.replace(/^"|"$/g, '')) ?? [];
+          const args =
+            rule
+              .slice(3)
+              .match(/"[^"]*"|\S+/g)
+              ?.map((a) => a.replace(/^"|"$/g, '')) ?? [];
           await succeeds('iptables', ['-t', table, '-D', ...args], { timeoutMs: SMOKE.timeouts.dockerQueryMs });
         }
         for (const chain of now.chains.filter((c) => !was.chains.has(c))) {
@@ -53,7 +60,8 @@ export async function snapshotHostNetwork(): Promise<HostNetworkSnapshot> {
       if (!hadBridge && existsSync(`/sys/class/net/${DEFAULT_BRIDGE}`)) {
         await succeeds('ip', ['link', 'delete', DEFAULT_BRIDGE], { timeoutMs: SMOKE.timeouts.dockerQueryMs });
       }
-      if (forward !== undefined && readFileSync(IP_FORWARD, 'utf8').trim() !== forward) writeFileSync(IP_FORWARD, forward);
+      if (forward !== undefined && readFileSync(IP_FORWARD, 'utf8').trim() !== forward)
+        writeFileSync(IP_FORWARD, forward);
     },
   };
 }

@@ -25,11 +25,19 @@ export interface ImageContext {
 
 function docker(ctx: ImageContext, args: string[], timeoutMs: number, nice = false) {
   // The legacy builder: BuildKit's Dockerfile frontend would be pulled from a registry.
-  return runCommand('docker', args, { timeoutMs, nice, logFile: ctx.logFile, env: { DOCKER_HOST: ctx.host, DOCKER_BUILDKIT: '0' } });
+  return runCommand('docker', args, {
+    timeoutMs,
+    nice,
+    logFile: ctx.logFile,
+    env: { DOCKER_HOST: ctx.host, DOCKER_BUILDKIT: '0' },
+  });
 }
 
 export async function imageExists(ctx: Pick<ImageContext, 'host'>, image: string): Promise<boolean> {
-  return succeeds('docker', ['image', 'inspect', image], { timeoutMs: SMOKE.timeouts.dockerQueryMs, env: { DOCKER_HOST: ctx.host } });
+  return succeeds('docker', ['image', 'inspect', image], {
+    timeoutMs: SMOKE.timeouts.dockerQueryMs,
+    env: { DOCKER_HOST: ctx.host },
+  });
 }
 
 /** `voice-local/<target>:bookworm` for every target, built (or found in the engine's cache). */
@@ -40,7 +48,16 @@ export async function ensureLocalImages(ctx: ImageContext): Promise<void> {
     ctx.say(`building ${localImage(target)}`);
     await docker(
       ctx,
-      ['build', '--build-arg', `BASE_IMAGE=${SMOKE.images.minbase}`, '--target', target, '--tag', localImage(target), context],
+      [
+        'build',
+        '--build-arg',
+        `BASE_IMAGE=${SMOKE.images.minbase}`,
+        '--target',
+        target,
+        '--tag',
+        localImage(target),
+        context,
+      ],
       SMOKE.timeouts.imageBuildMs,
       true,
     );
@@ -62,7 +79,10 @@ async function ensureMinbase(ctx: ImageContext): Promise<void> {
     // The downloaded .deb files are not part of the system.
     rmSync(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
     mkdirSync(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
-    await runCommand('tar', ['-C', rootfs, '-cf', tarball, '.'], { timeoutMs: SMOKE.timeouts.importMs, logFile: ctx.logFile });
+    await runCommand('tar', ['-C', rootfs, '-cf', tarball, '.'], {
+      timeoutMs: SMOKE.timeouts.importMs,
+      logFile: ctx.logFile,
+    });
     ctx.say(`importing it as ${SMOKE.images.minbase}`);
     await docker(ctx, ['import', tarball, SMOKE.images.minbase], SMOKE.timeouts.importMs);
   } finally {
@@ -107,6 +127,7 @@ async function prepareBuildContext(ctx: ImageContext): Promise<string> {
       logFile: ctx.logFile,
     });
   }
-  if (readdirSync(join(context, 'node', 'bin')).length === 0) throw new LocalImageError(`${SMOKE.node.package}@${SMOKE.node.version} has no bin/node`);
+  if (readdirSync(join(context, 'node', 'bin')).length === 0)
+    throw new LocalImageError(`${SMOKE.node.package}@${SMOKE.node.version} has no bin/node`);
   return context;
 }

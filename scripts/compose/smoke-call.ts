@@ -7,7 +7,14 @@
 import { join } from 'node:path';
 import { DEMO_GREETING, DEMO_PHONE_NUMBER } from '@voice/db';
 import { readTimeline, type TimelineEntry } from '@voice/redis';
-import { RealtimeDouble, createTlsCertificate, placeCall, synthesizeMulaw, waitFor, type CallSummary } from '@voice/testkit';
+import {
+  RealtimeDouble,
+  createTlsCertificate,
+  placeCall,
+  synthesizeMulaw,
+  waitFor,
+  type CallSummary,
+} from '@voice/testkit';
 import { connectScriptRedis } from '../lib/redis-endpoint.js';
 import { SMOKE } from './settings.js';
 
@@ -84,7 +91,11 @@ export interface CallResult {
 }
 
 /** One call to the demo business through nginx at 127.0.0.1:lbPort; the timeline read from the stack's Redis. */
-export async function placeSmokeCall(options: { lbPort: number; authToken: string; redisAddress: string }): Promise<CallResult> {
+export async function placeSmokeCall(options: {
+  lbPort: number;
+  authToken: string;
+  redisAddress: string;
+}): Promise<CallResult> {
   const origin = `127.0.0.1:${options.lbPort}`;
   const call = placeCall({
     webhookUrl: `http://${origin}/twilio/voice`,
@@ -99,7 +110,10 @@ export async function placeSmokeCall(options: { lbPort: number; authToken: strin
   });
   const timer = setTimeout(() => void call.hangup(), SMOKE.timeouts.callMs);
   const summary = await call.done.finally(() => clearTimeout(timer));
-  const redis = await connectScriptRedis({ url: `redis://${options.redisAddress}:${SMOKE.ports.redis}` }, { failFast: false });
+  const redis = await connectScriptRedis(
+    { url: `redis://${options.redisAddress}:${SMOKE.ports.redis}` },
+    { failFast: false },
+  );
   try {
     await waitFor(async () => (await readTimeline(redis, summary.callSid)).some((e) => e.event === 'call.metrics'), {
       timeoutMs: SMOKE.timeouts.timelineMs,
@@ -125,24 +139,33 @@ export function modelSideOf(double: RealtimeDouble): ModelSide {
 export type HeardSummary = Pick<CallSummary, 'webhookStatus' | 'firstAudioAtMs' | 'heardAudibleMs'>;
 
 /** What a person would check: the caller heard the greeting, and every service wrote its part of the timeline. */
-export function checkCall({ summary, timeline }: { summary: HeardSummary; timeline: TimelineEntry[] }, model: ModelSide): string[] {
+export function checkCall(
+  { summary, timeline }: { summary: HeardSummary; timeline: TimelineEntry[] },
+  model: ModelSide,
+): string[] {
   const problems: string[] = [];
-  if (summary.webhookStatus !== 200) problems.push(`the webhook answered ${summary.webhookStatus ?? 'nothing'} through nginx`);
+  if (summary.webhookStatus !== 200)
+    problems.push(`the webhook answered ${summary.webhookStatus ?? 'nothing'} through nginx`);
   if (summary.firstAudioAtMs === undefined) problems.push('the caller heard no audio');
-  if (summary.heardAudibleMs < SMOKE_CALL.minGreetingMs) problems.push(`the caller heard ${Math.round(summary.heardAudibleMs)} ms of speech, less than a greeting`);
+  if (summary.heardAudibleMs < SMOKE_CALL.minGreetingMs)
+    problems.push(`the caller heard ${Math.round(summary.heardAudibleMs)} ms of speech, less than a greeting`);
   if (model.sessions !== 1) problems.push(`the Realtime double saw ${model.sessions} sessions, expected 1`);
   // The seeded business's greeting travelled Postgres -> webhook's prebuilt prompt -> bridge -> model.
   if (model.firstResponseText !== DEMO_GREETING) {
-    problems.push(`the first response spoke ${JSON.stringify(model.firstResponseText)}, not the demo business's greeting`);
+    problems.push(
+      `the first response spoke ${JSON.stringify(model.firstResponseText)}, not the demo business's greeting`,
+    );
   }
   const events = timeline.map((e) => e.event);
-  for (const name of SMOKE_CALL.requiredEvents) if (!events.includes(name)) problems.push(`${name} is missing from the timeline`);
+  for (const name of SMOKE_CALL.requiredEvents)
+    if (!events.includes(name)) problems.push(`${name} is missing from the timeline`);
   for (const [first, then] of SMOKE_CALL.before) {
     const a = events.indexOf(first);
     const b = events.indexOf(then);
     if (a >= 0 && b >= 0 && a > b) problems.push(`${then} comes before ${first} on the timeline`);
   }
   for (const name of SMOKE_CALL.forbiddenEvents) if (events.includes(name)) problems.push(`the timeline has ${name}`);
-  for (const app of SMOKE_CALL.apps) if (!timeline.some((e) => e.app === app)) problems.push(`no timeline event from ${app}`);
+  for (const app of SMOKE_CALL.apps)
+    if (!timeline.some((e) => e.app === app)) problems.push(`no timeline event from ${app}`);
   return problems;
 }

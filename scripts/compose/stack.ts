@@ -48,32 +48,47 @@ export class ComposeStack {
   constructor(private readonly options: StackOptions) {
     const runOverride = join(options.runDir, 'smoke-run.yml');
     // JSON is YAML: the one thing a test run adds to the compose file is the double's certificate.
-    writeFileSync(runOverride, JSON.stringify({ services: { 'realtime-bridge': { volumes: [`${options.caDir}:${SMOKE.caMountDir}:ro`] } } }, null, 2));
+    writeFileSync(
+      runOverride,
+      JSON.stringify(
+        { services: { 'realtime-bridge': { volumes: [`${options.caDir}:${SMOKE.caMountDir}:ro`] } } },
+        null,
+        2,
+      ),
+    );
     this.files = [join(REPO_ROOT, SMOKE.files.compose), join(REPO_ROOT, SMOKE.files.localImages), runOverride];
   }
 
   private compose(args: string[], timeoutMs: number, nice = false) {
     const fileArgs = this.files.flatMap((f) => ['--file', f]);
-    return runCommand('docker-compose', ['--project-name', SMOKE.project, '--project-directory', REPO_ROOT, ...fileArgs, ...args], {
-      timeoutMs,
-      nice,
-      cwd: REPO_ROOT,
-      logFile: this.options.logFile,
-      env: {
-        ...this.options.env,
-        DOCKER_HOST: this.options.host,
-        // docker-compose v1 builds through the engine's API (the legacy builder), not the docker CLI:
-        // BuildKit would first pull its Dockerfile frontend from a registry.
-        COMPOSE_DOCKER_CLI_BUILD: '0',
-        DOCKER_BUILDKIT: '0',
-        COMPOSE_HTTP_TIMEOUT: String(Math.round(SMOKE.timeouts.composeUpMs / 1000)),
+    return runCommand(
+      'docker-compose',
+      ['--project-name', SMOKE.project, '--project-directory', REPO_ROOT, ...fileArgs, ...args],
+      {
+        timeoutMs,
+        nice,
+        cwd: REPO_ROOT,
+        logFile: this.options.logFile,
+        env: {
+          ...this.options.env,
+          DOCKER_HOST: this.options.host,
+          // docker-compose v1 builds through the engine's API (the legacy builder), not the docker CLI:
+          // BuildKit would first pull its Dockerfile frontend from a registry.
+          COMPOSE_DOCKER_CLI_BUILD: '0',
+          DOCKER_BUILDKIT: '0',
+          COMPOSE_HTTP_TIMEOUT: String(Math.round(SMOKE.timeouts.composeUpMs / 1000)),
+        },
       },
-    });
+    );
   }
 
   /** The app image (every app service and migrate share it): the Dockerfile on the local node image. */
   async build(): Promise<void> {
-    await this.compose(['build', '--build-arg', `NODE_IMAGE=${localImage('node')}`, SMOKE.oneShot], SMOKE.timeouts.appBuildMs, true);
+    await this.compose(
+      ['build', '--build-arg', `NODE_IMAGE=${localImage('node')}`, SMOKE.oneShot],
+      SMOKE.timeouts.appBuildMs,
+      true,
+    );
   }
 
   /** No --scale: the replicas are docker-compose.yml's deploy.replicas (docker-compose 1.27+ and v2 honour them). */
@@ -93,9 +108,15 @@ export class ComposeStack {
 
   async containers(): Promise<ContainerState[]> {
     const { stdout: ids } = await this.compose(['ps', '--all', '--quiet'], SMOKE.timeouts.dockerQueryMs);
-    const list = ids.split('\n').map((s) => s.trim()).filter(Boolean);
+    const list = ids
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (list.length === 0) return [];
-    const { stdout } = await runCommand('docker', ['inspect', ...list], { timeoutMs: SMOKE.timeouts.dockerQueryMs, env: { DOCKER_HOST: this.options.host } });
+    const { stdout } = await runCommand('docker', ['inspect', ...list], {
+      timeoutMs: SMOKE.timeouts.dockerQueryMs,
+      env: { DOCKER_HOST: this.options.host },
+    });
     return (JSON.parse(stdout) as InspectedContainer[]).map((c) => ({
       id: c.Id,
       service: c.Config.Labels['com.docker.compose.service'] ?? '',
@@ -116,11 +137,19 @@ export class ComposeStack {
     for (;;) {
       const all = await this.containers();
       const migrate = all.filter((c) => c.service === SMOKE.oneShot);
-      if (migrate.some((c) => c.status === 'exited' && c.exitCode !== 0)) throw new StackError(`${SMOKE.oneShot} exited ${migrate[0]?.exitCode}`);
-      const broken = all.filter((c) => c.service !== SMOKE.oneShot && (c.status === 'exited' || c.status === 'dead' || c.health === 'unhealthy'));
-      if (broken.length) throw new StackError(`not running: ${broken.map((c) => `${c.service} ${c.status}/${c.health}`).join(', ')}`);
+      if (migrate.some((c) => c.status === 'exited' && c.exitCode !== 0))
+        throw new StackError(`${SMOKE.oneShot} exited ${migrate[0]?.exitCode}`);
+      const broken = all.filter(
+        (c) =>
+          c.service !== SMOKE.oneShot && (c.status === 'exited' || c.status === 'dead' || c.health === 'unhealthy'),
+      );
+      if (broken.length)
+        throw new StackError(`not running: ${broken.map((c) => `${c.service} ${c.status}/${c.health}`).join(', ')}`);
       const pending = (Object.entries(SMOKE.replicas) as Array<[SmokeService, number]>).filter(
-        ([service, n]) => all.filter((c) => c.service === service && c.status === 'running' && (c.health === 'healthy' || c.health === 'none')).length < n,
+        ([service, n]) =>
+          all.filter(
+            (c) => c.service === service && c.status === 'running' && (c.health === 'healthy' || c.health === 'none'),
+          ).length < n,
       );
       const migrated = migrate.length === 1 && migrate[0]?.status === 'exited';
       if (pending.length === 0 && migrated) return all.filter((c) => c.service !== SMOKE.oneShot);

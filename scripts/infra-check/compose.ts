@@ -84,7 +84,8 @@ export function checkCompose(ctx: CheckContext, compose: ComposeFile): void {
       continue;
     }
     composeApps.add(svc.name);
-    if (cname !== svc.name) report.fail(`${where} runs ${svc.name}: name the compose service after the app (nginx upstreams use it)`);
+    if (cname !== svc.name)
+      report.fail(`${where} runs ${svc.name}: name the compose service after the app (nginx upstreams use it)`);
     const env = envObject(c.environment);
     const keys = new Set(Object.keys(env));
     const notInExample = sorted(keys).filter((k) => !envNames.has(k));
@@ -96,25 +97,36 @@ export function checkCompose(ctx: CheckContext, compose: ComposeFile): void {
     if (keys.has('INSTANCE_ID')) report.fail(`${where} sets INSTANCE_ID: replicas would share it`);
     for (const [k, v] of Object.entries(env)) {
       const refs = [...String(v ?? '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
-      if (refs.some((r) => r !== k)) report.fail(`${where} ${k} interpolates ${refs.join(', ')}: use \${${k}:-} so .env keeps one name per variable`);
+      if (refs.some((r) => r !== k))
+        report.fail(
+          `${where} ${k} interpolates ${refs.join(', ')}: use \${${k}:-} so .env keeps one name per variable`,
+        );
     }
     const port = String(svc.portKey ? (env[svc.portKey] ?? '') : '');
-    if (port !== String(defaultPort(svc))) report.fail(`${where} ${svc.portKey}=${port}, the code's default is ${defaultPort(svc)}`);
+    if (port !== String(defaultPort(svc)))
+      report.fail(`${where} ${svc.portKey}=${port}, the code's default is ${defaultPort(svc)}`);
     const health = ([] as string[]).concat(c.healthcheck?.test ?? []).join(' ');
-    if (!health.includes(`127.0.0.1:${port}/healthz`)) report.fail(`${where} healthcheck does not GET 127.0.0.1:${port}/healthz`);
+    if (!health.includes(`127.0.0.1:${port}/healthz`))
+      report.fail(`${where} healthcheck does not GET 127.0.0.1:${port}/healthz`);
     if (!strings(c.expose).includes(port)) report.fail(`${where} does not expose ${port}`);
     const drainS = drainMsOf(svc, env.DRAIN_TIMEOUT_MS) / MS_PER_SECOND;
     const grace = secondsOf(c.stop_grace_period);
     if (!(grace > drainS + SHUTDOWN_MARGIN_S)) {
-      report.fail(`${where} stop_grace_period ${c.stop_grace_period} must exceed DRAIN_TIMEOUT_MS (${drainS} s) + ${SHUTDOWN_MARGIN_S} s`);
+      report.fail(
+        `${where} stop_grace_period ${c.stop_grace_period} must exceed DRAIN_TIMEOUT_MS (${drainS} s) + ${SHUTDOWN_MARGIN_S} s`,
+      );
     }
-    if (dependency(c, 'migrate')?.condition !== 'service_completed_successfully') report.fail(`${where} must wait for migrate (service_completed_successfully)`);
+    if (dependency(c, 'migrate')?.condition !== 'service_completed_successfully')
+      report.fail(`${where} must wait for migrate (service_completed_successfully)`);
     if (report.failures === failuresBefore) {
       const replicas = c.deploy?.replicas ? `, ${c.deploy.replicas} replicas` : '';
-      report.ok(`${where}: ${keys.size} variables, port ${port}, healthcheck /healthz, stop_grace_period ${c.stop_grace_period} > ${drainS + SHUTDOWN_MARGIN_S} s${replicas}`);
+      report.ok(
+        `${where}: ${keys.size} variables, port ${port}, healthcheck /healthz, stop_grace_period ${c.stop_grace_period} > ${drainS + SHUTDOWN_MARGIN_S} s${replicas}`,
+      );
     }
   }
-  for (const s of ctx.services) if (!composeApps.has(s.name)) report.fail(`docker-compose.yml has no service running apps/${s.name}`);
+  for (const s of ctx.services)
+    if (!composeApps.has(s.name)) report.fail(`docker-compose.yml has no service running apps/${s.name}`);
   checkComposeMediaLink(ctx, composeServices);
   checkComposeDatabase(ctx, composeServices);
 }
@@ -137,9 +149,14 @@ function checkComposeMediaLink(ctx: CheckContext, composeServices: Record<string
     const env = envObject(c.environment);
     const value = String(env.MEDIA_LINK_PORT ?? '');
     if (value !== String(linkPort)) report.fail(`${where} MEDIA_LINK_PORT=${value}, the code's default is ${linkPort}`);
-    if (!strings(c.expose).includes(String(linkPort))) report.fail(`${where} does not expose ${linkPort} (the media link the gateways dial)`);
-    if (containerPortsOf(c.ports).includes(linkPort)) report.fail(`${where} publishes the media link port ${linkPort} on the host: it must stay inside the compose network`);
-    if (c.network_mode === 'host') report.fail(`${where} uses network_mode: host, which puts the media link port ${linkPort} on the host`);
+    if (!strings(c.expose).includes(String(linkPort)))
+      report.fail(`${where} does not expose ${linkPort} (the media link the gateways dial)`);
+    if (containerPortsOf(c.ports).includes(linkPort))
+      report.fail(
+        `${where} publishes the media link port ${linkPort} on the host: it must stay inside the compose network`,
+      );
+    if (c.network_mode === 'host')
+      report.fail(`${where} uses network_mode: host, which puts the media link port ${linkPort} on the host`);
     const replicas = c.deploy?.replicas ?? 1;
     const host = String(env.MEDIA_LINK_HOST ?? '');
     if (replicas > 1 && host !== '') {
@@ -148,18 +165,29 @@ function checkComposeMediaLink(ctx: CheckContext, composeServices: Record<string
       );
     }
     if (report.failures === failuresBefore) {
-      report.ok(`${where}: media link on ${linkPort}, exposed to the compose network only (not published), MEDIA_LINK_HOST ${host === '' ? "each container's own hostname" : host}`);
+      report.ok(
+        `${where}: media link on ${linkPort}, exposed to the compose network only (not published), MEDIA_LINK_HOST ${host === '' ? "each container's own hostname" : host}`,
+      );
     }
   }
   if (composeLinkEnds.size >= 2) {
     const [first, ...rest] = [...composeLinkEnds];
-    const differ = linkShared.filter((k) => rest.some(([, env]) => String(env[k] ?? '') !== String(first![1][k] ?? '')));
+    const differ = linkShared.filter((k) =>
+      rest.some(([, env]) => String(env[k] ?? '') !== String(first![1][k] ?? '')),
+    );
     const names = [...composeLinkEnds.keys()].join(' and ');
-    if (differ.length) report.fail(`docker-compose.yml: ${differ.join(', ')} differ between ${names}; both ends of the media link need one value`);
-    else report.ok(`docker-compose.yml: ${names} pass the same ${linkShared.filter((k) => /MEDIA_LINK|HEARTBEAT|CLAIM/.test(k)).join(', ')}`);
+    if (differ.length)
+      report.fail(
+        `docker-compose.yml: ${differ.join(', ')} differ between ${names}; both ends of the media link need one value`,
+      );
+    else
+      report.ok(
+        `docker-compose.yml: ${names} pass the same ${linkShared.filter((k) => /MEDIA_LINK|HEARTBEAT|CLAIM/.test(k)).join(', ')}`,
+      );
   }
   for (const name of ['media-gateway', 'realtime-bridge']) {
-    if (!((composeServices[name]?.deploy?.replicas ?? 1) >= 2)) report.fail(`docker-compose.yml ${name} should run 2 replicas (deploy.replicas)`);
+    if (!((composeServices[name]?.deploy?.replicas ?? 1) >= 2))
+      report.fail(`docker-compose.yml ${name} should run 2 replicas (deploy.replicas)`);
   }
 }
 
@@ -168,7 +196,10 @@ function checkComposeDatabase(ctx: CheckContext, composeServices: Record<string,
   const m = composeServices.migrate;
   const cmd = ([] as string[]).concat(m?.command ?? []).join(' ');
   if (!m) report.fail('docker-compose.yml has no migrate service');
-  else if (!/packages\/db\/dist\/cli\.js migrate/.test(cmd) || dependency(m, 'postgres')?.condition !== 'service_healthy') {
+  else if (
+    !/packages\/db\/dist\/cli\.js migrate/.test(cmd) ||
+    dependency(m, 'postgres')?.condition !== 'service_healthy'
+  ) {
     report.fail('docker-compose.yml migrate must run packages/db/dist/cli.js migrate after postgres is healthy');
   } else report.ok(`docker-compose.yml migrate: ${cmd.replace(/^sh -c /, '')}`);
   const pg = envObject(composeServices.postgres?.environment);
@@ -179,13 +210,26 @@ function checkComposeDatabase(ctx: CheckContext, composeServices: Record<string,
   );
   for (const u of urls) {
     const url = new URL(u);
-    const expected = { user: pg.POSTGRES_USER || 'postgres', password: pg.POSTGRES_PASSWORD || '', db: pg.POSTGRES_DB || pg.POSTGRES_USER || 'postgres' };
-    if (url.hostname !== 'postgres' || url.username !== expected.user || decodeURIComponent(url.password) !== expected.password || url.pathname !== `/${expected.db}`) {
-      report.fail(`docker-compose.yml DATABASE_URL ${u} does not match the postgres service (${JSON.stringify(expected)})`);
+    const expected = {
+      user: pg.POSTGRES_USER || 'postgres',
+      password: pg.POSTGRES_PASSWORD || '',
+      db: pg.POSTGRES_DB || pg.POSTGRES_USER || 'postgres',
+    };
+    if (
+      url.hostname !== 'postgres' ||
+      url.username !== expected.user ||
+      decodeURIComponent(url.password) !== expected.password ||
+      url.pathname !== `/${expected.db}`
+    ) {
+      report.fail(
+        `docker-compose.yml DATABASE_URL ${u} does not match the postgres service (${JSON.stringify(expected)})`,
+      );
     }
   }
-  if (urls.size === 1) report.ok('docker-compose.yml: one DATABASE_URL for every service, matching the postgres service');
+  if (urls.size === 1)
+    report.ok('docker-compose.yml: one DATABASE_URL for every service, matching the postgres service');
   else report.fail(`docker-compose.yml uses ${urls.size} different DATABASE_URLs`);
   const lbVolumes = (composeServices.lb?.volumes ?? []).map(String);
-  if (!lbVolumes.some((v) => v.startsWith('./infra/nginx/nginx.conf:'))) report.fail('docker-compose.yml lb must mount ./infra/nginx/nginx.conf');
+  if (!lbVolumes.some((v) => v.startsWith('./infra/nginx/nginx.conf:')))
+    report.fail('docker-compose.yml lb must mount ./infra/nginx/nginx.conf');
 }

@@ -33,7 +33,12 @@ export interface CheckContext {
   mediaPath: string;
 }
 
-export function buildContext(root: string, report: Report, services: ServiceConfig[], entries: EnvEntry[]): CheckContext {
+export function buildContext(
+  root: string,
+  report: Report,
+  services: ServiceConfig[],
+  entries: EnvEntry[],
+): CheckContext {
   const readersOf = (key: string) => services.filter((s) => s.keys.has(key));
   const linkListener = readersOf('MEDIA_LINK_PORT')[0];
   const linkEnds = readersOf('MEDIA_LINK_SECRET');
@@ -61,7 +66,10 @@ export function buildContext(root: string, report: Report, services: ServiceConf
 }
 
 /** The app a container command runs (`node apps/<name>/dist/main.js`), `missing` when it has no config.ts. */
-export function serviceOfCommand(ctx: CheckContext, command: string | string[] | undefined): ServiceConfig | { missing: string } | undefined {
+export function serviceOfCommand(
+  ctx: CheckContext,
+  command: string | string[] | undefined,
+): ServiceConfig | { missing: string } | undefined {
   const text = ([] as string[]).concat(command ?? []).join(' ');
   const m = /apps\/([\w-]+)\/dist\/main\.js/.exec(text);
   if (!m) return undefined;

@@ -28,7 +28,8 @@ export function checkDockerfile(root: string, report: Report): void {
     else report.fail(`Dockerfile: ${what} (no line matches ${re.source})`);
   }
   for (const app of subdirs(root, 'apps')) {
-    if (existsSync(join(root, app, 'src/main.ts'))) report.ok(`${app}/src/main.ts exists (image runs ${app}/dist/main.js)`);
+    if (existsSync(join(root, app, 'src/main.ts')))
+      report.ok(`${app}/src/main.ts exists (image runs ${app}/dist/main.js)`);
     else report.fail(`${app}/src/main.ts missing`);
   }
   for (const assets of [...subdirs(root, 'apps'), ...subdirs(root, 'packages')].map((d) => `${d}/assets`)) {
@@ -36,9 +37,12 @@ export function checkDockerfile(root: string, report: Report): void {
     if (dockerfile.includes('for part in dist assets')) report.ok(`Dockerfile copies ${assets} into the image`);
     else report.fail(`Dockerfile does not copy ${assets} (the code reads it at run time)`);
   }
-  if (existsSync(join(root, 'packages/db/src/cli.ts'))) report.ok('packages/db/src/cli.ts exists (migrate runs packages/db/dist/cli.js)');
+  if (existsSync(join(root, 'packages/db/src/cli.ts')))
+    report.ok('packages/db/src/cli.ts exists (migrate runs packages/db/dist/cli.js)');
   else report.fail('packages/db/src/cli.ts missing');
-  const ignored = existsSync(join(root, '.dockerignore')) ? readFileSync(join(root, '.dockerignore'), 'utf8').split('\n') : [];
+  const ignored = existsSync(join(root, '.dockerignore'))
+    ? readFileSync(join(root, '.dockerignore'), 'utf8').split('\n')
+    : [];
   for (const pattern of DOCKERIGNORED) {
     if (ignored.includes(pattern)) report.ok(`.dockerignore excludes ${pattern}`);
     else report.fail(`.dockerignore does not exclude ${pattern}`);

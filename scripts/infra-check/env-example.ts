@@ -41,8 +41,14 @@ export function checkEnvExample(ctx: CheckContext): void {
     seen.add(e.name);
   }
   const unknown = sorted(envNames).filter((n) => !configKeys.has(n) && !(n in EXTRAS));
-  if (unknown.length) report.fail(`${ENV_FILE} lists variables no apps/*/src/config.ts reads and not documented extras: ${unknown.join(', ')}`);
-  else report.ok(`every variable in ${ENV_FILE} (${envNames.size}) is read by a config.ts or is a documented extra (${Object.keys(EXTRAS).join(', ')})`);
+  if (unknown.length)
+    report.fail(
+      `${ENV_FILE} lists variables no apps/*/src/config.ts reads and not documented extras: ${unknown.join(', ')}`,
+    );
+  else
+    report.ok(
+      `every variable in ${ENV_FILE} (${envNames.size}) is read by a config.ts or is a documented extra (${Object.keys(EXTRAS).join(', ')})`,
+    );
   const missing = sorted(configKeys).filter((k) => !envNames.has(k));
   if (missing.length) report.fail(`${ENV_FILE} is missing variables read by config.ts: ${missing.join(', ')}`);
   else report.ok(`every variable read by the config.ts files (${configKeys.size}) is in ${ENV_FILE}`);
@@ -54,7 +60,8 @@ export function checkEnvExample(ctx: CheckContext): void {
   for (const e of entries) {
     const where = `${ENV_FILE}:${e.line} ${e.name}`;
     if (requiredAnywhere.has(e.name)) {
-      if (e.commented || !/^REQUIRED\b/.test(e.comment)) report.fail(`${where} is required: it must be uncommented with a comment starting "REQUIRED"`);
+      if (e.commented || !/^REQUIRED\b/.test(e.comment))
+        report.fail(`${where} is required: it must be uncommented with a comment starting "REQUIRED"`);
     } else {
       if (!e.commented) report.fail(`${where} has a default (or is optional): it must be commented out`);
       if (/\bREQUIRED\b/.test(e.comment)) report.fail(`${where} is marked REQUIRED but the code does not require it`);
@@ -80,10 +87,15 @@ export function checkEnvExample(ctx: CheckContext): void {
       if (!same) differs.push(s.name);
     }
     checked++;
-    if (differs.length === readers.length) report.fail(`${ENV_FILE}:${e.line} ${e.name}=${e.value} is not the default in ${differs.join(', ')}`);
+    if (differs.length === readers.length)
+      report.fail(`${ENV_FILE}:${e.line} ${e.name}=${e.value} is not the default in ${differs.join(', ')}`);
     else if (differs.length && !/differ/.test(e.comment)) {
-      report.fail(`${ENV_FILE}:${e.line} ${e.name}=${e.value} is not the default in ${differs.join(', ')}, and its comment does not say the defaults differ`);
+      report.fail(
+        `${ENV_FILE}:${e.line} ${e.name}=${e.value} is not the default in ${differs.join(', ')}, and its comment does not say the defaults differ`,
+      );
     }
   }
-  report.ok(`${ENV_FILE}: the ${checked} defaults shown equal the code's (loading the config with each one changes nothing)`);
+  report.ok(
+    `${ENV_FILE}: the ${checked} defaults shown equal the code's (loading the config with each one changes nothing)`,
+  );
 }

@@ -7,7 +7,16 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENV_FILE, MS_PER_SECOND, SHUTDOWN_MARGIN_S, defaultPort, drainMsOf, isMissing, serviceOfCommand, type CheckContext } from './context.js';
+import {
+  ENV_FILE,
+  MS_PER_SECOND,
+  SHUTDOWN_MARGIN_S,
+  defaultPort,
+  drainMsOf,
+  isMissing,
+  serviceOfCommand,
+  type CheckContext,
+} from './context.js';
 import { list, sorted } from './report.js';
 import type { ServiceConfig } from './services.js';
 import { loadAllYaml } from './yaml.js';
@@ -51,7 +60,10 @@ interface K8sDoc {
     ports?: ServicePort[];
     podSelector?: { matchLabels?: Labels };
     policyTypes?: string[];
-    ingress?: Array<{ from?: Array<{ ipBlock?: unknown; namespaceSelector?: unknown; podSelector?: { matchLabels?: Labels } }>; ports?: ServicePort[] }>;
+    ingress?: Array<{
+      from?: Array<{ ipBlock?: unknown; namespaceSelector?: unknown; podSelector?: { matchLabels?: Labels } }>;
+      ports?: ServicePort[];
+    }>;
     rules?: Array<{ http: { paths: Array<{ path: string; backend: { service: { name: string } } }> } }>;
     tls?: unknown[];
   };
@@ -69,22 +81,30 @@ export function checkK8s(ctx: CheckContext): void {
   const { report, envNames } = ctx;
   const dir = join(ctx.root, 'infra/k8s');
   const docs: Found[] = [];
-  for (const f of readdirSync(dir).filter((x) => /\.ya?ml$/.test(x)).sort()) {
-    for (const doc of loadAllYaml<K8sDoc | null>(readFileSync(join(dir, f), 'utf8'))) if (doc) docs.push({ file: `infra/k8s/${f}`, doc });
+  for (const f of readdirSync(dir)
+    .filter((x) => /\.ya?ml$/.test(x))
+    .sort()) {
+    for (const doc of loadAllYaml<K8sDoc | null>(readFileSync(join(dir, f), 'utf8')))
+      if (doc) docs.push({ file: `infra/k8s/${f}`, doc });
   }
   const kinds = (k: string) => docs.filter((d) => d.doc.kind === k);
   const kust = docs.find((d) => d.doc.kind === 'Kustomization');
-  for (const r of kust?.doc.resources ?? []) if (!existsSync(join(dir, r))) report.fail(`infra/k8s/kustomization.yaml lists ${r}, which does not exist`);
+  for (const r of kust?.doc.resources ?? [])
+    if (!existsSync(join(dir, r))) report.fail(`infra/k8s/kustomization.yaml lists ${r}, which does not exist`);
   const configMaps = new Map(kinds('ConfigMap').map((d) => [d.doc.metadata.name, d.doc.data ?? {}]));
   const configMapKeys = new Map([...configMaps].map(([name, data]) => [name, new Set(Object.keys(data))]));
-  const secretKeys = new Map(kinds('Secret').map((d) => [d.doc.metadata.name, new Set(Object.keys({ ...d.doc.data, ...d.doc.stringData }))]));
+  const secretKeys = new Map(
+    kinds('Secret').map((d) => [d.doc.metadata.name, new Set(Object.keys({ ...d.doc.data, ...d.doc.stringData }))]),
+  );
   for (const [name, keys] of [...configMapKeys, ...secretKeys]) {
     const bad = sorted(keys).filter((k) => !envNames.has(k));
     if (bad.length) report.fail(`infra/k8s ${name} holds variables not in ${ENV_FILE}: ${bad.join(', ')}`);
     if (keys.has('INSTANCE_ID')) report.fail(`infra/k8s ${name} sets INSTANCE_ID: replicas would share it`);
   }
   if (configMapKeys.size && secretKeys.size) {
-    report.ok(`infra/k8s ConfigMap (${list([...configMapKeys.values()][0]!)}) / Secret (${list([...secretKeys.values()][0]!)}) keys are all in ${ENV_FILE}`);
+    report.ok(
+      `infra/k8s ConfigMap (${list([...configMapKeys.values()][0]!)}) / Secret (${list([...secretKeys.values()][0]!)}) keys are all in ${ENV_FILE}`,
+    );
   } else report.fail('infra/k8s needs a ConfigMap and a Secret (template) for the environment');
 
   const svcObjects = kinds('Service');
@@ -100,13 +120,15 @@ export function checkK8s(ctx: CheckContext): void {
       if (bad.length) report.fail(`${where} sets variables not in ${ENV_FILE}: ${bad.join(', ')}`);
       for (const e of c.env ?? []) {
         const ref = e.valueFrom?.secretKeyRef;
-        if (ref && !secretKeys.get(ref.name)?.has(ref.key)) report.fail(`${where} ${e.name} refers to secret ${ref.name}/${ref.key}, not in the Secret template`);
+        if (ref && !secretKeys.get(ref.name)?.has(ref.key))
+          report.fail(`${where} ${e.name} refers to secret ${ref.name}/${ref.key}, not in the Secret template`);
       }
       if (!c.resources?.requests) report.fail(`${where} has no resource requests`);
       const svc = serviceOfCommand(ctx, c.command);
       if (!svc) {
         const command = c.command ?? [];
-        if (report.failures === failuresBefore && /packages\/db\/dist\/cli\.js/.test(command.join(' '))) report.ok(`${where}: runs the db cli (${command.slice(2).join(' ')})`);
+        if (report.failures === failuresBefore && /packages\/db\/dist\/cli\.js/.test(command.join(' ')))
+          report.ok(`${where}: runs the db cli (${command.slice(2).join(' ')})`);
         continue;
       }
       if (isMissing(svc)) {
@@ -124,7 +146,8 @@ export function checkK8s(ctx: CheckContext): void {
       }
     }
   }
-  for (const s of ctx.services) if (!k8sApps.has(s.name)) report.fail(`infra/k8s has no Deployment running apps/${s.name}`);
+  for (const s of ctx.services)
+    if (!k8sApps.has(s.name)) report.fail(`infra/k8s has no Deployment running apps/${s.name}`);
   checkK8sMediaLink(ctx, k8sLinkEnds, svcObjects, kinds('NetworkPolicy'));
   checkIngress(ctx, kinds('Ingress')[0]?.doc);
 }
@@ -177,25 +200,34 @@ function checkAppContainer(
   if (String(portValue ?? port) !== String(port)) report.fail(`${where} ${svc.portKey}=${portValue}, expected ${port}`);
   const portNames = new Map((c.ports ?? []).map((p) => [p.name, p.containerPort]));
   const resolvePort = (p: string | number | undefined) => (typeof p === 'string' ? (portNames.get(p) ?? p) : p);
-  const probe = (p: Probe | undefined, path: string) => p?.httpGet?.path === path && resolvePort(p.httpGet.port) === port;
-  if (port === undefined || ![...portNames.values()].includes(port)) report.fail(`${where} has no containerPort ${port}`);
+  const probe = (p: Probe | undefined, path: string) =>
+    p?.httpGet?.path === path && resolvePort(p.httpGet.port) === port;
+  if (port === undefined || ![...portNames.values()].includes(port))
+    report.fail(`${where} has no containerPort ${port}`);
   if (!probe(c.readinessProbe, '/readyz')) report.fail(`${where} readinessProbe must GET /readyz on ${port}`);
   if (!probe(c.livenessProbe, '/healthz')) report.fail(`${where} livenessProbe must GET /healthz on ${port}`);
   const need = graceNeeded(svc, c, mapValues);
   const grace = a.pod.terminationGracePeriodSeconds ?? DEFAULT_GRACE_S;
-  if (!(grace > need)) report.fail(`${where} terminationGracePeriodSeconds ${grace} must exceed preStop + DRAIN_TIMEOUT_MS + ${SHUTDOWN_MARGIN_S} s (${need} s)`);
+  if (!(grace > need))
+    report.fail(
+      `${where} terminationGracePeriodSeconds ${grace} must exceed preStop + DRAIN_TIMEOUT_MS + ${SHUTDOWN_MARGIN_S} s (${need} s)`,
+    );
   if (svc === ctx.linkListener && ctx.linkPort) {
     const linkValue = Number(envValue(c, 'MEDIA_LINK_PORT') ?? mapValues.MEDIA_LINK_PORT ?? ctx.linkPort);
-    if (![...portNames.values()].includes(linkValue)) report.fail(`${where} has no containerPort ${linkValue} for the media link (MEDIA_LINK_PORT)`);
+    if (![...portNames.values()].includes(linkValue))
+      report.fail(`${where} has no containerPort ${linkValue} for the media link (MEDIA_LINK_PORT)`);
     const hostEnv = (c.env ?? []).find((e) => e.name === 'MEDIA_LINK_HOST');
     if (hostEnv?.valueFrom?.fieldRef?.fieldPath !== 'status.podIP') {
-      report.fail(`${where} MEDIA_LINK_HOST must come from the pod IP (valueFrom.fieldRef.fieldPath: status.podIP): gateways dial the address each bridge publishes`);
+      report.fail(
+        `${where} MEDIA_LINK_HOST must come from the pod IP (valueFrom.fieldRef.fieldPath: status.podIP): gateways dial the address each bridge publishes`,
+      );
     }
   }
   const appName = doc.spec?.selector?.matchLabels?.[NAME_LABEL];
   const exposed = a.svcObjects.find((s) => s.doc.spec?.selector?.[NAME_LABEL] === appName);
   const exposedPort = exposed?.doc.spec?.ports?.[0];
-  if (!exposed || resolvePort(exposedPort?.targetPort) !== port) report.fail(`${where} has no Service reaching port ${port}`);
+  if (!exposed || resolvePort(exposedPort?.targetPort) !== port)
+    report.fail(`${where} has no Service reaching port ${port}`);
 }
 
 /**
@@ -203,36 +235,67 @@ function checkAppContainer(
  * registry), so no Service fronts the link port, and a NetworkPolicy lets
  * only gateway pods reach it.
  */
-function checkK8sMediaLink(ctx: CheckContext, k8sLinkEnds: Map<string, LinkEnd>, svcObjects: Found[], policiesFound: Found[]): void {
+function checkK8sMediaLink(
+  ctx: CheckContext,
+  k8sLinkEnds: Map<string, LinkEnd>,
+  svcObjects: Found[],
+  policiesFound: Found[],
+): void {
   const { report, linkListener, linkPort, linkShared } = ctx;
   const listener = linkListener && k8sLinkEnds.get(linkListener.name);
   const dialers = [...k8sLinkEnds].filter(([name]) => name !== linkListener?.name);
   const nameOf = (end: LinkEnd) => end.doc.spec?.selector?.matchLabels?.[NAME_LABEL];
   if (listener && linkPort) {
     const bridgeName = nameOf(listener);
-    const linkPortNames = new Set((listener.container.ports ?? []).filter((p) => p.containerPort === linkPort).flatMap((p) => (p.name ? [p.name] : [])));
-    const isLinkPort = (port: string | number | undefined) => port === linkPort || (typeof port === 'string' && linkPortNames.has(port));
+    const linkPortNames = new Set(
+      (listener.container.ports ?? [])
+        .filter((p) => p.containerPort === linkPort)
+        .flatMap((p) => (p.name ? [p.name] : [])),
+    );
+    const isLinkPort = (port: string | number | undefined) =>
+      port === linkPort || (typeof port === 'string' && linkPortNames.has(port));
     const fronting = svcObjects.filter(
-      (s) => s.doc.spec?.selector?.[NAME_LABEL] === bridgeName && (s.doc.spec?.ports ?? []).some((p) => isLinkPort(p.targetPort ?? p.port)),
+      (s) =>
+        s.doc.spec?.selector?.[NAME_LABEL] === bridgeName &&
+        (s.doc.spec?.ports ?? []).some((p) => isLinkPort(p.targetPort ?? p.port)),
     );
     if (fronting.length) {
-      report.fail(`infra/k8s Service ${fronting.map((s) => s.doc.metadata.name).join(', ')} exposes the media link port ${linkPort}: gateways dial pod IPs from the registry; keep the port off Services`);
+      report.fail(
+        `infra/k8s Service ${fronting.map((s) => s.doc.metadata.name).join(', ')} exposes the media link port ${linkPort}: gateways dial pod IPs from the registry; keep the port off Services`,
+      );
     }
     const gatewayNames = new Set(dialers.map(([, end]) => nameOf(end)));
     const policies = policiesFound.filter(
-      (d) => d.doc.spec?.podSelector?.matchLabels?.[NAME_LABEL] === bridgeName && (d.doc.spec?.policyTypes ?? ['Ingress']).includes('Ingress'),
+      (d) =>
+        d.doc.spec?.podSelector?.matchLabels?.[NAME_LABEL] === bridgeName &&
+        (d.doc.spec?.policyTypes ?? ['Ingress']).includes('Ingress'),
     );
-    const admitting = policies.flatMap((d) => d.doc.spec?.ingress ?? []).filter((r) => !r.ports || r.ports.some((p) => isLinkPort(p.port)));
+    const admitting = policies
+      .flatMap((d) => d.doc.spec?.ingress ?? [])
+      .filter((r) => !r.ports || r.ports.some((p) => isLinkPort(p.port)));
     const onlyGateways = (r: (typeof admitting)[number]) =>
       Array.isArray(r.from) &&
       r.from.length > 0 &&
-      r.from.every((f) => !f.ipBlock && !f.namespaceSelector && gatewayNames.has(f.podSelector?.matchLabels?.[NAME_LABEL]));
+      r.from.every(
+        (f) => !f.ipBlock && !f.namespaceSelector && gatewayNames.has(f.podSelector?.matchLabels?.[NAME_LABEL]),
+      );
     const gateways = [...gatewayNames].join(', ');
-    if (!policies.length) report.fail(`infra/k8s: no NetworkPolicy selects the ${bridgeName} pods, so every pod in the cluster can reach the media link port ${linkPort}`);
-    else if (!admitting.length) report.fail(`infra/k8s NetworkPolicy for ${bridgeName} admits nobody to the media link port ${linkPort}: gateways could not dial the bridges`);
-    else if (!admitting.every(onlyGateways)) report.fail(`infra/k8s NetworkPolicy for ${bridgeName} admits more than the gateway pods (${gateways}) to the media link port ${linkPort}`);
+    if (!policies.length)
+      report.fail(
+        `infra/k8s: no NetworkPolicy selects the ${bridgeName} pods, so every pod in the cluster can reach the media link port ${linkPort}`,
+      );
+    else if (!admitting.length)
+      report.fail(
+        `infra/k8s NetworkPolicy for ${bridgeName} admits nobody to the media link port ${linkPort}: gateways could not dial the bridges`,
+      );
+    else if (!admitting.every(onlyGateways))
+      report.fail(
+        `infra/k8s NetworkPolicy for ${bridgeName} admits more than the gateway pods (${gateways}) to the media link port ${linkPort}`,
+      );
     else if (!fronting.length) {
-      report.ok(`infra/k8s media link: ${bridgeName} port ${linkPort} on no Service, NetworkPolicy ${policies.map((d) => d.doc.metadata.name).join(', ')} admits only ${gateways} pods`);
+      report.ok(
+        `infra/k8s media link: ${bridgeName} port ${linkPort} on no Service, NetworkPolicy ${policies.map((d) => d.doc.metadata.name).join(', ')} admits only ${gateways} pods`,
+      );
     }
   }
   if (listener && dialers.length) {
@@ -246,18 +309,28 @@ function checkK8sMediaLink(ctx: CheckContext, k8sLinkEnds: Map<string, LinkEnd>,
       return values.every((v) => v !== undefined) && new Set(values).size > 1;
     });
     const names = [...k8sLinkEnds.keys()].join(' and ');
-    if (differ.length) report.fail(`infra/k8s: ${differ.join(', ')} differ between ${names}; both ends of the media link need one value`);
+    if (differ.length)
+      report.fail(
+        `infra/k8s: ${differ.join(', ')} differ between ${names}; both ends of the media link need one value`,
+      );
     else {
-      report.ok(`infra/k8s: ${names} agree on the variables both ends of the media link read (MEDIA_LINK_SECRET from ${entryOf(listener, 'MEDIA_LINK_SECRET') ? 'the same secret key' : 'envFrom'})`);
+      report.ok(
+        `infra/k8s: ${names} agree on the variables both ends of the media link read (MEDIA_LINK_SECRET from ${entryOf(listener, 'MEDIA_LINK_SECRET') ? 'the same secret key' : 'envFrom'})`,
+      );
     }
   }
 }
 
 function checkIngress(ctx: CheckContext, ingress: K8sDoc | undefined): void {
-  const paths = (ingress?.spec?.rules ?? []).flatMap((r) => r.http.paths.map((p) => [p.path, p.backend.service.name] as const));
+  const paths = (ingress?.spec?.rules ?? []).flatMap((r) =>
+    r.http.paths.map((p) => [p.path, p.backend.service.name] as const),
+  );
   const routes = new Map(paths);
   const mediaPath = ctx.mediaPath;
   if (routes.get(mediaPath) === 'media-gateway' && routes.get('/twilio') === 'webhook' && ingress?.spec?.tls?.length) {
     ctx.report.ok(`infra/k8s Ingress: TLS, ${mediaPath} -> media-gateway, /twilio -> webhook`);
-  } else ctx.report.fail(`infra/k8s Ingress must terminate TLS and route ${mediaPath} -> media-gateway, /twilio -> webhook (has ${JSON.stringify(paths)})`);
+  } else
+    ctx.report.fail(
+      `infra/k8s Ingress must terminate TLS and route ${mediaPath} -> media-gateway, /twilio -> webhook (has ${JSON.stringify(paths)})`,
+    );
 }

@@ -27,13 +27,21 @@ const SECTIONS: readonly Section[] = ['dockerfile', 'config'];
 async function checkConfig(report: Report): Promise<void> {
   const services = await loadServices(ROOT, report);
   if (services.length !== EXPECTED_APPS) {
-    report.fail(`expected ${EXPECTED_APPS} apps with src/config.ts, found ${services.length}: ${services.map((s) => s.name).join(', ')}`);
+    report.fail(
+      `expected ${EXPECTED_APPS} apps with src/config.ts, found ${services.length}: ${services.map((s) => s.name).join(', ')}`,
+    );
   }
   const ctx = buildContext(ROOT, report, services, readEnvExample(ROOT));
-  if (!ctx.linkListener || !ctx.linkPort) report.fail("no apps/*/src/config.ts reads MEDIA_LINK_PORT with a default (the bridge's media link listener)");
+  if (!ctx.linkListener || !ctx.linkPort)
+    report.fail("no apps/*/src/config.ts reads MEDIA_LINK_PORT with a default (the bridge's media link listener)");
   else if (ctx.linkEnds.length < 2) {
-    report.fail(`MEDIA_LINK_SECRET is read by ${list(ctx.linkEnds.map((s) => s.name)) || 'no service'}: both the gateway and the bridge must prove it`);
-  } else report.ok(`media link: ${ctx.linkListener.name} listens on ${ctx.linkPort}; MEDIA_LINK_SECRET read by ${list(ctx.linkEnds.map((s) => s.name))}`);
+    report.fail(
+      `MEDIA_LINK_SECRET is read by ${list(ctx.linkEnds.map((s) => s.name)) || 'no service'}: both the gateway and the bridge must prove it`,
+    );
+  } else
+    report.ok(
+      `media link: ${ctx.linkListener.name} listens on ${ctx.linkPort}; MEDIA_LINK_SECRET read by ${list(ctx.linkEnds.map((s) => s.name))}`,
+    );
   checkEnvExample(ctx);
   const compose = readCompose(ROOT);
   checkCompose(ctx, compose);
@@ -59,6 +67,8 @@ async function main(): Promise<number> {
 main()
   .then((code) => process.exit(code))
   .catch((err: unknown) => {
-    process.stdout.write(`FAIL  the structured checks stopped: ${err instanceof Error ? err.stack : String(err)}\n__RESULT__ 1 0\n`);
+    process.stdout.write(
+      `FAIL  the structured checks stopped: ${err instanceof Error ? err.stack : String(err)}\n__RESULT__ 1 0\n`,
+    );
     process.exit(1);
   });

@@ -15,8 +15,10 @@ export function checkNginxConf(ctx: CheckContext, compose: ComposeFile): void {
   for (const m of conf.matchAll(/^\s*server\s+([A-Za-z][\w.-]*):(\d+)/gm)) {
     const [, host, port] = m as unknown as [string, string, string];
     const svc = byName.get(host);
-    if (!svc || !composeServices[host]) report.fail(`nginx.conf upstream server ${host}:${port} is not a compose service running that app`);
-    else if (String(defaultPort(svc)) !== port) report.fail(`nginx.conf upstream ${host}:${port}: ${host} listens on ${defaultPort(svc)}`);
+    if (!svc || !composeServices[host])
+      report.fail(`nginx.conf upstream server ${host}:${port} is not a compose service running that app`);
+    else if (String(defaultPort(svc)) !== port)
+      report.fail(`nginx.conf upstream ${host}:${port}: ${host} listens on ${defaultPort(svc)}`);
     else report.ok(`nginx.conf upstream ${host}:${port} matches compose service and ${svc.portKey}`);
   }
   const blockOf = (location: string) => {
@@ -32,17 +34,30 @@ export function checkNginxConf(ctx: CheckContext, compose: ComposeFile): void {
   if (!ws) report.fail(`nginx.conf has no "location ${mediaPath}" (MEDIA_PATH in apps/media-gateway/src/config.ts)`);
   else {
     const all = [
-      need(ws, mediaPath, /proxy_pass\s+http:\/\/[\w.-]+;/, 'proxy_pass to an upstream with no URI (path passed untouched)'),
+      need(
+        ws,
+        mediaPath,
+        /proxy_pass\s+http:\/\/[\w.-]+;/,
+        'proxy_pass to an upstream with no URI (path passed untouched)',
+      ),
       need(ws, mediaPath, /proxy_http_version\s+1\.1;/, 'proxy_http_version 1.1'),
       need(ws, mediaPath, /proxy_set_header\s+Upgrade\s+\$http_upgrade;/, 'Upgrade header'),
       need(ws, mediaPath, /proxy_set_header\s+Connection\s+\$connection_upgrade;/, 'Connection header'),
       need(ws, mediaPath, /proxy_read_timeout\s+3600s;/, 'proxy_read_timeout 3600s'),
     ];
-    if (all.every(Boolean)) report.ok(`nginx.conf location ${mediaPath}: WebSocket upgrade, HTTP/1.1, 3600 s read timeout, path untouched`);
+    if (all.every(Boolean))
+      report.ok(`nginx.conf location ${mediaPath}: WebSocket upgrade, HTTP/1.1, 3600 s read timeout, path untouched`);
   }
   const hook = blockOf('/twilio/');
   if (!hook) report.fail('nginx.conf has no "location /twilio/"');
-  else if (need(hook, '/twilio/', /proxy_pass\s+http:\/\/[\w.-]+;/, 'proxy_pass to an upstream with no URI (path passed untouched)')) {
+  else if (
+    need(
+      hook,
+      '/twilio/',
+      /proxy_pass\s+http:\/\/[\w.-]+;/,
+      'proxy_pass to an upstream with no URI (path passed untouched)',
+    )
+  ) {
     report.ok('nginx.conf location /twilio/: proxied to the webhook, path untouched');
   }
   if (/location\s+=\s+\/healthz\s*\{[^}]*return\s+200/.test(conf)) report.ok('nginx.conf answers /healthz itself');

@@ -41,6 +41,9 @@ export function checkWorkspaceDependencies(root: string, report: Report): void {
     const undeclared = sorted(used).filter((u) => !(u in declared));
     if (undeclared.length) problems.push(`${dir} imports ${undeclared.join(', ')} without declaring it`);
   }
-  if (problems.length) report.warn(`workspace dependencies: turbo may build a package before what it imports, breaking the image's npm run build: ${problems.join('; ')}`);
+  if (problems.length)
+    report.warn(
+      `workspace dependencies: turbo may build a package before what it imports, breaking the image's npm run build: ${problems.join('; ')}`,
+    );
   else report.ok('every workspace declares the @voice/* packages its src imports (turbo builds them first)');
 }

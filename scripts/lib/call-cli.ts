@@ -33,16 +33,36 @@ export interface CallCliRequest {
 export function parseCallArgs(argv: string[], env: Record<string, string | undefined>): CallCliRequest {
   let values: { to?: string; from?: string; business?: string; url?: string };
   try {
-    ({ values } = parseArgs({ args: argv, options: { to: { type: 'string' }, from: { type: 'string' }, business: { type: 'string' }, url: { type: 'string' } }, strict: true }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        to: { type: 'string' },
+        from: { type: 'string' },
+        business: { type: 'string' },
+        url: { type: 'string' },
+      },
+      strict: true,
+    }));
   } catch (err) {
     throw new CallUsageError((err as Error).message);
   }
   if (!values.to) throw new CallUsageError('--to is required');
   if (!values.from === !values.business) throw new CallUsageError('give exactly one of --from and --business');
   const token = env.API_TOKEN;
-  if (!token) throw new CallUsageError('API_TOKEN is not set: export the business API token the webhook service was started with');
-  const url = (values.url ?? env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.WEBHOOK_PORT || DEFAULT_WEBHOOK_PORT}`).replace(/\/+$/, '');
-  return { url, token, body: { to: values.to, ...(values.from ? { from: values.from } : { businessId: values.business! }) } };
+  if (!token)
+    throw new CallUsageError(
+      'API_TOKEN is not set: export the business API token the webhook service was started with',
+    );
+  const url = (
+    values.url ??
+    env.PUBLIC_BASE_URL ??
+    `http://127.0.0.1:${env.WEBHOOK_PORT || DEFAULT_WEBHOOK_PORT}`
+  ).replace(/\/+$/, '');
+  return {
+    url,
+    token,
+    body: { to: values.to, ...(values.from ? { from: values.from } : { businessId: values.business! }) },
+  };
 }
 
 /** POSTs the call; resolves with the CallSid, or throws CallFailedError with what the API said. */
@@ -56,7 +76,9 @@ export async function placeCallFromCli(request: CallCliRequest): Promise<string>
     });
   } catch (err) {
     const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-    throw new CallFailedError(`cannot reach the webhook service at ${request.url}: ${cause} (is it running? --url sets where)`);
+    throw new CallFailedError(
+      `cannot reach the webhook service at ${request.url}: ${cause} (is it running? --url sets where)`,
+    );
   }
   const text = await res.text();
   let body: { callSid?: string; error?: string } = {};

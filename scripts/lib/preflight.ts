@@ -5,7 +5,12 @@
 import { createDatabase, describeDatabaseFailure, migrateLatest, seedDemoBusiness } from '@voice/db';
 import { DEFAULT_DATABASE_URL } from '@voice/config';
 import { isCluster, type RedisEndpoint } from '@voice/redis';
-import { connectScriptRedis, describeRedisEndpoint, isClusterEndpoint, redisEndpointFromEnv } from './redis-endpoint.js';
+import {
+  connectScriptRedis,
+  describeRedisEndpoint,
+  isClusterEndpoint,
+  redisEndpointFromEnv,
+} from './redis-endpoint.js';
 
 export class PreflightError extends Error {
   override name = 'PreflightError';
@@ -36,7 +41,10 @@ export async function checkRedis(endpoint: RedisEndpoint): Promise<void> {
   try {
     if (isCluster(redis)) {
       const info = String(await redis.cluster('INFO'));
-      if (!/^cluster_state:ok\s*$/m.test(info)) throw new PreflightError(`${where} is not healthy (CLUSTER INFO: ${firstLine(info, 'cluster_state')}); wait for it to settle or fix its slots`);
+      if (!/^cluster_state:ok\s*$/m.test(info))
+        throw new PreflightError(
+          `${where} is not healthy (CLUSTER INFO: ${firstLine(info, 'cluster_state')}); wait for it to settle or fix its slots`,
+        );
     }
   } finally {
     redis.disconnect();
@@ -44,7 +52,12 @@ export async function checkRedis(endpoint: RedisEndpoint): Promise<void> {
 }
 
 function firstLine(text: string, prefix: string): string {
-  return text.split(/\r?\n/).find((line) => line.startsWith(prefix))?.trim() ?? 'no answer';
+  return (
+    text
+      .split(/\r?\n/)
+      .find((line) => line.startsWith(prefix))
+      ?.trim() ?? 'no answer'
+  );
 }
 
 /** Migrates and seeds the demo business (both idempotent). */

@@ -165,8 +165,15 @@ export async function clusterSettled(nodes: readonly NodeAddress[]): Promise<boo
 }
 
 /** Waits until `clusterSettled` holds for all the given (live) nodes. */
-export async function waitForClusterSettled(nodes: readonly NodeAddress[], timeoutMs: number = CLUSTER_PROBE_DEFAULTS.settleTimeoutMs): Promise<void> {
-  await poll(() => clusterSettled(nodes), timeoutMs, `cluster ${nodes.map(addressOf).join(',')} to report cluster_state:ok with all ${CLUSTER_SLOTS} slots served`);
+export async function waitForClusterSettled(
+  nodes: readonly NodeAddress[],
+  timeoutMs: number = CLUSTER_PROBE_DEFAULTS.settleTimeoutMs,
+): Promise<void> {
+  await poll(
+    () => clusterSettled(nodes),
+    timeoutMs,
+    `cluster ${nodes.map(addressOf).join(',')} to report cluster_state:ok with all ${CLUSTER_SLOTS} slots served`,
+  );
 }
 
 /**

@@ -93,7 +93,10 @@ export function missingRedisTools(): string[] {
 export async function startLocalRedisCluster(): Promise<LocalRedisCluster> {
   const d = LOCAL_CLUSTER_DEFAULTS;
   const missing = missingRedisTools();
-  if (missing.length > 0) throw new LocalClusterError(`${missing.join(' and ')} not found on PATH: install Redis (apt-get install redis-server)`);
+  if (missing.length > 0)
+    throw new LocalClusterError(
+      `${missing.join(' and ')} not found on PATH: install Redis (apt-get install redis-server)`,
+    );
   const root = mkdtempSync(join(tmpdir(), 'voice-redis-cluster-'));
   const running: RunningNode[] = [];
   let stopped = false;
@@ -102,7 +105,8 @@ export async function startLocalRedisCluster(): Promise<LocalRedisCluster> {
   const killAllNow = () => {
     if (stopped) return;
     stopped = true;
-    for (const node of running) if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGKILL');
+    for (const node of running)
+      if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGKILL');
     rmSync(root, { recursive: true, force: true });
     process.off('exit', killAllNow);
     for (const signal of EXIT_SIGNALS) process.off(signal, onSignal);
@@ -122,7 +126,7 @@ export async function startLocalRedisCluster(): Promise<LocalRedisCluster> {
   };
 
   try {
-    const ports = await distinctFreePorts((d.masters * (1 + d.replicasPerMaster)) * 2);
+    const ports = await distinctFreePorts(d.masters * (1 + d.replicasPerMaster) * 2);
     for (let i = 0; i < ports.length; i += 2) running.push(spawnNode(root, d.host, ports[i]!, ports[i + 1]!));
     await Promise.all(running.map((node) => waitUntilListening(node)));
     await createCluster(running);
@@ -136,7 +140,8 @@ export async function startLocalRedisCluster(): Promise<LocalRedisCluster> {
       killMaster: async (port) => {
         const node = running.find((n) => n.port === port);
         const view = await clusterNodes(live(running));
-        if (!node || view.find((n) => n.port === port)?.role !== 'master') throw new LocalClusterError(`no master of this cluster listens on port ${port}`);
+        if (!node || view.find((n) => n.port === port)?.role !== 'master')
+          throw new LocalClusterError(`no master of this cluster listens on port ${port}`);
         node.child.kill('SIGKILL');
         await node.exited;
       },
@@ -162,13 +167,18 @@ export function parseClusterControl(json: string | undefined): ClusterControl | 
 }
 
 /** From another process: SIGKILL the node on `port` by its pid and wait until it no longer answers. */
-export async function killClusterNode(control: ClusterControl, port: number, timeoutMs: number = LOCAL_CLUSTER_DEFAULTS.exitTimeoutMs): Promise<void> {
+export async function killClusterNode(
+  control: ClusterControl,
+  port: number,
+  timeoutMs: number = LOCAL_CLUSTER_DEFAULTS.exitTimeoutMs,
+): Promise<void> {
   const node = control.nodes.find((n) => n.port === port);
   if (!node) throw new LocalClusterError(`no node of this cluster listens on port ${port}`);
   process.kill(node.pid, 'SIGKILL');
   const deadline = Date.now() + timeoutMs;
   while (await answers(node)) {
-    if (Date.now() > deadline) throw new LocalClusterError(`redis-server pid ${node.pid} on port ${port} still answers after SIGKILL`);
+    if (Date.now() > deadline)
+      throw new LocalClusterError(`redis-server pid ${node.pid} on port ${port} still answers after SIGKILL`);
     await delay(LOCAL_CLUSTER_DEFAULTS.pollMs);
   }
 }
@@ -187,17 +197,27 @@ function spawnNode(root: string, host: string, port: number, busPort: number): R
   const dir = join(root, String(port));
   mkdirSync(dir);
   const args = [
-    '--port', String(port),
-    '--bind', host,
-    '--cluster-enabled', 'yes',
-    '--cluster-config-file', join(dir, 'nodes.conf'),
-    '--cluster-node-timeout', String(LOCAL_CLUSTER_DEFAULTS.nodeTimeoutMs),
+    '--port',
+    String(port),
+    '--bind',
+    host,
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    join(dir, 'nodes.conf'),
+    '--cluster-node-timeout',
+    String(LOCAL_CLUSTER_DEFAULTS.nodeTimeoutMs),
     // The bus port defaults to port + 10000, which may be taken (or past 65535): pick it too.
-    '--cluster-port', String(busPort),
-    '--save', '',
-    '--appendonly', 'no',
-    '--dir', dir,
-    '--logfile', join(dir, 'redis.log'),
+    '--cluster-port',
+    String(busPort),
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--logfile',
+    join(dir, 'redis.log'),
   ];
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => {
@@ -218,7 +238,14 @@ async function waitUntilListening(node: RunningNode): Promise<void> {
 }
 
 async function createCluster(nodes: RunningNode[]): Promise<void> {
-  const args = ['--cluster', 'create', ...nodes.map(addressOf), '--cluster-replicas', String(LOCAL_CLUSTER_DEFAULTS.replicasPerMaster), '--cluster-yes'];
+  const args = [
+    '--cluster',
+    'create',
+    ...nodes.map(addressOf),
+    '--cluster-replicas',
+    String(LOCAL_CLUSTER_DEFAULTS.replicasPerMaster),
+    '--cluster-yes',
+  ];
   try {
     await execFileAsync('redis-cli', args, { timeout: LOCAL_CLUSTER_DEFAULTS.createTimeoutMs });
   } catch (err) {
@@ -232,7 +259,8 @@ async function describeControl(nodes: RunningNode[]): Promise<ClusterControl> {
   return {
     nodes: nodes.map((node) => {
       const seen = view.find((v) => v.port === node.port);
-      if (!seen || node.child.pid === undefined) throw new ClusterProbeError(`node ${addressOf(node)} is missing from CLUSTER NODES`);
+      if (!seen || node.child.pid === undefined)
+        throw new ClusterProbeError(`node ${addressOf(node)} is missing from CLUSTER NODES`);
       return { host: node.host, port: node.port, pid: node.child.pid, role: seen.role };
     }),
   };
@@ -258,7 +286,11 @@ async function distinctFreePorts(count: number): Promise<number[]> {
 
 function logTail(node: RunningNode): string {
   try {
-    return readFileSync(join(node.dir, 'redis.log'), 'utf8').trim().split('\n').slice(-LOCAL_CLUSTER_DEFAULTS.logTailLines).join('\n');
+    return readFileSync(join(node.dir, 'redis.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(-LOCAL_CLUSTER_DEFAULTS.logTailLines)
+      .join('\n');
   } catch {
     return '(no log written)';
   }

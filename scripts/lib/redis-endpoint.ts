@@ -29,7 +29,9 @@ export function formatClusterNodes(nodes: ReadonlyArray<{ host: string; port: nu
 
 /** For messages: "Redis at redis://…" (without its password) or "the Redis Cluster at host:port,…". */
 export function describeRedisEndpoint(endpoint: RedisEndpoint): string {
-  return isClusterEndpoint(endpoint) ? `the Redis Cluster at ${formatClusterNodes(endpoint.clusterNodes!)}` : `Redis at ${redactUrlPassword(endpoint.url)}`;
+  return isClusterEndpoint(endpoint)
+    ? `the Redis Cluster at ${formatClusterNodes(endpoint.clusterNodes!)}`
+    : `Redis at ${redactUrlPassword(endpoint.url)}`;
 }
 
 /**
@@ -37,7 +39,10 @@ export function describeRedisEndpoint(endpoint: RedisEndpoint): string {
  * reconnecting (a preflight check, a one-shot read); otherwise ioredis's usual
  * reconnects apply. Connected (cluster: slot map read) when the promise resolves.
  */
-export async function connectScriptRedis(endpoint: RedisEndpoint, { failFast }: { failFast: boolean }): Promise<RedisClient> {
+export async function connectScriptRedis(
+  endpoint: RedisEndpoint,
+  { failFast }: { failFast: boolean },
+): Promise<RedisClient> {
   const connectTimeout = SCRIPT_REDIS_DEFAULTS.connectTimeoutMs;
   const noRetry = failFast ? { maxRetriesPerRequest: 0, retryStrategy: () => null } : {};
   const redis: RedisClient = isClusterEndpoint(endpoint)

@@ -31,7 +31,9 @@ describe('e2e: admission when every bridge is full', function () {
     );
     const summaries = await Promise.all(callers.map((c) => c.done));
 
-    const ended = await Promise.all(summaries.map(async (summary) => ({ summary, timeline: await endedTimeline(summary.callSid) })));
+    const ended = await Promise.all(
+      summaries.map(async (summary) => ({ summary, timeline: await endedTimeline(summary.callSid) })),
+    );
     const timelines = ended.map((e) => e.timeline);
     const busy = ended.filter((e) => findEvent(e.timeline, 'realtime.fallback')?.fields.reason === 'NO_CAPACITY');
     const greeted = timelines.filter((t) => findEvent(t, 'greeting.first_audio') !== undefined);
@@ -49,16 +51,25 @@ describe('e2e: admission when every bridge is full', function () {
       expect(findEvent(timeline, 'clip.played')?.fields.clip).to.equal('busy');
       expect(findEvent(timeline, 'call.ended')?.fields.end_reason).to.equal('fallback:NO_CAPACITY');
       expect(findEvent(timeline, 'bridge.claimed'), 'no bridge took a busy call').to.equal(undefined);
-      expect(summary.spokenByTwilio.some((x) => x.phase === 'after-stream'), 'the TwiML fallback ran').to.equal(true);
+      expect(
+        summary.spokenByTwilio.some((x) => x.phase === 'after-stream'),
+        'the TwiML fallback ran',
+      ).to.equal(true);
       expect((await rows.findByCallSid(callSid))?.status).to.equal('failed');
-      expect(await callKeysPresent(ctx.redis, callSid), 'only the timeline is left').to.deep.equal([`call:{${callSid}}:timeline`]);
+      expect(await callKeysPresent(ctx.redis, callSid), 'only the timeline is left').to.deep.equal([
+        `call:{${callSid}}:timeline`,
+      ]);
       const started = findEvent(timeline, 'stream.started')!.ts;
-      reportFigure('NO_CAPACITY: ms from START to the busy clip sent', findEvent(timeline, 'clip.played')!.ts - started);
+      reportFigure(
+        'NO_CAPACITY: ms from START to the busy clip sent',
+        findEvent(timeline, 'clip.played')!.ts - started,
+      );
     }
 
     // Each bridge took at most its capacity.
     const owners = greeted.map((t) => findEvent(t, 'bridge.claimed')!.instance);
-    for (const bridge of new Set(owners)) expect(owners.filter((o) => o === bridge).length, `${bridge} calls`).to.be.at.most(CAPACITY);
+    for (const bridge of new Set(owners))
+      expect(owners.filter((o) => o === bridge).length, `${bridge} calls`).to.be.at.most(CAPACITY);
     expect(await scrapeMetric(stack.gateways[0]!.port, 'gateway_no_capacity_total')).to.equal(EXTRA);
   });
 

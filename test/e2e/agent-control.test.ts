@@ -10,7 +10,14 @@
 import { expect } from 'chai';
 import { FRAME_MS } from '@voice/protocols';
 import { readConversation, type TimelineEntry } from '@voice/redis';
-import { LONG_REPLY_TEXT, TwilioRestDouble, waitFor, type RecordedResponse, type RecordedSession, type TwilioCallerDouble } from '@voice/testkit';
+import {
+  LONG_REPLY_TEXT,
+  TwilioRestDouble,
+  waitFor,
+  type RecordedResponse,
+  type RecordedSession,
+  type TwilioCallerDouble,
+} from '@voice/testkit';
 import type { StackOptions } from '../support/stack.js';
 import { createTestBusiness } from '../support/business.js';
 import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
@@ -43,10 +50,21 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
   });
 
   async function start(options: StackOptions) {
-    return ctx.start({ ...options, bridgeEnv: { TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID, TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN, TWILIO_API_BASE_URL: rest.baseURL } });
+    return ctx.start({
+      ...options,
+      bridgeEnv: {
+        TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
+        TWILIO_API_BASE_URL: rest.baseURL,
+      },
+    });
   }
 
-  function place(stack: Awaited<ReturnType<typeof start>>, to: string, options: Parameters<typeof stack.call>[1] = {}): TwilioCallerDouble {
+  function place(
+    stack: Awaited<ReturnType<typeof start>>,
+    to: string,
+    options: Parameters<typeof stack.call>[1] = {},
+  ): TwilioCallerDouble {
     const call = stack.call(to, { script: ONE_TURN, hangupWhenScriptEnds: true, ...options });
     calls.set(call.callSid, call);
     return call;
@@ -90,7 +108,10 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
 
   it('end_call: the line is hung up only after the goodbye was heard in full', async () => {
     const stack = await start({
-      realtime: { functionCalls: [{ onTurn: 1, name: 'end_call', arguments: { reason: 'caller is done' } }], replyAfterToolText: GOODBYE },
+      realtime: {
+        functionCalls: [{ onTurn: 1, name: 'end_call', arguments: { reason: 'caller is done' } }],
+        replyAfterToolText: GOODBYE,
+      },
     });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
     const call = place(stack, business.phoneNumber);
@@ -104,7 +125,7 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     const goodbye = responseWithText(session, GOODBYE);
     // Audio reaches the bridge about 4x faster than it plays: hanging up at response.done would cut it short.
     const last = lastMarkOf(call, goodbye);
-    expect(last.played, 'the goodbye\'s last mark was reached by playback').to.equal(true);
+    expect(last.played, "the goodbye's last mark was reached by playback").to.equal(true);
     expect(heardOf(call, goodbye)).to.be.closeTo(goodbye.audioMsSent, FRAME_MS);
     const closedMs = streamClosedAtMs(call);
     expect(closedMs).to.be.at.least(last.echoedAtMs!);
@@ -120,7 +141,9 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
   });
 
   it('end_call in the same response as the goodbye: no second goodbye, hung up once it was heard', async () => {
-    const stack = await start({ realtime: { functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {}, sayFirst: GOODBYE }] } });
+    const stack = await start({
+      realtime: { functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {}, sayFirst: GOODBYE }] },
+    });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
     const call = place(stack, business.phoneNumber);
     const summary = await call.done;
@@ -130,7 +153,9 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     const session = stack.realtime.sessions[0]!;
     const goodbye = responseWithText(session, GOODBYE);
     expect(goodbye.functionCall?.name).to.equal('end_call');
-    expect(session.responses.indexOf(goodbye), 'no response was asked for after the goodbye').to.equal(session.responses.length - 1);
+    expect(session.responses.indexOf(goodbye), 'no response was asked for after the goodbye').to.equal(
+      session.responses.length - 1,
+    );
     expect(lastMarkOf(call, goodbye).played).to.equal(true);
     expect(heardOf(call, goodbye)).to.be.closeTo(goodbye.audioMsSent, FRAME_MS);
     expect(fields(timeline, 'agent.hangup')).to.include({ outcome: 'hung_up' });
@@ -138,11 +163,21 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
 
   it('end_call: a caller who talks over the goodbye keeps the line (the hangup is cancelled)', async () => {
     const stack = await start({
-      realtime: { functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {} }], replyAfterToolText: LONG_REPLY_TEXT, replies: ['Of course, go ahead.'] },
+      realtime: {
+        functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {} }],
+        replyAfterToolText: LONG_REPLY_TEXT,
+        replies: ['Of course, go ahead.'],
+      },
     });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
     const call = place(stack, business.phoneNumber, {
-      script: [{ silenceMs: 3000 }, { say: 'That is all, thank you.' }, { silenceMs: 3000 }, { say: 'Wait, one more thing.' }, { silenceMs: 4000 }],
+      script: [
+        { silenceMs: 3000 },
+        { say: 'That is all, thank you.' },
+        { silenceMs: 3000 },
+        { say: 'Wait, one more thing.' },
+        { silenceMs: 4000 },
+      ],
     });
     const summary = await call.done;
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);
@@ -156,9 +191,17 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
 
   it('end_call: a model session that drops before the goodbye cancels the hangup; the call resumes', async () => {
     // Greeting, then the end_call response: the session closes (1011) right after it, before any goodbye.
-    const stack = await start({ realtime: { functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {} }], replyAfterToolText: GOODBYE, closeAfterResponses: 2 } });
+    const stack = await start({
+      realtime: {
+        functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {} }],
+        replyAfterToolText: GOODBYE,
+        closeAfterResponses: 2,
+      },
+    });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
-    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 3000 }, { say: 'That is all, thank you.' }, { silenceMs: 6000 }] });
+    const call = place(stack, business.phoneNumber, {
+      script: [{ silenceMs: 3000 }, { say: 'That is all, thank you.' }, { silenceMs: 6000 }],
+    });
     const summary = await call.done;
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);
 
@@ -169,34 +212,55 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     expect(timeline.map((e) => e.event)).to.include('openai.reconnected');
   });
 
-  it('transfer_call: the line plays, then the live call is redirected to <Dial> the business\'s human number', async () => {
+  it("transfer_call: the line plays, then the live call is redirected to <Dial> the business's human number", async () => {
     const stack = await start({
-      realtime: { functionCalls: [{ onTurn: 1, name: 'transfer_call', arguments: { reason: 'wants a person' } }], replyAfterToolText: TRANSFER_LINE },
+      realtime: {
+        functionCalls: [{ onTurn: 1, name: 'transfer_call', arguments: { reason: 'wants a person' } }],
+        replyAfterToolText: TRANSFER_LINE,
+      },
     });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.', transferNumber: HUMAN_LINE });
-    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 3000 }, { say: 'Can I talk to a person?' }, { silenceMs: 25_000 }] });
+    const call = place(stack, business.phoneNumber, {
+      script: [{ silenceMs: 3000 }, { say: 'Can I talk to a person?' }, { silenceMs: 25_000 }],
+    });
     const summary = await call.done;
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);
 
     expect(rest.requests).to.have.length(1);
     expect(rest.requests[0]!.callSid).to.equal(summary.callSid);
-    expect(rest.requests[0]!.params.Twiml).to.equal(`<?xml version="1.0" encoding="UTF-8"?><Response><Dial>${HUMAN_LINE}</Dial></Response>`);
+    expect(rest.requests[0]!.params.Twiml).to.equal(
+      `<?xml version="1.0" encoding="UTF-8"?><Response><Dial>${HUMAN_LINE}</Dial></Response>`,
+    );
     expect(summary.endedBy).to.equal('dialed');
     expect(summary.dialed).to.deep.equal([HUMAN_LINE]);
     const line = responseWithText(stack.realtime.sessions[0]!, TRANSFER_LINE);
     expect(lastMarkOf(call, line).played, 'the transfer line was heard before the redirect').to.equal(true);
     expect(heardOf(call, line)).to.be.closeTo(line.audioMsSent, FRAME_MS);
-    expect(fields(timeline, 'agent.transfer')).to.include({ outcome: 'redirected', to: HUMAN_LINE, reason: 'wants a person' });
+    expect(fields(timeline, 'agent.transfer')).to.include({
+      outcome: 'redirected',
+      to: HUMAN_LINE,
+      reason: 'wants a person',
+    });
     expect(fields(timeline, 'call.ended').end_reason).to.equal('agent_transfer');
   });
 
   it('transfer_call that Twilio refuses: the model is told, and the call goes on', async () => {
     const stack = await ctx.start({
-      realtime: { functionCalls: [{ onTurn: 1, name: 'transfer_call', arguments: {} }], replyAfterToolText: TRANSFER_LINE, replies: ['I am sorry, let me take a message.'] },
-      bridgeEnv: { TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID, TWILIO_AUTH_TOKEN: 'not-the-rest-token', TWILIO_API_BASE_URL: rest.baseURL },
+      realtime: {
+        functionCalls: [{ onTurn: 1, name: 'transfer_call', arguments: {} }],
+        replyAfterToolText: TRANSFER_LINE,
+        replies: ['I am sorry, let me take a message.'],
+      },
+      bridgeEnv: {
+        TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN: 'not-the-rest-token',
+        TWILIO_API_BASE_URL: rest.baseURL,
+      },
     });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.', transferNumber: HUMAN_LINE });
-    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 3000 }, { say: 'Can I talk to a person?' }, { silenceMs: 9000 }] });
+    const call = place(stack, business.phoneNumber, {
+      script: [{ silenceMs: 3000 }, { say: 'Can I talk to a person?' }, { silenceMs: 9000 }],
+    });
     const summary = await call.done;
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);
 
@@ -213,9 +277,13 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
 
   it('transfer_call without a human number: refused politely, the call goes on', async () => {
     const apology = 'I am sorry, nobody is free right now. Can I take a message?';
-    const stack = await start({ realtime: { functionCalls: [{ onTurn: 1, name: 'transfer_call', arguments: {} }], replyAfterToolText: apology } });
+    const stack = await start({
+      realtime: { functionCalls: [{ onTurn: 1, name: 'transfer_call', arguments: {} }], replyAfterToolText: apology },
+    });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.', transferNumber: null });
-    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 3000 }, { say: 'Can I talk to a person?' }, { silenceMs: 6000 }] });
+    const call = place(stack, business.phoneNumber, {
+      script: [{ silenceMs: 3000 }, { say: 'Can I talk to a person?' }, { silenceMs: 6000 }],
+    });
     const summary = await call.done;
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);
 
@@ -232,28 +300,41 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     const reply = 'You pressed three: our opening hours.';
     const stack = await start({ realtime: { replyAfterUserText: reply } });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
-    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 7000 }], dtmf: [{ atMs: 3000, digit: '3' }] });
+    const call = place(stack, business.phoneNumber, {
+      script: [{ silenceMs: 7000 }],
+      dtmf: [{ atMs: 3000, digit: '3' }],
+    });
     const summary = await call.done;
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);
 
     const session = stack.realtime.sessions[0]!;
-    expect(session.textItems.map((i) => ({ role: i.role, text: i.text }))).to.deep.equal([{ role: 'user', text: 'The caller pressed 3 on the keypad.' }]);
+    expect(session.textItems.map((i) => ({ role: i.role, text: i.text }))).to.deep.equal([
+      { role: 'user', text: 'The caller pressed 3 on the keypad.' },
+    ]);
     const answer = responseWithText(session, reply);
     expect(answer.trigger).to.equal('client');
     expect(heardOf(call, answer), 'the answer to the key press was heard').to.be.greaterThan(answer.audioMsSent / 2);
     expect(fields(timeline, 'dtmf.received')).to.include({ digit: '3', outcome: 'sent_to_model' });
     // The press is the caller's turn on the conversation record: a resumed session and the transcript see it.
     const { entries } = await readConversation(ctx.redis, summary.callSid);
-    expect(entries.filter((e) => e.kind === 'caller').map((e) => e.text)).to.include('The caller pressed 3 on the keypad.');
+    expect(entries.filter((e) => e.kind === 'caller').map((e) => e.text)).to.include(
+      'The caller pressed 3 on the keypad.',
+    );
   });
 
   it('DTMF while the agent speaks: the agent is not cut off, and answers the press after it finished', async () => {
     const reply = 'You pressed five.';
     const stack = await start({ realtime: { replyAfterUserText: reply } });
     const business = await createTestBusiness(ctx.knex, { greeting: LONG_REPLY_TEXT });
-    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 20_000 }], dtmf: [{ atMs: 500, digit: '5' }] });
+    const call = place(stack, business.phoneNumber, {
+      script: [{ silenceMs: 20_000 }],
+      dtmf: [{ atMs: 500, digit: '5' }],
+    });
     const session = await waitForSession(stack);
-    await waitFor(() => session.responses.some((r) => r.text === reply && r.status === 'completed'), { timeoutMs: 20_000, message: 'the answer to the press' });
+    await waitFor(() => session.responses.some((r) => r.text === reply && r.status === 'completed'), {
+      timeoutMs: 20_000,
+      message: 'the answer to the press',
+    });
     const summary = await call.hangup();
     await finishedTimeline(ctx.redis, summary.callSid);
 
@@ -262,15 +343,26 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     expect(greeting.status, 'the greeting was not interrupted by the key press').to.equal('completed');
     expect(summary.clears).to.deep.equal([]);
     expect(answer.createdAtMs).to.be.at.least(greeting.doneAtMs!);
-    expect(session.textItems[0]!.atMs, 'the press reached the model while the greeting was being generated').to.be.lessThan(greeting.doneAtMs!);
+    expect(
+      session.textItems[0]!.atMs,
+      'the press reached the model while the greeting was being generated',
+    ).to.be.lessThan(greeting.doneAtMs!);
   });
 
   it('DTMF and a tool together: "press 0 for a person" ends with the call redirected to the human line', async () => {
     const stack = await start({
-      realtime: { functionCalls: [{ onTurn: 0, onUserText: 'pressed 0', name: 'transfer_call', arguments: { reason: 'pressed 0' } }], replyAfterToolText: TRANSFER_LINE },
+      realtime: {
+        functionCalls: [
+          { onTurn: 0, onUserText: 'pressed 0', name: 'transfer_call', arguments: { reason: 'pressed 0' } },
+        ],
+        replyAfterToolText: TRANSFER_LINE,
+      },
     });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.', transferNumber: HUMAN_LINE });
-    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 25_000 }], dtmf: [{ atMs: 2500, digit: '0' }] });
+    const call = place(stack, business.phoneNumber, {
+      script: [{ silenceMs: 25_000 }],
+      dtmf: [{ atMs: 2500, digit: '0' }],
+    });
     const summary = await call.done;
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);
 
@@ -282,7 +374,10 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
   it('DTMF off for the business: the press is on the timeline as ignored and never reaches the model', async () => {
     const stack = await start({ realtime: { replyAfterUserText: 'You pressed a key.' } });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.', dtmfEnabled: false });
-    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 6000 }], dtmf: [{ atMs: 3000, digit: '3' }] });
+    const call = place(stack, business.phoneNumber, {
+      script: [{ silenceMs: 6000 }],
+      dtmf: [{ atMs: 3000, digit: '3' }],
+    });
     const summary = await call.done;
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);
 

@@ -52,9 +52,18 @@ describe('e2e: barge-in', function () {
       .heardSegments()
       .filter((s) => s.startMs >= replyStartMs! - FRAME_MS && s.startMs < clear.atMs)
       .reduce((ms, s) => ms + s.bytes.length / 8, 0);
-    if (process.env.DEBUG_TIMELINE) console.log({ truncateMs: truncate.audio_end_ms, heardOfReply, sent: longReply.audioMsSent, dropped: clear.droppedMs });
+    if (process.env.DEBUG_TIMELINE)
+      console.log({
+        truncateMs: truncate.audio_end_ms,
+        heardOfReply,
+        sent: longReply.audioMsSent,
+        dropped: clear.droppedMs,
+      });
     const tolerance = FRAME_MS + BRIDGE_DEFAULTS.bargeInMarginMs;
-    expect(truncate.audio_end_ms, `truncate ${truncate.audio_end_ms} ms vs heard ${heardOfReply} ms`).to.be.closeTo(heardOfReply, tolerance);
+    expect(truncate.audio_end_ms, `truncate ${truncate.audio_end_ms} ms vs heard ${heardOfReply} ms`).to.be.closeTo(
+      heardOfReply,
+      tolerance,
+    );
     expect(truncate.audio_end_ms).to.be.lessThan(longReply.audioMsSent);
 
     await waitFor(async () => (await timelineEvents(redis, summary.callSid)).includes('call.metrics'));
@@ -62,4 +71,3 @@ describe('e2e: barge-in', function () {
     expect(events.filter((e) => e === 'barge_in')).to.have.length(1);
   });
 });
-

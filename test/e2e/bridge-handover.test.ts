@@ -7,11 +7,28 @@
  */
 import { expect } from 'chai';
 import { formatTimeline, readTimeline, type TimelineEntry } from '@voice/redis';
-import { RealtimeDouble, freePort, placeCall, startProcessStack, startServiceProcess, waitFor, type ProcessStack, type ServiceProcess, type TwilioCallerDouble } from '@voice/testkit';
+import {
+  RealtimeDouble,
+  freePort,
+  placeCall,
+  startProcessStack,
+  startServiceProcess,
+  waitFor,
+  type ProcessStack,
+  type ServiceProcess,
+  type TwilioCallerDouble,
+} from '@voice/testkit';
 import { createTestBusiness } from '../support/business.js';
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { reportFigure } from '../support/figures.js';
-import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from '../support/env.js';
+import {
+  PUBLIC_BASE_URL,
+  TEST_ACCOUNT_SID,
+  TEST_AUTH_TOKEN,
+  TEST_OPENAI_KEY,
+  baseTestEnv,
+  uniqueNamespace,
+} from '../support/env.js';
 
 const LIVE_CALLS = 20;
 const DRAIN_TIMEOUT_MS = 20_000;
@@ -50,7 +67,11 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       LOG_LEVEL: 'warn',
       ...extraEnv,
     };
-    processes = await startProcessStack({ env, bridges: 1, realtime: { baseURL: realtime.baseURL, certPath: realtime.certPath, apiKey: TEST_OPENAI_KEY } });
+    processes = await startProcessStack({
+      env,
+      bridges: 1,
+      realtime: { baseURL: realtime.baseURL, certPath: realtime.certPath, apiKey: TEST_OPENAI_KEY },
+    });
     return processes;
   }
 
@@ -59,13 +80,29 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     secondBridge = await startServiceProcess({
       name: 'realtime-bridge',
       label: 'bridge-2',
-      env: { ...env, OPENAI_BASE_URL: realtime.baseURL, OPENAI_API_KEY: TEST_OPENAI_KEY, NODE_EXTRA_CA_CERTS: realtime.certPath, BRIDGE_PORT: String(port), MEDIA_LINK_PORT: String(linkPort), MEDIA_LINK_HOST: '127.0.0.1', INSTANCE_ID: 'bridge-2' },
+      env: {
+        ...env,
+        OPENAI_BASE_URL: realtime.baseURL,
+        OPENAI_API_KEY: TEST_OPENAI_KEY,
+        NODE_EXTRA_CA_CERTS: realtime.certPath,
+        BRIDGE_PORT: String(port),
+        MEDIA_LINK_PORT: String(linkPort),
+        MEDIA_LINK_HOST: '127.0.0.1',
+        INSTANCE_ID: 'bridge-2',
+      },
       readyPort: port,
     });
   }
 
-  async function placeCalls(running: ProcessStack, count: number, greeting: (i: number) => string, silenceMs: number): Promise<TwilioCallerDouble[]> {
-    const businesses = await Promise.all(Array.from({ length: count }, (_, i) => createTestBusiness(ctx.knex, { greeting: greeting(i) })));
+  async function placeCalls(
+    running: ProcessStack,
+    count: number,
+    greeting: (i: number) => string,
+    silenceMs: number,
+  ): Promise<TwilioCallerDouble[]> {
+    const businesses = await Promise.all(
+      Array.from({ length: count }, (_, i) => createTestBusiness(ctx.knex, { greeting: greeting(i) })),
+    );
     return businesses.map((business) =>
       placeCall({
         webhookUrl: `http://127.0.0.1:${running.webhookPort}/twilio/voice`,
@@ -82,7 +119,9 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
 
   /** The greeting was spoken in full and the caller's phone played it (a mark of its item came back played). */
   const greeted = (caller: TwilioCallerDouble, text: string) => {
-    const response = realtime.sessions.flatMap((s) => s.responses).find((r) => r.text === text && r.status === 'completed');
+    const response = realtime.sessions
+      .flatMap((s) => s.responses)
+      .find((r) => r.text === text && r.status === 'completed');
     return response !== undefined && caller.marks.some((m) => m.name.startsWith(`${response.itemId}|`) && m.played);
   };
 
@@ -91,7 +130,10 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     const greeting = (i: number) => `Hello from desk ${i + 1}.`;
     // Long calls, hung up by the test once the old bridge is gone.
     const callers = await placeCalls(running, LIVE_CALLS, greeting, 90_000);
-    await waitFor(() => callers.every((c, i) => greeted(c, greeting(i))), { timeoutMs: 40_000, message: 'every call greeted' });
+    await waitFor(() => callers.every((c, i) => greeted(c, greeting(i))), {
+      timeoutMs: 40_000,
+      message: 'every call greeted',
+    });
     await startSecondBridge();
 
     const termAt = Date.now();
@@ -102,7 +144,12 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     expect(exitMs, 'ms from SIGTERM to exit').to.be.lessThan(DRAIN_TIMEOUT_MS - 5000);
     reportFigure(`bridge SIGTERM with ${LIVE_CALLS} live calls: SIGTERM to process exit`, exitMs);
 
-    const resumedOnNewBridge = async () => (await Promise.all(callers.map(async (c) => (await readTimeline(ctx.redis, c.callSid)).some((e) => e.event === 'call.resumed')))).every(Boolean);
+    const resumedOnNewBridge = async () =>
+      (
+        await Promise.all(
+          callers.map(async (c) => (await readTimeline(ctx.redis, c.callSid)).some((e) => e.event === 'call.resumed')),
+        )
+      ).every(Boolean);
     await waitFor(resumedOnNewBridge, { timeoutMs: 30_000, message: 'every call resumed on bridge-2' });
     // Every call is still up on the new bridge; the callers hang up.
     const summaries = await Promise.all(callers.map((c) => c.hangup()));
@@ -112,24 +159,41 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       const timeline = await finishedTimeline(ctx.redis, summary.callSid);
       if (process.env.DEBUG_TIMELINE && i === 0) console.log(formatTimeline(timeline));
       const label = `call ${i}`;
-      expect(timeline.filter((e) => e.event === 'realtime.fallback'), `${label}: fallbacks`).to.deep.equal([]);
+      expect(
+        timeline.filter((e) => e.event === 'realtime.fallback'),
+        `${label}: fallbacks`,
+      ).to.deep.equal([]);
       const resumed = findEvent(timeline, 'call.resumed');
-      expect(resumed?.fields, `${label}: call.resumed`).to.include({ from: 'bridge-1', to: 'bridge-2', planned: 'true', reply: 'none' });
+      expect(resumed?.fields, `${label}: call.resumed`).to.include({
+        from: 'bridge-1',
+        to: 'bridge-2',
+        planned: 'true',
+        reply: 'none',
+      });
       gaps.push(Number(resumed!.fields.gap_ms));
-      expect(findEvent(timeline, 'bridge.released')?.fields.reason, `${label}: old bridge let go`).to.equal('handed_over');
+      expect(findEvent(timeline, 'bridge.released')?.fields.reason, `${label}: old bridge let go`).to.equal(
+        'handed_over',
+      );
       // Not dropped: the call went on to the caller's own hangup, finalized once, by the new bridge.
       const ended = timeline.filter((e) => e.event === 'call.ended');
-      expect(ended.map((e) => e.instance), `${label}: call.ended`).to.deep.equal(['bridge-2']);
+      expect(
+        ended.map((e) => e.instance),
+        `${label}: call.ended`,
+      ).to.deep.equal(['bridge-2']);
       expect(ended[0]!.fields.end_reason, `${label}: ended by the caller`).to.equal('twilio_stop');
       expect(summary.afterStreamVerbs, `${label}: no TwiML fallback ran`).to.deep.equal([]);
       expect(findEvent(timeline, 'call.silent_failure'), `${label}: not a silent failure`).to.equal(undefined);
-      if (Number(resumed!.fields.gap_ms) < HOLD_AUDIO_AFTER_MS) expect(holdClipsAfterGreeting(timeline), `${label}: hold clips\n${formatTimeline(timeline)}`).to.equal(0);
+      if (Number(resumed!.fields.gap_ms) < HOLD_AUDIO_AFTER_MS)
+        expect(holdClipsAfterGreeting(timeline), `${label}: hold clips\n${formatTimeline(timeline)}`).to.equal(0);
       holdClips += holdClipsAfterGreeting(timeline);
     }
     // No second greeting: each greeting was spoken once, on bridge-1's sessions; bridge-2's sessions were given it.
     const responses = realtime.sessions.flatMap((s) => s.responses);
-    for (let i = 0; i < LIVE_CALLS; i++) expect(responses.filter((r) => r.text === greeting(i)).length, `greetings of call ${i}`).to.equal(1);
-    const resumedSessions = realtime.sessions.filter((s) => s.createdItems.some((item) => item.role === 'assistant' && item.text.startsWith('Hello from desk')));
+    for (let i = 0; i < LIVE_CALLS; i++)
+      expect(responses.filter((r) => r.text === greeting(i)).length, `greetings of call ${i}`).to.equal(1);
+    const resumedSessions = realtime.sessions.filter((s) =>
+      s.createdItems.some((item) => item.role === 'assistant' && item.text.startsWith('Hello from desk')),
+    );
     expect(resumedSessions.length, 'sessions resumed on bridge-2').to.equal(LIVE_CALLS);
     reportFigure('bridge SIGTERM hand-over: max gap (call.resumed gap_ms)', Math.max(...gaps));
     reportFigure('bridge SIGTERM hand-over: hold clips played (all calls)', holdClips, 'clips');
@@ -151,10 +215,18 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     await exited;
     const exitMs = Date.now() - termAt;
     expect(exitMs, 'ms from SIGTERM to exit').to.be.lessThan(DRAIN_TIMEOUT_MS - 5000);
-    await waitFor(async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'call.resumed'), { timeoutMs: 15_000, message: 'call.resumed' });
+    await waitFor(
+      async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'call.resumed'),
+      { timeoutMs: 15_000, message: 'call.resumed' },
+    );
     const summary = await caller!.hangup();
     const timeline = await finishedTimeline(ctx.redis, summary.callSid);
-    expect(findEvent(timeline, 'call.resumed')?.fields).to.include({ from: 'bridge-1', to: 'bridge-2', planned: 'true', reply: 'none' });
+    expect(findEvent(timeline, 'call.resumed')?.fields).to.include({
+      from: 'bridge-1',
+      to: 'bridge-2',
+      planned: 'true',
+      reply: 'none',
+    });
     expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
     expect(timeline.filter((e) => e.event === 'call.ended').map((e) => e.instance)).to.deep.equal(['bridge-2']);
     reportFigure('bridge SIGTERM, second bridge started during the drain: SIGTERM to exit', exitMs);
@@ -171,7 +243,10 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     const summary = await caller!.done;
     // The bridge has exited: the call ends at the gateway (call.ended), after the fallback.
     let timeline: TimelineEntry[] = [];
-    await waitFor(async () => (timeline = await readTimeline(ctx.redis, summary.callSid)).some((e) => e.event === 'call.ended'), { timeoutMs: 15_000, message: 'call.ended' });
+    await waitFor(
+      async () => (timeline = await readTimeline(ctx.redis, summary.callSid)).some((e) => e.event === 'call.ended'),
+      { timeoutMs: 15_000, message: 'call.ended' },
+    );
     const fallback = findEvent(timeline, 'realtime.fallback');
     expect(fallback?.fields.reason).to.equal('BRIDGE_SHUTDOWN');
     expect(fallback!.ts - termAt, 'ms from SIGTERM to the fallback').to.be.at.least(drainMs - 500);

@@ -12,7 +12,13 @@ import { finishedTimeline, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
 import { jsonLines, runCli, startCli, type CliResult } from '../support/calls-cli.js';
 import { postAsTwilio } from '../support/twilio-http.js';
-import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_MEDIA_LINK_SECRET, TEST_OPENAI_KEY, testRedisEndpoint } from '../support/env.js';
+import {
+  TEST_ACCOUNT_SID,
+  TEST_AUTH_TOKEN,
+  TEST_MEDIA_LINK_SECRET,
+  TEST_OPENAI_KEY,
+  testRedisEndpoint,
+} from '../support/env.js';
 
 const DB_PASSWORD = 'db-pass-7f3a9c';
 const REDIS_PASSWORD = 'redis-pass-51be02';
@@ -72,7 +78,10 @@ describe('e2e: the on-call CLI (npm run calls)', function () {
   this.timeout(120_000);
   const ctx = useE2EContext();
 
-  async function placeCall(options: Parameters<typeof ctx.start>[0] = {}, script: ScriptSegment[] = [{ silenceMs: 3000 }]) {
+  async function placeCall(
+    options: Parameters<typeof ctx.start>[0] = {},
+    script: ScriptSegment[] = [{ silenceMs: 3000 }],
+  ) {
     const stack = await ctx.start(options);
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, this is Test Dental.' });
     const from = uniquePhoneNumber();
@@ -121,18 +130,38 @@ describe('e2e: the on-call CLI (npm run calls)', function () {
       { role: 'agent', text: 'Hi, this is Test Dental.', at: new Date(timeline[0]!.ts + 1000).toISOString() },
       { role: 'caller', text: 'I need a cleaning please.', at: new Date(timeline[0]!.ts + 4000).toISOString() },
     ];
-    const usage = { input_tokens: 420, output_tokens: 96, input_audio_tokens: 400, input_text_tokens: 20, output_audio_tokens: 90, output_text_tokens: 6, responses: 2 };
-    await ctx.knex('calls').where({ call_sid: callSid }).update({ transcript: JSON.stringify(transcript), usage: JSON.stringify(usage), cost_usd: '0.012345' });
+    const usage = {
+      input_tokens: 420,
+      output_tokens: 96,
+      input_audio_tokens: 400,
+      input_text_tokens: 20,
+      output_audio_tokens: 90,
+      output_text_tokens: 6,
+      responses: 2,
+    };
+    await ctx
+      .knex('calls')
+      .where({ call_sid: callSid })
+      .update({ transcript: JSON.stringify(transcript), usage: JSON.stringify(usage), cost_usd: '0.012345' });
     const full = await calls(['show', callSid], stack.namespace);
     expect(full).to.match(/^transcript \(2 turns\)$/m);
     expect(full).to.match(/^\s+\d\d:\d\d:\d\d\.\d{3}\s+agent\s+Hi, this is Test Dental\.$/m);
     expect(full).to.match(/^\s+\d\d:\d\d:\d\d\.\d{3}\s+caller\s+I need a cleaning please\.$/m);
-    expect(full).to.match(/^usage: 420 input tokens \(400 audio, 20 text, 0 cached\), 96 output tokens \(90 audio, 6 text\), 2 responses$/m);
+    expect(full).to.match(
+      /^usage: 420 input tokens \(400 audio, 20 text, 0 cached\), 96 output tokens \(90 audio, 6 text\), 2 responses$/m,
+    );
     expect(full).to.match(/^cost: \$0\.012345$/m);
 
     const lines = jsonLines(await calls(['show', callSid, '--json'], stack.namespace));
     const call = lines.find((l) => l.type === 'call')!;
-    expect(call).to.include({ call_sid: callSid, status: 'completed', failed: false, from, cost_usd: 0.012345, timeline_events: timeline.length });
+    expect(call).to.include({
+      call_sid: callSid,
+      status: 'completed',
+      failed: false,
+      from,
+      cost_usd: 0.012345,
+      timeline_events: timeline.length,
+    });
     expect(call.usage).to.include({ input_tokens: 420, responses: 2 });
     const events = lines.filter((l) => l.type === 'event');
     const happened = [...timeline].sort((a, b) => a.ts - b.ts);
@@ -145,13 +174,24 @@ describe('e2e: the on-call CLI (npm run calls)', function () {
   });
 
   it('show marks the failing step of a call whose model is unreachable; failed lists it and a call that never started, with reasons and steps', async () => {
-    const { stack, callSid, timeline } = await placeCall({ realtime: { refuseConnections: true }, env: { STREAM_WATCHDOG_MS: '500', STREAM_WATCHDOG_SWEEP_MS: '100' } });
+    const { stack, callSid, timeline } = await placeCall({
+      realtime: { refuseConnections: true },
+      env: { STREAM_WATCHDOG_MS: '500', STREAM_WATCHDOG_SWEEP_MS: '100' },
+    });
     // Twilio answered this one but never opened its media stream: the webhook's watchdog fails it.
     const business = await createTestBusiness(ctx.knex);
     const neverStarted = uniqueCallSid();
-    const answered = await postAsTwilio(stack.webhook.port, '/twilio/voice', { CallSid: neverStarted, AccountSid: TEST_ACCOUNT_SID, From: uniquePhoneNumber(), To: business.phoneNumber });
+    const answered = await postAsTwilio(stack.webhook.port, '/twilio/voice', {
+      CallSid: neverStarted,
+      AccountSid: TEST_ACCOUNT_SID,
+      From: uniquePhoneNumber(),
+      To: business.phoneNumber,
+    });
     expect(answered.status).to.equal(200);
-    await waitFor(async () => (await readTimeline(ctx.redis, neverStarted)).some((e) => e.event === 'stream.never_started'), { message: 'watchdog verdict' });
+    await waitFor(
+      async () => (await readTimeline(ctx.redis, neverStarted)).some((e) => e.event === 'stream.never_started'),
+      { message: 'watchdog verdict' },
+    );
 
     const text = await calls(['show', callSid], stack.namespace);
     expect(text).to.include('status failed');
@@ -159,7 +199,9 @@ describe('e2e: the on-call CLI (npm run calls)', function () {
     expect(text).to.match(/^>>.*\sopenai\.failed\s.*reason=OPENAI_REFUSED.*<== failing step$/m);
     expect(text).to.match(/^! .*\srealtime\.fallback\s/m);
     expect(text.match(/^>>/gm), 'one failing step').to.have.length(1);
-    expect(text).to.match(/^\s+connect \(model\)\s+FAILED\s+stopped by openai\.failed reason=OPENAI_REFUSED after \d+ ms$/m);
+    expect(text).to.match(
+      /^\s+connect \(model\)\s+FAILED\s+stopped by openai\.failed reason=OPENAI_REFUSED after \d+ ms$/m,
+    );
     for (const entry of timeline) expectWaterfallLine(text, timeline, entry);
 
     const lines = jsonLines(await calls(['show', callSid, '--json'], stack.namespace));
@@ -167,19 +209,32 @@ describe('e2e: the on-call CLI (npm run calls)', function () {
     expect(call.failed).to.equal(true);
     expect(call.failure).to.deep.include({ kind: 'fallback', reason: 'OPENAI_REFUSED' });
     expect(call.failure.failing_step.event).to.equal('openai.failed');
-    expect(lines.filter((l) => l.type === 'event' && l.mark === 'failing_step').map((l) => l.event)).to.deep.equal(['openai.failed']);
+    expect(lines.filter((l) => l.type === 'event' && l.mark === 'failing_step').map((l) => l.event)).to.deep.equal([
+      'openai.failed',
+    ]);
 
     const failed = await calls(['failed', '--since', '10m']);
-    expect(failed).to.match(new RegExp(`${callSid}\\s+\\S+ -> \\S+\\s+fallback\\s+OPENAI_REFUSED\\s+openai\\.failed \\(\\+\\d+ ms\\)`));
+    expect(failed).to.match(
+      new RegExp(`${callSid}\\s+\\S+ -> \\S+\\s+fallback\\s+OPENAI_REFUSED\\s+openai\\.failed \\(\\+\\d+ ms\\)`),
+    );
     const failedJson = jsonLines(await calls(['failed', '--since', '10m', '--json']));
     expect(failedJson.every((r) => r.type === 'failed_call')).to.equal(true);
     const mine = failedJson.find((r) => r.call_sid === callSid);
-    expect(mine).to.deep.include({ kind: 'fallback', reason: 'OPENAI_REFUSED', end_reason: 'fallback:OPENAI_REFUSED', status: 'failed' });
+    expect(mine).to.deep.include({
+      kind: 'fallback',
+      reason: 'OPENAI_REFUSED',
+      end_reason: 'fallback:OPENAI_REFUSED',
+      status: 'failed',
+    });
     expect(mine!.failing_step.event).to.equal('openai.failed');
     const notStarted = failedJson.find((r) => r.call_sid === neverStarted);
     expect(notStarted).to.deep.include({ kind: 'never_started', reason: 'no_stream', status: 'failed' });
     expect(notStarted!.failing_step.event).to.equal('stream.never_started');
-    expect(failed).to.match(new RegExp(`${neverStarted}\\s+\\S+ -> \\S+\\s+never_started\\s+no_stream\\s+stream\\.never_started \\(\\+\\d+ ms\\)`));
+    expect(failed).to.match(
+      new RegExp(
+        `${neverStarted}\\s+\\S+ -> \\S+\\s+never_started\\s+no_stream\\s+stream\\.never_started \\(\\+\\d+ ms\\)`,
+      ),
+    );
     // Newest first.
     expect(failed.indexOf(neverStarted)).to.be.lessThan(failed.indexOf(callSid));
   });
@@ -191,25 +246,52 @@ describe('e2e: the on-call CLI (npm run calls)', function () {
     const env = cliEnv(stack.namespace);
     const tailAll = startCli(['tail', '--json', '--for', '90s'], env);
     const tailOne = startCli(['tail', '--call', callSid, '--event', 'stream.started,call.ended'], env);
-    await waitFor(() => tailAll.stderr().includes('tailing') && tailOne.stderr().includes('tailing'), { timeoutMs: 20_000, message: 'tails started' });
+    await waitFor(() => tailAll.stderr().includes('tailing') && tailOne.stderr().includes('tailing'), {
+      timeoutMs: 20_000,
+      message: 'tails started',
+    });
 
-    const call = stack.call(business.phoneNumber, { callSid, from: uniquePhoneNumber(), script: [{ silenceMs: 15_000 }], hangupWhenScriptEnds: true });
+    const call = stack.call(business.phoneNumber, {
+      callSid,
+      from: uniquePhoneNumber(),
+      script: [{ silenceMs: 15_000 }],
+      hangupWhenScriptEnds: true,
+    });
     const tailed = () => jsonLines(tailAll.stdout()).filter((r) => r.call_sid === callSid);
-    await waitFor(() => tailed().some((r) => r.event === 'greeting.first_audio'), { timeoutMs: 20_000, message: 'greeting.first_audio tailed' });
+    await waitFor(() => tailed().some((r) => r.event === 'greeting.first_audio'), {
+      timeoutMs: 20_000,
+      message: 'greeting.first_audio tailed',
+    });
 
     // While the call is up.
     const text = await calls(['live'], stack.namespace);
     // Its load is what the bridge reported at its last heartbeat (this call may not be in it yet).
     expect(text).to.match(/^\s+br-1\s+live\s+\d+\/\d+\s/m);
-    expect(text).to.match(new RegExp(`^\\s+${callSid}\\s+[\\d.]+ m?s\\s+talking\\s+\\S+ -> \\S+\\s+gw-1\\s+br-1 \\(live\\)\\s`, 'm'));
+    expect(text).to.match(
+      new RegExp(`^\\s+${callSid}\\s+[\\d.]+ m?s\\s+talking\\s+\\S+ -> \\S+\\s+gw-1\\s+br-1 \\(live\\)\\s`, 'm'),
+    );
     const liveJson = jsonLines(await calls(['live', '--json'], stack.namespace));
-    expect(liveJson.find((r) => r.type === 'bridge' && r.instance === 'br-1')).to.include({ status: 'live', draining: false });
-    expect(liveJson.find((r) => r.type === 'live_call' && r.call_sid === callSid)).to.include({ state: 'talking', gateway: 'gw-1', bridge: 'br-1', bridge_status: 'live' });
+    expect(liveJson.find((r) => r.type === 'bridge' && r.instance === 'br-1')).to.include({
+      status: 'live',
+      draining: false,
+    });
+    expect(liveJson.find((r) => r.type === 'live_call' && r.call_sid === callSid)).to.include({
+      state: 'talking',
+      gateway: 'gw-1',
+      bridge: 'br-1',
+      bridge_status: 'live',
+    });
 
     await call.done;
     await finishedTimeline(ctx.redis, callSid);
-    await waitFor(() => tailed().some((r) => r.event === 'call.metrics'), { timeoutMs: 20_000, message: 'call.metrics tailed' });
-    await waitFor(() => /call\.ended/.test(tailOne.stdout()), { timeoutMs: 20_000, message: 'call.ended tailed for --call' });
+    await waitFor(() => tailed().some((r) => r.event === 'call.metrics'), {
+      timeoutMs: 20_000,
+      message: 'call.metrics tailed',
+    });
+    await waitFor(() => /call\.ended/.test(tailOne.stdout()), {
+      timeoutMs: 20_000,
+      message: 'call.ended tailed for --call',
+    });
     expect((await calls(['live'], stack.namespace)).includes(callSid), 'gone from live once ended').to.equal(false);
 
     // Ctrl-C stops both.
@@ -243,7 +325,17 @@ describe('e2e: the on-call CLI (npm run calls)', function () {
   });
 
   it('bad arguments: usage and exit 2; an unknown CallSid: one line and exit 1', async () => {
-    for (const args of [[], ['nope'], ['show'], ['show', 'CA123'], ['failed', '--since', 'yesterday'], ['find'], ['find', '--number', '12'], ['tail', '--event', 'no.such'], ['live', '--since', '1h']]) {
+    for (const args of [
+      [],
+      ['nope'],
+      ['show'],
+      ['show', 'CA123'],
+      ['failed', '--since', 'yesterday'],
+      ['find'],
+      ['find', '--number', '12'],
+      ['tail', '--event', 'no.such'],
+      ['live', '--since', '1h'],
+    ]) {
       const result = await runCli(args, cliEnv());
       expect(result.code, `calls ${args.join(' ')}`).to.equal(2);
       expect(result.stderr).to.match(/^calls: .+\nusage: npm run calls -- <command>/);
@@ -268,14 +360,25 @@ describe('e2e: the on-call CLI (npm run calls)', function () {
     expectNoSecret(noRedis);
     expect(noRedis.code).to.equal(1);
     expect(noRedis.stderr.trim().split('\n')).to.have.length(1);
-    expect(noRedis.stderr).to.match(new RegExp(`^calls live: cannot reach (Redis at|the Redis Cluster at) 127\\.0\\.0\\.1:${deadPort}`));
+    expect(noRedis.stderr).to.match(
+      new RegExp(`^calls live: cannot reach (Redis at|the Redis Cluster at) 127\\.0\\.0\\.1:${deadPort}`),
+    );
 
-    const noPostgres = await runCli(['failed'], { ...cliEnv(), DATABASE_URL: withPassword(`postgres://postgres@127.0.0.1:${deadPort}/voice`, DB_PASSWORD) });
+    const noPostgres = await runCli(['failed'], {
+      ...cliEnv(),
+      DATABASE_URL: withPassword(`postgres://postgres@127.0.0.1:${deadPort}/voice`, DB_PASSWORD),
+    });
     expectNoSecret(noPostgres);
     expect(noPostgres.code).to.equal(1);
-    expect(noPostgres.stderr.trim()).to.match(new RegExp(`^calls failed: PostgreSQL at 127\\.0\\.0\\.1:${deadPort}/voice: .*ECONNREFUSED`));
+    expect(noPostgres.stderr.trim()).to.match(
+      new RegExp(`^calls failed: PostgreSQL at 127\\.0\\.0\\.1:${deadPort}/voice: .*ECONNREFUSED`),
+    );
 
-    const badUrl = await runCli(['live'], { ...cliEnv(), REDIS_CLUSTER_NODES: undefined, REDIS_URL: `http://user:${REDIS_PASSWORD}@example.test` });
+    const badUrl = await runCli(['live'], {
+      ...cliEnv(),
+      REDIS_CLUSTER_NODES: undefined,
+      REDIS_URL: `http://user:${REDIS_PASSWORD}@example.test`,
+    });
     expectNoSecret(badUrl);
     expect(badUrl.code).to.equal(1);
     expect(badUrl.stderr).to.match(/^calls: Invalid configuration: REDIS_URL /);

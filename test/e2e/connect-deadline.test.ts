@@ -11,9 +11,23 @@ import type { Knex } from 'knex';
 import { prepareTestDatabase } from '@voice/db';
 import { BYTES_PER_MS } from '@voice/protocols';
 import { readTimeline, type RedisClient } from '@voice/redis';
-import { RealtimeDouble, longestSilence, placeCall, startProcessStack, waitFor, type ProcessStack } from '@voice/testkit';
+import {
+  RealtimeDouble,
+  longestSilence,
+  placeCall,
+  startProcessStack,
+  waitFor,
+  type ProcessStack,
+} from '@voice/testkit';
 import { DEFAULTS as GATEWAY_DEFAULTS } from '../../apps/media-gateway/src/config.js';
-import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from '../support/env.js';
+import {
+  PUBLIC_BASE_URL,
+  TEST_ACCOUNT_SID,
+  TEST_AUTH_TOKEN,
+  TEST_OPENAI_KEY,
+  baseTestEnv,
+  uniqueNamespace,
+} from '../support/env.js';
 import { createTestBusiness } from '../support/business.js';
 import { findEvent } from '../support/e2e-context.js';
 import { reportFigure } from '../support/figures.js';
@@ -69,7 +83,10 @@ describe('e2e (processes): a model that hangs on connect', function () {
       hangupWhenScriptEnds: true,
     });
     const summary = await call.done;
-    await waitFor(async () => (await readTimeline(redis, summary.callSid)).some((e) => e.event === 'call.metrics'), { timeoutMs: 15_000, message: 'call finalized' });
+    await waitFor(async () => (await readTimeline(redis, summary.callSid)).some((e) => e.event === 'call.metrics'), {
+      timeoutMs: 15_000,
+      message: 'call finalized',
+    });
     const timeline = await readTimeline(redis, summary.callSid);
 
     // What the caller heard, from START: hold clips, then the fallback clip.
@@ -83,12 +100,17 @@ describe('e2e (processes): a model that hangs on connect', function () {
     const betweenHolds = longestSilence(heard, firstAudioAtMs, fallbackAtMs);
     // Warm (the session was being opened while the phone rang) or cold (opened at START).
     const path = findEvent(timeline, 'bridge.claimed')?.fields.reason === 'prebuilt' ? 'warm' : 'cold';
-    reportFigure(`model hangs on connect (${path} path): START to the fallback heard (deadline ${DEADLINE_MS} ms)`, fallbackAtMs);
+    reportFigure(
+      `model hangs on connect (${path} path): START to the fallback heard (deadline ${DEADLINE_MS} ms)`,
+      fallbackAtMs,
+    );
     reportFigure('model hangs on connect: longest silence heard from START to the fallback', silence.ms);
     reportFigure('model hangs on connect: first hold audio heard after START', firstAudioAtMs);
     reportFigure('model hangs on connect: longest silence between hold plays', betweenHolds.ms);
 
-    expect(fallbackAtMs, 'not before the deadline: the deadline is what ended the wait').to.be.at.least(DEADLINE_MS - 500);
+    expect(fallbackAtMs, 'not before the deadline: the deadline is what ended the wait').to.be.at.least(
+      DEADLINE_MS - 500,
+    );
     expect(fallbackAtMs, 'at the deadline, not after 3 x 8 s').to.be.below(DEADLINE_MS + DEADLINE_SLACK_MS);
     expect(silence.ms, `longest silence (at ${silence.atMs} ms)`).to.be.below(MAX_SILENCE_MS);
 
@@ -99,7 +121,10 @@ describe('e2e (processes): a model that hangs on connect', function () {
     expect(Number(failed?.fields.attempts)).to.be.at.least(1);
     expect(findEvent(timeline, 'realtime.fallback')?.fields.reason).to.equal('OPENAI_CONNECT_DEADLINE');
     expect(findEvent(timeline, 'call.ended')?.fields.end_reason).to.equal('fallback:OPENAI_CONNECT_DEADLINE');
-    expect(summary.spokenByTwilio.some((s) => s.phase === 'after-stream'), 'Twilio spoke the TwiML fallback').to.equal(true);
+    expect(
+      summary.spokenByTwilio.some((s) => s.phase === 'after-stream'),
+      'Twilio spoke the TwiML fallback',
+    ).to.equal(true);
     expect(findEvent(timeline, 'call.silent_failure')).to.equal(undefined);
     // The deadline cut the attempt: no model connection is left hanging.
     await waitFor(() => realtime.openSessionCount === 0, { timeoutMs: 5000, message: 'no model session left' });

@@ -109,12 +109,18 @@ describe('e2e: fuzzing the media socket', function () {
     // Still serving: health, and a normal call gets its greeting.
     expect((await fetch(`http://127.0.0.1:${gatewayPort}/healthz`)).status).to.equal(200);
     const next = stack.call(business.phoneNumber, { script: [{ silenceMs: 10_000 }] });
-    await waitFor(() => next.heardAudibleMs() >= HEARD_GREETING_MS, { timeoutMs: SETTLE_TIMEOUT_MS, message: 'the next caller greeted' });
+    await waitFor(() => next.heardAudibleMs() >= HEARD_GREETING_MS, {
+      timeoutMs: SETTLE_TIMEOUT_MS,
+      message: 'the next caller greeted',
+    });
     const summary = await next.hangup();
     expect(summary.firstAudioAtMs).to.be.a('number');
 
     // Nothing leaked: model sessions, sockets, per-call keys (timelines and conversation records stay, expiring), unfinished call rows.
-    await waitFor(() => stack.realtime.openSessionCount === 0, { timeoutMs: SETTLE_TIMEOUT_MS, message: 'model sessions closed' });
+    await waitFor(() => stack.realtime.openSessionCount === 0, {
+      timeoutMs: SETTLE_TIMEOUT_MS,
+      message: 'model sessions closed',
+    });
     const calls = createCallRepository(knex);
     const fuzzedCallSids = sockets.flatMap((s) => s.callSids);
     for (const callSid of fuzzedCallSids) {
@@ -132,9 +138,12 @@ describe('e2e: fuzzing the media socket', function () {
     }
 
     const after = await scrape(gatewayPort);
-    const delta = (name: string, labels: Record<string, string> = {}) => metricValue(after, name, labels) - metricValue(before, name, labels);
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      metricValue(after, name, labels) - metricValue(before, name, labels);
     for (const kind of INVALID_KINDS.filter((k) => k !== 'protocol_error' && k !== 'start_backlog')) {
-      expect(delta('gateway_invalid_messages_total', { kind }), `invalid messages of kind ${kind}`).to.be.greaterThan(0);
+      expect(delta('gateway_invalid_messages_total', { kind }), `invalid messages of kind ${kind}`).to.be.greaterThan(
+        0,
+      );
     }
     expect(delta('gateway_streams_started_total')).to.equal(PLAN.filter(([role]) => role === 'started').length + 1);
     expect(delta('gateway_streams_rejected_total')).to.equal(2);
@@ -152,7 +161,14 @@ interface AnsweredCall {
 /** Twilio's side of the voice webhook, done by hand: the stream URL and parameters come from the TwiML. */
 async function answerCall(stack: Stack, to: string): Promise<AnsweredCall> {
   const callSid = uniqueCallSid();
-  const params = { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: to, Direction: 'inbound', CallStatus: 'ringing' };
+  const params = {
+    CallSid: callSid,
+    AccountSid: TEST_ACCOUNT_SID,
+    From: '+15551230000',
+    To: to,
+    Direction: 'inbound',
+    CallStatus: 'ringing',
+  };
   const res = await fetch(`http://127.0.0.1:${stack.webhook.port}/twilio/voice`, {
     method: 'POST',
     headers: {
@@ -203,7 +219,9 @@ class FuzzSocket {
     ws.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade to ${MEDIA_PATH} refused: ${res.statusCode}`)));
+      ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`upgrade to ${MEDIA_PATH} refused: ${res.statusCode}`)),
+      );
     });
     return new FuzzSocket(ws, role, end, rng, call);
   }
@@ -227,7 +245,12 @@ class FuzzSocket {
   private async finish(): Promise<void> {
     switch (this.end) {
       case 'stop':
-        this.json({ event: 'stop', sequenceNumber: this.seq(), streamSid: this.streamSid, stop: { accountSid: TEST_ACCOUNT_SID, callSid: this.call!.callSid } });
+        this.json({
+          event: 'stop',
+          sequenceNumber: this.seq(),
+          streamSid: this.streamSid,
+          stop: { accountSid: TEST_ACCOUNT_SID, callSid: this.call!.callSid },
+        });
         this.ws.close(1000);
         break;
       case 'close':
@@ -273,21 +296,56 @@ class FuzzSocket {
       case 4:
         return this.json(mutate(this.validMessage(true), rng));
       case 5:
-        return this.json({ event: rng.pick(['hello', 'Media', 'MEDIA', 'start ', '', 'closed', 'error']), streamSid: this.streamSid, sequenceNumber: this.seq() });
+        return this.json({
+          event: rng.pick(['hello', 'Media', 'MEDIA', 'start ', '', 'closed', 'error']),
+          streamSid: this.streamSid,
+          sequenceNumber: this.seq(),
+        });
       case 6:
-        return this.send(rng.pick(['null', '42', '"media"', '[]', '[{"event":"media"}]', '{"event":5}', '{}', 'true', '{"event":null}']));
+        return this.send(
+          rng.pick([
+            'null',
+            '42',
+            '"media"',
+            '[]',
+            '[{"event":"media"}]',
+            '{"event":5}',
+            '{}',
+            'true',
+            '{"event":null}',
+          ]),
+        );
       case 7:
-        return this.json(this.media(rng.pick(['not base64!', 'AAA', '====', 'A'.repeat(215), '/+/+/+/=x', rng.text(40)])));
+        return this.json(
+          this.media(rng.pick(['not base64!', 'AAA', '====', 'A'.repeat(215), '/+/+/+/=x', rng.text(40)])),
+        );
       case 8:
-        return this.json({ ...this.media(rng.bytes(FRAME_BYTES).toString('base64')), streamSid: rng.pick([`MZ${rng.hex(32)}`, '', this.streamSid.toLowerCase()]) });
+        return this.json({
+          ...this.media(rng.bytes(FRAME_BYTES).toString('base64')),
+          streamSid: rng.pick([`MZ${rng.hex(32)}`, '', this.streamSid.toLowerCase()]),
+        });
       case 9:
-        return this.send(`{"__proto__":{"event":"media"},"constructor":{"prototype":{"x":1}},"event":"${rng.pick(['media', 'mark', 'stop'])}"}`);
+        return this.send(
+          `{"__proto__":{"event":"media"},"constructor":{"prototype":{"x":1}},"event":"${rng.pick(['media', 'mark', 'stop'])}"}`,
+        );
       case 10:
         return this.send(`${'['.repeat(2000 + rng.int(3000))}${']'.repeat(rng.int(2))}`);
       case 11:
-        return this.json({ event: 'dtmf', sequenceNumber: this.seq(), streamSid: this.streamSid, dtmf: { track: 'inbound_track', digit: rng.pick(['5', '#', '*', '55', '', rng.text(rng.int(2000))]) } });
+        return this.json({
+          event: 'dtmf',
+          sequenceNumber: this.seq(),
+          streamSid: this.streamSid,
+          dtmf: { track: 'inbound_track', digit: rng.pick(['5', '#', '*', '55', '', rng.text(rng.int(2000))]) },
+        });
       case 12:
-        return this.json({ event: 'mark', sequenceNumber: this.seq(), streamSid: this.streamSid, mark: { name: rng.pick([rng.text(20), `item_${rng.hex(8)}|${rng.int(5000)}`, '|', 'gateway-hangup:fallback']) } });
+        return this.json({
+          event: 'mark',
+          sequenceNumber: this.seq(),
+          streamSid: this.streamSid,
+          mark: {
+            name: rng.pick([rng.text(20), `item_${rng.hex(8)}|${rng.int(5000)}`, '|', 'gateway-hangup:fallback']),
+          },
+        });
       case 13:
         // A second START on a started socket (a valid one anywhere else would end the socket at the token check).
         if (this.role === 'started') return this.json(this.startMessage(this.call!.callSid, this.call!.parameters));
@@ -312,10 +370,20 @@ class FuzzSocket {
       case 'mark':
         return { event: 'mark', sequenceNumber: this.seq(), streamSid: this.streamSid, mark: { name: 'm' } };
       case 'dtmf':
-        return { event: 'dtmf', sequenceNumber: this.seq(), streamSid: this.streamSid, dtmf: { track: 'inbound_track', digit: '1' } };
+        return {
+          event: 'dtmf',
+          sequenceNumber: this.seq(),
+          streamSid: this.streamSid,
+          dtmf: { track: 'inbound_track', digit: '1' },
+        };
       case 'stop-other':
         // A stop for some other stream: a real one would end the call before the fuzzing does.
-        return { event: 'stop', sequenceNumber: this.seq(), streamSid: `MZ${this.rng.hex(32)}`, stop: { accountSid: TEST_ACCOUNT_SID, callSid: `CA${this.rng.hex(32)}` } };
+        return {
+          event: 'stop',
+          sequenceNumber: this.seq(),
+          streamSid: `MZ${this.rng.hex(32)}`,
+          stop: { accountSid: TEST_ACCOUNT_SID, callSid: `CA${this.rng.hex(32)}` },
+        };
       case 'start':
         return this.startMessage(this.call?.callSid ?? `CA${this.rng.hex(32)}`, this.call?.parameters ?? {});
       default:
@@ -369,7 +437,9 @@ function mutate(message: Record<string, unknown>, rng: Rng): Record<string, unkn
   const copy = structuredClone(message);
   const paths = leafPaths(copy).filter((p) => p[0] !== 'event');
   const path = rng.pick(paths);
-  const parent = path.slice(0, -1).reduce<Record<string, unknown>>((node, key) => node[key] as Record<string, unknown>, copy);
+  const parent = path
+    .slice(0, -1)
+    .reduce<Record<string, unknown>>((node, key) => node[key] as Record<string, unknown>, copy);
   const key = path[path.length - 1]!;
   const original = parent[key];
   if (copy.event !== 'start' && rng.int(3) === 0) {
@@ -427,7 +497,9 @@ class Rng {
   }
 
   hex(chars: number): string {
-    return this.bytes(Math.ceil(chars / 2)).toString('hex').slice(0, chars);
+    return this.bytes(Math.ceil(chars / 2))
+      .toString('hex')
+      .slice(0, chars);
   }
 
   /** Any UTF-16 code units, lone surrogates and control characters included. */

@@ -22,7 +22,14 @@ import {
   type ScriptSegment,
   type TwilioCallerDouble,
 } from '@voice/testkit';
-import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from '../support/env.js';
+import {
+  PUBLIC_BASE_URL,
+  TEST_ACCOUNT_SID,
+  TEST_AUTH_TOKEN,
+  TEST_OPENAI_KEY,
+  baseTestEnv,
+  uniqueNamespace,
+} from '../support/env.js';
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
 import { assertionRedis } from '../support/redis.js';
@@ -31,8 +38,16 @@ const GRACE_MS = 4000;
 /** The issue's bound on closing the model session after a gateway death with no reconnect. */
 const CLOSE_SLACK_MS = 2000;
 const GREETING = 'Hello from the reattach office.';
-const FIRST_TURN: readonly ScriptSegment[] = [{ silenceMs: 2500 }, { say: 'I need a cleaning.' }, { silenceMs: 30_000 }];
-const AFTER_RECONNECT: readonly ScriptSegment[] = [{ silenceMs: 800 }, { say: 'Are you still there?' }, { silenceMs: 4000 }];
+const FIRST_TURN: readonly ScriptSegment[] = [
+  { silenceMs: 2500 },
+  { say: 'I need a cleaning.' },
+  { silenceMs: 30_000 },
+];
+const AFTER_RECONNECT: readonly ScriptSegment[] = [
+  { silenceMs: 800 },
+  { say: 'Are you still there?' },
+  { silenceMs: 4000 },
+];
 const DRAIN_CALLS = 20;
 
 describe('e2e: a gateway dies or drains mid-call (processes)', function () {
@@ -97,7 +112,10 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
   /** The webhook's `stream.action` entry (written as the TwiML goes out, so it may land just after). */
   const actionEntry = async (callSid: string): Promise<TimelineEntry> => {
     let entry: TimelineEntry | undefined;
-    await waitFor(async () => (entry = (await events(callSid)).find((e) => e.event === 'stream.action')) !== undefined, { message: 'stream.action' });
+    await waitFor(
+      async () => (entry = (await events(callSid)).find((e) => e.event === 'stream.action')) !== undefined,
+      { message: 'stream.action' },
+    );
     return entry!;
   };
   /** Audible audio that began after `atMs` (ms from the call's first START). */
@@ -113,12 +131,27 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     up = [1];
     await gateway(0).kill('SIGKILL');
 
-    await waitFor(() => caller.sessions.length === 2, { timeoutMs: 15_000, message: 'a second stream through <Connect action>' }).catch(async (err: unknown) => {
-      console.log(JSON.stringify({ actions: caller.connectActions, warnings: caller.warnings, state: caller.state, sessions: caller.sessions.length }));
-      console.log((await events(caller.callSid)).map((e) => `${e.event} ${e.app} ${JSON.stringify(e.fields)}`).join('\n'));
+    await waitFor(() => caller.sessions.length === 2, {
+      timeoutMs: 15_000,
+      message: 'a second stream through <Connect action>',
+    }).catch(async (err: unknown) => {
+      console.log(
+        JSON.stringify({
+          actions: caller.connectActions,
+          warnings: caller.warnings,
+          state: caller.state,
+          sessions: caller.sessions.length,
+        }),
+      );
+      console.log(
+        (await events(caller.callSid)).map((e) => `${e.event} ${e.app} ${JSON.stringify(e.fields)}`).join('\n'),
+      );
       throw err;
     });
-    await waitFor(() => heardAfter(caller, caller.streamStartsMs[1]!).length > 0, { timeoutMs: 20_000, message: 'the agent heard again after the reconnect' });
+    await waitFor(() => heardAfter(caller, caller.streamStartsMs[1]!).length > 0, {
+      timeoutMs: 20_000,
+      message: 'the agent heard again after the reconnect',
+    });
     const summary = await caller.done;
 
     expect(summary.streams).to.equal(2);
@@ -127,28 +160,44 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     const sessions = realtime.sessions.slice(sessionsBefore);
     expect(sessions, 'one model session for the whole call').to.have.length(1);
     const texts = sessions[0]!.responses.map((r) => r.text);
-    expect(texts.filter((t) => t === GREETING), 'greeted once').to.have.length(1);
+    expect(
+      texts.filter((t) => t === GREETING),
+      'greeted once',
+    ).to.have.length(1);
     expect(texts.length, 'the agent answered after the reconnect too').to.be.at.least(2);
 
-    await waitFor(async () => (await events(caller.callSid)).some((e) => e.event === 'call.ended'), { timeoutMs: 10_000 });
+    await waitFor(async () => (await events(caller.callSid)).some((e) => e.event === 'call.ended'), {
+      timeoutMs: 10_000,
+    });
     const timeline = await events(caller.callSid);
     const reattached = timeline.find((e) => e.event === 'call.reattached');
     expect(reattached?.fields).to.include({ from_gateway: 'gateway-1', to_gateway: 'gateway-2' });
     expect(timeline.filter((e) => e.event === 'bridge.claimed')).to.have.length(1);
     expect(timeline.find((e) => e.event === 'call.ended')?.fields.end_reason).to.not.equal('gateway_lost');
-    expect(timeline.map((e) => e.event), 'not a silent call').to.not.include('call.silent_failure');
+    expect(
+      timeline.map((e) => e.event),
+      'not a silent call',
+    ).to.not.include('call.silent_failure');
     // The call record counts the whole call, not only its last stream, and keeps the first stream's greeting.
     const calls = createCallRepository(knex);
-    await waitFor(async () => (await calls.findByCallSid(caller.callSid))?.status === 'completed', { message: 'call row finalized' });
+    await waitFor(async () => (await calls.findByCallSid(caller.callSid))?.status === 'completed', {
+      message: 'call row finalized',
+    });
     const row = await calls.findByCallSid(caller.callSid);
     expect(row?.rxFrames).to.be.greaterThan(caller.sessions[1]!.sentFrames);
     expect(row?.firstGreetingAudioMs).to.be.a('number').and.to.be.below(caller.streamStartsMs[1]!);
 
     // The line is back when the second stream starts; the agent is heard again once the caller has spoken on it and the model answered.
     const heardAgain = heardAfter(caller, caller.streamStartsMs[1]!)[0]!;
-    reportFigure('gateway SIGKILL: kill -> second stream START (line back, caller audible to the model)', caller.streamStartsMs[1]! - killedAtMs);
+    reportFigure(
+      'gateway SIGKILL: kill -> second stream START (line back, caller audible to the model)',
+      caller.streamStartsMs[1]! - killedAtMs,
+    );
     reportFigure('gateway SIGKILL: link lost -> re-attached (bridge gap_ms)', Number(reattached!.fields.gap_ms));
-    reportFigure('gateway SIGKILL: kill -> agent heard again (includes the caller\'s 0.8 s pause, turn and reply)', heardAgain.startMs - killedAtMs);
+    reportFigure(
+      "gateway SIGKILL: kill -> agent heard again (includes the caller's 0.8 s pause, turn and reply)",
+      heardAgain.startMs - killedAtMs,
+    );
     await waitFor(() => realtime.openSessionCount === 0, { timeoutMs: 10_000, message: 'no model session left open' });
   });
 
@@ -161,12 +210,19 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     const killedAt = performance.now();
     await gateway(0).kill('SIGKILL');
 
-    await waitFor(() => realtime.openSessionCount === 0, { timeoutMs: GRACE_MS + 10_000, intervalMs: 50, message: 'model session closed' });
+    await waitFor(() => realtime.openSessionCount === 0, {
+      timeoutMs: GRACE_MS + 10_000,
+      intervalMs: 50,
+      message: 'model session closed',
+    });
     const closedAfterMs = performance.now() - killedAt;
     reportFigure('gateway SIGKILL, no reconnect: kill -> model session closed', closedAfterMs);
     expect(closedAfterMs).to.be.at.most(GRACE_MS + CLOSE_SLACK_MS);
 
-    await waitFor(async () => (await createCallRepository(knex).findByCallSid(caller.callSid))?.endReason === 'gateway_lost', { timeoutMs: 10_000, message: 'call row finalized' });
+    await waitFor(
+      async () => (await createCallRepository(knex).findByCallSid(caller.callSid))?.endReason === 'gateway_lost',
+      { timeoutMs: 10_000, message: 'call row finalized' },
+    );
     const summary = await caller.done;
     // The late action post finds the call over: the spoken fallback and a hangup, no new stream.
     expect(summary.streams).to.equal(undefined);
@@ -179,9 +235,14 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
   });
 
   it(`SIGTERM with ${DRAIN_CALLS} live calls and another gateway up: every call reconnects, none dropped`, async () => {
-    const businesses = await Promise.all(Array.from({ length: DRAIN_CALLS }, () => createTestBusiness(knex, { greeting: GREETING })));
+    const businesses = await Promise.all(
+      Array.from({ length: DRAIN_CALLS }, () => createTestBusiness(knex, { greeting: GREETING })),
+    );
     const callers = businesses.map((b) => call(b.phoneNumber, 0));
-    await waitFor(() => callers.every((c) => c.heardAudibleMs() > 300), { timeoutMs: 60_000, message: 'every call greeted' });
+    await waitFor(() => callers.every((c) => c.heardAudibleMs() > 300), {
+      timeoutMs: 60_000,
+      message: 'every call greeted',
+    });
     const sessionsBefore = realtime.sessions.length;
     up = [1];
     const drainStarted = performance.now();
@@ -189,11 +250,19 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     reportFigure(`gateway SIGTERM: ${DRAIN_CALLS} calls handed over, exit after`, performance.now() - drainStarted);
     expect(exitCode, 'the drained gateway exits cleanly').to.equal(0);
 
-    await waitFor(() => callers.every((c) => c.sessions.length === 2), { timeoutMs: 30_000, message: 'every call on a second stream' });
-    await waitFor(() => callers.every((c) => heardAfter(c, c.streamStartsMs[1]!).length > 0), { timeoutMs: 60_000, message: 'every call hears the agent again' });
+    await waitFor(() => callers.every((c) => c.sessions.length === 2), {
+      timeoutMs: 30_000,
+      message: 'every call on a second stream',
+    });
+    await waitFor(() => callers.every((c) => heardAfter(c, c.streamStartsMs[1]!).length > 0), {
+      timeoutMs: 60_000,
+      message: 'every call hears the agent again',
+    });
     const summaries = await Promise.all(callers.map((c) => c.done));
     const dropped = summaries.filter((s) => s.streams !== 2 || s.spokenByTwilio.length > 0 || s.endedBy !== 'caller');
-    const gaps = callers.map((c) => c.streamStartsMs[1]! - (drainStarted - (c.sessions[0]!.origin ?? 0))).sort((a, b) => a - b);
+    const gaps = callers
+      .map((c) => c.streamStartsMs[1]! - (drainStarted - (c.sessions[0]!.origin ?? 0)))
+      .sort((a, b) => a - b);
     reportFigure(`gateway SIGTERM: dropped calls of ${DRAIN_CALLS}`, dropped.length, 'calls');
     reportFigure('gateway SIGTERM: SIGTERM -> second stream START, median', gaps[Math.floor(gaps.length / 2)]!);
     reportFigure('gateway SIGTERM: SIGTERM -> second stream START, max', gaps.at(-1)!);
@@ -201,7 +270,10 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     expect(realtime.sessions.length - sessionsBefore, 'no new model sessions').to.equal(0);
     for (const caller of callers) {
       const timeline = await events(caller.callSid);
-      expect(timeline.find((e) => e.event === 'call.reattached')?.fields, caller.callSid).to.include({ from_gateway: 'gateway-1', to_gateway: 'gateway-2' });
+      expect(timeline.find((e) => e.event === 'call.reattached')?.fields, caller.callSid).to.include({
+        from_gateway: 'gateway-1',
+        to_gateway: 'gateway-2',
+      });
     }
     await waitFor(() => realtime.openSessionCount === 0, { timeoutMs: 15_000, message: 'no model session left open' });
   });

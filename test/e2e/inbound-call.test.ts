@@ -32,7 +32,10 @@ describe('e2e: an inbound call', function () {
     const session = stack.realtime.sessions.find((s) => s.receivedEvents.some((e) => e.type === 'session.update'))!;
     expect(session, 'a model session').not.to.equal(undefined);
     const audioResponses = session.responses.filter((r) => r.kind === 'audio');
-    expect(audioResponses.map((r) => r.text)).to.deep.equal(['Hi, this is Test Dental.', 'Sure. Which day works for you?']);
+    expect(audioResponses.map((r) => r.text)).to.deep.equal([
+      'Hi, this is Test Dental.',
+      'Sure. Which day works for you?',
+    ]);
     const reply = audioResponses[1]!;
     expect(reply.status).to.equal('completed');
     const replyMarksPlayed = call.marks.filter((m) => m.name.startsWith(`${reply.itemId}|`) && m.played === true);
@@ -46,7 +49,9 @@ describe('e2e: an inbound call', function () {
     expect(session.userTurns.length).to.equal(1);
 
     // The timeline tells the whole story in order.
-    await waitFor(async () => (await timelineEvents(redis, callSid)).includes('call.metrics'), { message: 'call.metrics' });
+    await waitFor(async () => (await timelineEvents(redis, callSid)).includes('call.metrics'), {
+      message: 'call.metrics',
+    });
     const events = await timelineEvents(redis, callSid);
     if (process.env.DEBUG_TIMELINE) console.log(formatTimeline(await readTimeline(redis, callSid)));
     // The caller's side in order; the model's side in order (a warm session may open before START).
@@ -81,8 +86,13 @@ describe('e2e: an inbound call', function () {
 
     // Nothing leaks: no model session, no per-call keys but the timeline and the conversation record, both expiring.
     expect(stack.realtime.openSessionCount).to.equal(0);
-    await waitFor(async () => (await callKeysPresent(redis, callSid)).length === 2, { message: 'per-call keys cleaned up' });
-    expect(await callKeysPresent(redis, callSid)).to.deep.equal([`call:{${callSid}}:conversation`, `call:{${callSid}}:timeline`]);
+    await waitFor(async () => (await callKeysPresent(redis, callSid)).length === 2, {
+      message: 'per-call keys cleaned up',
+    });
+    expect(await callKeysPresent(redis, callSid)).to.deep.equal([
+      `call:{${callSid}}:conversation`,
+      `call:{${callSid}}:timeline`,
+    ]);
     expect(await redis.ttl(`call:{${callSid}}:conversation`), 'the conversation record expires').to.be.greaterThan(0);
   });
 });

@@ -98,7 +98,10 @@ describe('e2e: logs and operator output (secrets in the config)', function () {
     });
     const summary = await call.done;
     const callSid = summary.callSid;
-    await waitFor(async () => (await readTimeline(redis, callSid)).some((e) => e.event === 'call.metrics'), { timeoutMs: 20_000, message: 'call.metrics' });
+    await waitFor(async () => (await readTimeline(redis, callSid)).some((e) => e.event === 'call.metrics'), {
+      timeoutMs: 20_000,
+      message: 'call.metrics',
+    });
     // Shutdown lines count too: a stop path that prints its config would show here.
     await running.stop();
     stack = undefined;
@@ -106,7 +109,10 @@ describe('e2e: logs and operator output (secrets in the config)', function () {
     expect(summary.heardAudibleMs, 'the call worked').to.be.greaterThan(500);
 
     // Every service printed only JSON lines.
-    expect(lines.filter((l) => !l.json).map((l) => `${l.process}: ${l.raw}`), 'non-JSON output').to.deep.equal([]);
+    expect(
+      lines.filter((l) => !l.json).map((l) => `${l.process}: ${l.raw}`),
+      'non-JSON output',
+    ).to.deep.equal([]);
     const byProcess = new Set(lines.map((l) => l.process));
     expect([...byProcess].sort()).to.deep.equal(['bridge-1', 'gateway-1', 'webhook']);
 
@@ -114,12 +120,18 @@ describe('e2e: logs and operator output (secrets in the config)', function () {
     const ids = callIdentifiers(callSid, timeline);
     const naming = lines.filter((l) => ids.some((id) => l.raw.includes(id)));
     expect(naming.length, 'lines about the call').to.be.greaterThan(10);
-    expect(naming.filter((l) => l.json!.callSid !== callSid).map((l) => l.raw), 'lines about the call without its callSid').to.deep.equal([]);
+    expect(
+      naming.filter((l) => l.json!.callSid !== callSid).map((l) => l.raw),
+      'lines about the call without its callSid',
+    ).to.deep.equal([]);
     // Every service wrote about the call.
     expect(new Set(naming.map((l) => l.process)).size).to.equal(3);
     // Not about the call: only the process's own life (see PROCESS_LINES for which and why).
     const withoutCall = lines.filter((l) => l.json!.callSid === undefined);
-    expect(withoutCall.map((l) => String(l.json!.message)).filter((m) => !(m in PROCESS_LINES)), 'lines with no callSid that are not about the process').to.deep.equal([]);
+    expect(
+      withoutCall.map((l) => String(l.json!.message)).filter((m) => !(m in PROCESS_LINES)),
+      'lines with no callSid that are not about the process',
+    ).to.deep.equal([]);
 
     // No secret in any log line, in the timeline, or in what the on-call CLI prints.
     expectNoSecret(lines.map((l) => l.raw).join('\n'), 'log lines');
@@ -137,7 +149,9 @@ describe('e2e: logs and operator output (secrets in the config)', function () {
     expect(unreachable.stderr).to.include('cannot reach Redis');
     expectNoSecret(unreachable.stdout + unreachable.stderr, 'the CLI output when Redis is not there');
 
-    const wrongScheme = await showCall(`CA${'0'.repeat(32)}`, { REDIS_URL: `http://:${secrets.redisPassword}@127.0.0.1:6379` });
+    const wrongScheme = await showCall(`CA${'0'.repeat(32)}`, {
+      REDIS_URL: `http://:${secrets.redisPassword}@127.0.0.1:6379`,
+    });
     expect(wrongScheme.stderr).to.include('REDIS_URL');
     expectNoSecret(wrongScheme.stdout + wrongScheme.stderr, 'the CLI output for a malformed REDIS_URL');
 
@@ -153,7 +167,8 @@ describe('e2e: logs and operator output (secrets in the config)', function () {
   });
 
   function expectNoSecret(text: string, where: string): void {
-    for (const [name, value] of Object.entries(secrets)) expect(text.includes(value), `${name} in ${where}`).to.equal(false);
+    for (const [name, value] of Object.entries(secrets))
+      expect(text.includes(value), `${name} in ${where}`).to.equal(false);
   }
 });
 
@@ -179,7 +194,8 @@ const PROCESS_LINES: Record<string, string> = {
 function callIdentifiers(callSid: string, timeline: TimelineEntry[]): string[] {
   const ids = new Set([callSid]);
   for (const entry of timeline) {
-    for (const [key, value] of Object.entries(entry.fields)) if (/(_sid|_id)$/.test(key) && value.length >= 10) ids.add(value);
+    for (const [key, value] of Object.entries(entry.fields))
+      if (/(_sid|_id)$/.test(key) && value.length >= 10) ids.add(value);
   }
   return [...ids];
 }
@@ -187,7 +203,9 @@ function callIdentifiers(callSid: string, timeline: TimelineEntry[]): string[] {
 function parseJson(raw: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(raw);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

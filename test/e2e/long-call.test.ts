@@ -32,8 +32,10 @@ const CALLER_TURNS = [
 ];
 
 /** Sessions the bridge configured (a failed or never-configured connection is not one). */
-const configured = (sessions: readonly RecordedSession[]) => sessions.filter((s) => s.receivedEvents.some((e) => e.type === 'session.update'));
-const appends = (s: RecordedSession) => s.receivedEvents.filter((e) => e.type === 'input_audio_buffer.append').map((e) => s.openedAt + e.atMs);
+const configured = (sessions: readonly RecordedSession[]) =>
+  sessions.filter((s) => s.receivedEvents.some((e) => e.type === 'session.update'));
+const appends = (s: RecordedSession) =>
+  s.receivedEvents.filter((e) => e.type === 'input_audio_buffer.append').map((e) => s.openedAt + e.atMs);
 /** Per agent item, the longest pause in its playback: time between two echoed marks minus the audio between them. */
 function playbackStallsMs(marks: readonly MarkEcho[]): Map<string, number> {
   const byItem = new Map<string, Array<{ positionMs: number; at: number }>>();
@@ -48,12 +50,14 @@ function playbackStallsMs(marks: readonly MarkEcho[]): Map<string, number> {
   for (const [itemId, list] of byItem) {
     list.sort((a, b) => a.positionMs - b.positionMs);
     let worst = 0;
-    for (let i = 1; i < list.length; i++) worst = Math.max(worst, list[i]!.at - list[i - 1]!.at - (list[i]!.positionMs - list[i - 1]!.positionMs));
+    for (let i = 1; i < list.length; i++)
+      worst = Math.max(worst, list[i]!.at - list[i - 1]!.at - (list[i]!.positionMs - list[i - 1]!.positionMs));
     stalls.set(itemId, worst);
   }
   return stalls;
 }
-const greetings = (sessions: readonly RecordedSession[]) => sessions.flatMap((s) => s.responses).filter((r) => r.text === GREETING).length;
+const greetings = (sessions: readonly RecordedSession[]) =>
+  sessions.flatMap((s) => s.responses).filter((r) => r.text === GREETING).length;
 
 describe('e2e: long calls', function () {
   this.timeout(240_000);
@@ -79,20 +83,30 @@ describe('e2e: long calls', function () {
     const recycles = timeline.filter((e) => e.event === 'session.recycled');
     reportFigure('long call: sessions recycled', recycles.length, 'recycles');
     expect(recycles.length, 'recycled before each 30 s limit').to.be.at.least(3);
-    expect(recycles.every((e) => e.fields.reason === 'age'), 'recycled before the server ended a session').to.equal(true);
+    expect(
+      recycles.every((e) => e.fields.reason === 'age'),
+      'recycled before the server ended a session',
+    ).to.equal(true);
     const sessions = configured(stack.realtime.sessions);
     expect(sessions.length).to.equal(recycles.length + 1);
 
     // No second greeting: one greeting response in the whole call, and no response asked for at a swap.
     expect(greetings(sessions)).to.equal(1);
-    for (const s of sessions.slice(1)) expect(s.responses.filter((r) => r.trigger === 'client'), 'no response.create after a swap').to.deep.equal([]);
+    for (const s of sessions.slice(1))
+      expect(
+        s.responses.filter((r) => r.trigger === 'client'),
+        'no response.create after a swap',
+      ).to.deep.equal([]);
     // Nothing to cover with hold audio once the call was going, no fallback, every caller turn answered in full.
     const greetedAt = timeline.find((e) => e.event === 'greeting.first_audio')!.ts;
     expect(timeline.filter((e) => e.event === 'clip.played' && e.ts > greetedAt)).to.deep.equal([]);
     expect(timeline.some((e) => e.event === 'realtime.fallback' || e.event === 'openai.closed')).to.equal(false);
     const replies = sessions.flatMap((s) => s.responses).filter((r) => r.text !== GREETING);
     expect(replies.length).to.equal(CALLER_TURNS.length);
-    expect(replies.every((r) => r.status === 'completed'), 'no reply cut by a swap').to.equal(true);
+    expect(
+      replies.every((r) => r.status === 'completed'),
+      'no reply cut by a swap',
+    ).to.equal(true);
 
     // The caller's audio kept reaching a model across each swap: the gap between the last frame the old
     // session got and the first the new one got (the double's clock), and as the bridge measured it.
@@ -127,11 +141,15 @@ describe('e2e: long calls', function () {
     // greeting and the first caller turn included, and every caller turn spoken before it was prepared.
     for (const [i, s] of sessions.slice(1).entries()) {
       const given = s.createdItems;
-      expect(given.find((it) => it.role === 'assistant')?.text, `session ${i + 2}: greeting replayed`).to.equal(GREETING);
+      expect(given.find((it) => it.role === 'assistant')?.text, `session ${i + 2}: greeting replayed`).to.equal(
+        GREETING,
+      );
       const callerGiven = given.filter((it) => it.role === 'user').map((it) => it.text);
       expect(callerGiven.slice(0, 1), `session ${i + 2}: first caller turn replayed`).to.deep.equal([CALLER_TURNS[0]]);
       const spokenBefore = sessions.slice(0, i + 1).reduce((n, prev) => n + prev.userTurns.length, 0);
-      expect(callerGiven, `session ${i + 2}: every earlier caller turn`).to.deep.equal(CALLER_TURNS.slice(0, spokenBefore));
+      expect(callerGiven, `session ${i + 2}: every earlier caller turn`).to.deep.equal(
+        CALLER_TURNS.slice(0, spokenBefore),
+      );
       reportFigure(`long call: session ${i + 2} items replayed`, given.length, 'items');
     }
 
@@ -151,7 +169,13 @@ describe('e2e: long calls', function () {
       bridgeEnv: { HOLD_AUDIO_AFTER_MS: '1200' },
     });
     const business = await createTestBusiness(knex, { greeting: GREETING });
-    const script = [{ silenceMs: 5000 }, { say: CALLER_TURNS[0]! }, { silenceMs: 10_000 }, { say: CALLER_TURNS[1]! }, { silenceMs: 5000 }];
+    const script = [
+      { silenceMs: 5000 },
+      { say: CALLER_TURNS[0]! },
+      { silenceMs: 10_000 },
+      { say: CALLER_TURNS[1]! },
+      { silenceMs: 5000 },
+    ];
     const summary = await stack.call(business.phoneNumber, { script, hangupWhenScriptEnds: true }).done;
     const timeline = await finishedTimeline(redis, summary.callSid);
 
@@ -167,10 +191,14 @@ describe('e2e: long calls', function () {
     const holds = timeline.filter((e) => e.event === 'clip.played' && e.ts > greetedAt);
     expect(holds, 'resumed faster than HOLD_AUDIO_AFTER_MS: no hold clip').to.deep.equal([]);
     expect(greetings(sessions)).to.equal(1);
-    expect(sessions[1]!.createdItems.filter((it) => it.role === 'user').map((it) => it.text)).to.deep.equal([CALLER_TURNS[0]]);
+    expect(sessions[1]!.createdItems.filter((it) => it.role === 'user').map((it) => it.text)).to.deep.equal([
+      CALLER_TURNS[0],
+    ]);
     // The caller's second turn, spoken on the new session, was answered.
     expect(sessions[1]!.responses.filter((r) => r.status === 'completed').length).to.equal(1);
     const row = (await createCallRepository(knex).findByCallSid(summary.callSid))!;
-    expect(row.transcript!.filter((t) => t.role === 'caller').map((t) => t.text)).to.deep.equal(CALLER_TURNS.slice(0, 2));
+    expect(row.transcript!.filter((t) => t.role === 'caller').map((t) => t.text)).to.deep.equal(
+      CALLER_TURNS.slice(0, 2),
+    );
   });
 });

@@ -29,7 +29,11 @@ describe('e2e: when the model fails, the caller still hears something', function
   async function callThrough(options: StackOptions, callOptions: Parameters<Stack['call']>[1] = {}) {
     const stack = await ctx.start(options);
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
-    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 6000 }], hangupWhenScriptEnds: true, ...callOptions });
+    const call = stack.call(business.phoneNumber, {
+      script: [{ silenceMs: 6000 }],
+      hangupWhenScriptEnds: true,
+      ...callOptions,
+    });
     const summary = await call.done;
     return { summary, call, timeline: await finishedTimeline(ctx.redis, summary.callSid) };
   }
@@ -40,7 +44,10 @@ describe('e2e: when the model fails, the caller still hears something', function
     expect(event(timeline, 'realtime.fallback')?.fields.reason).to.equal(reason);
     expect(event(timeline, 'clip.played'), 'a clip was played').not.to.equal(undefined);
     expect(summary.heardAudibleMs, 'audible audio heard').to.be.greaterThan(500);
-    expect(summary.spokenByTwilio.some((s) => s.phase === 'after-stream'), 'TwiML fallback ran').to.equal(true);
+    expect(
+      summary.spokenByTwilio.some((s) => s.phase === 'after-stream'),
+      'TwiML fallback ran',
+    ).to.equal(true);
     expect(event(timeline, 'call.ended')?.fields.end_reason).to.equal(`fallback:${reason}`);
     expect(event(timeline, 'call.silent_failure')).to.equal(undefined);
   }
@@ -50,7 +57,10 @@ describe('e2e: when the model fails, the caller still hears something', function
     const failed = event(timeline, 'openai.failed')!;
     expect(failed.fields.reason).to.equal('OPENAI_REFUSED');
     expect(failed.fields.attempts).to.equal('3');
-    expect(event(timeline, 'call.metrics')?.fields.connect_attempts, 'the scorecard counts the failed attempts').to.equal('3');
+    expect(
+      event(timeline, 'call.metrics')?.fields.connect_attempts,
+      'the scorecard counts the failed attempts',
+    ).to.equal('3');
     expectFallback(summary, timeline, 'OPENAI_REFUSED');
     const sinceFailure = summary.firstAudioAtMs! - (failed.ts - event(timeline, 'stream.started')!.ts);
     reportFigure('refused: ms from openai.failed to fallback audio heard', sinceFailure);
@@ -71,10 +81,13 @@ describe('e2e: when the model fails, the caller still hears something', function
   });
 
   it('a hanging handshake: the hold clip plays within about a second, then the fallback', async () => {
-    const { summary, timeline } = await callThrough({
-      realtime: { hangUpgrade: true },
-      bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: '1500', OPENAI_CONNECT_ATTEMPTS: '2' },
-    }, STAYS_ON);
+    const { summary, timeline } = await callThrough(
+      {
+        realtime: { hangUpgrade: true },
+        bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: '1500', OPENAI_CONNECT_ATTEMPTS: '2' },
+      },
+      STAYS_ON,
+    );
     expect(event(timeline, 'openai.failed')?.fields.reason).to.equal('OPENAI_CONNECT_TIMEOUT');
     expect(timeline.filter((e) => e.event === 'openai.connecting')).to.have.length(2);
     expect(event(timeline, 'call.metrics')?.fields.connect_attempts).to.equal('2');
@@ -88,7 +101,11 @@ describe('e2e: when the model fails, the caller still hears something', function
     const deadlineMs = 4000;
     // 3 attempts x 8 s (the defaults) would keep the caller 24 s.
     const { summary, timeline } = await callThrough(
-      { realtime: { hangUpgrade: true }, env: { WARM_SESSIONS_ENABLED: 'false' }, bridgeEnv: { OPENAI_CONNECT_DEADLINE_MS: String(deadlineMs) } },
+      {
+        realtime: { hangUpgrade: true },
+        env: { WARM_SESSIONS_ENABLED: 'false' },
+        bridgeEnv: { OPENAI_CONNECT_DEADLINE_MS: String(deadlineMs) },
+      },
       { script: [{ silenceMs: 12_000 }] },
     );
     expect(event(timeline, 'bridge.claimed')?.fields.reason).to.equal('started');
@@ -102,7 +119,10 @@ describe('e2e: when the model fails, the caller still hears something', function
 
   it('the model drops mid-call and its reconnect hangs: the fallback at OPENAI_CONNECT_DEADLINE_MS from the drop', async () => {
     const deadlineMs = 2000;
-    const stack = await ctx.start({ realtime: { closeAfterMs: 2500 }, bridgeEnv: { OPENAI_CONNECT_DEADLINE_MS: String(deadlineMs), RECONNECT_TIMEOUT_MS: '8000' } });
+    const stack = await ctx.start({
+      realtime: { closeAfterMs: 2500 },
+      bridgeEnv: { OPENAI_CONNECT_DEADLINE_MS: String(deadlineMs), RECONNECT_TIMEOUT_MS: '8000' },
+    });
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
     const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 15_000 }], hangupWhenScriptEnds: true });
     await waitFor(() => stack.realtime.sessions.length >= 1, { message: 'first session' });
@@ -116,11 +136,16 @@ describe('e2e: when the model fails, the caller still hears something', function
     reportFigure('reconnect hangs: ms from the drop to the fallback clip sent, deadline 2000', fallbackAt - droppedAt);
     expect(fallbackAt - droppedAt).to.be.within(deadlineMs - 200, deadlineMs + AUDIO_BUDGET_MS);
     // The caller was held meanwhile: the hold clip after the drop.
-    expect(timeline.some((e) => e.event === 'clip.played' && e.fields.clip === 'hold' && e.ts >= droppedAt)).to.equal(true);
+    expect(timeline.some((e) => e.event === 'clip.played' && e.fields.clip === 'hold' && e.ts >= droppedAt)).to.equal(
+      true,
+    );
   });
 
   it('the model drops mid-call and cannot be resumed: fallback clip', async () => {
-    const { summary, timeline } = await callThrough({ realtime: { closeAfterMs: 2500 }, bridgeEnv: { RECONNECT_ATTEMPTS: '0' } }, STAYS_ON);
+    const { summary, timeline } = await callThrough(
+      { realtime: { closeAfterMs: 2500 }, bridgeEnv: { RECONNECT_ATTEMPTS: '0' } },
+      STAYS_ON,
+    );
     expect(event(timeline, 'openai.closed')).not.to.equal(undefined);
     expectFallback(summary, timeline, 'OPENAI_CLOSED');
     const closedAt = event(timeline, 'openai.closed')!.ts;
@@ -146,7 +171,10 @@ describe('e2e: when the model fails, the caller still hears something', function
     const history = resumed.receivedEvents.filter((e) => e.type === 'conversation.item.create');
     expect(history.length, 'conversation replayed').to.be.greaterThan(0);
     expect(JSON.stringify(history[0]!.event)).to.include('Hi, Test Dental.');
-    expect(resumed.responses.some((r) => r.status === 'completed'), 'the agent spoke again').to.equal(true);
+    expect(
+      resumed.responses.some((r) => r.status === 'completed'),
+      'the agent spoke again',
+    ).to.equal(true);
     expect(event(timeline, 'call.ended')?.fields.end_reason).to.equal('twilio_stop');
   });
 
@@ -163,7 +191,10 @@ describe('e2e: when the model fails, the caller still hears something', function
   it('a caller who hears the hold clip and hangs up while the session is still being set up: abandoned, not silent', async () => {
     const { knex, redis } = ctx;
     // The model never answers the upgrade within the call: setup is still at its first connect when the caller gives up.
-    const stack = await ctx.start({ realtime: { hangUpgrade: true }, bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: '60000', OPENAI_CONNECT_ATTEMPTS: '1' } });
+    const stack = await ctx.start({
+      realtime: { hangUpgrade: true },
+      bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: '60000', OPENAI_CONNECT_ATTEMPTS: '1' },
+    });
     const business = await createTestBusiness(knex);
     const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 120_000 }] });
     await waitFor(() => call.heardAudibleMs() > 500, { timeoutMs: 20_000, message: 'the caller hears the hold clip' });
@@ -182,7 +213,10 @@ describe('e2e: when the model fails, the caller still hears something', function
   });
 
   it('flags a response that started but produced no audio', async () => {
-    const { timeline } = await callThrough({ realtime: { firstAudioDelayMs: 8000 }, bridgeEnv: { SILENT_RESPONSE_MS: '1500' } });
+    const { timeline } = await callThrough({
+      realtime: { firstAudioDelayMs: 8000 },
+      bridgeEnv: { SILENT_RESPONSE_MS: '1500' },
+    });
     expect(timeline.find((e) => e.event === 'call.silent_failure')?.fields.reason).to.equal('response_without_audio');
   });
 });

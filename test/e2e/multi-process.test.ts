@@ -8,12 +8,26 @@ import type { Knex } from 'knex';
 import { prepareTestDatabase } from '@voice/db';
 import { readTimeline, type RedisClient } from '@voice/redis';
 import { RealtimeDouble, placeCall, startProcessStack, waitFor, type ProcessStack } from '@voice/testkit';
-import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from '../support/env.js';
+import {
+  PUBLIC_BASE_URL,
+  TEST_ACCOUNT_SID,
+  TEST_AUTH_TOKEN,
+  TEST_OPENAI_KEY,
+  baseTestEnv,
+  uniqueNamespace,
+} from '../support/env.js';
 import { createTestBusiness } from '../support/business.js';
 import { assertionRedis } from '../support/redis.js';
 
 const CALLS = 6;
-const SENTENCES = ['I need a cleaning.', 'Can I move my appointment?', 'Do you take insurance?', 'Where do I park?', 'Is the doctor in today?', 'I have a toothache.'];
+const SENTENCES = [
+  'I need a cleaning.',
+  'Can I move my appointment?',
+  'Do you take insurance?',
+  'Where do I park?',
+  'Is the doctor in today?',
+  'I have a toothache.',
+];
 
 describe('e2e: two gateways and two bridges as separate processes', function () {
   this.timeout(120_000);
@@ -43,7 +57,9 @@ describe('e2e: two gateways and two bridges as separate processes', function () 
       realtime: { baseURL: realtime.baseURL, certPath: realtime.certPath, apiKey: TEST_OPENAI_KEY },
     });
     const running = stack;
-    const businesses = await Promise.all(Array.from({ length: CALLS }, (_, i) => createTestBusiness(knex, { greeting: `Hello from office ${i + 1}.` })));
+    const businesses = await Promise.all(
+      Array.from({ length: CALLS }, (_, i) => createTestBusiness(knex, { greeting: `Hello from office ${i + 1}.` })),
+    );
     const calls = businesses.map((business, i) =>
       placeCall({
         webhookUrl: `http://127.0.0.1:${running.webhookPort}/twilio/voice`,
@@ -51,7 +67,8 @@ describe('e2e: two gateways and two bridges as separate processes', function () 
         authToken: TEST_AUTH_TOKEN,
         accountSid: TEST_ACCOUNT_SID,
         to: business.phoneNumber,
-        resolveStreamUrl: (url) => `ws://127.0.0.1:${running.gatewayPorts[i % running.gatewayPorts.length]}${new URL(url).pathname}`,
+        resolveStreamUrl: (url) =>
+          `ws://127.0.0.1:${running.gatewayPorts[i % running.gatewayPorts.length]}${new URL(url).pathname}`,
         script: [{ silenceMs: 3500 }, { say: SENTENCES[i]! }, { silenceMs: 3500 }],
         hangupWhenScriptEnds: true,
       }),

@@ -20,7 +20,8 @@ import { CallFailedError, CallUsageError, parseCallArgs, placeCallFromCli } from
 import type { StackOptions } from '../support/stack.js';
 
 const OUTBOUND_PROMPT = 'You are calling a patient of Test Dental to confirm tomorrow at ten. Be brief.';
-const VOICEMAIL = 'Hi, this is Test Dental calling about your appointment tomorrow at ten. Please call us back. Goodbye.';
+const VOICEMAIL =
+  'Hi, this is Test Dental calling about your appointment tomorrow at ten. Please call us back. Goodbye.';
 /** Twilio answers the webhook a while after calls.create: the phone rings (the warm session is made meanwhile). */
 const RING_MS = 2500;
 
@@ -57,14 +58,24 @@ describe('e2e: outbound calls', function () {
   }
 
   const timelineUntil = async (callSid: string, event: string): Promise<TimelineEntry[]> => {
-    await waitFor(async () => eventNames(await readTimeline(ctx.redis, callSid)).includes(event), { timeoutMs: 20_000, message: `${event} on ${callSid}` });
+    await waitFor(async () => eventNames(await readTimeline(ctx.redis, callSid)).includes(event), {
+      timeoutMs: 20_000,
+      message: `${event} on ${callSid}`,
+    });
     return readTimeline(ctx.redis, callSid);
   };
 
   it('greets a person who answers, from the session warmed while it rang, with the outbound prompt', async () => {
     await start();
-    const business = await createTestBusiness(ctx.knex, { outboundAiPrompt: OUTBOUND_PROMPT, greeting: 'Hi, this is Test Dental calling.' });
-    behaviour = { answer: 'human', ringMs: RING_MS, caller: { script: [{ silenceMs: 3000 }], hangupWhenScriptEnds: true } };
+    const business = await createTestBusiness(ctx.knex, {
+      outboundAiPrompt: OUTBOUND_PROMPT,
+      greeting: 'Hi, this is Test Dental calling.',
+    });
+    behaviour = {
+      answer: 'human',
+      ringMs: RING_MS,
+      caller: { script: [{ silenceMs: 3000 }], hangupWhenScriptEnds: true },
+    };
     const to = uniquePhoneNumber();
     const { callSid, call } = await place(business.phoneNumber, to);
     expect(await call.done).to.equal('completed');
@@ -74,15 +85,26 @@ describe('e2e: outbound calls', function () {
 
     // What Twilio was asked: the business number calls the callee, with async AMD and both callbacks.
     const create = harness.rest.requests.find((r) => r.callSid === callSid && r.path.endsWith('/Calls.json'))!;
-    expect(create.params).to.include({ To: to, From: business.phoneNumber, MachineDetection: 'DetectMessageEnd', AsyncAmd: 'true' });
+    expect(create.params).to.include({
+      To: to,
+      From: business.phoneNumber,
+      MachineDetection: 'DetectMessageEnd',
+      AsyncAmd: 'true',
+    });
     expect(create.params.StatusCallback).to.match(/\/twilio\/call-status$/);
     expect(create.params.AsyncAmdStatusCallback).to.match(/\/twilio\/amd-status$/);
     // The answer's webhook is an outbound one: From is the business.
-    expect(findEvent(timeline, 'webhook.received')?.fields).to.include({ direction: 'outbound', from: business.phoneNumber, to });
+    expect(findEvent(timeline, 'webhook.received')?.fields).to.include({
+      direction: 'outbound',
+      from: business.phoneNumber,
+      to,
+    });
 
     // Warmed while ringing, greeted at once.
     expect(order.indexOf('outbound.placed')).to.be.lessThan(order.indexOf('warm.ready'));
-    expect(order.indexOf('warm.ready'), 'warm before the callee answered').to.be.lessThan(order.indexOf('webhook.received'));
+    expect(order.indexOf('warm.ready'), 'warm before the callee answered').to.be.lessThan(
+      order.indexOf('webhook.received'),
+    );
     expect(findEvent(timeline, 'call.metrics')?.fields.greeting_path).to.equal('warm');
     expect(ctx.stack!.realtime.totalConnections, 'one model session').to.equal(1);
     expect(ctx.stack!.realtime.sessions[0]!.config.instructions).to.include('confirm tomorrow at ten');
@@ -90,12 +112,25 @@ describe('e2e: outbound calls', function () {
 
     expect(findEvent(timeline, 'call.answered_by')?.fields).to.include({ answered_by: 'human', action: 'converse' });
     const row = await createCallRepository(ctx.knex).findByCallSid(callSid);
-    expect(row).to.include({ direction: 'outbound', from: business.phoneNumber, to, answeredBy: 'human', status: 'completed', businessId: business.id });
+    expect(row).to.include({
+      direction: 'outbound',
+      from: business.phoneNumber,
+      to,
+      answeredBy: 'human',
+      status: 'completed',
+      businessId: business.id,
+    });
     expect(summary.spokenByTwilio, 'no voicemail for a person').to.deep.equal([]);
     // Twilio's final `completed` came after the bridge finalized the call: nothing ended it again.
-    expect((await readTimeline(ctx.redis, callSid)).filter((e) => e.event === 'call.ended'), 'finalized once').to.have.length(1);
+    expect(
+      (await readTimeline(ctx.redis, callSid)).filter((e) => e.event === 'call.ended'),
+      'finalized once',
+    ).to.have.length(1);
     expect(row?.endReason).to.not.equal('no_stream');
-    reportFigure('outbound, answered by a person: ms from START to first greeting audio (as heard)', summary.firstAudioAtMs!);
+    reportFigure(
+      'outbound, answered by a person: ms from START to first greeting audio (as heard)',
+      summary.firstAudioAtMs!,
+    );
   });
 
   it('leaves the voicemail after the beep of an answering machine, then hangs up', async () => {
@@ -119,13 +154,24 @@ describe('e2e: outbound calls', function () {
     expect(saidAt, 'the message after the beep').to.be.greaterThan(amdAt);
 
     const timeline = await timelineUntil(callSid, 'call.ended');
-    expect(findEvent(timeline, 'call.answered_by')?.fields).to.include({ answered_by: 'machine_end_beep', action: 'voicemail' });
+    expect(findEvent(timeline, 'call.answered_by')?.fields).to.include({
+      answered_by: 'machine_end_beep',
+      action: 'voicemail',
+    });
     expect(findEvent(timeline, 'outbound.voicemail')?.fields.chars).to.equal(String(VOICEMAIL.length));
-    await waitFor(async () => (await createCallRepository(ctx.knex).findByCallSid(callSid))?.endedAt != null, { message: 'row finalized' });
+    await waitFor(async () => (await createCallRepository(ctx.knex).findByCallSid(callSid))?.endedAt != null, {
+      message: 'row finalized',
+    });
     const row = await createCallRepository(ctx.knex).findByCallSid(callSid);
     expect(row).to.include({ answeredBy: 'machine_end_beep', direction: 'outbound' });
-    expect(timeline.filter((e) => e.event === 'call.ended'), 'finalized once').to.have.length(1);
-    reportFigure('outbound voicemail: ms from the AMD callback (machine_end_beep) to the message starting, as the callee heard', saidAt - amdAt);
+    expect(
+      timeline.filter((e) => e.event === 'call.ended'),
+      'finalized once',
+    ).to.have.length(1);
+    reportFigure(
+      'outbound voicemail: ms from the AMD callback (machine_end_beep) to the message starting, as the callee heard',
+      saidAt - amdAt,
+    );
   });
 
   it('hangs up on a fax', async () => {
@@ -191,7 +237,9 @@ describe('e2e: outbound calls', function () {
     expect(badTo.body.field).to.equal('to');
     expect(badTo.body.error).to.match(/E\.164/);
     expect((await postCalls(port, { to })).body.field).to.equal('from');
-    expect((await postCalls(port, { to, from: business.phoneNumber, businessId: business.id })).body.field).to.equal('businessId');
+    expect((await postCalls(port, { to, from: business.phoneNumber, businessId: business.id })).body.field).to.equal(
+      'businessId',
+    );
     expect((await postCalls(port, { to, form: business.phoneNumber })).body.field).to.equal('form');
     expect((await postCalls(port, '{not json')).body.field).to.equal('body');
 
@@ -218,9 +266,24 @@ describe('e2e: outbound calls', function () {
     behaviour = { answer: 'busy', ringMs: 100 };
     const url = `http://127.0.0.1:${stack.webhook.port}`;
     const to = uniquePhoneNumber();
-    const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/call.ts', '--to', to, '--from', business.phoneNumber, '--url', url], {
-      env: { ...process.env, API_TOKEN: TEST_API_TOKEN },
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        'scripts/call.ts',
+        '--to',
+        to,
+        '--from',
+        business.phoneNumber,
+        '--url',
+        url,
+      ],
+      {
+        env: { ...process.env, API_TOKEN: TEST_API_TOKEN },
+      },
+    );
     const callSid = stdout.trim();
     expect(callSid).to.match(/^CA[0-9a-f]{32}$/);
     expect((await createCallRepository(ctx.knex).findByCallSid(callSid))?.to).to.equal(to);

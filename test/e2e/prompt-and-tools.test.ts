@@ -23,7 +23,10 @@ describe('e2e: prompt paths and tools', function () {
     const options: StackOptions = { env: { PREBUILD_WORKER_ENABLED: 'false' }, bridgeEnv: { PROMPT_WAIT_MS: '200' } };
     const stack = await ctx.start(options);
     const business = await createTestBusiness(knex, { greeting: 'Hi from the slow path.' });
-    const summary = await stack.call(business.phoneNumber, { script: [{ silenceMs: 3500 }], hangupWhenScriptEnds: true }).done;
+    const summary = await stack.call(business.phoneNumber, {
+      script: [{ silenceMs: 3500 }],
+      hangupWhenScriptEnds: true,
+    }).done;
     const timeline = await finished(summary.callSid);
     expect(field(timeline, 'session.configured', 'prompt_path')).to.equal('slow');
     expect(field(timeline, 'session.configured', 'prompt_reason')).to.equal('prebuild_missing');
@@ -37,7 +40,13 @@ describe('e2e: prompt paths and tools', function () {
     startsAt.setUTCMinutes(0, 0, 0);
     const stack = await ctx.start({
       realtime: {
-        functionCalls: [{ onTurn: 1, name: 'book_appointment', arguments: { customer_name: 'Ada Lovelace', starts_at: startsAt.toISOString() } }],
+        functionCalls: [
+          {
+            onTurn: 1,
+            name: 'book_appointment',
+            arguments: { customer_name: 'Ada Lovelace', starts_at: startsAt.toISOString() },
+          },
+        ],
         replyAfterToolText: 'You are booked.',
       },
     });
@@ -66,10 +75,23 @@ describe('e2e: prompt paths and tools', function () {
     const startsAt = new Date(Date.now() + 9 * 24 * 3600 * 1000);
     startsAt.setUTCMinutes(30, 0, 0);
     const business = await createTestBusiness(knex, { appointmentBookingEnabled: true, greeting: 'Hi, Test Dental.' });
-    const taken = await createAppointmentRepository(knex).book({ businessId: business.id, customerName: 'First', startsAt, durationMinutes: 30 });
+    const taken = await createAppointmentRepository(knex).book({
+      businessId: business.id,
+      customerName: 'First',
+      startsAt,
+      durationMinutes: 30,
+    });
     expect(taken.ok).to.equal(true);
     const stack = await ctx.start({
-      realtime: { functionCalls: [{ onTurn: 1, name: 'book_appointment', arguments: { customer_name: 'Second', starts_at: startsAt.toISOString() } }] },
+      realtime: {
+        functionCalls: [
+          {
+            onTurn: 1,
+            name: 'book_appointment',
+            arguments: { customer_name: 'Second', starts_at: startsAt.toISOString() },
+          },
+        ],
+      },
     });
     const summary = await stack.call(business.phoneNumber, { script: CALLER_TURN, hangupWhenScriptEnds: true }).done;
     const timeline = await finished(summary.callSid);
@@ -77,14 +99,24 @@ describe('e2e: prompt paths and tools', function () {
     expect(output).to.include({ booked: false, reason: 'slot_taken' });
     expect(String(output.error)).to.match(/another time/);
     expect(field(timeline, 'tool.called', 'ok')).to.equal('false');
-    expect(stack.realtime.sessions[0]!.responses.filter((r) => r.kind === 'audio').length, 'the conversation went on').to.be.greaterThan(1);
+    expect(
+      stack.realtime.sessions[0]!.responses.filter((r) => r.kind === 'audio').length,
+      'the conversation went on',
+    ).to.be.greaterThan(1);
   });
 
   it('runs a business without tools as pure conversation, and records it', async () => {
     const { knex } = ctx;
     const stack = await ctx.start();
-    const business = await createTestBusiness(knex, { appointmentBookingEnabled: false, endCallEnabled: false, transferCallEnabled: false });
-    const summary = await stack.call(business.phoneNumber, { script: [{ silenceMs: 2500 }], hangupWhenScriptEnds: true }).done;
+    const business = await createTestBusiness(knex, {
+      appointmentBookingEnabled: false,
+      endCallEnabled: false,
+      transferCallEnabled: false,
+    });
+    const summary = await stack.call(business.phoneNumber, {
+      script: [{ silenceMs: 2500 }],
+      hangupWhenScriptEnds: true,
+    }).done;
     const timeline = await finished(summary.callSid);
     expect(field(timeline, 'session.configured', 'tools')).to.equal('0');
     expect(field(timeline, 'session.configured', 'tool_names')).to.equal('');

@@ -15,7 +15,15 @@ import { expect } from 'chai';
 import { BYTES_PER_MS } from '@voice/protocols';
 import { createLogger } from '@voice/logging';
 import { uniqueCallSid } from '@voice/db';
-import { callKeys, createRedis, quitRedis, readConversation, readTimeline, sharedKeys, type RedisClient } from '@voice/redis';
+import {
+  callKeys,
+  createRedis,
+  quitRedis,
+  readConversation,
+  readTimeline,
+  sharedKeys,
+  type RedisClient,
+} from '@voice/redis';
 import {
   RealtimeDouble,
   placeCall,
@@ -31,7 +39,14 @@ import { WEBHOOK_DEFAULTS } from '../../apps/webhook/src/config.js';
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from '../../scripts/bench/private-redis.js';
 import { createTestBusiness } from '../support/business.js';
 import { finishedTimeline, useE2EContext } from '../support/e2e-context.js';
-import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from '../support/env.js';
+import {
+  PUBLIC_BASE_URL,
+  TEST_ACCOUNT_SID,
+  TEST_AUTH_TOKEN,
+  TEST_OPENAI_KEY,
+  baseTestEnv,
+  uniqueNamespace,
+} from '../support/env.js';
 import { reportFigure } from '../support/figures.js';
 import { postAsTwilio } from '../support/twilio-http.js';
 
@@ -64,7 +79,12 @@ describe('e2e: Redis restarts empty mid-call', function () {
   });
   beforeEach(async () => {
     server = await startPrivateRedis();
-    probe = createRedis({ endpoint: { url: server.url }, name: 'test-private-redis', role: 'command', logger: createLogger({ service: 'test', instance: 'probe', level: 'silent' }) });
+    probe = createRedis({
+      endpoint: { url: server.url },
+      name: 'test-private-redis',
+      role: 'command',
+      logger: createLogger({ service: 'test', instance: 'probe', level: 'silent' }),
+    });
   });
   afterEach(async () => {
     // A test that failed with Redis down: bring it back so the services can stop cleanly.
@@ -101,7 +121,12 @@ describe('e2e: Redis restarts empty mid-call', function () {
 
   it('in-process: keeps the live call going with no hold clip and no reply delay, rebuilds its state, and greets a new call', async () => {
     const stack = await ctx.start({ env: { REDIS_URL: server!.url }, realtime: { replies: REPLIES } });
-    await restartMidCall({ label: 'in-process', namespace: stack.namespace, webhookPort: stack.webhook.port, call: (to, options) => stack.call(to, options) });
+    await restartMidCall({
+      label: 'in-process',
+      namespace: stack.namespace,
+      webhookPort: stack.webhook.port,
+      call: (to, options) => stack.call(to, options),
+    });
   });
 
   it('processes (2 gateways, 2 bridges): the same, with each service in its own process', async () => {
@@ -116,7 +141,12 @@ describe('e2e: Redis restarts empty mid-call', function () {
       OPENAI_API_KEY: TEST_OPENAI_KEY,
       NODE_EXTRA_CA_CERTS: realtime.certPath,
     };
-    const running = await startProcessStack({ env, gateways: 2, bridges: 2, realtime: { baseURL: realtime.baseURL, certPath: realtime.certPath, apiKey: TEST_OPENAI_KEY } });
+    const running = await startProcessStack({
+      env,
+      gateways: 2,
+      bridges: 2,
+      realtime: { baseURL: realtime.baseURL, certPath: realtime.certPath, apiKey: TEST_OPENAI_KEY },
+    });
     processes = running;
     await restartMidCall({
       label: 'processes',
@@ -136,10 +166,16 @@ describe('e2e: Redis restarts empty mid-call', function () {
   });
 
   async function restartMidCall(system: System): Promise<void> {
-    const figure = (name: string, value: number, unit?: string) => reportFigure(`${system.label}: ${name}`, value, unit);
+    const figure = (name: string, value: number, unit?: string) =>
+      reportFigure(`${system.label}: ${name}`, value, unit);
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hello, dental office.' });
-    const turns = await Promise.all(['I need a cleaning please.', 'Is Tuesday possible?', 'Thank you very much.'].map((t) => synthesizeMulaw(t)));
-    const script = [{ silenceMs: LEADING_SILENCE_MS }, ...turns.flatMap((audio) => [{ audio }, { silenceMs: TURN_GAP_MS }])];
+    const turns = await Promise.all(
+      ['I need a cleaning please.', 'Is Tuesday possible?', 'Thank you very much.'].map((t) => synthesizeMulaw(t)),
+    );
+    const script = [
+      { silenceMs: LEADING_SILENCE_MS },
+      ...turns.flatMap((audio) => [{ audio }, { silenceMs: TURN_GAP_MS }]),
+    ];
     const turnEnds: number[] = [];
     let at = LEADING_SILENCE_MS;
     for (const audio of turns) {
@@ -150,7 +186,10 @@ describe('e2e: Redis restarts empty mid-call', function () {
     const turnStart = (i: number) => turnEnds[i]! - turns[i]!.length / BYTES_PER_MS;
 
     const call = system.call(business.phoneNumber, { script, hangupWhenScriptEnds: true });
-    await waitFor(() => call.startSentCallMs !== undefined && callNow(call) >= turnStart(1) - DOWN_BEFORE_TURN_MS, { timeoutMs: 30_000, message: 'the call reaches its second turn' });
+    await waitFor(() => call.startSentCallMs !== undefined && callNow(call) >= turnStart(1) - DOWN_BEFORE_TURN_MS, {
+      timeoutMs: 30_000,
+      message: 'the call reaches its second turn',
+    });
     const ownerBefore = await probe!.get(callKeys.owner(call.callSid));
     expect(ownerBefore, 'the call has an owner before the restart').to.be.a('string');
 
@@ -162,7 +201,12 @@ describe('e2e: Redis restarts empty mid-call', function () {
     // While Redis is down, the voice webhook answers with the spoken fallback, at once.
     const refused = uniqueCallSid();
     const askedAt = performance.now();
-    const answer = await postAsTwilio(system.webhookPort, '/twilio/voice', { CallSid: refused, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: business.phoneNumber });
+    const answer = await postAsTwilio(system.webhookPort, '/twilio/voice', {
+      CallSid: refused,
+      AccountSid: TEST_ACCOUNT_SID,
+      From: '+15551230000',
+      To: business.phoneNumber,
+    });
     const answerMs = performance.now() - askedAt;
     figure('redis down: voice webhook answered with the spoken fallback in', answerMs);
     expect(answer.status).to.equal(200);
@@ -179,22 +223,33 @@ describe('e2e: Redis restarts empty mid-call', function () {
     const fresh = system.call(other.phoneNumber, { script: [{ silenceMs: 4000 }], hangupWhenScriptEnds: true }, true);
 
     // Owner and registry come back on their own.
-    await waitFor(async () => (await probe!.get(callKeys.owner(call.callSid))) === ownerBefore, { timeoutMs: 10_000, message: 'the owner key is written again' });
+    await waitFor(async () => (await probe!.get(callKeys.owner(call.callSid))) === ownerBefore, {
+      timeoutMs: 10_000,
+      message: 'the owner key is written again',
+    });
     figure('redis back: owner key rebuilt after', performance.now() - backAt);
-    await waitFor(async () => (await probe!.hlen(sharedKeys(system.namespace).bridges)) > 0, { timeoutMs: 10_000, message: 'the bridge registers again' });
+    await waitFor(async () => (await probe!.hlen(sharedKeys(system.namespace).bridges)) > 0, {
+      timeoutMs: 10_000,
+      message: 'the bridge registers again',
+    });
     figure('redis back: bridge registry rebuilt after', performance.now() - backAt);
     // The conversation record (what a resumed session replays) is rebuilt from the bridge's memory:
     // the session settings and the reply given before the restart are in it again.
     await waitFor(
       async () => {
         const { entries } = await readConversation(probe!, call.callSid);
-        return entries.some((e) => e.kind === 'session') && entries.some((e) => e.kind === 'agent' && e.text === REPLIES[0]);
+        return (
+          entries.some((e) => e.kind === 'session') && entries.some((e) => e.kind === 'agent' && e.text === REPLIES[0])
+        );
       },
       { timeoutMs: 10_000, message: 'the conversation record is rebuilt' },
     );
     figure('redis back: conversation record rebuilt after', performance.now() - backAt);
 
-    await waitFor(() => fresh.firstAudioAtMs !== undefined && fresh.heardAudibleMs() > 0, { timeoutMs: 20_000, message: 'the new call is greeted' });
+    await waitFor(() => fresh.firstAudioAtMs !== undefined && fresh.heardAudibleMs() > 0, {
+      timeoutMs: 20_000,
+      message: 'the new call is greeted',
+    });
     const greetedMs = performance.now() - backAt;
     figure('redis back: new call greeted after', greetedMs);
     expect(greetedMs).to.be.below(MAX_NEW_CALL_GREETED_MS);
@@ -206,14 +261,18 @@ describe('e2e: Redis restarts empty mid-call', function () {
     const hold = await readFile(`${GATEWAY_DEFAULTS.clipsDir}/hold.ulaw`);
     const heard = call.heardAudio();
     const holdAt = heard.indexOf(hold.subarray(0, HOLD_PROBE_MS * BYTES_PER_MS), Math.round(downAtMs * BYTES_PER_MS));
-    expect(holdAt, `hold clip heard at ${Math.round(holdAt / BYTES_PER_MS)} ms (Redis down at ${Math.round(downAtMs)} ms)`).to.equal(-1);
+    expect(
+      holdAt,
+      `hold clip heard at ${Math.round(holdAt / BYTES_PER_MS)} ms (Redis down at ${Math.round(downAtMs)} ms)`,
+    ).to.equal(-1);
 
     // Replies: the one before the outage is the baseline; the ones during and after it are no slower.
     const delays = turnEnds.map((end) => heardFrom(call, end) - end);
     figure('reply delay before the outage (caller speech end to reply audio)', delays[0]!);
     figure(`reply delay while Redis was down (${Math.round(downAtMs)}-${Math.round(upAtMs)} ms)`, delays[1]!);
     figure('reply delay after Redis came back', delays[2]!);
-    for (const [i, delay] of delays.entries()) expect(delay, `reply ${i + 1} heard`).to.be.below(Number.POSITIVE_INFINITY);
+    for (const [i, delay] of delays.entries())
+      expect(delay, `reply ${i + 1} heard`).to.be.below(Number.POSITIVE_INFINITY);
     expect(delays[1]! - delays[0]!, 'reply during the outage, extra delay').to.be.below(MAX_EXTRA_REPLY_DELAY_MS);
     expect(delays[2]! - delays[0]!, 'reply after the outage, extra delay').to.be.below(MAX_EXTRA_REPLY_DELAY_MS);
 
@@ -224,7 +283,9 @@ describe('e2e: Redis restarts empty mid-call', function () {
     figure('timeline entries written while Redis was down, flushed after', duringOutage.length, 'entries');
     expect(duringOutage.length, 'entries from the outage on the timeline').to.be.greaterThan(0);
     expect(timeline.map((e) => e.event)).not.to.include('call.orphaned');
-    expect(timeline.filter((e) => e.event === 'call.ended').map((e) => e.fields.end_reason)).to.deep.equal(['twilio_stop']);
+    expect(timeline.filter((e) => e.event === 'call.ended').map((e) => e.fields.end_reason)).to.deep.equal([
+      'twilio_stop',
+    ]);
   }
 
   it('answers the voice webhook with the spoken fallback when Redis accepts connections but does not answer', async () => {
@@ -236,7 +297,12 @@ describe('e2e: Redis restarts empty mid-call', function () {
     await probe!.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL');
     const callSid = uniqueCallSid();
     const askedAt = performance.now();
-    const answer = await postAsTwilio(stack.webhook.port, '/twilio/voice', { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: business.phoneNumber });
+    const answer = await postAsTwilio(stack.webhook.port, '/twilio/voice', {
+      CallSid: callSid,
+      AccountSid: TEST_ACCOUNT_SID,
+      From: '+15551230000',
+      To: business.phoneNumber,
+    });
     const answerMs = performance.now() - askedAt;
     reportFigure('redis hanging: voice webhook answered with the spoken fallback in', answerMs);
     expect(answer.body).to.include(WEBHOOK_DEFAULTS.fallbackMessage).and.include('<Hangup/>');
@@ -244,11 +310,16 @@ describe('e2e: Redis restarts empty mid-call', function () {
     expect(answerMs, 'answered before Redis answered').to.be.below(PAUSE_MS);
     await probe!.call('CLIENT', 'UNPAUSE');
     // The work the deadline cut short finishes on its own once Redis answers, and says what the caller got.
-    await waitFor(async () => (await readTimeline(probe!, callSid)).some((e) => e.event === 'prebuild.enqueued'), { timeoutMs: 10_000, message: 'the late work finished' });
+    await waitFor(async () => (await readTimeline(probe!, callSid)).some((e) => e.event === 'prebuild.enqueued'), {
+      timeoutMs: 10_000,
+      message: 'the late work finished',
+    });
     const fallback = (await readTimeline(probe!, callSid)).find((e) => e.event === 'webhook.fallback');
     expect(fallback?.fields.reason).to.equal('timeout');
     // ...and leaves no token or meta behind for a stream that will never start.
-    await waitFor(async () => (await probe!.exists(callKeys.token(callSid), callKeys.meta(callSid))) === 0, { timeoutMs: 5000, message: 'late call state deleted' });
+    await waitFor(async () => (await probe!.exists(callKeys.token(callSid), callKeys.meta(callSid))) === 0, {
+      timeoutMs: 5000,
+      message: 'late call state deleted',
+    });
   });
 });
-

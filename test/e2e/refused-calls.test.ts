@@ -26,7 +26,11 @@ describe('e2e: refused calls', function () {
     const business = await createTestBusiness(knex);
     const callSid = uniqueCallSid();
     const params = { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: business.phoneNumber };
-    const wrongToken = twilio.getExpectedTwilioSignature('not-the-auth-token', `${PUBLIC_BASE_URL}/twilio/voice`, params);
+    const wrongToken = twilio.getExpectedTwilioSignature(
+      'not-the-auth-token',
+      `${PUBLIC_BASE_URL}/twilio/voice`,
+      params,
+    );
     const unsigned = await postAsTwilio(stack.webhook.port, '/twilio/voice', params, null);
     const forged = await postAsTwilio(stack.webhook.port, '/twilio/voice', params, wrongToken);
     expect(unsigned.status).to.equal(400);
@@ -51,7 +55,7 @@ describe('e2e: refused calls', function () {
 
     expect(stack.realtime.totalConnections, 'model connections').to.equal(0);
     expect(await timelineEvents(redis, callSid)).to.deep.equal([]);
-    expect(await redis.xlen(sharedKeys(stack.namespace).callClaims), "claims published").to.equal(0);
+    expect(await redis.xlen(sharedKeys(stack.namespace).callClaims), 'claims published').to.equal(0);
     const jobKeys = await scanKeys(redis, `${sharedKeys(stack.namespace).bullPrefix}:*`);
     expect(jobKeys.filter((k) => k.includes(callSid))).to.deep.equal([]);
   });

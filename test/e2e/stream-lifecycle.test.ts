@@ -36,7 +36,10 @@ describe('e2e: the media stream before START', function () {
     scrapeMetric(ctx.stack!.gateways[0]!.port, name, labels);
 
   async function heardGreeting(call: TwilioCallerDouble): Promise<void> {
-    await waitFor(() => call.heardAudibleMs() >= HEARD_GREETING_MS, { timeoutMs: 10_000, message: 'the greeting heard' });
+    await waitFor(() => call.heardAudibleMs() >= HEARD_GREETING_MS, {
+      timeoutMs: 10_000,
+      message: 'the greeting heard',
+    });
   }
 
   it('treats a START that comes 1.8 s after the socket opened as a normal call', async () => {
@@ -50,10 +53,18 @@ describe('e2e: the media stream before START', function () {
 
     expect(summary.firstAudioAtMs, 'first audible audio after START').to.be.a('number');
     expect(summary.heardAudibleMs).to.be.greaterThan(0);
-    await waitFor(async () => (await timelineEvents(redis, summary.callSid)).includes('call.ended'), { message: 'call.ended' });
+    await waitFor(async () => (await timelineEvents(redis, summary.callSid)).includes('call.ended'), {
+      message: 'call.ended',
+    });
     const timeline = await readTimeline(redis, summary.callSid);
     const events = timeline.map((e) => e.event);
-    expectSubsequence(events, ['ws.accepted', 'stream.connected', 'stream.started', 'greeting.first_audio', 'call.ended']);
+    expectSubsequence(events, [
+      'ws.accepted',
+      'stream.connected',
+      'stream.started',
+      'greeting.first_audio',
+      'call.ended',
+    ]);
     expect(events).not.to.include('stream.start_slow');
     expect(events).not.to.include('stream.no_start');
     const started = timeline.find((e) => e.event === 'stream.started')!;
@@ -72,7 +83,10 @@ describe('e2e: the media stream before START', function () {
     preflight.close(1000);
     const [gaveUp] = await Promise.all([closeOf(lingering), closeOf(preflight)]);
     expect(gaveUp.code).to.equal(1000);
-    expect(gaveUp.afterMs).to.be.within(GATEWAY_DEFAULTS.startTimeoutMs - 50, GATEWAY_DEFAULTS.startTimeoutMs + THRESHOLD_SLACK_MS);
+    expect(gaveUp.afterMs).to.be.within(
+      GATEWAY_DEFAULTS.startTimeoutMs - 50,
+      GATEWAY_DEFAULTS.startTimeoutMs + THRESHOLD_SLACK_MS,
+    );
 
     const ghostsKey = sharedKeys(stack.namespace).ghosts;
     await waitFor(async () => (await redis.xlen(ghostsKey)) === 2, { message: 'two ghost entries' });
@@ -118,20 +132,33 @@ describe('e2e: the media stream before START', function () {
     const noStart = timeline.find((e) => e.event === 'stream.no_start')!;
     const accepted = timeline.find((e) => e.event === 'ws.accepted')!;
     expect(Number(slow.fields.waited_ms)).to.equal(GATEWAY_DEFAULTS.startWarnMs);
-    expect(slow.ts - accepted.ts).to.be.within(GATEWAY_DEFAULTS.startWarnMs - 50, GATEWAY_DEFAULTS.startWarnMs + THRESHOLD_SLACK_MS);
+    expect(slow.ts - accepted.ts).to.be.within(
+      GATEWAY_DEFAULTS.startWarnMs - 50,
+      GATEWAY_DEFAULTS.startWarnMs + THRESHOLD_SLACK_MS,
+    );
     expect(noStart.fields.reason).to.equal('start_timeout');
-    expect(noStart.ts - accepted.ts).to.be.within(GATEWAY_DEFAULTS.startTimeoutMs - 50, GATEWAY_DEFAULTS.startTimeoutMs + THRESHOLD_SLACK_MS);
-    expect(timeline.find((e) => e.event === 'call.ended')!.fields).to.include({ end_reason: 'no_start', is_ghost: 'false' });
+    expect(noStart.ts - accepted.ts).to.be.within(
+      GATEWAY_DEFAULTS.startTimeoutMs - 50,
+      GATEWAY_DEFAULTS.startTimeoutMs + THRESHOLD_SLACK_MS,
+    );
+    expect(timeline.find((e) => e.event === 'call.ended')!.fields).to.include({
+      end_reason: 'no_start',
+      is_ghost: 'false',
+    });
 
     const calls = createCallRepository(knex);
-    await waitFor(async () => (await calls.findByCallSid(callSid))?.status !== 'received', { message: 'the calls row updated' });
+    await waitFor(async () => (await calls.findByCallSid(callSid))?.status !== 'received', {
+      message: 'the calls row updated',
+    });
     const row = await calls.findByCallSid(callSid);
     expect(row).to.include({ status: 'failed', endReason: 'no_start', isGhost: false });
     expect(stack.realtime.totalConnections, 'model connections').to.equal(0);
     expect(await gatewayMetric('gateway_stream_no_start_total', { known_call: 'true' })).to.equal(1);
     expect(await gatewayMetric('gateway_ghost_sockets_total')).to.equal(0);
     // Nothing of the call is left but its timeline.
-    await waitFor(async () => (await callKeysPresent(redis, callSid)).length === 1, { message: 'per-call keys cleaned up' });
+    await waitFor(async () => (await callKeysPresent(redis, callSid)).length === 1, {
+      message: 'per-call keys cleaned up',
+    });
     expect(await callKeysPresent(redis, callSid)).to.deep.equal([`call:{${callSid}}:timeline`]);
   });
 });

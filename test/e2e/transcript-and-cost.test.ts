@@ -20,7 +20,12 @@ const LAST_REPLY = 'Goodbye and thanks for calling.';
 interface DoubleUsage {
   input_tokens: number;
   output_tokens: number;
-  input_token_details: { text_tokens: number; audio_tokens: number; cached_tokens: number; cached_tokens_details: { text_tokens: number; audio_tokens: number } };
+  input_token_details: {
+    text_tokens: number;
+    audio_tokens: number;
+    cached_tokens: number;
+    cached_tokens_details: { text_tokens: number; audio_tokens: number };
+  };
   output_token_details: { text_tokens: number; audio_tokens: number };
 }
 
@@ -35,21 +40,35 @@ describe('e2e: transcripts, usage and cost', function () {
     const stack = await ctx.start({
       realtime: {
         inputTranscripts: [FIRST_WORDS, SECOND_WORDS],
-        functionCalls: [{ onTurn: 1, name: 'book_appointment', arguments: { customer_name: 'Ada Lovelace', starts_at: startsAt.toISOString() } }],
+        functionCalls: [
+          {
+            onTurn: 1,
+            name: 'book_appointment',
+            arguments: { customer_name: 'Ada Lovelace', starts_at: startsAt.toISOString() },
+          },
+        ],
         replyAfterToolText: REPLY_AFTER_TOOL,
         replies: [LAST_REPLY],
       },
     });
     const business = await createTestBusiness(knex, { appointmentBookingEnabled: true, greeting: 'Hi, Test Dental.' });
     const summary = await stack.call(business.phoneNumber, {
-      script: [{ silenceMs: 3000 }, { say: 'I would like a cleaning.' }, { silenceMs: 6000 }, { say: 'Thank you.' }, { silenceMs: 5000 }],
+      script: [
+        { silenceMs: 3000 },
+        { say: 'I would like a cleaning.' },
+        { silenceMs: 6000 },
+        { say: 'Thank you.' },
+        { silenceMs: 5000 },
+      ],
       hangupWhenScriptEnds: true,
     }).done;
     const timeline = await finishedTimeline(redis, summary.callSid);
 
     // Input transcription was asked for (the caller's turns come from it).
     const session = stack.realtime.sessions.find((s) => s.responses.length > 0)!;
-    expect(session.config.audio.input.transcription).to.deep.include({ model: BRIDGE_DEFAULTS.inputTranscriptionModel });
+    expect(session.config.audio.input.transcription).to.deep.include({
+      model: BRIDGE_DEFAULTS.inputTranscriptionModel,
+    });
 
     // The record in Redis: settings, then the turns in order, the tool call and its result, usage per response.
     const { entries, invalid } = await readConversation(redis, summary.callSid);
@@ -64,14 +83,33 @@ describe('e2e: transcripts, usage and cost', function () {
     // The transcript in the row: who spoke, what, when (in order).
     const row = (await createCallRepository(knex).findByCallSid(summary.callSid))!;
     const transcript = row.transcript!;
-    expect(transcript.map((t) => t.role)).to.deep.equal(['agent', 'caller', 'tool', 'tool', 'agent', 'caller', 'agent']);
-    expect(transcript.filter((t) => t.role !== 'tool').map((t) => t.text)).to.deep.equal(['Hi, Test Dental.', FIRST_WORDS, REPLY_AFTER_TOOL, SECOND_WORDS, LAST_REPLY]);
+    expect(transcript.map((t) => t.role)).to.deep.equal([
+      'agent',
+      'caller',
+      'tool',
+      'tool',
+      'agent',
+      'caller',
+      'agent',
+    ]);
+    expect(transcript.filter((t) => t.role !== 'tool').map((t) => t.text)).to.deep.equal([
+      'Hi, Test Dental.',
+      FIRST_WORDS,
+      REPLY_AFTER_TOOL,
+      SECOND_WORDS,
+      LAST_REPLY,
+    ]);
     expect(transcript[2]!.text).to.match(/^book_appointment\(.*Ada Lovelace/);
     const times = transcript.map((t) => Date.parse(t.at));
-    expect(times.every((t, i) => Number.isFinite(t) && (i === 0 || t >= times[i - 1]!)), 'times in order').to.equal(true);
+    expect(
+      times.every((t, i) => Number.isFinite(t) && (i === 0 || t >= times[i - 1]!)),
+      'times in order',
+    ).to.equal(true);
 
     // Usage: the sum of every response.done the model sent, priced at the default (list) prices.
-    const usages = session.sentEvents.filter((e) => e.type === 'response.done').map((e) => (e.event.response as { usage: DoubleUsage }).usage);
+    const usages = session.sentEvents
+      .filter((e) => e.type === 'response.done')
+      .map((e) => (e.event.response as { usage: DoubleUsage }).usage);
     expect(usages.length).to.equal(4); // greeting, function call, reply after the tool, last reply
     const sum = (f: (u: DoubleUsage) => number) => usages.reduce((n, u) => n + f(u), 0);
     expect(row.usage).to.deep.include({

@@ -35,7 +35,12 @@ describe('e2e: transfer through the Twilio REST API', function () {
   });
 
   function transferEnv(authToken: string): Record<string, string> {
-    return { TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID, TWILIO_AUTH_TOKEN: authToken, TWILIO_API_BASE_URL: rest.baseURL, FALLBACK_TRANSFER_NUMBER: TRANSFER_TO };
+    return {
+      TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: authToken,
+      TWILIO_API_BASE_URL: rest.baseURL,
+      FALLBACK_TRANSFER_NUMBER: TRANSFER_TO,
+    };
   }
 
   it('redirects the live call to the transfer number when the model is unreachable', async () => {
@@ -51,7 +56,11 @@ describe('e2e: transfer through the Twilio REST API', function () {
     expect(request.authorized).to.equal(true);
     expect(request.callSid).to.equal(summary.callSid);
     expect(request.params.Twiml).to.match(new RegExp(`<Say>[^<]+</Say><Dial>\\${TRANSFER_TO}</Dial>`));
-    expect(findEvent(timeline, 'realtime.fallback')?.fields).to.include({ reason: 'OPENAI_REFUSED', action: 'transfer', to: TRANSFER_TO });
+    expect(findEvent(timeline, 'realtime.fallback')?.fields).to.include({
+      reason: 'OPENAI_REFUSED',
+      action: 'transfer',
+      to: TRANSFER_TO,
+    });
   });
 
   it('falls back to the spoken fallback when the REST API refuses the redirect', async () => {
@@ -81,7 +90,13 @@ describe('e2e: malformed entries on the claim stream', function () {
 
     const business = await createTestBusiness(ctx.knex, { greeting: 'Still here.' });
     const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 6000 }], hangupWhenScriptEnds: true });
-    await waitFor(async () => (await readTimeline(redis, call.callSid)).some((e) => e.event === 'audio_bridge.started' || e.event === 'warm.joined'), { message: 'audio flowing' });
+    await waitFor(
+      async () =>
+        (await readTimeline(redis, call.callSid)).some(
+          (e) => e.event === 'audio_bridge.started' || e.event === 'warm.joined',
+        ),
+      { message: 'audio flowing' },
+    );
     // A started claim that names no gateway, mid-call (the media link's own garbage is tested in packages/media-link).
     await redis.xadd(claims, '*', 'callSid', call.callSid, 'reason', 'started', 'at', String(Date.now()));
 
@@ -93,7 +108,8 @@ describe('e2e: malformed entries on the claim stream', function () {
     expect(await scrapeMetric(stack.bridges[0]!.port, 'bridge_invalid_claims_total')).to.equal(3);
 
     // The consumers are still there: a second call works end to end.
-    const second = await stack.call(business.phoneNumber, { script: [{ silenceMs: 3000 }], hangupWhenScriptEnds: true }).done;
+    const second = await stack.call(business.phoneNumber, { script: [{ silenceMs: 3000 }], hangupWhenScriptEnds: true })
+      .done;
     expect(second.heardAudibleMs).to.be.greaterThan(300);
   });
 });

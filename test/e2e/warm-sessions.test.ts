@@ -34,7 +34,10 @@ describe('e2e: warm sessions', function () {
 
   const finished = (callSid: string) => finishedTimeline(ctx.redis, callSid);
   const reached = (callSid: string, event: string) =>
-    waitFor(async () => names(await readTimeline(ctx.redis, callSid)).includes(event), { timeoutMs: SLOW_MACHINE_MS, message: event });
+    waitFor(async () => names(await readTimeline(ctx.redis, callSid)).includes(event), {
+      timeoutMs: SLOW_MACHINE_MS,
+      message: event,
+    });
 
   it('has the greeting waiting when START arrives, on the one session opened while ringing', async () => {
     const { knex } = ctx;
@@ -43,9 +46,16 @@ describe('e2e: warm sessions', function () {
     // START once the bridge holds greeting audio for the call (it counts held deltas too): not after a
     // guessed ringing time. A scrape that fails on a loaded machine is a "not yet".
     const deltas = () => scrapeMetric(stack.bridges[0]!.port, 'bridge_tx_audio_deltas_total').catch(() => 0);
-    const greetingHeld = () => waitFor(async () => (await deltas()) > 0, { timeoutMs: SLOW_MACHINE_MS, message: 'greeting audio held at the bridge' });
+    const greetingHeld = () =>
+      waitFor(async () => (await deltas()) > 0, {
+        timeoutMs: SLOW_MACHINE_MS,
+        message: 'greeting audio held at the bridge',
+      });
     const call = stack.call(business.phoneNumber, { startWhen: greetingHeld, script: [{ silenceMs: 1000 }] });
-    await waitFor(() => greetingHeard(stack, call), { timeoutMs: SLOW_MACHINE_MS, message: 'the caller heard the greeting' });
+    await waitFor(() => greetingHeard(stack, call), {
+      timeoutMs: SLOW_MACHINE_MS,
+      message: 'the caller heard the greeting',
+    });
     const summary = await call.hangup();
     const timeline = await finished(summary.callSid);
     const order = names(timeline);
@@ -65,12 +75,20 @@ describe('e2e: warm sessions', function () {
     const params = { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: business.phoneNumber };
     const res = await postAsTwilio(stack.webhook.port, '/twilio/voice', params);
     expect(res.status).to.equal(200);
-    await waitFor(async () => names(await readTimeline(redis, callSid)).includes('warm.expired'), { timeoutMs: SLOW_MACHINE_MS, message: 'warm.expired' });
+    await waitFor(async () => names(await readTimeline(redis, callSid)).includes('warm.expired'), {
+      timeoutMs: SLOW_MACHINE_MS,
+      message: 'warm.expired',
+    });
     const running = stack;
-    await waitFor(() => running.realtime.openSessionCount === 0, { timeoutMs: SLOW_MACHINE_MS, message: 'model session closed' });
+    await waitFor(() => running.realtime.openSessionCount === 0, {
+      timeoutMs: SLOW_MACHINE_MS,
+      message: 'model session closed',
+    });
     expect(running.realtime.totalConnections).to.equal(1);
     expect(await redis.exists(callKeys.owner(callSid), callKeys.prompt(callSid))).to.equal(0);
-    expect(await scrapeMetric(running.bridges[0]!.port, 'bridge_warm_sessions_expired_total', { reason: 'ttl' })).to.equal(1);
+    expect(
+      await scrapeMetric(running.bridges[0]!.port, 'bridge_warm_sessions_expired_total', { reason: 'ttl' }),
+    ).to.equal(1);
   });
 
   it('lets a START that arrives before the warm session is ready join it: no second session', async () => {
@@ -78,12 +96,22 @@ describe('e2e: warm sessions', function () {
     // The model answers the upgrade only when the test lets it, and START waits until the warm
     // session's connect is under way: START comes after the warm claim and before warm.ready by
     // construction, however slow the machine (a START before the claim is a cold call, another case).
-    const stack = await ctx.start({ realtime: { holdUpgrades: true }, bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: String(SLOW_MACHINE_MS) }, gatewayEnv: START_MAY_WAIT });
+    const stack = await ctx.start({
+      realtime: { holdUpgrades: true },
+      bridgeEnv: { OPENAI_CONNECT_TIMEOUT_MS: String(SLOW_MACHINE_MS) },
+      gatewayEnv: START_MAY_WAIT,
+    });
     const business = await createTestBusiness(knex, { greeting: 'Hi, joined early.' });
-    const call: TwilioCallerDouble = stack.call(business.phoneNumber, { startWhen: () => reached(call.callSid, 'openai.connecting'), script: [{ silenceMs: 1000 }] });
+    const call: TwilioCallerDouble = stack.call(business.phoneNumber, {
+      startWhen: () => reached(call.callSid, 'openai.connecting'),
+      script: [{ silenceMs: 1000 }],
+    });
     await reached(call.callSid, 'stream.started');
     stack.realtime.setBehaviour({ holdUpgrades: false });
-    await waitFor(() => greetingHeard(stack, call), { timeoutMs: SLOW_MACHINE_MS, message: 'the caller heard the greeting' });
+    await waitFor(() => greetingHeard(stack, call), {
+      timeoutMs: SLOW_MACHINE_MS,
+      message: 'the caller heard the greeting',
+    });
     const summary = await call.hangup();
     const timeline = await finished(summary.callSid);
     const order = names(timeline);
@@ -112,7 +140,10 @@ describe('e2e: warm sessions', function () {
     expect(session.truncates).to.have.length(1);
     expect(session.truncates[0]!.item_id).to.equal(greeting.itemId);
     const clear = summary.clears[0]!;
-    const heard = call.heardSegments().filter((s) => s.startMs < clear.atMs).reduce((ms, s) => ms + s.bytes.length / 8, 0);
+    const heard = call
+      .heardSegments()
+      .filter((s) => s.startMs < clear.atMs)
+      .reduce((ms, s) => ms + s.bytes.length / 8, 0);
     expect(session.truncates[0]!.audio_end_ms).to.be.closeTo(heard, FRAME_MS + BRIDGE_DEFAULTS.bargeInMarginMs);
   });
 });
@@ -123,6 +154,7 @@ const find = findEvent;
 /** The caller is hearing the first response of the (one) model session: Twilio echoed a mark of its item as played. */
 function greetingHeard(stack: Stack, call: TwilioCallerDouble): boolean {
   const greeting = stack.realtime.sessions[0]?.responses[0];
-  const played = greeting !== undefined && call.marks.some((m) => m.played === true && m.name.startsWith(`${greeting.itemId}|`));
+  const played =
+    greeting !== undefined && call.marks.some((m) => m.played === true && m.name.startsWith(`${greeting.itemId}|`));
   return played && call.heardAudibleMs() > HEARD_GREETING_MS;
 }

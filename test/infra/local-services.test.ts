@@ -14,7 +14,11 @@ import { Redis } from 'ioredis';
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '@voice/config';
 import { createDatabase } from '@voice/db';
 import { freePort } from '@voice/testkit';
-import { LocalServiceError, ensureLocalServices, type LocalServices } from '../../scripts/lib/local-services/local-services.js';
+import {
+  LocalServiceError,
+  ensureLocalServices,
+  type LocalServices,
+} from '../../scripts/lib/local-services/local-services.js';
 import { tcpAnswers } from '../../scripts/lib/local-services/tcp.js';
 import { reportFigure } from '../support/figures.js';
 
@@ -23,7 +27,10 @@ const START_TIMEOUT_MS = 120_000;
 const PROBE_MS = 500;
 
 async function unusedDefaults(): Promise<{ redisUrl: string; databaseUrl: string }> {
-  return { redisUrl: `redis://127.0.0.1:${await freePort()}`, databaseUrl: `postgres://postgres@127.0.0.1:${await freePort()}/postgres` };
+  return {
+    redisUrl: `redis://127.0.0.1:${await freePort()}`,
+    databaseUrl: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`,
+  };
 }
 
 async function expectRejection(promise: Promise<unknown>): Promise<Error> {
@@ -54,7 +61,9 @@ describe('local services for a laptop with nothing running', function () {
     reportFigure('added start-up (redis-server + embedded PostgreSQL)', services.startupMs);
 
     expect(services.started).to.deep.equal(['redis', 'postgres']);
-    expect(services.summary).to.match(/^nothing answered, so started for this run only: redis-server on 127\.0\.0\.1:\d+ \(persistence off\) and embedded PostgreSQL on 127\.0\.0\.1:\d+ \(\+\d+\.\d s start-up/);
+    expect(services.summary).to.match(
+      /^nothing answered, so started for this run only: redis-server on 127\.0\.0\.1:\d+ \(persistence off\) and embedded PostgreSQL on 127\.0\.0\.1:\d+ \(\+\d+\.\d s start-up/,
+    );
     expect(services.summary).not.to.include(new URL(services.env.DATABASE_URL).password);
     const { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl } = services.env;
     expect(redisUrl).not.to.equal(defaults.redisUrl);
@@ -88,12 +97,18 @@ describe('local services for a laptop with nothing running', function () {
   it('never replaces a set REDIS_URL or DATABASE_URL that does not answer: a clear error, nothing started', async function () {
     const defaults = await unusedDefaults();
     const deadRedis = `redis://127.0.0.1:${await freePort()}`;
-    const redisErr = await expectRejection(ensureLocalServices({ PATH: process.env.PATH, REDIS_URL: deadRedis }, { defaults }));
+    const redisErr = await expectRejection(
+      ensureLocalServices({ PATH: process.env.PATH, REDIS_URL: deadRedis }, { defaults }),
+    );
     expect(redisErr).to.be.instanceOf(LocalServiceError);
-    expect(redisErr.message).to.include('REDIS_URL is set but nothing answers').and.include('nothing is started in its place');
+    expect(redisErr.message)
+      .to.include('REDIS_URL is set but nothing answers')
+      .and.include('nothing is started in its place');
 
     const deadDb = `postgres://postgres:secret-pw@127.0.0.1:${await freePort()}/postgres`;
-    const dbErr = await expectRejection(ensureLocalServices({ PATH: process.env.PATH, DATABASE_URL: deadDb }, { defaults }));
+    const dbErr = await expectRejection(
+      ensureLocalServices({ PATH: process.env.PATH, DATABASE_URL: deadDb }, { defaults }),
+    );
     expect(dbErr).to.be.instanceOf(LocalServiceError);
     expect(dbErr.message).to.include('DATABASE_URL is set but nothing answers').and.not.include('secret-pw');
     // Nothing was left running on the defaults either.
@@ -102,7 +117,10 @@ describe('local services for a laptop with nothing running', function () {
 
   it('starts nothing when the defaults answer', async function () {
     // The Redis and Postgres this suite runs on stand in for "the defaults".
-    const defaults = { redisUrl: process.env.REDIS_URL || DEFAULT_REDIS_URL, databaseUrl: process.env.DATABASE_URL || DEFAULT_DATABASE_URL };
+    const defaults = {
+      redisUrl: process.env.REDIS_URL || DEFAULT_REDIS_URL,
+      databaseUrl: process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    };
     services = await ensureLocalServices({ PATH: process.env.PATH }, { defaults });
     expect(services.started).to.deep.equal([]);
     expect(services.summary).to.equal(undefined);

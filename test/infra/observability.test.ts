@@ -51,7 +51,8 @@ async function exportedSeries(): Promise<Exported> {
     for (const metric of await reg.getMetricsAsJSON()) {
       const own = reg.getSingleMetric(metric.name) as unknown as { labelNames?: string[] };
       const labels = new Set([...(own.labelNames ?? []), ...COMMON_LABELS]);
-      const names = String(metric.type) === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => metric.name + s) : [metric.name];
+      const names =
+        String(metric.type) === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => metric.name + s) : [metric.name];
       for (const name of names) series.set(name, name.endsWith('_bucket') ? new Set([...labels, 'le']) : labels);
     }
   }
@@ -75,7 +76,9 @@ function dashboard(): { panels: Panel[] } {
 }
 
 function dashboardQueries(): Query[] {
-  return dashboard().panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: t.expr })));
+  return dashboard().panels.flatMap((p) =>
+    (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: t.expr })),
+  );
 }
 
 interface AlertRule {
@@ -85,7 +88,9 @@ interface AlertRule {
 }
 
 function alertRules(): AlertRule[] {
-  const doc = yaml.load(readFileSync(join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8')) as { groups: Array<{ rules: AlertRule[] }> };
+  const doc = yaml.load(readFileSync(join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8')) as {
+    groups: Array<{ rules: AlertRule[] }>;
+  };
   return doc.groups.flatMap((g) => g.rules);
 }
 
@@ -105,7 +110,8 @@ function problemsOf(q: Query, exported: Exported): string[] {
     for (const l of labels) available.add(l);
     for (const l of m.matchedLabels) if (!labels.has(l)) problems.push(`${q.where}: ${m.name} has no label ${l}`);
   }
-  for (const l of groupingLabels) if (!available.has(l)) problems.push(`${q.where}: groups by ${l}, which none of its metrics has`);
+  for (const l of groupingLabels)
+    if (!available.has(l)) problems.push(`${q.where}: groups by ${l}, which none of its metrics has`);
   return problems;
 }
 
@@ -121,14 +127,18 @@ describe('dashboards and alerts (infra/grafana, infra/prometheus)', function () 
   });
 
   it('reads the PromQL names it should (the checker itself)', function () {
-    const read = promqlNames('sum by (reason) (increase(openai_connect_failures_total{reason!~"X"}[$__rate_interval])) / clamp_min(sum(up{job="a"}), 1) > 0.05');
+    const read = promqlNames(
+      'sum by (reason) (increase(openai_connect_failures_total{reason!~"X"}[$__rate_interval])) / clamp_min(sum(up{job="a"}), 1) > 0.05',
+    );
     expect(read.metrics).to.deep.equal([
       { name: 'openai_connect_failures_total', matchedLabels: ['reason'] },
       { name: 'up', matchedLabels: ['job'] },
     ]);
     expect(read.groupingLabels).to.deep.equal(['reason']);
     expect(problemsOf({ where: 'x', expr: 'sum(rate(no_such_metric_total[5m]))' }, exported)).to.have.length(1);
-    expect(problemsOf({ where: 'x', expr: 'sum by (reasn) (rate(realtime_fallbacks_total[5m]))' }, exported)).to.have.length(1);
+    expect(
+      problemsOf({ where: 'x', expr: 'sum by (reasn) (rate(realtime_fallbacks_total[5m]))' }, exported),
+    ).to.have.length(1);
     expect(problemsOf({ where: 'x', expr: 'gateway_stream_no_start_total{known="true"}' }, exported)).to.have.length(1);
   });
 
@@ -152,7 +162,8 @@ describe('dashboards and alerts (infra/grafana, infra/prometheus)', function () 
 
   it('the dashboard covers calls, greeting p50/p95, fallbacks and silent failures, no-START and ghosts, model connect, bridge capacity and link health', function () {
     const exprs = dashboardQueries().map((q) => q.expr);
-    const uses = (metric: string, extra: RegExp = /./) => exprs.some((e) => promqlNames(e).metrics.some((m) => m.name === metric) && extra.test(e));
+    const uses = (metric: string, extra: RegExp = /./) =>
+      exprs.some((e) => promqlNames(e).metrics.some((m) => m.name === metric) && extra.test(e));
     const areas: Record<string, boolean> = {
       'calls started': uses('gateway_streams_started_total'),
       'live calls': uses('bridge_calls_active'),
@@ -165,9 +176,14 @@ describe('dashboards and alerts (infra/grafana, infra/prometheus)', function () 
       'model connect failures by reason': uses('openai_connect_failures_total', /by \(reason\)/),
       'model connect retries': uses('openai_connect_retries_total'),
       'bridge load and capacity': uses('bridge_load') && uses('bridge_capacity'),
-      'link health': uses('media_link_open') && uses('media_link_closed_total') && uses('media_link_dial_failures_total'),
+      'link health':
+        uses('media_link_open') && uses('media_link_closed_total') && uses('media_link_dial_failures_total'),
     };
-    expect(Object.entries(areas).filter(([, covered]) => !covered).map(([area]) => area)).to.deep.equal([]);
+    expect(
+      Object.entries(areas)
+        .filter(([, covered]) => !covered)
+        .map(([area]) => area),
+    ).to.deep.equal([]);
   });
 
   it('alerts page on silent failures, fallbacks, slow greetings, no capacity, model connect failures, dead services and the media link', function () {
@@ -200,10 +216,13 @@ describe('dashboards and alerts (infra/grafana, infra/prometheus)', function () 
       execFileSync('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd: PROMETHEUS_DIR, stdio: 'pipe' });
     });
 
-    it("every dashboard query parses (as a recording rule for promtool)", function () {
+    it('every dashboard query parses (as a recording rule for promtool)', function () {
       const dir = mkdtempSync(join(tmpdir(), 'voice-dashboard-rules-'));
       try {
-        const rules = dashboardQueries().map((q, i) => ({ record: `dashboard:query_${i}`, expr: q.expr.replaceAll('$__rate_interval', RATE_INTERVAL_FOR_CHECK) }));
+        const rules = dashboardQueries().map((q, i) => ({
+          record: `dashboard:query_${i}`,
+          expr: q.expr.replaceAll('$__rate_interval', RATE_INTERVAL_FOR_CHECK),
+        }));
         writeFileSync(join(dir, 'dashboard-rules.yml'), JSON.stringify({ groups: [{ name: 'dashboard', rules }] }));
         const out = spawnSync('promtool', ['check', 'rules', 'dashboard-rules.yml'], { cwd: dir, encoding: 'utf8' });
         expect(out.status, `${out.stdout}${out.stderr}`).to.equal(0);

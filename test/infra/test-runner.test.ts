@@ -28,7 +28,12 @@ function runIsolated(env: Record<string, string>): { status: number | null; outp
   const script = `ip link set lo up && exec node --conditions=source --import tsx scripts/test.ts ${FIXTURE}`;
   // No REDIS_URL / DATABASE_URL: the runner must find nothing and start its own.
   const { REDIS_URL: _r, DATABASE_URL: _d, REDIS_CLUSTER_NODES: _c, ...rest } = process.env;
-  const out = spawnSync('unshare', ['-n', 'sh', '-c', script], { cwd: REPO_ROOT, env: { ...rest, ...env }, encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
+  const out = spawnSync('unshare', ['-n', 'sh', '-c', script], {
+    cwd: REPO_ROOT,
+    env: { ...rest, ...env },
+    encoding: 'utf8',
+    timeout: RUN_TIMEOUT_MS,
+  });
   return { status: out.status, output: `${out.stdout}${out.stderr}` };
 }
 
@@ -43,7 +48,10 @@ describe('npm test on a machine with nothing running (scripts/test.ts)', functio
     const before = localServiceDirs();
     const run = runIsolated({});
     expect(run.status, run.output).to.equal(0);
-    const started = /\[test\] nothing answered, so started for this run only: redis-server on 127\.0\.0\.1:(\d+) \(persistence off\) and embedded PostgreSQL on 127\.0\.0\.1:(\d+)/.exec(run.output);
+    const started =
+      /\[test\] nothing answered, so started for this run only: redis-server on 127\.0\.0\.1:(\d+) \(persistence off\) and embedded PostgreSQL on 127\.0\.0\.1:(\d+)/.exec(
+        run.output,
+      );
     expect(started, run.output).not.to.equal(null);
     expect(run.output).to.include(`fixture-saw ${started![1]} ${started![2]}`);
     expect(localServiceDirs()).to.deep.equal(before);

@@ -4,7 +4,10 @@ import { createBusinessRepository, uniquePhoneNumber, type Business, type NewBus
 
 export const TEST_GREETING = 'Thanks for calling Test Dental. How can I help you today?';
 
-export async function createTestBusiness(knex: Knex, overrides: Partial<NewBusiness> = {}): Promise<Business & { phoneNumber: string }> {
+export async function createTestBusiness(
+  knex: Knex,
+  overrides: Partial<NewBusiness> = {},
+): Promise<Business & { phoneNumber: string }> {
   const phoneNumber = uniquePhoneNumber();
   const business = await createBusinessRepository(knex).create({
     name: 'Test Dental',

@@ -19,7 +19,11 @@ export const SHOW_CALL_COMMAND: readonly string[] = ['scripts/calls.ts', 'show']
 /** A CLI gets this long before the test gives up on it. */
 const CLI_TIMEOUT_MS = 30_000;
 
-export function runCli(command: readonly string[], args: readonly string[], env: Record<string, string | undefined>): Promise<CliResult> {
+export function runCli(
+  command: readonly string[],
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', ...command, ...args], {
       cwd: REPO_ROOT,

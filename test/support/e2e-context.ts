@@ -42,10 +42,18 @@ export function useE2EContext(): E2EContext {
 }
 
 /** The call's timeline once the bridge has finalized it (call.metrics written). */
-export async function finishedTimeline(redis: RedisClient, callSid: string, timeoutMs = 15_000): Promise<TimelineEntry[]> {
-  await waitFor(async () => (await readTimeline(redis, callSid)).some((e) => e.event === 'call.metrics'), { timeoutMs, message: `call.metrics of ${callSid}` });
+export async function finishedTimeline(
+  redis: RedisClient,
+  callSid: string,
+  timeoutMs = 15_000,
+): Promise<TimelineEntry[]> {
+  await waitFor(async () => (await readTimeline(redis, callSid)).some((e) => e.event === 'call.metrics'), {
+    timeoutMs,
+    message: `call.metrics of ${callSid}`,
+  });
   return readTimeline(redis, callSid);
 }
 
 export const eventNames = (timeline: TimelineEntry[]): string[] => timeline.map((e) => e.event);
-export const findEvent = (timeline: TimelineEntry[], event: string): TimelineEntry | undefined => timeline.find((e) => e.event === event);
+export const findEvent = (timeline: TimelineEntry[], event: string): TimelineEntry | undefined =>
+  timeline.find((e) => e.event === event);

@@ -28,7 +28,10 @@ export function testRedisEndpoint(): RedisEndpoint {
   return { url: e.REDIS_URL, clusterNodes: e.REDIS_CLUSTER_NODES };
 }
 
-export function baseTestEnv(namespace: string, overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+export function baseTestEnv(
+  namespace: string,
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
   return {
     REDIS_URL: process.env.REDIS_URL || DEFAULT_REDIS_URL,
     // Unset unless the suite runs on a cluster; when set, every service uses it instead of REDIS_URL.

@@ -8,7 +8,9 @@ import type { HeardSegment } from '@voice/testkit';
 
 /** The longest span in [fromMs, toMs] with no audio playing (hold clips and the agent both count). */
 export function longestSilence(segments: readonly HeardSegment[], fromMs: number, toMs: number): number {
-  const spans = segments.map((s) => [s.startMs, s.startMs + s.bytes.length / BYTES_PER_MS] as const).sort((a, b) => a[0] - b[0]);
+  const spans = segments
+    .map((s) => [s.startMs, s.startMs + s.bytes.length / BYTES_PER_MS] as const)
+    .sort((a, b) => a[0] - b[0]);
   let longest = 0;
   let heardUpTo = fromMs;
   for (const [start, end] of spans) {

@@ -50,9 +50,17 @@ export async function startOutboundHarness(options: {
   };
 }
 
-export async function postCalls(port: number, body: unknown, token: string | null = TEST_API_TOKEN): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function postCalls(
+  port: number,
+  body: unknown,
+  token: string | null = TEST_API_TOKEN,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== null) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`http://127.0.0.1:${port}/calls`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`http://127.0.0.1:${port}/calls`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }

@@ -6,7 +6,21 @@
 
 /** PromQL words that look like metric names: operators, and aggregations (`sum by (x) (…)` has no paren after `sum`). */
 const KEYWORDS = new Set([
-  ...['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan'],
+  ...[
+    'by',
+    'without',
+    'on',
+    'ignoring',
+    'group_left',
+    'group_right',
+    'and',
+    'or',
+    'unless',
+    'bool',
+    'offset',
+    'inf',
+    'nan',
+  ],
   ...['sum', 'min', 'max', 'avg', 'count', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values', 'group'],
 ]);
 
@@ -26,7 +40,10 @@ const IDENT = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;
 
 export function promqlNames(expr: string): PromqlNames {
   // Strings, range/subquery brackets and Grafana's $variables never hold a metric name.
-  const text = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""').replace(/\[[^\]]*\]/g, '').replace(/\$\w+/g, '');
+  const text = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""')
+    .replace(/\[[^\]]*\]/g, '')
+    .replace(/\$\w+/g, '');
   const metrics: SelectedMetric[] = [];
   const groupingLabels: string[] = [];
   let i = 0;
@@ -56,7 +73,9 @@ export function promqlNames(expr: string): PromqlNames {
     let matchedLabels: string[] = [];
     if (rest.startsWith('{')) {
       const close = rest.indexOf('}');
-      matchedLabels = [...rest.slice(1, close).matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map((x) => x[1]!);
+      matchedLabels = [...rest.slice(1, close).matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map(
+        (x) => x[1]!,
+      );
       i = text.length - rest.length + close + 1;
     }
     metrics.push({ name: word, matchedLabels });
@@ -65,7 +84,10 @@ export function promqlNames(expr: string): PromqlNames {
 }
 
 function labelList(inside: string): string[] {
-  return inside.split(',').map((s) => s.trim()).filter(Boolean);
+  return inside
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function skip(text: string, from: number, re: RegExp): number {

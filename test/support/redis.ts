@@ -60,7 +60,9 @@ async function masterConnections(redis: RedisClient): Promise<Redis[]> {
   if (!isCluster(redis)) return [redis];
   // Before its first slot map the client's node list is empty: a scan would find nothing and pass.
   if (redis.status !== 'ready') await once(redis, 'ready', { signal: AbortSignal.timeout(CLUSTER_READY_TIMEOUT_MS) });
-  return redis.nodes('master').filter((node) => node.status !== 'end' && node.status !== 'reconnecting' && node.status !== 'close');
+  return redis
+    .nodes('master')
+    .filter((node) => node.status !== 'end' && node.status !== 'reconnecting' && node.status !== 'close');
 }
 
 async function scanNode(node: Redis, pattern: string): Promise<string[]> {

@@ -14,7 +14,14 @@ import { createMediaGateway, type MediaGateway } from '../../apps/media-gateway/
 import { loadBridgeConfig } from '../../apps/realtime-bridge/src/config.js';
 import { createRealtimeBridge, type RealtimeBridge } from '../../apps/realtime-bridge/src/bridge-service.js';
 import { assertionRedis, deleteNamespace } from './redis.js';
-import { PUBLIC_BASE_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_OPENAI_KEY, baseTestEnv, uniqueNamespace } from './env.js';
+import {
+  PUBLIC_BASE_URL,
+  TEST_ACCOUNT_SID,
+  TEST_AUTH_TOKEN,
+  TEST_OPENAI_KEY,
+  baseTestEnv,
+  uniqueNamespace,
+} from './env.js';
 
 export interface StackOptions {
   gateways?: number;
@@ -40,17 +47,29 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const namespace = uniqueNamespace();
   const realtime = new RealtimeDouble({ apiKey: TEST_OPENAI_KEY, behaviour: options.realtime });
   await realtime.start();
-  const env = baseTestEnv(namespace, { OPENAI_BASE_URL: realtime.baseURL, OPENAI_CA_CERT_FILE: realtime.certPath, ...options.env });
+  const env = baseTestEnv(namespace, {
+    OPENAI_BASE_URL: realtime.baseURL,
+    OPENAI_CA_CERT_FILE: realtime.certPath,
+    ...options.env,
+  });
   const level = (env.LOG_LEVEL ?? 'silent') as 'silent';
 
-  const webhook = createWebhookService(loadWebhookConfig(env), createLogger({ service: 'webhook', instance: 'wh-1', level }));
+  const webhook = createWebhookService(
+    loadWebhookConfig(env),
+    createLogger({ service: 'webhook', instance: 'wh-1', level }),
+  );
   const gateways = Array.from({ length: options.gateways ?? 1 }, (_, i) => {
     const config = loadGatewayConfig({ ...env, INSTANCE_ID: `gw-${i + 1}`, ...options.gatewayEnv });
-    return createMediaGateway(config, { logger: createLogger({ service: 'media-gateway', instance: config.instanceId, level }) });
+    return createMediaGateway(config, {
+      logger: createLogger({ service: 'media-gateway', instance: config.instanceId, level }),
+    });
   });
   const bridges = Array.from({ length: options.bridges ?? 1 }, (_, i) => {
     const config = loadBridgeConfig({ ...env, INSTANCE_ID: `br-${i + 1}`, ...options.bridgeEnv });
-    return createRealtimeBridge(config, createLogger({ service: 'realtime-bridge', instance: config.instanceId, level }));
+    return createRealtimeBridge(
+      config,
+      createLogger({ service: 'realtime-bridge', instance: config.instanceId, level }),
+    );
   });
   await webhook.start();
   // Bridges first, as in a deployment: a gateway links to every bridge in the registry when it starts.

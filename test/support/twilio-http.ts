@@ -13,8 +13,15 @@ export async function postAsTwilio(
   signature?: string | null,
 ): Promise<{ status: number; body: string }> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  const sig = signature === undefined ? twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, PUBLIC_BASE_URL + path, params) : signature;
+  const sig =
+    signature === undefined
+      ? twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, PUBLIC_BASE_URL + path, params)
+      : signature;
   if (sig !== null) headers['x-twilio-signature'] = sig;
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers, body: new URLSearchParams(params).toString() });
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    headers,
+    body: new URLSearchParams(params).toString(),
+  });
   return { status: res.status, body: await res.text() };
 }

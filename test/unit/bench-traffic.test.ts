@@ -13,7 +13,14 @@ const DEFAULT_VAD_THRESHOLD = 0.5;
 const DELTA_BYTES = 800;
 
 function frame(chunk: number, sentAt: number): OutgoingFrame {
-  return { callSid: 'CA1', streamSid: 'MZ1', chunk, timestampMs: chunk * 20, payload: Buffer.alloc(FRAME_BYTES, MULAW_SILENCE), sentAt };
+  return {
+    callSid: 'CA1',
+    streamSid: 'MZ1',
+    chunk,
+    timestampMs: chunk * 20,
+    payload: Buffer.alloc(FRAME_BYTES, MULAW_SILENCE),
+    sentAt,
+  };
 }
 
 describe('bench stamps and traffic accounting', function () {

@@ -19,7 +19,14 @@ const NOW = Date.parse('2026-12-06T12:00:00Z');
 
 /** A timeline from `[ms since the first event, event, fields]`. */
 function timeline(...events: Array<[number, string, Record<string, string>?]>): TimelineEntry[] {
-  return events.map(([ms, event, fields = {}], i) => ({ id: `${NOW + ms}-${i}`, event, app: 'test', instance: 't-1', ts: NOW + ms, fields }));
+  return events.map(([ms, event, fields = {}], i) => ({
+    id: `${NOW + ms}-${i}`,
+    event,
+    app: 'test',
+    instance: 't-1',
+    ts: NOW + ms,
+    fields,
+  }));
 }
 
 function row(overrides: Partial<Call> = {}): Call {
@@ -45,7 +52,18 @@ function row(overrides: Partial<Call> = {}): Call {
     gatewayInstance: 'gw-1',
     bridgeInstance: 'br-1',
     answeredBy: null,
-    usage: { input_tokens: 0, output_tokens: 0, input_text_tokens: 0, input_audio_tokens: 0, input_cached_tokens: 0, input_cached_text_tokens: 0, input_cached_audio_tokens: 0, output_text_tokens: 0, output_audio_tokens: 0, responses: 0 },
+    usage: {
+      input_tokens: 0,
+      output_tokens: 0,
+      input_text_tokens: 0,
+      input_audio_tokens: 0,
+      input_cached_tokens: 0,
+      input_cached_text_tokens: 0,
+      input_cached_audio_tokens: 0,
+      output_text_tokens: 0,
+      output_audio_tokens: 0,
+      responses: 0,
+    },
     costUsd: null,
     transcript: null,
     createdAt: new Date(NOW),
@@ -60,9 +78,21 @@ describe('calls CLI: arguments', () => {
   it('reads times as durations back from now or as ISO times, and phone numbers as people type them', () => {
     expect(parseCommand(['failed', '--since', '90m'], NOW)).to.deep.include({ since: new Date(NOW - 90 * 60_000) });
     expect(parseCommand(['failed'], NOW)).to.deep.include({ since: new Date(NOW - 3600_000), limit: 50 });
-    const find = parseCommand(['find', '--number', '+1 (555) 000-0001', '--since', '2026-12-06T10:00Z', '--until', '30m'], NOW);
-    expect(find).to.deep.include({ number: '+15550000001', since: new Date('2026-12-06T10:00Z'), until: new Date(NOW - 30 * 60_000) });
-    expect(parseCommand(['tail', '--call', SID, '--event', 'stream.started,call.ended', '--event', 'barge_in', '--for', '5s'], NOW)).to.deep.include({
+    const find = parseCommand(
+      ['find', '--number', '+1 (555) 000-0001', '--since', '2026-12-06T10:00Z', '--until', '30m'],
+      NOW,
+    );
+    expect(find).to.deep.include({
+      number: '+15550000001',
+      since: new Date('2026-12-06T10:00Z'),
+      until: new Date(NOW - 30 * 60_000),
+    });
+    expect(
+      parseCommand(
+        ['tail', '--call', SID, '--event', 'stream.started,call.ended', '--event', 'barge_in', '--for', '5s'],
+        NOW,
+      ),
+    ).to.deep.include({
       callSids: [SID],
       events: ['stream.started', 'call.ended', 'barge_in'],
       forMs: 5000,
@@ -89,7 +119,14 @@ describe('calls CLI: arguments', () => {
 
 describe('calls CLI: how a call failed and at which step', () => {
   it('a call that went well has no failure, even with trouble on its way (a bridge lost, the call moved)', () => {
-    const t = timeline([0, 'webhook.received'], [900, 'stream.started'], [950, 'greeting.first_audio'], [3000, 'call.orphaned'], [3100, 'link.attached'], [9000, 'call.ended', { end_reason: 'twilio_stop' }]);
+    const t = timeline(
+      [0, 'webhook.received'],
+      [900, 'stream.started'],
+      [950, 'greeting.first_audio'],
+      [3000, 'call.orphaned'],
+      [3100, 'link.attached'],
+      [9000, 'call.ended', { end_reason: 'twilio_stop' }],
+    );
     expect(failureOf(row(), t)).to.equal(undefined);
   });
 
@@ -107,25 +144,42 @@ describe('calls CLI: how a call failed and at which step', () => {
   });
 
   it('a silent failure, from the timeline alone when the row is missing', () => {
-    const t = timeline([0, 'stream.started'], [7000, 'call.ended', { end_reason: 'twilio_stop' }], [7001, 'call.silent_failure', { reason: 'no_model_audio' }]);
+    const t = timeline(
+      [0, 'stream.started'],
+      [7000, 'call.ended', { end_reason: 'twilio_stop' }],
+      [7001, 'call.silent_failure', { reason: 'no_model_audio' }],
+    );
     const failure = failureOf(null, t)!;
     expect(failure).to.deep.include({ kind: 'silent_failure', reason: 'no_model_audio' });
     expect(failure.step?.event).to.equal('call.silent_failure');
   });
 
   it('a call that never started: the no-start event is the step, whatever else went wrong meanwhile', () => {
-    const t = timeline([0, 'webhook.received'], [300, 'openai.failed', { reason: 'OPENAI_AUTH' }], [15_000, 'stream.never_started'], [15_001, 'call.ended', { end_reason: 'no_stream' }]);
+    const t = timeline(
+      [0, 'webhook.received'],
+      [300, 'openai.failed', { reason: 'OPENAI_AUTH' }],
+      [15_000, 'stream.never_started'],
+      [15_001, 'call.ended', { end_reason: 'no_stream' }],
+    );
     const failure = failureOf(row({ status: 'failed', endReason: 'no_stream', streamStartedAt: null }), t)!;
     expect(failure).to.deep.include({ kind: 'never_started', reason: 'no_stream' });
     expect(failure.step?.event).to.equal('stream.never_started');
   });
 
   it('a call cut by a fault, and a failed row whose timeline expired', () => {
-    const t = timeline([0, 'stream.started'], [4000, 'link.detached', { gateway: 'gw-1' }], [9000, 'call.ended', { end_reason: 'gateway_lost' }]);
+    const t = timeline(
+      [0, 'stream.started'],
+      [4000, 'link.detached', { gateway: 'gw-1' }],
+      [9000, 'call.ended', { end_reason: 'gateway_lost' }],
+    );
     const cut = failureOf(row({ endReason: 'gateway_lost' }), t)!;
     expect(cut).to.deep.include({ kind: 'fault', reason: 'gateway_lost' });
     expect(cut.step?.event).to.equal('link.detached');
-    expect(failureOf(row({ status: 'failed', endReason: 'fallback:NO_CAPACITY' }), [])).to.deep.equal({ kind: 'fallback', reason: 'NO_CAPACITY', step: undefined });
+    expect(failureOf(row({ status: 'failed', endReason: 'fallback:NO_CAPACITY' }), [])).to.deep.equal({
+      kind: 'fallback',
+      reason: 'NO_CAPACITY',
+      step: undefined,
+    });
   });
 });
 
@@ -143,7 +197,11 @@ describe('calls CLI: stage durations', () => {
     const stages = Object.fromEntries(stagesOf(t).map((s) => [s.stage, s]));
     expect(stages.webhook_to_start).to.include({ ms: 1200, failed: false });
     expect(stages.start_to_claimed).to.include({ ms: -1170, note: 'claimed before START (warm session)' });
-    expect(stages.connect).to.include({ ms: null, failed: true, note: 'stopped by openai.failed reason=OPENAI_CONNECT_TIMEOUT after 865 ms' });
+    expect(stages.connect).to.include({
+      ms: null,
+      failed: true,
+      note: 'stopped by openai.failed reason=OPENAI_CONNECT_TIMEOUT after 865 ms',
+    });
     expect(stages.configure).to.include({ ms: null, failed: false, note: 'no openai.connected' });
     expect(stages.first_greeting_audio).to.include({ ms: null, failed: true });
     expect(stages.call_duration).to.include({ ms: 4000 });
@@ -169,7 +227,11 @@ describe('calls CLI: the state of a live call', () => {
   });
 
   it('stays in fallback once the caller is being sent there', () => {
-    expect(liveStateOf(timeline([0, 'stream.started'], [500, 'realtime.fallback'], [600, 'clip.played'], [700, 'link.attached']))).to.equal('fallback');
+    expect(
+      liveStateOf(
+        timeline([0, 'stream.started'], [500, 'realtime.fallback'], [600, 'clip.played'], [700, 'link.attached']),
+      ),
+    ).to.equal('fallback');
   });
 });
 

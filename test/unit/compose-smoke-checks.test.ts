@@ -33,7 +33,14 @@ const HEALTHY_CALL: Array<[string, App]> = [
 ];
 
 function timeline(events: Array<[string, App]>): TimelineEntry[] {
-  return events.map(([event, app], i) => ({ id: `${i}-0`, event, app, instance: `${app}-1`, ts: 1000 + i, fields: {} }));
+  return events.map(([event, app], i) => ({
+    id: `${i}-0`,
+    event,
+    app,
+    instance: `${app}-1`,
+    ts: 1000 + i,
+    fields: {},
+  }));
 }
 
 const HEARD: HeardSummary = { webhookStatus: 200, firstAudioAtMs: 25, heardAudibleMs: 7840 };
@@ -45,38 +52,63 @@ describe('compose:smoke call checks', function () {
   });
 
   it('fails a call whose caller heard nothing', function () {
-    const problems = checkCall({ summary: { webhookStatus: 200, firstAudioAtMs: undefined, heardAudibleMs: 0 }, timeline: timeline(HEALTHY_CALL) }, MODEL);
+    const problems = checkCall(
+      {
+        summary: { webhookStatus: 200, firstAudioAtMs: undefined, heardAudibleMs: 0 },
+        timeline: timeline(HEALTHY_CALL),
+      },
+      MODEL,
+    );
     expect(problems).to.include('the caller heard no audio');
     expect(problems.some((p) => p.includes('less than a greeting'))).to.equal(true);
   });
 
   it('fails a call the webhook refused behind nginx', function () {
-    expect(checkCall({ summary: { ...HEARD, webhookStatus: 502 }, timeline: timeline(HEALTHY_CALL) }, MODEL)).to.deep.equal([
-      'the webhook answered 502 through nginx',
-    ]);
+    expect(
+      checkCall({ summary: { ...HEARD, webhookStatus: 502 }, timeline: timeline(HEALTHY_CALL) }, MODEL),
+    ).to.deep.equal(['the webhook answered 502 through nginx']);
   });
 
   it('fails a call greeted with something other than the business greeting', function () {
-    const problems = checkCall({ summary: HEARD, timeline: timeline(HEALTHY_CALL) }, { sessions: 1, firstResponseText: 'Hello, how can I help you today?' });
+    const problems = checkCall(
+      { summary: HEARD, timeline: timeline(HEALTHY_CALL) },
+      { sessions: 1, firstResponseText: 'Hello, how can I help you today?' },
+    );
     expect(problems).to.have.length(1);
     expect(problems[0]).to.include("not the demo business's greeting");
   });
 
   it('fails a call with an event missing, a fallback, or a service absent from the timeline', function () {
     const noGreeting = HEALTHY_CALL.filter(([e]) => e !== 'greeting.first_audio');
-    expect(checkCall({ summary: HEARD, timeline: timeline(noGreeting) }, MODEL)).to.deep.equal(['greeting.first_audio is missing from the timeline']);
+    expect(checkCall({ summary: HEARD, timeline: timeline(noGreeting) }, MODEL)).to.deep.equal([
+      'greeting.first_audio is missing from the timeline',
+    ]);
 
-    const fellBack = [...HEALTHY_CALL.slice(0, -2), ['realtime.fallback', 'realtime-bridge'] as [string, App], ...HEALTHY_CALL.slice(-2)];
-    expect(checkCall({ summary: HEARD, timeline: timeline(fellBack) }, MODEL)).to.deep.equal(['the timeline has realtime.fallback']);
+    const fellBack = [
+      ...HEALTHY_CALL.slice(0, -2),
+      ['realtime.fallback', 'realtime-bridge'] as [string, App],
+      ...HEALTHY_CALL.slice(-2),
+    ];
+    expect(checkCall({ summary: HEARD, timeline: timeline(fellBack) }, MODEL)).to.deep.equal([
+      'the timeline has realtime.fallback',
+    ]);
 
     const asWebhook = HEALTHY_CALL.map(([e, app]): [string, App] => [e, app === 'media-gateway' ? 'webhook' : app]);
-    expect(checkCall({ summary: HEARD, timeline: timeline(asWebhook) }, MODEL)).to.deep.equal(['no timeline event from media-gateway']);
+    expect(checkCall({ summary: HEARD, timeline: timeline(asWebhook) }, MODEL)).to.deep.equal([
+      'no timeline event from media-gateway',
+    ]);
   });
 
   it('fails a call whose greeting is recorded before its stream started', function () {
     const early = HEALTHY_CALL.filter(([e]) => e !== 'greeting.first_audio');
-    early.splice(early.findIndex(([e]) => e === 'stream.started'), 0, ['greeting.first_audio', 'media-gateway']);
-    expect(checkCall({ summary: HEARD, timeline: timeline(early) }, MODEL)).to.deep.equal(['greeting.first_audio comes before stream.started on the timeline']);
+    early.splice(
+      early.findIndex(([e]) => e === 'stream.started'),
+      0,
+      ['greeting.first_audio', 'media-gateway'],
+    );
+    expect(checkCall({ summary: HEARD, timeline: timeline(early) }, MODEL)).to.deep.equal([
+      'greeting.first_audio comes before stream.started on the timeline',
+    ]);
   });
 
   it('fails a call the model side saw twice', function () {

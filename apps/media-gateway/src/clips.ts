@@ -11,7 +11,6 @@ import { ConfigError } from '@voice/config';
 import { BYTES_PER_MS } from '@voice/protocols';
 import { CLIP_NAMES, type ClipName } from '@voice/media-link';
 
-
 export const CLIP_FILE_EXTENSION = '.ulaw';
 const RENDER_COMMAND = 'node --conditions=source --import tsx scripts/render-clips.ts';
 
@@ -40,7 +39,10 @@ export async function loadClips(dir: string, chunkMs: number): Promise<ClipLibra
       audio = await readFile(file);
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      throw new ConfigError('CLIPS_DIR', `(${dir}): cannot read ${file} (${String(code ?? err)}); render the clips with \`${RENDER_COMMAND}\``);
+      throw new ConfigError(
+        'CLIPS_DIR',
+        `(${dir}): cannot read ${file} (${String(code ?? err)}); render the clips with \`${RENDER_COMMAND}\``,
+      );
     }
     if (audio.length === 0) {
       throw new ConfigError('CLIPS_DIR', `(${dir}): ${file} is empty; render the clips with \`${RENDER_COMMAND}\``);

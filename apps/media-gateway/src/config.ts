@@ -172,7 +172,10 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
     );
   }
   if (e.MEDIA_LINK_DEAD_MS <= e.MEDIA_LINK_PING_MS) {
-    throw new ConfigError('MEDIA_LINK_DEAD_MS', `(${e.MEDIA_LINK_DEAD_MS}) must be more than MEDIA_LINK_PING_MS (${e.MEDIA_LINK_PING_MS})`);
+    throw new ConfigError(
+      'MEDIA_LINK_DEAD_MS',
+      `(${e.MEDIA_LINK_DEAD_MS}) must be more than MEDIA_LINK_PING_MS (${e.MEDIA_LINK_PING_MS})`,
+    );
   }
   return {
     port: e.GATEWAY_PORT,
@@ -194,7 +197,10 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
     clipsDir: e.CLIPS_DIR,
     clipChunkMs: DEFAULTS.clipChunkMs,
     hangupClipGraceMs: e.HANGUP_CLIP_GRACE_MS,
-    link: { secret: e.MEDIA_LINK_SECRET, timings: { pingIntervalMs: e.MEDIA_LINK_PING_MS, deadAfterMs: e.MEDIA_LINK_DEAD_MS } },
+    link: {
+      secret: e.MEDIA_LINK_SECRET,
+      timings: { pingIntervalMs: e.MEDIA_LINK_PING_MS, deadAfterMs: e.MEDIA_LINK_DEAD_MS },
+    },
     registryPollMs: e.REGISTRY_POLL_MS,
     registryStaleMs: e.HEARTBEAT_MS * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,
     redialBackoffMs: DEFAULTS.redialBackoffMs,

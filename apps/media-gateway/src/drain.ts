@@ -17,7 +17,10 @@ export interface DrainOptions {
 
 export async function drainSessions(sessions: Set<MediaSession>, opts: DrainOptions): Promise<void> {
   if (sessions.size === 0) return;
-  opts.logger.info('draining media sockets: handing live calls over', { sockets: sessions.size, timeoutMs: opts.drainTimeoutMs });
+  opts.logger.info('draining media sockets: handing live calls over', {
+    sockets: sessions.size,
+    timeoutMs: opts.drainTimeoutMs,
+  });
   for (const session of sessions) if (session.phase !== 'closing') session.shutdown();
   if (await allClosedWithin(sessions, opts.drainTimeoutMs)) return;
 

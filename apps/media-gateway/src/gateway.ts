@@ -82,7 +82,10 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
     if (!hasRoom()) {
       // Refused before the handshake: Twilio runs the TwiML after </Connect>; nothing is half-served.
       metrics.streamsOverCap.inc();
-      logger.warn('media upgrade refused: gateway at GATEWAY_MAX_STREAMS', { streams: sessions.size, max: config.maxStreams });
+      logger.warn('media upgrade refused: gateway at GATEWAY_MAX_STREAMS', {
+        streams: sessions.size,
+        max: config.maxStreams,
+      });
       return refuse(socket, 503);
     }
     const route = parseStreamRoute(req.url);

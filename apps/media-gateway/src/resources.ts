@@ -33,16 +33,32 @@ export async function openResources(
   clips: ClipLibrary,
   registry: Registry,
 ): Promise<GatewayResources> {
-  const commands = createRedis({ endpoint: config.redis, name: `${config.instanceId}:commands`, role: 'command', logger });
+  const commands = createRedis({
+    endpoint: config.redis,
+    name: `${config.instanceId}:commands`,
+    role: 'command',
+    logger,
+  });
   const knex = createDatabase(config.databaseUrl, { applicationName: config.instanceId, log: knexLogger(logger) });
   const keys = sharedKeys(config.namespace);
-  const links = new BridgeLinks(new BridgeRegistry(commands, keys, config.registryStaleMs), config, createLinkMetrics(registry), logger);
+  const links = new BridgeLinks(
+    new BridgeRegistry(commands, keys, config.registryStaleMs),
+    config,
+    createLinkMetrics(registry),
+    logger,
+  );
   const ctx: GatewayContext = {
     config,
     logger,
     redis: commands,
     keys,
-    timeline: new Timeline({ redis: commands, app: SERVICE_NAME, instance: config.instanceId, logger, observer: createTimelineMetrics(registry) }),
+    timeline: new Timeline({
+      redis: commands,
+      app: SERVICE_NAME,
+      instance: config.instanceId,
+      logger,
+      observer: createTimelineMetrics(registry),
+    }),
     links,
     calls: createCallRepository(knex),
     metrics,

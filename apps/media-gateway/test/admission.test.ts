@@ -35,13 +35,22 @@ describe('media gateway: admission', () => {
     );
     expect(audioOf(messages).equals(busy), 'audio sent equals busy.ulaw').to.equal(true);
     const markName = `${HANGUP_MARK_PREFIX}busy`;
-    expect(messages[messages.length - 1]).to.deep.equal({ event: 'mark', streamSid: client.ids.streamSid, mark: { name: markName } });
+    expect(messages[messages.length - 1]).to.deep.equal({
+      event: 'mark',
+      streamSid: client.ids.streamSid,
+      mark: { name: markName },
+    });
     // Twilio has played the clip.
     client.mark(markName);
     expect((await client.closed).code).to.equal(1000);
 
     const ended = await h.waitForEvent(call.callSid, 'call.ended');
-    expect(ended.fields).to.include({ end_reason: 'fallback:NO_CAPACITY', rx: '0', tx: String(mediaOf(messages).length), is_ghost: 'false' });
+    expect(ended.fields).to.include({
+      end_reason: 'fallback:NO_CAPACITY',
+      rx: '0',
+      tx: String(mediaOf(messages).length),
+      is_ghost: 'false',
+    });
     expect(await h.timelineEvents(call.callSid)).to.deep.equal([
       'ws.accepted',
       'stream.connected',
@@ -54,7 +63,9 @@ describe('media gateway: admission', () => {
     const fallback = (await h.timeline(call.callSid)).find((e) => e.event === 'realtime.fallback')!;
     expect(fallback.fields).to.include({ reason: 'NO_CAPACITY' });
     expect(fallback).to.include({ app: 'media-gateway', instance: h.config.instanceId });
-    expect((await h.timeline(call.callSid)).find((e) => e.event === 'clip.played')!.fields).to.include({ clip: 'busy' });
+    expect((await h.timeline(call.callSid)).find((e) => e.event === 'clip.played')!.fields).to.include({
+      clip: 'busy',
+    });
 
     const row = await waitFor('the failed calls row', async () => {
       const r = await h.callRow(call.callSid);
@@ -62,7 +73,10 @@ describe('media gateway: admission', () => {
     });
     expect(row).to.include({ endReason: 'fallback:NO_CAPACITY', isGhost: false, rxFrames: 0 });
     // No bridge will finalize it: the gateway removes the call's transient keys itself.
-    await waitFor('transient keys removed', async () => (await h.redis.exists(...transientCallKeys(call.callSid))) === 0);
+    await waitFor(
+      'transient keys removed',
+      async () => (await h.redis.exists(...transientCallKeys(call.callSid))) === 0,
+    );
 
     expect(await h.metric('gateway_no_capacity_total')).to.equal(1);
     expect(await h.metric('gateway_clips_played_total', { clip: 'busy' })).to.equal(1);
@@ -94,7 +108,9 @@ describe('media gateway: admission', () => {
       const client = await h.startStream(call);
       await expectBusyThenFallback(call, client);
       const claims = await h.claims();
-      expect(claims.map((c) => [c.callSid, c.reason, c.gateway])).to.deep.equal([[call.callSid, 'started', h.config.instanceId]]);
+      expect(claims.map((c) => [c.callSid, c.reason, c.gateway])).to.deep.equal([
+        [call.callSid, 'started', h.config.instanceId],
+      ]);
       // The bridge read the claim; the gateway gave up waiting for an answer, not for the claim to go out.
       expect(h.bridge.claims.map((c) => c.callSid)).to.deep.equal([call.callSid]);
       const fallback = await h.waitForEvent(call.callSid, 'realtime.fallback');

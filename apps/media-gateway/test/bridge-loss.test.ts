@@ -84,7 +84,12 @@ describe('media gateway: the bridge of a live call is lost', () => {
       expect(attached.fields).to.include({ bridge: second.instanceId, via: 'claim' });
       client.media(audioFrame(3));
       const records = await h.waitForInbound(call.callSid, (r) => payloadsOf(r).length === 2, second);
-      expect(records[0]).to.include({ t: 'attach', call: call.callSid, streamSid: client.ids.streamSid, gateway: h.config.instanceId });
+      expect(records[0]).to.include({
+        t: 'attach',
+        call: call.callSid,
+        streamSid: client.ids.streamSid,
+        gateway: h.config.instanceId,
+      });
       expect(payloadsOf(records)).to.deep.equal([audioFrame(2), audioFrame(3)]);
       // The lost bridge got nothing after it went away.
       expect(payloadsOf(h.inbound(call.callSid))).to.deep.equal([audioFrame(1)]);
@@ -92,7 +97,9 @@ describe('media gateway: the bridge of a live call is lost', () => {
       // The new owner's audio reaches the caller, and the call ends with it.
       const heardSoFar = client.received.length;
       second.send(call.callSid, { t: 'mark', name: 'after-handover' });
-      await waitFor('the new bridge reaching the caller', () => marksOf(client.received.slice(heardSoFar)).includes('after-handover'));
+      await waitFor('the new bridge reaching the caller', () =>
+        marksOf(client.received.slice(heardSoFar)).includes('after-handover'),
+      );
       client.stop();
       const final = await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'stop'), second);
       expect(final[final.length - 1]).to.include({ t: 'stop', reason: 'twilio_stop', rx: 3 });
@@ -116,8 +123,14 @@ describe('media gateway: the bridge of a live call is lost', () => {
 
       await expectOrphanedAndOffered(call, h.bridge);
       await waitFor('the idle bridge read the claim', () => idle.claims.some((c) => c.callSid === call.callSid));
-      const markName = await waitFor('the hangup mark after the clips', () => marksOf(client.received.slice(heardBefore))[0]);
-      expect(audioOf(client.received.slice(heardBefore)).equals(Buffer.concat([hold, busy])), 'hold, then busy').to.equal(true);
+      const markName = await waitFor(
+        'the hangup mark after the clips',
+        () => marksOf(client.received.slice(heardBefore))[0],
+      );
+      expect(
+        audioOf(client.received.slice(heardBefore)).equals(Buffer.concat([hold, busy])),
+        'hold, then busy',
+      ).to.equal(true);
       client.mark(markName);
       expect((await client.closed).code).to.equal(1000);
 

@@ -78,7 +78,9 @@ describe('media gateway: a shutting-down bridge hands a live call over', () => {
     const heardBefore = client.received.length;
 
     h.bridge.send(call.callSid, { t: 'rehome' });
-    await waitFor('the claim naming the old bridge', async () => (await h.claims()).some((c) => c.callSid === call.callSid && c.previousOwner === h.bridge.instanceId));
+    await waitFor('the claim naming the old bridge', async () =>
+      (await h.claims()).some((c) => c.callSid === call.callSid && c.previousOwner === h.bridge.instanceId),
+    );
     // Past the claim timeout (a wait, not a waitFor: what is checked is that nothing happens) the call
     // is still on its bridge: no busy, no hold, no stop.
     await new Promise((resolve) => setTimeout(resolve, 600));

@@ -45,7 +45,9 @@ describe('media gateway: a started call', () => {
     expect(received[5]).to.include({ t: 'dtmf', digit: '5' });
 
     const claims = await h.claims();
-    expect(claims.map((c) => [c.callSid, c.reason, c.gateway])).to.deep.equal([[call.callSid, 'started', h.config.instanceId]]);
+    expect(claims.map((c) => [c.callSid, c.reason, c.gateway])).to.deep.equal([
+      [call.callSid, 'started', h.config.instanceId],
+    ]);
     expect(claims[0]!.previousOwner).to.equal(undefined);
 
     const greeting = audioFrame(200);
@@ -68,7 +70,14 @@ describe('media gateway: a started call', () => {
     const afterStop = await h.waitForInbound(call.callSid, (r) => stopOf(r) !== undefined);
     const stop = afterStop[afterStop.length - 1]!;
     if (stop.t !== 'stop') throw new Error('last record is not stop');
-    expect(stop).to.include({ call: call.callSid, reason: 'twilio_stop', rx: 3, tx: 2, txBytes: 320, invalidMessages: 0 });
+    expect(stop).to.include({
+      call: call.callSid,
+      reason: 'twilio_stop',
+      rx: 3,
+      tx: 2,
+      txBytes: 320,
+      invalidMessages: 0,
+    });
     expect(stop.firstAudioAt).to.be.a('number');
     await client.closed;
 
@@ -90,8 +99,13 @@ describe('media gateway: a started call', () => {
     expect(started.fields.stream_sid).to.equal(streamSid);
     expect(Number(started.fields.since_accept_ms)).to.be.at.least(0);
     expect(started.fields).to.have.property('since_webhook_ms');
-    expect(timeline.find((e) => e.event === 'link.attached')!.fields).to.include({ bridge: h.bridge.instanceId, via: 'claim' });
-    expect(timeline.find((e) => e.event === 'greeting.first_audio')!.fields).to.have.property('first_greeting_audio_ms');
+    expect(timeline.find((e) => e.event === 'link.attached')!.fields).to.include({
+      bridge: h.bridge.instanceId,
+      via: 'claim',
+    });
+    expect(timeline.find((e) => e.event === 'greeting.first_audio')!.fields).to.have.property(
+      'first_greeting_audio_ms',
+    );
     expect(timeline.find((e) => e.event === 'stream.stopped')!.fields).to.include({
       reason: 'twilio_stop',
       rx: '3',
@@ -133,7 +147,9 @@ describe('media gateway: a started call', () => {
     const call = await h.answeredCall({ owner: 'bridge-that-died' });
     await h.startedStream(call);
     const claims = await h.claims();
-    expect(claims.map((c) => [c.callSid, c.reason, c.previousOwner])).to.deep.equal([[call.callSid, 'started', 'bridge-that-died']]);
+    expect(claims.map((c) => [c.callSid, c.reason, c.previousOwner])).to.deep.equal([
+      [call.callSid, 'started', 'bridge-that-died'],
+    ]);
     const attached = await h.waitForEvent(call.callSid, 'link.attached');
     expect(attached.fields).to.include({ bridge: h.bridge.instanceId, via: 'claim' });
   });

@@ -36,7 +36,10 @@ describe('media gateway: draining', () => {
     const records = await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'detach'));
     const detach = records.find((r): r is ReceivedRecord<'detach'> => r.t === 'detach');
     expect(detach).to.include({ reason: 'gateway_shutdown', call: call.callSid });
-    expect(records.some((r) => r.t === 'stop'), 'no stop record').to.equal(false);
+    expect(
+      records.some((r) => r.t === 'stop'),
+      'no stop record',
+    ).to.equal(false);
     // Not ended on purpose: the <Connect action> route will reconnect it.
     expect(await h.redis.exists(callKeys.endedOnPurpose(call.callSid))).to.equal(0);
     expect(await h.timelineEvents(call.callSid)).to.include('stream.stopped');

@@ -56,7 +56,9 @@ describe('media gateway: hold audio while the caller waits', function () {
     await waitFor('the greeting', () => audioBytes(client) >= 2 * hold.length + 160 || undefined);
     const afterClear = client.received.slice(client.received.findIndex((m) => m.event === 'clear') + 1);
     expect(clearsOf(client.received), 'the clip still playing was cut').to.equal(1);
-    expect(audioOf(afterClear).equals(Buffer.from(greeting, 'base64')), 'the greeting right after the clear').to.equal(true);
+    expect(audioOf(afterClear).equals(Buffer.from(greeting, 'base64')), 'the greeting right after the clear').to.equal(
+      true,
+    );
     await sleep(hold.length / BYTES_PER_MS + GAP_MS + 500);
     expect(audioBytes(client), 'no hold clip after the model spoke').to.equal(2 * hold.length + 160);
     expect(await h.metric('gateway_clips_played_total', { clip: 'hold' })).to.equal(2);

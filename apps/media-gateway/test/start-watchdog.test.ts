@@ -69,7 +69,10 @@ describe('media gateway: waiting for START', () => {
       const [stop] = await h.waitForInbound(call.callSid, (r) => r.length > 0);
       expect(stop).to.include({ t: 'stop', call: call.callSid, reason: 'no_start', rx: 0, tx: 0 });
       await h.waitForEvent(call.callSid, 'call.ended');
-      await waitFor('transient keys removed', async () => (await h.redis.exists(...transientCallKeys(call.callSid))) === 0);
+      await waitFor(
+        'transient keys removed',
+        async () => (await h.redis.exists(...transientCallKeys(call.callSid))) === 0,
+      );
     });
 
     it('does not call a socket that sent traffic a ghost, and does not fail an unknown call', async () => {
@@ -93,7 +96,10 @@ describe('media gateway: waiting for START', () => {
       client.connected();
       await client.closed;
       // The gateway has decided what the socket was: an unknown call with traffic (not a ghost, not a failed call).
-      await waitFor('the no-start counter', async () => (await h.metric('gateway_stream_no_start_total', { known_call: 'false' })) === 1);
+      await waitFor(
+        'the no-start counter',
+        async () => (await h.metric('gateway_stream_no_start_total', { known_call: 'false' })) === 1,
+      );
       expect(await h.redis.exists(callKeys.timeline(callSid))).to.equal(0);
       expect(await h.callRow(callSid)).to.equal(null);
       expect(await h.ghosts()).to.have.length(0);
@@ -116,7 +122,13 @@ describe('media gateway: waiting for START', () => {
     expect(client.isOpen).to.equal(true);
     await h.waitForEvent(call.callSid, 'link.attached');
     const events = await h.timelineEvents(call.callSid);
-    expect(events).to.deep.equal(['ws.accepted', 'stream.connected', 'stream.start_slow', 'stream.started', 'link.attached']);
+    expect(events).to.deep.equal([
+      'ws.accepted',
+      'stream.connected',
+      'stream.start_slow',
+      'stream.started',
+      'link.attached',
+    ]);
     expect(await h.metric('gateway_streams_started_total')).to.equal(1);
     // The watchdog was disarmed at START: the call outlives the timeout it would have hit.
     await sleep(timeoutMs);

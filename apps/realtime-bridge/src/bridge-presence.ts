@@ -55,7 +55,12 @@ export class BridgePresence {
   private async report(): Promise<void> {
     this.lastFull = this.isFull();
     try {
-      await this.registry.publish({ ...this.identity, load: this.source.load(), draining: this.source.draining(), at: Date.now() });
+      await this.registry.publish({
+        ...this.identity,
+        load: this.source.load(),
+        draining: this.source.draining(),
+        at: Date.now(),
+      });
       this.failing = false;
     } catch (err) {
       if (!this.failing) this.logger.error('bridge registry report failed', errorFields(err));

@@ -7,12 +7,34 @@
 import express from 'express';
 import type { Server } from 'node:http';
 import type { Knex } from 'knex';
-import { createAppointmentRepository, createBusinessRepository, createCallRepository, createDatabase, closeDatabase } from '@voice/db';
+import {
+  createAppointmentRepository,
+  createBusinessRepository,
+  createCallRepository,
+  createDatabase,
+  closeDatabase,
+} from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { MediaLinkServer, createLinkMetrics, linkObserver } from '@voice/media-link';
-import { BridgeRegistry, ConversationWriter, GroupConsumer, Timeline, createRedis, quitRedis, sharedKeys, type ClaimEntry } from '@voice/redis';
-import { closeServer, createMetricsRegistry, createTimelineMetrics, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
+import {
+  BridgeRegistry,
+  ConversationWriter,
+  GroupConsumer,
+  Timeline,
+  createRedis,
+  quitRedis,
+  sharedKeys,
+  type ClaimEntry,
+} from '@voice/redis';
+import {
+  closeServer,
+  createMetricsRegistry,
+  createTimelineMetrics,
+  listen,
+  mountOpsRoutes,
+  stopInOrder,
+} from '@voice/runtime';
 import type { Registry } from 'prom-client';
 import type { BridgeConfig } from './config.js';
 import { createBridgeMetrics } from './metrics.js';
@@ -51,7 +73,13 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics = createBridgeMetrics(registry);
   const linkMetrics = createLinkMetrics(registry);
-  const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger, observer: createTimelineMetrics(registry) });
+  const timeline = new Timeline({
+    redis,
+    app: SERVICE_NAME,
+    instance: config.instanceId,
+    logger,
+    observer: createTimelineMetrics(registry),
+  });
   const conversations = new ConversationWriter({ redis });
   const keys = sharedKeys(config.namespace);
   const bridges = new BridgeRegistry(redis, keys, config.registryStaleMs);
@@ -60,7 +88,10 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const links = new GatewayLinks(calls, linkMetrics, logger);
   const openai = createOpenAIClient(config.openai);
   const callControl = createCallControl(config.twilio);
-  if (!callControl) logger.warn('no Twilio REST credentials: end_call and transfer_call are not offered to the model', { need: 'TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN' });
+  if (!callControl)
+    logger.warn('no Twilio REST credentials: end_call and transfer_call are not offered to the model', {
+      need: 'TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN',
+    });
   metrics.capacity.set(config.maxCalls);
 
   let draining = false;
@@ -85,7 +116,11 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
     presence?.loadChanged();
   };
 
-  function startSession(claim: ClaimEntry, mode: 'warm' | 'cold', outcome: Extract<ClaimOutcome, { owned: true }>): CallSession {
+  function startSession(
+    claim: ClaimEntry,
+    mode: 'warm' | 'cold',
+    outcome: Extract<ClaimOutcome, { owned: true }>,
+  ): CallSession {
     const session = new CallSession({
       mode,
       takeoverFrom: outcome.takeoverFrom,
@@ -117,7 +152,17 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
     return session;
   }
 
-  const handleClaim = createClaimHandler({ config, redis, ownership, calls, links, timeline, metrics, logger, startSession });
+  const handleClaim = createClaimHandler({
+    config,
+    redis,
+    ownership,
+    calls,
+    links,
+    timeline,
+    metrics,
+    logger,
+    startSession,
+  });
   const consumer = new GroupConsumer({
     blocking: claimReader,
     commands: redis,
@@ -160,7 +205,12 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
       await linkServer.start();
       presence = new BridgePresence(
         bridges,
-        { instance: config.instanceId, linkHost: config.link.host, linkPort: linkServer.port, capacity: config.maxCalls },
+        {
+          instance: config.instanceId,
+          linkHost: config.link.host,
+          linkPort: linkServer.port,
+          capacity: config.maxCalls,
+        },
         { load: () => calls.load, draining: () => draining },
         config.heartbeatMs,
         logger,
@@ -173,14 +223,23 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
       // their conversation records from memory. The claims group comes back through the consumer's
       // NOGROUP handling.
       redis.on('ready', () => {
-        logger.info('redis ready: registry entry, owner leases and conversation records rewritten', { calls: calls.size });
+        logger.info('redis ready: registry entry, owner leases and conversation records rewritten', {
+          calls: calls.size,
+        });
         void presence?.reportNow();
         calls.renewNow();
         for (const call of calls.all()) call.redisBack();
       });
       ({ server, port } = await listen(app, config.port));
       ready = true;
-      logger.info('realtime bridge started', { port, linkPort: linkServer.port, linkHost: config.link.host, capacity: config.maxCalls, namespace: config.namespace, model: config.openai.model });
+      logger.info('realtime bridge started', {
+        port,
+        linkPort: linkServer.port,
+        linkHost: config.link.host,
+        capacity: config.maxCalls,
+        namespace: config.namespace,
+        model: config.openai.model,
+      });
     },
     async stop() {
       if (!ready && !server) return;

@@ -17,14 +17,23 @@ export interface HandoverTimings {
 }
 
 /** Resolves true when no call is left, false at `deadlineMs` with calls still here. */
-export async function handOverCalls(calls: CallRegistry, timings: HandoverTimings, deadlineMs: number, logger: Logger): Promise<boolean> {
+export async function handOverCalls(
+  calls: CallRegistry,
+  timings: HandoverTimings,
+  deadlineMs: number,
+  logger: Logger,
+): Promise<boolean> {
   const until = Date.now() + deadlineMs;
   let rounds = 0;
   while (calls.size > 0) {
     const left = until - Date.now();
     if (left <= 0) return false;
     const answers = calls.all().map((call) => call.askToMove(timings));
-    if (rounds++ === 0) logger.info('handing live calls over to other bridges', { calls: answers.length, asked: answers.filter((a) => a === 'asked').length });
+    if (rounds++ === 0)
+      logger.info('handing live calls over to other bridges', {
+        calls: answers.length,
+        asked: answers.filter((a) => a === 'asked').length,
+      });
     // Looked at again sooner while some call waits for its agent's reply to end.
     const waitMs = answers.includes('waiting') ? Math.min(timings.retryMs, timings.replyCheckMs) : timings.retryMs;
     if (await calls.waitUntilIdle(Math.min(waitMs, left))) return true;

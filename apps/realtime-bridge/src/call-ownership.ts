@@ -42,7 +42,8 @@ export class CallOwnership {
     const owner = await this.redis.get(key);
     if (owner === this.instanceId) return { owned: true };
     if (!takeover.allowed || owner === null) return { owned: false, owner };
-    if (owner !== takeover.previousOwner && (await this.bridges.get(owner)) !== undefined) return { owned: false, owner };
+    if (owner !== takeover.previousOwner && (await this.bridges.get(owner)) !== undefined)
+      return { owned: false, owner };
     const taken = (await this.redis.eval(TAKEOVER_SCRIPT, 1, key, owner, this.instanceId, String(this.leaseMs))) === 1;
     return taken ? { owned: true, takeoverFrom: owner } : { owned: false, owner: await this.redis.get(key) };
   }
@@ -61,7 +62,8 @@ export class CallOwnership {
    */
   async renew(callSid: string): Promise<void> {
     const key = callKeys.owner(callSid);
-    if ((await this.redis.pexpire(key, this.leaseMs)) === 0) await this.redis.set(key, this.instanceId, 'PX', this.leaseMs, 'NX');
+    if ((await this.redis.pexpire(key, this.leaseMs)) === 0)
+      await this.redis.set(key, this.instanceId, 'PX', this.leaseMs, 'NX');
   }
 
   async owner(callSid: string): Promise<string | null> {

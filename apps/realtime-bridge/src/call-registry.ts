@@ -95,7 +95,9 @@ export class CallRegistry {
       if (session.finished) continue;
       this.ownership
         .renew(session.callSid)
-        .catch((err: unknown) => this.logger.error('owner lease renewal failed', { callSid: session.callSid, ...errorFields(err) }));
+        .catch((err: unknown) =>
+          this.logger.error('owner lease renewal failed', { callSid: session.callSid, ...errorFields(err) }),
+        );
     }
   }
 }

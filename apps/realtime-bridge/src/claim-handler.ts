@@ -7,7 +7,15 @@
  *   gateway, over their media link, whom to attach the call to.
  */
 import type { Logger } from '@voice/logging';
-import { CLAIM_STREAM_MAXLEN, decodeClaim, encodeClaim, sharedKeys, type ClaimEntry, type RedisClient, type Timeline } from '@voice/redis';
+import {
+  CLAIM_STREAM_MAXLEN,
+  decodeClaim,
+  encodeClaim,
+  sharedKeys,
+  type ClaimEntry,
+  type RedisClient,
+  type Timeline,
+} from '@voice/redis';
 import type { CallOwnership, ClaimOutcome } from './call-ownership.js';
 import type { CallRegistry } from './call-registry.js';
 import type { CallSession } from './call/call-session.js';
@@ -36,7 +44,10 @@ export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields:
   async function tellGateway(claim: ClaimEntry, owner: string): Promise<boolean> {
     const link = await links.linkTo(claim.gateway!, config.link.waitMs);
     if (!link) {
-      logger.warn('no media link from the gateway holding the call', { callSid: claim.callSid, gateway: claim.gateway });
+      logger.warn('no media link from the gateway holding the call', {
+        callSid: claim.callSid,
+        gateway: claim.gateway,
+      });
       return false;
     }
     return link.send({ t: 'owner', call: claim.callSid, owner });
@@ -142,6 +153,8 @@ export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields:
       log.warn('skipping stale claim', { ageMs: Date.now() - claim.at });
       return;
     }
-    await serialized(claim.callSid, () => (claim.reason === 'prebuilt' ? onPrebuilt(claim, log) : onStarted(claim, log)));
+    await serialized(claim.callSid, () =>
+      claim.reason === 'prebuilt' ? onPrebuilt(claim, log) : onStarted(claim, log),
+    );
   };
 }

@@ -185,13 +185,22 @@ export function loadBridgeConfig(env: EnvSource) {
     env,
   );
   if (e.MEDIA_LINK_DEAD_MS <= e.MEDIA_LINK_PING_MS) {
-    throw new ConfigError('MEDIA_LINK_DEAD_MS', `(${e.MEDIA_LINK_DEAD_MS}) must be more than MEDIA_LINK_PING_MS (${e.MEDIA_LINK_PING_MS})`);
+    throw new ConfigError(
+      'MEDIA_LINK_DEAD_MS',
+      `(${e.MEDIA_LINK_DEAD_MS}) must be more than MEDIA_LINK_PING_MS (${e.MEDIA_LINK_PING_MS})`,
+    );
   }
   if (e.SESSION_RECYCLE_MARGIN_MS >= e.SESSION_MAX_MS) {
-    throw new ConfigError('SESSION_RECYCLE_MARGIN_MS', `(${e.SESSION_RECYCLE_MARGIN_MS}) must be less than SESSION_MAX_MS (${e.SESSION_MAX_MS})`);
+    throw new ConfigError(
+      'SESSION_RECYCLE_MARGIN_MS',
+      `(${e.SESSION_RECYCLE_MARGIN_MS}) must be less than SESSION_MAX_MS (${e.SESSION_MAX_MS})`,
+    );
   }
   if (e.FALLBACK_TRANSFER_NUMBER && !(e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN)) {
-    throw new ConfigError('FALLBACK_TRANSFER_NUMBER', 'needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to redirect the call');
+    throw new ConfigError(
+      'FALLBACK_TRANSFER_NUMBER',
+      'needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to redirect the call',
+    );
   }
   return {
     port: e.BRIDGE_PORT,
@@ -201,7 +210,11 @@ export function loadBridgeConfig(env: EnvSource) {
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
-    handover: { retryMs: e.HANDOVER_RETRY_MS, replyWaitMs: e.HANDOVER_REPLY_WAIT_MS, replyCheckMs: BRIDGE_DEFAULTS.handoverReplyCheckMs },
+    handover: {
+      retryMs: e.HANDOVER_RETRY_MS,
+      replyWaitMs: e.HANDOVER_REPLY_WAIT_MS,
+      replyCheckMs: BRIDGE_DEFAULTS.handoverReplyCheckMs,
+    },
     heartbeatMs: e.HEARTBEAT_MS,
     /** A registry report older than this is a dead bridge's. */
     registryStaleMs: e.HEARTBEAT_MS * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,

@@ -46,7 +46,12 @@ describe('realtime bridge: the connect deadline', function () {
     const started = Date.now();
     deadline.arm(started);
     try {
-      await connectRealtime(createOpenAIClient(cfg), cfg, { onAttempt: (n) => attempts.push(n), onAttemptFailed: () => undefined }, deadline.signal);
+      await connectRealtime(
+        createOpenAIClient(cfg),
+        cfg,
+        { onAttempt: (n) => attempts.push(n), onAttemptFailed: () => undefined },
+        deadline.signal,
+      );
       throw new Error('connected to a double that hangs');
     } catch (err) {
       return { err, attempts, elapsedMs: Date.now() - started };
@@ -78,9 +83,12 @@ describe('realtime bridge: the connect deadline', function () {
 
   it('without a deadline, a hanging attempt still ends at its own timeout (OPENAI_CONNECT_TIMEOUT)', async () => {
     const cfg = config(300, 2);
-    const err = await connectRealtime(createOpenAIClient(cfg), cfg, { onAttempt: () => undefined, onAttemptFailed: () => undefined }, new AbortController().signal).catch(
-      (e: unknown) => e,
-    );
+    const err = await connectRealtime(
+      createOpenAIClient(cfg),
+      cfg,
+      { onAttempt: () => undefined, onAttemptFailed: () => undefined },
+      new AbortController().signal,
+    ).catch((e: unknown) => e);
     expect((err as OpenAIConnectError).reason).to.equal('OPENAI_CONNECT_TIMEOUT');
     expect((err as OpenAIConnectError).attempts).to.equal(2);
   });

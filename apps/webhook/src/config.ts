@@ -88,10 +88,16 @@ export function loadWebhookConfig(env: EnvSource) {
     env,
   );
   if (e.API_TOKEN !== undefined && e.API_TOKEN.length < MIN_API_TOKEN_CHARS) {
-    throw new ConfigError('API_TOKEN', `must be at least ${MIN_API_TOKEN_CHARS} characters (e.g. openssl rand -hex 32)`);
+    throw new ConfigError(
+      'API_TOKEN',
+      `must be at least ${MIN_API_TOKEN_CHARS} characters (e.g. openssl rand -hex 32)`,
+    );
   }
   if (e.API_TOKEN && !e.TWILIO_ACCOUNT_SID) {
-    throw new ConfigError('TWILIO_ACCOUNT_SID', 'is required with API_TOKEN: outbound calls are placed through the Twilio REST API');
+    throw new ConfigError(
+      'TWILIO_ACCOUNT_SID',
+      'is required with API_TOKEN: outbound calls are placed through the Twilio REST API',
+    );
   }
   // REDIS_CLUSTER_NODES, when set, wins over REDIS_URL (see createRedis).
   const redis: RedisEndpoint = { url: e.REDIS_URL, clusterNodes: e.REDIS_CLUSTER_NODES };
@@ -128,7 +134,12 @@ export function loadWebhookConfig(env: EnvSource) {
     outbound: e.API_TOKEN
       ? {
           apiToken: e.API_TOKEN,
-          twilio: { accountSid: e.TWILIO_ACCOUNT_SID!, authToken: e.TWILIO_AUTH_TOKEN, apiBaseUrl: e.TWILIO_API_BASE_URL, timeoutMs: e.TWILIO_REST_TIMEOUT_MS },
+          twilio: {
+            accountSid: e.TWILIO_ACCOUNT_SID!,
+            authToken: e.TWILIO_AUTH_TOKEN,
+            apiBaseUrl: e.TWILIO_API_BASE_URL,
+            timeoutMs: e.TWILIO_REST_TIMEOUT_MS,
+          },
           ringTimeoutSeconds: e.OUTBOUND_RING_TIMEOUT_SECONDS,
           machineDetectionTimeoutSeconds: e.MACHINE_DETECTION_TIMEOUT_SECONDS,
           /** Twilio <Say> voice for the voicemail message (e.g. Polly.Joanna-Neural); unset: Twilio's default. */

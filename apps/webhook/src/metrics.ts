@@ -4,14 +4,52 @@ import { LATENCY_BUCKETS_MS } from '@voice/runtime';
 export function createWebhookMetrics(registry: Registry) {
   const registers = [registry];
   return {
-    voiceWebhooks: new Counter({ name: 'webhook_voice_requests_total', help: 'Voice webhooks answered, by outcome', labelNames: ['outcome'], registers }),
-    rejected: new Counter({ name: 'webhook_rejected_total', help: 'Requests refused before any work', labelNames: ['reason'], registers }),
-    answerMs: new Histogram({ name: 'webhook_answer_ms', help: 'Time to answer the voice webhook with TwiML (ms)', buckets: LATENCY_BUCKETS_MS, registers }),
-    prebuildMs: new Histogram({ name: 'prebuild_job_ms', help: 'Prebuild job duration (ms)', buckets: LATENCY_BUCKETS_MS, registers }),
-    streamNeverStarted: new Counter({ name: 'webhook_stream_never_started_total', help: 'Answered calls whose media stream never started', registers }),
-    outboundCalls: new Counter({ name: 'webhook_outbound_requests_total', help: 'POST /calls answered, by outcome', labelNames: ['outcome'], registers }),
-    connectActions: new Counter({ name: 'webhook_connect_actions_total', help: '<Connect action> posts answered, by decision and reason', labelNames: ['decision', 'reason'], registers }),
-    prebuildFailures: new Counter({ name: 'prebuild_failures_total', help: 'Prebuild job attempts that failed', registers }),
+    voiceWebhooks: new Counter({
+      name: 'webhook_voice_requests_total',
+      help: 'Voice webhooks answered, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    rejected: new Counter({
+      name: 'webhook_rejected_total',
+      help: 'Requests refused before any work',
+      labelNames: ['reason'],
+      registers,
+    }),
+    answerMs: new Histogram({
+      name: 'webhook_answer_ms',
+      help: 'Time to answer the voice webhook with TwiML (ms)',
+      buckets: LATENCY_BUCKETS_MS,
+      registers,
+    }),
+    prebuildMs: new Histogram({
+      name: 'prebuild_job_ms',
+      help: 'Prebuild job duration (ms)',
+      buckets: LATENCY_BUCKETS_MS,
+      registers,
+    }),
+    streamNeverStarted: new Counter({
+      name: 'webhook_stream_never_started_total',
+      help: 'Answered calls whose media stream never started',
+      registers,
+    }),
+    outboundCalls: new Counter({
+      name: 'webhook_outbound_requests_total',
+      help: 'POST /calls answered, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    connectActions: new Counter({
+      name: 'webhook_connect_actions_total',
+      help: '<Connect action> posts answered, by decision and reason',
+      labelNames: ['decision', 'reason'],
+      registers,
+    }),
+    prebuildFailures: new Counter({
+      name: 'prebuild_failures_total',
+      help: 'Prebuild job attempts that failed',
+      registers,
+    }),
   };
 }
 

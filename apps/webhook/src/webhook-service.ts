@@ -9,7 +9,14 @@ import { closeDatabase, createBusinessRepository, createCallRepository, createDa
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { Timeline, createRedis, quitRedis, sharedKeys } from '@voice/redis';
-import { closeServer, createMetricsRegistry, createTimelineMetrics, listen, mountOpsRoutes, stopInOrder } from '@voice/runtime';
+import {
+  closeServer,
+  createMetricsRegistry,
+  createTimelineMetrics,
+  listen,
+  mountOpsRoutes,
+  stopInOrder,
+} from '@voice/runtime';
 import type { Registry } from 'prom-client';
 import type { WebhookConfig } from './config.js';
 import { createWebhookMetrics } from './metrics.js';
@@ -44,13 +51,24 @@ export interface WebhookService {
 export function createWebhookService(config: WebhookConfig, logger: Logger): WebhookService {
   const redis = createRedis({ endpoint: config.redis, name: `${config.instanceId}:cmd`, role: 'command', logger });
   // BullMQ on a cluster: maxRetriesPerRequest null (role 'bullmq') and a hash-tagged prefix, so a queue's keys share one slot.
-  const bullConnection = createRedis({ endpoint: config.redis, name: `${config.instanceId}:bullmq`, role: 'bullmq', logger });
+  const bullConnection = createRedis({
+    endpoint: config.redis,
+    name: `${config.instanceId}:bullmq`,
+    role: 'bullmq',
+    logger,
+  });
   const knex = createDatabase(config.databaseUrl);
   const businesses = createBusinessRepository(knex);
   const calls = createCallRepository(knex);
   const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics = createWebhookMetrics(registry);
-  const timeline = new Timeline({ redis, app: SERVICE_NAME, instance: config.instanceId, logger, observer: createTimelineMetrics(registry) });
+  const timeline = new Timeline({
+    redis,
+    app: SERVICE_NAME,
+    instance: config.instanceId,
+    logger,
+    observer: createTimelineMetrics(registry),
+  });
   const prefix = sharedKeys(config.namespace).bullPrefix;
   const onQueueError = (err: Error) => logger.error('prebuild queue error', errorFields(err));
   const queue = new PrebuildQueue(bullConnection, prefix, config.prebuild, onQueueError);
@@ -88,15 +106,37 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   mountOpsRoutes(app, { registry, readiness: { ready: () => ready } });
   const twilioRoutes = express.Router();
   twilioRoutes.use(express.urlencoded({ extended: false, limit: MAX_BODY }));
-  twilioRoutes.use(requireTwilioSignature({ authToken: config.twilioAuthToken, publicBaseUrl: config.publicBaseUrl, rejected: metrics.rejected }));
-  twilioRoutes.post('/voice', voiceWebhookHandler({ config, redis, businesses, calls, queue, timeline, metrics, logger }));
+  twilioRoutes.use(
+    requireTwilioSignature({
+      authToken: config.twilioAuthToken,
+      publicBaseUrl: config.publicBaseUrl,
+      rejected: metrics.rejected,
+    }),
+  );
+  twilioRoutes.post(
+    '/voice',
+    voiceWebhookHandler({ config, redis, businesses, calls, queue, timeline, metrics, logger }),
+  );
   twilioRoutes.post('/stream-status', streamStatusHandler({ timeline, logger }));
   // Where Twilio goes when a stream ends: reconnect a call whose gateway went away, or the fallback.
-  twilioRoutes.post(CONNECT_ACTION_PATH.replace('/twilio', ''), connectActionHandler({ config, redis, timeline, metrics, logger }));
+  twilioRoutes.post(
+    CONNECT_ACTION_PATH.replace('/twilio', ''),
+    connectActionHandler({ config, redis, timeline, metrics, logger }),
+  );
   // Outbound calls (apps/webhook/src/outbound/): Twilio's callbacks for the calls POST /calls placed.
   const twilioClient = config.outbound ? createTwilioClient(config.outbound.twilio) : undefined;
   twilioRoutes.post('/call-status', callStatusHandler({ redis, calls, timeline, logger }));
-  twilioRoutes.post('/amd-status', amdStatusHandler({ twilio: twilioClient, voicemailVoice: config.outbound?.voicemailVoice, businesses, calls, timeline, logger }));
+  twilioRoutes.post(
+    '/amd-status',
+    amdStatusHandler({
+      twilio: twilioClient,
+      voicemailVoice: config.outbound?.voicemailVoice,
+      businesses,
+      calls,
+      timeline,
+      logger,
+    }),
+  );
   app.use('/twilio', twilioRoutes);
   if (config.outbound && twilioClient) {
     const settings = { publicBaseUrl: config.publicBaseUrl, ...config.outbound };
@@ -104,12 +144,24 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
       '/calls',
       requireBearerToken({ token: config.outbound.apiToken, rejected: metrics.rejected }),
       express.json({ limit: MAX_API_BODY }),
-      placeCallHandler({ settings, twilio: twilioClient, redis, businesses, calls, queue, timeline, logger, outcomes: metrics.outboundCalls }),
+      placeCallHandler({
+        settings,
+        twilio: twilioClient,
+        redis,
+        businesses,
+        calls,
+        queue,
+        timeline,
+        logger,
+        outcomes: metrics.outboundCalls,
+      }),
       apiBodyErrors,
     );
   } else {
     app.post('/calls', (_req, res) => {
-      res.status(503).json({ error: 'outbound calls are off: set API_TOKEN (and TWILIO_ACCOUNT_SID) on the webhook service' });
+      res
+        .status(503)
+        .json({ error: 'outbound calls are off: set API_TOKEN (and TWILIO_ACCOUNT_SID) on the webhook service' });
     });
   }
 

@@ -43,7 +43,9 @@ describe('webhook: closing a queue worker', () => {
       release();
       await closing;
       expect(started, 'no job taken after close began').to.deep.equal(['first']);
-      await waitFor(async () => (await queue.getJobState('first')) === 'completed', { message: 'the first job completed' });
+      await waitFor(async () => (await queue.getJobState('first')) === 'completed', {
+        message: 'the first job completed',
+      });
       expect(await queue.getJobState('second')).to.equal('waiting');
     } finally {
       await queue.close();

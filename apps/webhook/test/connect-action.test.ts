@@ -25,16 +25,25 @@ describe('webhook: POST /twilio/connect-action', function () {
     Direction: 'inbound',
     CallStatus: 'in-progress',
   });
-  const postAction = (callSid: string, signature?: string | null) => postAsTwilio(ctx.service.port, '/twilio/connect-action', params(callSid), signature);
+  const postAction = (callSid: string, signature?: string | null) =>
+    postAsTwilio(ctx.service.port, '/twilio/connect-action', params(callSid), signature);
 
   /** A call the webhook answered and a bridge owns, as Redis holds it mid-call. */
   async function liveCall(opts: { owner?: boolean } = {}): Promise<string> {
     const callSid = uniqueCallSid();
-    await writeCallMeta(ctx.redis, { callSid, businessId: 'biz-1', direction: 'inbound', from: '+15551230000', to: '+15005550006', receivedAt: Date.now() });
+    await writeCallMeta(ctx.redis, {
+      callSid,
+      businessId: 'biz-1',
+      direction: 'inbound',
+      from: '+15551230000',
+      to: '+15005550006',
+      receivedAt: Date.now(),
+    });
     if (opts.owner !== false) await ctx.redis.set(callKeys.owner(callSid), 'bridge-1', 'PX', 30_000);
     return callSid;
   }
-  const actions = async (callSid: string) => (await readTimeline(ctx.redis, callSid)).filter((e) => e.event === 'stream.action').map((e) => e.fields);
+  const actions = async (callSid: string) =>
+    (await readTimeline(ctx.redis, callSid)).filter((e) => e.event === 'stream.action').map((e) => e.fields);
 
   it('reconnects a live call whose stream ended: a fresh <Connect action><Stream> with a new one-time token', async () => {
     const callSid = await liveCall();

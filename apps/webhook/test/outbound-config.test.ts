@@ -8,16 +8,29 @@ import { useWebhookService } from './helpers/webhook-context.js';
 describe('webhook: outbound calls configuration', () => {
   it('names API_TOKEN when it is too short to be a secret, and TWILIO_ACCOUNT_SID when it is missing', () => {
     const env = baseTestEnv('cfg');
-    expect(() => loadWebhookConfig({ ...env, API_TOKEN: 'short', TWILIO_ACCOUNT_SID: 'AC1' })).to.throw(ConfigError, /API_TOKEN must be at least 16 characters/);
-    expect(() => loadWebhookConfig({ ...env, API_TOKEN: 'a-long-enough-api-token' })).to.throw(ConfigError, /TWILIO_ACCOUNT_SID is required with API_TOKEN/);
+    expect(() => loadWebhookConfig({ ...env, API_TOKEN: 'short', TWILIO_ACCOUNT_SID: 'AC1' })).to.throw(
+      ConfigError,
+      /API_TOKEN must be at least 16 characters/,
+    );
+    expect(() => loadWebhookConfig({ ...env, API_TOKEN: 'a-long-enough-api-token' })).to.throw(
+      ConfigError,
+      /TWILIO_ACCOUNT_SID is required with API_TOKEN/,
+    );
     expect(loadWebhookConfig(env).outbound, 'off without API_TOKEN').to.equal(undefined);
-    expect(loadWebhookConfig({ ...env, API_TOKEN: 'a-long-enough-api-token', TWILIO_ACCOUNT_SID: 'AC1' }).outbound?.ringTimeoutSeconds).to.equal(25);
+    expect(
+      loadWebhookConfig({ ...env, API_TOKEN: 'a-long-enough-api-token', TWILIO_ACCOUNT_SID: 'AC1' }).outbound
+        ?.ringTimeoutSeconds,
+    ).to.equal(25);
   });
 
   describe('without API_TOKEN', () => {
     const ctx = useWebhookService();
     it('answers POST /calls with 503 and what to set', async () => {
-      const res = await fetch(`http://127.0.0.1:${ctx.service.port}/calls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`http://127.0.0.1:${ctx.service.port}/calls`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(res.status).to.equal(503);
       expect(((await res.json()) as { error: string }).error).to.match(/set API_TOKEN/);
     });

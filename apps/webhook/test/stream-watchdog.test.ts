@@ -14,7 +14,12 @@ describe('webhook: the call-side stream watchdog', function () {
   const ctx = useWebhookService({ STREAM_WATCHDOG_MS: String(WATCHDOG_MS), STREAM_WATCHDOG_SWEEP_MS: '100' });
 
   async function answer(callSid: string, to: string): Promise<void> {
-    const res = await postAsTwilio(ctx.service.port, '/twilio/voice', { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: to });
+    const res = await postAsTwilio(ctx.service.port, '/twilio/voice', {
+      CallSid: callSid,
+      AccountSid: TEST_ACCOUNT_SID,
+      From: '+15551230000',
+      To: to,
+    });
     expect(res.status).to.equal(200);
   }
 
@@ -22,13 +27,17 @@ describe('webhook: the call-side stream watchdog', function () {
     const business = await createTestBusiness(ctx.knex);
     const callSid = uniqueCallSid();
     await answer(callSid, business.phoneNumber);
-    await waitFor(async () => (await timelineEvents(ctx.redis, callSid)).includes('call.ended'), { message: 'watchdog verdict' });
+    await waitFor(async () => (await timelineEvents(ctx.redis, callSid)).includes('call.ended'), {
+      message: 'watchdog verdict',
+    });
     const events = await timelineEvents(ctx.redis, callSid);
     expect(events.slice(-2)).to.deep.equal(['stream.never_started', 'call.ended']);
     const row = await createCallRepository(ctx.knex).findByCallSid(callSid);
     expect(row?.status).to.equal('failed');
     expect(row?.endReason).to.equal('no_stream');
-    expect(await ctx.redis.exists(callKeys.token(callSid), callKeys.meta(callSid), callKeys.prompt(callSid))).to.equal(0);
+    expect(await ctx.redis.exists(callKeys.token(callSid), callKeys.meta(callSid), callKeys.prompt(callSid))).to.equal(
+      0,
+    );
   });
 
   it('leaves a call whose stream started alone', async () => {
@@ -39,7 +48,9 @@ describe('webhook: the call-side stream watchdog', function () {
     await createCallRepository(ctx.knex).markStreamStarted(started, { at: new Date(), gatewayInstance: 'gw-test' });
     await answer(neverStarted, business.phoneNumber);
     // Once the later call is judged, a sweep has covered the earlier one too: it must have said nothing.
-    await waitFor(async () => (await timelineEvents(ctx.redis, neverStarted)).includes('call.ended'), { message: 'watchdog verdict' });
+    await waitFor(async () => (await timelineEvents(ctx.redis, neverStarted)).includes('call.ended'), {
+      message: 'watchdog verdict',
+    });
     expect(await timelineEvents(ctx.redis, started)).not.to.include('stream.never_started');
     expect((await createCallRepository(ctx.knex).findByCallSid(started))?.endedAt).to.equal(null);
   });
@@ -50,11 +61,27 @@ describe('webhook: the call-side stream watchdog', function () {
     await Promise.all(callSids.map((sid) => answer(sid, business.phoneNumber)));
     await new Promise((resolve) => setTimeout(resolve, WATCHDOG_MS));
     const repo = createCallRepository(ctx.knex);
-    const window = { answeredBefore: new Date(), answeredAfter: new Date(Date.now() - 60_000), limit: 100, endReason: 'no_stream' };
+    const window = {
+      answeredBefore: new Date(),
+      answeredAfter: new Date(Date.now() - 60_000),
+      limit: 100,
+      endReason: 'no_stream',
+    };
     // Three sweeps at once, as three replicas would run them, plus the service's own.
-    const results = await Promise.all([repo.failNeverStarted(window), repo.failNeverStarted(window), repo.failNeverStarted(window)]);
-    const ended = results.flat().map((r) => r.callSid).filter((sid) => callSids.includes(sid));
+    const results = await Promise.all([
+      repo.failNeverStarted(window),
+      repo.failNeverStarted(window),
+      repo.failNeverStarted(window),
+    ]);
+    const ended = results
+      .flat()
+      .map((r) => r.callSid)
+      .filter((sid) => callSids.includes(sid));
     expect(new Set(ended).size, 'no call ended twice').to.equal(ended.length);
-    await waitFor(async () => (await Promise.all(callSids.map((sid) => repo.findByCallSid(sid)))).every((row) => row?.status === 'failed'), { message: 'all ended' });
+    await waitFor(
+      async () =>
+        (await Promise.all(callSids.map((sid) => repo.findByCallSid(sid)))).every((row) => row?.status === 'failed'),
+      { message: 'all ended' },
+    );
   });
 });

@@ -23,7 +23,15 @@ describe('webhook: POST /twilio/voice', function () {
   });
 
   function voiceParams(callSid: string, to: string, extra: Record<string, string> = {}): Record<string, string> {
-    return { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: to, Direction: 'inbound', CallStatus: 'ringing', ...extra };
+    return {
+      CallSid: callSid,
+      AccountSid: TEST_ACCOUNT_SID,
+      From: '+15551230000',
+      To: to,
+      Direction: 'inbound',
+      CallStatus: 'ringing',
+      ...extra,
+    };
   }
 
   const post = (path: string, params: Record<string, string>, signature?: string | null) =>
@@ -57,7 +65,11 @@ describe('webhook: POST /twilio/voice', function () {
     expect(row?.businessId).to.equal(business.id);
     expect(row?.status).to.equal('received');
     await waitFor(async () => (await timelineEvents(ctx.redis, callSid)).includes('prompt.prebuilt'));
-    expect(await timelineEvents(ctx.redis, callSid)).to.deep.equal(['webhook.received', 'prebuild.enqueued', 'prompt.prebuilt']);
+    expect(await timelineEvents(ctx.redis, callSid)).to.deep.equal([
+      'webhook.received',
+      'prebuild.enqueued',
+      'prompt.prebuilt',
+    ]);
   });
 
   it('does not enqueue a second prebuild job when Twilio retries the webhook', async () => {
@@ -76,7 +88,10 @@ describe('webhook: POST /twilio/voice', function () {
     const unsigned = await post('/twilio/voice', voiceParams(uniqueCallSid(), business.phoneNumber), null);
     const forged = await post('/twilio/voice', voiceParams(uniqueCallSid(), business.phoneNumber), 'Zm9yZ2Vk');
     const params = voiceParams(uniqueCallSid(), business.phoneNumber);
-    const signedForOtherBody = twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, PUBLIC_BASE_URL + '/twilio/voice', { ...params, To: '+15550000000' });
+    const signedForOtherBody = twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, PUBLIC_BASE_URL + '/twilio/voice', {
+      ...params,
+      To: '+15550000000',
+    });
     const tampered = await post('/twilio/voice', params, signedForOtherBody);
 
     expect(unsigned.status).to.equal(400);
@@ -104,14 +119,23 @@ describe('webhook: POST /twilio/voice', function () {
     const res = await post('/twilio/voice', params);
     expect(res.status).to.equal(400);
     expect(res.body).to.match(/CallSid must be a Twilio Call SID/);
-    const missingTo = await post('/twilio/voice', { CallSid: uniqueCallSid(), AccountSid: TEST_ACCOUNT_SID, From: '+1555' });
+    const missingTo = await post('/twilio/voice', {
+      CallSid: uniqueCallSid(),
+      AccountSid: TEST_ACCOUNT_SID,
+      From: '+1555',
+    });
     expect(missingTo.status).to.equal(400);
     expect(missingTo.body).to.match(/To /);
   });
 
   it('records Twilio stream status callbacks on the timeline', async () => {
     const callSid = uniqueCallSid();
-    const res = await post('/twilio/stream-status', { CallSid: callSid, StreamSid: 'MZ1', StreamEvent: 'stream-error', StreamError: 'boom' });
+    const res = await post('/twilio/stream-status', {
+      CallSid: callSid,
+      StreamSid: 'MZ1',
+      StreamEvent: 'stream-error',
+      StreamError: 'boom',
+    });
     expect(res.status).to.equal(204);
     expect(await timelineEvents(ctx.redis, callSid)).to.deep.equal(['twilio.stream_status']);
   });

@@ -54,7 +54,11 @@ export function toolNamesFor(business: BusinessProfile): AgentToolName[] {
   return names;
 }
 
-export function buildPrompt(business: BusinessProfile, direction: 'inbound' | 'outbound', now = Date.now()): PrebuiltPrompt {
+export function buildPrompt(
+  business: BusinessProfile,
+  direction: 'inbound' | 'outbound',
+  now = Date.now(),
+): PrebuiltPrompt {
   const source = direction === 'outbound' && business.outboundAiPrompt ? business.outboundAiPrompt : business.aiPrompt;
   const toolNames = toolNamesFor(business);
   const dtmfEnabled = business.dtmfEnabled ?? true;

@@ -13,16 +13,34 @@ const BUSINESS: BusinessProfile = {
 describe('agent prompt: tools and key presses as data', () => {
   it('offers booking, end_call and transfer_call as the business row says (the columns default to on)', () => {
     expect(toolNamesFor(BUSINESS)).to.deep.equal(['book_appointment', 'end_call', 'transfer_call']);
-    expect(toolNamesFor({ ...BUSINESS, appointmentBookingEnabled: false, endCallEnabled: false })).to.deep.equal(['transfer_call']);
-    expect(toolNamesFor({ ...BUSINESS, appointmentBookingEnabled: false, endCallEnabled: false, transferCallEnabled: false })).to.deep.equal([]);
-    expect(toolsFor(['end_call', 'transfer_call', 'no_such_tool']).map((t) => t.name)).to.deep.equal(['end_call', 'transfer_call']);
+    expect(toolNamesFor({ ...BUSINESS, appointmentBookingEnabled: false, endCallEnabled: false })).to.deep.equal([
+      'transfer_call',
+    ]);
+    expect(
+      toolNamesFor({
+        ...BUSINESS,
+        appointmentBookingEnabled: false,
+        endCallEnabled: false,
+        transferCallEnabled: false,
+      }),
+    ).to.deep.equal([]);
+    expect(toolsFor(['end_call', 'transfer_call', 'no_such_tool']).map((t) => t.name)).to.deep.equal([
+      'end_call',
+      'transfer_call',
+    ]);
   });
 
   it('tells the model about the tools and key presses it has, and only those', () => {
     const all = buildPrompt(BUSINESS, 'inbound');
-    expect(all.instructions).to.match(/call end_call/).and.to.match(/call transfer_call/).and.to.match(/pressed N on the keypad/);
+    expect(all.instructions)
+      .to.match(/call end_call/)
+      .and.to.match(/call transfer_call/)
+      .and.to.match(/pressed N on the keypad/);
     expect(all.dtmfEnabled).to.equal(true);
-    const none = buildPrompt({ ...BUSINESS, endCallEnabled: false, transferCallEnabled: false, dtmfEnabled: false }, 'inbound');
+    const none = buildPrompt(
+      { ...BUSINESS, endCallEnabled: false, transferCallEnabled: false, dtmfEnabled: false },
+      'inbound',
+    );
     expect(none.instructions).not.to.match(/end_call|transfer_call|keypad/);
     expect(none.dtmfEnabled).to.equal(false);
     expect(parsePrebuiltPrompt(JSON.stringify(none))).to.deep.equal(none);

@@ -8,15 +8,16 @@ export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres
 export const DEFAULT_NAMESPACE = 'voice';
 
 const urlWithScheme = (schemes: string[], fallback?: string) => {
-  const base = z
-    .string({ message: 'is required' })
-    .refine((v) => {
+  const base = z.string({ message: 'is required' }).refine(
+    (v) => {
       try {
         return schemes.includes(new URL(v).protocol);
       } catch {
         return false;
       }
-    }, `must be a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}`);
+    },
+    `must be a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}`,
+  );
   return fallback === undefined ? base : base.default(fallback);
 };
 
@@ -29,9 +30,11 @@ export const field = {
       .optional()
       .superRefine((v, ctx) => {
         // Set but naming no node (`REDIS_CLUSTER_NODES=,`) is a mistake, not a quiet fallback to REDIS_URL.
-        if (v !== undefined && splitList(v).length === 0) ctx.addIssue({ code: 'custom', message: 'names no node (expected host:port,host:port,...)' });
+        if (v !== undefined && splitList(v).length === 0)
+          ctx.addIssue({ code: 'custom', message: 'names no node (expected host:port,host:port,...)' });
         for (const entry of splitList(v)) {
-          if (!parseHostPort(entry)) ctx.addIssue({ code: 'custom', message: `"${entry}" is not host:port (comma-separated seed nodes)` });
+          if (!parseHostPort(entry))
+            ctx.addIssue({ code: 'custom', message: `"${entry}" is not host:port (comma-separated seed nodes)` });
         }
       })
       .transform((v) => (v === undefined ? undefined : splitList(v).map((entry) => parseHostPort(entry)!))),
@@ -51,7 +54,8 @@ export const field = {
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   requiredString: () => z.string({ message: 'is required' }).min(1, 'is required'),
   /** A shared secret: required, and long enough not to be guessed (e.g. `openssl rand -hex 32`). */
-  secret: () => z.string({ message: 'is required' }).min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)'),
+  secret: () =>
+    z.string({ message: 'is required' }).min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)'),
   optionalString: () => z.string().optional(),
   string: (fallback: string) => z.string().default(fallback),
   logLevel: () => z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly', 'silent']).default('info'),

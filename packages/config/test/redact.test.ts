@@ -4,8 +4,12 @@ import { field, parseEnv, redactUrlPassword, type ConfigError } from '../src/ind
 describe('config: passwords inside URLs are never printed', () => {
   it('redacts the password of a URL and leaves everything else readable', () => {
     expect(redactUrlPassword('redis://:s3cret@10.0.0.5:6379/2')).to.equal('redis://:***@10.0.0.5:6379/2');
-    expect(redactUrlPassword('postgres://voice:s3cret@db.internal:5432/voice')).to.equal('postgres://voice:***@db.internal:5432/voice');
-    expect(redactUrlPassword('postgres://postgres@127.0.0.1:5432/postgres')).to.equal('postgres://postgres@127.0.0.1:5432/postgres');
+    expect(redactUrlPassword('postgres://voice:s3cret@db.internal:5432/voice')).to.equal(
+      'postgres://voice:***@db.internal:5432/voice',
+    );
+    expect(redactUrlPassword('postgres://postgres@127.0.0.1:5432/postgres')).to.equal(
+      'postgres://postgres@127.0.0.1:5432/postgres',
+    );
     expect(redactUrlPassword('redis://127.0.0.1:6379')).to.equal('redis://127.0.0.1:6379');
     expect(redactUrlPassword('not a url')).to.equal('not a url');
   });

@@ -40,7 +40,17 @@ describe('config: REDIS_CLUSTER_NODES', () => {
     ]);
   });
 
-  for (const bad of ['localhost', 'redis://127.0.0.1:7000', '127.0.0.1:', ':7000', '127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:70a', 'a b:7000', '::1:7000']) {
+  for (const bad of [
+    'localhost',
+    'redis://127.0.0.1:7000',
+    '127.0.0.1:',
+    ':7000',
+    '127.0.0.1:0',
+    '127.0.0.1:65536',
+    '127.0.0.1:70a',
+    'a b:7000',
+    '::1:7000',
+  ]) {
     it(`refuses "${bad}" with an error that names the variable`, () => {
       const err = parseError(bad);
       expect(err.variable).to.equal(VARIABLE);

@@ -22,7 +22,14 @@ export * from './pg-errors.js';
 export { createBusinessRepository, PhoneNumberInUseError } from './repositories/business-repository.js';
 export type { Business, BusinessRepository, NewBusiness } from './repositories/business-repository.js';
 export { createCallRepository } from './repositories/call-repository.js';
-export type { CallRepository, CallReceived, CallEnded, CallPlaced, CallUnanswered, StreamStarted } from './repositories/call-repository.js';
+export type {
+  CallRepository,
+  CallReceived,
+  CallEnded,
+  CallPlaced,
+  CallUnanswered,
+  StreamStarted,
+} from './repositories/call-repository.js';
 export type { Call, CallUsage, TranscriptTurn } from './repositories/call-row.js';
 export { createCallSearch, FAULT_END_REASONS } from './repositories/call-search.js';
 export type { CallSearch, TimeWindow } from './repositories/call-search.js';

@@ -1,7 +1,14 @@
 /** The calls row of an outbound call: placed while it rings, answered, and ended once whoever ends it. */
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { closeDatabase, createBusinessRepository, createCallRepository, prepareTestDatabase, uniqueCallSid, uniquePhoneNumber } from '@voice/db';
+import {
+  closeDatabase,
+  createBusinessRepository,
+  createCallRepository,
+  prepareTestDatabase,
+  uniqueCallSid,
+  uniquePhoneNumber,
+} from '@voice/db';
 import type { CallRepository } from '@voice/db';
 
 describe('call repository: outbound calls', () => {
@@ -14,7 +21,14 @@ describe('call repository: outbound calls', () => {
     ({ knex } = await prepareTestDatabase());
     calls = createCallRepository(knex);
     from = uniquePhoneNumber();
-    businessId = (await createBusinessRepository(knex).create({ name: 'Outbound Co', aiPrompt: 'You call people.', greeting: 'Hello.', phoneNumbers: [from] })).id;
+    businessId = (
+      await createBusinessRepository(knex).create({
+        name: 'Outbound Co',
+        aiPrompt: 'You call people.',
+        greeting: 'Hello.',
+        phoneNumbers: [from],
+      })
+    ).id;
   });
   after(() => closeDatabase(knex));
 
@@ -29,7 +43,12 @@ describe('call repository: outbound calls', () => {
     const { callSid, to } = await place();
     const row = await calls.findByCallSid(callSid);
     expect(row).to.include({ status: 'placed', direction: 'outbound', from, to, businessId, receivedAt: null });
-    const swept = await calls.failNeverStarted({ answeredBefore: new Date(Date.now() + 60_000), answeredAfter: new Date(0), limit: 1000, endReason: 'no_stream' });
+    const swept = await calls.failNeverStarted({
+      answeredBefore: new Date(Date.now() + 60_000),
+      answeredAfter: new Date(0),
+      limit: 1000,
+      endReason: 'no_stream',
+    });
     expect(swept.map((c) => c.callSid)).to.not.include(callSid);
   });
 
@@ -45,13 +64,28 @@ describe('call repository: outbound calls', () => {
 
   it('ends an unanswered call once, and never one that had a stream', async () => {
     const busy = await place();
-    const first = await calls.recordUnanswered(busy.callSid, { status: 'busy', endedAt: new Date(), endReason: 'busy', durationMs: 0 });
+    const first = await calls.recordUnanswered(busy.callSid, {
+      status: 'busy',
+      endedAt: new Date(),
+      endReason: 'busy',
+      durationMs: 0,
+    });
     expect(first).to.include({ status: 'busy', endReason: 'busy' });
-    expect(await calls.recordUnanswered(busy.callSid, { status: 'completed', endedAt: new Date(), endReason: 'no_stream' }), 'already ended').to.equal(null);
+    expect(
+      await calls.recordUnanswered(busy.callSid, { status: 'completed', endedAt: new Date(), endReason: 'no_stream' }),
+      'already ended',
+    ).to.equal(null);
 
     const streamed = await place();
     await calls.markStreamStarted(streamed.callSid, { at: new Date(), gatewayInstance: 'gw-test' });
-    expect(await calls.recordUnanswered(streamed.callSid, { status: 'completed', endedAt: new Date(), endReason: 'no_stream' }), "the bridge's to end").to.equal(null);
+    expect(
+      await calls.recordUnanswered(streamed.callSid, {
+        status: 'completed',
+        endedAt: new Date(),
+        endReason: 'no_stream',
+      }),
+      "the bridge's to end",
+    ).to.equal(null);
     expect((await calls.findByCallSid(streamed.callSid))?.endedAt).to.equal(null);
   });
 

@@ -44,12 +44,25 @@ export function parseHello(line: string): { version: string; listener: string; n
 }
 
 /** Checks a dialer's AUTH line; returns its instance id or why it is refused. */
-export function verifyAuth(line: string, secret: string, nonce: string, listener: string): { ok: true; dialer: string } | { ok: false; reason: RefusalReason } {
+export function verifyAuth(
+  line: string,
+  secret: string,
+  nonce: string,
+  listener: string,
+): { ok: true; dialer: string } | { ok: false; reason: RefusalReason } {
   const [word, dialer, mac, extra] = line.split(' ');
-  if (word !== 'AUTH' || !dialer || !mac || extra !== undefined || !INSTANCE.test(dialer) || !/^[0-9a-f]{64}$/.test(mac)) {
+  if (
+    word !== 'AUTH' ||
+    !dialer ||
+    !mac ||
+    extra !== undefined ||
+    !INSTANCE.test(dialer) ||
+    !/^[0-9a-f]{64}$/.test(mac)
+  ) {
     return { ok: false, reason: 'malformed' };
   }
   const expected = Buffer.from(proof(secret, nonce, dialer, listener), 'hex');
-  return timingSafeEqual(expected, Buffer.from(mac, 'hex')) ? { ok: true, dialer } : { ok: false, reason: 'bad_secret' };
+  return timingSafeEqual(expected, Buffer.from(mac, 'hex'))
+    ? { ok: true, dialer }
+    : { ok: false, reason: 'bad_secret' };
 }
-

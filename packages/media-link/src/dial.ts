@@ -39,21 +39,39 @@ export function dialMediaLink(o: DialOptions): Promise<GatewaySideLink> {
       lines.destroy(reason);
       reject(new MediaLinkAuthError(reason, `media link to ${o.host}:${o.port}: ${message}`));
     };
-    const timer = setTimeout(() => fail('timeout', 'no handshake in time'), o.connectTimeoutMs ?? MEDIA_LINK_DEFAULTS.connectTimeoutMs);
+    const timer = setTimeout(
+      () => fail('timeout', 'no handshake in time'),
+      o.connectTimeoutMs ?? MEDIA_LINK_DEFAULTS.connectTimeoutMs,
+    );
     lines.onGone = (reason) => fail(listener ? 'denied' : 'connect', `connection ${reason} during the handshake`);
     lines.onLine = (line) => {
       if (!listener) {
         const hello = parseHello(line);
         if (!hello) return fail('malformed', 'the listener did not say HELLO');
-        if (hello.version !== MEDIA_LINK_PROTOCOL_VERSION) return fail('version', `protocol ${hello.version}, this end speaks ${MEDIA_LINK_PROTOCOL_VERSION}`);
+        if (hello.version !== MEDIA_LINK_PROTOCOL_VERSION)
+          return fail('version', `protocol ${hello.version}, this end speaks ${MEDIA_LINK_PROTOCOL_VERSION}`);
         listener = hello.listener;
         lines.write(`AUTH ${o.instanceId} ${proof(o.secret, hello.nonce, o.instanceId, listener)}\n`);
         return;
       }
-      if (line !== 'OK') return fail('denied', `refused (${line.slice(0, 60)}): check MEDIA_LINK_SECRET is the same on gateways and bridges`);
+      if (line !== 'OK')
+        return fail(
+          'denied',
+          `refused (${line.slice(0, 60)}): check MEDIA_LINK_SECRET is the same on gateways and bridges`,
+        );
       done = true;
       clearTimeout(timer);
-      resolve(new MediaLink({ lines, peer: listener, decode: decodeBridgeRecord, encode: encodeGatewayRecord, timings: o.timings, logger: o.logger, observer: o.observer }));
+      resolve(
+        new MediaLink({
+          lines,
+          peer: listener,
+          decode: decodeBridgeRecord,
+          encode: encodeGatewayRecord,
+          timings: o.timings,
+          logger: o.logger,
+          observer: o.observer,
+        }),
+      );
     };
   });
 }

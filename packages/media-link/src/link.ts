@@ -49,7 +49,13 @@ export class MediaLink<In, Out> {
   onRecord: (record: In) => void = () => undefined;
   /** Resolves once, with the reason, when the link is gone. */
   readonly closed: Promise<LinkCloseReason>;
-  readonly stats: LinkStats = { recordsSent: 0, recordsReceived: 0, audioDropped: 0, invalidRecords: 0, rttMs: undefined };
+  readonly stats: LinkStats = {
+    recordsSent: 0,
+    recordsReceived: 0,
+    audioDropped: 0,
+    invalidRecords: 0,
+    rttMs: undefined,
+  };
   private readonly timings: MediaLinkTimings;
   private readonly log: Logger;
   private pending: string[] = [];
@@ -102,7 +108,10 @@ export class MediaLink<In, Out> {
       this.stats.audioDropped++;
       this.options.observer?.audioDropped();
       if (this.stats.audioDropped % MEDIA_LINK_DEFAULTS.dropLogEvery === 1) {
-        this.log.warn('media link peer is slow; dropping audio', { dropped: this.stats.audioDropped, queuedBytes: queued });
+        this.log.warn('media link peer is slow; dropping audio', {
+          dropped: this.stats.audioDropped,
+          queuedBytes: queued,
+        });
       }
       return false;
     }
@@ -163,7 +172,10 @@ export class MediaLink<In, Out> {
       this.stats.invalidRecords++;
       this.options.observer?.invalidRecord();
       if (this.stats.invalidRecords <= 3) {
-        this.log.warn('invalid media link record skipped', { error: err instanceof InvalidRecordError ? err.message : String(err), line: line.slice(0, 80) });
+        this.log.warn('invalid media link record skipped', {
+          error: err instanceof InvalidRecordError ? err.message : String(err),
+          line: line.slice(0, 80),
+        });
       }
       return;
     }

@@ -197,7 +197,13 @@ export function decodeBridgeRecord(line: string): BridgeRecord {
   switch (line.charCodeAt(0)) {
     case 0x61 /* a */: {
       const [chText, at, greeting, before, after, payload] = fields(line, 6);
-      const record: BridgeRecord = { t: 'media', ch: channel(chText), payload: payload!, at: Number(at), greeting: greeting === '1' };
+      const record: BridgeRecord = {
+        t: 'media',
+        ch: channel(chText),
+        payload: payload!,
+        at: Number(at),
+        greeting: greeting === '1',
+      };
       if (before !== NONE) record.markBefore = before;
       if (after !== NONE) record.markAfter = after;
       return record;

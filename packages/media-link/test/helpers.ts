@@ -1,10 +1,23 @@
 /** A listener and a dialer of media links on loopback, with the link each end holds. */
 import { connect, type Socket } from 'node:net';
 import { createLogger, type LogLevel } from '@voice/logging';
-import { MediaLinkServer, dialMediaLink, parseHello, proof, type BridgeSideLink, type GatewaySideLink, type MediaLinkTimings, type RefusalReason } from '../src/index.js';
+import {
+  MediaLinkServer,
+  dialMediaLink,
+  parseHello,
+  proof,
+  type BridgeSideLink,
+  type GatewaySideLink,
+  type MediaLinkTimings,
+  type RefusalReason,
+} from '../src/index.js';
 
 export const SECRET = 'media-link-test-secret-0123456789';
-export const logger = createLogger({ service: 'media-link-test', instance: 'test', level: (process.env.TEST_LOG_LEVEL ?? 'silent') as LogLevel });
+export const logger = createLogger({
+  service: 'media-link-test',
+  instance: 'test',
+  level: (process.env.TEST_LOG_LEVEL ?? 'silent') as LogLevel,
+});
 
 export interface LinkPair {
   server: MediaLinkServer;

@@ -30,15 +30,30 @@ describe('media link: one authenticated connection per gateway/bridge pair', fun
       gateway.send({ t: 'media', ch: 2, payload: frame(i + 1) });
       bridge.send({ t: 'media', ch: 1, payload: frame(i), at: i, greeting: false, markAfter: `item|${i}` });
     }
-    gateway.send({ t: 'stop', call: CALL, reason: 'twilio_stop', rx: FRAMES, tx: 0, txBytes: 0, endedAt: 1, invalidMessages: 0 });
-    await waitFor(() => atBridge.length === 2 * FRAMES + 1 && atGateway.length === FRAMES, { message: 'all records across' });
+    gateway.send({
+      t: 'stop',
+      call: CALL,
+      reason: 'twilio_stop',
+      rx: FRAMES,
+      tx: 0,
+      txBytes: 0,
+      endedAt: 1,
+      invalidMessages: 0,
+    });
+    await waitFor(() => atBridge.length === 2 * FRAMES + 1 && atGateway.length === FRAMES, {
+      message: 'all records across',
+    });
 
     const payloads = (ch: number) => atBridge.flatMap((r) => (r.t === 'media' && r.ch === ch ? [r.payload] : []));
     expect(payloads(1)).to.deep.equal(Array.from({ length: FRAMES }, (_, i) => frame(i)));
     expect(payloads(2)).to.deep.equal(Array.from({ length: FRAMES }, (_, i) => frame(i + 1)));
     expect(atBridge[atBridge.length - 1]!.t, 'stop after the audio it follows').to.equal('stop');
-    expect(atGateway.map((r) => (r.t === 'media' ? r.markAfter : ''))).to.deep.equal(Array.from({ length: FRAMES }, (_, i) => `item|${i}`));
-    await waitFor(() => gateway.stats.rttMs !== undefined && bridge.stats.rttMs !== undefined, { message: 'pings answered both ways' });
+    expect(atGateway.map((r) => (r.t === 'media' ? r.markAfter : ''))).to.deep.equal(
+      Array.from({ length: FRAMES }, (_, i) => `item|${i}`),
+    );
+    await waitFor(() => gateway.stats.rttMs !== undefined && bridge.stats.rttMs !== undefined, {
+      message: 'pings answered both ways',
+    });
   });
 
   it('refuses a peer with the wrong secret (and counts it): no link is made', async () => {

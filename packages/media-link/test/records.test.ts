@@ -15,12 +15,41 @@ const FRAME = Buffer.alloc(160, 0xff).toString('base64');
 describe('media link: records', () => {
   it('round-trips every gateway record, audio untouched', () => {
     const records: GatewayRecord[] = [
-      { t: 'attach', call: CALL, ch: 7, streamSid: 'MZ1', gateway: 'gw-1', startedAt: 1000, acceptedAt: 990, params: { businessId: 'b', direction: 'inbound' } },
-      { t: 'attach', call: CALL, ch: 8, streamSid: 'MZ1', gateway: 'gw-1', startedAt: 1000, acceptedAt: 990, params: {}, handover: { from: 'bridge-1', at: 5000, planned: true } },
+      {
+        t: 'attach',
+        call: CALL,
+        ch: 7,
+        streamSid: 'MZ1',
+        gateway: 'gw-1',
+        startedAt: 1000,
+        acceptedAt: 990,
+        params: { businessId: 'b', direction: 'inbound' },
+      },
+      {
+        t: 'attach',
+        call: CALL,
+        ch: 8,
+        streamSid: 'MZ1',
+        gateway: 'gw-1',
+        startedAt: 1000,
+        acceptedAt: 990,
+        params: {},
+        handover: { from: 'bridge-1', at: 5000, planned: true },
+      },
       { t: 'media', ch: 7, payload: FRAME },
       { t: 'mark', ch: 7, name: 'item_1|120' },
       { t: 'dtmf', ch: 7, digit: '5' },
-      { t: 'stop', call: CALL, reason: 'twilio_stop', rx: 10, tx: 4, txBytes: 3200, firstAudioAt: 1500, endedAt: 2000, invalidMessages: 1 },
+      {
+        t: 'stop',
+        call: CALL,
+        reason: 'twilio_stop',
+        rx: 10,
+        tx: 4,
+        txBytes: 3200,
+        firstAudioAt: 1500,
+        endedAt: 2000,
+        invalidMessages: 1,
+      },
       { t: 'detach', call: CALL, ch: 3, reason: 'gateway_shutdown' },
     ];
     for (const record of records) {
@@ -48,13 +77,25 @@ describe('media link: records', () => {
       { t: 'hangup', ch: 3, reason: 'done' },
       { t: 'rehome', ch: 3 },
     ];
-    for (const record of records) expect(decodeBridgeRecord(encodeBridgeRecord(record).slice(0, -1))).to.deep.equal(record);
+    for (const record of records)
+      expect(decodeBridgeRecord(encodeBridgeRecord(record).slice(0, -1))).to.deep.equal(record);
   });
 
   it('refuses what is not a record, with a reason', () => {
-    const bad = ['x 1 2', 'm', 'm notanumber AAAA', 'c {not json', 'c {"t":"attach","call":"CAnope"}', 'c {"t":"play","ch":1,"clip":"no-such-clip"}', 'c {"t":"teleport"}'];
+    const bad = [
+      'x 1 2',
+      'm',
+      'm notanumber AAAA',
+      'c {not json',
+      'c {"t":"attach","call":"CAnope"}',
+      'c {"t":"play","ch":1,"clip":"no-such-clip"}',
+      'c {"t":"teleport"}',
+    ];
     for (const line of bad) {
-      expect(() => (line.startsWith('c {"t":"play"') ? decodeBridgeRecord(line) : decodeGatewayRecord(line)), line).to.throw(InvalidRecordError);
+      expect(
+        () => (line.startsWith('c {"t":"play"') ? decodeBridgeRecord(line) : decodeGatewayRecord(line)),
+        line,
+      ).to.throw(InvalidRecordError);
     }
     // A mark name with a space could never be split back out of a line.
     expect(() => encodeBridgeRecord({ t: 'mark', ch: 1, name: 'two words' })).to.throw(InvalidRecordError);

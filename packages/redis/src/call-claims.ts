@@ -34,7 +34,8 @@ export function encodeClaim(entry: ClaimEntry): string[] {
 export function decodeClaim(id: string, fields: string[]): ClaimEntry {
   const r = fieldsToRecord(fields);
   const reason = requireField(id, r, 'reason');
-  if (reason !== 'prebuilt' && reason !== 'started') throw new InvalidStreamEntryError(id, `unknown claim reason "${reason}"`);
+  if (reason !== 'prebuilt' && reason !== 'started')
+    throw new InvalidStreamEntryError(id, `unknown claim reason "${reason}"`);
   const gateway = optionalField(r, 'gateway');
   if (reason === 'started' && !gateway) throw new InvalidStreamEntryError(id, 'a started claim must name its gateway');
   const previousOwner = optionalField(r, 'previousOwner');

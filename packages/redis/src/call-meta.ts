@@ -19,7 +19,11 @@ export interface CallMeta {
 
 export const CALL_META_TTL_SECONDS = 2 * 3600;
 
-export async function writeCallMeta(redis: RedisClient, meta: CallMeta, ttlSeconds = CALL_META_TTL_SECONDS): Promise<void> {
+export async function writeCallMeta(
+  redis: RedisClient,
+  meta: CallMeta,
+  ttlSeconds = CALL_META_TTL_SECONDS,
+): Promise<void> {
   const key = callKeys.meta(meta.callSid);
   // Two commands, not a MULTI (four): the TTL is a safety net for a call nobody finalizes, and
   // a lost EXPIRE leaves a small hash the call's end deletes anyway.

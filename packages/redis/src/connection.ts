@@ -51,7 +51,8 @@ export function createRedis({ endpoint, name, role, logger }: CreateRedisOptions
     connectionName: name.replace(/[^\w.:-]/g, '_'),
     enableAutoPipelining: role === 'command',
     maxRetriesPerRequest: role === 'command' ? REDIS_CONNECTION_DEFAULTS.commandRetries : null,
-    retryStrategy: (times) => Math.min(times * REDIS_CONNECTION_DEFAULTS.reconnectStepMs, REDIS_CONNECTION_DEFAULTS.reconnectMaxDelayMs),
+    retryStrategy: (times) =>
+      Math.min(times * REDIS_CONNECTION_DEFAULTS.reconnectStepMs, REDIS_CONNECTION_DEFAULTS.reconnectMaxDelayMs),
   };
   const redis = endpoint.clusterNodes?.length
     ? new Cluster([...endpoint.clusterNodes], clusterOptions(options, role))

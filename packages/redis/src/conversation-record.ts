@@ -65,7 +65,14 @@ export const conversationEntrySchema = z.discriminatedUnion('kind', [
     interrupted: flag.default(false),
   }),
   z.object({ kind: z.literal('tool_call'), ...base, call_id: z.string(), name: z.string(), arguments: z.string() }),
-  z.object({ kind: z.literal('tool_result'), ...base, call_id: z.string(), name: z.string(), output: z.string(), ok: flag }),
+  z.object({
+    kind: z.literal('tool_result'),
+    ...base,
+    call_id: z.string(),
+    name: z.string(),
+    output: z.string(),
+    ok: flag,
+  }),
   z.object({
     kind: z.literal('usage'),
     ...base,
@@ -85,7 +92,9 @@ export const conversationEntrySchema = z.discriminatedUnion('kind', [
 export type ConversationEntry = z.output<typeof conversationEntrySchema>;
 export type ConversationKind = ConversationEntry['kind'];
 /** What a writer supplies: booleans and numbers are flattened to strings on the way in. */
-export type ConversationEntryInput = { [K in ConversationKind]: Extract<ConversationEntry, { kind: K }> }[ConversationKind];
+export type ConversationEntryInput = {
+  [K in ConversationKind]: Extract<ConversationEntry, { kind: K }>;
+}[ConversationKind];
 export type UsageEntry = Extract<ConversationEntry, { kind: 'usage' }>;
 
 export interface ReadConversationResult {
@@ -164,7 +173,8 @@ export class ConversationWriter {
     const all = entries();
     if (stored >= all.length) return false;
     const multi = redis.multi().del(key);
-    for (const entry of all) multi.xadd(key, 'MAXLEN', '~', String(this.maxLen), '*', ...encodeConversationEntry(entry));
+    for (const entry of all)
+      multi.xadd(key, 'MAXLEN', '~', String(this.maxLen), '*', ...encodeConversationEntry(entry));
     multi.expire(key, this.ttlSeconds);
     const results = await multi.exec();
     const failed = results?.find(([err]) => err);

@@ -15,7 +15,8 @@ export class OutageBuffer {
   private readonly lost = new Map<string, number>();
 
   constructor(private readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`OutageBuffer capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`OutageBuffer capacity must be a positive integer, got ${capacity}`);
   }
 
   get size(): number {

@@ -7,7 +7,8 @@ export class RecentSet<T> {
   private readonly members = new Set<T>();
 
   constructor(private readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`RecentSet capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`RecentSet capacity must be a positive integer, got ${capacity}`);
   }
 
   has(member: T): boolean {

@@ -112,7 +112,16 @@ export class Timeline {
     const flat = flatten(fields);
     const log = opts.logger ?? this.options.logger.child({ callSid });
     log.log(opts.level ?? 'info', event, { event, ...fields });
-    const args: string[] = ['event', event, 'app', this.options.app, 'instance', this.options.instance, 'ts', String(ts)];
+    const args: string[] = [
+      'event',
+      event,
+      'app',
+      this.options.app,
+      'instance',
+      this.options.instance,
+      'ts',
+      String(ts),
+    ];
     for (const [k, v] of Object.entries(flat)) args.push(k, v);
     const entry = { callSid, fields: args };
     // Behind entries still waiting, or with no connection to send on: keep it for the flush.
@@ -154,7 +163,8 @@ export class Timeline {
   }
 
   private keep(entry: { callSid: string; fields: string[] }, log: Logger): void {
-    if (this.buffer.size === 0) log.warn('redis unreachable; timeline entries kept until it is back', { event: entry.fields[1] });
+    if (this.buffer.size === 0)
+      log.warn('redis unreachable; timeline entries kept until it is back', { event: entry.fields[1] });
     const before = this.buffer.size;
     this.buffer.push(entry);
     // Full: the push dropped the oldest entry.
@@ -182,7 +192,10 @@ export class Timeline {
         await this.reportLost();
         if (kept > 0) this.options.logger.info('timeline entries written after redis came back', { entries: kept });
       } catch (err) {
-        this.options.logger.warn('timeline flush failed; entries kept', { entries: this.buffer.size, ...errorFields(err) });
+        this.options.logger.warn('timeline flush failed; entries kept', {
+          entries: this.buffer.size,
+          ...errorFields(err),
+        });
       } finally {
         this.flushing = undefined;
       }
@@ -197,7 +210,18 @@ export class Timeline {
 
   private async reportLost(): Promise<void> {
     for (const [callSid, lost] of this.buffer.takeLost()) {
-      const args = ['event', 'timeline.lost', 'app', this.options.app, 'instance', this.options.instance, 'ts', String(Date.now()), 'lost', String(lost)];
+      const args = [
+        'event',
+        'timeline.lost',
+        'app',
+        this.options.app,
+        'instance',
+        this.options.instance,
+        'ts',
+        String(Date.now()),
+        'lost',
+        String(lost),
+      ];
       this.options.logger.warn('timeline entries lost while redis was unreachable', { callSid, lost });
       try {
         await this.write(callSid, args);

@@ -5,7 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { CONVERSATION_DEFAULTS, ConversationWriter, callKeys, quitRedis, readConversation, type RedisClient } from '../src/index.js';
+import {
+  CONVERSATION_DEFAULTS,
+  ConversationWriter,
+  callKeys,
+  quitRedis,
+  readConversation,
+  type RedisClient,
+} from '../src/index.js';
 import { assertionRedis } from '../../../test/support/redis.js';
 
 const newCallSid = () => `CA${randomBytes(16).toString('hex')}`;
@@ -34,19 +41,64 @@ describe('redis: the conversation record', () => {
     const callSid = call();
     const writer = new ConversationWriter({ redis });
     const ts = Date.now();
-    await writer.append(callSid, { kind: 'session', ts, session: 1, instructions: 'Be kind.', voice: 'alloy', tools: 'book_appointment', transcription_model: 'gpt-4o-mini-transcribe', prompt_path: 'fast' });
-    await writer.append(callSid, { kind: 'agent', ts, text: 'Hello, Test Dental.', item_id: 'item_1', interrupted: false });
-    await writer.append(callSid, { kind: 'caller', ts, text: 'I need a cleaning.', item_id: 'item_2' });
-    await writer.append(callSid, { kind: 'tool_call', ts, call_id: 'call_1', name: 'book_appointment', arguments: '{"a":1}' });
-    await writer.append(callSid, { kind: 'tool_result', ts, call_id: 'call_1', name: 'book_appointment', output: '{"booked":true}', ok: true });
     await writer.append(callSid, {
-      kind: 'usage', ts, response_id: 'resp_1', input_tokens: 120, output_tokens: 80, input_text_tokens: 100, input_audio_tokens: 20,
-      input_cached_tokens: 64, input_cached_text_tokens: 64, input_cached_audio_tokens: 0, output_text_tokens: 10, output_audio_tokens: 70,
+      kind: 'session',
+      ts,
+      session: 1,
+      instructions: 'Be kind.',
+      voice: 'alloy',
+      tools: 'book_appointment',
+      transcription_model: 'gpt-4o-mini-transcribe',
+      prompt_path: 'fast',
+    });
+    await writer.append(callSid, {
+      kind: 'agent',
+      ts,
+      text: 'Hello, Test Dental.',
+      item_id: 'item_1',
+      interrupted: false,
+    });
+    await writer.append(callSid, { kind: 'caller', ts, text: 'I need a cleaning.', item_id: 'item_2' });
+    await writer.append(callSid, {
+      kind: 'tool_call',
+      ts,
+      call_id: 'call_1',
+      name: 'book_appointment',
+      arguments: '{"a":1}',
+    });
+    await writer.append(callSid, {
+      kind: 'tool_result',
+      ts,
+      call_id: 'call_1',
+      name: 'book_appointment',
+      output: '{"booked":true}',
+      ok: true,
+    });
+    await writer.append(callSid, {
+      kind: 'usage',
+      ts,
+      response_id: 'resp_1',
+      input_tokens: 120,
+      output_tokens: 80,
+      input_text_tokens: 100,
+      input_audio_tokens: 20,
+      input_cached_tokens: 64,
+      input_cached_text_tokens: 64,
+      input_cached_audio_tokens: 0,
+      output_text_tokens: 10,
+      output_audio_tokens: 70,
     });
 
     const { entries, invalid } = await readConversation(redis, callSid);
     expect(invalid).to.deep.equal([]);
-    expect(entries.map((e) => e.kind)).to.deep.equal(['session', 'agent', 'caller', 'tool_call', 'tool_result', 'usage']);
+    expect(entries.map((e) => e.kind)).to.deep.equal([
+      'session',
+      'agent',
+      'caller',
+      'tool_call',
+      'tool_result',
+      'usage',
+    ]);
     const result = entries[4]!;
     expect(result.kind === 'tool_result' && result.ok).to.equal(true);
     const usage = entries[5]!;
@@ -54,7 +106,16 @@ describe('redis: the conversation record', () => {
 
     // What on-call sees with redis-cli: flat strings, kind first.
     const raw = await redis.xrange(callKeys.conversation(callSid), '-', '+');
-    expect(raw[2]![1]).to.deep.equal(['kind', 'caller', 'ts', String(ts), 'text', 'I need a cleaning.', 'item_id', 'item_2']);
+    expect(raw[2]![1]).to.deep.equal([
+      'kind',
+      'caller',
+      'ts',
+      String(ts),
+      'text',
+      'I need a cleaning.',
+      'item_id',
+      'item_2',
+    ]);
   });
 
   it('gives the record a TTL on the first write (shorter than the timeline, longer than any call)', async () => {

@@ -24,7 +24,11 @@ import {
   type RedisEndpoint,
 } from '../src/index.js';
 import type { RawStreamEntry } from '../src/stream-entry.js';
-import { missingRedisTools, startLocalRedisCluster, type LocalRedisCluster } from '../../../scripts/lib/redis-cluster.js';
+import {
+  missingRedisTools,
+  startLocalRedisCluster,
+  type LocalRedisCluster,
+} from '../../../scripts/lib/redis-cluster.js';
 import { addressOf, keySlot, masterForKey } from '../../../scripts/lib/redis-cluster-probe.js';
 
 const logger = createLogger({ service: 'test', instance: 'redis-cluster', level: 'silent' });
@@ -68,7 +72,8 @@ describe('redis: on a Redis Cluster', function () {
     const firstMaster = addressOf(await masterForKey(cluster!.addresses, callKeys.timeline(first)));
     for (let i = 0; i < MAX_CALLSID_TRIES; i++) {
       const other = newCallSid();
-      if (addressOf(await masterForKey(cluster!.addresses, callKeys.timeline(other))) !== firstMaster) return [first, other];
+      if (addressOf(await masterForKey(cluster!.addresses, callKeys.timeline(other))) !== firstMaster)
+        return [first, other];
     }
     throw new Error(`no two of ${MAX_CALLSID_TRIES} CallSids hashed to different masters`);
   }
@@ -77,8 +82,14 @@ describe('redis: on a Redis Cluster', function () {
     const redis = connect('command');
     expect(isCluster(redis)).to.equal(true);
     const [a, b] = await callsOnTwoMasters();
-    await Promise.all([redis.set(callKeys.token(a), 'token-a', 'EX', 60), redis.set(callKeys.token(b), 'token-b', 'EX', 60)]);
-    expect([await redis.get(callKeys.token(a)), await redis.get(callKeys.token(b))]).to.deep.equal(['token-a', 'token-b']);
+    await Promise.all([
+      redis.set(callKeys.token(a), 'token-a', 'EX', 60),
+      redis.set(callKeys.token(b), 'token-b', 'EX', 60),
+    ]);
+    expect([await redis.get(callKeys.token(a)), await redis.get(callKeys.token(b))]).to.deep.equal([
+      'token-a',
+      'token-b',
+    ]);
     expect((await cluster!.masters()).length).to.equal(3);
     // One call's keys share a slot, so multi-key commands on them are legal on a cluster.
     await redis.set(callKeys.meta(a), 'x', 'EX', 60);
@@ -90,8 +101,14 @@ describe('redis: on a Redis Cluster', function () {
     const redis = connect('command');
     const timeline = new Timeline({ redis, app: 'test', instance: 'test-1', logger });
     const [a, b] = await callsOnTwoMasters();
-    await Promise.all([timeline.record(a, 'webhook.received', { from: '+15550001' }), timeline.record(b, 'webhook.received', { from: '+15550002' })]);
-    await Promise.all([timeline.record(a, 'call.ended', { end_reason: 'caller' }), timeline.record(b, 'call.ended', { end_reason: 'twilio_stop' })]);
+    await Promise.all([
+      timeline.record(a, 'webhook.received', { from: '+15550001' }),
+      timeline.record(b, 'webhook.received', { from: '+15550002' }),
+    ]);
+    await Promise.all([
+      timeline.record(a, 'call.ended', { end_reason: 'caller' }),
+      timeline.record(b, 'call.ended', { end_reason: 'twilio_stop' }),
+    ]);
 
     const [ta, tb] = await Promise.all([readTimeline(redis, a), readTimeline(redis, b)]);
     expect(ta.map((e) => [e.event, e.fields])).to.deep.equal([
@@ -107,9 +124,13 @@ describe('redis: on a Redis Cluster', function () {
     const ns = `test-${randomBytes(4).toString('hex')}`;
     const keys = sharedKeys(ns);
     const slots = await Promise.all(
-      [keys.callClaims, keys.ghosts, keys.bridges, `${keys.bullPrefix}:prebuild:wait`, `${keys.bullPrefix}:stream-watchdog:delayed`].map((k) =>
-        keySlot(cluster!.addresses, k),
-      ),
+      [
+        keys.callClaims,
+        keys.ghosts,
+        keys.bridges,
+        `${keys.bullPrefix}:prebuild:wait`,
+        `${keys.bullPrefix}:stream-watchdog:delayed`,
+      ].map((k) => keySlot(cluster!.addresses, k)),
     );
     expect(new Set(slots).size).to.equal(1);
   });
@@ -122,9 +143,18 @@ describe('redis: on a Redis Cluster', function () {
     const claim = { callSid: newCallSid(), reason: 'started' as const, at: Date.now(), gateway: 'gw-1' };
 
     // '>' delivers entries no consumer has seen, whether written before or during the blocked read.
-    const read = blocking.xreadgroup('GROUP', bridgeGroup, 'bridge-1', 'COUNT', 10, 'BLOCK', READ_BLOCK_MS, 'STREAMS', callClaims, '>') as Promise<
-      [string, RawStreamEntry[]][] | null
-    >;
+    const read = blocking.xreadgroup(
+      'GROUP',
+      bridgeGroup,
+      'bridge-1',
+      'COUNT',
+      10,
+      'BLOCK',
+      READ_BLOCK_MS,
+      'STREAMS',
+      callClaims,
+      '>',
+    ) as Promise<[string, RawStreamEntry[]][] | null>;
     await commands.xadd(callClaims, '*', ...encodeClaim(claim));
     const result = await read;
     const entries = result?.[0]?.[1] ?? [];
@@ -132,8 +162,14 @@ describe('redis: on a Redis Cluster', function () {
     const [id, fields] = entries[0]!;
     expect(decodeClaim(id, fields)).to.deep.include(claim);
 
-    expect(((await commands.xpending(callClaims, bridgeGroup)) as [number, ...unknown[]])[0], 'pending before ack').to.equal(1);
+    expect(
+      ((await commands.xpending(callClaims, bridgeGroup)) as [number, ...unknown[]])[0],
+      'pending before ack',
+    ).to.equal(1);
     expect(await commands.xack(callClaims, bridgeGroup, id)).to.equal(1);
-    expect(((await commands.xpending(callClaims, bridgeGroup)) as [number, ...unknown[]])[0], 'pending after ack').to.equal(0);
+    expect(
+      ((await commands.xpending(callClaims, bridgeGroup)) as [number, ...unknown[]])[0],
+      'pending after ack',
+    ).to.equal(0);
   });
 });

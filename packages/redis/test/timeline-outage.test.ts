@@ -56,7 +56,10 @@ describe('redis: the call timeline through a Redis restart', function () {
     // Written right after Redis is back: it must land behind the kept entries, not before them.
     await tl.record(callSid, 'call.ended', { end_reason: 'twilio_stop' }, { ts: 3000 });
 
-    await waitFor(async () => (await readTimeline(reader, callSid)).length === 3, { timeoutMs: 5000, message: 'kept entries written' });
+    await waitFor(async () => (await readTimeline(reader, callSid)).length === 3, {
+      timeoutMs: 5000,
+      message: 'kept entries written',
+    });
     const entries = await readTimeline(reader, callSid);
     expect(entries.map((e) => [e.event, e.ts])).to.deep.equal([
       ['caller.speech_started', 2000],
@@ -72,7 +75,14 @@ describe('redis: the call timeline through a Redis restart', function () {
   it('drops the oldest entries past its bound and says how many on each call timeline', async () => {
     let lost = 0;
     const observer = { buffered: () => undefined, lost: (count: number) => (lost += count) };
-    const tl = new Timeline({ redis: writer, app: 'test', instance: 't-1', logger: silent, outageBufferMax: 3, observer });
+    const tl = new Timeline({
+      redis: writer,
+      app: 'test',
+      instance: 't-1',
+      logger: silent,
+      outageBufferMax: 3,
+      observer,
+    });
     const [a, b] = [newCallSid(), newCallSid()];
     await restartEmpty();
     await tl.record(a, 'caller.speech_started', {}, { ts: 1 });
@@ -84,11 +94,17 @@ describe('redis: the call timeline through a Redis restart', function () {
     expect(lost, 'counted for the metric as they are dropped').to.equal(2);
     await comeBack();
 
-    await waitFor(async () => (await readTimeline(reader, a)).some((e) => e.event === 'timeline.lost'), { timeoutMs: 5000, message: 'timeline.lost on call a' });
+    await waitFor(async () => (await readTimeline(reader, a)).some((e) => e.event === 'timeline.lost'), {
+      timeoutMs: 5000,
+      message: 'timeline.lost on call a',
+    });
     const timelineA = await readTimeline(reader, a);
     expect(timelineA.map((e) => e.event)).to.deep.equal(['tool.called', 'timeline.lost']);
     expect(timelineA[1]!.fields.lost).to.equal('2');
     const timelineB = await readTimeline(reader, b);
-    expect(timelineB.map((e) => e.event), 'nothing of call b was dropped').to.deep.equal(['caller.speech_started', 'call.ended']);
+    expect(
+      timelineB.map((e) => e.event),
+      'nothing of call b was dropped',
+    ).to.deep.equal(['caller.speech_started', 'call.ended']);
   });
 });

@@ -73,7 +73,11 @@ describe('redis: the call timeline', () => {
   it('sends one EXPIRE for concurrent first events of a call', async () => {
     const tl = timeline();
     const callSid = call();
-    await Promise.all([tl.record(callSid, 'webhook.received'), tl.record(callSid, 'prebuild.enqueued'), tl.record(callSid, 'ws.accepted')]);
+    await Promise.all([
+      tl.record(callSid, 'webhook.received'),
+      tl.record(callSid, 'prebuild.enqueued'),
+      tl.record(callSid, 'ws.accepted'),
+    ]);
     expect(await readTimeline(redis, callSid)).to.have.length(3);
     expect(await ttl(callSid)).to.be.greaterThan(0);
     await dropTtl(callSid);
@@ -104,7 +108,8 @@ describe('redis: the call timeline', () => {
     const flaky = {
       status: 'ready',
       on: () => flaky,
-      xadd: (...args: Parameters<RedisClient['xadd']>) => (refuse ? Promise.reject(new Error('connection lost')) : redis.xadd(...args)),
+      xadd: (...args: Parameters<RedisClient['xadd']>) =>
+        refuse ? Promise.reject(new Error('connection lost')) : redis.xadd(...args),
       expire: (key: string, seconds: number) => redis.expire(key, seconds),
     } as unknown as RedisClient;
     const tl = new Timeline({ redis: flaky, app: 'test', instance: 'test-1', logger });
@@ -116,7 +121,10 @@ describe('redis: the call timeline', () => {
     refuse = false;
     await tl.record(callSid, 'prebuild.enqueued', {}, { logger });
     await waitFor(() => tl.buffered === 0, { timeoutMs: 5000, message: 'kept entries written' });
-    expect((await readTimeline(redis, callSid)).map((e) => e.event)).to.deep.equal(['webhook.received', 'prebuild.enqueued']);
+    expect((await readTimeline(redis, callSid)).map((e) => e.event)).to.deep.equal([
+      'webhook.received',
+      'prebuild.enqueued',
+    ]);
     expect(await ttl(callSid), 'the failed first write did not count as the TTL being set').to.be.greaterThan(0);
   });
 });

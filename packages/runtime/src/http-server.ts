@@ -3,7 +3,11 @@ import type { Express } from 'express';
 import { once } from 'node:events';
 
 /** Listens and resolves with the bound port (port 0 picks a free one: tests run many services). */
-export async function listen(app: Express | Server, port: number, host = '0.0.0.0'): Promise<{ server: Server; port: number }> {
+export async function listen(
+  app: Express | Server,
+  port: number,
+  host = '0.0.0.0',
+): Promise<{ server: Server; port: number }> {
   const server: Server = typeof (app as Server).address === 'function' ? (app as Server) : createServer(app as Express);
   if (!server.listening) {
     server.listen(port, host);

@@ -41,7 +41,10 @@ export function installShutdown(opts: { service: Lifecycle; logger: Logger; dead
 }
 
 /** Runs stop steps in order; one failing step is logged and does not skip the rest. */
-export async function stopInOrder(logger: Logger, steps: Array<[name: string, stop: () => Promise<unknown> | unknown]>): Promise<void> {
+export async function stopInOrder(
+  logger: Logger,
+  steps: Array<[name: string, stop: () => Promise<unknown> | unknown]>,
+): Promise<void> {
   for (const [name, stop] of steps) {
     try {
       await stop();

@@ -17,7 +17,15 @@ export const LATENCY_BUCKETS_MS = [10, 25, 50, 100, 150, 250, 400, 600, 800, 100
  */
 export function createTimelineMetrics(registry: Registry): { buffered(size: number): void; lost(count: number): void } {
   const list = [registry];
-  const buffered = new Gauge({ name: 'timeline_entries_buffered', help: 'Timeline entries kept in memory while Redis is unreachable', registers: list });
-  const lost = new Counter({ name: 'timeline_entries_lost_total', help: 'Timeline entries dropped while Redis was unreachable (the outage buffer was full)', registers: list });
+  const buffered = new Gauge({
+    name: 'timeline_entries_buffered',
+    help: 'Timeline entries kept in memory while Redis is unreachable',
+    registers: list,
+  });
+  const lost = new Counter({
+    name: 'timeline_entries_lost_total',
+    help: 'Timeline entries dropped while Redis was unreachable (the outage buffer was full)',
+    registers: list,
+  });
   return { buffered: (size) => buffered.set(size), lost: (count) => lost.inc(count) };
 }

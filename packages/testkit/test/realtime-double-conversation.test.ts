@@ -7,7 +7,12 @@ import { expect } from 'chai';
 import { FRAME_BYTES, MULAW_SILENCE, mulawRms } from '@voice/protocols';
 import { synthesizeMulaw } from '../src/audio/speech.js';
 import { LONG_REPLY_TEXT, RealtimeDouble, connectRealtimeTestClient } from '../src/realtime-double/index.js';
-import type { RealtimeDoubleBehaviour, RealtimeTestClient, RecordedSession, ServerEvent } from '../src/realtime-double/index.js';
+import type {
+  RealtimeDoubleBehaviour,
+  RealtimeTestClient,
+  RecordedSession,
+  ServerEvent,
+} from '../src/realtime-double/index.js';
 import { waitFor } from '../src/wait-for.js';
 
 const API_KEY = 'sk-test-realtime-double';
@@ -79,7 +84,9 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
   let double: RealtimeDouble;
   let clients: RealtimeTestClient[] = [];
 
-  async function connect(behaviour: Partial<RealtimeDoubleBehaviour> = {}): Promise<{ client: RealtimeTestClient; session: RecordedSession }> {
+  async function connect(
+    behaviour: Partial<RealtimeDoubleBehaviour> = {},
+  ): Promise<{ client: RealtimeTestClient; session: RecordedSession }> {
     double.setBehaviour(behaviour);
     const client = connectRealtimeTestClient(double, { apiKey: API_KEY });
     clients.push(client);
@@ -124,7 +131,11 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
     expect(updated.audio.output.format).to.deep.equal({ type: 'audio/pcmu' });
     expect(updated.audio.output.voice).to.equal('alloy');
     // Fields the update did not name keep their defaults.
-    expect(updated.audio.input.turn_detection).to.include({ type: 'server_vad', create_response: true, interrupt_response: true });
+    expect(updated.audio.input.turn_detection).to.include({
+      type: 'server_vad',
+      create_response: true,
+      interrupt_response: true,
+    });
     expect(updated.tool_choice).to.equal('auto');
     expect(session.config.instructions).to.contain(GREETING);
     expect(session.headers.authorization).to.equal(`Bearer ${API_KEY}`);
@@ -152,7 +163,10 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
     expect(mulawRms(audio)).to.be.greaterThan(MIN_SPEECH_RMS);
     expect(deltas[0]).to.include({ response_id: response.id, output_index: 0, content_index: 0 });
     expect(client.eventsOfType('response.output_audio_transcript.done')[0]!.transcript).to.equal(GREETING);
-    const transcript = client.eventsOfType('response.output_audio_transcript.delta').map((d) => d.delta).join('');
+    const transcript = client
+      .eventsOfType('response.output_audio_transcript.delta')
+      .map((d) => d.delta)
+      .join('');
     expect(transcript).to.equal(GREETING);
 
     const recorded = session.responses[0]!;
@@ -162,7 +176,10 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
 
   it('records appended audio byte for byte and enforces the 100 ms commit minimum', async function () {
     const { client, session } = await connect();
-    await configure(client, { ...PCMU_VAD_SESSION, audio: { input: { format: { type: 'audio/pcmu' }, turn_detection: null } } });
+    await configure(client, {
+      ...PCMU_VAD_SESSION,
+      audio: { input: { format: { type: 'audio/pcmu' }, turn_detection: null } },
+    });
     const sent = Buffer.from(Array.from({ length: 50 * BYTES_PER_MS }, (_, i) => (i * 37 + 11) % 256));
     appendFrames(client, sent);
     client.send({ type: 'input_audio_buffer.commit' });
@@ -174,14 +191,18 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
     client.send({ type: 'input_audio_buffer.commit' });
     const committed = await client.waitForEvent('input_audio_buffer.committed');
     expect(session.inputAudio().equals(Buffer.concat([sent, sent, sent]))).to.equal(true);
-    expect(session.userTurns).to.deep.equal([{ item_id: committed.item_id, audio_start_ms: 0, audio_end_ms: 150, committedBy: 'client' }]);
+    expect(session.userTurns).to.deep.equal([
+      { item_id: committed.item_id, audio_start_ms: 0, audio_end_ms: 150, committedBy: 'client' },
+    ]);
     // Without turn detection a commit does not start a response.
     expect(client.eventsOfType('response.created')).to.have.length(0);
   });
 
   it('detects a spoken turn with server VAD and answers automatically', async function () {
     // A scripted call for a tool the session never declared must not happen.
-    const { client, session } = await connect({ functionCalls: [{ onTurn: 1, name: 'undeclared_tool', arguments: {} }] });
+    const { client, session } = await connect({
+      functionCalls: [{ onTurn: 1, name: 'undeclared_tool', arguments: {} }],
+    });
     const input = { ...PCMU_VAD_SESSION.audio.input, transcription: { model: 'gpt-4o-mini-transcribe' } };
     await configure(client, { ...PCMU_VAD_SESSION, audio: { ...PCMU_VAD_SESSION.audio, input } });
     const speech = await synthesizeMulaw(CALLER_SPEECH);
@@ -228,7 +249,12 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
     const truncated = await client.waitForEvent('conversation.item.truncated');
     expect(truncated).to.include({ item_id: itemId, audio_end_ms: heardMs });
 
-    client.send({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: Math.ceil(sentMs) + 1000 });
+    client.send({
+      type: 'conversation.item.truncate',
+      item_id: itemId,
+      content_index: 0,
+      audio_end_ms: Math.ceil(sentMs) + 1000,
+    });
     const error = await client.waitForEvent('error');
     expect(error.error).to.include({ type: 'invalid_request_error', param: 'audio_end_ms' });
     expect(String((error.error as Record<string, unknown>).message)).to.match(/already shorter than/);
@@ -253,22 +279,40 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
     const callDone = await client.waitForEvent('response.done', { nth: 2 });
     const output = (callDone.response as Record<string, any>).output[0];
     expect(output).to.include({ type: 'function_call', call_id: call.call_id, status: 'completed' });
-    const streamed = client.eventsOfType('response.function_call_arguments.delta').map((d) => d.delta).join('');
+    const streamed = client
+      .eventsOfType('response.function_call_arguments.delta')
+      .map((d) => d.delta)
+      .join('');
     expect(streamed).to.equal(call.arguments);
 
-    client.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: call.call_id, output: '{"ok":true}' } });
+    client.send({
+      type: 'conversation.item.create',
+      item: { type: 'function_call_output', call_id: call.call_id, output: '{"ok":true}' },
+    });
     await client.waitForEvent('conversation.item.done', { nth: 4 });
     client.send({ type: 'response.create' });
     await client.waitForEvent('response.done', { nth: 3 });
-    expect(client.eventsOfType('response.output_audio_transcript.done').at(-1)!.transcript).to.equal('You are booked for Tuesday at ten.');
+    expect(client.eventsOfType('response.output_audio_transcript.done').at(-1)!.transcript).to.equal(
+      'You are booked for Tuesday at ten.',
+    );
     expect(session.functionCallOutputs).to.have.length(1);
-    expect(session.functionCallOutputs[0]).to.include({ call_id: call.call_id, output: '{"ok":true}', matchedCall: true });
+    expect(session.functionCallOutputs[0]).to.include({
+      call_id: call.call_id,
+      output: '{"ok":true}',
+      matchedCall: true,
+    });
     expect(session.responses.map((r) => r.kind)).to.deep.equal(['audio', 'function_call', 'audio']);
   });
 
   it('speaks and calls a function in one response (sayFirst): an audio item, then the function call item', async function () {
-    const { client, session } = await connect({ functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {}, sayFirst: 'Goodbye then.' }] });
-    await configure(client, { ...PCMU_VAD_SESSION, tools: [{ ...BOOKING_TOOL, name: 'end_call' }], tool_choice: 'auto' });
+    const { client, session } = await connect({
+      functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {}, sayFirst: 'Goodbye then.' }],
+    });
+    await configure(client, {
+      ...PCMU_VAD_SESSION,
+      tools: [{ ...BOOKING_TOOL, name: 'end_call' }],
+      tool_choice: 'auto',
+    });
     client.send({ type: 'response.create' });
     await client.waitForEvent('response.done');
 
@@ -291,7 +335,10 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
       functionCalls: [{ onTurn: 0, onUserText: 'pressed 0', name: 'book_appointment', arguments: { day: 'Monday' } }],
     });
     await configure(client, { ...PCMU_VAD_SESSION, tools: [BOOKING_TOOL], tool_choice: 'auto' });
-    const userText = (text: string) => ({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } });
+    const userText = (text: string) => ({
+      type: 'conversation.item.create',
+      item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] },
+    });
     client.send(userText('The caller pressed 1 on the keypad.'));
     client.send({ type: 'response.create' });
     await client.waitForEvent('response.done');
@@ -300,13 +347,17 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
     await client.waitForEvent('response.done', { nth: 2 });
     expect(session.responses.map((r) => r.text)).to.deep.equal(['You pressed one.', '']);
     expect(session.responses[1]!.functionCall?.name).to.equal('book_appointment');
-    expect(session.textItems.map((i) => i.text)).to.deep.equal(['The caller pressed 1 on the keypad.', 'The caller pressed 0 on the keypad.']);
+    expect(session.textItems.map((i) => i.text)).to.deep.equal([
+      'The caller pressed 1 on the keypad.',
+      'The caller pressed 0 on the keypad.',
+    ]);
   });
 
   it('answers misuse with the GA error codes and keeps the session open', async function () {
     const { client, session } = await connect({ greetingText: LONG_REPLY_TEXT });
     await configure(client);
-    const codeOf = async (nth: number) => ((await client.waitForEvent('error', { nth })).error as Record<string, unknown>).code;
+    const codeOf = async (nth: number) =>
+      ((await client.waitForEvent('error', { nth })).error as Record<string, unknown>).code;
 
     client.send({ type: 'response.cancel' });
     expect(await codeOf(1)).to.equal('response_cancel_not_active');
@@ -315,7 +366,10 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
     expect(await codeOf(2)).to.equal('conversation_already_has_active_response');
     client.send({ type: 'response.cancel' });
     const cancelled = await client.waitForEvent('response.done');
-    expect((cancelled.response as Record<string, any>).status_details).to.deep.equal({ type: 'cancelled', reason: 'client_cancelled' });
+    expect((cancelled.response as Record<string, any>).status_details).to.deep.equal({
+      type: 'cancelled',
+      reason: 'client_cancelled',
+    });
     client.send({ type: 'response.audio.delta', delta: '' });
     const unknown = await client.waitForEvent('error', { nth: 3 });
     expect(unknown.error).to.include({ type: 'invalid_request_error', code: 'unknown_event' });
@@ -359,28 +413,46 @@ describe('RealtimeDouble conversation (real OpenAI SDK)', function () {
     const u2 = second.usage;
     expect(u1.input_token_details.cached_tokens, 'nothing cached on the first response').to.equal(0);
     // Audio tokens follow duration: the greeting's audio at 20 tokens/s out, the caller's at 10 tokens/s in.
-    const greetingMs = audioOf(client.eventsOfType('response.output_audio.delta').filter((d) => d.response_id === first.id)).length / BYTES_PER_MS;
+    const greetingMs =
+      audioOf(client.eventsOfType('response.output_audio.delta').filter((d) => d.response_id === first.id)).length /
+      BYTES_PER_MS;
     expect(u1.output_token_details.audio_tokens).to.equal(Math.ceil(greetingMs / OUTPUT_AUDIO_MS_PER_TOKEN));
-    expect(u2.input_token_details.audio_tokens, 'the caller turn and the greeting read back').to.be.greaterThan(u1.output_token_details.audio_tokens);
-    expect(u2.input_token_details.cached_tokens, 'the first response\'s input is cached').to.equal(u1.input_tokens);
-    expect(u2.input_token_details.cached_tokens_details).to.deep.include({ text_tokens: u1.input_token_details.text_tokens });
+    expect(u2.input_token_details.audio_tokens, 'the caller turn and the greeting read back').to.be.greaterThan(
+      u1.output_token_details.audio_tokens,
+    );
+    expect(u2.input_token_details.cached_tokens, "the first response's input is cached").to.equal(u1.input_tokens);
+    expect(u2.input_token_details.cached_tokens_details).to.deep.include({
+      text_tokens: u1.input_token_details.text_tokens,
+    });
     expect(u2.input_tokens).to.equal(u2.input_token_details.text_tokens + u2.input_token_details.audio_tokens);
     expect(u2.total_tokens).to.equal(u2.input_tokens + u2.output_tokens);
   });
 
   it('continues a replayed conversation: no second greeting, scripted transcripts go on, the items are recorded', async function () {
-    const { client, session } = await connect({ replies: ['Tuesday it is.'], inputTranscripts: ['My name is Ada.', 'Tuesday please.'] });
+    const { client, session } = await connect({
+      replies: ['Tuesday it is.'],
+      inputTranscripts: ['My name is Ada.', 'Tuesday please.'],
+    });
     const input = { ...PCMU_VAD_SESSION.audio.input, transcription: { model: 'gpt-4o-mini-transcribe' } };
     await configure(client, { ...PCMU_VAD_SESSION, audio: { ...PCMU_VAD_SESSION.audio, input } });
     // What a bridge replays into a new session: the earlier turns as text items.
-    client.send({ type: 'conversation.item.create', item: { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: GREETING }] } });
-    client.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'My name is Ada.' }] } });
+    client.send({
+      type: 'conversation.item.create',
+      item: { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: GREETING }] },
+    });
+    client.send({
+      type: 'conversation.item.create',
+      item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'My name is Ada.' }] },
+    });
     appendFrames(client, Buffer.concat([silence(300), await synthesizeMulaw(CALLER_SPEECH), silence(800)]));
 
     const transcription = await client.waitForEvent('conversation.item.input_audio_transcription.completed');
     expect(transcription.transcript, 'the second turn of the conversation').to.equal('Tuesday please.');
     await client.waitForEvent('response.done');
-    expect(session.responses.map((r) => r.text), 'no second greeting').to.deep.equal(['Tuesday it is.']);
+    expect(
+      session.responses.map((r) => r.text),
+      'no second greeting',
+    ).to.deep.equal(['Tuesday it is.']);
     expect(session.createdItems.map((i) => [i.role, i.text])).to.deep.equal([
       ['assistant', GREETING],
       ['user', 'My name is Ada.'],

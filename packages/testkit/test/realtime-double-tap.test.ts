@@ -16,7 +16,10 @@ const STAMP = 0xf5;
 const PCMU_NO_VAD_SESSION = {
   type: 'realtime',
   output_modalities: ['audio'],
-  audio: { input: { format: { type: 'audio/pcmu' }, turn_detection: null }, output: { format: { type: 'audio/pcmu' }, voice: 'alloy' } },
+  audio: {
+    input: { format: { type: 'audio/pcmu' }, turn_detection: null },
+    output: { format: { type: 'audio/pcmu' }, voice: 'alloy' },
+  },
 };
 
 describe('RealtimeDouble tap (load tests)', function () {
@@ -65,7 +68,9 @@ describe('RealtimeDouble tap (load tests)', function () {
 
     client.send({ type: 'response.create' });
     await client.waitForEvent('response.done', { timeoutMs: 10_000 });
-    const deltas = client.eventsOfType('response.output_audio.delta').map((e) => Buffer.from(String(e.delta), 'base64'));
+    const deltas = client
+      .eventsOfType('response.output_audio.delta')
+      .map((e) => Buffer.from(String(e.delta), 'base64'));
     expect(deltas.length).to.be.above(0);
     for (const delta of deltas) expect(delta[0]).to.equal(STAMP);
 

@@ -32,7 +32,10 @@ describe('RealtimeDouble connections (real OpenAI SDK)', function () {
   let clients: RealtimeTestClient[] = [];
 
   function connect(options: { apiKey?: string; headers?: Record<string, string> } = {}): RealtimeTestClient {
-    const client = connectRealtimeTestClient(double, { apiKey: options.apiKey ?? API_KEY, headers: options.headers ?? {} });
+    const client = connectRealtimeTestClient(double, {
+      apiKey: options.apiKey ?? API_KEY,
+      headers: options.headers ?? {},
+    });
     clients.push(client);
     return client;
   }
@@ -102,7 +105,10 @@ describe('RealtimeDouble connections (real OpenAI SDK)', function () {
   it('refuses a beta-shaped session.update the same way', async function () {
     const client = connect();
     await client.waitForEvent('session.created');
-    client.send({ type: 'session.update', session: { modalities: ['audio', 'text'], input_audio_format: 'g711_ulaw' } });
+    client.send({
+      type: 'session.update',
+      session: { modalities: ['audio', 'text'], input_audio_format: 'g711_ulaw' },
+    });
     const closed = await client.closed;
     expect(closed.code).to.equal(4000);
     expect(client.eventsOfType('error')[0]!.error).to.include({ code: 'beta_api_shape_disabled' });
@@ -224,9 +230,18 @@ describe('loadOrCreateTlsCertificate', function () {
       const c = await loadOrCreateTlsCertificate(${JSON.stringify(dir)});
       process.stdout.write(new (await import('node:crypto')).X509Certificate(c.cert).fingerprint256);`;
     const run = () =>
-      execFileAsync(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script]).then((r) => r.stdout);
+      execFileAsync(process.execPath, [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        script,
+      ]).then((r) => r.stdout);
     const fingerprints = await Promise.all([run(), run(), run()]);
     expect(new Set(fingerprints).size).to.equal(1);
-    expect(fingerprints[0]).to.equal(new X509Certificate(await readFile(join(dir, 'realtime-double.pem'), 'utf8')).fingerprint256);
+    expect(fingerprints[0]).to.equal(
+      new X509Certificate(await readFile(join(dir, 'realtime-double.pem'), 'utf8')).fingerprint256,
+    );
   });
 });

@@ -64,7 +64,9 @@ describe('twilio caller double parts', () => {
     });
 
     it('reads <Dial> with a bare number or a <Number> child', () => {
-      expect(parseTwiml('<Response><Dial>+15550104242</Dial><Dial><Number>+15550100000</Number></Dial></Response>')).to.deep.equal([
+      expect(
+        parseTwiml('<Response><Dial>+15550104242</Dial><Dial><Number>+15550100000</Number></Dial></Response>'),
+      ).to.deep.equal([
         { verb: 'Dial', number: '+15550104242' },
         { verb: 'Dial', number: '+15550100000' },
       ]);
@@ -104,7 +106,14 @@ describe('twilio caller double parts', () => {
         counter.stop(),
       ];
       for (const msg of msgs) expect(twilioInboundMessage.safeParse(msg).success).to.equal(true);
-      expect(msgs.slice(1).map((m) => ('sequenceNumber' in m ? m.sequenceNumber : ''))).to.deep.equal(['1', '2', '3', '4', '5', '6']);
+      expect(msgs.slice(1).map((m) => ('sequenceNumber' in m ? m.sequenceNumber : ''))).to.deep.equal([
+        '1',
+        '2',
+        '3',
+        '4',
+        '5',
+        '6',
+      ]);
       const media = msgs.filter((m) => m.event === 'media');
       expect(media.map((m) => [m.media.chunk, m.media.timestamp])).to.deep.equal([
         ['1', '0'],
@@ -119,7 +128,13 @@ describe('twilio caller double parts', () => {
       readAppMessage(typeof data === 'string' ? Buffer.from(data) : data, binary, STREAM_SID);
 
     it('accepts media, mark and clear for this stream', () => {
-      const media = read(JSON.stringify({ event: 'media', streamSid: STREAM_SID, media: { payload: Buffer.from([1, 2, 3]).toString('base64') } }));
+      const media = read(
+        JSON.stringify({
+          event: 'media',
+          streamSid: STREAM_SID,
+          media: { payload: Buffer.from([1, 2, 3]).toString('base64') },
+        }),
+      );
       expect(media.ok && media.audio).to.deep.equal(Buffer.from([1, 2, 3]));
       expect(read(JSON.stringify({ event: 'mark', streamSid: STREAM_SID, mark: { name: 'a' } })).ok).to.equal(true);
       expect(read(JSON.stringify({ event: 'clear', streamSid: STREAM_SID })).ok).to.equal(true);
@@ -147,7 +162,10 @@ describe('twilio caller double parts', () => {
     beforeEach(() => {
       now = 1000;
       echoed = [];
-      playback = new PhonePlayback((mark) => echoed.push({ ...mark }), () => now);
+      playback = new PhonePlayback(
+        (mark) => echoed.push({ ...mark }),
+        () => now,
+      );
     });
     afterEach(() => playback.stop());
 
@@ -241,7 +259,9 @@ describe('twilio caller double parts', () => {
         { startMs: 1, bytes: Buffer.from([1, 2]) },
         { startMs: 2, bytes: Buffer.from([3]) },
       ]);
-      expect([...audio]).to.deep.equal([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 3]);
+      expect([...audio]).to.deep.equal([
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 3,
+      ]);
     });
   });
 });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import twilio from 'twilio';
-import type { WebSocket} from 'ws';
+import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import {
   FRAME_BYTES,
@@ -164,10 +164,16 @@ class FakeApp {
     req.on('end', () => {
       const params = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString()));
       const signature = String(req.headers['x-twilio-signature'] ?? '');
-      const record = { params, signature, valid: twilio.validateRequest(AUTH_TOKEN, signature, PUBLIC_HTTP_ORIGIN + req.url, params) };
+      const record = {
+        params,
+        signature,
+        valid: twilio.validateRequest(AUTH_TOKEN, signature, PUBLIC_HTTP_ORIGIN + req.url, params),
+      };
       if (req.url === ACTION_PATH) {
         this.actions.push(record);
-        const answer = this.actionAnswers[Math.min(this.actions.length, this.actionAnswers.length) - 1] ?? '<Response><Hangup/></Response>';
+        const answer =
+          this.actionAnswers[Math.min(this.actions.length, this.actionAnswers.length) - 1] ??
+          '<Response><Hangup/></Response>';
         res.writeHead(200, { 'Content-Type': 'text/xml' }).end(answer);
         return;
       }
@@ -246,9 +252,16 @@ describe('twilio caller double', function () {
       expect(summary.streamSid).to.match(/^MZ[0-9a-f]{32}$/);
       const tampered = { ...hook.params, From: '+15559999999' };
       expect(twilio.validateRequest(AUTH_TOKEN, hook.signature, PUBLIC_WEBHOOK_URL, tampered)).to.equal(false);
-      expect(twilio.validateRequest(AUTH_TOKEN, hook.signature, `http://${app.localOrigin}${VOICE_PATH}`, hook.params)).to.equal(false);
+      expect(
+        twilio.validateRequest(AUTH_TOKEN, hook.signature, `http://${app.localOrigin}${VOICE_PATH}`, hook.params),
+      ).to.equal(false);
       expect(summary.endedBy).to.equal('twiml-hangup');
-      expect(summary.spokenByTwilio).to.deep.include({ verb: 'Say', text: 'Hello there', callMs: summary.spokenByTwilio[0]!.callMs, phase: 'before-stream' });
+      expect(summary.spokenByTwilio).to.deep.include({
+        verb: 'Say',
+        text: 'Hello there',
+        callMs: summary.spokenByTwilio[0]!.callMs,
+        phase: 'before-stream',
+      });
     });
 
     it('plays the application error when the webhook fails or answers bad TwiML', async () => {
@@ -417,9 +430,13 @@ describe('twilio caller double', function () {
     });
 
     it('stamps frames through a shared clock for many concurrent calls', async () => {
-      const clock = new FrameClock({ onFrame: (frame) => Buffer.concat([Buffer.from([frame.chunk & 0xff]), frame.payload.subarray(1)]) });
+      const clock = new FrameClock({
+        onFrame: (frame) => Buffer.concat([Buffer.from([frame.chunk & 0xff]), frame.payload.subarray(1)]),
+      });
       const many = Array.from({ length: 20 }, () => call({ clock }));
-      await waitFor(() => app.streams.length === 20 && app.streams.every((s) => s.of('media').length >= 10), { message: '20 streams' });
+      await waitFor(() => app.streams.length === 20 && app.streams.every((s) => s.of('media').length >= 10), {
+        message: '20 streams',
+      });
       expect(clock.listenerCount).to.equal(20);
       for (const stream of app.streams) {
         const first = Buffer.from(stream.of('media')[2]!.msg.media.payload, 'base64');
@@ -561,7 +578,13 @@ describe('twilio caller double', function () {
       expect(app.actions, 'one post per stream end').to.have.length(2);
       for (const post of app.actions) {
         expect(post.valid, 'signed like a webhook').to.equal(true);
-        expect(post.params).to.include({ CallSid: placed.callSid, From: '+15550001111', To: '+15550002222', CallStatus: 'in-progress', Direction: 'inbound' });
+        expect(post.params).to.include({
+          CallSid: placed.callSid,
+          From: '+15550001111',
+          To: '+15550002222',
+          CallStatus: 'in-progress',
+          Direction: 'inbound',
+        });
         expect(post.params.AccountSid).to.match(/^AC/);
       }
       expect(summary.streams).to.equal(2);

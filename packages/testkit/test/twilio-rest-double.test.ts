@@ -57,9 +57,17 @@ describe('twilio REST double: placing calls', function () {
       req.on('end', () => {
         const params = Object.fromEntries(new URLSearchParams(body));
         const path = req.url ?? '';
-        const signedOk = twilio.validateRequest(AUTH_TOKEN, String(req.headers['x-twilio-signature']), PUBLIC + path, params);
+        const signedOk = twilio.validateRequest(
+          AUTH_TOKEN,
+          String(req.headers['x-twilio-signature']),
+          PUBLIC + path,
+          params,
+        );
         received.push({ path, params, signedOk });
-        if (path === '/voice') res.writeHead(200, { 'content-type': 'text/xml' }).end('<Response><Say>Hello from the app</Say><Hangup/></Response>');
+        if (path === '/voice')
+          res
+            .writeHead(200, { 'content-type': 'text/xml' })
+            .end('<Response><Say>Hello from the app</Say><Hangup/></Response>');
         else res.writeHead(204).end();
       });
     });
@@ -99,7 +107,9 @@ describe('twilio REST double: placing calls', function () {
       ...overrides,
     });
 
-  async function refusal(overrides: Record<string, unknown>): Promise<{ status: number; code: number | undefined; message: string }> {
+  async function refusal(
+    overrides: Record<string, unknown>,
+  ): Promise<{ status: number; code: number | undefined; message: string }> {
     try {
       await create(overrides);
     } catch (err) {
@@ -112,7 +122,9 @@ describe('twilio REST double: placing calls', function () {
 
   it("refuses what Twilio refuses, with Twilio's codes", async () => {
     expect(await refusal({ to: '5551234' })).to.deep.include({ status: 400, code: 21211 });
-    expect((await refusal({ to: '+1555 123' })).message).to.include("'To' number +1555 123 is not a valid phone number");
+    expect((await refusal({ to: '+1555 123' })).message).to.include(
+      "'To' number +1555 123 is not a valid phone number",
+    );
     expect(await refusal({ from: '+15557654321' })).to.deep.include({ status: 400, code: 21210 });
     expect(await refusal({ from: 'Acme' })).to.deep.include({ code: 21212 });
     expect(await refusal({ url: 'ftp://nope' })).to.deep.include({ code: 21205 });
@@ -138,8 +150,13 @@ describe('twilio REST double: placing calls', function () {
     expect(await rest.outboundCalls.get(call.sid)!.done).to.equal('busy');
     const statuses = received.filter((r) => r.path === '/status');
     expect(statuses.map((r) => r.params.CallStatus)).to.deep.equal(['queued', 'ringing', 'busy']);
-    expect(statuses.every((r) => r.signedOk && r.params.CallSid === call.sid && r.params.Direction === 'outbound-api')).to.equal(true);
-    expect(received.some((r) => r.path === '/voice'), 'no answer, no webhook').to.equal(false);
+    expect(
+      statuses.every((r) => r.signedOk && r.params.CallSid === call.sid && r.params.Direction === 'outbound-api'),
+    ).to.equal(true);
+    expect(
+      received.some((r) => r.path === '/voice'),
+      'no answer, no webhook',
+    ).to.equal(false);
   });
 
   it('posts the answer as an outbound-api voice webhook from the business number, then completed with a duration', async () => {
@@ -168,6 +185,8 @@ describe('twilio REST double: placing calls', function () {
     }
     await client.calls(call.sid).update({ status: 'completed' });
     expect(await rest.outboundCalls.get(call.sid)!.done).to.equal('canceled');
-    await waitFor(() => received.some((r) => r.params.CallStatus === 'canceled'), { message: 'canceled status callback' });
+    await waitFor(() => received.some((r) => r.params.CallStatus === 'canceled'), {
+      message: 'canceled status callback',
+    });
   });
 });

@@ -57,20 +57,44 @@ export interface LocalServices {
 
 const EXIT_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-export async function ensureLocalServices(env: NodeJS.ProcessEnv, options: LocalServicesOptions = {}): Promise<LocalServices> {
+export async function ensureLocalServices(
+  env: NodeJS.ProcessEnv,
+  options: LocalServicesOptions = {},
+): Promise<LocalServices> {
   const defaults = options.defaults ?? { redisUrl: DEFAULT_REDIS_URL, databaseUrl: DEFAULT_DATABASE_URL };
   const begin = performance.now();
-  const needRedis = await needsStarting('REDIS_URL', env.REDIS_CLUSTER_NODES ? undefined : env.REDIS_URL, defaults.redisUrl, LOCAL_SERVICES_DEFAULTS.redisPort, !!env.REDIS_CLUSTER_NODES);
-  const needPostgres = await needsStarting('DATABASE_URL', env.DATABASE_URL, defaults.databaseUrl, LOCAL_SERVICES_DEFAULTS.postgresPort, false);
+  const needRedis = await needsStarting(
+    'REDIS_URL',
+    env.REDIS_CLUSTER_NODES ? undefined : env.REDIS_URL,
+    defaults.redisUrl,
+    LOCAL_SERVICES_DEFAULTS.redisPort,
+    !!env.REDIS_CLUSTER_NODES,
+  );
+  const needPostgres = await needsStarting(
+    'DATABASE_URL',
+    env.DATABASE_URL,
+    defaults.databaseUrl,
+    LOCAL_SERVICES_DEFAULTS.postgresPort,
+    false,
+  );
   const redisUrl = env.REDIS_CLUSTER_NODES ? undefined : env.REDIS_URL || defaults.redisUrl;
   const databaseUrl = env.DATABASE_URL || defaults.databaseUrl;
   if (!needRedis && !needPostgres) {
-    return { env: { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl }, started: [], summary: undefined, dir: undefined, startupMs: 0, stop: async () => undefined };
+    return {
+      env: { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl },
+      started: [],
+      summary: undefined,
+      dir: undefined,
+      startupMs: 0,
+      stop: async () => undefined,
+    };
   }
 
   const redisServer = needRedis ? findOnPath('redis-server', options.pathEnv ?? env.PATH) : undefined;
   if (needRedis && !redisServer) {
-    throw new LocalServiceError(`nothing answers at ${defaults.redisUrl} and there is no redis-server on PATH: ${REDIS_INSTALL_HINT}`);
+    throw new LocalServiceError(
+      `nothing answers at ${defaults.redisUrl} and there is no redis-server on PATH: ${REDIS_INSTALL_HINT}`,
+    );
   }
   const root = mkdtempSync(join(tmpdir(), 'voice-local-services-'));
   const running: LocalProcess[] = [];
@@ -105,12 +129,20 @@ export async function ensureLocalServices(env: NodeJS.ProcessEnv, options: Local
  * True when the variable is unset and nothing answers at the default. A set
  * variable that does not answer throws: it is never replaced behind the user's back.
  */
-async function needsStarting(variable: string, value: string | undefined, defaultUrl: string, defaultPort: number, setElsewhere: boolean): Promise<boolean> {
+async function needsStarting(
+  variable: string,
+  value: string | undefined,
+  defaultUrl: string,
+  defaultPort: number,
+  setElsewhere: boolean,
+): Promise<boolean> {
   if (setElsewhere) return false;
   const { host, port } = hostAndPort(value || defaultUrl, defaultPort);
   const answers = await tcpAnswers(host, port, LOCAL_SERVICES_DEFAULTS.probeTimeoutMs);
   if (value && !answers) {
-    throw new LocalServiceError(`${variable} is set but nothing answers at ${host}:${port}; nothing is started in its place (start it, or unset ${variable} to have one started for this run)`);
+    throw new LocalServiceError(
+      `${variable} is set but nothing answers at ${host}:${port}; nothing is started in its place (start it, or unset ${variable} to have one started for this run)`,
+    );
   }
   return !value && !answers;
 }

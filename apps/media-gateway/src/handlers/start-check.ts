@@ -29,7 +29,8 @@ if not stored then return -1 end
 if stored == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
 return 0`;
 
-export type StartCheck = { ok: true; meta: CallMeta | undefined; owner: string | null } | { ok: false; reason: StartRefusal };
+export type StartCheck =
+  { ok: true; meta: CallMeta | undefined; owner: string | null } | { ok: false; reason: StartRefusal };
 
 export async function checkStart(session: MediaSession, message: TwilioStartMessage): Promise<StartCheck> {
   const { callSid, customParameters } = message.start;

@@ -30,7 +30,13 @@ export async function onStart(session: MediaSession, message: TwilioStartMessage
   else refuse(session, message, check.reason);
 }
 
-function accept(session: MediaSession, message: TwilioStartMessage, receivedAt: number, meta: CallMeta | undefined, owner: string | null): void {
+function accept(
+  session: MediaSession,
+  message: TwilioStartMessage,
+  receivedAt: number,
+  meta: CallMeta | undefined,
+  owner: string | null,
+): void {
   const { ctx } = session;
   const { callSid, streamSid } = message.start;
   session.bindCall(callSid, streamSid);
@@ -59,11 +65,17 @@ function accept(session: MediaSession, message: TwilioStartMessage, receivedAt: 
   ctx.pending.track(
     ctx.calls
       .markStreamStarted(callSid, { at: new Date(receivedAt), gatewayInstance: ctx.config.instanceId })
-      .catch((err: unknown) => log.error('calls row update failed', { step: 'markStreamStarted', ...errorFields(err) })),
+      .catch((err: unknown) =>
+        log.error('calls row update failed', { step: 'markStreamStarted', ...errorFields(err) }),
+      ),
   );
   ctx.metrics.streamsStarted.inc();
   session.acceptStream(stream, bridgeCall);
-  ctx.pending.track(bridgeCall.connect(owner).catch((err: unknown) => log.error('attaching the call to a bridge failed', errorFields(err))));
+  ctx.pending.track(
+    bridgeCall
+      .connect(owner)
+      .catch((err: unknown) => log.error('attaching the call to a bridge failed', errorFields(err))),
+  );
 }
 
 function refuse(session: MediaSession, message: TwilioStartMessage, reason: StartRefusal): void {
@@ -77,7 +89,11 @@ function refuse(session: MediaSession, message: TwilioStartMessage, reason: Star
     // add its checkpoints to a real call.
     session.checkpoints.discard();
     session.bindCall(session.pathCallSid ?? callSid, streamSid);
-    session.checkpoints.record('stream.rejected', { reason, stream_sid: streamSid, start_call_sid: callSid, remote: session.remote }, 'warn');
+    session.checkpoints.record(
+      'stream.rejected',
+      { reason, stream_sid: streamSid, start_call_sid: callSid, remote: session.remote },
+      'warn',
+    );
   }
   const code = reason === 'token_check_failed' ? CLOSE.internalError : CLOSE.policy;
   session.rejectStart(code, reason);

@@ -9,7 +9,14 @@
  */
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { dialMediaLink, linkObserver, type AttachRecord, type BridgeRecord, type GatewaySideLink, type LinkMetrics } from '@voice/media-link';
+import {
+  dialMediaLink,
+  linkObserver,
+  type AttachRecord,
+  type BridgeRecord,
+  type GatewaySideLink,
+  type LinkMetrics,
+} from '@voice/media-link';
 import { hasRoom, type BridgeInfo, type BridgeRegistry } from '@voice/redis';
 import type { GatewayConfig } from '../config.js';
 
@@ -65,7 +72,8 @@ export class BridgeLinks {
    * registry read. A bridge not linked yet cannot answer this gateway's claim, so it does not count.
    */
   anyRoom(): boolean {
-    for (const info of this.known.values()) if (hasRoom(info) && this.links.get(info.instance)?.link.isOpen) return true;
+    for (const info of this.known.values())
+      if (hasRoom(info) && this.links.get(info.instance)?.link.isOpen) return true;
     return false;
   }
 
@@ -79,7 +87,6 @@ export class BridgeLinks {
     await this.poll({ ignoreBackoff: true });
     return this.anyRoom();
   }
-
 
   /** The link to `bridge`, dialing it now if the registry knows it and no link is up. */
   async linkTo(bridge: string): Promise<GatewaySideLink | undefined> {
@@ -95,7 +102,11 @@ export class BridgeLinks {
   }
 
   /** Asks `link`'s bridge to take the call on a new channel; resolves with its answer. */
-  attach(link: GatewaySideLink, record: Omit<AttachRecord, 't' | 'ch'>, handler: ChannelHandler): Promise<{ outcome: AttachOutcome; ch: number }> {
+  attach(
+    link: GatewaySideLink,
+    record: Omit<AttachRecord, 't' | 'ch'>,
+    handler: ChannelHandler,
+  ): Promise<{ outcome: AttachOutcome; ch: number }> {
     const state = this.links.get(link.peer);
     const ch = ++this.nextChannel;
     if (!state || state.link !== link || !link.isOpen) return Promise.resolve({ outcome: 'no_link', ch });
@@ -141,8 +152,11 @@ export class BridgeLinks {
         const live = await this.registry.live();
         this.known = new Map(live.map((info) => [info.instance, info]));
         const now = Date.now();
-        const backedOff = (info: BridgeInfo) => !opts.ignoreBackoff && now - (this.failedAt.get(info.instance) ?? 0) < this.config.redialBackoffMs;
-        const toDial = live.filter((info) => !this.links.has(info.instance) && !backedOff(info) && (!opts.ignoreBackoff || hasRoom(info)));
+        const backedOff = (info: BridgeInfo) =>
+          !opts.ignoreBackoff && now - (this.failedAt.get(info.instance) ?? 0) < this.config.redialBackoffMs;
+        const toDial = live.filter(
+          (info) => !this.links.has(info.instance) && !backedOff(info) && (!opts.ignoreBackoff || hasRoom(info)),
+        );
         await Promise.all(toDial.map((info) => this.dial(info)));
       } catch (err) {
         this.logger.error('bridge registry read failed', errorFields(err));
@@ -175,14 +189,21 @@ export class BridgeLinks {
           // The address one bridge published reaches another (a shared DNS name behind several
           // replicas): keeping it would route that bridge's calls to the wrong process.
           link.close('wrong_peer');
-          throw new Error(`MEDIA_LINK_HOST ${info.linkHost}:${info.linkPort} of bridge ${info.instance} reaches bridge ${link.peer}: give each bridge an address of its own`);
+          throw new Error(
+            `MEDIA_LINK_HOST ${info.linkHost}:${info.linkPort} of bridge ${info.instance} reaches bridge ${link.peer}: give each bridge an address of its own`,
+          );
         }
         this.failedAt.delete(info.instance);
         return this.adopt(link);
       } catch (err) {
         this.failedAt.set(info.instance, Date.now());
         this.metrics.dialFailures.inc();
-        this.logger.warn('media link dial failed', { bridge: info.instance, host: info.linkHost, port: info.linkPort, ...errorFields(err) });
+        this.logger.warn('media link dial failed', {
+          bridge: info.instance,
+          host: info.linkHost,
+          port: info.linkPort,
+          ...errorFields(err),
+        });
         return undefined;
       } finally {
         this.dialing.delete(info.instance);
@@ -223,7 +244,12 @@ export class BridgeLinks {
     this.metrics.linksClosed.inc({ reason });
     const handlers = [...state.channels.values()];
     state.channels.clear();
-    if (handlers.length > 0) this.logger.warn('media link to bridge lost with calls on it', { bridge: state.link.peer, reason, calls: handlers.length });
+    if (handlers.length > 0)
+      this.logger.warn('media link to bridge lost with calls on it', {
+        bridge: state.link.peer,
+        reason,
+        calls: handlers.length,
+      });
     for (const handler of handlers) handler.bridgeLost(state.link.peer, reason);
     // A bridge that is still alive is dialed again at the next poll (or at once, by ensureRoom()).
   }

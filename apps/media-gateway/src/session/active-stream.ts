@@ -62,7 +62,11 @@ export class ActiveStream {
     private readonly deps: StreamDeps,
   ) {
     this.hold = new HoldLoop(
-      { playHold: () => this.playClip('hold'), queuedMs: () => this.playout.remainingMs(Date.now()), clear: () => this.clear() },
+      {
+        playHold: () => this.playClip('hold'),
+        queuedMs: () => this.playout.remainingMs(Date.now()),
+        clear: () => this.clear(),
+      },
       deps.holdGapMs,
     );
   }
@@ -98,7 +102,8 @@ export class ActiveStream {
     const held = this.held;
     this.held = [];
     for (const record of held) attachment.link.send({ ...record, ch: attachment.ch } as GatewayRecord);
-    if (this.heldDropped > 0) this.log.warn('caller audio dropped while no bridge was attached', { dropped: this.heldDropped });
+    if (this.heldDropped > 0)
+      this.log.warn('caller audio dropped while no bridge was attached', { dropped: this.heldDropped });
     this.heldDropped = 0;
     return held.length;
   }

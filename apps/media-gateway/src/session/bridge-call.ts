@@ -98,7 +98,9 @@ export class BridgeCall implements ChannelHandler {
     checkpoints.record('call.orphaned', { previous_owner: bridge, link_reason: reason }, 'warn');
     // The caller hears "one moment please", repeated, while another bridge takes over (until its model speaks).
     this.stream.hold.start();
-    void this.connect(null, bridge).catch((err: unknown) => this.session.log.error('call hand-over failed', errorFields(err)));
+    void this.connect(null, bridge).catch((err: unknown) =>
+      this.session.log.error('call hand-over failed', errorFields(err)),
+    );
   }
 
   /**
@@ -152,14 +154,27 @@ export class BridgeCall implements ChannelHandler {
     }
     const held = stream.attach({ link, ch, owner });
     this.phase = 'attached';
-    checkpoints.record('link.attached', { bridge: owner, via, attach_ms: Date.now() - stream.startReceivedAt, held_records: held });
+    checkpoints.record('link.attached', {
+      bridge: owner,
+      via,
+      attach_ms: Date.now() - stream.startReceivedAt,
+      held_records: held,
+    });
     return true;
   }
 
   private attachFields(handover: Handover | undefined) {
     const { stream, facts } = this;
     const { instanceId } = this.session.ctx.config;
-    return { call: stream.callSid, streamSid: facts.streamSid, gateway: instanceId, startedAt: stream.startReceivedAt, acceptedAt: facts.acceptedAt, params: facts.params, handover };
+    return {
+      call: stream.callSid,
+      streamSid: facts.streamSid,
+      gateway: instanceId,
+      startedAt: stream.startReceivedAt,
+      acceptedAt: facts.acceptedAt,
+      params: facts.params,
+      handover,
+    };
   }
 
   /**
@@ -206,7 +221,12 @@ export class BridgeCall implements ChannelHandler {
       ctx.links.release(from.link, from.ch);
       from.link.send(this.stopFor('handed_over'));
       this.handover = handover;
-      checkpoints.record('link.attached', { bridge: owner, via: 'handover', attach_ms: Date.now() - this.stream.startReceivedAt, move_ms: Date.now() - handover.at });
+      checkpoints.record('link.attached', {
+        bridge: owner,
+        via: 'handover',
+        attach_ms: Date.now() - this.stream.startReceivedAt,
+        move_ms: Date.now() - handover.at,
+      });
     } finally {
       this.moving = false;
     }
@@ -214,12 +234,28 @@ export class BridgeCall implements ChannelHandler {
 
   private stopFor(reason: string): StopRecord {
     const { stream } = this;
-    return { t: 'stop', call: stream.callSid, reason, rx: stream.rx, tx: stream.tx, txBytes: stream.txBytes, firstAudioAt: stream.firstAudioAt, endedAt: Date.now(), invalidMessages: 0 };
+    return {
+      t: 'stop',
+      call: stream.callSid,
+      reason,
+      rx: stream.rx,
+      tx: stream.tx,
+      txBytes: stream.txBytes,
+      firstAudioAt: stream.firstAudioAt,
+      endedAt: Date.now(),
+      invalidMessages: 0,
+    };
   }
 
   private publishClaim(previousOwner: string | undefined): void {
     const { ctx, log } = this.session;
-    const claim = encodeClaim({ callSid: this.stream.callSid, reason: 'started', at: Date.now(), gateway: ctx.config.instanceId, previousOwner });
+    const claim = encodeClaim({
+      callSid: this.stream.callSid,
+      reason: 'started',
+      at: Date.now(),
+      gateway: ctx.config.instanceId,
+      previousOwner,
+    });
     ctx.redis
       .xadd(ctx.keys.callClaims, 'MAXLEN', '~', String(CLAIM_STREAM_MAXLEN), '*', ...claim)
       .catch((err: unknown) => log.error('call claim publish failed', errorFields(err)));

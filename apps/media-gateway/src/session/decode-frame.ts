@@ -50,9 +50,11 @@ function asMediaMessage(raw: Record<string, unknown>): TwilioMediaMessage | unde
   if (typeof media !== 'object' || media === null) return undefined;
   const { sequenceNumber, streamSid } = raw;
   const { track, chunk, timestamp, payload } = media;
-  if (typeof sequenceNumber !== 'string' || !DIGITS.test(sequenceNumber) || typeof streamSid !== 'string') return undefined;
+  if (typeof sequenceNumber !== 'string' || !DIGITS.test(sequenceNumber) || typeof streamSid !== 'string')
+    return undefined;
   if (typeof track !== 'string' || typeof payload !== 'string') return undefined;
-  if (typeof chunk !== 'string' || !DIGITS.test(chunk) || typeof timestamp !== 'string' || !DIGITS.test(timestamp)) return undefined;
+  if (typeof chunk !== 'string' || !DIGITS.test(chunk) || typeof timestamp !== 'string' || !DIGITS.test(timestamp))
+    return undefined;
   return { event: 'media', sequenceNumber, streamSid, media: { track, chunk, timestamp, payload } };
 }
 

@@ -22,8 +22,17 @@ export interface UnownedEnd {
   metrics: Record<string, string | number>;
 }
 
-export async function finishUnownedCall(ctx: GatewayContext, checkpoints: CallCheckpoints, log: Logger, end: UnownedEnd): Promise<void> {
-  checkpoints.record('call.ended', { end_reason: end.endReason, rx: end.rx, tx: end.tx, is_ghost: false, duration_ms: end.durationMs }, 'warn');
+export async function finishUnownedCall(
+  ctx: GatewayContext,
+  checkpoints: CallCheckpoints,
+  log: Logger,
+  end: UnownedEnd,
+): Promise<void> {
+  checkpoints.record(
+    'call.ended',
+    { end_reason: end.endReason, rx: end.rx, tx: end.tx, is_ghost: false, duration_ms: end.durationMs },
+    'warn',
+  );
   const { meta } = end;
   try {
     await ctx.calls.recordEnded(end.callSid, {
@@ -45,6 +54,8 @@ export async function finishUnownedCall(ctx: GatewayContext, checkpoints: CallCh
   } catch (err) {
     log.error('calls row update failed', { step: 'recordEnded', ...errorFields(err) });
   }
-  await ctx.redis.del(...transientCallKeys(end.callSid)).catch((err: unknown) => log.error('call key cleanup failed', errorFields(err)));
+  await ctx.redis
+    .del(...transientCallKeys(end.callSid))
+    .catch((err: unknown) => log.error('call key cleanup failed', errorFields(err)));
   await checkpoints.settled();
 }

@@ -217,7 +217,12 @@ export class MediaSession implements NoStartSocket {
     if (this.phase === 'streaming' && stream && this.bridgeCall?.handOver('gateway_shutdown')) {
       this.phase = 'ended';
       stream.hold.stop(false);
-      this.checkpoints.record('stream.stopped', { reason: 'gateway_shutdown', rx: stream.rx, tx: stream.tx, handed_over: true });
+      this.checkpoints.record('stream.stopped', {
+        reason: 'gateway_shutdown',
+        rx: stream.rx,
+        tx: stream.tx,
+        handed_over: true,
+      });
       this.closeSocket(CLOSE.goingAway, 'gateway_shutdown');
     } else if (this.hasStream) this.endCall('gateway_shutdown', CLOSE.goingAway);
     else this.closeSocket(CLOSE.goingAway, 'gateway_shutdown');

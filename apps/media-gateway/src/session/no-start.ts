@@ -92,7 +92,18 @@ async function tellWarmOwner(socket: NoStartSocket, callSid: string, endedAt: nu
     const owner = await ctx.redis.get(callKeys.owner(callSid));
     if (!owner) return false;
     const link = await ctx.links.linkTo(owner);
-    return link?.send({ t: 'stop', call: callSid, reason: 'no_start', rx: 0, tx: 0, txBytes: 0, endedAt, invalidMessages: 0 }) ?? false;
+    return (
+      link?.send({
+        t: 'stop',
+        call: callSid,
+        reason: 'no_start',
+        rx: 0,
+        tx: 0,
+        txBytes: 0,
+        endedAt,
+        invalidMessages: 0,
+      }) ?? false
+    );
   } catch (err) {
     log.error('warm owner could not be told', errorFields(err));
     return false;

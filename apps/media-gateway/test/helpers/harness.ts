@@ -8,7 +8,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { createCallRepository, prepareTestDatabase, seedDemoBusiness, uniqueCallSid, DEMO_BUSINESS_ID } from '@voice/db';
+import {
+  createCallRepository,
+  prepareTestDatabase,
+  seedDemoBusiness,
+  uniqueCallSid,
+  DEMO_BUSINESS_ID,
+} from '@voice/db';
 import type { Call, TestDatabase } from '@voice/db';
 import type { GatewayRecord } from '@voice/media-link';
 import { callKeys, decodeClaim, readTimeline, sharedKeys, writeCallMeta } from '@voice/redis';
@@ -58,7 +64,12 @@ export class GatewayHarness {
     this.bridges = [bridge];
   }
 
-  static async start(knex: Knex, databaseUrl: string, env: Record<string, string> = {}, bridgeSetup: BridgeSetup = {}): Promise<GatewayHarness> {
+  static async start(
+    knex: Knex,
+    databaseUrl: string,
+    env: Record<string, string> = {},
+    bridgeSetup: BridgeSetup = {},
+  ): Promise<GatewayHarness> {
     const suffix = randomUUID().slice(0, 8);
     const config = loadGatewayConfig({
       GATEWAY_PORT: '0',
@@ -183,8 +194,9 @@ export class GatewayHarness {
 
   /** Waits for the `count`th `event` on the call's timeline and returns it. */
   async waitForEvent(callSid: string, event: TimelineEventName, count = 1): Promise<TimelineEntry> {
-    return waitFor(`${event} #${count} on the timeline of ${callSid}`, async () =>
-      (await this.timeline(callSid)).filter((e) => e.event === event)[count - 1],
+    return waitFor(
+      `${event} #${count} on the timeline of ${callSid}`,
+      async () => (await this.timeline(callSid)).filter((e) => e.event === event)[count - 1],
     );
   }
 
@@ -239,7 +251,9 @@ export class GatewayHarness {
  * The hooks every gateway test file needs: the test database for the file,
  * and the gateway (with its TestBridge) a test started, cleaned up after each test.
  */
-export function useGatewayHarness(): { start(env?: Record<string, string>, bridge?: BridgeSetup): Promise<GatewayHarness> } {
+export function useGatewayHarness(): {
+  start(env?: Record<string, string>, bridge?: BridgeSetup): Promise<GatewayHarness>;
+} {
   let db: TestDatabase;
   let started: GatewayHarness | undefined;
   before(async () => {

@@ -280,6 +280,9 @@ export class TestBridge {
 }
 
 /** Model audio as a bridge sends it to the caller. */
-export function agentAudio(payload: string, extra: { greeting?: boolean; markBefore?: string; markAfter?: string } = {}): ToCallerRecord {
+export function agentAudio(
+  payload: string,
+  extra: { greeting?: boolean; markBefore?: string; markAfter?: string } = {},
+): ToCallerRecord {
   return { t: 'media', payload, at: preciseNow(), greeting: extra.greeting ?? false, ...extra };
 }

@@ -19,7 +19,11 @@ export async function waitFor<T>(
       found = value;
       return true;
     },
-    { timeoutMs: opts.timeoutMs ?? WAIT_DEFAULTS.timeoutMs, intervalMs: opts.intervalMs ?? WAIT_DEFAULTS.intervalMs, message: what },
+    {
+      timeoutMs: opts.timeoutMs ?? WAIT_DEFAULTS.timeoutMs,
+      intervalMs: opts.intervalMs ?? WAIT_DEFAULTS.intervalMs,
+      message: what,
+    },
   );
   return found as T;
 }

@@ -58,7 +58,9 @@ describe('media gateway clips', () => {
     );
     expect(err).to.be.instanceOf(ConfigError);
     expect(err).to.have.property('variable', 'CLIPS_DIR');
-    expect((err as Error).message).to.include(`fallback${CLIP_FILE_EXTENSION}`).and.include('render-clips');
+    expect((err as Error).message)
+      .to.include(`fallback${CLIP_FILE_EXTENSION}`)
+      .and.include('render-clips');
   });
 
   it('fails with a ConfigError when a clip is empty', async () => {

@@ -67,7 +67,10 @@ describe('media gateway config', () => {
   });
 
   it('names MEDIA_LINK_SECRET when it is missing or too short to be a secret', () => {
-    for (const env of [{ ...required, MEDIA_LINK_SECRET: undefined }, { ...required, MEDIA_LINK_SECRET: 'short' }]) {
+    for (const env of [
+      { ...required, MEDIA_LINK_SECRET: undefined },
+      { ...required, MEDIA_LINK_SECRET: 'short' },
+    ]) {
       expect(() => loadGatewayConfig(env))
         .to.throw(ConfigError)
         .with.property('variable', 'MEDIA_LINK_SECRET');

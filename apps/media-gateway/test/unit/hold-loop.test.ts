@@ -100,7 +100,10 @@ describe('media gateway: hold loop scheduling', () => {
       expect(Math.max(...silences)).to.be.lessThan(MAX_SILENCE_MS);
       // Back to back with the gap: as many plays as fit, none overlapping.
       expect(loop.plays).to.equal(Math.ceil(30_000 / (clipMs + DEFAULTS.holdAudioGapMs)));
-      expect(silences.every((s) => s >= 0), 'no overlap').to.equal(true);
+      expect(
+        silences.every((s) => s >= 0),
+        'no overlap',
+      ).to.equal(true);
     });
   }
 

@@ -59,7 +59,10 @@ export type AgentControlOutcome = 'hung_up' | 'redirected' | 'cancelled' | 'refu
 const STREAM_CLOSE_REASON = 'agent_end_call';
 
 const ALREADY_ENDING = JSON.stringify({ error: 'the call is already ending; say nothing more' });
-const TRANSFER_UNAVAILABLE = JSON.stringify({ transferred: false, error: 'transfers are not available right now; apologise and offer to take a message' });
+const TRANSFER_UNAVAILABLE = JSON.stringify({
+  transferred: false,
+  error: 'transfers are not available right now; apologise and offer to take a message',
+});
 const TRANSFER_FAILED_NOTE = 'The transfer to a person failed. Apologise to the caller and offer to take a message.';
 
 /** The response that speaks the closing line, and what the caller has heard of it. */
@@ -202,7 +205,12 @@ export class AgentControl {
     void this.act();
   }
 
-  private record(event: 'agent.hangup' | 'agent.transfer', outcome: AgentControlOutcome, fields: TimelineFields, level?: 'warn' | 'error'): Promise<void> {
+  private record(
+    event: 'agent.hangup' | 'agent.transfer',
+    outcome: AgentControlOutcome,
+    fields: TimelineFields,
+    level?: 'warn' | 'error',
+  ): Promise<void> {
     return this.deps.tl.record(event, { outcome, ...fields }, level);
   }
 
@@ -211,7 +219,11 @@ export class AgentControl {
     if (!line || this.acted) return;
     this.acted = true;
     this.line = undefined;
-    const heard = { line_ms: Math.round(line.audioMs), heard_wait_ms: line.doneAt === undefined ? undefined : Date.now() - line.doneAt, reason: line.reason };
+    const heard = {
+      line_ms: Math.round(line.audioMs),
+      heard_wait_ms: line.doneAt === undefined ? undefined : Date.now() - line.doneAt,
+      reason: line.reason,
+    };
     if (line.action.kind === 'end_call') await this.hangUp(heard);
     else await this.transfer(line.action.to, heard);
   }
@@ -223,7 +235,11 @@ export class AgentControl {
       try {
         const started = performance.now();
         await deps.callControl.hangup(deps.tl.callSid);
-        await this.record('agent.hangup', 'hung_up', { via: 'rest', rest_ms: Math.round(performance.now() - started), ...fields });
+        await this.record('agent.hangup', 'hung_up', {
+          via: 'rest',
+          rest_ms: Math.round(performance.now() - started),
+          ...fields,
+        });
         return;
       } catch (err) {
         deps.logger.error('hangup through the Twilio API failed; closing the stream instead', errorFields(err));
@@ -240,13 +256,25 @@ export class AgentControl {
       const started = performance.now();
       await deps.callControl!.redirect(deps.tl.callSid, dialTwiml(to));
       deps.stats.agentEnded = 'agent_transfer';
-      await this.record('agent.transfer', 'redirected', { to, rest_ms: Math.round(performance.now() - started), ...fields });
+      await this.record('agent.transfer', 'redirected', {
+        to,
+        rest_ms: Math.round(performance.now() - started),
+        ...fields,
+      });
     } catch (err) {
       deps.logger.error('transfer through the Twilio API failed', errorFields(err));
       this.acted = false;
-      await this.record('agent.transfer', 'failed', { to, error: err instanceof Error ? err.message : String(err) }, 'error');
+      await this.record(
+        'agent.transfer',
+        'failed',
+        { to, error: err instanceof Error ? err.message : String(err) },
+        'error',
+      );
       // The call goes on: the model learns the transfer failed and tells the caller.
-      deps.send({ type: 'conversation.item.create', item: { type: 'message', role: 'system', content: [{ type: 'input_text', text: TRANSFER_FAILED_NOTE }] } });
+      deps.send({
+        type: 'conversation.item.create',
+        item: { type: 'message', role: 'system', content: [{ type: 'input_text', text: TRANSFER_FAILED_NOTE }] },
+      });
       deps.send({ type: 'response.create' });
     }
   }

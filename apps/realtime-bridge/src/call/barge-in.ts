@@ -22,8 +22,18 @@ export function handleBargeIn(deps: BargeInDeps): boolean {
   const decision = deps.playback.bargeIn();
   if (!decision) return false;
   deps.channel.send({ t: 'clear' });
-  deps.send({ type: 'conversation.item.truncate', item_id: decision.itemId, content_index: 0, audio_end_ms: decision.audioEndMs });
+  deps.send({
+    type: 'conversation.item.truncate',
+    item_id: decision.itemId,
+    content_index: 0,
+    audio_end_ms: decision.audioEndMs,
+  });
   deps.metrics.bargeIns.inc();
-  void deps.tl.record('barge_in', { item_id: decision.itemId, audio_end_ms: decision.audioEndMs, sent_ms: decision.sentMs, played_ms: decision.playedMs });
+  void deps.tl.record('barge_in', {
+    item_id: decision.itemId,
+    audio_end_ms: decision.audioEndMs,
+    sent_ms: decision.sentMs,
+    played_ms: decision.playedMs,
+  });
   return true;
 }

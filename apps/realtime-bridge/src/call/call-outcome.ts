@@ -50,6 +50,7 @@ export function silentFailureReason(stats: CallStats, stop: StopEntry): SilentFa
   if (stop.tx === 0) return 'no_audio_sent';
   // The gateway's firstAudioAt counts model audio only, from whichever bridge: a call taken over
   // from a bridge whose model spoke is not silent because the new session had nothing to add.
-  if (stats.modelFirstAudioAt === undefined && stop.firstAudioAt === undefined && !stats.fallbackReason) return 'no_model_audio';
+  if (stats.modelFirstAudioAt === undefined && stop.firstAudioAt === undefined && !stats.fallbackReason)
+    return 'no_model_audio';
   return undefined;
 }

@@ -22,7 +22,12 @@ import type { ConversationRecord } from './conversation-record.js';
 export type ResumeReply = 'greeted' | 'reasked' | 'none';
 
 /** Reads the record written so far into `conversation`; a failed read leaves it empty (the call is then greeted). */
-export async function loadConversation(redis: RedisClient, callSid: string, conversation: ConversationRecord, logger: Logger): Promise<void> {
+export async function loadConversation(
+  redis: RedisClient,
+  callSid: string,
+  conversation: ConversationRecord,
+  logger: Logger,
+): Promise<void> {
   try {
     const { entries, invalid } = await readConversation(redis, callSid);
     if (invalid.length > 0) logger.warn('skipped invalid conversation entries', { invalid: invalid.length });
@@ -38,6 +43,16 @@ export function resumeReply(conversation: ConversationRecord): ResumeReply {
   return last.kind === 'agent' ? 'none' : 'reasked';
 }
 
-export function recordResumed(tl: CallTimeline, handover: Handover, to: string, items: number, reply: ResumeReply): Promise<void> {
-  return tl.record('call.resumed', { from: handover.from, to, items, gap_ms: Date.now() - handover.at, planned: handover.planned, reply }, handover.planned ? 'info' : 'warn');
+export function recordResumed(
+  tl: CallTimeline,
+  handover: Handover,
+  to: string,
+  items: number,
+  reply: ResumeReply,
+): Promise<void> {
+  return tl.record(
+    'call.resumed',
+    { from: handover.from, to, items, gap_ms: Date.now() - handover.at, planned: handover.planned, reply },
+    handover.planned ? 'info' : 'warn',
+  );
 }

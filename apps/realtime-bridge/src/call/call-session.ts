@@ -120,7 +120,12 @@ export class CallSession {
     this.conversation = new ConversationRecord(deps.callSid, deps.conversations, logger);
     this.channel = new GatewayChannel(config.maxHeldRecords, logger);
     this.caller = new CallerStream(
-      { onAttach: (r) => this.onAttach(r), onMark: (n) => this.onMarkEchoed(n), onDtmf: (d) => this.dtmf.onDigit(d), onStop: (r) => this.onStop(r) },
+      {
+        onAttach: (r) => this.onAttach(r),
+        onMark: (n) => this.onMarkEchoed(n),
+        onDtmf: (d) => this.dtmf.onDigit(d),
+        onStop: (r) => this.onStop(r),
+      },
       config.maxPendingCallerFrames,
       metrics,
       logger,
@@ -133,14 +138,24 @@ export class CallSession {
       this.channel.send({ t: 'hold', on });
     };
     this.hold = new HoldAudio(setHold, config.holdAudioAfterMs);
-    this.silence = new SilenceWatch(config.silentResponseMs, (responseId) => recordSilentResponse(deps, responseId, config.silentResponseMs));
+    this.silence = new SilenceWatch(config.silentResponseMs, (responseId) =>
+      recordSilentResponse(deps, responseId, config.silentResponseMs),
+    );
     const sendLive = (event: RealtimeClientEvent): boolean => {
       if (this.state.phase !== 'live' || !this.state.rt) return false;
       this.state.rt.send(event);
       return true;
     };
     const hasActiveResponse = (): boolean => this.state.activeResponseId !== undefined;
-    this.agentControl = new AgentControl({ tl: this.tl, channel: this.channel, callControl: deps.callControl, stats: this.state.stats, logger, send: sendLive, isLive: () => this.state.phase === 'live' });
+    this.agentControl = new AgentControl({
+      tl: this.tl,
+      channel: this.channel,
+      callControl: deps.callControl,
+      stats: this.state.stats,
+      logger,
+      send: sendLive,
+      isLive: () => this.state.phase === 'live',
+    });
     this.dtmf = new DtmfInput({
       tl: this.tl,
       enabled: () => this.prompt?.prompt.dtmfEnabled,
@@ -151,7 +166,11 @@ export class CallSession {
     const toolTurns = new ToolTurns({
       ...deps,
       send: sendLive,
-      context: () => ({ callSid: deps.callSid, businessId: this.state.businessId, callerNumber: this.state.callerNumber }),
+      context: () => ({
+        callSid: deps.callSid,
+        businessId: this.state.businessId,
+        callerNumber: this.state.callerNumber,
+      }),
       hasActiveResponse,
       conversation: this.conversation,
       onControl: (control, call) => this.agentControl.onControl(control, call),
@@ -202,7 +221,8 @@ export class CallSession {
     try {
       // Cold: the gateway attaches right after this bridge answered its claim. Warm: the phone still rings.
       const attach = deps.mode === 'cold' ? await this.waitForAttach(deps.openaiConfig.connectTimeoutMs) : undefined;
-      if (deps.mode === 'cold' && !attach) return this.release('no_attach', 'claimed call was never attached by its gateway; releasing it');
+      if (deps.mode === 'cold' && !attach)
+        return this.release('no_attach', 'claimed call was never attached by its gateway; releasing it');
       // Taken over mid-call: what was said so far comes from the record the old bridge wrote.
       if (attach?.handover) await loadConversation(deps.redis, deps.callSid, this.conversation, deps.logger);
       const meta = await readCallMeta(deps.redis, deps.callSid);
@@ -214,7 +234,10 @@ export class CallSession {
       stats.connectStartedAt = Date.now();
       const budget = { attempts: deps.openaiConfig.connectAttempts, timeoutMs: deps.openaiConfig.connectTimeoutMs };
       const signal = AbortSignal.any([this.abort.signal, this.setupDeadline.signal]);
-      const [opened, prompt] = await Promise.allSettled([openSession(this.setup, this, budget, signal), this.loadPrompt(direction)]);
+      const [opened, prompt] = await Promise.allSettled([
+        openSession(this.setup, this, budget, signal),
+        this.loadPrompt(direction),
+      ]);
       if (opened.status === 'rejected') {
         // call.metrics counts the attempts that failed too, not only a successful one's number.
         stats.connectAttempts = opened.reason instanceof OpenAIConnectError ? opened.reason.attempts : 0;
@@ -232,7 +255,15 @@ export class CallSession {
       if (state.phase !== 'setup') return;
       stats.configureSentAt = Date.now();
       const resuming = attach?.handover !== undefined;
-      const configured = await configureSession(this.setup, state.rt, this.prompt, this.model.armSessionUpdated(), this.conversation, resuming, signal);
+      const configured = await configureSession(
+        this.setup,
+        state.rt,
+        this.prompt,
+        this.model.armSessionUpdated(),
+        this.conversation,
+        resuming,
+        signal,
+      );
       stats.configuredAt = Date.now();
       stats.toolsCount = configured.tools;
       if (state.phase !== 'setup' || this.fallingBack) return;
@@ -242,7 +273,8 @@ export class CallSession {
       else await this.warmUntilAttached();
     } catch (err) {
       if (state.finished) return;
-      if (err instanceof OpenAIConnectError && err.reason === 'OPENAI_CONNECT_DEADLINE') return this.onConnectFailed(err);
+      if (err instanceof OpenAIConnectError && err.reason === 'OPENAI_CONNECT_DEADLINE')
+        return this.onConnectFailed(err);
       deps.logger.error('call setup failed', errorFields(err));
       this.fallback(err instanceof OpenAIConnectError ? err.reason : 'SETUP_ERROR');
     }
@@ -256,12 +288,19 @@ export class CallSession {
     clearTimeout(this.reattachTimer);
     this.reattachTimer = undefined;
     const held = this.channel.attach({ link, ch: record.ch });
-    if (previous && previous.link !== link) this.deps.logger.info('call attached through another gateway', { gateway: record.gateway, held });
+    if (previous && previous.link !== link)
+      this.deps.logger.info('call attached through another gateway', { gateway: record.gateway, held });
     const reattached = this.attachRecord !== undefined;
     const detached = this.detached;
     this.detached = undefined;
     // The same model session carries on: no greeting, the conversation goes on where it was.
-    if (detached) void this.tl.record('call.reattached', { from_gateway: detached.gateway, to_gateway: record.gateway, gap_ms: Date.now() - detached.at, held_records: held });
+    if (detached)
+      void this.tl.record('call.reattached', {
+        from_gateway: detached.gateway,
+        to_gateway: record.gateway,
+        gap_ms: Date.now() - detached.at,
+        held_records: held,
+      });
     this.caller.attach(record);
     if (reattached) this.agentControl.onStreamReplaced();
   }
@@ -271,8 +310,16 @@ export class CallSession {
     if (this.state.finished) return;
     this.channel.detach();
     this.detached ??= { gateway, at: Date.now() };
-    this.earlierStreams = { rx: this.caller.received, tx: this.channel.mediaSent, firstAudioAt: this.channel.firstMediaSentAt };
-    void this.tl.record('link.detached', { gateway, reason, grace_ms: this.deps.config.gatewayReattachGraceMs }, 'warn');
+    this.earlierStreams = {
+      rx: this.caller.received,
+      tx: this.channel.mediaSent,
+      firstAudioAt: this.channel.firstMediaSentAt,
+    };
+    void this.tl.record(
+      'link.detached',
+      { gateway, reason, grace_ms: this.deps.config.gatewayReattachGraceMs },
+      'warn',
+    );
     clearTimeout(this.reattachTimer);
     this.reattachTimer = setTimeout(() => this.onGatewayGone(), this.deps.config.gatewayReattachGraceMs);
     this.reattachTimer.unref();
@@ -333,7 +380,14 @@ export class CallSession {
   private onGatewayGone(): void {
     if (this.state.finished) return;
     const { channel, caller } = this;
-    void this.end({ reason: 'gateway_lost', rx: caller.received, tx: channel.mediaSent, txBytes: 0, endedAt: Date.now(), invalidMessages: 0 });
+    void this.end({
+      reason: 'gateway_lost',
+      rx: caller.received,
+      tx: channel.mediaSent,
+      txBytes: 0,
+      endedAt: Date.now(),
+      invalidMessages: 0,
+    });
   }
 
   // ---- setup ----
@@ -345,14 +399,24 @@ export class CallSession {
     this.requestGreeting();
     void this.tl.record('warm.ready', { ms: Date.now() - state.stats.claimedAt });
     // An outbound call that ends unanswered never attaches: notice it (its meta is deleted) rather than wait for the TTL.
-    const callOver = this.direction === 'outbound' ? { everyMs: deps.config.outboundWarmCheckMs, isOver: async () => !(await deps.ownership.notOver(deps.callSid)) } : undefined;
+    const callOver =
+      this.direction === 'outbound'
+        ? {
+            everyMs: deps.config.outboundWarmCheckMs,
+            isOver: async () => !(await deps.ownership.notOver(deps.callSid)),
+          }
+        : undefined;
     const attach = await this.waitForAttach(deps.config.warmSessionTtlMs, callOver);
     if (!attach) return this.expireWarm(this.warmCallOver ? 'call_over' : 'ttl');
     if (state.phase !== 'warm') return;
     const greetingReady = state.stats.modelFirstAudioAt !== undefined;
     const buffered = this.goLive('resume-after-warm');
     // One entry for both: joining a warm session is where its audio starts flowing both ways.
-    void this.tl.record('warm.joined', { greeting_ready: greetingReady, waited_ms: Date.now() - state.stats.claimedAt, buffered_frames: buffered });
+    void this.tl.record('warm.joined', {
+      greeting_ready: greetingReady,
+      waited_ms: Date.now() - state.stats.claimedAt,
+      buffered_frames: buffered,
+    });
   }
 
   /** The call never arrived (TTL) or failed before START (no_start): close the model session, leave only the timeline. */
@@ -390,7 +454,10 @@ export class CallSession {
     deps.onFinished(this);
   }
 
-  private waitForAttach(timeoutMs: number, callOver?: { everyMs: number; isOver: () => Promise<boolean> }): Promise<AttachRecord | undefined> {
+  private waitForAttach(
+    timeoutMs: number,
+    callOver?: { everyMs: number; isOver: () => Promise<boolean> },
+  ): Promise<AttachRecord | undefined> {
     if (this.attachRecord) return Promise.resolve(this.attachRecord);
     return new Promise((resolve) => {
       const done = (record: AttachRecord | undefined) => {
@@ -419,7 +486,12 @@ export class CallSession {
   private loadPrompt(direction: 'inbound' | 'outbound'): Promise<ResolvedPrompt> {
     const { deps } = this;
     return loadCallPrompt(
-      { redis: deps.redis, businesses: deps.businesses, waitMs: deps.config.promptWaitMs, pollMs: deps.config.promptPollMs },
+      {
+        redis: deps.redis,
+        businesses: deps.businesses,
+        waitMs: deps.config.promptWaitMs,
+        pollMs: deps.config.promptPollMs,
+      },
       { callSid: deps.callSid, businessId: this.state.businessId || undefined, direction },
       this.state.stats,
       deps.logger,
@@ -459,7 +531,8 @@ export class CallSession {
     const buffered = this.caller.connect((audio) => rt.send({ type: 'input_audio_buffer.append', audio }));
     this.recycler.start();
     // Cold: greeting requested and audio flowing, one entry (warm.joined carries it on the warm path).
-    if (kind === 'greeting') void this.tl.record('audio_bridge.started', { buffered_frames: buffered, greeting_requested: true });
+    if (kind === 'greeting')
+      void this.tl.record('audio_bridge.started', { buffered_frames: buffered, greeting_requested: true });
     return buffered;
   }
 
@@ -477,7 +550,8 @@ export class CallSession {
     // The server's session limit: expected on a long call, resumed on a new session (session.recycled says so).
     if (state.sessionExpired && state.phase === 'live' && this.prompt) return void this.recycler.resumeAfterExpiry();
     void this.tl.record('openai.closed', { code, reason, state: state.phase }, 'warn');
-    if (state.phase === 'live' && this.prompt && this.deps.config.reconnectAttempts > 0) void this.reconnect(this.prompt);
+    if (state.phase === 'live' && this.prompt && this.deps.config.reconnectAttempts > 0)
+      void this.reconnect(this.prompt);
     else this.fallback('OPENAI_CLOSED');
   }
 
@@ -511,13 +585,22 @@ export class CallSession {
       if (state.phase !== 'reconnecting') return opened.rt.close();
       state.rt = opened.rt;
       state.sessionOpenedAt = Date.now();
-      const configured = await configureSession(this.setup, opened.rt, prompt, this.model.armSessionUpdated(), this.conversation, true, signal);
+      const configured = await configureSession(
+        this.setup,
+        opened.rt,
+        prompt,
+        this.model.armSessionUpdated(),
+        this.conversation,
+        true,
+        signal,
+      );
       if (state.phase !== 'reconnecting') return;
       void this.tl.record('openai.reconnected', { ms: Date.now() - started, items: configured.replayed });
       this.goLive('resume');
     } catch (err) {
       if (state.phase !== 'reconnecting') return;
-      if (err instanceof OpenAIConnectError && err.reason === 'OPENAI_CONNECT_DEADLINE') return this.fallback(recordConnectFailure(deps, err));
+      if (err instanceof OpenAIConnectError && err.reason === 'OPENAI_CONNECT_DEADLINE')
+        return this.fallback(recordConnectFailure(deps, err));
       deps.logger.error('could not resume the conversation', errorFields(err));
       this.fallback('OPENAI_CLOSED');
     } finally {
@@ -534,7 +617,10 @@ export class CallSession {
     this.recycler.stop();
     state.stats.fallbackReason = reason;
     deps.metrics.fallbacks.inc({ reason });
-    void fallbackToCaller({ channel: this.channel, callControl: deps.callControl, config: deps.config, tl: this.tl, logger: deps.logger }, reason);
+    void fallbackToCaller(
+      { channel: this.channel, callControl: deps.callControl, config: deps.config, tl: this.tl, logger: deps.logger },
+      reason,
+    );
   }
 
   /** The call's counts across every stream it had (a stop from the gateway counts only its own stream). */
@@ -542,7 +628,12 @@ export class CallSession {
     const earlier = this.earlierStreams;
     // gateway_lost is built from this bridge's own totals, which already span every stream.
     if (!earlier || stop.reason === 'gateway_lost') return stop;
-    return { ...stop, rx: earlier.rx + stop.rx, tx: earlier.tx + stop.tx, firstAudioAt: earlier.firstAudioAt ?? stop.firstAudioAt };
+    return {
+      ...stop,
+      rx: earlier.rx + stop.rx,
+      tx: earlier.tx + stop.tx,
+      firstAudioAt: earlier.firstAudioAt ?? stop.firstAudioAt,
+    };
   }
 
   /** Ends the call once the gateway reports the stream stopped (or it vanished for good). */
@@ -563,8 +654,10 @@ export class CallSession {
       // A call handed to another bridge is finalized there, once; one whose gateway finished it
       // itself while this bridge was out of reach (its meta is gone) is not finalized twice.
       if (stop.reason === 'handed_over') void this.tl.record('bridge.released', { reason: 'handed_over' });
-      else if (!(await deps.ownership.isOwner(deps.callSid))) void this.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
-      else if (stop.reason === 'gateway_lost' && !(await deps.ownership.notOver(deps.callSid))) void this.tl.record('bridge.released', { reason: 'finished_by_gateway' }, 'warn');
+      else if (!(await deps.ownership.isOwner(deps.callSid)))
+        void this.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
+      else if (stop.reason === 'gateway_lost' && !(await deps.ownership.notOver(deps.callSid)))
+        void this.tl.record('bridge.released', { reason: 'finished_by_gateway' }, 'warn');
       else await finalizeCall(deps, deps.callSid, state.stats, this.wholeCall(stop), this.conversation);
     } catch (err) {
       deps.logger.error('call finalize failed', errorFields(err));

@@ -38,13 +38,17 @@ export async function callOutcome(
   };
 }
 
-async function recordedEntries(deps: { redis: RedisClient; logger: Logger }, callSid: string, mirror: ConversationRecord): Promise<readonly ConversationEntry[]> {
+async function recordedEntries(
+  deps: { redis: RedisClient; logger: Logger },
+  callSid: string,
+  mirror: ConversationRecord,
+): Promise<readonly ConversationEntry[]> {
   try {
     const { entries, invalid } = await readConversation(deps.redis, callSid);
     if (invalid.length > 0) deps.logger.warn('conversation record entries skipped', { invalid: invalid.length });
     return entries.length >= mirror.all().length ? entries : mirror.all();
   } catch (err) {
-    deps.logger.error('conversation record read failed; using this bridge\'s copy', errorFields(err));
+    deps.logger.error("conversation record read failed; using this bridge's copy", errorFields(err));
     return mirror.all();
   }
 }

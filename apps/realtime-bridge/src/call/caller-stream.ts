@@ -51,7 +51,8 @@ export class CallerStream {
     for (const payload of this.pending) this.forward(sink, payload);
     this.pending = [];
     this.sink = sink;
-    if (this.dropped > 0) this.logger.warn('caller frames dropped while the model was not ready', { dropped: this.dropped });
+    if (this.dropped > 0)
+      this.logger.warn('caller frames dropped while the model was not ready', { dropped: this.dropped });
     this.dropped = 0;
     return held;
   }

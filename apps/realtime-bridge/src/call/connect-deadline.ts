@@ -39,6 +39,11 @@ export class ConnectDeadline {
     this.timer = undefined;
     if (this.settled) return;
     this.settled = true;
-    this.controller.abort(new OpenAIConnectError('OPENAI_CONNECT_DEADLINE', `no model session ready ${this.ms} ms after the caller began to wait`));
+    this.controller.abort(
+      new OpenAIConnectError(
+        'OPENAI_CONNECT_DEADLINE',
+        `no model session ready ${this.ms} ms after the caller began to wait`,
+      ),
+    );
   }
 }

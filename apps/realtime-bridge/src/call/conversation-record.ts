@@ -45,7 +45,8 @@ export class ConversationRecord {
 
   /** The last conversation item (caller, agent, tool call or result), if any. */
   lastItem(): ConversationEntry | undefined {
-    for (let i = this.entries.length - 1; i >= 0; i--) if (ITEM_KINDS.has(this.entries[i]!.kind)) return this.entries[i];
+    for (let i = this.entries.length - 1; i >= 0; i--)
+      if (ITEM_KINDS.has(this.entries[i]!.kind)) return this.entries[i];
     return undefined;
   }
 
@@ -55,7 +56,8 @@ export class ConversationRecord {
    */
   async resync(): Promise<void> {
     try {
-      if (await this.writer.rebuild(this.callSid, () => this.entries)) this.logger.info('conversation record rebuilt after redis came back', { entries: this.entries.length });
+      if (await this.writer.rebuild(this.callSid, () => this.entries))
+        this.logger.info('conversation record rebuilt after redis came back', { entries: this.entries.length });
     } catch (err) {
       this.logger.warn('conversation record rebuild failed', errorFields(err));
     }
@@ -107,7 +109,10 @@ export class ConversationRecord {
   }
 }
 
-function toItem(entry: ConversationEntry, hasCall: (callId: string) => boolean): ConversationItemCreateEvent['item'] | undefined {
+function toItem(
+  entry: ConversationEntry,
+  hasCall: (callId: string) => boolean,
+): ConversationItemCreateEvent['item'] | undefined {
   switch (entry.kind) {
     case 'caller':
       return { type: 'message', role: 'user', content: [{ type: 'input_text', text: entry.text }] };
@@ -116,7 +121,9 @@ function toItem(entry: ConversationEntry, hasCall: (callId: string) => boolean):
     case 'tool_call':
       return { type: 'function_call', call_id: entry.call_id, name: entry.name, arguments: entry.arguments };
     case 'tool_result':
-      return hasCall(entry.call_id) ? { type: 'function_call_output', call_id: entry.call_id, output: entry.output } : undefined;
+      return hasCall(entry.call_id)
+        ? { type: 'function_call_output', call_id: entry.call_id, output: entry.output }
+        : undefined;
     default:
       return undefined;
   }

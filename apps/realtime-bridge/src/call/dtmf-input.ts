@@ -43,7 +43,10 @@ export class DtmfInput {
     const enabled = deps.enabled();
     if (enabled === false) return this.ignored(digit, 'dtmf_disabled');
     const text = dtmfText(digit);
-    const item: RealtimeClientEvent = { type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } };
+    const item: RealtimeClientEvent = {
+      type: 'conversation.item.create',
+      item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] },
+    };
     if (enabled === undefined || !deps.send(item)) return this.ignored(digit, 'not_live');
     deps.recordTurn(text);
     void deps.tl.record('dtmf.received', { digit, outcome: 'sent_to_model' satisfies DtmfOutcome });

@@ -42,7 +42,10 @@ export async function fallbackToCaller(deps: FallbackDeps, reason: string): Prom
 }
 
 /** Records why the model could not be reached; returns the reason the fallback carries. */
-export function recordConnectFailure(deps: { callSid: string; metrics: BridgeMetrics; timeline: Timeline; logger: Logger }, reason: unknown): string {
+export function recordConnectFailure(
+  deps: { callSid: string; metrics: BridgeMetrics; timeline: Timeline; logger: Logger },
+  reason: unknown,
+): string {
   const error = reason instanceof OpenAIConnectError ? reason : new OpenAIConnectError('OPENAI_ERROR', String(reason));
   deps.metrics.connectFailures.inc({ reason: error.reason });
   void deps.timeline.record(
@@ -57,7 +60,11 @@ export function recordConnectFailure(deps: { callSid: string; metrics: BridgeMet
 const SILENT_RESPONSE: SilentFailureReason = 'response_without_audio';
 
 /** A response that started but produced no audio for the caller. */
-export function recordSilentResponse(deps: { callSid: string; metrics: BridgeMetrics; timeline: Timeline; logger: Logger }, responseId: string, waitedMs: number): void {
+export function recordSilentResponse(
+  deps: { callSid: string; metrics: BridgeMetrics; timeline: Timeline; logger: Logger },
+  responseId: string,
+  waitedMs: number,
+): void {
   deps.metrics.silentFailures.inc();
   void deps.timeline.record(
     deps.callSid,

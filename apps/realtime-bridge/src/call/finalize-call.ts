@@ -70,7 +70,12 @@ export async function finalizeCall(
   }
   if (silent) {
     deps.metrics.silentFailures.inc();
-    await deps.timeline.record(callSid, 'call.silent_failure', { reason: silentReason, end_reason: endReason, rx: stop.rx, tx: stop.tx }, { level: 'error' });
+    await deps.timeline.record(
+      callSid,
+      'call.silent_failure',
+      { reason: silentReason, end_reason: endReason, rx: stop.rx, tx: stop.tx },
+      { level: 'error' },
+    );
   }
   observe(deps.metrics, metrics, endReason);
   try {
@@ -104,7 +109,8 @@ export async function finalizeCall(
 function observe(m: BridgeMetrics, fields: ReturnType<typeof callMetrics>, endReason: string): void {
   m.callsEnded.inc({ end_reason: endReason.split(':')[0] });
   if (fields.openai_connect_ms !== undefined) m.openaiConnectMs.observe(fields.openai_connect_ms);
-  if (fields.first_greeting_audio_ms !== undefined) m.firstGreetingAudioMs.observe({ path: fields.greeting_path ?? 'cold' }, fields.first_greeting_audio_ms);
+  if (fields.first_greeting_audio_ms !== undefined)
+    m.firstGreetingAudioMs.observe({ path: fields.greeting_path ?? 'cold' }, fields.first_greeting_audio_ms);
   const stages: Array<[string, number | undefined]> = [
     ['connect', fields.connect_ms],
     ['wait_prompt', fields.wait_prompt_ms],

@@ -42,7 +42,8 @@ export class GatewayChannel {
     const held = this.held;
     this.held = [];
     for (const record of held) this.deliver(attachment, record);
-    if (this.heldDropped > 0) this.logger.warn('caller audio dropped while no gateway was attached', { dropped: this.heldDropped });
+    if (this.heldDropped > 0)
+      this.logger.warn('caller audio dropped while no gateway was attached', { dropped: this.heldDropped });
     this.heldDropped = 0;
     return held.length;
   }

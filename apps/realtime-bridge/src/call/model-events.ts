@@ -95,10 +95,14 @@ export class ModelEvents implements RealtimeEventHandlers {
     silence.responseSettled(id);
     const status = event.response.status;
     // A reply the caller cut off gets no transcript.done: record the words it had generated, marked.
-    if (status === 'cancelled') for (const cut of cutReplies(event)) conversation.append({ kind: 'agent', ...cut, interrupted: true });
+    if (status === 'cancelled')
+      for (const cut of cutReplies(event)) conversation.append({ kind: 'agent', ...cut, interrupted: true });
     conversation.append({ kind: 'usage', response_id: id, ...usageFields(event.response.usage) });
     if (status === 'failed' || status === 'incomplete') {
-      logger.warn('model response did not complete', { status, details: JSON.stringify(event.response.status_details ?? {}) });
+      logger.warn('model response did not complete', {
+        status,
+        details: JSON.stringify(event.response.status_details ?? {}),
+      });
     }
     toolTurns.onResponseDone();
     this.d.dtmf.onResponseDone();
@@ -173,7 +177,10 @@ function cutReplies(event: EventOf<'response.done'>): Array<{ text: string; item
   const cut: Array<{ text: string; item_id: string }> = [];
   for (const item of event.response.output ?? []) {
     if (item.type !== 'message' || item.role !== 'assistant') continue;
-    const text = (item.content ?? []).map((c) => ('transcript' in c ? (c.transcript ?? '') : '')).join(' ').trim();
+    const text = (item.content ?? [])
+      .map((c) => ('transcript' in c ? (c.transcript ?? '') : ''))
+      .join(' ')
+      .trim();
     if (text) cut.push({ text, item_id: item.id ?? '' });
   }
   return cut;

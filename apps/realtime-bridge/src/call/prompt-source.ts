@@ -49,10 +49,15 @@ export async function resolvePrompt(
     if (signal.aborted || performance.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, deps.pollMs));
   }
-  if (!call.businessId) throw new PromptUnavailableError(`no prebuilt prompt and no business id for call ${call.callSid}`);
+  if (!call.businessId)
+    throw new PromptUnavailableError(`no prebuilt prompt and no business id for call ${call.callSid}`);
   const business = await deps.businesses.findById(call.businessId);
   if (!business) throw new PromptUnavailableError(`business ${call.businessId} not found`);
-  return { prompt: buildPrompt(business, call.direction), path: 'slow', reason: invalid ? 'prebuild_invalid' : 'prebuild_missing' };
+  return {
+    prompt: buildPrompt(business, call.direction),
+    path: 'slow',
+    reason: invalid ? 'prebuild_invalid' : 'prebuild_missing',
+  };
 }
 
 /** resolvePrompt plus the call's bookkeeping: timings and path in the stats, a warning on the slow path. */

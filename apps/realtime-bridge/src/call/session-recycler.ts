@@ -99,7 +99,10 @@ export class SessionRecycler {
       this.sessionUpdated?.();
       this.sessionUpdated = undefined;
     } else if (event.type === 'error') {
-      this.d.logger.warn('realtime error on the next session', { code: event.error.code, message: event.error.message });
+      this.d.logger.warn('realtime error on the next session', {
+        code: event.error.code,
+        message: event.error.message,
+      });
     }
   }
 
@@ -220,7 +223,14 @@ export class SessionRecycler {
       if (first) {
         first = false;
         const gapMs = lastToOld === undefined ? 0 : performance.now() - lastToOld;
-        void tl.record('session.recycled', { session, reason, items: next.replayed + late.length, age_ms: ageMs, prepare_ms: next.prepareMs, gap_ms: gapMs });
+        void tl.record('session.recycled', {
+          session,
+          reason,
+          items: next.replayed + late.length,
+          age_ms: ageMs,
+          prepare_ms: next.prepareMs,
+          gap_ms: gapMs,
+        });
       }
       next.rt.send({ type: 'input_audio_buffer.append', audio });
     });

@@ -54,7 +54,12 @@ export async function openSession(
       },
       onAttemptFailed: (attempt, error, willRetry) => {
         if (willRetry) deps.metrics.connectRetries.inc({ reason: error.reason });
-        deps.logger.warn('openai connect attempt failed', { attempt, reason: error.reason, willRetry, error: error.message });
+        deps.logger.warn('openai connect attempt failed', {
+          attempt,
+          reason: error.reason,
+          willRetry,
+          error: error.message,
+        });
       },
     },
     signal,
@@ -66,7 +71,12 @@ export async function openSession(
   void deps.timeline.record(
     deps.callSid,
     'openai.connected',
-    { attempt: connection.attempt, ms: connection.totalMs, attempt_ms: connection.attemptMs, session_id: connection.sessionId },
+    {
+      attempt: connection.attempt,
+      ms: connection.totalMs,
+      attempt_ms: connection.attemptMs,
+      session_id: connection.sessionId,
+    },
     { logger: deps.logger },
   );
   return { rt, attempts: connection.attempt, connectMs: Date.now() - started };
@@ -98,7 +108,9 @@ export async function configureSession(
   let onAbort: (() => void) | undefined;
   const outcome = await Promise.race([
     updated.then(() => 'updated' as const),
-    new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), deps.openaiConfig.connectTimeoutMs))),
+    new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), deps.openaiConfig.connectTimeoutMs)),
+    ),
     new Promise<'aborted'>((resolve) => {
       onAbort = () => resolve('aborted');
       if (signal?.aborted) onAbort();
@@ -107,10 +119,13 @@ export async function configureSession(
   ]);
   clearTimeout(timer);
   if (onAbort) signal?.removeEventListener('abort', onAbort);
-  if (outcome === 'timeout') throw new OpenAIConnectError('OPENAI_CONNECT_TIMEOUT', 'no session.updated after session.update');
+  if (outcome === 'timeout')
+    throw new OpenAIConnectError('OPENAI_CONNECT_TIMEOUT', 'no session.updated after session.update');
   if (outcome === 'aborted') {
     const reason: unknown = signal?.reason;
-    throw reason instanceof OpenAIConnectError ? reason : new OpenAIConnectError('OPENAI_CLOSED', 'call ended while configuring');
+    throw reason instanceof OpenAIConnectError
+      ? reason
+      : new OpenAIConnectError('OPENAI_CLOSED', 'call ended while configuring');
   }
   const replayedUpTo = conversation.entryCount;
   const items = replay ? conversation.toItems(deps.config.session.replayMaxItems) : [];
@@ -129,7 +144,15 @@ export async function configureSession(
   await deps.timeline.record(
     deps.callSid,
     'session.configured',
-    { prompt_path: resolved.path, prompt_reason: resolved.reason, prompt_chars: resolved.prompt.instructions.length, tools: tools.length, tool_names: tools.join(','), history_items: replay ? items.length : undefined, ms },
+    {
+      prompt_path: resolved.path,
+      prompt_reason: resolved.reason,
+      prompt_chars: resolved.prompt.instructions.length,
+      tools: tools.length,
+      tool_names: tools.join(','),
+      history_items: replay ? items.length : undefined,
+      ms,
+    },
     { logger: deps.logger },
   );
   return { ms, tools: tools.length, replayed: items.length, replayedUpTo };

@@ -30,13 +30,22 @@ export interface ToolResult {
 
 export type ToolExecutor = (name: string, argsJson: string, ctx: ToolContext) => Promise<ToolResult>;
 
-export function createToolExecutor(deps: { appointments: AppointmentRepository; businesses: BusinessRepository }): ToolExecutor {
+export function createToolExecutor(deps: {
+  appointments: AppointmentRepository;
+  businesses: BusinessRepository;
+}): ToolExecutor {
   return async (name, argsJson, ctx) => {
     switch (name) {
       case 'book_appointment':
         return bookAppointment(deps.appointments, argsJson, ctx);
       case 'end_call':
-        return { ...answer(true, { ending: true, instruction: 'say a short goodbye now if you have not; the line closes once it has been heard' }), control: { kind: 'end_call' } };
+        return {
+          ...answer(true, {
+            ending: true,
+            instruction: 'say a short goodbye now if you have not; the line closes once it has been heard',
+          }),
+          control: { kind: 'end_call' },
+        };
       case 'transfer_call':
         return transferCall(deps.businesses, ctx);
       default:
@@ -51,13 +60,26 @@ async function transferCall(businesses: BusinessRepository, ctx: ToolContext): P
   const to = business?.transferNumber;
   if (!to) {
     const reason = business ? 'no_transfer_number' : 'business_not_found';
-    const refused = answer(false, { transferred: false, error: 'nobody can take the call now; apologise, and offer to take a message or help yourself' });
+    const refused = answer(false, {
+      transferred: false,
+      error: 'nobody can take the call now; apologise, and offer to take a message or help yourself',
+    });
     return { ...refused, control: { kind: 'transfer_refused', reason } };
   }
-  return { ...answer(true, { transferring: true, instruction: 'tell the caller in one short sentence that you are transferring them now' }), control: { kind: 'transfer', to } };
+  return {
+    ...answer(true, {
+      transferring: true,
+      instruction: 'tell the caller in one short sentence that you are transferring them now',
+    }),
+    control: { kind: 'transfer', to },
+  };
 }
 
-async function bookAppointment(appointments: AppointmentRepository, argsJson: string, ctx: ToolContext): Promise<ToolResult> {
+async function bookAppointment(
+  appointments: AppointmentRepository,
+  argsJson: string,
+  ctx: ToolContext,
+): Promise<ToolResult> {
   let raw: unknown;
   try {
     raw = JSON.parse(argsJson);
@@ -85,7 +107,8 @@ async function bookAppointment(appointments: AppointmentRepository, argsJson: st
       starts_at: result.appointment.startsAt.toISOString(),
     });
   }
-  const advice = result.reason === 'slot_taken' ? 'that time is already booked; offer the caller another time' : result.message;
+  const advice =
+    result.reason === 'slot_taken' ? 'that time is already booked; offer the caller another time' : result.message;
   return answer(false, { booked: false, reason: result.reason, error: advice });
 }
 

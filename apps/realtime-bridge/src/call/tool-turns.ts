@@ -13,7 +13,9 @@ import type { CallControlRequest, ToolContext, ToolExecutor, ToolResult } from '
 
 type FunctionCallDone = Extract<RealtimeServerEvent, { type: 'response.function_call_arguments.done' }>;
 
-const TOOL_FAILURE_OUTPUT = JSON.stringify({ error: 'the system could not complete this; apologise and offer to take a message' });
+const TOOL_FAILURE_OUTPUT = JSON.stringify({
+  error: 'the system could not complete this; apologise and offer to take a message',
+});
 
 export interface ToolTurnsDeps {
   callSid: string;
@@ -43,7 +45,12 @@ export class ToolTurns {
   onFunctionCall(event: FunctionCallDone): void {
     const { deps } = this;
     this.inFlight++;
-    deps.conversation.append({ kind: 'tool_call', call_id: event.call_id, name: event.name, arguments: event.arguments });
+    deps.conversation.append({
+      kind: 'tool_call',
+      call_id: event.call_id,
+      name: event.name,
+      arguments: event.arguments,
+    });
     void deps
       .tools(event.name, event.arguments, deps.context())
       .catch((err: unknown): ToolResult => {
@@ -53,11 +60,25 @@ export class ToolTurns {
       .then((result) => {
         this.inFlight--;
         deps.metrics.toolCalls.inc({ name: event.name, ok: String(result.ok) });
-        void deps.timeline.record(deps.callSid, 'tool.called', { name: event.name, ok: result.ok }, { logger: deps.logger });
+        void deps.timeline.record(
+          deps.callSid,
+          'tool.called',
+          { name: event.name, ok: result.ok },
+          { logger: deps.logger },
+        );
         const control = result.control ? deps.onControl(result.control, event) : undefined;
         const output = control?.output ?? result.output;
-        deps.conversation.append({ kind: 'tool_result', call_id: event.call_id, name: event.name, output, ok: result.ok });
-        const sent = deps.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: event.call_id, output } });
+        deps.conversation.append({
+          kind: 'tool_result',
+          call_id: event.call_id,
+          name: event.name,
+          output,
+          ok: result.ok,
+        });
+        const sent = deps.send({
+          type: 'conversation.item.create',
+          item: { type: 'function_call_output', call_id: event.call_id, output },
+        });
         if (!sent || control?.respond === false) return;
         if (deps.hasActiveResponse() || this.inFlight > 0) this.responseWanted = true;
         else this.requestResponse();

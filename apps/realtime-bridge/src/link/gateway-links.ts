@@ -27,7 +27,6 @@ export class GatewayLinks {
     private readonly logger: Logger,
   ) {}
 
-
   /** A gateway authenticated: its records are routed from now on. */
   add(link: BridgeSideLink): void {
     const previous = this.links.get(link.peer);
@@ -129,7 +128,12 @@ export class GatewayLinks {
     if (this.links.get(state.link.peer) === state) this.links.delete(state.link.peer);
     this.metrics.linksOpen.set(this.links.size);
     this.metrics.linksClosed.inc({ reason });
-    if (state.channels.size > 0) this.logger.warn('media link to gateway closed with calls on it', { gateway: state.link.peer, reason, calls: state.channels.size });
+    if (state.channels.size > 0)
+      this.logger.warn('media link to gateway closed with calls on it', {
+        gateway: state.link.peer,
+        reason,
+        calls: state.channels.size,
+      });
     for (const session of state.channels.values()) session.gatewayLost(state.link.peer, reason);
     state.channels.clear();
   }

@@ -65,7 +65,11 @@ export async function connectRealtime(
   throw lastError ?? new OpenAIConnectError('OPENAI_CLOSED', 'call ended while connecting', 0);
 }
 
-function connectOnce(client: OpenAI, config: OpenAIConfig, signal: AbortSignal): Promise<{ rt: OpenAIRealtimeWS; sessionId: string }> {
+function connectOnce(
+  client: OpenAI,
+  config: OpenAIConfig,
+  signal: AbortSignal,
+): Promise<{ rt: OpenAIRealtimeWS; sessionId: string }> {
   return new Promise((resolve, reject) => {
     const rt = new OpenAIRealtimeWS({ model: config.model, options: config.ca ? { ca: config.ca } : {} }, client);
     let settled = false;
@@ -90,7 +94,12 @@ function connectOnce(client: OpenAI, config: OpenAIConfig, signal: AbortSignal):
       if (event.type === 'session.created') finish(undefined, (event.session as { id?: string }).id ?? '');
       if (event.type === 'error') {
         const code = event.error.code ?? undefined;
-        finish(new OpenAIConnectError(classifyConnectFailure(event.error.message, code), `${code ?? ''} ${event.error.message}`.trim()));
+        finish(
+          new OpenAIConnectError(
+            classifyConnectFailure(event.error.message, code),
+            `${code ?? ''} ${event.error.message}`.trim(),
+          ),
+        );
       }
     };
     const onError = (err: Error) => {
@@ -100,9 +109,13 @@ function connectOnce(client: OpenAI, config: OpenAIConfig, signal: AbortSignal):
     };
     const onClose = (code: number, reason: Buffer) =>
       finish(new OpenAIConnectError('OPENAI_CLOSED', `closed during handshake (${code} ${reason.toString()})`));
-    const onAbort = () => finish(abortError(signal) ?? new OpenAIConnectError('OPENAI_CLOSED', 'call ended while connecting'));
+    const onAbort = () =>
+      finish(abortError(signal) ?? new OpenAIConnectError('OPENAI_CLOSED', 'call ended while connecting'));
     const timer = setTimeout(
-      () => finish(new OpenAIConnectError('OPENAI_CONNECT_TIMEOUT', `no session.created within ${config.connectTimeoutMs} ms`)),
+      () =>
+        finish(
+          new OpenAIConnectError('OPENAI_CONNECT_TIMEOUT', `no session.created within ${config.connectTimeoutMs} ms`),
+        ),
       config.connectTimeoutMs,
     );
     rt.on('event', onEvent);

@@ -47,10 +47,15 @@ function hint(reason: RealtimeFailureReason): string {
 }
 
 /** Socket-level codes meaning "nothing usable answered at that address". */
-const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|before secure TLS connection/i;
+const UNREACHABLE =
+  /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|before secure TLS connection/i;
 
 /** Maps what the ws handshake / SDK reported (message, server error code, socket error code) to a reason. */
-export function classifyConnectFailure(message: string, serverCode?: string, socketCode?: string): RealtimeFailureReason {
+export function classifyConnectFailure(
+  message: string,
+  serverCode?: string,
+  socketCode?: string,
+): RealtimeFailureReason {
   if (serverCode === 'invalid_api_key') return 'OPENAI_AUTH';
   if (serverCode === 'insufficient_quota') return 'OPENAI_QUOTA';
   if (serverCode === 'model_not_found') return 'OPENAI_MODEL';

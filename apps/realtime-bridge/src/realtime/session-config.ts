@@ -8,7 +8,11 @@ import type { PrebuiltPrompt } from '@voice/agent';
 import { toolsFor } from '@voice/agent';
 import type { CallConfig } from '../config.js';
 
-export function buildSessionUpdate(prompt: PrebuiltPrompt, vad: CallConfig['vad'], transcriptionModel: string): SessionUpdateEvent {
+export function buildSessionUpdate(
+  prompt: PrebuiltPrompt,
+  vad: CallConfig['vad'],
+  transcriptionModel: string,
+): SessionUpdateEvent {
   const tools = toolsFor(prompt.toolNames);
   return {
     type: 'session.update',

@@ -2,18 +2,40 @@ import { expect } from 'chai';
 import { abandonedStage, silentFailureReason, type StopEntry } from '../../src/call/call-outcome.js';
 import type { CallStats } from '../../src/call/call-stats.js';
 
-const started = { claimedAt: 1000, streamStartedAt: 1010, connectStartedAt: 1020, connectAttempts: 0, toolsCount: 0, bargeIns: 0 };
-const hangup: StopEntry = { reason: 'twilio_stop', rx: 200, tx: 120, txBytes: 19_200, endedAt: 5000, invalidMessages: 0 };
+const started = {
+  claimedAt: 1000,
+  streamStartedAt: 1010,
+  connectStartedAt: 1020,
+  connectAttempts: 0,
+  toolsCount: 0,
+  bargeIns: 0,
+};
+const hangup: StopEntry = {
+  reason: 'twilio_stop',
+  rx: 200,
+  tx: 120,
+  txBytes: 19_200,
+  endedAt: 5000,
+  invalidMessages: 0,
+};
 
 describe('bridge: abandoned vs silent calls', () => {
   it('a caller who heard the hold clip and hung up while connecting or configuring abandoned the call', () => {
     const connecting: CallStats = { ...started, holdClips: 1 };
     expect(abandonedStage(connecting, hangup)).to.equal('connecting');
-    expect(abandonedStage({ ...connecting, connectedAt: 1500 }, { ...hangup, reason: 'socket_closed' })).to.equal('configuring');
+    expect(abandonedStage({ ...connecting, connectedAt: 1500 }, { ...hangup, reason: 'socket_closed' })).to.equal(
+      'configuring',
+    );
   });
 
   it('is a silent failure once the greeting was requested and the model never spoke', () => {
-    const requested: CallStats = { ...started, connectedAt: 1500, configuredAt: 1600, greetingRequestedAt: 1600, holdClips: 2 };
+    const requested: CallStats = {
+      ...started,
+      connectedAt: 1500,
+      configuredAt: 1600,
+      greetingRequestedAt: 1600,
+      holdClips: 2,
+    };
     expect(abandonedStage(requested, hangup)).to.equal(undefined);
     expect(silentFailureReason(requested, hangup)).to.equal('no_model_audio');
   });

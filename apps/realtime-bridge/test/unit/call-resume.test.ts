@@ -12,7 +12,15 @@ import { ConversationRecord, type NewConversationEntry } from '../../src/call/co
 import { assertionRedis } from '../../../../test/support/redis.js';
 
 const silent = createLogger({ service: 'test', instance: 'resume', level: 'silent' });
-const session: NewConversationEntry = { kind: 'session', session: 1, instructions: 'Be kind.', voice: 'alloy', tools: '', transcription_model: 'm', prompt_path: 'fast' };
+const session: NewConversationEntry = {
+  kind: 'session',
+  session: 1,
+  instructions: 'Be kind.',
+  voice: 'alloy',
+  tools: '',
+  transcription_model: 'm',
+  prompt_path: 'fast',
+};
 
 describe('bridge: resuming a call from its conversation record', () => {
   let redis: RedisClient;
@@ -31,14 +39,19 @@ describe('bridge: resuming a call from its conversation record', () => {
     const callSid = `CA${randomBytes(16).toString('hex')}`;
     sids.push(callSid);
     const writer = new ConversationWriter({ redis });
-    for (const entry of entries) await writer.append(callSid, { ...entry, ts: Date.now() } as Parameters<ConversationWriter['append']>[1]);
+    for (const entry of entries)
+      await writer.append(callSid, { ...entry, ts: Date.now() } as Parameters<ConversationWriter['append']>[1]);
     const record = new ConversationRecord(callSid, writer, silent);
     await loadConversation(redis, callSid, record, silent);
     return record;
   }
 
   it('gives the new session what the old one recorded, in order, ahead of what it records itself', async () => {
-    const record = await resumed([session, { kind: 'agent', text: 'Hello.', item_id: 'a1', interrupted: false }, { kind: 'caller', text: 'Book me in.', item_id: 'c1' }]);
+    const record = await resumed([
+      session,
+      { kind: 'agent', text: 'Hello.', item_id: 'a1', interrupted: false },
+      { kind: 'caller', text: 'Book me in.', item_id: 'c1' },
+    ]);
     record.append({ kind: 'agent', text: 'Done.', item_id: 'a2', interrupted: false });
     expect(record.toItems(100).map((e) => e.item)).to.deep.equal([
       { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Hello.' }] },
@@ -54,8 +67,14 @@ describe('bridge: resuming a call from its conversation record', () => {
     expect(resumeReply(await resumed([session]))).to.equal('greeted');
     expect(resumeReply(await resumed([session, greeted]))).to.equal('none');
     expect(resumeReply(await resumed([session, greeted, said]))).to.equal('reasked');
-    expect(resumeReply(await resumed([session, greeted, said, { kind: 'tool_call', call_id: 'k', name: 'book', arguments: '{}' }]))).to.equal('reasked');
+    expect(
+      resumeReply(
+        await resumed([session, greeted, said, { kind: 'tool_call', call_id: 'k', name: 'book', arguments: '{}' }]),
+      ),
+    ).to.equal('reasked');
     // Cut by the caller (barge-in): the agent had the floor last; nothing is owed.
-    expect(resumeReply(await resumed([session, greeted, said, { ...greeted, text: 'Sure, let me', interrupted: true }]))).to.equal('none');
+    expect(
+      resumeReply(await resumed([session, greeted, said, { ...greeted, text: 'Sure, let me', interrupted: true }])),
+    ).to.equal('none');
   });
 });

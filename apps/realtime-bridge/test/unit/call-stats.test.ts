@@ -44,7 +44,19 @@ describe('bridge: call metrics breakdown', () => {
   });
 
   it('never reports negative durations (audio pre-generated before START)', () => {
-    const m = callMetrics({ claimedAt: 1000, streamStartedAt: 2000, greetingRequestedAt: 1100, modelFirstAudioAt: 1500, connectAttempts: 1, toolsCount: 0, bargeIns: 0, holdClips: 0 }, 2004);
+    const m = callMetrics(
+      {
+        claimedAt: 1000,
+        streamStartedAt: 2000,
+        greetingRequestedAt: 1100,
+        modelFirstAudioAt: 1500,
+        connectAttempts: 1,
+        toolsCount: 0,
+        bargeIns: 0,
+        holdClips: 0,
+      },
+      2004,
+    );
     expect(m.first_greeting_audio_ms).to.equal(4);
     expect(m.model_first_audio_ms).to.equal(400);
   });

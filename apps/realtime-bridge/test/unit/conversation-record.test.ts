@@ -23,14 +23,40 @@ describe('bridge: the conversation record mirror', () => {
 
   it('replays turns and tool calls as items, keeps the newest, and writes the same entries to Redis', async () => {
     const record = new ConversationRecord(callSid, new ConversationWriter({ redis }), silent);
-    record.append({ kind: 'session', session: 1, instructions: 'Be kind.', voice: 'alloy', tools: '', transcription_model: 'm', prompt_path: 'fast' });
+    record.append({
+      kind: 'session',
+      session: 1,
+      instructions: 'Be kind.',
+      voice: 'alloy',
+      tools: '',
+      transcription_model: 'm',
+      prompt_path: 'fast',
+    });
     record.append({ kind: 'agent', text: 'Hello.', item_id: 'a1', interrupted: false });
     record.append({ kind: 'caller', text: 'Book me in.', item_id: 'c1' });
     record.append({ kind: 'caller', text: '   ', item_id: 'c-empty' });
     record.append({ kind: 'tool_call', call_id: 'call_1', name: 'book_appointment', arguments: '{}' });
     const midway = record.entryCount;
-    record.append({ kind: 'tool_result', call_id: 'call_1', name: 'book_appointment', output: '{"booked":true}', ok: true });
-    record.append({ kind: 'usage', response_id: 'r1', input_tokens: 1, output_tokens: 1, input_text_tokens: 1, input_audio_tokens: 0, input_cached_tokens: 0, input_cached_text_tokens: 0, input_cached_audio_tokens: 0, output_text_tokens: 1, output_audio_tokens: 0 });
+    record.append({
+      kind: 'tool_result',
+      call_id: 'call_1',
+      name: 'book_appointment',
+      output: '{"booked":true}',
+      ok: true,
+    });
+    record.append({
+      kind: 'usage',
+      response_id: 'r1',
+      input_tokens: 1,
+      output_tokens: 1,
+      input_text_tokens: 1,
+      input_audio_tokens: 0,
+      input_cached_tokens: 0,
+      input_cached_text_tokens: 0,
+      input_cached_audio_tokens: 0,
+      output_text_tokens: 1,
+      output_audio_tokens: 0,
+    });
     record.append({ kind: 'agent', text: 'You are booked.', item_id: 'a2', interrupted: false });
 
     expect(record.itemCount).to.equal(5);
@@ -47,7 +73,9 @@ describe('bridge: the conversation record mirror', () => {
     // What a session prepared at `midway` has not been given yet.
     expect(record.itemsSince(midway).map((e) => e.item.type)).to.deep.equal(['function_call_output', 'message']);
 
-    await waitFor(async () => (await readConversation(redis, callSid)).entries.length === record.entryCount, { message: 'entries in Redis' });
+    await waitFor(async () => (await readConversation(redis, callSid)).entries.length === record.entryCount, {
+      message: 'entries in Redis',
+    });
     expect((await readConversation(redis, callSid)).entries).to.deep.equal(record.all());
   });
 });

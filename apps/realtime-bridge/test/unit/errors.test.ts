@@ -9,9 +9,13 @@ describe('bridge: Realtime connect failure classification', () => {
     expect(classifyConnectFailure('Unexpected server response: 503')).to.equal('OPENAI_UPSTREAM');
     expect(classifyConnectFailure('Unexpected server response: 429')).to.equal('OPENAI_UPSTREAM');
     expect(classifyConnectFailure('connect ECONNREFUSED 127.0.0.1:443')).to.equal('OPENAI_REFUSED');
-    expect(classifyConnectFailure('Client network socket disconnected before secure TLS connection was established', undefined, 'ECONNRESET')).to.equal(
-      'OPENAI_REFUSED',
-    );
+    expect(
+      classifyConnectFailure(
+        'Client network socket disconnected before secure TLS connection was established',
+        undefined,
+        'ECONNRESET',
+      ),
+    ).to.equal('OPENAI_REFUSED');
     expect(classifyConnectFailure('whatever', 'insufficient_quota')).to.equal('OPENAI_QUOTA');
     expect(classifyConnectFailure('whatever', 'invalid_api_key')).to.equal('OPENAI_AUTH');
     expect(classifyConnectFailure('something new')).to.equal('OPENAI_ERROR');

@@ -36,7 +36,10 @@ export function amdStatusHandler(deps: AmdStatusDeps) {
   return async (req: Request, res: Response) => {
     const parsed = amdParams.safeParse(req.body ?? {});
     if (!parsed.success) {
-      res.status(400).type('text/plain').send(`Invalid AMD callback: ${describeIssues(parsed.error)}\n`);
+      res
+        .status(400)
+        .type('text/plain')
+        .send(`Invalid AMD callback: ${describeIssues(parsed.error)}\n`);
       return;
     }
     const { CallSid: callSid, AnsweredBy: answeredBy, MachineDetectionDuration: detectionMs } = parsed.data;
@@ -48,7 +51,12 @@ export function amdStatusHandler(deps: AmdStatusDeps) {
       const action = amdAction(answeredBy, message);
       await Promise.all([
         deps.calls.recordAnsweredBy(callSid, answeredBy),
-        deps.timeline.record(callSid, 'call.answered_by', { answered_by: answeredBy, detection_ms: detectionMs, action }, { logger: log }),
+        deps.timeline.record(
+          callSid,
+          'call.answered_by',
+          { answered_by: answeredBy, detection_ms: detectionMs, action },
+          { logger: log },
+        ),
       ]);
       await act(deps, callSid, answeredBy, action, message, log);
       res.status(204).end();
@@ -59,10 +67,20 @@ export function amdStatusHandler(deps: AmdStatusDeps) {
   };
 }
 
-async function act(deps: AmdStatusDeps, callSid: string, answeredBy: AnsweredBy, action: AmdAction, message: string | null, log: Logger): Promise<void> {
+async function act(
+  deps: AmdStatusDeps,
+  callSid: string,
+  answeredBy: AnsweredBy,
+  action: AmdAction,
+  message: string | null,
+  log: Logger,
+): Promise<void> {
   if (action === 'converse' || action === 'wait') return;
   if (!deps.twilio) {
-    log.warn('cannot act on the AMD result: no Twilio REST credentials (API_TOKEN, TWILIO_ACCOUNT_SID)', { answeredBy, action });
+    log.warn('cannot act on the AMD result: no Twilio REST credentials (API_TOKEN, TWILIO_ACCOUNT_SID)', {
+      answeredBy,
+      action,
+    });
     return;
   }
   const started = performance.now();
@@ -70,14 +88,29 @@ async function act(deps: AmdStatusDeps, callSid: string, answeredBy: AnsweredBy,
   try {
     if (action === 'voicemail') {
       await call.update({ twiml: voicemailTwiml(message!, deps.voicemailVoice) });
-      await deps.timeline.record(callSid, 'outbound.voicemail', { chars: message!.length, rest_ms: performance.now() - started }, { logger: log });
+      await deps.timeline.record(
+        callSid,
+        'outbound.voicemail',
+        { chars: message!.length, rest_ms: performance.now() - started },
+        { logger: log },
+      );
     } else {
       await call.update({ status: 'completed' });
       const reason = answeredBy === 'fax' ? 'fax' : 'machine_no_message';
-      await deps.timeline.record(callSid, 'outbound.hangup', { reason, rest_ms: performance.now() - started }, { logger: log });
+      await deps.timeline.record(
+        callSid,
+        'outbound.hangup',
+        { reason, rest_ms: performance.now() - started },
+        { logger: log },
+      );
     }
   } catch (err) {
     // The callee may have hung up already (Twilio: 21220, call not in progress): nothing left to do.
-    await deps.timeline.record(callSid, action === 'voicemail' ? 'outbound.voicemail' : 'outbound.hangup', { error: (err as Error).message }, { logger: log, level: 'warn' });
+    await deps.timeline.record(
+      callSid,
+      action === 'voicemail' ? 'outbound.voicemail' : 'outbound.hangup',
+      { error: (err as Error).message },
+      { logger: log, level: 'warn' },
+    );
   }
 }

@@ -17,7 +17,10 @@ export function requireBearerToken(opts: { token: string; rejected: Counter<'rea
     const presented = BEARER.exec(req.header('Authorization') ?? '')?.[1];
     if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
       opts.rejected.inc({ reason: presented === undefined ? 'missing_bearer' : 'bad_bearer' });
-      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)' });
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Bearer')
+        .json({ error: 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)' });
       return;
     }
     next();

@@ -14,8 +14,14 @@ export const placeCallRequest = z
     businessId: z.string({ message: 'must be a string' }).min(1, 'must not be empty').optional(),
   })
   .superRefine((body, ctx) => {
-    if (body.from === undefined && body.businessId === undefined) ctx.addIssue({ code: 'custom', path: ['from'], message: 'is required (or give businessId)' });
-    if (body.from !== undefined && body.businessId !== undefined) ctx.addIssue({ code: 'custom', path: ['businessId'], message: 'cannot be given with from (from names the business)' });
+    if (body.from === undefined && body.businessId === undefined)
+      ctx.addIssue({ code: 'custom', path: ['from'], message: 'is required (or give businessId)' });
+    if (body.from !== undefined && body.businessId !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['businessId'],
+        message: 'cannot be given with from (from names the business)',
+      });
   });
 
 export type PlaceCallRequest = z.infer<typeof placeCallRequest>;
@@ -33,6 +39,10 @@ export function firstProblem(error: z.ZodError): FieldProblem {
     return { field, message: `${field} is not a field of this request (expected to, and from or businessId)` };
   }
   const field = issue?.path.join('.') || 'body';
-  if (field === 'body') return { field, message: 'body must be a JSON object {"to": "+E164", "from": "+E164"} (Content-Type: application/json)' };
+  if (field === 'body')
+    return {
+      field,
+      message: 'body must be a JSON object {"to": "+E164", "from": "+E164"} (Content-Type: application/json)',
+    };
   return { field, message: `${field} ${issue?.message ?? 'is invalid'}` };
 }

@@ -36,18 +36,31 @@ const FINAL_STATUSES: Record<string, UnansweredStatus> = {
 const NO_STREAM_REASON = 'no_stream';
 const MS_PER_SECOND = 1000;
 
-export function callStatusHandler(deps: { redis: RedisClient; calls: CallRepository; timeline: Timeline; logger: Logger }) {
+export function callStatusHandler(deps: {
+  redis: RedisClient;
+  calls: CallRepository;
+  timeline: Timeline;
+  logger: Logger;
+}) {
   return async (req: Request, res: Response) => {
     const parsed = callStatusParams.safeParse(req.body ?? {});
     if (!parsed.success) {
-      res.status(400).type('text/plain').send(`Invalid call status callback: ${describeIssues(parsed.error)}\n`);
+      res
+        .status(400)
+        .type('text/plain')
+        .send(`Invalid call status callback: ${describeIssues(parsed.error)}\n`);
       return;
     }
     const p = parsed.data;
     const log = deps.logger.child({ callSid: p.CallSid });
     const final = FINAL_STATUSES[p.CallStatus];
     const level = final === 'failed' ? 'warn' : 'info';
-    await deps.timeline.record(p.CallSid, 'twilio.call_status', { call_status: p.CallStatus, duration_s: p.CallDuration }, { logger: log, level });
+    await deps.timeline.record(
+      p.CallSid,
+      'twilio.call_status',
+      { call_status: p.CallStatus, duration_s: p.CallDuration },
+      { logger: log, level },
+    );
     if (final) {
       try {
         await finalizeUnanswered(deps, p.CallSid, final, p.CallDuration, log);
@@ -73,7 +86,14 @@ async function finalizeUnanswered(
   const durationMs = durationS === undefined ? null : durationS * MS_PER_SECOND;
   const ended = await deps.calls.recordUnanswered(callSid, { status, endedAt: new Date(), endReason, durationMs });
   if (!ended) return;
-  await deps.timeline.record(callSid, 'call.ended', { end_reason: endReason, rx: 0, tx: 0, is_ghost: false, duration_ms: durationMs ?? 0 }, { logger: log });
+  await deps.timeline.record(
+    callSid,
+    'call.ended',
+    { end_reason: endReason, rx: 0, tx: 0, is_ghost: false, duration_ms: durationMs ?? 0 },
+    { logger: log },
+  );
   // A warm session on a bridge for this call closes at its TTL (warm.expired); its keys go now.
-  await deps.redis.del(...transientCallKeys(callSid)).catch((err: unknown) => log.error('call key cleanup failed', errorFields(err)));
+  await deps.redis
+    .del(...transientCallKeys(callSid))
+    .catch((err: unknown) => log.error('call key cleanup failed', errorFields(err)));
 }

@@ -10,9 +10,17 @@ import type { NextFunction, Request, Response } from 'express';
 import { errorFields } from '@voice/logging';
 import type { Counter } from 'prom-client';
 import { firstProblem, placeCallRequest } from './call-request.js';
-import { NoBusinessNumberError, TwilioRefusedError, TwilioUnreachableError, UnknownBusinessError, placeOutboundCall, type PlaceCallDeps } from './place-call.js';
+import {
+  NoBusinessNumberError,
+  TwilioRefusedError,
+  TwilioUnreachableError,
+  UnknownBusinessError,
+  placeOutboundCall,
+  type PlaceCallDeps,
+} from './place-call.js';
 
-export type OutboundOutcome = 'placed' | 'bad_request' | 'unknown_business' | 'no_number' | 'twilio_refused' | 'twilio_unreachable' | 'error';
+export type OutboundOutcome =
+  'placed' | 'bad_request' | 'unknown_business' | 'no_number' | 'twilio_refused' | 'twilio_unreachable' | 'error';
 
 export function placeCallHandler(deps: PlaceCallDeps & { outcomes: Counter<'outcome'> }) {
   const done = (res: Response, outcome: OutboundOutcome, status: number, body: unknown) => {
@@ -29,11 +37,21 @@ export function placeCallHandler(deps: PlaceCallDeps & { outcomes: Counter<'outc
       const placed = await placeOutboundCall(deps, parsed.data);
       done(res, 'placed', 201, placed);
     } catch (err) {
-      if (err instanceof UnknownBusinessError) return done(res, 'unknown_business', 404, { error: err.message, field: err.field });
-      if (err instanceof NoBusinessNumberError) return done(res, 'no_number', 409, { error: err.message, field: 'businessId' });
+      if (err instanceof UnknownBusinessError)
+        return done(res, 'unknown_business', 404, { error: err.message, field: err.field });
+      if (err instanceof NoBusinessNumberError)
+        return done(res, 'no_number', 409, { error: err.message, field: 'businessId' });
       if (err instanceof TwilioRefusedError) {
-        deps.logger.warn('twilio refused the outbound call', { to: parsed.data.to, twilioStatus: err.twilioStatus, code: err.code, message: err.message });
-        return done(res, 'twilio_refused', 502, { error: `Twilio refused the call: ${err.message}`, twilio: { status: err.twilioStatus, code: err.code, message: err.message, more_info: err.moreInfo } });
+        deps.logger.warn('twilio refused the outbound call', {
+          to: parsed.data.to,
+          twilioStatus: err.twilioStatus,
+          code: err.code,
+          message: err.message,
+        });
+        return done(res, 'twilio_refused', 502, {
+          error: `Twilio refused the call: ${err.message}`,
+          twilio: { status: err.twilioStatus, code: err.code, message: err.message, more_info: err.moreInfo },
+        });
       }
       if (err instanceof TwilioUnreachableError) {
         deps.logger.error('twilio unreachable for an outbound call', errorFields(err));

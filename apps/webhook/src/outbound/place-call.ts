@@ -83,7 +83,10 @@ const STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
  */
 const MACHINE_DETECTION = 'DetectMessageEnd';
 
-export async function placeOutboundCall(deps: PlaceCallDeps, request: PlaceCallRequest): Promise<{ callSid: string; from: string; businessId: string }> {
+export async function placeOutboundCall(
+  deps: PlaceCallDeps,
+  request: PlaceCallRequest,
+): Promise<{ callSid: string; from: string; businessId: string }> {
   const { business, from } = await resolveCaller(deps.businesses, request);
   const base = deps.settings.publicBaseUrl;
   const started = performance.now();
@@ -112,7 +115,12 @@ export async function placeOutboundCall(deps: PlaceCallDeps, request: PlaceCallR
   }
   const twilioMs = performance.now() - started;
   const log = deps.logger.child({ callSid });
-  await deps.timeline.record(callSid, 'outbound.placed', { from, to: request.to, business_id: business.id, twilio_ms: twilioMs }, { logger: log });
+  await deps.timeline.record(
+    callSid,
+    'outbound.placed',
+    { from, to: request.to, business_id: business.id, twilio_ms: twilioMs },
+    { logger: log },
+  );
   await prebuildWhileRinging(deps, { callSid, business, from, to: request.to }, log);
   return { callSid, from, businessId: business.id };
 }
@@ -121,22 +129,46 @@ export async function placeOutboundCall(deps: PlaceCallDeps, request: PlaceCallR
  * The call is placed whatever happens here: if Redis or Postgres fails now, the voice webhook
  * still serves the answer (cold), so this logs instead of failing the request.
  */
-async function prebuildWhileRinging(deps: PlaceCallDeps, call: { callSid: string; business: Business; from: string; to: string }, log: Logger): Promise<void> {
+async function prebuildWhileRinging(
+  deps: PlaceCallDeps,
+  call: { callSid: string; business: Business; from: string; to: string },
+  log: Logger,
+): Promise<void> {
   const placedAt = Date.now();
   try {
     // Meta first: a bridge taking the warm claim checks that the call is not over (its meta exists).
     await Promise.all([
-      writeCallMeta(deps.redis, { callSid: call.callSid, businessId: call.business.id, direction: 'outbound', from: call.from, to: call.to, receivedAt: placedAt }),
+      writeCallMeta(deps.redis, {
+        callSid: call.callSid,
+        businessId: call.business.id,
+        direction: 'outbound',
+        from: call.from,
+        to: call.to,
+        receivedAt: placedAt,
+      }),
       deps.calls.recordPlaced({ callSid: call.callSid, businessId: call.business.id, from: call.from, to: call.to }),
     ]);
-    const fresh = await deps.queue.enqueue({ callSid: call.callSid, businessId: call.business.id, direction: 'outbound', enqueuedAt: placedAt });
-    await deps.timeline.record(call.callSid, 'prebuild.enqueued', { job_id: call.callSid, duplicate: !fresh }, { logger: log });
+    const fresh = await deps.queue.enqueue({
+      callSid: call.callSid,
+      businessId: call.business.id,
+      direction: 'outbound',
+      enqueuedAt: placedAt,
+    });
+    await deps.timeline.record(
+      call.callSid,
+      'prebuild.enqueued',
+      { job_id: call.callSid, duplicate: !fresh },
+      { logger: log },
+    );
   } catch (err) {
     log.error('outbound prebuild failed; the answer will be served cold', errorFields(err));
   }
 }
 
-async function resolveCaller(businesses: BusinessRepository, request: PlaceCallRequest): Promise<{ business: Business; from: string }> {
+async function resolveCaller(
+  businesses: BusinessRepository,
+  request: PlaceCallRequest,
+): Promise<{ business: Business; from: string }> {
   if (request.from !== undefined) {
     const business = await businesses.findByPhoneNumber(request.from);
     if (!business) throw new UnknownBusinessError('from', request.from);

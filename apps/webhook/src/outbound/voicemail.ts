@@ -15,7 +15,15 @@
 import twilio from 'twilio';
 
 /** Twilio's AnsweredBy values (asynchronous AMD). */
-export const ANSWERED_BY = ['human', 'unknown', 'machine_start', 'machine_end_beep', 'machine_end_silence', 'machine_end_other', 'fax'] as const;
+export const ANSWERED_BY = [
+  'human',
+  'unknown',
+  'machine_start',
+  'machine_end_beep',
+  'machine_end_silence',
+  'machine_end_other',
+  'fax',
+] as const;
 export type AnsweredBy = (typeof ANSWERED_BY)[number];
 
 /**

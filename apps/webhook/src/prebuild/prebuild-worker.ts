@@ -65,7 +65,14 @@ async function prebuild(deps: PrebuildWorkerDeps, job: Job<PrebuildJobData>): Pr
   await deps.redis.set(callKeys.prompt(data.callSid), JSON.stringify(prompt), 'EX', deps.promptTtlSeconds);
   if (deps.warmClaimStream) {
     // The phone is still ringing: a bridge can open and configure the model session now.
-    await deps.redis.xadd(deps.warmClaimStream, 'MAXLEN', '~', CLAIM_STREAM_MAXLEN, '*', ...encodeClaim({ callSid: data.callSid, reason: 'prebuilt', at: Date.now() }));
+    await deps.redis.xadd(
+      deps.warmClaimStream,
+      'MAXLEN',
+      '~',
+      CLAIM_STREAM_MAXLEN,
+      '*',
+      ...encodeClaim({ callSid: data.callSid, reason: 'prebuilt', at: Date.now() }),
+    );
   }
   const ms = Date.now() - started;
   deps.metrics.prebuildMs.observe(ms);

@@ -28,7 +28,9 @@ export interface CallLiveness {
 }
 
 /** Why a stream that ended may not be reconnected, or undefined when it may. */
-export function refusalReason(live: CallLiveness): Exclude<ActionReason, 'alive' | 'reconnects_exhausted' | 'error'> | undefined {
+export function refusalReason(
+  live: CallLiveness,
+): Exclude<ActionReason, 'alive' | 'reconnects_exhausted' | 'error'> | undefined {
   if (live.endedOnPurpose !== null) return 'ended_on_purpose';
   if (!live.meta) return 'call_over';
   if (!live.owner) return 'no_owner';
@@ -36,7 +38,10 @@ export function refusalReason(live: CallLiveness): Exclude<ActionReason, 'alive'
 }
 
 export interface ConnectActionDeps {
-  config: Pick<WebhookConfig, 'publicBaseUrl' | 'publicStreamUrl' | 'callTokenTtlSeconds' | 'maxStreamReconnects' | 'messages'>;
+  config: Pick<
+    WebhookConfig,
+    'publicBaseUrl' | 'publicStreamUrl' | 'callTokenTtlSeconds' | 'maxStreamReconnects' | 'messages'
+  >;
   redis: RedisClient;
   timeline: Timeline;
   metrics: WebhookMetrics;
@@ -48,19 +53,31 @@ export function connectActionHandler(deps: ConnectActionDeps) {
     // Only the standard call parameters are relied on (the noun-specific ones are not documented).
     const parsed = streamStatusParams.pick({ CallSid: true }).safeParse(req.body ?? {});
     if (!parsed.success) {
-      res.status(400).type('text/plain').send(`Invalid <Connect action> request: ${describeIssues(parsed.error)}\n`);
+      res
+        .status(400)
+        .type('text/plain')
+        .send(`Invalid <Connect action> request: ${describeIssues(parsed.error)}\n`);
       return;
     }
     const callSid = parsed.data.CallSid;
     const log = deps.logger.child({ callSid });
     const fallback = (reason: ActionReason, attempt?: number) => {
       deps.metrics.connectActions.inc({ decision: 'fallback', reason });
-      void deps.timeline.record(callSid, 'stream.action', { decision: 'fallback', reason, attempt }, { level: reason === 'ended_on_purpose' || reason === 'call_over' ? 'info' : 'warn', logger: log });
+      void deps.timeline.record(
+        callSid,
+        'stream.action',
+        { decision: 'fallback', reason, attempt },
+        { level: reason === 'ended_on_purpose' || reason === 'call_over' ? 'info' : 'warn', logger: log },
+      );
       res.type('text/xml').send(sayAndHangUpTwiml(deps.config.messages.fallback));
     };
     try {
       const { redis } = deps;
-      const [meta, owner, endedOnPurpose] = await Promise.all([readCallMeta(redis, callSid), redis.get(callKeys.owner(callSid)), redis.get(callKeys.endedOnPurpose(callSid))]);
+      const [meta, owner, endedOnPurpose] = await Promise.all([
+        readCallMeta(redis, callSid),
+        redis.get(callKeys.owner(callSid)),
+        redis.get(callKeys.endedOnPurpose(callSid)),
+      ]);
       const refused = refusalReason({ meta, owner, endedOnPurpose });
       if (refused || !meta) return fallback(refused ?? 'call_over');
       const attempt = await redis.incr(callKeys.reconnects(callSid));
@@ -68,8 +85,19 @@ export function connectActionHandler(deps: ConnectActionDeps) {
       const callToken = newCallToken();
       await redis.set(callKeys.token(callSid), callToken, 'EX', deps.config.callTokenTtlSeconds);
       deps.metrics.connectActions.inc({ decision: 'reconnect', reason: 'alive' });
-      void deps.timeline.record(callSid, 'stream.action', { decision: 'reconnect', reason: 'alive', attempt, owner }, { level: 'warn', logger: log });
-      res.type('text/xml').send(streamTwiml(streamTwimlFor(deps.config, callSid, { callToken, businessId: meta.businessId, direction: meta.direction })));
+      void deps.timeline.record(
+        callSid,
+        'stream.action',
+        { decision: 'reconnect', reason: 'alive', attempt, owner },
+        { level: 'warn', logger: log },
+      );
+      res
+        .type('text/xml')
+        .send(
+          streamTwiml(
+            streamTwimlFor(deps.config, callSid, { callToken, businessId: meta.businessId, direction: meta.direction }),
+          ),
+        );
     } catch (err) {
       // Redis is down: the caller still hears a message, not Twilio's error tone.
       log.error('connect action failed', errorFields(err));

@@ -8,7 +8,10 @@ export function streamStatusHandler(deps: { timeline: Timeline; logger: Logger }
   return async (req: Request, res: Response) => {
     const parsed = streamStatusParams.safeParse(req.body ?? {});
     if (!parsed.success) {
-      res.status(400).type('text/plain').send(`Invalid stream status callback: ${describeIssues(parsed.error)}\n`);
+      res
+        .status(400)
+        .type('text/plain')
+        .send(`Invalid stream status callback: ${describeIssues(parsed.error)}\n`);
       return;
     }
     const p = parsed.data;

@@ -7,7 +7,11 @@ import type { NextFunction, Request, Response } from 'express';
 import twilio from 'twilio';
 import type { Counter } from 'prom-client';
 
-export function requireTwilioSignature(opts: { authToken: string; publicBaseUrl: string; rejected: Counter<'reason'> }) {
+export function requireTwilioSignature(opts: {
+  authToken: string;
+  publicBaseUrl: string;
+  rejected: Counter<'reason'>;
+}) {
   return (req: Request, res: Response, next: NextFunction) => {
     const signature = req.header('X-Twilio-Signature');
     if (!signature) {

@@ -41,7 +41,10 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
     const parsed = voiceWebhookParams.safeParse(req.body ?? {});
     if (!parsed.success) {
       deps.metrics.voiceWebhooks.inc({ outcome: 'bad_request' });
-      res.status(400).type('text/plain').send(`Invalid voice webhook: ${describeIssues(parsed.error)}\n`);
+      res
+        .status(400)
+        .type('text/plain')
+        .send(`Invalid voice webhook: ${describeIssues(parsed.error)}\n`);
       return;
     }
     const params = parsed.data;
@@ -60,7 +63,10 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
       const work = answerCall(deps, params, log);
       const answer = await withDeadline(work, deps.config.answerTimeoutMs);
       if (answer === undefined) {
-        void work.then((late) => (late.outcome === 'connected' ? forgetLateCall(deps, params.CallSid, log) : undefined), () => undefined);
+        void work.then(
+          (late) => (late.outcome === 'connected' ? forgetLateCall(deps, params.CallSid, log) : undefined),
+          () => undefined,
+        );
         return fallback('timeout');
       }
       res.type('text/xml').send(answer.twiml);
@@ -79,7 +85,12 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
 async function answerCall(deps: VoiceWebhookDeps, params: VoiceWebhookParams, log: Logger): Promise<Answer> {
   const direction = callDirection(params);
   const businessNumber = direction === 'inbound' ? params.To : params.From;
-  await deps.timeline.record(params.CallSid, 'webhook.received', { from: params.From, to: params.To, direction }, { logger: log });
+  await deps.timeline.record(
+    params.CallSid,
+    'webhook.received',
+    { from: params.From, to: params.To, direction },
+    { logger: log },
+  );
   const business = await deps.businesses.findByPhoneNumber(businessNumber);
   if (!business) {
     await answerUnknownNumber(deps, params, direction, businessNumber, log);
@@ -90,12 +101,33 @@ async function answerCall(deps: VoiceWebhookDeps, params: VoiceWebhookParams, lo
   // The calls row (status received) also arms the stream watchdog (watchdog/stream-watchdog.ts).
   const [, , , fresh] = await Promise.all([
     deps.redis.set(callKeys.token(params.CallSid), callToken, 'EX', deps.config.callTokenTtlSeconds),
-    writeCallMeta(deps.redis, { callSid: params.CallSid, businessId: business.id, direction, from: params.From, to: params.To, receivedAt }),
-    deps.calls.recordReceived({ callSid: params.CallSid, businessId: business.id, direction, from: params.From, to: params.To, status: 'received' }),
+    writeCallMeta(deps.redis, {
+      callSid: params.CallSid,
+      businessId: business.id,
+      direction,
+      from: params.From,
+      to: params.To,
+      receivedAt,
+    }),
+    deps.calls.recordReceived({
+      callSid: params.CallSid,
+      businessId: business.id,
+      direction,
+      from: params.From,
+      to: params.To,
+      status: 'received',
+    }),
     deps.queue.enqueue({ callSid: params.CallSid, businessId: business.id, direction, enqueuedAt: receivedAt }),
   ]);
-  await deps.timeline.record(params.CallSid, 'prebuild.enqueued', { job_id: params.CallSid, duplicate: !fresh }, { logger: log });
-  const twiml = streamTwiml(streamTwimlFor(deps.config, params.CallSid, { callToken, businessId: business.id, direction }));
+  await deps.timeline.record(
+    params.CallSid,
+    'prebuild.enqueued',
+    { job_id: params.CallSid, duplicate: !fresh },
+    { logger: log },
+  );
+  const twiml = streamTwiml(
+    streamTwimlFor(deps.config, params.CallSid, { callToken, businessId: business.id, direction }),
+  );
   return { twiml, outcome: 'connected' };
 }
 
@@ -154,7 +186,19 @@ async function answerUnknownNumber(
   log: Logger,
 ): Promise<void> {
   await Promise.all([
-    deps.timeline.record(params.CallSid, 'webhook.unknown_number', { number: businessNumber }, { level: 'warn', logger: log }),
-    deps.calls.recordReceived({ callSid: params.CallSid, businessId: null, direction, from: params.From, to: params.To, status: 'rejected' }),
+    deps.timeline.record(
+      params.CallSid,
+      'webhook.unknown_number',
+      { number: businessNumber },
+      { level: 'warn', logger: log },
+    ),
+    deps.calls.recordReceived({
+      callSid: params.CallSid,
+      businessId: null,
+      direction,
+      from: params.From,
+      to: params.To,
+      status: 'rejected',
+    }),
   ]);
 }

@@ -46,7 +46,9 @@ export function createTwilioClient(config: TwilioRestConfig): TwilioClient {
 }
 
 /** Twilio refused the request: its HTTP status, error code and own message (RestException). */
-export function twilioRefusal(err: unknown): { status: number; code: number | undefined; message: string; moreInfo: string | undefined } | undefined {
+export function twilioRefusal(
+  err: unknown,
+): { status: number; code: number | undefined; message: string; moreInfo: string | undefined } | undefined {
   if (!(err instanceof twilio.RestException)) return undefined;
   return { status: err.status, code: err.code, message: err.message, moreInfo: err.moreInfo };
 }

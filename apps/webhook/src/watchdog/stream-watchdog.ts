@@ -76,8 +76,20 @@ export class StreamWatchdog {
     const { deps } = this;
     const log = deps.logger.child({ callSid });
     deps.neverStarted.inc();
-    await deps.timeline.record(callSid, 'stream.never_started', { waited_ms: waitedMs }, { level: 'error', logger: log });
-    await deps.timeline.record(callSid, 'call.ended', { end_reason: STREAM_WATCHDOG_DEFAULTS.endReason, rx: 0, tx: 0, is_ghost: false, duration_ms: 0 }, { logger: log });
-    await deps.redis.del(...transientCallKeys(callSid)).catch((err: unknown) => log.error('call key cleanup failed', errorFields(err)));
+    await deps.timeline.record(
+      callSid,
+      'stream.never_started',
+      { waited_ms: waitedMs },
+      { level: 'error', logger: log },
+    );
+    await deps.timeline.record(
+      callSid,
+      'call.ended',
+      { end_reason: STREAM_WATCHDOG_DEFAULTS.endReason, rx: 0, tx: 0, is_ghost: false, duration_ms: 0 },
+      { logger: log },
+    );
+    await deps.redis
+      .del(...transientCallKeys(callSid))
+      .catch((err: unknown) => log.error('call key cleanup failed', errorFields(err)));
   }
 }

@@ -28,7 +28,10 @@ export function useWebhookService(env: Record<string, string> = {}): WebhookTest
   beforeEach(async () => {
     ctx.namespace = uniqueNamespace();
     const config = loadWebhookConfig(baseTestEnv(ctx.namespace, env));
-    ctx.service = createWebhookService(config, createLogger({ service: 'webhook', instance: 'test', level: config.logLevel }));
+    ctx.service = createWebhookService(
+      config,
+      createLogger({ service: 'webhook', instance: 'test', level: config.logLevel }),
+    );
     await ctx.service.start();
   });
   afterEach(async () => {

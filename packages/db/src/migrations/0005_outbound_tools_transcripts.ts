@@ -47,6 +47,12 @@ export async function down(knex: Knex): Promise<void> {
     alter table calls add constraint calls_status_valid check (status in
       ('received', 'in_progress', 'completed', 'failed', 'rejected'))`);
   await knex.schema.alterTable('businesses', (table) => {
-    table.dropColumns('transfer_number', 'voicemail_message', 'end_call_enabled', 'transfer_call_enabled', 'dtmf_enabled');
+    table.dropColumns(
+      'transfer_number',
+      'voicemail_message',
+      'end_call_enabled',
+      'transfer_call_enabled',
+      'dtmf_enabled',
+    );
   });
 }

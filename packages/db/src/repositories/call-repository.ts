@@ -87,7 +87,12 @@ export interface CallRepository {
    * whose media stream never started, and returns them. Atomic per row (SKIP LOCKED), so several
    * webhook replicas sweeping at once each end a call at most once between them.
    */
-  failNeverStarted(input: { answeredBefore: Date; answeredAfter: Date; limit: number; endReason: string }): Promise<Array<{ callSid: string; receivedAt: Date }>>;
+  failNeverStarted(input: {
+    answeredBefore: Date;
+    answeredAfter: Date;
+    limit: number;
+    endReason: string;
+  }): Promise<Array<{ callSid: string; receivedAt: Date }>>;
   findByCallSid(callSid: string): Promise<Call | null>;
   /**
    * An outbound call Twilio accepted and is dialing (status placed). `received_at` stays null:
@@ -245,7 +250,12 @@ export function createCallRepository(knex: Knex): CallRepository {
         })
         // Twilio's answer can race this write: whatever is there already knows more.
         .onConflict('call_sid')
-        .merge({ business_id: keep('business_id'), direction: keep('direction'), from_number: keep('from_number'), to_number: keep('to_number') });
+        .merge({
+          business_id: keep('business_id'),
+          direction: keep('direction'),
+          from_number: keep('from_number'),
+          to_number: keep('to_number'),
+        });
     },
 
     async recordAnsweredBy(callSid, answeredBy) {

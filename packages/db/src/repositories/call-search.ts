@@ -35,7 +35,11 @@ export interface CallSearch {
   /** Calls answered after `receivedAfter` that have not ended, oldest first. */
   notEnded(receivedAfter: Date, limit: number): Promise<Call[]>;
   /** CallSids of calls not ended (answered after `receivedAfter`) or ended after `endedAfter`. */
-  activeSince(input: { receivedAfter: Date; endedAfter: Date; limit: number }): Promise<Array<{ callSid: string; endedAt: Date | null }>>;
+  activeSince(input: {
+    receivedAfter: Date;
+    endedAfter: Date;
+    limit: number;
+  }): Promise<Array<{ callSid: string; endedAt: Date | null }>>;
 }
 
 export function createCallSearch(knex: Knex): CallSearch {

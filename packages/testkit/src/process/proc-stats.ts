@@ -23,7 +23,11 @@ export function readProcStats(pid: number): ProcStats | undefined {
     const stime = Number(fields[12]);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-    return { cpuSeconds: (utime + stime) / CLOCK_TICKS_PER_SECOND, peakRssMiB: kib('VmHWM') / 1024, rssMiB: kib('VmRSS') / 1024 };
+    return {
+      cpuSeconds: (utime + stime) / CLOCK_TICKS_PER_SECOND,
+      peakRssMiB: kib('VmHWM') / 1024,
+      rssMiB: kib('VmRSS') / 1024,
+    };
   } catch {
     return undefined;
   }

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { freePort } from './free-port.js';
-import type { ServiceProcess} from './service-process.js';
+import type { ServiceProcess } from './service-process.js';
 import { startServiceProcess, type ServiceName } from './service-process.js';
 
 export interface ProcessStackOptions {
@@ -40,8 +40,19 @@ const DOUBLE_API_KEY = 'sk-local-realtime-double';
 export async function startProcessStack(options: ProcessStackOptions): Promise<ProcessStack> {
   const started: ServiceProcess[] = [];
   const roles = new Map<ServiceProcess, ServiceName>();
-  const launch = async (name: ServiceName, label: string, env: Record<string, string | undefined>, extra: Partial<Parameters<typeof startServiceProcess>[0]> = {}) => {
-    const proc = await startServiceProcess({ name, label, env, onLine: (line) => options.onLine?.(label, line), ...extra });
+  const launch = async (
+    name: ServiceName,
+    label: string,
+    env: Record<string, string | undefined>,
+    extra: Partial<Parameters<typeof startServiceProcess>[0]> = {},
+  ) => {
+    const proc = await startServiceProcess({
+      name,
+      label,
+      env,
+      onLine: (line) => options.onLine?.(label, line),
+      ...extra,
+    });
     started.push(proc);
     roles.set(proc, name);
     return proc;
@@ -55,10 +66,15 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   try {
     let realtime = options.realtime;
     if (!realtime) {
-      const double = await launch('realtime-double', 'realtime-double', { ...options.env }, {
-        args: ['--port', '0', '--api-key', DOUBLE_API_KEY, ...(options.doubleArgs ?? [])],
-        readyLine: /"event":"ready"/,
-      });
+      const double = await launch(
+        'realtime-double',
+        'realtime-double',
+        { ...options.env },
+        {
+          args: ['--port', '0', '--api-key', DOUBLE_API_KEY, ...(options.doubleArgs ?? [])],
+          readyLine: /"event":"ready"/,
+        },
+      );
       const ready = JSON.parse(double.readyMessage!) as { baseURL: string; certPath: string };
       realtime = { baseURL: ready.baseURL, certPath: ready.certPath, apiKey: DOUBLE_API_KEY };
     }
@@ -93,9 +109,19 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
       ),
     );
     await Promise.all([
-      launch('webhook', 'webhook', { ...env, WEBHOOK_PORT: String(webhookPort), INSTANCE_ID: 'webhook-1' }, { readyPort: webhookPort }),
+      launch(
+        'webhook',
+        'webhook',
+        { ...env, WEBHOOK_PORT: String(webhookPort), INSTANCE_ID: 'webhook-1' },
+        { readyPort: webhookPort },
+      ),
       ...gatewayPorts.map((port, i) =>
-        launch('media-gateway', `gateway-${i + 1}`, { ...env, GATEWAY_PORT: String(port), INSTANCE_ID: `gateway-${i + 1}` }, { readyPort: port }),
+        launch(
+          'media-gateway',
+          `gateway-${i + 1}`,
+          { ...env, GATEWAY_PORT: String(port), INSTANCE_ID: `gateway-${i + 1}` },
+          { readyPort: port },
+        ),
       ),
     ]);
     return {

@@ -56,11 +56,21 @@ export class ServiceProcess {
 
   constructor(private readonly options: ServiceProcessOptions) {
     this.label = options.label ?? options.name;
-    this.child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', options.entry ?? SERVICE_ENTRIES[options.name], ...(options.args ?? [])], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env } as NodeJS.ProcessEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawn(
+      process.execPath,
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        options.entry ?? SERVICE_ENTRIES[options.name],
+        ...(options.args ?? []),
+      ],
+      {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env } as NodeJS.ProcessEnv,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const onData = (chunk: Buffer) => {
       const text = chunk.toString();
       this.output = (this.output + text).slice(-OUTPUT_KEEP_CHARS);
@@ -102,7 +112,9 @@ export class ServiceProcess {
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
     if (this.options.readyLine) {
       await Promise.race([
-        new Promise<void>((resolve) => (this.readyLineMatch !== undefined || this.exited ? resolve() : this.lineWaiters.push(resolve))),
+        new Promise<void>((resolve) =>
+          this.readyLineMatch !== undefined || this.exited ? resolve() : this.lineWaiters.push(resolve),
+        ),
         new Promise<void>((resolve) => setTimeout(resolve, deadline - Date.now()).unref()),
       ]);
       if (this.readyLineMatch === undefined) throw this.failure('did not print its ready line');

@@ -110,9 +110,12 @@ export class RealtimeDoubleConfigError extends Error {
 /** Rejects values that would make the double hang or spin instead of failing clearly. */
 export function validateBehaviour(b: RealtimeDoubleBehaviour): void {
   if (!(b.deltaMs > 0)) throw new RealtimeDoubleConfigError(`deltaMs must be > 0, got ${b.deltaMs}`);
-  if (!(b.realtimeFactor > 0)) throw new RealtimeDoubleConfigError(`realtimeFactor must be > 0, got ${b.realtimeFactor}`);
+  if (!(b.realtimeFactor > 0))
+    throw new RealtimeDoubleConfigError(`realtimeFactor must be > 0, got ${b.realtimeFactor}`);
   if (b.replies.length === 0) throw new RealtimeDoubleConfigError('replies must hold at least one text');
   if (b.rejectUpgradeStatus !== undefined && (b.rejectUpgradeStatus < 400 || b.rejectUpgradeStatus > 599)) {
-    throw new RealtimeDoubleConfigError(`rejectUpgradeStatus must be an HTTP error status, got ${b.rejectUpgradeStatus}`);
+    throw new RealtimeDoubleConfigError(
+      `rejectUpgradeStatus must be an HTTP error status, got ${b.rejectUpgradeStatus}`,
+    );
   }
 }

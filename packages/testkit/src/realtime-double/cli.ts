@@ -99,7 +99,9 @@ async function main(): Promise<void> {
   // The speech engine (WASM) compiles on first use, ~1 s: pay it here, not in the first call's
   // greeting, which the real API would not make wait.
   for (const phrase of [WARM_UP_PHRASE, ...args.prerender]) await synthesizeMulaw(phrase);
-  console.log(JSON.stringify({ event: 'ready', baseURL: double.baseURL, certPath: double.certPath, port: double.port }));
+  console.log(
+    JSON.stringify({ event: 'ready', baseURL: double.baseURL, certPath: double.certPath, port: double.port }),
+  );
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -25,7 +25,8 @@ export const realtimeErrors = {
   unknownEvent: (type: string) => invalid('unknown_event', `Unknown event type '${type}'.`, 'type'),
   invalidJson: () => invalid('invalid_json', 'The event is not valid JSON.'), // double's own code
   binaryFrame: () => invalid('invalid_json', 'Binary frames are not accepted; send JSON text events.'),
-  missingParameter: (param: string) => invalid('missing_required_parameter', `Missing required parameter: '${param}'.`, param),
+  missingParameter: (param: string) =>
+    invalid('missing_required_parameter', `Missing required parameter: '${param}'.`, param),
   unknownParameter: (param: string) => invalid('unknown_parameter', `Unknown parameter: '${param}'.`, param),
   invalidValue: (param: string, message: string) => invalid('invalid_value', message, param),
   commitEmpty: (bufferedMs: number, minMs: number) =>
@@ -39,9 +40,14 @@ export const realtimeErrors = {
       `Conversation already has an active response in progress: ${responseId}. Wait until the response is finished before creating a new one.`,
     ),
   cancelNotActive: () => invalid('response_cancel_not_active', 'Cancellation failed: no active response found.'),
-  itemNotFound: (param: string, itemId: string) => invalid('invalid_value', `Item with item_id '${itemId}' not found.`, param),
+  itemNotFound: (param: string, itemId: string) =>
+    invalid('invalid_value', `Item with item_id '${itemId}' not found.`, param),
   truncateTooLong: (audioMs: number, requestedMs: number) =>
-    invalid('invalid_value', `Audio content of ${Math.floor(audioMs)}ms is already shorter than ${requestedMs}ms`, 'audio_end_ms'),
+    invalid(
+      'invalid_value',
+      `Audio content of ${Math.floor(audioMs)}ms is already shorter than ${requestedMs}ms`,
+      'audio_end_ms',
+    ),
   sessionExpired: () => invalid('session_expired', 'Your session hit the maximum duration of 60 minutes.'),
   serverError: (): RealtimeErrorPayload => ({
     type: 'server_error',

@@ -74,11 +74,16 @@ function onItemCreate(session: DoubleSession, event: JsonObject, eventId: string
   const raw = event.item;
   if (!isObject(raw)) return session.sendError(realtimeErrors.missingParameter('item'), eventId);
   if (typeof raw.type !== 'string' || !CREATABLE_ITEM_TYPES.includes(raw.type)) {
-    return session.sendError(realtimeErrors.invalidValue('item.type', `Invalid item type ${JSON.stringify(raw.type)}.`), eventId);
+    return session.sendError(
+      realtimeErrors.invalidValue('item.type', `Invalid item type ${JSON.stringify(raw.type)}.`),
+      eventId,
+    );
   }
   if (raw.type === 'function_call_output') {
-    if (typeof raw.call_id !== 'string') return session.sendError(realtimeErrors.missingParameter('item.call_id'), eventId);
-    if (typeof raw.output !== 'string') return session.sendError(realtimeErrors.missingParameter('item.output'), eventId);
+    if (typeof raw.call_id !== 'string')
+      return session.sendError(realtimeErrors.missingParameter('item.call_id'), eventId);
+    if (typeof raw.output !== 'string')
+      return session.sendError(realtimeErrors.missingParameter('item.output'), eventId);
     session.recorder.functionCallOutputs.push({
       call_id: raw.call_id,
       output: raw.output,
@@ -95,11 +100,21 @@ function onItemCreate(session: DoubleSession, event: JsonObject, eventId: string
     if (text !== undefined && role === 'user') session.userTextPending = text;
     else if (role === 'assistant') session.userTextPending = undefined;
   }
-  const item: JsonObject = { ...raw, id: typeof raw.id === 'string' ? raw.id : newId('item'), object: 'realtime.item', status: 'completed' };
+  const item: JsonObject = {
+    ...raw,
+    id: typeof raw.id === 'string' ? raw.id : newId('item'),
+    object: 'realtime.item',
+    status: 'completed',
+  };
   const { previousItemId } = session.conversation.add(item);
   const text = itemText(item);
   session.usage.addText(text.length);
-  session.recorder.createdItems.push({ type: String(item.type), role: typeof item.role === 'string' ? item.role : undefined, text, atMs: session.elapsedMs() });
+  session.recorder.createdItems.push({
+    type: String(item.type),
+    role: typeof item.role === 'string' ? item.role : undefined,
+    text,
+    atMs: session.elapsedMs(),
+  });
   session.send({ type: 'conversation.item.added', previous_item_id: previousItemId, item });
   session.send({ type: 'conversation.item.done', previous_item_id: previousItemId, item });
 }
@@ -107,24 +122,36 @@ function onItemCreate(session: DoubleSession, event: JsonObject, eventId: string
 function onItemTruncate(session: DoubleSession, event: JsonObject, eventId: string | undefined): void {
   const { item_id: itemId, content_index: contentIndex, audio_end_ms: audioEndMs } = event;
   if (typeof itemId !== 'string') return session.sendError(realtimeErrors.missingParameter('item_id'), eventId);
-  if (typeof audioEndMs !== 'number') return session.sendError(realtimeErrors.missingParameter('audio_end_ms'), eventId);
-  if (contentIndex !== 0) return session.sendError(realtimeErrors.invalidValue('content_index', 'content_index must be 0.'), eventId);
+  if (typeof audioEndMs !== 'number')
+    return session.sendError(realtimeErrors.missingParameter('audio_end_ms'), eventId);
+  if (contentIndex !== 0)
+    return session.sendError(realtimeErrors.invalidValue('content_index', 'content_index must be 0.'), eventId);
   if (audioEndMs < 0 || !Number.isInteger(audioEndMs)) {
-    return session.sendError(realtimeErrors.invalidValue('audio_end_ms', 'audio_end_ms must be a non-negative integer.'), eventId);
+    return session.sendError(
+      realtimeErrors.invalidValue('audio_end_ms', 'audio_end_ms must be a non-negative integer.'),
+      eventId,
+    );
   }
   const entry = session.conversation.get(itemId);
   if (!entry || entry.type !== 'message' || entry.role !== 'assistant') {
     return session.sendError(realtimeErrors.itemNotFound('item_id', itemId), eventId);
   }
-  if (audioEndMs > entry.audioMs) return session.sendError(realtimeErrors.truncateTooLong(entry.audioMs, audioEndMs), eventId);
+  if (audioEndMs > entry.audioMs)
+    return session.sendError(realtimeErrors.truncateTooLong(entry.audioMs, audioEndMs), eventId);
   entry.audioMs = audioEndMs;
-  session.recorder.truncates.push({ item_id: itemId, content_index: 0, audio_end_ms: audioEndMs, atMs: session.elapsedMs() });
+  session.recorder.truncates.push({
+    item_id: itemId,
+    content_index: 0,
+    audio_end_ms: audioEndMs,
+    atMs: session.elapsedMs(),
+  });
   session.send({ type: 'conversation.item.truncated', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs });
 }
 
 function onItemDelete(session: DoubleSession, event: JsonObject, eventId: string | undefined): void {
   const itemId = String(event.item_id);
-  if (!session.conversation.remove(itemId)) return session.sendError(realtimeErrors.itemNotFound('item_id', itemId), eventId);
+  if (!session.conversation.remove(itemId))
+    return session.sendError(realtimeErrors.itemNotFound('item_id', itemId), eventId);
   session.send({ type: 'conversation.item.deleted', item_id: itemId });
 }
 
@@ -156,7 +183,10 @@ function itemText(item: JsonObject): string {
   if (item.type === 'function_call') return `${String(item.name)}(${String(item.arguments ?? '')})`;
   if (item.type === 'function_call_output') return String(item.output ?? '');
   const content = Array.isArray(item.content) ? item.content : [];
-  return content.map((part) => (isObject(part) && typeof part.text === 'string' ? part.text : '')).join(' ').trim();
+  return content
+    .map((part) => (isObject(part) && typeof part.text === 'string' ? part.text : ''))
+    .join(' ')
+    .trim();
 }
 
 /** The text of a message item's `input_text` / `output_text` parts, or undefined when it has none. */

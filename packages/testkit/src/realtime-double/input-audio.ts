@@ -10,8 +10,7 @@ import type { AudioFormat, TurnDetection } from './session-config.js';
 import { EnergyVad } from './vad.js';
 
 export type TurnEvent =
-  | { type: 'speech_started'; audioStartMs: number }
-  | { type: 'speech_stopped'; audioEndMs: number };
+  { type: 'speech_started'; audioStartMs: number } | { type: 'speech_stopped'; audioEndMs: number };
 
 export class InputAudioBuffer {
   /** Ms of input audio received since the session started. */

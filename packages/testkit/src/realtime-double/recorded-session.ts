@@ -223,7 +223,9 @@ export class RecordedSession {
     for (const done of this.closeWaiters) done(record);
     this.closeWaiters = [];
     for (const waiter of [...this.waiters]) {
-      const err = new RealtimeDoubleWaitError(`session ${this.id} closed (${code} ${reason}) before ${waiter.direction} event '${waiter.type}'`);
+      const err = new RealtimeDoubleWaitError(
+        `session ${this.id} closed (${code} ${reason}) before ${waiter.direction} event '${waiter.type}'`,
+      );
       this.settle(waiter, () => waiter.reject(err));
     }
   }
@@ -235,7 +237,9 @@ export class RecordedSession {
     const already = seen[nth - 1];
     if (already) return Promise.resolve(already);
     if (this.closedWith) {
-      return Promise.reject(new RealtimeDoubleWaitError(`session ${this.id} is closed; no ${direction} event '${type}' #${nth}`));
+      return Promise.reject(
+        new RealtimeDoubleWaitError(`session ${this.id} is closed; no ${direction} event '${type}' #${nth}`),
+      );
     }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
@@ -245,7 +249,9 @@ export class RecordedSession {
         resolve,
         reject,
         timer: setTimeout(() => {
-          const err = new RealtimeDoubleWaitError(`no ${direction} event '${type}' #${nth} on session ${this.id} within ${timeoutMs} ms`);
+          const err = new RealtimeDoubleWaitError(
+            `no ${direction} event '${type}' #${nth} on session ${this.id} within ${timeoutMs} ms`,
+          );
           this.settle(waiter, () => reject(err));
         }, timeoutMs),
       };

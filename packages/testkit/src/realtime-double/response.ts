@@ -89,9 +89,13 @@ export class ResponseRun {
 
   start(): void {
     this.host.send({ type: 'response.created', response: this.responseObject([]) });
-    const item = this.plan.kind === 'function_call' ? this.functionCallItem('in_progress', '') : this.assistantItem('in_progress', []);
+    const item =
+      this.plan.kind === 'function_call'
+        ? this.functionCallItem('in_progress', '')
+        : this.assistantItem('in_progress', []);
     this.addItem(item, OUTPUT_INDEX);
-    if (this.plan.kind === 'function_call') this.schedule(this.host.behaviour().firstAudioDelayMs, () => this.emitFunctionCall(OUTPUT_INDEX, []));
+    if (this.plan.kind === 'function_call')
+      this.schedule(this.host.behaviour().firstAudioDelayMs, () => this.emitFunctionCall(OUTPUT_INDEX, []));
     else this.startAudio(this.plan.text);
   }
 
@@ -145,7 +149,11 @@ export class ResponseRun {
     if (this.entry) this.entry.audioMs = msSent;
     this.record.audioMsSent = msSent;
     this.record.firstAudioAtMs ??= this.host.elapsedMs();
-    this.host.send({ ...this.partRef(), type: 'response.output_audio.delta', delta: this.host.outputAudio(chunk).toString('base64') });
+    this.host.send({
+      ...this.partRef(),
+      type: 'response.output_audio.delta',
+      delta: this.host.outputAudio(chunk).toString('base64'),
+    });
     this.sendTranscriptDelta();
     if (this.bytesSent >= this.audio.length) {
       this.complete();
@@ -158,7 +166,8 @@ export class ResponseRun {
 
   /** Releases words in proportion to the audio sent, as the real transcript trails the audio. */
   private sendTranscriptDelta(): void {
-    const target = this.audio.length === 0 ? this.words.length : Math.ceil((this.words.length * this.bytesSent) / this.audio.length);
+    const target =
+      this.audio.length === 0 ? this.words.length : Math.ceil((this.words.length * this.bytesSent) / this.audio.length);
     if (target <= this.wordsSent) return;
     const delta = (this.wordsSent > 0 ? ' ' : '') + this.words.slice(this.wordsSent, target).join(' ');
     this.wordsSent = target;
@@ -194,7 +203,11 @@ export class ResponseRun {
     const { name, arguments: args } = this.plan;
     const ref = { response_id: this.id, item_id: this.callItemId, output_index: outputIndex, call_id: this.callId };
     for (let i = 0; i < args.length; i += FUNCTION_ARGUMENTS_DELTA_CHARS) {
-      this.host.send({ ...ref, type: 'response.function_call_arguments.delta', delta: args.slice(i, i + FUNCTION_ARGUMENTS_DELTA_CHARS) });
+      this.host.send({
+        ...ref,
+        type: 'response.function_call_arguments.delta',
+        delta: args.slice(i, i + FUNCTION_ARGUMENTS_DELTA_CHARS),
+      });
     }
     this.host.send({ ...ref, type: 'response.function_call_arguments.done', name, arguments: args });
     this.state = 'completed';
@@ -225,7 +238,10 @@ export class ResponseRun {
   private finish(statusDetails: JsonObject | null, output: JsonObject[]): void {
     this.record.status = this.state;
     this.record.doneAtMs = this.host.elapsedMs();
-    this.host.send({ type: 'response.done', response: { ...this.responseObject(output), status_details: statusDetails, usage: this.usage() } });
+    this.host.send({
+      type: 'response.done',
+      response: { ...this.responseObject(output), status_details: statusDetails, usage: this.usage() },
+    });
     this.host.responseFinished(this);
   }
 
@@ -252,7 +268,15 @@ export class ResponseRun {
 
   private functionCallItem(status: string, args: string): JsonObject {
     if (this.plan.kind === 'audio') throw new Error('not a function call response');
-    return { id: this.callItemId, object: 'realtime.item', type: 'function_call', status, name: this.plan.name, call_id: this.callId, arguments: args };
+    return {
+      id: this.callItemId,
+      object: 'realtime.item',
+      type: 'function_call',
+      status,
+      name: this.plan.name,
+      call_id: this.callId,
+      arguments: args,
+    };
   }
 
   private usage(): JsonObject {
@@ -262,7 +286,10 @@ export class ResponseRun {
         : this.plan.kind === 'function_call'
           ? this.plan.arguments
           : this.transcriptSoFar() + this.plan.arguments;
-    return this.host.usage.forResponse(this.host.config(), { textChars: text.length, audioMs: this.record.audioMsSent });
+    return this.host.usage.forResponse(this.host.config(), {
+      textChars: text.length,
+      audioMs: this.record.audioMsSent,
+    });
   }
 
   private transcriptSoFar(): string {
@@ -275,10 +302,13 @@ export class ResponseRun {
 
   private schedule(delayMs: number, action: () => void): void {
     this.clearTimer();
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.isActive) action();
-    }, Math.max(0, delayMs));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        if (this.isActive) action();
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   private clearTimer(): void {

@@ -113,7 +113,9 @@ export class RealtimeDouble {
   async start(): Promise<void> {
     if (this.server) throw new RealtimeDoubleStateError('RealtimeDouble already started');
     this.certificate = this.options.certificate ?? (await loadOrCreateTlsCertificate(this.options.tlsDir));
-    const server = createServer({ cert: this.certificate.cert, key: this.certificate.key }, (req, res) => this.onHttpRequest(req, res));
+    const server = createServer({ cert: this.certificate.cert, key: this.certificate.key }, (req, res) =>
+      this.onHttpRequest(req, res),
+    );
     server.on('connection', (socket: Socket) => this.onConnection(socket));
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     // Failed TLS handshakes (e.g. a client that does not trust the cert) are the client's problem to report.
@@ -173,7 +175,8 @@ export class RealtimeDouble {
     const url = new URL(req.url ?? '/', 'https://double');
     if (this.stopping) return rejectUpgrade(socket, 503, 'server shutting down');
     if (url.pathname !== REALTIME_PATH) return rejectUpgrade(socket, 404, `Invalid URL (GET ${url.pathname})`);
-    if (b.rejectUpgradeStatus !== undefined) return rejectUpgrade(socket, b.rejectUpgradeStatus, 'rejectUpgradeStatus (double failure mode)');
+    if (b.rejectUpgradeStatus !== undefined)
+      return rejectUpgrade(socket, b.rejectUpgradeStatus, 'rejectUpgradeStatus (double failure mode)');
     // The socket stays open until the client gives up or stop() destroys it.
     if (b.hangUpgrade) return;
     const afterDelay = () => this.afterConnectDelay(() => this.completeUpgrade(req, socket, head, url));
@@ -222,7 +225,8 @@ export class RealtimeDouble {
   }
 
   private requireCertificate(): TlsCertificate {
-    if (!this.certificate) throw new RealtimeDoubleStateError('RealtimeDouble has no certificate yet; await start() first');
+    if (!this.certificate)
+      throw new RealtimeDoubleStateError('RealtimeDouble has no certificate yet; await start() first');
     return this.certificate;
   }
 }

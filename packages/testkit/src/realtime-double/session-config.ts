@@ -116,7 +116,10 @@ export function applySessionUpdate(current: SessionConfig, patch: unknown): Sess
   if (patch.type !== 'realtime') {
     return {
       kind: 'error',
-      error: realtimeErrors.invalidValue('session.type', `Cannot change a realtime session to type '${String(patch.type)}'.`),
+      error: realtimeErrors.invalidValue(
+        'session.type',
+        `Cannot change a realtime session to type '${String(patch.type)}'.`,
+      ),
     };
   }
   if (betaKey) return { kind: 'error', error: realtimeErrors.unknownParameter(`session.${betaKey}`) };
@@ -145,7 +148,8 @@ function validateAudio(audio: unknown): RealtimeErrorPayload | undefined {
   for (const direction of ['input', 'output'] as const) {
     const side = audio[direction];
     if (side === undefined) continue;
-    if (!isObject(side)) return realtimeErrors.invalidValue(`session.audio.${direction}`, `session.audio.${direction} must be an object.`);
+    if (!isObject(side))
+      return realtimeErrors.invalidValue(`session.audio.${direction}`, `session.audio.${direction} must be an object.`);
     const format = side.format;
     if (format !== undefined) {
       const type = isObject(format) ? format.type : undefined;
@@ -162,10 +166,16 @@ function validateAudio(audio: unknown): RealtimeErrorPayload | undefined {
   const td = isObject(input) ? input.turn_detection : undefined;
   if (td === undefined || td === null) return undefined;
   if (!isObject(td) || typeof td.type !== 'string' || !TURN_DETECTION_TYPES.includes(td.type)) {
-    return realtimeErrors.invalidValue('session.audio.input.turn_detection.type', 'turn_detection.type must be server_vad or semantic_vad.');
+    return realtimeErrors.invalidValue(
+      'session.audio.input.turn_detection.type',
+      'turn_detection.type must be server_vad or semantic_vad.',
+    );
   }
   if (td.threshold !== undefined && !(typeof td.threshold === 'number' && td.threshold >= 0 && td.threshold <= 1)) {
-    return realtimeErrors.invalidValue('session.audio.input.turn_detection.threshold', 'threshold must be between 0 and 1.');
+    return realtimeErrors.invalidValue(
+      'session.audio.input.turn_detection.threshold',
+      'threshold must be between 0 and 1.',
+    );
   }
   return undefined;
 }
@@ -185,7 +195,10 @@ function turnDetectionPatch(patch: JsonObject): TurnDetection | null | undefined
 }
 
 /** A new VAD type starts from that type's defaults; the same type merges field by field. */
-function mergeTurnDetection(current: TurnDetection | null, patch: TurnDetection | null | undefined): TurnDetection | null {
+function mergeTurnDetection(
+  current: TurnDetection | null,
+  patch: TurnDetection | null | undefined,
+): TurnDetection | null {
   if (patch === undefined) return current;
   if (patch === null) return null;
   const base: TurnDetection =

@@ -126,7 +126,8 @@ export class DoubleSession implements ResponseHost {
   open(): void {
     this.send({ type: 'session.created', session: this.config() });
     const b = this.behaviour();
-    if (b.closeAfterMs !== undefined) this.after(b.closeAfterMs, () => this.close(CLOSE_INTERNAL_ERROR, 'closeAfterMs (double failure mode)'));
+    if (b.closeAfterMs !== undefined)
+      this.after(b.closeAfterMs, () => this.close(CLOSE_INTERNAL_ERROR, 'closeAfterMs (double failure mode)'));
     this.after(b.maxSessionMs, () => {
       this.sendError(realtimeErrors.sessionExpired());
       this.close(CLOSE_GOING_AWAY, 'session expired');
@@ -167,13 +168,21 @@ export class DoubleSession implements ResponseHost {
   onTurnEvent(event: TurnEvent): void {
     if (event.type === 'speech_started') {
       this.speechItemId = newId('item');
-      this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.round(event.audioStartMs), item_id: this.speechItemId });
+      this.send({
+        type: 'input_audio_buffer.speech_started',
+        audio_start_ms: Math.round(event.audioStartMs),
+        item_id: this.speechItemId,
+      });
       const td = this.config().audio.input.turn_detection;
       if (this.activeResponse && (td?.interrupt_response ?? true)) this.activeResponse.cancel('turn_detected');
       return;
     }
     const itemId = this.speechItemId ?? newId('item');
-    this.send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: Math.round(event.audioEndMs), item_id: itemId });
+    this.send({
+      type: 'input_audio_buffer.speech_stopped',
+      audio_end_ms: Math.round(event.audioEndMs),
+      item_id: itemId,
+    });
     this.commitUserTurn(itemId, 'server_vad', event.audioEndMs);
     const td = this.config().audio.input.turn_detection;
     if ((td?.create_response ?? true) && !this.activeResponse) this.startResponse('server_vad');
@@ -184,7 +193,12 @@ export class DoubleSession implements ResponseHost {
     const span = this.input.commit(endMs);
     this.speechItemId = undefined;
     this.userTurnCount += 1;
-    this.recorder.userTurns.push({ item_id: itemId, audio_start_ms: span.startMs, audio_end_ms: span.endMs, committedBy: by });
+    this.recorder.userTurns.push({
+      item_id: itemId,
+      audio_start_ms: span.startMs,
+      audio_end_ms: span.endMs,
+      committedBy: by,
+    });
     this.usage.addCallerAudio(span.endMs - span.startMs);
     const item = {
       id: itemId,
@@ -201,7 +215,8 @@ export class DoubleSession implements ResponseHost {
     if (this.config().audio.input.transcription) {
       // No speech recognition here: the scripted transcript of this turn, else a fixed text that says so.
       // Turns are counted over the conversation, replayed user items included, so a resumed session goes on with the script.
-      const transcript = this.behaviour().inputTranscripts[this.conversation.userMessageCount() - 1] ?? INPUT_TRANSCRIPT_PLACEHOLDER;
+      const transcript =
+        this.behaviour().inputTranscripts[this.conversation.userMessageCount() - 1] ?? INPUT_TRANSCRIPT_PLACEHOLDER;
       this.send({
         type: 'conversation.item.input_audio_transcription.completed',
         item_id: itemId,
@@ -228,14 +243,25 @@ export class DoubleSession implements ResponseHost {
     this.send({
       type: 'rate_limits.updated',
       rate_limits: [
-        { name: 'requests', limit: RATE_LIMIT_REQUESTS, remaining: RATE_LIMIT_REQUESTS - 1, reset_seconds: RATE_LIMIT_RESET_SECONDS },
-        { name: 'tokens', limit: RATE_LIMIT_TOKENS, remaining: RATE_LIMIT_TOKENS - 1, reset_seconds: RATE_LIMIT_RESET_SECONDS },
+        {
+          name: 'requests',
+          limit: RATE_LIMIT_REQUESTS,
+          remaining: RATE_LIMIT_REQUESTS - 1,
+          reset_seconds: RATE_LIMIT_RESET_SECONDS,
+        },
+        {
+          name: 'tokens',
+          limit: RATE_LIMIT_TOKENS,
+          remaining: RATE_LIMIT_TOKENS - 1,
+          reset_seconds: RATE_LIMIT_RESET_SECONDS,
+        },
       ],
     });
     if (run.record.status !== 'completed') return;
     this.completedResponses += 1;
     const limit = this.behaviour().closeAfterResponses;
-    if (limit !== undefined && this.completedResponses >= limit) this.close(CLOSE_INTERNAL_ERROR, 'closeAfterResponses (double failure mode)');
+    if (limit !== undefined && this.completedResponses >= limit)
+      this.close(CLOSE_INTERNAL_ERROR, 'closeAfterResponses (double failure mode)');
   }
 
   /** Renders a phrase ahead of need so the first delta is not held up by synthesis. */
@@ -249,7 +275,9 @@ export class DoubleSession implements ResponseHost {
   }
 
   greetingText(): string {
-    return this.behaviour().greetingText ?? greetingFromInstructions(this.config().instructions) ?? DEFAULT_GREETING_TEXT;
+    return (
+      this.behaviour().greetingText ?? greetingFromInstructions(this.config().instructions) ?? DEFAULT_GREETING_TEXT
+    );
   }
 
   /** Tool reply, then a scripted call for this caller turn, then the greeting, then the replies in turn. */
@@ -275,8 +303,12 @@ export class DoubleSession implements ResponseHost {
 
   /** The first scripted function call not yet fired that matches; like the real model, only tools the session declared. */
   private scriptedCall(matches: (call: ScriptedFunctionCall) => boolean): ResponsePlan | undefined {
-    const declared = new Set(this.config().tools.map((t) => (isObject(t) && t.type === 'function' ? t.name : undefined)));
-    const index = this.behaviour().functionCalls.findIndex((c, i) => matches(c) && !this.firedFunctionCalls.has(i) && declared.has(c.name));
+    const declared = new Set(
+      this.config().tools.map((t) => (isObject(t) && t.type === 'function' ? t.name : undefined)),
+    );
+    const index = this.behaviour().functionCalls.findIndex(
+      (c, i) => matches(c) && !this.firedFunctionCalls.has(i) && declared.has(c.name),
+    );
     const call = this.behaviour().functionCalls[index];
     if (!call) return undefined;
     this.firedFunctionCalls.add(index);

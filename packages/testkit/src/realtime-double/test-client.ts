@@ -42,7 +42,10 @@ export interface RealtimeTestClient {
 
 export const DEFAULT_TEST_MODEL = 'gpt-realtime';
 
-export function connectRealtimeTestClient(double: RealtimeDouble, options: RealtimeTestClientOptions): RealtimeTestClient {
+export function connectRealtimeTestClient(
+  double: RealtimeDouble,
+  options: RealtimeTestClientOptions,
+): RealtimeTestClient {
   const openai = new OpenAI({ apiKey: options.apiKey, baseURL: double.baseURL });
   const rt = new OpenAIRealtimeWS(
     { model: options.model ?? DEFAULT_TEST_MODEL, options: { ca: double.caCert, headers: options.headers ?? {} } },

@@ -38,7 +38,9 @@ export class UsageMeter {
     const settingsChars = config.instructions.length + JSON.stringify(config.tools).length;
     const input: InputTokens = {
       text: textTokens(settingsChars + this.textChars),
-      audio: Math.ceil(this.inputAudioMs / INPUT_AUDIO_MS_PER_TOKEN) + Math.ceil(this.contextOutputAudioMs / OUTPUT_AUDIO_MS_PER_TOKEN),
+      audio:
+        Math.ceil(this.inputAudioMs / INPUT_AUDIO_MS_PER_TOKEN) +
+        Math.ceil(this.contextOutputAudioMs / OUTPUT_AUDIO_MS_PER_TOKEN),
     };
     const cachedText = Math.min(this.previous?.text ?? 0, input.text);
     const cachedAudio = Math.min(this.previous?.audio ?? 0, input.audio);

@@ -15,8 +15,7 @@ export interface VadSettings {
 
 export type VadEvent =
   /** `speechAtMs` is where loud audio began; the session subtracts the prefix padding. */
-  | { type: 'speech_started'; speechAtMs: number }
-  | { type: 'speech_stopped'; audioEndMs: number };
+  { type: 'speech_started'; speechAtMs: number } | { type: 'speech_stopped'; audioEndMs: number };
 
 export class EnergyVad {
   private readonly frameBytes: number;

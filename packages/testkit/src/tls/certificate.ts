@@ -79,7 +79,9 @@ export async function loadOrCreateTlsCertificate(dir: string = defaultTlsDir()):
       }
     }
     if (Date.now() > deadline) {
-      throw new TlsCertificateError(`timed out waiting for ${lockPath}; if no other process is creating the certificate, delete that file`);
+      throw new TlsCertificateError(
+        `timed out waiting for ${lockPath}; if no other process is creating the certificate, delete that file`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
   }
@@ -105,7 +107,10 @@ async function tryLock(lockPath: string): Promise<{ release(): Promise<void> } |
  * on the host's Docker bridge, for clients inside containers). Not shared,
  * not cached: its one user passes it to the double and to its clients.
  */
-export async function createTlsCertificate(dir: string, { ipAddresses }: { ipAddresses: readonly string[] }): Promise<TlsCertificate> {
+export async function createTlsCertificate(
+  dir: string,
+  { ipAddresses }: { ipAddresses: readonly string[] },
+): Promise<TlsCertificate> {
   await mkdir(dir, { recursive: true });
   const fresh = await generateCertificate(ipAddresses);
   const certPath = path.resolve(dir, CERT_FILE);
@@ -179,7 +184,10 @@ function findRepoRoot(start: string): string {
       }
     }
     const parent = path.dirname(dir);
-    if (parent === dir) throw new TlsCertificateError(`no workspace root (package.json with "workspaces") above ${start}; pass a directory to loadOrCreateTlsCertificate`);
+    if (parent === dir)
+      throw new TlsCertificateError(
+        `no workspace root (package.json with "workspaces") above ${start}; pass a directory to loadOrCreateTlsCertificate`,
+      );
     dir = parent;
   }
 }

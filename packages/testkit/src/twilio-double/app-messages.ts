@@ -27,7 +27,8 @@ export function readAppMessage(data: RawData, isBinary: boolean, streamSid: stri
     return invalid(`unknown event ${JSON.stringify(event ?? null)}`, event);
   }
   const parsed = twilioOutboundMessage.safeParse(json);
-  if (!parsed.success) return invalid(`invalid ${event} message: ${parsed.error.issues[0]?.message ?? 'schema'}`, event);
+  if (!parsed.success)
+    return invalid(`invalid ${event} message: ${parsed.error.issues[0]?.message ?? 'schema'}`, event);
   const message = parsed.data;
   if (message.streamSid !== streamSid) return invalid(`wrong streamSid ${JSON.stringify(message.streamSid)}`, event);
   if (message.event !== 'media') return { ok: true, message };

@@ -62,7 +62,10 @@ const refuse = (code: number, message: string): never => {
 };
 
 /** `ownedNumbers`: the account's numbers (From must be one); undefined: any E.164 From is accepted. */
-export function validateCallCreate(form: URLSearchParams, ownedNumbers: readonly string[] | undefined): CallCreateResult {
+export function validateCallCreate(
+  form: URLSearchParams,
+  ownedNumbers: readonly string[] | undefined,
+): CallCreateResult {
   try {
     return { ok: true, request: readRequest(form, ownedNumbers) };
   } catch (err) {
@@ -75,9 +78,13 @@ function readRequest(form: URLSearchParams, ownedNumbers: readonly string[] | un
   const to = form.get('To') ?? refuse(21201, "No 'To' number is specified");
   if (!E164.test(to)) refuse(21211, `The 'To' number ${to} is not a valid phone number.`);
   const from = form.get('From') ?? refuse(21213, "No 'From' number is specified");
-  if (!E164.test(from)) refuse(21212, `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`);
+  if (!E164.test(from))
+    refuse(21212, `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`);
   if (ownedNumbers && !ownedNumbers.includes(from)) {
-    refuse(21210, `The source phone number provided, ${from}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio.`);
+    refuse(
+      21210,
+      `The source phone number provided, ${from}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio.`,
+    );
   }
   const url = form.get('Url') ?? undefined;
   const twiml = form.get('Twiml') ?? undefined;
@@ -87,18 +94,26 @@ function readRequest(form: URLSearchParams, ownedNumbers: readonly string[] | un
   const asyncAmdStatusCallback = optionalUrl(form, 'AsyncAmdStatusCallback');
   const statusCallbackEvents = form.getAll('StatusCallbackEvent').flatMap((v) => v.split(/[\s,]+/).filter(Boolean));
   for (const event of statusCallbackEvents) {
-    if (!(CALL_STATUS_EVENTS as readonly string[]).includes(event)) refuse(21200, `StatusCallbackEvent ${event} is not one of ${CALL_STATUS_EVENTS.join(', ')}.`);
+    if (!(CALL_STATUS_EVENTS as readonly string[]).includes(event))
+      refuse(21200, `StatusCallbackEvent ${event} is not one of ${CALL_STATUS_EVENTS.join(', ')}.`);
   }
   const machineDetection = form.get('MachineDetection') ?? undefined;
   if (machineDetection !== undefined && !(MACHINE_DETECTION_MODES as readonly string[]).includes(machineDetection)) {
-    refuse(21234, `Invalid Machine Detection configuration value: MachineDetection must be Enable or DetectMessageEnd, not ${machineDetection}.`);
+    refuse(
+      21234,
+      `Invalid Machine Detection configuration value: MachineDetection must be Enable or DetectMessageEnd, not ${machineDetection}.`,
+    );
   }
   const asyncAmd = form.get('AsyncAmd') ?? 'false';
-  if (asyncAmd !== 'true' && asyncAmd !== 'false') refuse(21234, `Invalid Machine Detection configuration value: AsyncAmd must be true or false, not ${asyncAmd}.`);
+  if (asyncAmd !== 'true' && asyncAmd !== 'false')
+    refuse(21234, `Invalid Machine Detection configuration value: AsyncAmd must be true or false, not ${asyncAmd}.`);
   const limits = CALL_CREATE_LIMITS.machineDetectionTimeoutS;
   const machineDetectionTimeoutS = integerParam(form, 'MachineDetectionTimeout', limits.default);
   if (machineDetectionTimeoutS < limits.min || machineDetectionTimeoutS > limits.max) {
-    refuse(21234, `Invalid Machine Detection configuration value: MachineDetectionTimeout must be ${limits.min} to ${limits.max} seconds.`);
+    refuse(
+      21234,
+      `Invalid Machine Detection configuration value: MachineDetectionTimeout must be ${limits.min} to ${limits.max} seconds.`,
+    );
   }
   const ring = CALL_CREATE_LIMITS.ringTimeoutS;
   const ringTimeoutS = Math.min(Math.max(integerParam(form, 'Timeout', ring.default), ring.min), ring.max);

@@ -148,7 +148,10 @@ export class TwilioCallerDouble {
       this.redirectVerbs = verbs;
       this.redirected = true;
     } else {
-      this.warn(undefined, `call update without Status=completed or Twiml is not simulated (${Object.keys(params).join(',')})`);
+      this.warn(
+        undefined,
+        `call update without Status=completed or Twiml is not simulated (${Object.keys(params).join(',')})`,
+      );
       return;
     }
     // Twilio ends the stream (stop, close) for the update, not the caller.
@@ -189,7 +192,9 @@ export class TwilioCallerDouble {
   /** ms since the first START at which each stream's START was sent (one per stream). */
   get streamStartsMs(): number[] {
     const origin = this.sessions[0]?.origin;
-    return this.sessions.flatMap((s) => (s.startSentAt === undefined || origin === undefined ? [] : [Math.round((s.startSentAt - origin) * 10) / 10]));
+    return this.sessions.flatMap((s) =>
+      s.startSentAt === undefined || origin === undefined ? [] : [Math.round((s.startSentAt - origin) * 10) / 10],
+    );
   }
   /** What played, across every stream of the call, timed from the first START. */
   heardSegments(): HeardSegment[] {
@@ -250,7 +255,12 @@ export class TwilioCallerDouble {
   private async fetchTwiml(): Promise<TwimlVerb[] | undefined> {
     const { options } = this;
     const params = voiceWebhookParams(
-      { callSid: this.callSid, accountSid: this.accountSid, from: options.from ?? CALLER_DEFAULTS.from, to: options.to ?? CALLER_DEFAULTS.to },
+      {
+        callSid: this.callSid,
+        accountSid: this.accountSid,
+        from: options.from ?? CALLER_DEFAULTS.from,
+        to: options.to ?? CALLER_DEFAULTS.to,
+      },
       options.webhookParams,
     );
     try {
@@ -263,7 +273,8 @@ export class TwilioCallerDouble {
         signal: this.abort.signal,
       });
       this.webhookStatus = res.status;
-      if (res.status < 200 || res.status > 299) return this.applicationError(TWILIO_ERROR.httpRetrievalFailure, `webhook answered HTTP ${res.status}`);
+      if (res.status < 200 || res.status > 299)
+        return this.applicationError(TWILIO_ERROR.httpRetrievalFailure, `webhook answered HTTP ${res.status}`);
       this.twiml = parseTwiml(res.body);
       return this.twiml;
     } catch (err) {
@@ -356,8 +367,16 @@ export class TwilioCallerDouble {
     // A relative action URL is resolved against the webhook URL, as Twilio does.
     const publicUrl = new URL(action, options.publicWebhookUrl).toString();
     const params = voiceWebhookParams(
-      { callSid: this.callSid, accountSid: this.accountSid, from: options.from ?? CALLER_DEFAULTS.from, to: options.to ?? CALLER_DEFAULTS.to },
-      { CallStatus: 'in-progress', ...(options.webhookParams?.Direction ? { Direction: options.webhookParams.Direction } : {}) },
+      {
+        callSid: this.callSid,
+        accountSid: this.accountSid,
+        from: options.from ?? CALLER_DEFAULTS.from,
+        to: options.to ?? CALLER_DEFAULTS.to,
+      },
+      {
+        CallStatus: 'in-progress',
+        ...(options.webhookParams?.Direction ? { Direction: options.webhookParams.Direction } : {}),
+      },
     );
     try {
       const res = await postSignedForm({
@@ -378,7 +397,10 @@ export class TwilioCallerDouble {
       return undefined;
     } catch (err) {
       if (this.hungUp) return 'caller';
-      this.applicationError(TWILIO_ERROR.httpRetrievalFailure, `<Connect action> request failed: ${(err as Error).message}`);
+      this.applicationError(
+        TWILIO_ERROR.httpRetrievalFailure,
+        `<Connect action> request failed: ${(err as Error).message}`,
+      );
       return 'webhook-error';
     }
   }

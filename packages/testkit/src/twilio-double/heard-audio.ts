@@ -51,7 +51,11 @@ export function containsAudible(audio: Uint8Array): boolean {
  * in whole 20 ms windows, with where it began. Played audio below the audible
  * threshold counts as silence: it is what the caller heard.
  */
-export function longestSilence(audio: Uint8Array, fromMs = 0, toMs = audio.length / BYTES_PER_MS): { ms: number; atMs: number } {
+export function longestSilence(
+  audio: Uint8Array,
+  fromMs = 0,
+  toMs = audio.length / BYTES_PER_MS,
+): { ms: number; atMs: number } {
   const from = Math.max(0, Math.floor((fromMs * BYTES_PER_MS) / FRAME_BYTES) * FRAME_BYTES);
   const to = Math.min(Math.round(toMs * BYTES_PER_MS), audio.length);
   let best = { bytes: 0, at: from };

@@ -22,7 +22,19 @@ export { signStreamUpgrade, signWebhook, TWILIO_SIGNATURE_HEADER } from './signi
 export { assembleTimeline, audibleMs, longestSilence, mulawToWav } from './heard-audio.js';
 export type { HeardSegment } from './heard-audio.js';
 export { AUDIBLE_RMS_THRESHOLD, CALLER_DEFAULTS, TWILIO_ERROR } from './constants.js';
-export { validateCallCreate, twilioError, CALL_STATUS_EVENTS, MACHINE_DETECTION_MODES, CALL_CREATE_LIMITS } from './call-create.js';
-export type { CallCreateRequest, CallCreateResult, CallStatusEvent, MachineDetectionMode, TwilioApiError } from './call-create.js';
+export {
+  validateCallCreate,
+  twilioError,
+  CALL_STATUS_EVENTS,
+  MACHINE_DETECTION_MODES,
+  CALL_CREATE_LIMITS,
+} from './call-create.js';
+export type {
+  CallCreateRequest,
+  CallCreateResult,
+  CallStatusEvent,
+  MachineDetectionMode,
+  TwilioApiError,
+} from './call-create.js';
 export { OutboundCall, OUTBOUND_DEFAULTS } from './outbound-call.js';
 export type { CalleeAnswer, CalleeBehaviour, OutboundCallEvent } from './outbound-call.js';

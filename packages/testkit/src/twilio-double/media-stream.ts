@@ -166,7 +166,13 @@ export class MediaStreamSession {
     if (behaviour.ghost) return;
     this.send(this.counter.connected());
     if (behaviour.noStart) return;
-    const start = behaviour.startWhen ? () => void behaviour.startWhen!().then(() => this.sendStart(), (err: unknown) => this.options.warn(undefined, `startWhen failed: ${String(err)}`)) : () => this.sendStart();
+    const start = behaviour.startWhen
+      ? () =>
+          void behaviour.startWhen!().then(
+            () => this.sendStart(),
+            (err: unknown) => this.options.warn(undefined, `startWhen failed: ${String(err)}`),
+          )
+      : () => this.sendStart();
     if (behaviour.startDelayMs > 0) this.later(behaviour.startDelayMs, start);
     else start();
   }

@@ -120,7 +120,8 @@ export class OutboundCall {
       this.ringTimer = setTimeout(resolve, behaviour.ringMs ?? OUTBOUND_DEFAULTS.ringMs);
     });
     if (this.canceled) return this.finish('canceled');
-    if (behaviour.answer === 'busy' || behaviour.answer === 'no-answer' || behaviour.answer === 'failed') return this.finish(behaviour.answer);
+    if (behaviour.answer === 'busy' || behaviour.answer === 'no-answer' || behaviour.answer === 'failed')
+      return this.finish(behaviour.answer);
     this.answeredAt = performance.now();
     this.status('answered', 'in-progress');
     const summary = await this.answer();
@@ -132,7 +133,10 @@ export class OutboundCall {
   private async answer(): Promise<CallSummary> {
     const { ctx } = this;
     const { request, behaviour } = ctx;
-    const script = behaviour.answer === 'machine' ? await machineScript(behaviour.machineGreeting ?? OUTBOUND_DEFAULTS.machineGreeting) : undefined;
+    const script =
+      behaviour.answer === 'machine'
+        ? await machineScript(behaviour.machineGreeting ?? OUTBOUND_DEFAULTS.machineGreeting)
+        : undefined;
     const amdAfterMs = script ? script.length / BYTES_PER_MS : (behaviour.amdMs ?? OUTBOUND_DEFAULTS.amdMs);
     const userOnFrame = behaviour.caller?.onFrame;
     let amdScheduled = false;
@@ -173,7 +177,13 @@ export class OutboundCall {
       return;
     }
     const answeredBy =
-      behaviour.answer === 'machine' ? (request.machineDetection === 'DetectMessageEnd' ? 'machine_end_beep' : 'machine_start') : behaviour.answer === 'fax' ? 'fax' : 'human';
+      behaviour.answer === 'machine'
+        ? request.machineDetection === 'DetectMessageEnd'
+          ? 'machine_end_beep'
+          : 'machine_start'
+        : behaviour.answer === 'fax'
+          ? 'fax'
+          : 'human';
     this.post('amd', answeredBy, request.asyncAmdStatusCallback, {
       AccountSid: this.ctx.accountSid,
       CallSid: this.sid,
@@ -207,7 +217,12 @@ export class OutboundCall {
     return status;
   }
 
-  private post(kind: OutboundCallEvent['kind'], value: string, publicUrl: string, params: Record<string, string>): void {
+  private post(
+    kind: OutboundCallEvent['kind'],
+    value: string,
+    publicUrl: string,
+    params: Record<string, string>,
+  ): void {
     this.events.push({ kind, value, at: performance.now() });
     const posted = postSignedForm({
       localUrl: this.ctx.resolveUrl(publicUrl),
@@ -236,6 +251,7 @@ async function machineScript(greeting: string): Promise<Buffer> {
 function beep(): Buffer {
   const { hz, ms, amplitude } = OUTBOUND_DEFAULTS.beep;
   const samples = new Int16Array(Math.round(ms * BYTES_PER_MS));
-  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / SAMPLE_RATE_HZ));
+  for (let i = 0; i < samples.length; i++)
+    samples[i] = Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / SAMPLE_RATE_HZ));
   return mulawEncode(samples);
 }

@@ -49,7 +49,12 @@ const CALL_UPDATE = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\/(CA[0-9a-
 const CALL_CREATE = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\.json$/i;
 /** Twilio: a call that is not in progress (ended, or still ringing) cannot be redirected. */
 const CALL_NOT_IN_PROGRESS = 21220;
-const TWILIO_AUTH_ERROR = { code: 20003, message: 'Authenticate', more_info: 'https://www.twilio.com/docs/errors/20003', status: 401 };
+const TWILIO_AUTH_ERROR = {
+  code: 20003,
+  message: 'Authenticate',
+  more_info: 'https://www.twilio.com/docs/errors/20003',
+  status: 401,
+};
 
 export class TwilioRestDouble {
   readonly requests: RecordedRestRequest[] = [];
@@ -108,9 +113,22 @@ export class TwilioRestDouble {
     json(res, 200, { sid: match[2], account_sid: match[1], status: params.Status ?? 'in-progress', uri: path });
   }
 
-  private create(req: IncomingMessage, res: ServerResponse, path: string, accountSid: string, form: URLSearchParams): void {
+  private create(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    accountSid: string,
+    form: URLSearchParams,
+  ): void {
     const authorized = this.authorized(req.headers.authorization);
-    const record: RecordedRestRequest = { method: 'POST', path, accountSid, params: Object.fromEntries(form), authorized, atMs: Date.now() - this.startedAt };
+    const record: RecordedRestRequest = {
+      method: 'POST',
+      path,
+      accountSid,
+      params: Object.fromEntries(form),
+      authorized,
+      atMs: Date.now() - this.startedAt,
+    };
     this.requests.push(record);
     if (!authorized) return json(res, 401, TWILIO_AUTH_ERROR);
     const outbound = this.options.outbound;
@@ -139,10 +157,15 @@ export class TwilioRestDouble {
       return json(res, 200, { sid: call.sid, status: 'completed', uri: path });
     }
     if (params.Twiml !== undefined) {
-      if (!call.redirect(params.Twiml)) return json(res, 400, twilioError(CALL_NOT_IN_PROGRESS, 'Call is not in-progress. Cannot redirect.'));
+      if (!call.redirect(params.Twiml))
+        return json(res, 400, twilioError(CALL_NOT_IN_PROGRESS, 'Call is not in-progress. Cannot redirect.'));
       return json(res, 200, { sid: call.sid, status: 'in-progress', uri: path });
     }
-    json(res, 400, twilioError(CALL_NOT_IN_PROGRESS, 'Only Twiml= and Status=completed are simulated on a placed call.'));
+    json(
+      res,
+      400,
+      twilioError(CALL_NOT_IN_PROGRESS, 'Only Twiml= and Status=completed are simulated on a placed call.'),
+    );
   }
 
   private authorized(header: string | undefined): boolean {
@@ -152,7 +175,12 @@ export class TwilioRestDouble {
   }
 }
 
-const NOT_FOUND = { code: 20404, message: 'The requested resource was not found', more_info: 'https://www.twilio.com/docs/errors/20404', status: 404 };
+const NOT_FOUND = {
+  code: 20404,
+  message: 'The requested resource was not found',
+  more_info: 'https://www.twilio.com/docs/errors/20404',
+  status: 404,
+};
 
 /** The call resource as Twilio answers calls.create (the fields the SDK reads; the rest null). */
 function callResource(sid: string, accountSid: string, request: CallCreateRequest, status: string) {

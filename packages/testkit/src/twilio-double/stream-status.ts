@@ -30,7 +30,11 @@ export class StreamStatusPoster {
     const { options } = this;
     // A relative callback URL is resolved against the webhook URL, as Twilio does.
     const publicUrl = new URL(stream.statusCallback, options.publicWebhookUrl).toString();
-    const ids = { ...options.ids, ...(streamSid ? { streamSid } : {}), ...(stream.name ? { streamName: stream.name } : {}) };
+    const ids = {
+      ...options.ids,
+      ...(streamSid ? { streamSid } : {}),
+      ...(stream.name ? { streamName: stream.name } : {}),
+    };
     const posted = postSignedForm({
       localUrl: this.localUrl(publicUrl),
       publicUrl,
@@ -39,7 +43,8 @@ export class StreamStatusPoster {
       timeoutMs: options.timeoutMs ?? CALLER_DEFAULTS.webhookTimeoutMs,
     }).then(
       (res) => {
-        if (res.status > 299) options.warn(TWILIO_ERROR.httpRetrievalFailure, `stream status ${event} answered HTTP ${res.status}`);
+        if (res.status > 299)
+          options.warn(TWILIO_ERROR.httpRetrievalFailure, `stream status ${event} answered HTTP ${res.status}`);
       },
       (err: Error) => options.warn(TWILIO_ERROR.httpRetrievalFailure, `stream status ${event} failed: ${err.message}`),
     );
