@@ -33,11 +33,15 @@ const CALLER_HANGUPS: ReadonlySet<string> = new Set(['twilio_stop', 'socket_clos
  * abandoned. Setup lasts until the greeting is requested from a configured session; after that
  * a model that does not speak is the model's failure (no_model_audio), not the caller's choice.
  * A hangup before any audio reached the caller stays a silent failure (no_audio_sent): the hold
- * clip must have been played and sent.
+ * clip must have been played and sent. A caller who heard the model (on this or an earlier bridge)
+ * did not abandon a setup.
  */
 export function abandonedStage(stats: CallStats, stop: StopEntry): AbandonedStage | undefined {
   if (!CALLER_HANGUPS.has(stop.reason) || stats.fallbackReason) return undefined;
   if (stats.greetingRequestedAt !== undefined || stats.modelFirstAudioAt !== undefined) return undefined;
+  // The caller heard the model already (the gateway's firstAudioAt, from any bridge): a call resumed
+  // here after its bridge died is a conversation, not a setup the caller gave up on.
+  if (stop.firstAudioAt !== undefined) return undefined;
   if (stats.holdClips === 0 || stop.tx === 0) return undefined;
   return stats.connectedAt === undefined ? 'connecting' : 'configuring';
 }

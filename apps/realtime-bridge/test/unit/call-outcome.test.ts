@@ -52,4 +52,12 @@ describe('bridge: abandoned vs silent calls', () => {
   it('is not abandoned when the stream ended for another reason than the caller hanging up', () => {
     expect(abandonedStage({ ...started, holdClips: 1 }, { ...hangup, reason: 'gateway_shutdown' })).to.equal(undefined);
   });
+
+  it('is not abandoned when the caller heard the model before (a call resumed on this bridge after another died)', () => {
+    // This bridge's session never spoke and asked for no greeting (the conversation was resumed),
+    // and it asked the gateway to hold while it set up; the gateway's stop says model audio went out.
+    const resumed: CallStats = { ...started, connectedAt: 1500, configuredAt: 1600, holdClips: 1 };
+    expect(abandonedStage(resumed, { ...hangup, firstAudioAt: 1200 })).to.equal(undefined);
+    expect(silentFailureReason(resumed, { ...hangup, firstAudioAt: 1200 })).to.equal(undefined);
+  });
 });
