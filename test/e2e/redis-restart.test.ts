@@ -50,6 +50,9 @@ import {
 import { reportFigure } from '../support/figures.js';
 import { postAsTwilio } from '../support/twilio-http.js';
 
+/** The private redis-server, even when the suite runs on a cluster (npm run test:cluster sets REDIS_CLUSTER_NODES). */
+const PRIVATE_REDIS_ONLY = undefined;
+
 const REPLIES = ['Sure, a cleaning it is.', 'Tuesday morning works.', 'You are booked, goodbye.'];
 const LEADING_SILENCE_MS = 4000;
 /** Between two caller turns: room for the reply to play out. */
@@ -120,7 +123,10 @@ describe('e2e: Redis restarts empty mid-call', function () {
   }
 
   it('in-process: keeps the live call going with no hold clip and no reply delay, rebuilds its state, and greets a new call', async () => {
-    const stack = await ctx.start({ env: { REDIS_URL: server!.url }, realtime: { replies: REPLIES } });
+    const stack = await ctx.start({
+      env: { REDIS_URL: server!.url, REDIS_CLUSTER_NODES: PRIVATE_REDIS_ONLY },
+      realtime: { replies: REPLIES },
+    });
     await restartMidCall({
       label: 'in-process',
       namespace: stack.namespace,
@@ -135,7 +141,7 @@ describe('e2e: Redis restarts empty mid-call', function () {
     doubles.push(realtime);
     const namespace = uniqueNamespace();
     const env = {
-      ...baseTestEnv(namespace, { REDIS_URL: server!.url }),
+      ...baseTestEnv(namespace, { REDIS_URL: server!.url, REDIS_CLUSTER_NODES: PRIVATE_REDIS_ONLY }),
       LOG_LEVEL: 'warn',
       OPENAI_BASE_URL: realtime.baseURL,
       OPENAI_API_KEY: TEST_OPENAI_KEY,
@@ -291,7 +297,9 @@ describe('e2e: Redis restarts empty mid-call', function () {
   it('answers the voice webhook with the spoken fallback when Redis accepts connections but does not answer', async () => {
     // No warm session: the prebuild of the late work could still offer one before the meta is deleted,
     // and a warm session for a call that never starts holds the bridge's shutdown for its TTL.
-    const stack = await ctx.start({ env: { REDIS_URL: server!.url, WARM_SESSIONS_ENABLED: 'false' } });
+    const stack = await ctx.start({
+      env: { REDIS_URL: server!.url, REDIS_CLUSTER_NODES: PRIVATE_REDIS_ONLY, WARM_SESSIONS_ENABLED: 'false' },
+    });
     const business = await createTestBusiness(ctx.knex);
     // Every client's commands hang (a Redis stuck in a slow command or a long fork) while its socket stays up.
     await probe!.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL');

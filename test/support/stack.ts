@@ -26,7 +26,7 @@ import {
 export interface StackOptions {
   gateways?: number;
   bridges?: number;
-  env?: Record<string, string>;
+  env?: Record<string, string | undefined>;
   gatewayEnv?: Record<string, string>;
   bridgeEnv?: Record<string, string>;
   realtime?: Partial<RealtimeDoubleBehaviour>;
