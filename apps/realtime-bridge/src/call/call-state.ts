@@ -1,8 +1,9 @@
 /**
  * The small state one call's collaborators share (STYLE 15): the lifecycle
  * phase, the current model session, who is calling, and which response is
- * which. CallSession owns the lifecycle; ModelEvents reacts to the model;
- * both read and write this, nothing else.
+ * which. CallSession's lifecycle collaborators (CallSetup, LiveStart,
+ * ModelReconnect, SessionRecycler, CallEnding) move the phase; ModelEvents
+ * reacts to the model; they read and write this, nothing else.
  */
 import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import type { CallStats } from './call-stats.js';

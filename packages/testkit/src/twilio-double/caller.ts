@@ -8,15 +8,16 @@
  * action, the verbs after `</Connect>` (the fallback) run next. What the
  * caller heard is one record across every stream of the call, timed from
  * the first START, so a test can measure the gap of a reconnect.
+ *
+ * Its parts: the requests for TwiML (twiml-requests.ts), the verbs other than
+ * `<Connect>` (twiml-verbs.ts), REST updates of the live call (api-update.ts),
+ * opening a stream (stream-open.ts), the summary (call-summary.ts).
  */
-import { APPLICATION_ERROR_SPEECH, CALLER_DEFAULTS, TWILIO_ERROR } from './constants.js';
+import { APPLICATION_ERROR_SPEECH, CALLER_DEFAULTS } from './constants.js';
 import { DEFAULT_CALLER_SCRIPT, renderScript } from './caller-script.js';
-import { FrameClock } from './frame-clock.js';
-import { MediaStreamSession } from './media-stream.js';
-import type { StreamEnd } from './media-stream.js';
+import type { MediaStreamSession, StreamEnd } from './media-stream.js';
 import { newSid } from './sids.js';
 import { StreamView } from './stream-view.js';
-import { parseTwiml } from './twiml.js';
 import type { StreamNoun, TwimlVerb } from './twiml.js';
 import type {
   ApiUpdate,
@@ -35,7 +36,11 @@ import { mulawRms } from '@voice/protocols';
 import type { HeardSegment } from './heard-audio.js';
 import { StreamStatusPoster } from './stream-status.js';
 import type { StreamStatusEvent } from './stream-status.js';
-import { postSignedForm, voiceWebhookParams } from './webhook.js';
+import { openMediaStream, publicStreamUrl } from './stream-open.js';
+import { fetchVoiceTwiml, requestConnectAction, type TwimlRequestContext } from './twiml-requests.js';
+import { summarizeCall } from './call-summary.js';
+import { runTwilioVerb } from './twiml-verbs.js';
+import { readApiUpdate } from './api-update.js';
 
 type ConnectVerb = Extract<TwimlVerb, { verb: 'Connect' }>;
 
@@ -132,27 +137,15 @@ export class TwilioCallerDouble {
    */
   applyApiUpdate(params: Record<string, string>): void {
     if (this.state === 'ended' || this.hungUp || this.endedByApi) return;
-    if (params.Status === 'completed') {
+    const update = readApiUpdate(params);
+    if (update.kind === 'refused') return this.warn(update.code, update.message);
+    if (update.kind === 'hangup') {
       this.apiUpdates.push({ kind: 'hangup', callMs: this.callMs() });
       this.endedByApi = true;
-    } else if (params.Twiml !== undefined) {
-      let verbs: TwimlVerb[];
-      try {
-        verbs = parseTwiml(params.Twiml);
-      } catch (err) {
-        // Twilio refuses such an update (the live call goes on); the app's request is what is wrong.
-        this.warn(TWILIO_ERROR.documentParseFailure, `call update with bad TwiML: ${(err as Error).message}`);
-        return;
-      }
-      this.apiUpdates.push({ kind: 'redirect', callMs: this.callMs(), twiml: params.Twiml });
-      this.redirectVerbs = verbs;
-      this.redirected = true;
     } else {
-      this.warn(
-        undefined,
-        `call update without Status=completed or Twiml is not simulated (${Object.keys(params).join(',')})`,
-      );
-      return;
+      this.apiUpdates.push({ kind: 'redirect', callMs: this.callMs(), twiml: update.twiml });
+      this.redirectVerbs = update.verbs;
+      this.redirected = true;
     }
     // Twilio ends the stream (stop, close) for the update, not the caller.
     this.session?.hangup('twilio');
@@ -253,38 +246,24 @@ export class TwilioCallerDouble {
   }
 
   private async fetchTwiml(): Promise<TwimlVerb[] | undefined> {
-    const { options } = this;
-    const params = voiceWebhookParams(
-      {
-        callSid: this.callSid,
-        accountSid: this.accountSid,
-        from: options.from ?? CALLER_DEFAULTS.from,
-        to: options.to ?? CALLER_DEFAULTS.to,
-      },
-      options.webhookParams,
-    );
-    try {
-      const res = await postSignedForm({
-        localUrl: options.webhookUrl,
-        publicUrl: options.publicWebhookUrl,
-        authToken: options.authToken,
-        params,
-        timeoutMs: options.webhookTimeoutMs ?? CALLER_DEFAULTS.webhookTimeoutMs,
-        signal: this.abort.signal,
-      });
-      this.webhookStatus = res.status;
-      if (res.status < 200 || res.status > 299)
-        return this.applicationError(TWILIO_ERROR.httpRetrievalFailure, `webhook answered HTTP ${res.status}`);
-      this.twiml = parseTwiml(res.body);
-      return this.twiml;
-    } catch (err) {
-      if (this.hungUp) return undefined;
-      const isParse = (err as Error).name === 'TwimlParseError';
-      return this.applicationError(
-        isParse ? TWILIO_ERROR.documentParseFailure : TWILIO_ERROR.httpRetrievalFailure,
-        `${isParse ? 'TwiML' : 'webhook request'} failed: ${(err as Error).message}`,
-      );
-    }
+    const answer = await fetchVoiceTwiml(this.requestContext());
+    this.webhookStatus = answer.status;
+    if (answer.verbs) this.twiml = answer.verbs;
+    return answer.verbs;
+  }
+
+  /** What the TwiML requests (the voice webhook, `<Connect action>`) need of this call. */
+  private requestContext(): TwimlRequestContext {
+    return {
+      options: this.options,
+      callSid: this.callSid,
+      accountSid: this.accountSid,
+      signal: this.abort.signal,
+      hungUp: () => this.hungUp,
+      applicationError: (code, message) => this.applicationError(code, message),
+      localUrl: (publicUrl) => this.streamStatus.localUrl(publicUrl),
+      callMs: () => this.callMs(),
+    };
   }
 
   /** What Twilio does when it cannot get usable TwiML: apologise and hang up. */
@@ -298,30 +277,13 @@ export class TwilioCallerDouble {
   private async runVerb(verb: TwimlVerb, script: Promise<Buffer>): Promise<CallEndReason | undefined> {
     const phase = this.redirected ? 'redirect' : this.pastStream ? 'after-stream' : 'before-stream';
     if (this.pastStream && !this.redirected) this.afterStreamVerbs.push(verb);
-    switch (verb.verb) {
-      case 'Say':
-        this.spokenByTwilio.push({ verb: 'Say', text: verb.text, callMs: this.callMs(), phase });
-        return undefined;
-      case 'Play':
-        this.spokenByTwilio.push({ verb: 'Play', text: verb.url, callMs: this.callMs(), phase });
-        return undefined;
-      case 'Pause':
-        // Recorded, not waited: tests should not sleep through TwiML pauses.
-        return undefined;
-      case 'Hangup':
-        return 'twiml-hangup';
-      case 'Dial':
-        this.dialed.push(verb.number);
-        return 'dialed';
-      case 'Redirect':
-        this.warn(undefined, `<Redirect> to ${verb.url} recorded, not followed`);
-        return 'redirect';
-      case 'Connect':
-        return this.runConnect(verb, script);
-      case 'Unknown':
-        this.warn(undefined, `<${verb.name}> is not simulated`);
-        return undefined;
-    }
+    if (verb.verb === 'Connect') return this.runConnect(verb, script);
+    return runTwilioVerb(verb, phase, {
+      spokenByTwilio: this.spokenByTwilio,
+      dialed: this.dialed,
+      warn: (code, message) => this.warn(code, message),
+      callMs: () => this.callMs(),
+    });
   }
 
   private async runConnect(verb: ConnectVerb, script: Promise<Buffer>): Promise<CallEndReason | undefined> {
@@ -333,7 +295,7 @@ export class TwilioCallerDouble {
     // Twilio goes on (to the action URL, or the next verb) whether the stream ran or could not open.
     this.pastStream = true;
     if (this.sessions.length > 0) this.streamSid = newSid('MZ');
-    const publicUrl = this.publicStreamUrl(stream.url);
+    const publicUrl = publicStreamUrl(stream.url, (code, message) => this.warn(code, message));
     if (publicUrl === undefined) return undefined;
     const audio = await script;
     if (this.hungUp) return 'caller';
@@ -359,101 +321,27 @@ export class TwilioCallerDouble {
     return undefined;
   }
 
-  /** Twilio's `<Connect action>`: the signed POST with the standard call parameters; its answer runs next. */
+  /** Twilio's `<Connect action>` (twiml-requests.ts): its answer runs next, instead of the verbs after `</Connect>`. */
   private async requestConnectAction(action: string): Promise<CallEndReason | undefined> {
-    const { options } = this;
-    if (options.connectActionDelayMs) await new Promise((resolve) => setTimeout(resolve, options.connectActionDelayMs));
-    if (this.hungUp) return 'caller';
-    // A relative action URL is resolved against the webhook URL, as Twilio does.
-    const publicUrl = new URL(action, options.publicWebhookUrl).toString();
-    const params = voiceWebhookParams(
-      {
-        callSid: this.callSid,
-        accountSid: this.accountSid,
-        from: options.from ?? CALLER_DEFAULTS.from,
-        to: options.to ?? CALLER_DEFAULTS.to,
-      },
-      {
-        CallStatus: 'in-progress',
-        ...(options.webhookParams?.Direction ? { Direction: options.webhookParams.Direction } : {}),
-      },
-    );
-    try {
-      const res = await postSignedForm({
-        localUrl: this.streamStatus.localUrl(publicUrl),
-        publicUrl,
-        authToken: options.authToken,
-        params,
-        timeoutMs: options.webhookTimeoutMs ?? CALLER_DEFAULTS.webhookTimeoutMs,
-        signal: this.abort.signal,
-      });
-      if (res.status < 200 || res.status > 299) {
-        this.applicationError(TWILIO_ERROR.httpRetrievalFailure, `<Connect action> answered HTTP ${res.status}`);
-        return 'webhook-error';
-      }
-      const verbs = parseTwiml(res.body);
-      this.connectActions.push({ callMs: this.callMs(), status: res.status, verbs: [...verbs] });
-      this.actionAnswer = verbs;
-      return undefined;
-    } catch (err) {
-      if (this.hungUp) return 'caller';
-      this.applicationError(
-        TWILIO_ERROR.httpRetrievalFailure,
-        `<Connect action> request failed: ${(err as Error).message}`,
-      );
-      return 'webhook-error';
-    }
+    const answer = await requestConnectAction(this.requestContext(), action);
+    if (answer.endedBy !== undefined) return answer.endedBy;
+    this.connectActions.push({ callMs: answer.callMs, status: answer.status, verbs: [...answer.verbs] });
+    this.actionAnswer = answer.verbs;
+    return undefined;
   }
 
   private openStream(publicUrl: string, stream: StreamNoun, audio: Buffer): MediaStreamSession {
-    const { options } = this;
-    return new MediaStreamSession({
+    return openMediaStream(this.options, {
       ids: { accountSid: this.accountSid, callSid: this.callSid, streamSid: this.streamSid },
       publicUrl,
-      localUrl: (options.resolveStreamUrl ?? ((url: string) => url))(publicUrl),
-      authToken: options.authToken,
-      offerSubprotocol: options.offerSubprotocol ?? CALLER_DEFAULTS.offerSubprotocol,
-      customParameters: { ...stream.parameters },
-      behaviour: {
-        ghost: options.ghost ?? false,
-        noStart: options.noStart ?? false,
-        startDelayMs: options.startDelayMs ?? CALLER_DEFAULTS.startDelayMs,
-        startWhen: options.startWhen,
-        hangupAfterMs: options.hangupAfterMs,
-        hangupWhenScriptEnds: options.hangupWhenScriptEnds ?? false,
-        dtmf: options.dtmf ?? [],
-      },
-      script: audio,
-      clock: options.clock ?? new FrameClock(),
-      onFrame: options.onFrame,
-      onMedia: options.onMedia,
-      recordSentPayloads: options.recordSentPayloads ?? true,
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? CALLER_DEFAULTS.handshakeTimeoutMs,
-      closeTimeoutMs: options.closeTimeoutMs ?? CALLER_DEFAULTS.closeTimeoutMs,
+      stream,
+      audio,
       warn: (code, message) => this.warn(code, message),
       onStarted: () => {
         this.state = 'streaming';
         this.postStatus(stream, 'stream-started');
       },
     });
-  }
-
-  /** Twilio connects only to wss:// and drops any query string. */
-  private publicStreamUrl(raw: string): string | undefined {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      this.warn(TWILIO_ERROR.streamHandshake, `<Stream url="${raw}"> is not a URL`);
-      return undefined;
-    }
-    if (url.protocol !== 'wss:') {
-      this.warn(TWILIO_ERROR.streamHandshake, `<Stream url="${raw}">: Twilio connects only to wss:// URLs`);
-      return undefined;
-    }
-    if (url.search === '') return raw;
-    this.warn(undefined, `<Stream url="${raw}">: query string dropped (Twilio strips it; use <Parameter>)`);
-    return raw.slice(0, raw.indexOf('?'));
   }
 
   private postStatus(stream: StreamNoun, event: StreamStatusEvent, error?: string): void {
@@ -469,39 +357,16 @@ export class TwilioCallerDouble {
   }
 
   private summarize(endedBy: CallEndReason): CallSummary {
-    const received = this.received;
-    const end = this.streamEnd;
-    const optional = {
-      ...(this.webhookStatus === undefined ? {} : { webhookStatus: this.webhookStatus }),
-      ...(this.streamUrl === undefined ? {} : { streamUrl: this.streamUrl }),
-      ...(this.customParameters === undefined ? {} : { customParameters: this.customParameters }),
-      ...(end ? { streamEndedBy: end.endedBy, closeCode: end.closeCode, closeReason: end.closeReason } : {}),
-      ...(this.sessions.length > 1 ? { streams: this.sessions.length } : {}),
-      ...(this.session?.subprotocol === undefined ? {} : { subprotocol: this.session.subprotocol }),
-      ...(this.startSentCallMs === undefined ? {} : { startSentCallMs: Math.round(this.startSentCallMs * 10) / 10 }),
-      ...(this.firstAudioAtMs === undefined ? {} : { firstAudioAtMs: this.firstAudioAtMs }),
-      ...(this.firstMediaAtMs === undefined ? {} : { firstMediaAtMs: this.firstMediaAtMs }),
-    };
-    return {
-      callSid: this.callSid,
-      streamSid: this.streamSid,
-      accountSid: this.accountSid,
+    return summarizeCall(
+      this,
+      {
+        streamUrl: this.streamUrl,
+        customParameters: this.customParameters,
+        streamEnd: this.streamEnd,
+        heardMs: this.views.reduce((sum, v) => sum + v.heardMs(), 0),
+        durationMs: this.callMs(),
+      },
       endedBy,
-      twiml: this.twiml,
-      ...optional,
-      sentFrames: this.sentFrames,
-      receivedMessages: received.length,
-      receivedMediaMessages: received.filter((r) => r.event === 'media' && r.valid).length,
-      marks: this.marks,
-      clears: this.clears,
-      heardMs: this.views.reduce((sum, v) => sum + v.heardMs(), 0),
-      heardAudibleMs: this.heardAudibleMs(),
-      spokenByTwilio: [...this.spokenByTwilio],
-      afterStreamVerbs: [...this.afterStreamVerbs],
-      apiUpdates: [...this.apiUpdates],
-      dialed: [...this.dialed],
-      warnings: [...this.warnings],
-      durationMs: this.callMs(),
-    };
+    );
   }
 }

@@ -1,0 +1,124 @@
+/**
+ * How a call stops on this bridge: ended once the gateway reports its stream stopped (or the
+ * gateway vanished for good), a warm session the call never arrived at expired, or the call
+ * let go without a finalize (never attached, handed over). Each stops every collaborator and
+ * closes the model session; only an ended call this bridge still owns is finalized here.
+ */
+import type { CallRepository } from '@voice/db';
+import type { Logger } from '@voice/logging';
+import { errorFields } from '@voice/logging';
+import { callKeys, type RedisClient, type Timeline } from '@voice/redis';
+import type { CallConfig } from '../config.js';
+import type { BridgeMetrics } from '../metrics.js';
+import type { CallOwnership } from '../call-ownership.js';
+import type { CallerStream } from './caller-stream.js';
+import type { CallState } from './call-state.js';
+import type { CallTimeline } from './call-timeline.js';
+import type { ConnectDeadline } from './connect-deadline.js';
+import type { ConversationRecord } from './conversation-record.js';
+import { finalizeCall, type StopEntry } from './finalize-call.js';
+import type { GatewayAttachment } from './gateway-attachment.js';
+import type { GatewayChannel } from './gateway-channel.js';
+import type { HoldAudio } from './hold-audio.js';
+import type { SessionRecycler } from './session-recycler.js';
+import type { SilenceWatch } from './silence-watch.js';
+
+export interface CallEndingDeps {
+  callSid: string;
+  instanceId: string;
+  config: CallConfig;
+  redis: RedisClient;
+  ownership: CallOwnership;
+  timeline: Timeline;
+  calls: CallRepository;
+  metrics: BridgeMetrics;
+  logger: Logger;
+  state: CallState;
+  /** Aborted as the call stops: whatever setup or a reconnect has in flight gives up. */
+  abort: AbortController;
+  setupDeadline: ConnectDeadline;
+  hold: HoldAudio;
+  silence: SilenceWatch;
+  recycler: SessionRecycler;
+  attachment: GatewayAttachment;
+  channel: GatewayChannel;
+  caller: CallerStream;
+  conversation: ConversationRecord;
+  tl: CallTimeline;
+  /** The call is over on this bridge (the registry lets go of it). */
+  onFinished(): void;
+}
+
+export class CallEnding {
+  constructor(private readonly deps: CallEndingDeps) {}
+
+  /** Ends the call once the gateway reports the stream stopped (or it vanished for good). */
+  async end(stop: StopEntry): Promise<void> {
+    const { deps } = this;
+    const { state } = deps;
+    if (state.finished) return;
+    state.phase = 'ending';
+    deps.abort.abort();
+    deps.setupDeadline.disarm();
+    deps.hold.stop();
+    deps.silence.stop();
+    deps.recycler.stop();
+    deps.attachment.stopGrace();
+    deps.caller.close();
+    deps.channel.close();
+    state.rt?.close({ code: 1000, reason: 'call ended' });
+    try {
+      // A call handed to another bridge is finalized there, once; one whose gateway finished it
+      // itself while this bridge was out of reach (its meta is gone) is not finalized twice.
+      if (stop.reason === 'handed_over') void deps.tl.record('bridge.released', { reason: 'handed_over' });
+      else if (!(await deps.ownership.isOwner(deps.callSid)))
+        void deps.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
+      else if (stop.reason === 'gateway_lost' && !(await deps.ownership.notOver(deps.callSid)))
+        void deps.tl.record('bridge.released', { reason: 'finished_by_gateway' }, 'warn');
+      else await finalizeCall(deps, deps.callSid, state.stats, deps.attachment.wholeCall(stop), deps.conversation);
+    } catch (err) {
+      deps.logger.error('call finalize failed', errorFields(err));
+    } finally {
+      state.phase = 'ended';
+      deps.onFinished();
+    }
+  }
+
+  /** The call never arrived (TTL) or failed before START (no_start): close the model session, leave only the timeline. */
+  async expireWarm(reason: string): Promise<void> {
+    const { deps } = this;
+    const { state } = deps;
+    if (state.finished) return;
+    deps.metrics.warmExpired.inc({ reason });
+    void deps.tl.record('warm.expired', { reason, ttl_ms: deps.config.warmSessionTtlMs }, 'warn');
+    state.phase = 'ending';
+    deps.channel.close();
+    state.rt?.close({ code: 1000, reason: 'warm session expired' });
+    deps.recycler.stop();
+    await deps.ownership.deleteCallKeys(deps.callSid);
+    // The call never happened: its record holds only the warm session's settings.
+    await deps.redis.del(callKeys.conversation(deps.callSid)).catch(() => undefined);
+    this.release();
+  }
+
+  /** Lets the call go without a finalize; `reason` goes on the timeline as bridge.released. */
+  release(reason?: string, warning?: string): void {
+    const { deps } = this;
+    const { state } = deps;
+    if (warning) deps.logger.warn(warning);
+    if (reason) void deps.tl.record('bridge.released', { reason }, 'warn');
+    state.phase = 'ended';
+    deps.abort.abort();
+    deps.setupDeadline.disarm();
+    deps.hold.stop();
+    deps.silence.stop();
+    deps.recycler.stop();
+    deps.attachment.stopGrace();
+    deps.channel.close();
+    deps.caller.close();
+    state.rt?.close({ code: 1000, reason: 'released' });
+    // Let go of the owner key only where it is still ours (after a hand-over it is not).
+    if (reason === 'no_attach') void deps.ownership.release(deps.callSid);
+    deps.onFinished();
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Setting a call up (CallSession.run): wait for the gateway's attach (cold), load what was said
+ * so far (taken over), open the model session while the prompt loads, configure it, then go
+ * live with the greeting, resume a handed-over conversation, or (warm) ask for the greeting
+ * while the phone still rings and wait for the attach. The caller-facing connect deadline
+ * (connect-deadline.ts) is armed when the caller starts to wait; a model that is not ready by
+ * then, or any failure here, sends the caller to the fallback.
+ */
+import type OpenAI from 'openai';
+import type { BusinessRepository } from '@voice/db';
+import type { Logger } from '@voice/logging';
+import { errorFields } from '@voice/logging';
+import { readCallMeta, type RedisClient, type Timeline } from '@voice/redis';
+import type { CallConfig, OpenAIConfig } from '../config.js';
+import type { BridgeMetrics } from '../metrics.js';
+import { OpenAIConnectError } from '../realtime/errors.js';
+import type { CallControl } from '../twilio/call-control.js';
+import type { CallOwnership } from '../call-ownership.js';
+import { runnableTools } from './agent-control.js';
+import { loadConversation } from './call-resume.js';
+import type { CallEnding } from './call-ending.js';
+import type { CallState } from './call-state.js';
+import type { CallTimeline } from './call-timeline.js';
+import type { ConnectDeadline } from './connect-deadline.js';
+import type { ConversationRecord } from './conversation-record.js';
+import { recordConnectFailure } from './fallback.js';
+import type { GatewayAttachment } from './gateway-attachment.js';
+import type { LiveStart } from './live-start.js';
+import type { ModelEvents } from './model-events.js';
+import { loadCallPrompt, type ResolvedPrompt } from './prompt-source.js';
+import { configureSession, openSession, type SessionHooks, type SetupDeps } from './session-setup.js';
+
+export interface CallSetupDeps {
+  /** warm: claimed when the prebuild ran, before START; cold: claimed on START. */
+  mode: 'warm' | 'cold';
+  callSid: string;
+  config: CallConfig;
+  openaiConfig: OpenAIConfig;
+  openai: OpenAI;
+  redis: RedisClient;
+  ownership: CallOwnership;
+  businesses: BusinessRepository;
+  callControl: CallControl | undefined;
+  timeline: Timeline;
+  metrics: BridgeMetrics;
+  logger: Logger;
+  state: CallState;
+  conversation: ConversationRecord;
+  model: ModelEvents;
+  attachment: GatewayAttachment;
+  live: LiveStart;
+  ending: CallEnding;
+  tl: CallTimeline;
+  sessionSetup: SetupDeps;
+  hooks: SessionHooks;
+  /** Aborted when the call ends. */
+  callSignal: AbortSignal;
+  /** Setup's caller-facing deadline, armed at START (the attach). */
+  deadline: ConnectDeadline;
+  isFallingBack(): boolean;
+  fallback(reason: string): void;
+}
+
+export class CallSetup {
+  private loadedPrompt: ResolvedPrompt | undefined;
+  private direction: 'inbound' | 'outbound' = 'inbound';
+
+  constructor(private readonly deps: CallSetupDeps) {}
+
+  /** The call's prompt, with the tools it can run, once loaded. */
+  get prompt(): ResolvedPrompt | undefined {
+    return this.loadedPrompt;
+  }
+
+  /** The caller began to wait (START, or a hand-over): a session still being set up must be ready by the deadline. */
+  callerWaiting(sinceEpochMs: number): void {
+    if (this.deps.state.phase === 'setup') this.deps.deadline.arm(sinceEpochMs);
+  }
+
+  /** Sets the call up; never throws (failures become the fallback). */
+  async run(): Promise<void> {
+    const { deps } = this;
+    const { state, attachment, live } = deps;
+    const { stats } = state;
+    stats.greetingPath = deps.mode;
+    try {
+      // Cold: the gateway attaches right after this bridge answered its claim. Warm: the phone still rings.
+      const attach =
+        deps.mode === 'cold' ? await attachment.waitForAttach(deps.openaiConfig.connectTimeoutMs) : undefined;
+      if (deps.mode === 'cold' && !attach)
+        return deps.ending.release('no_attach', 'claimed call was never attached by its gateway; releasing it');
+      // Taken over mid-call: what was said so far comes from the record the old bridge wrote.
+      if (attach?.handover) await loadConversation(deps.redis, deps.callSid, deps.conversation, deps.logger);
+      const meta = await readCallMeta(deps.redis, deps.callSid);
+      state.businessId = meta?.businessId ?? attach?.params.businessId ?? '';
+      state.callerNumber = meta?.from ?? '';
+      const direction = meta?.direction ?? (attach?.params.direction === 'outbound' ? 'outbound' : 'inbound');
+      this.direction = direction;
+
+      stats.connectStartedAt = Date.now();
+      const budget = { attempts: deps.openaiConfig.connectAttempts, timeoutMs: deps.openaiConfig.connectTimeoutMs };
+      const signal = AbortSignal.any([deps.callSignal, deps.deadline.signal]);
+      const [opened, prompt] = await Promise.allSettled([
+        openSession(deps.sessionSetup, deps.hooks, budget, signal),
+        this.loadPrompt(direction),
+      ]);
+      if (opened.status === 'rejected') {
+        // call.metrics counts the attempts that failed too, not only a successful one's number.
+        stats.connectAttempts = opened.reason instanceof OpenAIConnectError ? opened.reason.attempts : 0;
+        return this.onConnectFailed(opened.reason);
+      }
+      state.rt = opened.value.rt;
+      stats.connectedAt = Date.now();
+      state.sessionOpenedAt = stats.connectedAt;
+      stats.connectAttempts = opened.value.attempts;
+      if (prompt.status === 'rejected') {
+        deps.logger.error('prompt unavailable', errorFields(prompt.reason));
+        return deps.fallback('PROMPT_UNAVAILABLE');
+      }
+      this.loadedPrompt = runnableTools(prompt.value, deps.callControl !== undefined);
+      if (state.phase !== 'setup') return;
+      stats.configureSentAt = Date.now();
+      const resuming = attach?.handover !== undefined;
+      const configured = await configureSession(
+        deps.sessionSetup,
+        state.rt,
+        this.loadedPrompt,
+        deps.model.armSessionUpdated(),
+        deps.conversation,
+        resuming,
+        signal,
+      );
+      stats.configuredAt = Date.now();
+      stats.toolsCount = configured.tools;
+      if (state.phase !== 'setup' || deps.isFallingBack()) return;
+      deps.deadline.disarm();
+      if (attach?.handover) live.resumeHandedOver(attach.handover, configured.replayed);
+      else if (deps.mode === 'cold') live.goLive('greeting');
+      else await this.warmUntilAttached();
+    } catch (err) {
+      if (state.finished) return;
+      if (err instanceof OpenAIConnectError && err.reason === 'OPENAI_CONNECT_DEADLINE')
+        return this.onConnectFailed(err);
+      deps.logger.error('call setup failed', errorFields(err));
+      deps.fallback(err instanceof OpenAIConnectError ? err.reason : 'SETUP_ERROR');
+    }
+  }
+
+  /** Warm: ask for the greeting now; its audio is held in the channel until the gateway attaches. */
+  private async warmUntilAttached(): Promise<void> {
+    const { deps } = this;
+    const { state, live } = deps;
+    state.phase = 'warm';
+    live.requestGreeting();
+    void deps.tl.record('warm.ready', { ms: Date.now() - state.stats.claimedAt });
+    // An outbound call that ends unanswered never attaches: notice it (its meta is deleted) rather than wait for the TTL.
+    const callOver =
+      this.direction === 'outbound'
+        ? {
+            everyMs: deps.config.outboundWarmCheckMs,
+            isOver: async () => !(await deps.ownership.notOver(deps.callSid)),
+          }
+        : undefined;
+    const attach = await deps.attachment.waitForAttach(deps.config.warmSessionTtlMs, callOver);
+    if (!attach) return deps.ending.expireWarm(deps.attachment.callWasOver ? 'call_over' : 'ttl');
+    if (state.phase !== 'warm') return;
+    const greetingReady = state.stats.modelFirstAudioAt !== undefined;
+    const buffered = live.goLive('resume-after-warm');
+    // One entry for both: joining a warm session is where its audio starts flowing both ways.
+    void deps.tl.record('warm.joined', {
+      greeting_ready: greetingReady,
+      waited_ms: Date.now() - state.stats.claimedAt,
+      buffered_frames: buffered,
+    });
+  }
+
+  private loadPrompt(direction: 'inbound' | 'outbound'): Promise<ResolvedPrompt> {
+    const { deps } = this;
+    return loadCallPrompt(
+      {
+        redis: deps.redis,
+        businesses: deps.businesses,
+        waitMs: deps.config.promptWaitMs,
+        pollMs: deps.config.promptPollMs,
+      },
+      { callSid: deps.callSid, businessId: deps.state.businessId || undefined, direction },
+      deps.state.stats,
+      deps.logger,
+      deps.callSignal,
+    );
+  }
+
+  private onConnectFailed(reason: unknown): void {
+    const { deps } = this;
+    if (deps.state.phase !== 'setup' || deps.isFallingBack()) return; // the caller hung up while we were connecting
+    deps.fallback(recordConnectFailure(deps, reason));
+  }
+}

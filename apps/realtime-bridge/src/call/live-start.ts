@@ -1,0 +1,67 @@
+/**
+ * Putting a call live: audio flows both ways between the caller and the model session.
+ * A new call greets first; a call taken over from another bridge resumes where it was; a
+ * session that replaced a dropped one picks the conversation up again.
+ */
+import type { Handover } from '@voice/media-link';
+import { recordResumed, resumeReply } from './call-resume.js';
+import type { CallerStream } from './caller-stream.js';
+import type { CallState } from './call-state.js';
+import type { CallTimeline } from './call-timeline.js';
+import type { ConversationRecord } from './conversation-record.js';
+import type { HoldAudio } from './hold-audio.js';
+import type { SessionRecycler } from './session-recycler.js';
+
+export type GoLiveKind = 'greeting' | 'resume' | 'resume-after-warm' | 'handover';
+
+export interface LiveStartDeps {
+  state: CallState;
+  caller: CallerStream;
+  recycler: SessionRecycler;
+  hold: HoldAudio;
+  conversation: ConversationRecord;
+  tl: CallTimeline;
+  instanceId: string;
+}
+
+export class LiveStart {
+  constructor(private readonly deps: LiveStartDeps) {}
+
+  /** The agent is asked to speak first; its first response is the greeting (warm.ready says so on the warm path). */
+  requestGreeting(): void {
+    const { state } = this.deps;
+    state.greetingPending = true;
+    state.stats.greetingRequestedAt = Date.now();
+    state.rt!.send({ type: 'response.create' });
+  }
+
+  /**
+   * A call taken over from another bridge goes live on a session given the conversation so far:
+   * no greeting, unless nothing had been said; a reply the caller was owed (cut by the old
+   * bridge's death) is asked for again; else the session listens and the caller's hold ends.
+   */
+  resumeHandedOver(handover: Handover, replayed: number): void {
+    const { deps } = this;
+    const reply = resumeReply(deps.conversation);
+    this.goLive(reply === 'greeted' ? 'greeting' : 'handover');
+    if (reply === 'reasked') deps.state.rt!.send({ type: 'response.create' });
+    if (reply === 'none') deps.hold.stop();
+    void recordResumed(deps.tl, handover, deps.instanceId, replayed, reply);
+  }
+
+  /** Audio flows both ways; caller frames that arrived meanwhile go to the model in order. Returns how many. */
+  goLive(kind: GoLiveKind): number {
+    const { state, caller, recycler, tl } = this.deps;
+    state.phase = 'live';
+    if (kind === 'greeting') this.requestGreeting();
+    // After a dropped session the agent picks the conversation up again.
+    if (kind === 'resume') state.rt!.send({ type: 'response.create' });
+    const rt = state.rt!;
+    const buffered = caller.connect((audio) => rt.send({ type: 'input_audio_buffer.append', audio }));
+    recycler.start();
+    // Cold: greeting requested and audio flowing, one entry (warm.joined carries it on the warm path).
+    if (kind === 'greeting')
+      void tl.record('audio_bridge.started', { buffered_frames: buffered, greeting_requested: true });
+    return buffered;
+  }
+}
