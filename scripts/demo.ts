@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DEMO_GREETING, DEMO_PHONE_NUMBER } from '@voice/db';
 import { formatTimeline, readTimeline } from '@voice/redis';
+import { inTimeOrder } from './calls/time-order.js';
 import { REPO_ROOT, placeCall, startProcessStack, waitFor, type ProcessStack } from '@voice/testkit';
 import { PreflightError, checkRedis, endpointsFromEnv, prepareDatabase } from './lib/preflight.js';
 import { connectScriptRedis, describeRedisEndpoint, formatClusterNodes } from './lib/redis-endpoint.js';
@@ -112,7 +113,8 @@ async function runDemo(services: LocalServices): Promise<number> {
     process.stdout.write(
       `\nTimeline of ${summary.callSid} (redis-cli XRANGE 'call:{${summary.callSid}}:timeline' - +):\n`,
     );
-    process.stdout.write(`${formatTimeline(timeline)}\n\n`);
+    // In the order things happened: the gateway writes a call's first entries once START is accepted.
+    process.stdout.write(`${formatTimeline(inTimeOrder(timeline))}\n\n`);
 
     const dir = join(REPO_ROOT, 'recordings');
     mkdirSync(dir, { recursive: true });
