@@ -58,15 +58,7 @@ export class CallEnding {
     const { state } = deps;
     if (state.finished) return;
     state.phase = 'ending';
-    deps.abort.abort();
-    deps.setupDeadline.disarm();
-    deps.hold.stop();
-    deps.silence.stop();
-    deps.recycler.stop();
-    deps.attachment.stopGrace();
-    deps.caller.close();
-    deps.channel.close();
-    state.rt?.close({ code: 1000, reason: 'call ended' });
+    this.stopEverything('call ended');
     try {
       // A call handed to another bridge is finalized there, once; one whose gateway finished it
       // itself while this bridge was out of reach (its meta is gone) is not finalized twice.
@@ -108,17 +100,23 @@ export class CallEnding {
     if (warning) deps.logger.warn(warning);
     if (reason) void deps.tl.record('bridge.released', { reason }, 'warn');
     state.phase = 'ended';
+    this.stopEverything('released');
+    // Let go of the owner key only where it is still ours (after a hand-over it is not).
+    if (reason === 'no_attach') void deps.ownership.release(deps.callSid);
+    deps.onFinished();
+  }
+
+  /** Whatever still runs for the call stops: setup, timers, the recycler, both sides, the model session. */
+  private stopEverything(closeReason: string): void {
+    const { deps } = this;
     deps.abort.abort();
     deps.setupDeadline.disarm();
     deps.hold.stop();
     deps.silence.stop();
     deps.recycler.stop();
     deps.attachment.stopGrace();
-    deps.channel.close();
     deps.caller.close();
-    state.rt?.close({ code: 1000, reason: 'released' });
-    // Let go of the owner key only where it is still ours (after a hand-over it is not).
-    if (reason === 'no_attach') void deps.ownership.release(deps.callSid);
-    deps.onFinished();
+    deps.channel.close();
+    deps.state.rt?.close({ code: 1000, reason: closeReason });
   }
 }
