@@ -45,6 +45,12 @@ export function createWebhookMetrics(registry: Registry) {
       labelNames: ['decision', 'reason'],
       registers,
     }),
+    promptCache: new Counter({
+      name: 'prebuild_prompt_cache_total',
+      help: 'Prebuilds by where the prompt came from: hit (the cached prompt of this business version), miss (a job was queued)',
+      labelNames: ['result'],
+      registers,
+    }),
     prebuildFailures: new Counter({
       name: 'prebuild_failures_total',
       help: 'Prebuild job attempts that failed',

@@ -21,6 +21,9 @@ import type { Registry } from 'prom-client';
 import type { WebhookConfig } from './config.js';
 import { createWebhookMetrics } from './metrics.js';
 import { PrebuildQueue } from './prebuild/prebuild-queue.js';
+import { Prebuilder } from './prebuild/prebuilder.js';
+import { PromptCache } from './prebuild/prompt-cache.js';
+import { PromptPublisher } from './prebuild/prompt-publisher.js';
 import { createPrebuildWorker, type PrebuildWorker } from './prebuild/prebuild-worker.js';
 import { streamStatusHandler } from './routes/stream-status.js';
 import { connectActionHandler } from './routes/connect-action.js';
@@ -72,14 +75,20 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   const prefix = sharedKeys(config.namespace).bullPrefix;
   const onQueueError = (err: Error) => logger.error('prebuild queue error', errorFields(err));
   const queue = new PrebuildQueue(bullConnection, prefix, config.prebuild, onQueueError);
+  const promptCache = new PromptCache(redis, config.namespace, config.promptTtlSeconds);
+  const publisher = new PromptPublisher(
+    redis,
+    config.promptTtlSeconds,
+    config.prebuild.warmSessions ? sharedKeys(config.namespace).callClaims : undefined,
+  );
+  const prebuilder = new Prebuilder({ cache: promptCache, publisher, queue, timeline, metrics });
   const worker: PrebuildWorker | undefined = config.prebuild.workerEnabled
     ? createPrebuildWorker({
         connection: bullConnection,
-        redis,
         prefix,
         concurrency: config.prebuild.concurrency,
-        promptTtlSeconds: config.promptTtlSeconds,
-        warmClaimStream: config.prebuild.warmSessions ? sharedKeys(config.namespace).callClaims : undefined,
+        publisher,
+        promptCache,
         businesses,
         timeline,
         logger,
@@ -115,7 +124,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   );
   twilioRoutes.post(
     '/voice',
-    voiceWebhookHandler({ config, redis, businesses, calls, queue, timeline, metrics, logger }),
+    voiceWebhookHandler({ config, redis, businesses, calls, prebuilder, timeline, metrics, logger }),
   );
   twilioRoutes.post('/stream-status', streamStatusHandler({ timeline, logger }));
   // Where Twilio goes when a stream ends: reconnect a call whose gateway went away, or the fallback.
@@ -150,7 +159,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         redis,
         businesses,
         calls,
-        queue,
+        prebuilder,
         timeline,
         logger,
         outcomes: metrics.outboundCalls,

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import twilio from 'twilio';
 import { Queue } from 'bullmq';
 import { createCallRepository, uniqueCallSid } from '@voice/db';
-import { callKeys, QUEUE_NAMES, sharedKeys } from '@voice/redis';
+import { callKeys, QUEUE_NAMES, readTimeline, sharedKeys } from '@voice/redis';
 import { parsePrebuiltPrompt } from '@voice/agent';
 import { waitFor } from '@voice/testkit';
 import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../../../test/support/env.js';
@@ -81,6 +81,58 @@ describe('webhook: POST /twilio/voice', function () {
     expect(second.status).to.equal(200);
     const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).to.equal(1);
+  });
+
+  it("reuses a business's cached prompt for its next calls: no job, and a Twilio retry offers nothing twice", async () => {
+    const business = await createTestBusiness(ctx.knex);
+    const first = uniqueCallSid();
+    await post('/twilio/voice', voiceParams(first, business.phoneNumber));
+    await waitFor(async () => (await timelineEvents(ctx.redis, first)).includes('prompt.prebuilt'), {
+      message: 'the first call prebuilt by the job',
+    });
+
+    const second = uniqueCallSid();
+    const res = await post('/twilio/voice', voiceParams(second, business.phoneNumber));
+    expect(res.status).to.equal(200);
+    // The prompt is there when the answer is: no job to wait for.
+    const prompt = parsePrebuiltPrompt((await ctx.redis.get(callKeys.prompt(second)))!)!;
+    expect(prompt.greeting).to.equal(TEST_GREETING);
+    expect(prompt.instructions).to.equal(
+      parsePrebuiltPrompt((await ctx.redis.get(callKeys.prompt(first)))!)!.instructions,
+    );
+    const timeline = await readTimeline(ctx.redis, second);
+    expect(timeline.map((e) => e.event)).to.deep.equal(['webhook.received', 'prompt.prebuilt']);
+    expect(timeline[1]!.fields).to.include({ source: 'cache', duplicate: 'false' });
+    const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
+    expect(
+      Object.values(counts).reduce((a, b) => a + b, 0),
+      'jobs: the first call only',
+    ).to.equal(1);
+
+    await post('/twilio/voice', voiceParams(second, business.phoneNumber));
+    const retried = (await readTimeline(ctx.redis, second)).filter((e) => e.event === 'prompt.prebuilt');
+    expect(retried.map((e) => e.fields.duplicate)).to.deep.equal(['false', 'true']);
+  });
+
+  it('builds the prompt again (a job) once the business is edited', async () => {
+    const business = await createTestBusiness(ctx.knex);
+    const first = uniqueCallSid();
+    await post('/twilio/voice', voiceParams(first, business.phoneNumber));
+    await waitFor(async () => (await timelineEvents(ctx.redis, first)).includes('prompt.prebuilt'));
+
+    const newGreeting = 'Hello, this is the new greeting of Test Dental.';
+    await ctx.knex('businesses').where({ id: business.id }).update({ greeting: newGreeting });
+    const second = uniqueCallSid();
+    await post('/twilio/voice', voiceParams(second, business.phoneNumber));
+    await waitFor(async () => (await timelineEvents(ctx.redis, second)).includes('prompt.prebuilt'), {
+      message: 'the edited business prebuilt by a job',
+    });
+    expect(await timelineEvents(ctx.redis, second)).to.deep.equal([
+      'webhook.received',
+      'prebuild.enqueued',
+      'prompt.prebuilt',
+    ]);
+    expect(parsePrebuiltPrompt((await ctx.redis.get(callKeys.prompt(second)))!)!.greeting).to.equal(newGreeting);
   });
 
   it('rejects an unsigned webhook with 400 and a forged one with 403, enqueuing nothing', async () => {

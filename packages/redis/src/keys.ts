@@ -69,6 +69,13 @@ export function sharedKeys(namespace: string) {
      * link address, load, capacity, draining, when it last reported). See bridge-registry.ts.
      */
     bridges: `${tag}:bridges`,
+    /**
+     * String per business and direction: the compact prompt the prebuild job last built, with the
+     * business version it was built from (JSON of CachedPrompt, apps/webhook/src/prebuild/prompt-cache.ts),
+     * with a TTL. Calls to a business whose version matches reuse it instead of queuing a job.
+     */
+    promptCache: (businessId: string, direction: 'inbound' | 'outbound') =>
+      `${tag}:prompt-cache:${businessId}:${direction}`,
     /** BullMQ prefix: queues live under `{<namespace>}:bull:<queue>`, all in the namespace's slot. */
     bullPrefix: `${tag}:bull`,
   } as const;

@@ -9,8 +9,10 @@ export const TIMELINE_EVENTS = {
   'timeline.lost':
     "any app: Redis was unreachable and this many of the call's entries overflowed the buffer kept meanwhile (TIMELINE_DEFAULTS.outageBufferMax); fields: lost, instance",
   'webhook.unknown_number': 'webhook: no business answers the called number; caller hears a message and is hung up',
-  'prebuild.enqueued': 'webhook: prebuild job queued (job id = CallSid)',
-  'prompt.prebuilt': 'webhook worker: compact greeting prompt written to call:{CA}:prompt; fields: chars, ms',
+  'prebuild.enqueued':
+    "webhook: prebuild job queued (job id = CallSid); not written when the business's prompt was cached",
+  'prompt.prebuilt':
+    'webhook or its worker: compact greeting prompt written to call:{CA}:prompt; fields: chars, ms, source (cache | job), queue_wait_ms (job)',
   'twilio.stream_status': 'webhook: Twilio <Stream statusCallback>; fields: stream_event, stream_sid, stream_error',
   'ws.accepted': 'gateway: media WebSocket upgraded; fields: subprotocol, remote',
   'stream.connected': 'gateway: Twilio "connected" message received',

@@ -13,7 +13,7 @@ import type { Business, BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { writeCallMeta, type RedisClient, type Timeline } from '@voice/redis';
-import type { PrebuildQueue } from '../prebuild/prebuild-queue.js';
+import type { Prebuilder } from '../prebuild/prebuilder.js';
 import { twilioRefusal, type TwilioClient } from '../twilio/rest-client.js';
 import type { PlaceCallRequest } from './call-request.js';
 import { OUTBOUND_PATHS } from './paths.js';
@@ -30,7 +30,7 @@ export interface PlaceCallDeps {
   redis: RedisClient;
   businesses: BusinessRepository;
   calls: CallRepository;
-  queue: PrebuildQueue;
+  prebuilder: Prebuilder;
   timeline: Timeline;
   logger: Logger;
 }
@@ -148,17 +148,9 @@ async function prebuildWhileRinging(
       }),
       deps.calls.recordPlaced({ callSid: call.callSid, businessId: call.business.id, from: call.from, to: call.to }),
     ]);
-    const fresh = await deps.queue.enqueue({
-      callSid: call.callSid,
-      businessId: call.business.id,
-      direction: 'outbound',
-      enqueuedAt: placedAt,
-    });
-    await deps.timeline.record(
-      call.callSid,
-      'prebuild.enqueued',
-      { job_id: call.callSid, duplicate: !fresh },
-      { logger: log },
+    await deps.prebuilder.prebuild(
+      { callSid: call.callSid, business: call.business, direction: 'outbound', receivedAt: placedAt },
+      log,
     );
   } catch (err) {
     log.error('outbound prebuild failed; the answer will be served cold', errorFields(err));

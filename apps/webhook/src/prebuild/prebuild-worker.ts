@@ -1,25 +1,27 @@
 /**
  * Consumer side of the prebuild queue: loads the business, builds the compact
- * prompt and stores it under `call:{CA}:prompt` for the bridge's fast path.
+ * prompt, stores it under `call:{CA}:prompt` for the bridge's fast path (and
+ * offers the warm claim), and caches it for the business's next calls
+ * (prompt-cache.ts).
  */
 import { Worker, type Job } from 'bullmq';
 import type { BusinessRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { buildPrompt } from '@voice/agent';
-import { CLAIM_STREAM_MAXLEN, QUEUE_NAMES, callKeys, encodeClaim, type Timeline, type RedisClient } from '@voice/redis';
+import { QUEUE_NAMES, type Timeline, type RedisClient } from '@voice/redis';
 import type { Histogram, Counter } from 'prom-client';
 import { closeWorker, trackJobs } from '../queues/close-worker.js';
 import { prebuildJobData, type PrebuildJobData } from './prebuild-job.js';
+import type { PromptCache } from './prompt-cache.js';
+import type { PromptPublisher } from './prompt-publisher.js';
 
 export interface PrebuildWorkerDeps {
   connection: RedisClient;
-  redis: RedisClient;
   prefix: string;
   concurrency: number;
-  promptTtlSeconds: number;
-  /** Where to offer the call to the bridges for a warm session (undefined: warm sessions off). */
-  warmClaimStream: string | undefined;
+  publisher: PromptPublisher;
+  promptCache: PromptCache;
   businesses: BusinessRepository;
   timeline: Timeline;
   logger: Logger;
@@ -62,18 +64,8 @@ async function prebuild(deps: PrebuildWorkerDeps, job: Job<PrebuildJobData>): Pr
   const business = await deps.businesses.findById(data.businessId);
   if (!business) throw new PrebuildWorkerError(`business ${data.businessId} not found for call ${data.callSid}`);
   const prompt = buildPrompt(business, data.direction);
-  await deps.redis.set(callKeys.prompt(data.callSid), JSON.stringify(prompt), 'EX', deps.promptTtlSeconds);
-  if (deps.warmClaimStream) {
-    // The phone is still ringing: a bridge can open and configure the model session now.
-    await deps.redis.xadd(
-      deps.warmClaimStream,
-      'MAXLEN',
-      '~',
-      CLAIM_STREAM_MAXLEN,
-      '*',
-      ...encodeClaim({ callSid: data.callSid, reason: 'prebuilt', at: Date.now() }),
-    );
-  }
+  // The phone is still ringing: with warm sessions on, a bridge can open and configure the model session now.
+  await Promise.all([deps.publisher.publish(data.callSid, prompt), deps.promptCache.set(business, prompt)]);
   const ms = Date.now() - started;
   deps.metrics.prebuildMs.observe(ms);
   await deps.timeline.record(data.callSid, 'prompt.prebuilt', {
@@ -81,5 +73,6 @@ async function prebuild(deps: PrebuildWorkerDeps, job: Job<PrebuildJobData>): Pr
     tools: prompt.toolNames.length,
     ms,
     queue_wait_ms: started - data.enqueuedAt,
+    source: 'job',
   });
 }

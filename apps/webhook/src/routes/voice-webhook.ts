@@ -1,7 +1,7 @@
 /**
  * POST /twilio/voice: Twilio asks what to do with a call. Everything needed to
- * answer is done at once (business lookup, call token, call record, prebuild
- * job, timeline), then TwiML connects the call to the media gateway.
+ * answer is done at once (business lookup, call token, call record, the
+ * prompt's prebuild, timeline), then TwiML connects the call to the media gateway.
  */
 import type { Request, Response } from 'express';
 import type { BusinessRepository, CallRepository } from '@voice/db';
@@ -10,7 +10,7 @@ import { errorFields } from '@voice/logging';
 import { callKeys, writeCallMeta, type Timeline, type RedisClient } from '@voice/redis';
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
-import type { PrebuildQueue } from '../prebuild/prebuild-queue.js';
+import type { Prebuilder } from '../prebuild/prebuilder.js';
 import { sayAndHangUpTwiml, streamTwiml, streamTwimlFor } from '../twiml.js';
 import { newCallToken } from './call-token.js';
 import { callDirection, describeIssues, voiceWebhookParams, type VoiceWebhookParams } from './voice-params.js';
@@ -20,7 +20,7 @@ export interface VoiceWebhookDeps {
   redis: RedisClient;
   businesses: BusinessRepository;
   calls: CallRepository;
-  queue: PrebuildQueue;
+  prebuilder: Prebuilder;
   timeline: Timeline;
   metrics: WebhookMetrics;
   logger: Logger;
@@ -99,8 +99,9 @@ async function answerCall(deps: VoiceWebhookDeps, params: VoiceWebhookParams, lo
   const callToken = newCallToken();
   const receivedAt = Date.now();
   // The calls row (status received) also arms the stream watchdog (watchdog/stream-watchdog.ts).
-  const [, , , fresh] = await Promise.all([
+  await Promise.all([
     deps.redis.set(callKeys.token(params.CallSid), callToken, 'EX', deps.config.callTokenTtlSeconds),
+    // Meta before the prebuild: a bridge taking the warm claim checks that the call exists.
     writeCallMeta(deps.redis, {
       callSid: params.CallSid,
       businessId: business.id,
@@ -108,7 +109,7 @@ async function answerCall(deps: VoiceWebhookDeps, params: VoiceWebhookParams, lo
       from: params.From,
       to: params.To,
       receivedAt,
-    }),
+    }).then(() => deps.prebuilder.prebuild({ callSid: params.CallSid, business, direction, receivedAt }, log)),
     deps.calls.recordReceived({
       callSid: params.CallSid,
       businessId: business.id,
@@ -117,14 +118,7 @@ async function answerCall(deps: VoiceWebhookDeps, params: VoiceWebhookParams, lo
       to: params.To,
       status: 'received',
     }),
-    deps.queue.enqueue({ callSid: params.CallSid, businessId: business.id, direction, enqueuedAt: receivedAt }),
   ]);
-  await deps.timeline.record(
-    params.CallSid,
-    'prebuild.enqueued',
-    { job_id: params.CallSid, duplicate: !fresh },
-    { logger: log },
-  );
   const twiml = streamTwiml(
     streamTwimlFor(deps.config, params.CallSid, { callToken, businessId: business.id, direction }),
   );
