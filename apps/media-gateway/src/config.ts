@@ -154,6 +154,7 @@ const shape = {
   MEDIA_LINK_SECRET: field.secret(),
   MEDIA_LINK_PING_MS: field.positiveInt(MEDIA_LINK_DEFAULTS.pingIntervalMs),
   MEDIA_LINK_DEAD_MS: field.positiveInt(MEDIA_LINK_DEFAULTS.deadAfterMs),
+  MEDIA_LINK_COALESCE_MS: field.int(MEDIA_LINK_DEFAULTS.coalesceMs),
   GATEWAY_MAX_STREAMS: field.positiveInt(DEFAULTS.maxStreams),
   HEARTBEAT_MS: field.positiveInt(DEFAULTS.bridgeHeartbeatMs),
   REGISTRY_POLL_MS: field.positiveInt(DEFAULTS.registryPollMs),
@@ -199,7 +200,11 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
     hangupClipGraceMs: e.HANGUP_CLIP_GRACE_MS,
     link: {
       secret: e.MEDIA_LINK_SECRET,
-      timings: { pingIntervalMs: e.MEDIA_LINK_PING_MS, deadAfterMs: e.MEDIA_LINK_DEAD_MS },
+      timings: {
+        pingIntervalMs: e.MEDIA_LINK_PING_MS,
+        deadAfterMs: e.MEDIA_LINK_DEAD_MS,
+        coalesceMs: e.MEDIA_LINK_COALESCE_MS,
+      },
     },
     registryPollMs: e.REGISTRY_POLL_MS,
     registryStaleMs: e.HEARTBEAT_MS * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,

@@ -164,6 +164,7 @@ export function loadBridgeConfig(env: EnvSource) {
       MEDIA_LINK_HOST: field.string(hostname()),
       MEDIA_LINK_PING_MS: field.positiveInt(MEDIA_LINK_DEFAULTS.pingIntervalMs),
       MEDIA_LINK_DEAD_MS: field.positiveInt(MEDIA_LINK_DEFAULTS.deadAfterMs),
+      MEDIA_LINK_COALESCE_MS: field.int(MEDIA_LINK_DEFAULTS.coalesceMs),
       BRIDGE_MAX_CALLS: field.positiveInt(BRIDGE_DEFAULTS.maxCalls),
       GATEWAY_REATTACH_GRACE_MS: field.int(BRIDGE_DEFAULTS.gatewayReattachGraceMs),
       INPUT_TRANSCRIPTION_MODEL: field.string(BRIDGE_DEFAULTS.inputTranscriptionModel),
@@ -224,7 +225,11 @@ export function loadBridgeConfig(env: EnvSource) {
       secret: e.MEDIA_LINK_SECRET,
       port: e.MEDIA_LINK_PORT,
       host: e.MEDIA_LINK_HOST,
-      timings: { pingIntervalMs: e.MEDIA_LINK_PING_MS, deadAfterMs: e.MEDIA_LINK_DEAD_MS },
+      timings: {
+        pingIntervalMs: e.MEDIA_LINK_PING_MS,
+        deadAfterMs: e.MEDIA_LINK_DEAD_MS,
+        coalesceMs: e.MEDIA_LINK_COALESCE_MS,
+      },
       waitMs: BRIDGE_DEFAULTS.linkWaitMs,
     },
     openai: {

@@ -10,6 +10,12 @@ export const MEDIA_LINK_DEFAULTS = {
    * so the gateway can put a caller on hold and hand the call over long before a lease expires.
    */
   deadAfterMs: 1000,
+  /**
+   * Writes to the peer are coalesced: after a write, records wait at most this long for the next
+   * one, so a busy link makes one syscall for many frames (each write on loopback costs about as
+   * much as handling the frame itself). An idle link writes at once. 0: one write per loop turn.
+   */
+  coalesceMs: 1,
   /** The dialer gives up on a TCP connect plus handshake after this long. */
   connectTimeoutMs: 1000,
   /** A connection that has not authenticated within this long is dropped (and counted). */
@@ -30,6 +36,7 @@ export const MEDIA_LINK_DEFAULTS = {
 export type MediaLinkTimings = {
   pingIntervalMs: number;
   deadAfterMs: number;
+  coalesceMs: number;
   maxQueuedAudioBytes: number;
   maxQueuedBytes: number;
   maxLineBytes: number;

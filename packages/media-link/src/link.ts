@@ -33,6 +33,8 @@ export interface MediaLinkOptions<In, Out> {
 
 export interface LinkStats {
   recordsSent: number;
+  /** Socket writes that carried them (and the pings): records per write is what coalescing buys. */
+  writes: number;
   recordsReceived: number;
   audioDropped: number;
   invalidRecords: number;
@@ -51,6 +53,7 @@ export class MediaLink<In, Out> {
   readonly closed: Promise<LinkCloseReason>;
   readonly stats: LinkStats = {
     recordsSent: 0,
+    writes: 0,
     recordsReceived: 0,
     audioDropped: 0,
     invalidRecords: 0,
@@ -61,6 +64,9 @@ export class MediaLink<In, Out> {
   private pending: string[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** performance.now() of the last write to the socket. */
+  private lastWriteAt = -Infinity;
   private readonly pingTimer: NodeJS.Timeout;
   private lastTickAt = Date.now();
   private resolveClosed!: (reason: LinkCloseReason) => void;
@@ -138,13 +144,20 @@ export class MediaLink<In, Out> {
     this.pendingBytes += line.length;
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // After the poll phase: every frame read in this turn of the loop goes out in one write.
-    setImmediate(() => this.flush());
+    const wait = this.timings.coalesceMs - (performance.now() - this.lastWriteAt);
+    // Idle link: after the poll phase, so every frame read in this turn of the loop goes out in one write.
+    if (wait <= 0) setImmediate(() => this.flush());
+    // Busy link: the frames of the next moment join this write.
+    else this.flushTimer = setTimeout(() => this.flush(), wait);
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     if (this.pending.length === 0) return;
+    this.lastWriteAt = performance.now();
+    this.stats.writes++;
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
     this.pending = [];
     this.pendingBytes = 0;
@@ -200,6 +213,7 @@ export class MediaLink<In, Out> {
     if (this.closeReason !== undefined) return;
     this.closeReason = reason;
     clearInterval(this.pingTimer);
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.pending = [];
     this.pendingBytes = 0;
     this.resolveClosed(reason);

@@ -56,6 +56,37 @@ describe('media link: one authenticated connection per gateway/bridge pair', fun
     });
   });
 
+  it('on a busy link, frames of the same millisecond share one write; an idle link writes at once', async () => {
+    // No pings during the test: every write counted is a frames' write.
+    pair = await startLinkPair({ coalesceMs: 5, pingIntervalMs: 60_000, deadAfterMs: 120_000 });
+    const [gateway, bridge] = await Promise.all([pair.dial(), pair.nextLink()]);
+    const atBridge: GatewayRecord[] = [];
+    bridge.onRecord = (r) => atBridge.push(r);
+    // Idle: the first record goes out on this turn of the event loop, not after the window.
+    const writesBefore = gateway.stats.writes;
+    gateway.send({ t: 'media', ch: 1, payload: frame(0) });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(gateway.stats.writes - writesBefore, 'written on the same turn').to.equal(1);
+
+    // Busy: one frame per event-loop turn, as frames of many calls arrive; at most one write per window.
+    const FRAMES = 200;
+    const started = performance.now();
+    for (let i = 1; i <= FRAMES; i++) {
+      gateway.send({ t: 'media', ch: 1, payload: frame(i) });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const elapsedMs = performance.now() - started;
+    await waitFor(() => atBridge.length === FRAMES + 1, { message: 'every frame across' });
+    const writes = gateway.stats.writes - writesBefore - 1;
+    expect(writes, `${writes} writes for ${FRAMES} frames over ${elapsedMs.toFixed(1)} ms`).to.be.at.most(
+      Math.ceil(elapsedMs / 5) + 2,
+    );
+    expect(writes).to.be.lessThan(FRAMES / 2);
+    expect(atBridge.map((r) => (r.t === 'media' ? r.payload : ''))).to.deep.equal(
+      Array.from({ length: FRAMES + 1 }, (_, i) => frame(i)),
+    );
+  });
+
   it('refuses a peer with the wrong secret (and counts it): no link is made', async () => {
     pair = await startLinkPair();
     const error = await pair.dial({ secret: 'not-the-secret-at-all' }).catch((err: unknown) => err);

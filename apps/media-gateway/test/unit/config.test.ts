@@ -32,7 +32,11 @@ describe('media gateway config', () => {
     expect(config.redis.url).to.equal('redis://127.0.0.1:6379');
     expect(config.link).to.deep.equal({
       secret: SECRET,
-      timings: { pingIntervalMs: MEDIA_LINK_DEFAULTS.pingIntervalMs, deadAfterMs: MEDIA_LINK_DEFAULTS.deadAfterMs },
+      timings: {
+        pingIntervalMs: MEDIA_LINK_DEFAULTS.pingIntervalMs,
+        deadAfterMs: MEDIA_LINK_DEFAULTS.deadAfterMs,
+        coalesceMs: MEDIA_LINK_DEFAULTS.coalesceMs,
+      },
     });
     expect(config.instanceId).to.match(/^media-gateway-/);
   });
@@ -52,12 +56,13 @@ describe('media gateway config', () => {
       ...required,
       MEDIA_LINK_PING_MS: '100',
       MEDIA_LINK_DEAD_MS: '400',
+      MEDIA_LINK_COALESCE_MS: '0',
       HEARTBEAT_MS: '200',
       REGISTRY_POLL_MS: '50',
       CLAIM_TIMEOUT_MS: '300',
       GATEWAY_MAX_STREAMS: '7',
     });
-    expect(config.link.timings).to.deep.equal({ pingIntervalMs: 100, deadAfterMs: 400 });
+    expect(config.link.timings).to.deep.equal({ pingIntervalMs: 100, deadAfterMs: 400, coalesceMs: 0 });
     expect(config).to.include({
       registryStaleMs: 200 * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,
       registryPollMs: 50,
