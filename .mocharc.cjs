@@ -4,5 +4,7 @@ module.exports = {
   'node-option': ['conditions=source', 'import=tsx'],
   extension: ['ts'],
   timeout: 30000,
+  // No --exit: a leaked handle should be seen. test/support/exit-watchdog.ts names it and ends the run.
   exit: false,
+  require: ['test/support/exit-watchdog.ts'],
 };
