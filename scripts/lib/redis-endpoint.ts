@@ -5,7 +5,7 @@
  */
 import { Cluster, Redis } from 'ioredis';
 import { field, parseEnv, redactUrlPassword } from '@voice/config';
-import type { RedisClient, RedisEndpoint } from '@voice/redis';
+import { stopSlotRefreshesOnClose, type RedisClient, type RedisEndpoint } from '@voice/redis';
 
 export const SCRIPT_REDIS_DEFAULTS = {
   /** A script talking to an absent Redis says so after this long instead of hanging. */
@@ -46,12 +46,14 @@ export async function connectScriptRedis(
   const connectTimeout = SCRIPT_REDIS_DEFAULTS.connectTimeoutMs;
   const noRetry = failFast ? { maxRetriesPerRequest: 0, retryStrategy: () => null } : {};
   const redis: RedisClient = isClusterEndpoint(endpoint)
-    ? new Cluster([...endpoint.clusterNodes!], {
-        lazyConnect: true,
-        scaleReads: 'master',
-        redisOptions: { connectTimeout, ...noRetry },
-        ...(failFast ? { clusterRetryStrategy: () => null } : {}),
-      })
+    ? stopSlotRefreshesOnClose(
+        new Cluster([...endpoint.clusterNodes!], {
+          lazyConnect: true,
+          scaleReads: 'master',
+          redisOptions: { connectTimeout, ...noRetry },
+          ...(failFast ? { clusterRetryStrategy: () => null } : {}),
+        }),
+      )
     : new Redis(endpoint.url, { lazyConnect: true, connectTimeout, ...noRetry });
   // Errors surface as rejected commands; without a listener ioredis would also print each one.
   redis.on('error', () => undefined);

@@ -55,7 +55,7 @@ export function createRedis({ endpoint, name, role, logger }: CreateRedisOptions
       Math.min(times * REDIS_CONNECTION_DEFAULTS.reconnectStepMs, REDIS_CONNECTION_DEFAULTS.reconnectMaxDelayMs),
   };
   const redis = endpoint.clusterNodes?.length
-    ? new Cluster([...endpoint.clusterNodes], clusterOptions(options, role))
+    ? stopSlotRefreshesOnClose(new Cluster([...endpoint.clusterNodes], clusterOptions(options, role)))
     : new Redis(endpoint.url, options);
   let lastError = '';
   redis.on('error', (err: Error) => {
@@ -84,6 +84,51 @@ function clusterOptions(redisOptions: RedisOptions, role: RedisRole): ClusterOpt
     retryDelayOnFailover: 200,
     retryDelayOnTryAgain: 100,
   };
+}
+
+/** The ioredis Cluster internals the guard below wraps (ioredis 5.11). */
+interface SlotRefresher {
+  refreshSlotsCache(callback?: (err?: Error) => void): void;
+}
+
+/**
+ * ioredis 5.11: a periodic slots refresh that is under way when the cluster is closed
+ * schedules the next round when it completes, and a closed cluster has no nodes to ask,
+ * so every round fails at once and schedules another: a timer every
+ * clusterSlotsRefreshMs for ever, which keeps a process that closed everything from
+ * exiting (test:cluster hung after its last test that way: a failover makes refreshes
+ * slow, so one was under way when the clients closed). The cluster's status does not
+ * tell (it can stay `close`), so the guard remembers the close itself: once quit() or
+ * disconnect() was called, refreshes do nothing and the rounds stop; connect() again
+ * lifts it. Duplicates (BullMQ makes its blocking connection with `duplicate()`) get the
+ * same guard.
+ */
+export function stopSlotRefreshesOnClose(cluster: Cluster): Cluster {
+  const internals = cluster as unknown as SlotRefresher;
+  let closed = false;
+  const refresh = internals.refreshSlotsCache.bind(cluster);
+  internals.refreshSlotsCache = (callback) => {
+    if (!closed) refresh(callback);
+  };
+  const quit = cluster.quit.bind(cluster);
+  cluster.quit = ((...args: Parameters<Cluster['quit']>) => {
+    closed = true;
+    return quit(...args);
+  }) as Cluster['quit'];
+  const disconnect = cluster.disconnect.bind(cluster);
+  cluster.disconnect = (reconnect = false) => {
+    // ioredis itself calls disconnect(true) to reconnect: that is not a close.
+    if (!reconnect) closed = true;
+    disconnect(reconnect);
+  };
+  const connect = cluster.connect.bind(cluster);
+  cluster.connect = () => {
+    closed = false;
+    return connect();
+  };
+  const duplicate = cluster.duplicate.bind(cluster);
+  cluster.duplicate = (...args: Parameters<Cluster['duplicate']>) => stopSlotRefreshesOnClose(duplicate(...args));
+  return cluster;
 }
 
 /** True when the client is a Redis Cluster connection. */

@@ -6,7 +6,10 @@
  * on `{ns}:calls:claims`, in the same slot as the namespace's other keys.
  * Skipped, saying why, when redis-server is not on PATH.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { createLogger } from '@voice/logging';
 import {
@@ -37,6 +40,9 @@ const newCallSid = () => `CA${randomBytes(16).toString('hex')}`;
 const CLUSTER_START_TIMEOUT_MS = 60_000;
 /** Random CallSids land on one of 3 masters; this many tries find two on different masters with certainty in practice. */
 const MAX_CALLSID_TRIES = 50;
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+/** After the close the process has nothing left but a stray refresh round (one interval) to finish. */
+const EXIT_WITHIN_MS = 15_000;
 /** Short block so a missed entry fails the test quickly instead of hanging it. */
 const READ_BLOCK_MS = 2000;
 
@@ -133,6 +139,27 @@ describe('redis: on a Redis Cluster', function () {
       ].map((k) => keySlot(cluster!.addresses, k)),
     );
     expect(new Set(slots).size).to.equal(1);
+  });
+
+  it('lets a process exit that closed its cluster connection while a slots refresh was under way', async function () {
+    this.timeout(CLUSTER_START_TIMEOUT_MS);
+    const nodes = JSON.stringify(cluster!.addresses.map(({ host, port }) => ({ host, port })));
+    const pids = JSON.stringify(cluster!.control.nodes.map((n) => n.pid));
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', join(FIXTURES, 'close-during-slot-refresh.ts'), nodes, pids],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const gaveUp = new Promise<'held open'>((resolve) =>
+      setTimeout(() => resolve('held open'), EXIT_WITHIN_MS).unref(),
+    );
+    const outcome = await Promise.race([exited, gaveUp]);
+    if (outcome === 'held open') child.kill('SIGKILL');
+    expect(out, 'the fixture closed its connection').to.include('closed');
+    expect(outcome, `exit within ${EXIT_WITHIN_MS} ms of the close`).to.equal(0);
   });
 
   it('round-trips a claim through the bridges consumer group on {ns}:calls:claims', async () => {
