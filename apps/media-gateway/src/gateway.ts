@@ -97,10 +97,10 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
       });
       return refuse(socket, 403);
     }
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, route));
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, route, socket));
   });
 
-  function accept(ws: WebSocket, req: IncomingMessage, route: StreamRoute): void {
+  function accept(ws: WebSocket, req: IncomingMessage, route: StreamRoute, transport: Duplex): void {
     if (state !== 'running' || !resources || !hasRoom()) {
       // Drain began (or the cap was reached by a concurrent upgrade) while the handshake completed.
       if (state === 'running') metrics.streamsOverCap.inc();
@@ -114,6 +114,7 @@ export function createMediaGateway(config: GatewayConfig, deps: MediaGatewayDeps
       subprotocol: ws.protocol,
       acceptedAt: Date.now(),
       socketId: `ws-${++socketCount}`,
+      transport,
     });
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));

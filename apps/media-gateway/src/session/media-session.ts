@@ -8,6 +8,7 @@
  * A call is ended exactly once, whichever comes first: Twilio's stop, the
  * socket closing, a hangup from the bridge, or shutdown.
  */
+import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import { callLogger } from '@voice/logging';
 import type { Logger } from '@voice/logging';
@@ -21,6 +22,7 @@ import type { ActiveStream } from './active-stream.js';
 import type { BridgeCall } from './bridge-call.js';
 import { CallCheckpoints } from './call-checkpoints.js';
 import { CLOSE } from './close-codes.js';
+import { CorkedWrites } from './corked-writes.js';
 import { decodeFrame } from './decode-frame.js';
 import { FloodGuard } from './flood-guard.js';
 import { InvalidInput } from './invalid-input.js';
@@ -39,9 +41,12 @@ export interface SessionOrigin {
   acceptedAt: number;
   /** Correlates this socket's log lines before its CallSid is known. */
   socketId: string;
+  /** The TCP socket under the WebSocket: sends of one piece of work are written together (corked-writes.ts). */
+  transport: Duplex;
 }
 
 export class MediaSession implements NoStartSocket {
+  private readonly writes: CorkedWrites;
   phase: SessionPhase = 'awaiting_start';
   stream: ActiveStream | undefined;
   hadTraffic = false;
@@ -73,6 +78,7 @@ export class MediaSession implements NoStartSocket {
     this.pathCallSid = origin.route.callSid;
     this.acceptedAt = origin.acceptedAt;
     this.remote = origin.remote;
+    this.writes = new CorkedWrites(origin.transport);
     this.currentLog = ctx.logger.child({ socket: origin.socketId, remote: origin.remote });
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.checkpoints = new CallCheckpoints(ctx.timeline, this.currentLog, (write) => ctx.pending.track(write));
@@ -150,6 +156,7 @@ export class MediaSession implements NoStartSocket {
 
   send(message: TwilioOutboundMessage): boolean {
     if (this.socketClosed || this.ws.readyState !== this.ws.OPEN) return false;
+    this.writes.hold();
     this.ws.send(JSON.stringify(message));
     return true;
   }
