@@ -7,7 +7,9 @@
  * OpenAIConnectError (the caller-facing deadline: call/connect-deadline.ts) is
  * what the connect fails with, counting the attempts made.
  */
+import { createSecureContext, type SecureContext } from 'node:tls';
 import OpenAI from 'openai';
+import type { ClientOptions } from 'ws';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import type { OpenAIConfig } from '../config.js';
@@ -71,7 +73,7 @@ function connectOnce(
   signal: AbortSignal,
 ): Promise<{ rt: OpenAIRealtimeWS; sessionId: string }> {
   return new Promise((resolve, reject) => {
-    const rt = new OpenAIRealtimeWS({ model: config.model, options: config.ca ? { ca: config.ca } : {} }, client);
+    const rt = new OpenAIRealtimeWS({ model: config.model, options: config.ca ? tlsOptions(config.ca) : {} }, client);
     let settled = false;
     const finish = (error?: OpenAIConnectError, sessionId?: string) => {
       if (settled) return;
@@ -142,4 +144,25 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * One TLS context per custom CA (a private endpoint, the test double), made once: passing `ca` to
+ * every connect builds a new context each time, which parses the certificates again, a few ms of
+ * CPU per call.
+ */
+const secureContexts = new Map<string, SecureContext>();
+
+/** ws hands its options to tls.connect, which takes `secureContext`; ws's own type does not list it. */
+function tlsOptions(ca: string): ClientOptions {
+  return { secureContext: secureContextFor(ca) } as ClientOptions;
+}
+
+function secureContextFor(ca: string): SecureContext {
+  let context = secureContexts.get(ca);
+  if (!context) {
+    context = createSecureContext({ ca });
+    secureContexts.set(ca, context);
+  }
+  return context;
 }
