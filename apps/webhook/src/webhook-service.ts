@@ -35,7 +35,7 @@ import { amdStatusHandler } from './outbound/amd-status.js';
 import { requireBearerToken } from './outbound/bearer-auth.js';
 import { callStatusHandler } from './outbound/call-status.js';
 import { apiBodyErrors, placeCallHandler } from './outbound/calls-route.js';
-import { createTwilioClient } from './twilio/rest-client.js';
+import { createTwilioClient } from '@voice/protocols/twilio-rest';
 
 export const SERVICE_NAME = 'webhook';
 

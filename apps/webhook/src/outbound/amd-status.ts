@@ -13,7 +13,7 @@ import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import type { Timeline } from '@voice/redis';
 import { describeIssues } from '../routes/voice-params.js';
-import type { TwilioClient } from '../twilio/rest-client.js';
+import type { TwilioClient } from '@voice/protocols/twilio-rest';
 import { ANSWERED_BY, amdAction, voicemailTwiml, type AmdAction, type AnsweredBy } from './voicemail.js';
 
 const amdParams = z.object({

@@ -14,7 +14,7 @@ import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { writeCallMeta, type RedisClient, type Timeline } from '@voice/redis';
 import type { Prebuilder } from '../prebuild/prebuilder.js';
-import { twilioRefusal, type TwilioClient } from '../twilio/rest-client.js';
+import { twilioRefusal, type TwilioClient } from '@voice/protocols/twilio-rest';
 import type { PlaceCallRequest } from './call-request.js';
 import { OUTBOUND_PATHS } from './paths.js';
 

@@ -1,8 +1,11 @@
 /**
- * The twilio SDK's REST client for this service. `TWILIO_API_BASE_URL` points it
- * elsewhere (a regional edge, or the local REST double in tests) by rewriting the
- * request's origin in a RequestClient, as the SDK documents for custom clients
- * (the realtime bridge's call-control.ts does the same for its redirects).
+ * The twilio SDK's REST client, for the webhook (outbound calls, AMD) and the
+ * bridge (hang up, transfer). `TWILIO_API_BASE_URL` points it elsewhere (a
+ * regional edge, or the local REST double in tests) by rewriting the request's
+ * origin in a RequestClient, as the SDK documents for custom clients.
+ *
+ * A subpath of its own (`@voice/protocols/twilio-rest`): the SDK is heavy, and
+ * the gateway, which imports this package's types, never needs it.
  */
 import twilio from 'twilio';
 
@@ -12,8 +15,8 @@ export interface TwilioRestConfig {
   accountSid: string;
   authToken: string;
   apiBaseUrl: string;
-  /** Per request; the SDK's own default is 30 s. */
-  timeoutMs: number;
+  /** Per request; the SDK's own default (30 s) when unset. */
+  timeoutMs?: number;
 }
 
 export type TwilioClient = ReturnType<typeof twilio>;
@@ -21,9 +24,9 @@ export type TwilioClient = ReturnType<typeof twilio>;
 class OriginRequestClient extends twilio.RequestClient {
   constructor(
     private readonly origin: string | undefined,
-    timeout: number,
+    timeout: number | undefined,
   ) {
-    super({ timeout });
+    super(timeout === undefined ? {} : { timeout });
   }
 
   override request<TData>(opts: RequestOptions<TData>) {
