@@ -28,6 +28,7 @@ describe('e2e: when the model fails, the caller still hears something', function
 
   async function callThrough(options: StackOptions, callOptions: Parameters<Stack['call']>[1] = {}) {
     const stack = await ctx.start(options);
+    lastBridgePort = stack.bridges[0]!.port;
     const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
     const call = stack.call(business.phoneNumber, {
       script: [{ silenceMs: 6000 }],
@@ -39,6 +40,8 @@ describe('e2e: when the model fails, the caller still hears something', function
   }
 
   const event = findEvent;
+  /** The bridge of the last callThrough, for its metrics. */
+  let lastBridgePort = 0;
 
   function expectFallback(summary: CallSummary, timeline: TimelineEntry[], reason: string): void {
     expect(event(timeline, 'realtime.fallback')?.fields.reason).to.equal(reason);
@@ -184,6 +187,7 @@ describe('e2e: when the model fails, the caller still hears something', function
     expect(event(timeline, 'call.silent_failure')?.fields.reason).to.equal('no_model_audio');
     const row = await createCallRepository(knex).findByCallSid(summary.callSid);
     expect(row?.silentFailure).to.equal(true);
+    expect(await scrapeMetric(lastBridgePort, 'call_silent_failures_total', { reason: 'no_model_audio' })).to.equal(1);
     // The caller was not left in dead air meanwhile: the hold clip kept playing.
     expect(timeline.filter((e) => e.event === 'clip.played').length).to.be.greaterThan(0);
   });
@@ -218,5 +222,8 @@ describe('e2e: when the model fails, the caller still hears something', function
       bridgeEnv: { SILENT_RESPONSE_MS: '1500' },
     });
     expect(timeline.find((e) => e.event === 'call.silent_failure')?.fields.reason).to.equal('response_without_audio');
+    expect(
+      await scrapeMetric(lastBridgePort, 'call_silent_failures_total', { reason: 'response_without_audio' }),
+    ).to.equal(1);
   });
 });

@@ -61,7 +61,8 @@ export function createBridgeMetrics(registry: Registry) {
     }),
     silentFailures: new Counter({
       name: 'call_silent_failures_total',
-      help: 'Real calls that ended with no audio heard',
+      help: 'Real calls in which the caller was left in silence, by reason (no_audio_sent, no_model_audio, response_without_audio)',
+      labelNames: ['reason'],
       registers,
     }),
     callsAbandoned: new Counter({

@@ -65,7 +65,7 @@ export function recordSilentResponse(
   responseId: string,
   waitedMs: number,
 ): void {
-  deps.metrics.silentFailures.inc();
+  deps.metrics.silentFailures.inc({ reason: SILENT_RESPONSE });
   void deps.timeline.record(
     deps.callSid,
     'call.silent_failure',

@@ -69,7 +69,7 @@ export async function finalizeCall(
     );
   }
   if (silent) {
-    deps.metrics.silentFailures.inc();
+    deps.metrics.silentFailures.inc({ reason: silentReason });
     await deps.timeline.record(
       callSid,
       'call.silent_failure',
