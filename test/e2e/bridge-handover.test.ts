@@ -13,6 +13,7 @@ import {
   placeCall,
   startProcessStack,
   startServiceProcess,
+  synthesizeMulaw,
   waitFor,
   type ProcessStack,
   type ServiceProcess,
@@ -103,6 +104,10 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     const businesses = await Promise.all(
       Array.from({ length: count }, (_, i) => createTestBusiness(ctx.knex, { greeting: greeting(i) })),
     );
+    // The double's speech for the greetings, rendered before the calls (a real model has no render
+    // time): 20 espeak renders at once block this process for seconds on a loaded machine, and a
+    // bridge rightly flags a response that long without audio as a silent failure (seen in CI).
+    await Promise.all(Array.from({ length: count }, (_, i) => synthesizeMulaw(greeting(i))));
     return businesses.map((business) =>
       placeCall({
         webhookUrl: `http://127.0.0.1:${running.webhookPort}/twilio/voice`,

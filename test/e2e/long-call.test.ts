@@ -7,7 +7,7 @@
  * same way.
  */
 import { expect } from 'chai';
-import type { MarkEcho, RecordedSession } from '@voice/testkit';
+import { synthesizeMulaw, type MarkEcho, type RecordedSession } from '@voice/testkit';
 import { createCallRepository } from '@voice/db';
 import { formatTimeline } from '@voice/redis';
 import { finishedTimeline, useE2EContext } from '../support/e2e-context.js';
@@ -72,6 +72,10 @@ describe('e2e: long calls', function () {
       bridgeEnv: { SESSION_MAX_MS: String(SESSION_LIMIT_MS), SESSION_RECYCLE_MARGIN_MS: '10000' },
     });
     const business = await createTestBusiness(knex, { greeting: GREETING });
+    // The doubles' speech, rendered before the call: espeak renders run on this process's event loop,
+    // which the in-process services share, and on a loaded CI machine a burst of them held the voice
+    // webhook past its answer deadline (the call got the spoken fallback and never started).
+    await Promise.all([GREETING, ...CALLER_TURNS].map((text) => synthesizeMulaw(text)));
     // Time for the greeting (and a hold clip before it, if the machine is slow) to play out before the caller speaks.
     const script = [{ silenceMs: 6000 }, ...CALLER_TURNS.flatMap((say) => [{ say }, { silenceMs: 11_500 }])];
     const caller = stack.call(business.phoneNumber, { script, hangupWhenScriptEnds: true });
