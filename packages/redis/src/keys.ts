@@ -71,7 +71,7 @@ export function sharedKeys(namespace: string) {
     bridges: `${tag}:bridges`,
     /**
      * String per business and direction: the compact prompt the prebuild job last built, with the
-     * business version it was built from (JSON of CachedPrompt, apps/webhook/src/prebuild/prompt-cache.ts),
+     * business version it was built from (the version, a newline, the prompt's JSON; apps/webhook/src/prebuild/prompt-cache.ts),
      * with a TTL. Calls to a business whose version matches reuse it instead of queuing a job.
      */
     promptCache: (businessId: string, direction: 'inbound' | 'outbound') =>

@@ -149,20 +149,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /**
  * One TLS context per custom CA (a private endpoint, the test double), made once: passing `ca` to
  * every connect builds a new context each time, which parses the certificates again, a few ms of
- * CPU per call.
+ * CPU per call. ws hands its options to tls.connect, which takes `secureContext` (ws's own type
+ * does not list it).
  */
 const secureContexts = new Map<string, SecureContext>();
-
-/** ws hands its options to tls.connect, which takes `secureContext`; ws's own type does not list it. */
 function tlsOptions(ca: string): ClientOptions {
-  return { secureContext: secureContextFor(ca) } as ClientOptions;
-}
-
-function secureContextFor(ca: string): SecureContext {
-  let context = secureContexts.get(ca);
-  if (!context) {
-    context = createSecureContext({ ca });
-    secureContexts.set(ca, context);
+  let secureContext = secureContexts.get(ca);
+  if (!secureContext) {
+    secureContext = createSecureContext({ ca });
+    secureContexts.set(ca, secureContext);
   }
-  return context;
+  return { secureContext } as ClientOptions;
 }

@@ -10,9 +10,8 @@
  * stream, lock and the worker's polls), more than all the rest of a 30-second
  * call; a hit costs one GET.
  */
-import { PROMPT_BUILDER_VERSION, prebuiltPromptSchema, type PrebuiltPrompt } from '@voice/agent';
+import { PROMPT_BUILDER_VERSION, parsePrebuiltPrompt, type PrebuiltPrompt } from '@voice/agent';
 import { sharedKeys, type RedisClient } from '@voice/redis';
-import { z } from 'zod';
 
 /** What a prompt was built from: the row's updated_at and the builder's version. */
 export interface BusinessVersion {
@@ -20,12 +19,14 @@ export interface BusinessVersion {
   updatedAt: Date;
 }
 
-const cachedPromptSchema = z.object({ version: z.string(), prompt: prebuiltPromptSchema });
-
-export function promptVersion(business: BusinessVersion): string {
+function promptVersion(business: BusinessVersion): string {
   return `${business.updatedAt.getTime()}/${PROMPT_BUILDER_VERSION}`;
 }
 
+/**
+ * An entry is the version, a newline, then the prompt's JSON: the version is checked without
+ * parsing the prompt, and the prompt is read as the bridge reads `call:{CA}:prompt`.
+ */
 export class PromptCache {
   constructor(
     private readonly redis: RedisClient,
@@ -35,28 +36,19 @@ export class PromptCache {
 
   /** The cached prompt for this version of the business, or undefined (none, another version, unreadable). */
   async get(business: BusinessVersion, direction: PrebuiltPrompt['direction']): Promise<PrebuiltPrompt | undefined> {
-    const raw = await this.redis.get(sharedKeys(this.namespace).promptCache(business.id, direction));
-    if (raw === null) return undefined;
-    const parsed = cachedPromptSchema.safeParse(safeJson(raw));
-    if (!parsed.success || parsed.data.version !== promptVersion(business)) return undefined;
-    return parsed.data.prompt;
+    const entry = await this.redis.get(sharedKeys(this.namespace).promptCache(business.id, direction));
+    if (entry === null) return undefined;
+    const newline = entry.indexOf('\n');
+    if (newline < 0 || entry.slice(0, newline) !== promptVersion(business)) return undefined;
+    return parsePrebuiltPrompt(entry.slice(newline + 1));
   }
 
   async set(business: BusinessVersion, prompt: PrebuiltPrompt): Promise<void> {
-    const entry = JSON.stringify({ version: promptVersion(business), prompt });
     await this.redis.set(
       sharedKeys(this.namespace).promptCache(business.id, prompt.direction),
-      entry,
+      `${promptVersion(business)}\n${JSON.stringify(prompt)}`,
       'EX',
       this.ttlSeconds,
     );
-  }
-}
-
-function safeJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return undefined;
   }
 }
