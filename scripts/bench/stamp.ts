@@ -54,17 +54,19 @@ export class StampCodec {
     for (let i = 0; i < nibbles.length; i++) target[offset + i] = NIBBLE_HIGH | nibbles[i]!;
   }
 
-  /** Every valid stamp of `kind` in `audio`, in order. */
+  /**
+   * Every valid stamp of `kind` in `audio`, in order. The search resumes after a stamp, never
+   * inside it: a stamp's own digits can spell the magic, and with the silence behind it pass the
+   * 4-bit checksum (about once in 300k frames), which read as another call's frame.
+   */
   findAll(audio: Buffer, kind: StampKind): Stamp[] {
     const found: Stamp[] = [];
     const magic = MAGIC_BYTES[kind];
-    for (
-      let at = audio.indexOf(magic);
-      at !== -1 && at + STAMP_BYTES <= audio.length;
-      at = audio.indexOf(magic, at + 1)
-    ) {
+    let at = audio.indexOf(magic);
+    while (at !== -1 && at + STAMP_BYTES <= audio.length) {
       const stamp = this.readAt(audio, at);
       if (stamp) found.push(stamp);
+      at = audio.indexOf(magic, stamp ? at + STAMP_BYTES : at + 1);
     }
     return found;
   }

@@ -42,6 +42,16 @@ describe('bench stamps and traffic accounting', function () {
     expect(codec.findAll(audio, 'model')).to.have.length(1);
   });
 
+  it('finds no second stamp inside a stamp whose own digits spell the magic', function () {
+    const codec = new StampCodec(epoch);
+    // Caller magic is a,5,c,3: stream 0x3a5 then seq 0xc3000 spell it inside the data, and the
+    // silence after the stamp (0xFF, nibble f) completes a false stamp whose 4-bit checksum happens
+    // to pass. One such stamp in a 300k-frame run read as cross-talk and 312 reordered frames.
+    const audio = Buffer.alloc(FRAME_BYTES, MULAW_SILENCE);
+    codec.write(audio, 'caller', { stream: 0x3a5, seq: 0xc3000, sentAt: epoch });
+    expect(codec.findAll(audio, 'caller').map((s) => [s.stream, s.seq])).to.deep.equal([[0x3a5, 0xc3000]]);
+  });
+
   it('keeps a stamped silent frame far below the VAD and "audible" thresholds', function () {
     const audio = Buffer.alloc(FRAME_BYTES, MULAW_SILENCE);
     new StampCodec(epoch).write(audio, 'caller', { stream: 0xfff, seq: 0xfffff, sentAt: epoch + 4000 });
