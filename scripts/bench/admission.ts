@@ -46,7 +46,7 @@ export async function runAdmission(
   const target = await startSystemTarget('warm', {
     ...options,
     bridges: BRIDGES,
-    extraEnv: { BRIDGE_MAX_CALLS: String(plan.perBridge) },
+    extraEnv: { ...options.extraEnv, BRIDGE_MAX_CALLS: String(plan.perBridge) },
   });
   const redis = new Redis(options.redisUrl);
   try {

@@ -79,6 +79,8 @@ export interface BenchFlags {
   admission: { perBridge: number; extra: number; durationS: number; startDelayMs: number } | undefined;
   /** The outbound scenario (undefined: --no-outbound). */
   outbound: { calls: number; ringMs: number; durationMs: number; arrivalRate: number } | undefined;
+  /** More environment for the system's services (`--service-env KEY=VALUE`, repeatable): A/B runs of a setting. */
+  serviceEnv: Record<string, string>;
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--calls 1,50,200] [--duration-s N]
@@ -86,7 +88,8 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--calls 1,50,200] [--du
   [--arrival-rate 20] [--realtime-factor 1] [--gateways 1] [--bridges 1]
   [--paths warm,cold,direct] [--no-direct] [--no-cold] [--cpu-prof] [--keep-keys] [--shared-redis] [--renice] [--phase spread|aligned]
   [--no-link-micro] [--no-admission] [--admission-per-bridge N] [--admission-extra N]
-  [--no-outbound] [--outbound-calls N] [--only-outbound (the outbound row alone)]`;
+  [--no-outbound] [--outbound-calls N] [--only-outbound (the outbound row alone)]
+  [--service-env KEY=VALUE (repeatable; e.g. MEDIA_LINK_COALESCE_MS=1 for the system's services)]`;
 
 export class BenchUsageError extends Error {
   override name = 'BenchUsageError';
@@ -128,6 +131,18 @@ function pathList(raw: string | undefined, noDirect: boolean, noCold: boolean): 
   return (paths as PathName[]).filter((p) => !(noDirect && p === 'direct') && !(noCold && p === 'cold'));
 }
 
+const ENV_ASSIGNMENT = /^([A-Z][A-Z0-9_]*)=(.*)$/;
+
+function serviceEnvOf(raw: readonly string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const item of raw ?? []) {
+    const match = ENV_ASSIGNMENT.exec(item);
+    if (!match) throw new BenchUsageError(`--service-env takes KEY=VALUE (KEY in capitals), got '${item}'`);
+    env[match[1]!] = match[2]!;
+  }
+  return env;
+}
+
 function phaseOf(raw: string | undefined): 'spread' | 'aligned' {
   if (raw === undefined || raw === 'spread' || raw === 'aligned') return raw ?? 'spread';
   throw new BenchUsageError(`--phase must be spread or aligned, got '${raw}'`);
@@ -163,6 +178,7 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
       'no-outbound': { type: 'boolean' },
       'outbound-calls': { type: 'string' },
       'only-outbound': { type: 'boolean' },
+      'service-env': { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
   });
@@ -197,6 +213,7 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
     phase: phaseOf(values.phase),
     linkMicro: !onlyOutbound && !(values['no-link-micro'] ?? false),
     linkMicroSeconds: profile.linkMicroSeconds,
+    serviceEnv: serviceEnvOf(values['service-env']),
     outbound: values['no-outbound']
       ? undefined
       : {

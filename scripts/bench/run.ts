@@ -104,6 +104,7 @@ export async function runBench(
       // The load scenarios measure the transport, not admission: every bridge takes every call.
       extraEnv: {
         BRIDGE_MAX_CALLS: String(Math.max(...flags.calls, flags.outbound?.calls ?? 0) + LOAD_CAPACITY_MARGIN),
+        ...flags.serviceEnv,
       },
     };
     for (const path of flags.paths) {
@@ -147,8 +148,7 @@ export async function runBench(
       link = await measureLink(calls, flags.linkMicroSeconds);
     }
     if (flags.admission) {
-      const { extraEnv: _loadCapacity, ...withoutCapacity } = targetOptions;
-      admission = await runAdmission(flags.admission, withoutCapacity, codec);
+      admission = await runAdmission(flags.admission, { ...targetOptions, extraEnv: flags.serviceEnv }, codec);
     }
     if (flags.outbound) outbound = await runOutbound(flags.outbound, targetOptions);
   } finally {

@@ -330,7 +330,14 @@ export function renderTable(
     `npm run bench: ${machine}; model double connect ${flags.connectDelayMs} ms, first audio ${flags.firstAudioDelayMs} ms after response.create, ` +
       `deltas at ${flags.realtimeFactor}x real time; START ${flags.startDelayMs} ms after the stream socket opens; ${flags.durationS} s per call; ` +
       `frame phases ${flags.phase}; ${flags.gateways} gateway(s), ${flags.bridges} bridge(s)` +
-      `${flags.renice ? `; services and Redis at nice ${SERVICE_NICENESS}, the bench (callers + model double) at 0` : ''}`,
+      `${flags.renice ? `; services and Redis at nice ${SERVICE_NICENESS}, the bench (callers + model double) at 0` : ''}` +
+      `${
+        Object.keys(flags.serviceEnv).length > 0
+          ? `; service env ${Object.entries(flags.serviceEnv)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`
+          : ''
+      }`,
   ];
   const width = LABEL_WIDTH + CELL_WIDTH * paths.length + 30;
   for (const calls of counts) {

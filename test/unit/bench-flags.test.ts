@@ -1,0 +1,28 @@
+/**
+ * `npm run bench -- --service-env KEY=VALUE`: the A/B switch for a service setting
+ * reaches the flags whole, and a malformed one is refused before anything starts.
+ */
+import { expect } from 'chai';
+import { BenchUsageError, parseBenchFlags, type BenchFlags } from '../../scripts/bench/flags.js';
+
+function parsed(argv: string[]): BenchFlags {
+  const flags = parseBenchFlags(argv);
+  if (flags === 'help') throw new Error('expected flags, got help');
+  return flags;
+}
+
+describe('bench flags: --service-env', function () {
+  it('passes every KEY=VALUE through, values kept whole', function () {
+    const flags = parsed(['--service-env', 'MEDIA_LINK_COALESCE_MS=1', '--service-env', 'LOG_LEVEL=a=b']);
+    expect(flags.serviceEnv).to.deep.equal({ MEDIA_LINK_COALESCE_MS: '1', LOG_LEVEL: 'a=b' });
+  });
+
+  it('is empty by default', function () {
+    expect(parsed([]).serviceEnv).to.deep.equal({});
+  });
+
+  it('refuses an assignment without a capitalised name', function () {
+    expect(() => parsed(['--service-env', 'coalesce=1'])).to.throw(BenchUsageError, /KEY=VALUE/);
+    expect(() => parsed(['--service-env', 'MEDIA_LINK_COALESCE_MS'])).to.throw(BenchUsageError, /KEY=VALUE/);
+  });
+});
