@@ -73,7 +73,7 @@ function connectOnce(
   signal: AbortSignal,
 ): Promise<{ rt: OpenAIRealtimeWS; sessionId: string }> {
   return new Promise((resolve, reject) => {
-    const rt = new OpenAIRealtimeWS({ model: config.model, options: config.ca ? tlsOptions(config.ca) : {} }, client);
+    const rt = new OpenAIRealtimeWS({ model: config.model, options: tlsOptions(config.ca) }, client);
     let settled = false;
     const finish = (error?: OpenAIConnectError, sessionId?: string) => {
       if (settled) return;
@@ -147,17 +147,20 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * One TLS context per custom CA (a private endpoint, the test double), made once: passing `ca` to
- * every connect builds a new context each time, which parses the certificates again, a few ms of
- * CPU per call. ws hands its options to tls.connect, which takes `secureContext` (ws's own type
- * does not list it).
+ * One TLS context per CA set, made once: without `secureContext`, tls.connect builds a new context
+ * for every model connection (with the default roots, or again from `ca`), about half a ms of CPU
+ * per call. The default context (no OPENAI_CA_CERT_FILE) holds Node's roots plus
+ * NODE_EXTRA_CA_CERTS, as tls.connect's own would. ws hands its options to tls.connect, which
+ * takes `secureContext` (ws's own type does not list it).
  */
+const DEFAULT_ROOTS = '';
 const secureContexts = new Map<string, SecureContext>();
-function tlsOptions(ca: string): ClientOptions {
-  let secureContext = secureContexts.get(ca);
+function tlsOptions(ca: string | undefined): ClientOptions {
+  const key = ca ?? DEFAULT_ROOTS;
+  let secureContext = secureContexts.get(key);
   if (!secureContext) {
-    secureContext = createSecureContext({ ca });
-    secureContexts.set(ca, secureContext);
+    secureContext = ca ? createSecureContext({ ca }) : createSecureContext();
+    secureContexts.set(key, secureContext);
   }
   return { secureContext } as ClientOptions;
 }
