@@ -81,6 +81,8 @@ export interface BenchFlags {
   outbound: { calls: number; ringMs: number; durationMs: number; arrivalRate: number } | undefined;
   /** More environment for the system's services (`--service-env KEY=VALUE`, repeatable): A/B runs of a setting. */
   serviceEnv: Record<string, string>;
+  /** build: the services as shipped (dist/main.js) and the direct bridge compiled alike; source: both through tsx. */
+  runtime: 'build' | 'source';
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--calls 1,50,200] [--duration-s N]
@@ -89,7 +91,8 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--calls 1,50,200] [--du
   [--paths warm,cold,direct] [--no-direct] [--no-cold] [--cpu-prof] [--keep-keys] [--shared-redis] [--renice] [--phase spread|aligned]
   [--no-link-micro] [--no-admission] [--admission-per-bridge N] [--admission-extra N]
   [--no-outbound] [--outbound-calls N] [--only-outbound (the outbound row alone)]
-  [--service-env KEY=VALUE (repeatable; e.g. MEDIA_LINK_COALESCE_MS=1 for the system's services)]`;
+  [--service-env KEY=VALUE (repeatable; e.g. MEDIA_LINK_COALESCE_MS=1 for the system's services)]
+  [--source (run services and direct bridge through tsx instead of their build)]`;
 
 export class BenchUsageError extends Error {
   override name = 'BenchUsageError';
@@ -179,6 +182,7 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
       'outbound-calls': { type: 'string' },
       'only-outbound': { type: 'boolean' },
       'service-env': { type: 'string', multiple: true },
+      source: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -214,6 +218,7 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
     linkMicro: !onlyOutbound && !(values['no-link-micro'] ?? false),
     linkMicroSeconds: profile.linkMicroSeconds,
     serviceEnv: serviceEnvOf(values['service-env']),
+    runtime: values.source ? 'source' : 'build',
     outbound: values['no-outbound']
       ? undefined
       : {

@@ -14,7 +14,14 @@ import { compareWithDirect, reportScenario, type IdleCost, type ScenarioReport }
 import { ResourceSampler } from './resources.js';
 import { runScenario } from './scenario.js';
 import { StampCodec } from './stamp.js';
-import { startDirectTarget, startSystemTarget, type Target, type TargetOptions } from './targets.js';
+import { buildServices, compileDirectBridge } from './build.js';
+import {
+  DIRECT_BRIDGE_SOURCE,
+  startDirectTarget,
+  startSystemTarget,
+  type Target,
+  type TargetOptions,
+} from './targets.js';
 import type { TrafficRecorder } from './traffic.js';
 import { runAdmission, type AdmissionResult } from './admission.js';
 import { measureLink, type LinkMicroResult } from './link-micro.js';
@@ -93,7 +100,11 @@ export async function runBench(
     say(
       `Realtime double at ${double.baseURL} (connect ${flags.connectDelayMs} ms, first audio ${flags.firstAudioDelayMs} ms, ${flags.realtimeFactor}x real time)`,
     );
+    const built = flags.runtime === 'build';
+    if (built) buildServices();
     const targetOptions: TargetOptions = {
+      runtime: flags.runtime,
+      directBridgeEntry: built ? compileDirectBridge() : DIRECT_BRIDGE_SOURCE,
       model: { baseURL: double.baseURL, certPath: double.certPath, apiKey: MODEL_API_KEY },
       redisUrl: options.redisUrl,
       databaseUrl: options.databaseUrl,

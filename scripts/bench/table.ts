@@ -329,7 +329,8 @@ export function renderTable(
   const out: string[] = [
     `npm run bench: ${machine}; model double connect ${flags.connectDelayMs} ms, first audio ${flags.firstAudioDelayMs} ms after response.create, ` +
       `deltas at ${flags.realtimeFactor}x real time; START ${flags.startDelayMs} ms after the stream socket opens; ${flags.durationS} s per call; ` +
-      `frame phases ${flags.phase}; ${flags.gateways} gateway(s), ${flags.bridges} bridge(s)` +
+      `frame phases ${flags.phase}; ${flags.gateways} gateway(s), ${flags.bridges} bridge(s); ` +
+      `${flags.runtime === 'build' ? 'services and direct bridge run compiled (node dist/main.js)' : 'services and direct bridge run from source (tsx)'}` +
       `${flags.renice ? `; services and Redis at nice ${SERVICE_NICENESS}, the bench (callers + model double) at 0` : ''}` +
       `${
         Object.keys(flags.serviceEnv).length > 0

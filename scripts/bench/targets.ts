@@ -6,14 +6,21 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, freePort, startProcessStack, startServiceProcess, type ServiceProcess } from '@voice/testkit';
+import {
+  REPO_ROOT,
+  freePort,
+  startProcessStack,
+  startServiceProcess,
+  type ServiceProcess,
+  type ServiceRuntime,
+} from '@voice/testkit';
 import type { PathName } from './flags.js';
 import type { Measured } from './resources.js';
 
 export const BENCH_AUTH_TOKEN = 'bench-twilio-auth-token';
 const SYSTEM_PUBLIC_ORIGIN = 'https://bench.example.test';
 const DIRECT_PUBLIC_ORIGIN = 'https://direct.bench.test';
-const DIRECT_BRIDGE_ENTRY = 'scripts/bench/direct-bridge.ts';
+export const DIRECT_BRIDGE_SOURCE = 'scripts/bench/direct-bridge.ts';
 /** Service logs at warn and above: info lines per call would cost CPU the bench is measuring. */
 const SERVICE_LOG_LEVEL = 'warn';
 
@@ -47,6 +54,10 @@ export interface TargetOptions {
   cpuProfDir: string | undefined;
   /** More environment for every service of the system set-up (e.g. BRIDGE_MAX_CALLS). */
   extraEnv?: Record<string, string>;
+  /** How both set-ups run: `build` (what ships) or `source` (tsx). */
+  runtime: ServiceRuntime;
+  /** The direct bridge's entry: compiled JavaScript with `build`, else its TypeScript source. */
+  directBridgeEntry: string;
   onLine: (label: string, line: string) => void;
 }
 
@@ -79,6 +90,7 @@ export async function startSystemTarget(path: 'warm' | 'cold', options: TargetOp
     bridges: options.bridges,
     realtime: options.model,
     onLine: options.onLine,
+    runtime: options.runtime,
   });
   return {
     path,
@@ -101,7 +113,8 @@ export async function startDirectTarget(options: TargetOptions): Promise<Target>
   const proc = await startServiceProcess({
     name: 'realtime-bridge',
     label: 'direct-bridge',
-    entry: DIRECT_BRIDGE_ENTRY,
+    entry: options.directBridgeEntry,
+    runtime: options.runtime,
     env: {
       DIRECT_BRIDGE_PORT: String(port),
       PUBLIC_STREAM_URL: `${DIRECT_PUBLIC_ORIGIN.replace('https', 'wss')}/media-stream`,

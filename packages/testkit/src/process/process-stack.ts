@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { freePort } from './free-port.js';
 import type { ServiceProcess } from './service-process.js';
-import { startServiceProcess, type ServiceName } from './service-process.js';
+import { startServiceProcess, type ServiceName, type ServiceRuntime } from './service-process.js';
 
 export interface ProcessStackOptions {
   env: Record<string, string | undefined>;
@@ -21,6 +21,8 @@ export interface ProcessStackOptions {
   /** Flags for the double's CLI when the stack starts it. */
   doubleArgs?: string[];
   onLine?: (label: string, line: string) => void;
+  /** How the webhook, gateways and bridges run (default `source`); the double always runs from source. */
+  runtime?: ServiceRuntime;
 }
 
 export interface ProcessStack {
@@ -51,6 +53,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
       label,
       env,
       onLine: (line) => options.onLine?.(label, line),
+      runtime: name === 'realtime-double' ? 'source' : options.runtime,
       ...extra,
     });
     started.push(proc);

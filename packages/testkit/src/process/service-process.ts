@@ -20,6 +20,18 @@ export const SERVICE_ENTRIES = {
 
 export type ServiceName = keyof typeof SERVICE_ENTRIES;
 
+/**
+ * How a service is run: `source` (TypeScript through tsx, what tests and the demo use) or `build`
+ * (the compiled `dist/main.js` that `npm run build` makes and the Dockerfile ships; the bench
+ * measures this). A `build` entry is a .js path relative to the repo root.
+ */
+export type ServiceRuntime = 'source' | 'build';
+
+/** apps/webhook/src/main.ts -> apps/webhook/dist/main.js: where `npm run build` puts a service. */
+export function builtEntry(name: ServiceName): string {
+  return SERVICE_ENTRIES[name].replace('/src/', '/dist/').replace(/\.ts$/, '.js');
+}
+
 const READY_POLL_MS = 50;
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
@@ -36,6 +48,8 @@ export interface ServiceProcessOptions {
   env: Record<string, string | undefined>;
   /** Script to run instead of the service's own entry, relative to the repo root (e.g. the bench's direct bridge). */
   entry?: string;
+  /** Default `source`. With `build`, the entry (own or given) is plain JavaScript run by node alone. */
+  runtime?: ServiceRuntime;
   args?: string[];
   /** Poll http://127.0.0.1:<port>/readyz until 200; without it, wait for `readyLine`. */
   readyPort?: number;
@@ -58,13 +72,15 @@ export class ServiceProcess {
     this.label = options.label ?? options.name;
     this.child = spawn(
       process.execPath,
-      [
-        '--conditions=source',
-        '--import',
-        'tsx',
-        options.entry ?? SERVICE_ENTRIES[options.name],
-        ...(options.args ?? []),
-      ],
+      options.runtime === 'build'
+        ? [options.entry ?? builtEntry(options.name), ...(options.args ?? [])]
+        : [
+            '--conditions=source',
+            '--import',
+            'tsx',
+            options.entry ?? SERVICE_ENTRIES[options.name],
+            ...(options.args ?? []),
+          ],
       {
         cwd: REPO_ROOT,
         env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env } as NodeJS.ProcessEnv,
