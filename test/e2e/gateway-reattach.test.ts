@@ -5,7 +5,8 @@
  * still up. A SIGKILLed gateway's call reconnects through the action URL to
  * the other gateway and the bridge re-attaches it to the same model session
  * (no second greeting); with no reconnect, the bridge closes the model session
- * after GATEWAY_REATTACH_GRACE_MS and finalizes the call; a SIGTERMed gateway
+ * after GATEWAY_REATTACH_GRACE_MS and finalizes the call; a Twilio connection that
+ * breaks under a live gateway is reconnected the same way; a SIGTERMed gateway
  * hands every live call over; a call that ended on purpose is not reconnected.
  */
 import { expect } from 'chai';
@@ -199,6 +200,52 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
       heardAgain.startMs - killedAtMs,
     );
     await waitFor(() => realtime.openSessionCount === 0, { timeoutMs: 10_000, message: 'no model session left open' });
+  });
+
+  it('the Twilio connection breaks mid-call (gateway alive): the call reconnects through the action URL; same session, no second greeting', async () => {
+    const business = await createTestBusiness(knex, { greeting: GREETING });
+    const sessionsBefore = realtime.sessions.length;
+    up = [0]; // the new stream comes back to the same gateway, which must attach it to the same bridge
+    const caller = call(business.phoneNumber, 0);
+    await waitFor(() => caller.heardAudibleMs() > 500, { timeoutMs: 20_000, message: 'greeting heard' });
+    const brokeAtMs = performance.now() - (caller.sessions[0]!.origin ?? 0);
+    caller.breakStream();
+
+    await waitFor(() => caller.sessions.length === 2, {
+      timeoutMs: 15_000,
+      message: 'a second stream through <Connect action>',
+    });
+    await waitFor(() => heardAfter(caller, caller.streamStartsMs[1]!).length > 0, {
+      timeoutMs: 20_000,
+      message: 'the agent heard again after the reconnect',
+    });
+    const summary = await caller.done;
+
+    expect(summary.streams).to.equal(2);
+    expect(summary.spokenByTwilio, 'no fallback spoken').to.deep.equal([]);
+    const sessions = realtime.sessions.slice(sessionsBefore);
+    expect(sessions, 'one model session for the whole call').to.have.length(1);
+    const texts = sessions[0]!.responses.map((r) => r.text);
+    expect(
+      texts.filter((t) => t === GREETING),
+      'greeted once',
+    ).to.have.length(1);
+    expect(texts.length, 'the agent answered after the reconnect too').to.be.at.least(2);
+
+    await waitFor(async () => (await events(caller.callSid)).some((e) => e.event === 'call.ended'), {
+      timeoutMs: 10_000,
+    });
+    const timeline = await events(caller.callSid);
+    const stopped = timeline.filter((e) => e.event === 'stream.stopped');
+    expect(stopped[0]?.fields).to.include({ reason: 'socket_lost', handed_over: 'true' });
+    expect(timeline.find((e) => e.event === 'link.detached')?.fields).to.include({ reason: 'socket_lost' });
+    expect(timeline.find((e) => e.event === 'call.reattached')?.fields).to.include({
+      from_gateway: 'gateway-1',
+      to_gateway: 'gateway-1',
+    });
+    expect((await actionEntry(caller.callSid)).fields).to.include({ decision: 'reconnect', reason: 'alive' });
+    expect(timeline.find((e) => e.event === 'call.ended')?.fields.end_reason).to.not.equal('gateway_lost');
+    reportFigure('Twilio connection broken: break -> second stream START', caller.streamStartsMs[1]! - brokeAtMs);
   });
 
   it('SIGKILL with no reconnect in time: the model session is closed within the grace + 2 s and the call finalized', async () => {

@@ -166,6 +166,20 @@ describe('media gateway: a started call', () => {
     expect(stopOf(records)).to.include({ reason: 'hangup:transfer_done', rx: 1, tx: 0 });
   });
 
+  it('hands the call back to the bridge, not ends it, when the connection breaks (no close frame, no stop)', async () => {
+    const call = await h.answeredCall();
+    const client = await h.startedStream(call);
+    client.media(audioFrame(1));
+    await h.waitForInbound(call.callSid, (r) => payloadsOf(r).length === 1);
+    client.terminate();
+    const records = await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'detach'));
+    expect(records.find((r) => r.t === 'detach')).to.include({ call: call.callSid, reason: 'socket_lost' });
+    expect(stopOf(records), 'no stop: the call goes on through <Connect action>').to.equal(undefined);
+    // Not marked ended on purpose: the action URL reconnects the call.
+    expect(await h.redis.get(callKeys.endedOnPurpose(call.callSid))).to.equal(null);
+    await waitFor('open sockets back to 0', async () => (await h.metric('gateway_open_sockets')) === 0);
+  });
+
   it('ends the call when the socket closes without a stop', async () => {
     const call = await h.answeredCall();
     const client = await h.startedStream(call);

@@ -93,7 +93,7 @@ export class MediaSession implements NoStartSocket {
 
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('error', (err) => this.onSocketError(err));
-    ws.on('close', () => this.onClose());
+    ws.on('close', (code) => this.onClose(code));
     ctx.metrics.openSockets.inc();
 
     this.checkpoints.record('ws.accepted', { subprotocol: origin.subprotocol || 'none', remote: origin.remote });
@@ -220,19 +220,23 @@ export class MediaSession implements NoStartSocket {
    */
   shutdown(): void {
     this.closeReason ??= 'gateway_shutdown';
-    const stream = this.stream;
-    if (this.phase === 'streaming' && stream && this.bridgeCall?.handOver('gateway_shutdown')) {
-      this.phase = 'ended';
-      stream.hold.stop(false);
-      this.checkpoints.record('stream.stopped', {
-        reason: 'gateway_shutdown',
-        rx: stream.rx,
-        tx: stream.tx,
-        handed_over: true,
-      });
-      this.closeSocket(CLOSE.goingAway, 'gateway_shutdown');
-    } else if (this.hasStream) this.endCall('gateway_shutdown', CLOSE.goingAway);
+    if (this.handOver('gateway_shutdown')) this.closeSocket(CLOSE.goingAway, 'gateway_shutdown');
+    else if (this.hasStream) this.endCall('gateway_shutdown', CLOSE.goingAway);
     else this.closeSocket(CLOSE.goingAway, 'gateway_shutdown');
+  }
+
+  /**
+   * The stream ends but the call does not: the bridge keeps the model session (it was told
+   * `detach`), nothing is marked ended, and Twilio's <Connect action> brings the call back on a new
+   * stream. False when there is no attached live call to hand over.
+   */
+  private handOver(reason: 'gateway_shutdown' | 'socket_lost'): boolean {
+    const stream = this.stream;
+    if (this.phase !== 'streaming' || !stream || !this.bridgeCall?.handOver(reason)) return false;
+    this.phase = 'ended';
+    stream.hold.stop(false);
+    this.checkpoints.record('stream.stopped', { reason, rx: stream.rx, tx: stream.tx, handed_over: true });
+    return true;
   }
 
   /** The ended-on-purpose marker, waited for at most endedMarkWaitMs (a slow Redis must not hold the caller). */
@@ -303,7 +307,7 @@ export class MediaSession implements NoStartSocket {
     // ws closes the socket itself after a protocol error; 'close' ends the call.
   }
 
-  private onClose(): void {
+  private onClose(code: number): void {
     if (this.socketClosed) return;
     this.socketClosed = true;
     this.watchdog.cancel();
@@ -313,7 +317,13 @@ export class MediaSession implements NoStartSocket {
       const reason = this.closeReason === 'gateway_shutdown' ? 'gateway_shutdown' : 'closed_before_start';
       this.ctx.pending.track(settleNoStart(this, reason));
     } else if (this.hasStream) {
-      this.endCall(this.closeReason ?? 'socket_closed');
+      // The connection broke under a live call (no close frame, no `stop`, not closed by us: a load
+      // balancer restarted, the network): not the end of the call. Twilio posts <Connect action> and
+      // the call comes back on a new stream; if the call is in fact over, the bridge ends it once its
+      // reattach grace runs out. A clean close without `stop` still ends the call.
+      const broken = code === CLOSE.abnormal && this.closeReason === undefined;
+      const lost = broken && this.handOver('socket_lost');
+      if (!lost) this.endCall(this.closeReason ?? 'socket_closed');
     }
     // 'starting': the START handler finishes the job once the token check returns.
     this.resolveClosed();

@@ -115,6 +115,11 @@ export class TwilioCallerDouble {
     return this.done;
   }
 
+  /** The current stream's connection breaks (no `stop`); like Twilio, the call goes on to `<Connect action>`. */
+  breakStream(): void {
+    this.session?.breakConnection();
+  }
+
   /**
    * Twilio's side of `calls(sid).update({twiml})` (the outbound callee double uses it; see applyApiUpdate).
    */
@@ -312,6 +317,7 @@ export class TwilioCallerDouble {
     this.streamEnd = end;
     this.state = 'after-stream';
     if (end.endedBy === 'handshake-failed') this.postStatus(stream, 'stream-error', end.error);
+    else if (end.endedBy === 'network') this.postStatus(stream, 'stream-error', 'WebSocket connection broken');
     else this.postStatus(stream, 'stream-stopped');
     if (end.endedBy === 'caller' || this.hungUp) return 'caller';
     // A stream the REST API ended (a redirect, a hangup) is not the caller's, and a redirect

@@ -64,8 +64,11 @@ export interface MediaStreamOptions {
 /** Called with each media payload received from the app and its arrival time (`performance.now()`). */
 export type MediaHook = (audio: Buffer, at: number) => void;
 
-/** twilio: Twilio itself ended the stream (the call was redirected or completed through the REST API). */
-export type StreamEndedBy = 'caller' | 'app' | 'twilio' | 'handshake-failed';
+/**
+ * twilio: Twilio itself ended the stream (the call was redirected or completed through the REST API);
+ * network: the connection broke mid-stream (no `stop`, no close frame), the call still up.
+ */
+export type StreamEndedBy = 'caller' | 'app' | 'twilio' | 'network' | 'handshake-failed';
 
 export interface StreamEnd {
   endedBy: StreamEndedBy;
@@ -108,6 +111,7 @@ export class MediaStreamSession {
   private unsubscribeClock: (() => void) | undefined;
   private hangingUp = false;
   private hangupBy: 'caller' | 'twilio' = 'caller';
+  private broken = false;
   private lastError: Error | undefined;
   private resolveEnded!: (end: StreamEnd) => void;
 
@@ -137,6 +141,18 @@ export class MediaStreamSession {
 
   get isOpen(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * The connection between Twilio and the app breaks (a load balancer restarted, a network
+   * fault): the TCP connection is torn down with no `stop` and no close frame. The call is still
+   * up, so Twilio goes on to the `<Connect action>` URL.
+   */
+  breakConnection(): void {
+    if (this.hangingUp || this.closedAt !== undefined) return;
+    this.broken = true;
+    this.quiesce();
+    this.ws.terminate();
   }
 
   /**
@@ -250,7 +266,13 @@ export class MediaStreamSession {
     this.closedAt = performance.now();
     this.quiesce();
     const end: StreamEnd = {
-      endedBy: this.hangingUp ? this.hangupBy : this.openedAt !== undefined ? 'app' : 'handshake-failed',
+      endedBy: this.hangingUp
+        ? this.hangupBy
+        : this.broken
+          ? 'network'
+          : this.openedAt !== undefined
+            ? 'app'
+            : 'handshake-failed',
       closeCode: code,
       closeReason: reason,
     };
