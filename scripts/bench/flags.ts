@@ -83,6 +83,11 @@ export interface BenchFlags {
   serviceEnv: Record<string, string>;
   /** build: the services as shipped (dist/main.js) and the direct bridge compiled alike; source: both through tsx. */
   runtime: 'build' | 'source';
+  /**
+   * Rounds of every set-up and call count, the order of set-ups reversed every other round: the
+   * machine's speed drifts between runs, so the CPU ratio is taken per round and its median shown.
+   */
+  rounds: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--calls 1,50,200] [--duration-s N]
@@ -92,7 +97,8 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--calls 1,50,200] [--du
   [--no-link-micro] [--no-admission] [--admission-per-bridge N] [--admission-extra N]
   [--no-outbound] [--outbound-calls N] [--only-outbound (the outbound row alone)]
   [--service-env KEY=VALUE (repeatable; e.g. MEDIA_LINK_COALESCE_MS=1 for the system's services)]
-  [--source (run services and direct bridge through tsx instead of their build)]`;
+  [--source (run services and direct bridge through tsx instead of their build)]
+  [--rounds N (repeat the set-ups N times, order alternating; CPU ratio per round and its median)]`;
 
 export class BenchUsageError extends Error {
   override name = 'BenchUsageError';
@@ -183,6 +189,7 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
       'only-outbound': { type: 'boolean' },
       'service-env': { type: 'string', multiple: true },
       source: { type: 'boolean' },
+      rounds: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -219,6 +226,7 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
     linkMicroSeconds: profile.linkMicroSeconds,
     serviceEnv: serviceEnvOf(values['service-env']),
     runtime: values.source ? 'source' : 'build',
+    rounds: positive('rounds', values.rounds, 1, { integer: true }),
     outbound: values['no-outbound']
       ? undefined
       : {

@@ -30,6 +30,8 @@ export interface IdleCost {
 export interface ScenarioReport {
   path: PathName;
   calls: number;
+  /** Which round of `--rounds` (1-based). */
+  round: number;
   durationS: number;
   wallSeconds: number;
   /** ms from START to the first model audio the caller received, by the path each call took. */
@@ -140,7 +142,7 @@ function direction(histogram: LatencyHistogram, counts: DirectionCounts): Direct
   return { latency: histogram.percentiles(LATENCY_POINTS), histogram: histogram.encode(), counts };
 }
 
-export function reportScenario(run: ScenarioRun, idle: IdleCost): ScenarioReport {
+export function reportScenario(run: ScenarioRun, idle: IdleCost, round = 1): ScenarioReport {
   const callMinutes = (run.spec.calls * run.spec.durationS) / 60;
   const perCallMinute: Record<string, number> = {};
   const peakRssMiB: Record<string, number> = {};
@@ -163,6 +165,7 @@ export function reportScenario(run: ScenarioRun, idle: IdleCost): ScenarioReport
   return {
     path: run.spec.path,
     calls: run.spec.calls,
+    round,
     durationS: run.spec.durationS,
     wallSeconds: run.wallSeconds,
     greeting: greetingByPath(run),
@@ -217,7 +220,7 @@ export function reportScenario(run: ScenarioRun, idle: IdleCost): ScenarioReport
 export function compareWithDirect(reports: ScenarioReport[]): void {
   for (const report of reports) {
     if (report.path === 'direct') continue;
-    const direct = reports.find((r) => r.path === 'direct' && r.calls === report.calls);
+    const direct = reports.find((r) => r.path === 'direct' && r.calls === report.calls && r.round === report.round);
     if (!direct) continue;
     report.callerToModel.addedMs = added(report.callerToModel.latency, direct.callerToModel.latency);
     report.modelToCaller.addedMs = added(report.modelToCaller.latency, direct.modelToCaller.latency);

@@ -118,38 +118,43 @@ export async function runBench(
         ...flags.serviceEnv,
       },
     };
-    for (const path of flags.paths) {
-      say(`starting ${describe(path)}...`);
-      target =
-        path === 'direct' ? await startDirectTarget(targetOptions) : await startSystemTarget(path, targetOptions);
-      if (flags.renice)
-        renice([...target.measured().map((p) => p.pid), ...(options.redisPid ? [options.redisPid] : [])]);
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-      const idle = await measureIdle(target, probe);
-      say(
-        `${describe(path)} idle: ${(idle.servicesCores * 100).toFixed(1)}% of a core${target.role === 'system' ? `, Redis ${(idle.redisCores * 100).toFixed(1)}%` : ''}`,
-      );
-      for (const calls of flags.calls) {
-        const run = await runScenario(
-          {
-            path,
-            calls,
-            durationS: flags.durationS,
-            startDelayMs: flags.startDelayMs,
-            arrivalRate: flags.arrivalRate,
-            phase: flags.phase,
-          },
-          { target, codec, probe, setTrafficRecorder: (r) => (recorder = r) },
+    for (let round = 1; round <= flags.rounds; round++) {
+      // Every other round in reverse, so a drift of the machine's speed does not favour one set-up.
+      const order = round % 2 === 1 ? flags.paths : [...flags.paths].reverse();
+      if (flags.rounds > 1) say(`round ${round} of ${flags.rounds}: ${order.join(', ')}`);
+      for (const path of order) {
+        say(`starting ${describe(path)}...`);
+        target =
+          path === 'direct' ? await startDirectTarget(targetOptions) : await startSystemTarget(path, targetOptions);
+        if (flags.renice)
+          renice([...target.measured().map((p) => p.pid), ...(options.redisPid ? [options.redisPid] : [])]);
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+        const idle = await measureIdle(target, probe);
+        say(
+          `${describe(path)} idle: ${(idle.servicesCores * 100).toFixed(1)}% of a core${target.role === 'system' ? `, Redis ${(idle.redisCores * 100).toFixed(1)}%` : ''}`,
         );
-        callSids.push(...run.summaries.map((s) => s.callSid));
-        reports.push(reportScenario(run, idle));
-        serviceProblems[`${path} ${calls}`] = echo.take();
+        for (const calls of flags.calls) {
+          const run = await runScenario(
+            {
+              path,
+              calls,
+              durationS: flags.durationS,
+              startDelayMs: flags.startDelayMs,
+              arrivalRate: flags.arrivalRate,
+              phase: flags.phase,
+            },
+            { target, codec, probe, setTrafficRecorder: (r) => (recorder = r) },
+          );
+          callSids.push(...run.summaries.map((s) => s.callSid));
+          reports.push(reportScenario(run, idle, round));
+          serviceProblems[`${path} ${calls}${flags.rounds > 1 ? ` round ${round}` : ''}`] = echo.take();
+        }
+        say(`stopping ${describe(path)}`);
+        const stopping = target;
+        target = undefined;
+        await stopping.stop();
+        if (stopping.namespace) await probe.deleteNamespace(stopping.namespace);
       }
-      say(`stopping ${describe(path)}`);
-      const stopping = target;
-      target = undefined;
-      await stopping.stop();
-      if (stopping.namespace) await probe.deleteNamespace(stopping.namespace);
     }
     if (flags.linkMicro) {
       const calls = Math.max(...flags.calls);

@@ -1,6 +1,7 @@
 /**
- * `npm run bench -- --service-env KEY=VALUE`: the A/B switch for a service setting
- * reaches the flags whole, and a malformed one is refused before anything starts.
+ * `npm run bench` flags: `--service-env KEY=VALUE`, the A/B switch for a service setting,
+ * reaches the flags whole (a malformed one is refused before anything starts); `--rounds` and
+ * `--source` choose how often and in which form the set-ups run.
  */
 import { expect } from 'chai';
 import { BenchUsageError, parseBenchFlags, type BenchFlags } from '../../scripts/bench/flags.js';
@@ -24,5 +25,21 @@ describe('bench flags: --service-env', function () {
   it('refuses an assignment without a capitalised name', function () {
     expect(() => parsed(['--service-env', 'coalesce=1'])).to.throw(BenchUsageError, /KEY=VALUE/);
     expect(() => parsed(['--service-env', 'MEDIA_LINK_COALESCE_MS'])).to.throw(BenchUsageError, /KEY=VALUE/);
+  });
+});
+
+describe('bench flags: --rounds and --source', function () {
+  it('runs one round of the build by default', function () {
+    const flags = parsed([]);
+    expect(flags.rounds).to.equal(1);
+    expect(flags.runtime).to.equal('build');
+  });
+
+  it('takes a whole number of rounds, and --source for the TypeScript sources', function () {
+    const flags = parsed(['--rounds', '3', '--source']);
+    expect(flags.rounds).to.equal(3);
+    expect(flags.runtime).to.equal('source');
+    expect(() => parsed(['--rounds', '0'])).to.throw(BenchUsageError);
+    expect(() => parsed(['--rounds', '1.5'])).to.throw(BenchUsageError);
   });
 });
