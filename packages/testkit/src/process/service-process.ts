@@ -1,8 +1,9 @@
 /**
  * Runs one of the project's services (or the Realtime double) as a separate
  * process, the way the demo, the bench and the multi-process tests need it:
- * TypeScript sources through tsx, readiness polled on /readyz, output kept for
- * diagnosis, SIGTERM to stop (the service's own drain path).
+ * TypeScript sources through tsx (or, for the bench, the compiled build),
+ * readiness polled on /readyz, output kept for diagnosis, SIGTERM to stop (the
+ * service's own drain path).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
