@@ -380,39 +380,39 @@ export function renderTable(
  */
 function roundRows(all: readonly ScenarioReport[], rounds: number): string[] {
   const rows = [line(`by round (${rounds} rounds)`, ['per round', 'median'], 'target')];
-  const counts = [...new Set(all.map((r) => r.calls))];
-  for (const calls of counts) {
-    const p95s = all
-      .filter((r) => r.calls === calls && r.path === 'warm')
+  /** One figure of one set-up at `calls`, round by round, with its median against `limit`. */
+  const row = (
+    label: string,
+    reports: readonly ScenarioReport[],
+    pick: (r: ScenarioReport) => number | undefined,
+    format: (x: number) => string,
+    limit: { text: string; max: number },
+  ) => {
+    const values = [...reports]
       .sort((a, b) => a.round - b.round)
-      .map((r) => r.greeting.warm?.ms[95])
+      .map(pick)
       .filter((x): x is number => x !== undefined);
-    if (p95s.length > 0) {
-      const mid = median(p95s);
-      rows.push(
-        line(
-          `  ${calls} calls, warm greeting p95 ms`,
-          [p95s.map((x) => x.toFixed(0)).join(' '), mid.toFixed(0)],
-          `<=${TARGETS.warmGreetingP95Ms}: ${mid <= TARGETS.warmGreetingP95Ms ? 'ok' : 'MISS'}`,
-        ),
+    if (values.length === 0) return;
+    const mid = median(values);
+    rows.push(line(label, [values.map(format).join(' '), format(mid)], `${limit.text}: ${verdict(mid <= limit.max)}`));
+  };
+  for (const calls of new Set(all.map((r) => r.calls))) {
+    const of = (path: PathName) => all.filter((r) => r.calls === calls && r.path === path);
+    row(
+      `  ${calls} calls, warm greeting p95 ms`,
+      of('warm'),
+      (r) => r.greeting.warm?.ms[95],
+      (x) => x.toFixed(0),
+      { text: `<=${TARGETS.warmGreetingP95Ms}`, max: TARGETS.warmGreetingP95Ms },
+    );
+    for (const path of ['warm', 'cold'] as const)
+      row(
+        `  ${calls} calls, CPU vs direct, ${path}`,
+        of(path),
+        (r) => r.cpu.ratioWithRedisVsDirect,
+        (x) => `${x.toFixed(2)}x`,
+        { text: `<=${TARGETS.cpuRatio}x`, max: TARGETS.cpuRatio },
       );
-    }
-    for (const path of ['warm', 'cold'] as const) {
-      const ratios = all
-        .filter((r) => r.calls === calls && r.path === path)
-        .sort((a, b) => a.round - b.round)
-        .map((r) => r.cpu.ratioWithRedisVsDirect)
-        .filter((x): x is number => x !== undefined);
-      if (ratios.length === 0) continue;
-      const mid = median(ratios);
-      rows.push(
-        line(
-          `  ${calls} calls, CPU vs direct, ${path}`,
-          [ratios.map((x) => `${x.toFixed(2)}x`).join(' '), `${mid.toFixed(2)}x`],
-          `<=${TARGETS.cpuRatio}x: ${mid <= TARGETS.cpuRatio ? 'ok' : 'MISS'}`,
-        ),
-      );
-    }
   }
   return rows;
 }
