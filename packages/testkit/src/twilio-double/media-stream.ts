@@ -266,13 +266,7 @@ export class MediaStreamSession {
     this.closedAt = performance.now();
     this.quiesce();
     const end: StreamEnd = {
-      endedBy: this.hangingUp
-        ? this.hangupBy
-        : this.broken
-          ? 'network'
-          : this.openedAt !== undefined
-            ? 'app'
-            : 'handshake-failed',
+      endedBy: this.endedBy(),
       closeCode: code,
       closeReason: reason,
     };
@@ -283,6 +277,13 @@ export class MediaStreamSession {
       this.options.warn(TWILIO_ERROR.streamHandshake, `stream WebSocket not opened: ${end.error ?? `close ${code}`}`);
     }
     this.resolveEnded(end);
+  }
+
+  /** Who ended the stream, as the close finds it: a hangup, a broken connection, the app, or no open at all. */
+  private endedBy(): StreamEndedBy {
+    if (this.hangingUp) return this.hangupBy;
+    if (this.broken) return 'network';
+    return this.openedAt !== undefined ? 'app' : 'handshake-failed';
   }
 
   /** Stops everything that produces traffic: frames, timers, playback. */
