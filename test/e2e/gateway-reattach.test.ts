@@ -119,6 +119,22 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     );
     return entry!;
   };
+  /** The call stayed on one model session across its streams: greeted once, answering after the reconnect too. */
+  function expectOneSessionGreetedOnce(sessionsBefore: number): void {
+    const sessions = realtime.sessions.slice(sessionsBefore);
+    expect(sessions, 'one model session for the whole call').to.have.length(1);
+    const texts = sessions[0]!.responses.map((r) => r.text);
+    expect(
+      texts.filter((t) => t === GREETING),
+      'greeted once',
+    ).to.have.length(1);
+    expect(texts.length, 'the agent answered after the reconnect too').to.be.at.least(2);
+  }
+  /** The call's timeline once the bridge has written call.ended. */
+  const endedTimeline = async (callSid: string): Promise<TimelineEntry[]> => {
+    await waitFor(async () => (await events(callSid)).some((e) => e.event === 'call.ended'), { timeoutMs: 10_000 });
+    return events(callSid);
+  };
   /** Audible audio that began after `atMs` (ms from the call's first START). */
   const heardAfter = (caller: TwilioCallerDouble, atMs: number) =>
     caller.heardSegments().filter((s) => s.startMs >= atMs && s.bytes.some((b) => b !== 0xff && b !== 0x7f));
@@ -158,19 +174,8 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     expect(summary.streams).to.equal(2);
     expect(caller.connectActions[0]!.verbs[0], JSON.stringify(caller.connectActions)).to.include({ verb: 'Connect' });
     expect(summary.spokenByTwilio, 'no fallback spoken').to.deep.equal([]);
-    const sessions = realtime.sessions.slice(sessionsBefore);
-    expect(sessions, 'one model session for the whole call').to.have.length(1);
-    const texts = sessions[0]!.responses.map((r) => r.text);
-    expect(
-      texts.filter((t) => t === GREETING),
-      'greeted once',
-    ).to.have.length(1);
-    expect(texts.length, 'the agent answered after the reconnect too').to.be.at.least(2);
-
-    await waitFor(async () => (await events(caller.callSid)).some((e) => e.event === 'call.ended'), {
-      timeoutMs: 10_000,
-    });
-    const timeline = await events(caller.callSid);
+    expectOneSessionGreetedOnce(sessionsBefore);
+    const timeline = await endedTimeline(caller.callSid);
     const reattached = timeline.find((e) => e.event === 'call.reattached');
     expect(reattached?.fields).to.include({ from_gateway: 'gateway-1', to_gateway: 'gateway-2' });
     expect(timeline.filter((e) => e.event === 'bridge.claimed')).to.have.length(1);
@@ -223,19 +228,8 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
 
     expect(summary.streams).to.equal(2);
     expect(summary.spokenByTwilio, 'no fallback spoken').to.deep.equal([]);
-    const sessions = realtime.sessions.slice(sessionsBefore);
-    expect(sessions, 'one model session for the whole call').to.have.length(1);
-    const texts = sessions[0]!.responses.map((r) => r.text);
-    expect(
-      texts.filter((t) => t === GREETING),
-      'greeted once',
-    ).to.have.length(1);
-    expect(texts.length, 'the agent answered after the reconnect too').to.be.at.least(2);
-
-    await waitFor(async () => (await events(caller.callSid)).some((e) => e.event === 'call.ended'), {
-      timeoutMs: 10_000,
-    });
-    const timeline = await events(caller.callSid);
+    expectOneSessionGreetedOnce(sessionsBefore);
+    const timeline = await endedTimeline(caller.callSid);
     const stopped = timeline.filter((e) => e.event === 'stream.stopped');
     expect(stopped[0]?.fields).to.include({ reason: 'socket_lost', handed_over: 'true' });
     expect(timeline.find((e) => e.event === 'link.detached')?.fields).to.include({ reason: 'socket_lost' });
