@@ -17,10 +17,10 @@ export class BuildError extends Error {
   override name = 'BuildError';
 }
 
-/** `turbo run build` (cached: a few seconds when nothing changed). Throws with turbo's output on failure. */
+/** The repo's own `npm run build` (turbo, cached: a few seconds when nothing changed). Throws with its output on failure. */
 export function buildServices(): void {
-  say('building the services (turbo run build; cached when unchanged)...');
-  const result = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
+  say('building the services (npm run build; cached when unchanged)...');
+  const result = spawnSync('npm', ['run', 'build', '--', '--output-logs=errors-only'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
   });
