@@ -4,7 +4,8 @@
  * warmed while it rings, and the callee double answers: a person is greeted at
  * once; an answering machine gets the business's voicemail message after its
  * beep, then a hangup; a fax is hung up on; busy and no-answer finalize the
- * row. The API's errors name what is wrong.
+ * row. With no bridge room, nobody is dialed (503). The API's errors name what
+ * is wrong.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -212,6 +213,41 @@ describe('e2e: outbound calls', function () {
       if (expired) expect(expired.fields.reason).to.equal('call_over');
     });
   }
+
+  it('dials nobody while the bridges are full: 503 with Retry-After, until a ringing call gives its place back', async () => {
+    // One place: the first call takes it while it rings (its warm session), the second must wait.
+    const stack = await start({ bridgeEnv: { BRIDGE_MAX_CALLS: '1' } });
+    const business = await createTestBusiness(ctx.knex);
+    behaviour = { answer: 'no-answer', ringMs: 4000 };
+    const first = await place(business.phoneNumber);
+
+    const refused = await postCalls(stack.webhook.port, { to: uniquePhoneNumber(), from: business.phoneNumber });
+    expect(refused.status, JSON.stringify(refused.body)).to.equal(503);
+    expect(refused.retryAfter).to.equal('5');
+    expect(refused.body.error).to.match(/nobody was dialed/);
+    // The first call's place is reserved, or in the bridge's load, or (until the bridge's next report) both: never neither.
+    const { spare, reserved } = refused.body.room as { spare: number; reserved: number };
+    expect(spare, JSON.stringify(refused.body.room)).to.be.at.most(reserved);
+    expect(harness.rest.outboundCalls.size, 'only the first call was placed').to.equal(1);
+
+    // Taken by the bridge's warm session, the call is in its load instead of reserved: still full.
+    await waitFor(() => stack.realtime.openSessionCount === 1, { timeoutMs: 10_000, message: 'warm session' });
+    await waitFor(async () => (await ctx.redis.zcard(`{${stack.namespace}}:outbound:reserved`)) === 0, {
+      timeoutMs: 5000,
+      message: 'the reservation handed to the bridge load',
+    });
+    const stillFull = await postCalls(stack.webhook.port, { to: uniquePhoneNumber(), from: business.phoneNumber });
+    expect(stillFull.body.room).to.deep.equal({ spare: 0, reserved: 0 });
+
+    // Nobody answered: the warm session closes, the bridge has room again, the next call is dialed.
+    expect(await first.call.done).to.equal('no-answer');
+    await waitFor(
+      async () =>
+        (await postCalls(stack.webhook.port, { to: uniquePhoneNumber(), from: business.phoneNumber })).status === 201,
+      { timeoutMs: 15_000, message: 'a call placed once the bridge has room' },
+    );
+    expect(harness.rest.outboundCalls.size).to.equal(2);
+  });
 
   it('calls from the first number of a business named by businessId', async () => {
     await start();

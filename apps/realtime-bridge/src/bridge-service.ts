@@ -161,6 +161,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
     timeline,
     metrics,
     logger,
+    callTaken: (callSid) => presence?.callTaken(callSid),
     startSession,
   });
   const consumer = new GroupConsumer({

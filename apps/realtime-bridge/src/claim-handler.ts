@@ -32,6 +32,8 @@ export interface ClaimHandlerDeps {
   timeline: Timeline;
   metrics: BridgeMetrics;
   logger: Logger;
+  /** The call is about to count in this bridge's load (its outbound room reservation goes with that report). */
+  callTaken(callSid: string): void;
   /** Builds, registers and runs a session for a call this bridge now owns. */
   startSession(claim: ClaimEntry, mode: 'warm' | 'cold', outcome: Extract<ClaimOutcome, { owned: true }>): CallSession;
 }
@@ -83,6 +85,7 @@ export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields:
       return;
     }
     // Registered at once: a START that reads the owner key now must find the session here.
+    deps.callTaken(claim.callSid);
     deps.startSession(claim, 'warm', outcome);
     await record(claim, outcome, log);
   }
@@ -109,6 +112,7 @@ export function createClaimHandler(deps: ClaimHandlerDeps): (id: string, fields:
       return;
     }
     // Registered before the answer goes out: the gateway's attach finds the session.
+    deps.callTaken(claim.callSid);
     deps.startSession(claim, 'cold', outcome);
     link.send({ t: 'owner', call: claim.callSid, owner: config.instanceId });
     await record(claim, outcome, log);

@@ -1,6 +1,6 @@
 /** Webhook configuration: every knob with its default here, overridable from the environment. */
 import { ConfigError, field, parseEnv, type EnvSource } from '@voice/config';
-import type { RedisEndpoint } from '@voice/redis';
+import { BRIDGE_REGISTRY_DEFAULTS, type RedisEndpoint } from '@voice/redis';
 
 export const WEBHOOK_DEFAULTS = {
   port: 3000,
@@ -45,6 +45,15 @@ export const WEBHOOK_DEFAULTS = {
    * as a restarted Redis comes back is connected, and one during an outage hears the fallback fast.
    */
   redisReadyWaitMs: 600,
+  /** Bridges report to the registry this often (their HEARTBEAT_MS); the webhook reads that registry for room. */
+  bridgeHeartbeatMs: 1000,
+  /**
+   * POST /calls with no room on any bridge answers 503 with this Retry-After: about the time a
+   * few calls take to end, so a dialer backs off instead of hammering.
+   */
+  outboundNoRoomRetryAfterSeconds: 5,
+  /** A reservation for a placed call outlives the ring by this much before it is dropped as lost. */
+  outboundReservationSlackSeconds: 30,
 } as const;
 
 /** A bearer token short enough to guess is no protection. */
@@ -84,6 +93,9 @@ export function loadWebhookConfig(env: EnvSource) {
       STREAM_RECONNECTS_MAX: field.positiveInt(WEBHOOK_DEFAULTS.maxStreamReconnects),
       VOICE_ANSWER_TIMEOUT_MS: field.positiveInt(WEBHOOK_DEFAULTS.answerTimeoutMs),
       VOICE_REDIS_READY_WAIT_MS: field.int(WEBHOOK_DEFAULTS.redisReadyWaitMs),
+      HEARTBEAT_MS: field.positiveInt(WEBHOOK_DEFAULTS.bridgeHeartbeatMs),
+      OUTBOUND_REQUIRE_ROOM: field.bool(true),
+      OUTBOUND_NO_ROOM_RETRY_AFTER_SECONDS: field.positiveInt(WEBHOOK_DEFAULTS.outboundNoRoomRetryAfterSeconds),
     },
     env,
   );
@@ -144,6 +156,17 @@ export function loadWebhookConfig(env: EnvSource) {
           machineDetectionTimeoutSeconds: e.MACHINE_DETECTION_TIMEOUT_SECONDS,
           /** Twilio <Say> voice for the voicemail message (e.g. Polly.Joanna-Neural); unset: Twilio's default. */
           voicemailVoice: e.VOICEMAIL_SAY_VOICE,
+          /**
+           * Place a call only into room a bridge reported (outbound/place-call.ts); undefined: dial
+           * whatever the load (OUTBOUND_REQUIRE_ROOM=false), and a callee may answer to the busy message.
+           */
+          room: e.OUTBOUND_REQUIRE_ROOM
+            ? {
+                registryStaleMs: e.HEARTBEAT_MS * BRIDGE_REGISTRY_DEFAULTS.staleAfterBeats,
+                maxAgeMs: (e.OUTBOUND_RING_TIMEOUT_SECONDS + WEBHOOK_DEFAULTS.outboundReservationSlackSeconds) * 1000,
+                retryAfterSeconds: e.OUTBOUND_NO_ROOM_RETRY_AFTER_SECONDS,
+              }
+            : undefined,
         }
       : undefined,
   };

@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import { closeDatabase, createBusinessRepository, createCallRepository, createDatabase } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { Timeline, createRedis, quitRedis, sharedKeys } from '@voice/redis';
+import { OutboundRoom, Timeline, createRedis, quitRedis, sharedKeys } from '@voice/redis';
 import {
   closeServer,
   createMetricsRegistry,
@@ -73,6 +73,9 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
     observer: createTimelineMetrics(registry),
   });
   const prefix = sharedKeys(config.namespace).bullPrefix;
+  // POST /calls dials only into room a bridge reported; a final call status gives a ringing call's place back.
+  const roomSettings = config.outbound?.room;
+  const outboundRoom = roomSettings ? new OutboundRoom(redis, sharedKeys(config.namespace), roomSettings) : undefined;
   const onQueueError = (err: Error) => logger.error('prebuild queue error', errorFields(err));
   const queue = new PrebuildQueue(bullConnection, prefix, config.prebuild, onQueueError);
   const promptCache = new PromptCache(redis, config.namespace, config.promptTtlSeconds);
@@ -134,7 +137,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   );
   // Outbound calls (apps/webhook/src/outbound/): Twilio's callbacks for the calls POST /calls placed.
   const twilioClient = config.outbound ? createTwilioClient(config.outbound.twilio) : undefined;
-  twilioRoutes.post('/call-status', callStatusHandler({ redis, calls, timeline, logger }));
+  twilioRoutes.post('/call-status', callStatusHandler({ redis, calls, timeline, logger, room: outboundRoom }));
   twilioRoutes.post(
     '/amd-status',
     amdStatusHandler({
@@ -162,6 +165,8 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         prebuilder,
         timeline,
         logger,
+        room: outboundRoom,
+        noRoomRetryAfterSeconds: config.outbound.room?.retryAfterSeconds ?? 0,
         outcomes: metrics.outboundCalls,
       }),
       apiBodyErrors,

@@ -23,6 +23,21 @@ describe('webhook: outbound calls configuration', () => {
     ).to.equal(25);
   });
 
+  it('checks the bridges for room before dialing unless OUTBOUND_REQUIRE_ROOM=false', () => {
+    const env = { ...baseTestEnv('cfg'), API_TOKEN: 'a-long-enough-api-token', TWILIO_ACCOUNT_SID: 'AC1' };
+    // Reports older than three bridge heartbeats are a dead bridge's; a reservation outlives the ring by 30 s.
+    expect(loadWebhookConfig(env).outbound?.room).to.deep.equal({
+      registryStaleMs: 3000,
+      maxAgeMs: 55_000,
+      retryAfterSeconds: 5,
+    });
+    expect(loadWebhookConfig({ ...env, OUTBOUND_REQUIRE_ROOM: 'false' }).outbound?.room).to.equal(undefined);
+    expect(() => loadWebhookConfig({ ...env, OUTBOUND_REQUIRE_ROOM: 'maybe' })).to.throw(
+      ConfigError,
+      /OUTBOUND_REQUIRE_ROOM/,
+    );
+  });
+
   describe('without API_TOKEN', () => {
     const ctx = useWebhookService();
     it('answers POST /calls with 503 and what to set', async () => {

@@ -55,8 +55,24 @@ export class BridgeRegistry {
     private readonly staleMs: number,
   ) {}
 
-  async publish(info: BridgeInfo): Promise<void> {
-    await this.redis.hset(this.keys.bridges, info.instance, JSON.stringify(info));
+  /**
+   * Writes this bridge's report. `taken`: calls it took since its last report, now in `load`; their
+   * outbound room reservations (outbound-room.ts) go in the same transaction, so POST /calls never
+   * sees such a call both reserved and loaded, or neither.
+   */
+  async publish(info: BridgeInfo, taken: readonly string[] = []): Promise<void> {
+    const report = JSON.stringify(info);
+    if (taken.length === 0) {
+      await this.redis.hset(this.keys.bridges, info.instance, report);
+      return;
+    }
+    const results = await this.redis
+      .multi()
+      .hset(this.keys.bridges, info.instance, report)
+      .zrem(this.keys.outboundReserved, ...taken)
+      .exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('bridge registry report aborted');
   }
 
   async remove(instance: string): Promise<void> {

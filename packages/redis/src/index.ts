@@ -7,5 +7,6 @@ export * from './group-consumer.js';
 export * from './call-claims.js';
 export * from './call-meta.js';
 export * from './bridge-registry.js';
+export * from './outbound-room.js';
 export * from './precise-now.js';
 export * from './conversation-record.js';

@@ -78,6 +78,11 @@ export function sharedKeys(namespace: string) {
       `${tag}:prompt-cache:${businessId}:${direction}`,
     /** BullMQ prefix: queues live under `{<namespace>}:bull:<queue>`, all in the namespace's slot. */
     bullPrefix: `${tag}:bull`,
+    /**
+     * Sorted set: outbound calls placed (or being placed) that no bridge has taken yet, scored by
+     * when; POST /calls counts them against the bridges' spare room. See outbound-room.ts.
+     */
+    outboundReserved: `${tag}:outbound:reserved`,
   } as const;
 }
 

@@ -6,14 +6,15 @@
  * here: the calls row gets its status, `call.ended` goes on the timeline, the
  * transient keys are deleted. A call that had a stream is the bridge's to
  * finalize; the conditional update in recordUnanswered leaves it alone, so no
- * call is finalized twice.
+ * call is finalized twice. A final status also gives back the place the call
+ * held in the bridges' room while it rang (OutboundRoom), if no bridge took it.
  */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { CallRepository, UnansweredStatus } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { transientCallKeys, type RedisClient, type Timeline } from '@voice/redis';
+import { transientCallKeys, type OutboundRoom, type RedisClient, type Timeline } from '@voice/redis';
 import { describeIssues } from '../routes/voice-params.js';
 
 const callStatusParams = z.object({
@@ -41,6 +42,7 @@ export function callStatusHandler(deps: {
   calls: CallRepository;
   timeline: Timeline;
   logger: Logger;
+  room?: OutboundRoom;
 }) {
   return async (req: Request, res: Response) => {
     const parsed = callStatusParams.safeParse(req.body ?? {});
@@ -62,6 +64,10 @@ export function callStatusHandler(deps: {
       { logger: log, level },
     );
     if (final) {
+      // Best effort: a reservation left behind expires after the longest ring.
+      await deps.room
+        ?.taken(p.CallSid)
+        .catch((err: unknown) => log.warn('outbound room reservation not released; it expires', errorFields(err)));
       try {
         await finalizeUnanswered(deps, p.CallSid, final, p.CallDuration, log);
       } catch (err) {

@@ -4,7 +4,7 @@
  * `{"to", "businessId"}` → 201 `{"callSid": "CA…"}`. Errors are JSON
  * `{error, field?}`: 400 names the bad field, 404 unknown business, 409 a
  * business with no number, 502 Twilio refused (its own code and message) or
- * could not be reached.
+ * could not be reached, 503 with Retry-After no bridge has room (nobody dialed).
  */
 import type { NextFunction, Request, Response } from 'express';
 import { errorFields } from '@voice/logging';
@@ -12,6 +12,8 @@ import type { Counter } from 'prom-client';
 import { firstProblem, placeCallRequest } from './call-request.js';
 import {
   NoBusinessNumberError,
+  NoRoomError,
+  RoomUnknownError,
   TwilioRefusedError,
   TwilioUnreachableError,
   UnknownBusinessError,
@@ -20,9 +22,19 @@ import {
 } from './place-call.js';
 
 export type OutboundOutcome =
-  'placed' | 'bad_request' | 'unknown_business' | 'no_number' | 'twilio_refused' | 'twilio_unreachable' | 'error';
+  | 'placed'
+  | 'bad_request'
+  | 'unknown_business'
+  | 'no_number'
+  | 'no_room'
+  | 'room_unknown'
+  | 'twilio_refused'
+  | 'twilio_unreachable'
+  | 'error';
 
-export function placeCallHandler(deps: PlaceCallDeps & { outcomes: Counter<'outcome'> }) {
+export function placeCallHandler(
+  deps: PlaceCallDeps & { outcomes: Counter<'outcome'>; noRoomRetryAfterSeconds: number },
+) {
   const done = (res: Response, outcome: OutboundOutcome, status: number, body: unknown) => {
     deps.outcomes.inc({ outcome });
     res.status(status).json(body);
@@ -41,6 +53,20 @@ export function placeCallHandler(deps: PlaceCallDeps & { outcomes: Counter<'outc
         return done(res, 'unknown_business', 404, { error: err.message, field: err.field });
       if (err instanceof NoBusinessNumberError)
         return done(res, 'no_number', 409, { error: err.message, field: 'businessId' });
+      if (err instanceof NoRoomError) {
+        deps.logger.warn('outbound call refused: no bridge has room', { spare: err.spare, reserved: err.reserved });
+        res.set('Retry-After', String(deps.noRoomRetryAfterSeconds));
+        return done(res, 'no_room', 503, {
+          error: err.message,
+          retryAfterSeconds: deps.noRoomRetryAfterSeconds,
+          room: { spare: err.spare, reserved: err.reserved },
+        });
+      }
+      if (err instanceof RoomUnknownError) {
+        deps.logger.error('outbound call refused: the room check failed', errorFields(err));
+        res.set('Retry-After', String(deps.noRoomRetryAfterSeconds));
+        return done(res, 'room_unknown', 503, { error: err.message, retryAfterSeconds: deps.noRoomRetryAfterSeconds });
+      }
       if (err instanceof TwilioRefusedError) {
         deps.logger.warn('twilio refused the outbound call', {
           to: parsed.data.to,

@@ -8,11 +8,15 @@
  * session. When the callee answers, Twilio posts the ordinary voice webhook
  * (Direction=outbound-api) for the same CallSid; it finds all of this in place
  * (its writes are idempotent) and the agent greets from the warm session.
+ *
+ * Before dialing, the call takes a place in the bridges' spare room (OutboundRoom):
+ * with none, nobody is dialed (NoRoomError, 503), rather than a callee answering
+ * to the busy message.
  */
 import type { Business, BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { writeCallMeta, type RedisClient, type Timeline } from '@voice/redis';
+import { writeCallMeta, type OutboundRoom, type RedisClient, type Reservation, type Timeline } from '@voice/redis';
 import type { Prebuilder } from '../prebuild/prebuilder.js';
 import { twilioRefusal, type TwilioClient } from '@voice/protocols/twilio-rest';
 import type { PlaceCallRequest } from './call-request.js';
@@ -33,6 +37,8 @@ export interface PlaceCallDeps {
   prebuilder: Prebuilder;
   timeline: Timeline;
   logger: Logger;
+  /** Undefined: calls are placed whatever the bridges' load (OUTBOUND_REQUIRE_ROOM=false). */
+  room?: OutboundRoom;
 }
 
 /** No business has the `from` number, or no business has the id (404). */
@@ -75,6 +81,34 @@ export class TwilioUnreachableError extends Error {
   }
 }
 
+/** No live bridge has room for another call now (503 with Retry-After); nobody was dialed. */
+export class NoRoomError extends Error {
+  override name = 'NoRoomError';
+  constructor(
+    readonly spare: number,
+    readonly reserved: number,
+  ) {
+    super(
+      spare === 0
+        ? 'no bridge has room for another call (none is live, or all are full or draining); nobody was dialed'
+        : `the ${spare} free place(s) on the bridges are held by calls still ringing; nobody was dialed`,
+    );
+  }
+}
+
+/** The room check could not be made (Redis unreachable): nobody was dialed (503). */
+export class RoomUnknownError extends Error {
+  override name = 'RoomUnknownError';
+  constructor(cause: unknown) {
+    super(
+      `could not check the bridges' room (${cause instanceof Error ? cause.message : String(cause)}); nobody was dialed`,
+      {
+        cause,
+      },
+    );
+  }
+}
+
 /** What Twilio reports through the status callback; the rest of the progress is in the timeline. */
 const STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
 /**
@@ -88,6 +122,7 @@ export async function placeOutboundCall(
   request: PlaceCallRequest,
 ): Promise<{ callSid: string; from: string; businessId: string }> {
   const { business, from } = await resolveCaller(deps.businesses, request);
+  const reservation = await reserveRoom(deps.room);
   const base = deps.settings.publicBaseUrl;
   const started = performance.now();
   let callSid: string;
@@ -109,12 +144,17 @@ export async function placeOutboundCall(
     });
     callSid = call.sid;
   } catch (err) {
+    await reservation?.release().catch(() => undefined); // it expires anyway
     const refusal = twilioRefusal(err);
     if (refusal) throw new TwilioRefusedError(refusal.status, refusal.code, refusal.message, refusal.moreInfo);
     throw new TwilioUnreachableError(err);
   }
   const twilioMs = performance.now() - started;
   const log = deps.logger.child({ callSid });
+  // Under its CallSid, which the bridge that takes the call removes (before the prebuild can offer it).
+  await reservation
+    ?.placed(callSid)
+    .catch((err: unknown) => log.warn('outbound room reservation not renamed; it expires', errorFields(err)));
   await deps.timeline.record(
     callSid,
     'outbound.placed',
@@ -155,6 +195,18 @@ async function prebuildWhileRinging(
   } catch (err) {
     log.error('outbound prebuild failed; the answer will be served cold', errorFields(err));
   }
+}
+
+async function reserveRoom(room: OutboundRoom | undefined): Promise<Reservation | undefined> {
+  if (!room) return undefined;
+  let reservation: Reservation;
+  try {
+    reservation = await room.reserve();
+  } catch (err) {
+    throw new RoomUnknownError(err);
+  }
+  if (!reservation.check.admitted) throw new NoRoomError(reservation.check.spare, reservation.check.reserved);
+  return reservation;
 }
 
 async function resolveCaller(
