@@ -322,6 +322,48 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     );
   });
 
+  it('DTMF: keys typed in a row reach the model once, as one entry; # ends it at once, a pause ends it too', async () => {
+    const reply = 'Thank you, I have your number.';
+    const stack = await start({ realtime: { replyAfterUserText: reply } });
+    const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
+    const call = place(stack, business.phoneNumber, {
+      script: [{ silenceMs: 9000 }],
+      dtmf: [
+        { atMs: 3000, digit: '1' },
+        { atMs: 3150, digit: '2' },
+        { atMs: 3300, digit: '3' },
+        { atMs: 3450, digit: '4' },
+        { atMs: 3600, digit: '#' },
+        { atMs: 5500, digit: '9' },
+      ],
+    });
+    const summary = await call.done;
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+
+    const session = stack.realtime.sessions[0]!;
+    expect(session.textItems.map((i) => i.text)).to.deep.equal([
+      'The caller entered 1234 on the keypad.',
+      'The caller pressed 9 on the keypad.',
+    ]);
+    expect(
+      session.responses.filter((r) => r.trigger === 'client' && r.text === reply),
+      'the agent answered each entry once, not each key',
+    ).to.have.length(2);
+    const entries = timeline.filter((e) => e.event === 'dtmf.received').map((e) => e.fields);
+    expect(entries).to.have.length(2);
+    expect(entries[0]).to.include({ digit: '1234', outcome: 'sent_to_model', ended_by: 'pound' });
+    expect(entries[1]).to.include({ digit: '9', outcome: 'sent_to_model', ended_by: 'pause' });
+    // Every key is still on the timeline as the gateway read it.
+    expect(timeline.filter((e) => e.event === 'caller.dtmf').map((e) => e.fields.digit)).to.deep.equal([
+      '1',
+      '2',
+      '3',
+      '4',
+      '#',
+      '9',
+    ]);
+  });
+
   it('DTMF while the agent speaks: the agent is not cut off, and answers the press after it finished', async () => {
     const reply = 'You pressed five.';
     const stack = await start({ realtime: { replyAfterUserText: reply } });

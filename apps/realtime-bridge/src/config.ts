@@ -47,6 +47,12 @@ export const BRIDGE_DEFAULTS = {
   vadSilenceDurationMs: 500,
   /** Added to what the caller provably heard when truncating on barge-in (mark round trip). */
   bargeInMarginMs: 60,
+  /**
+   * Keys pressed in a row are one entry (an account number, a date) when each comes within this
+   * long of the last; `#` ends an entry at once. The model hears the whole entry, once. 0: every
+   * key on its own (a menu that is never more than one key answers without the wait).
+   */
+  dtmfEntryGapMs: 1500,
   drainTimeoutMs: 20_000,
   /**
    * Shutting down, the bridge asks the gateway to move each live call to another bridge; a call
@@ -148,6 +154,7 @@ export function loadBridgeConfig(env: EnvSource) {
       VAD_PREFIX_PADDING_MS: field.int(BRIDGE_DEFAULTS.vadPrefixPaddingMs),
       VAD_SILENCE_DURATION_MS: field.int(BRIDGE_DEFAULTS.vadSilenceDurationMs),
       BARGE_IN_MARGIN_MS: field.int(BRIDGE_DEFAULTS.bargeInMarginMs),
+      DTMF_ENTRY_GAP_MS: field.int(BRIDGE_DEFAULTS.dtmfEntryGapMs),
       DRAIN_TIMEOUT_MS: field.int(BRIDGE_DEFAULTS.drainTimeoutMs),
       HANDOVER_RETRY_MS: field.positiveInt(BRIDGE_DEFAULTS.handoverRetryMs),
       HANDOVER_REPLY_WAIT_MS: field.int(BRIDGE_DEFAULTS.handoverReplyWaitMs),
@@ -266,6 +273,7 @@ export function loadBridgeConfig(env: EnvSource) {
       maxHeldRecords: BRIDGE_DEFAULTS.maxHeldRecords,
       maxPendingCallerFrames: BRIDGE_DEFAULTS.maxPendingCallerFrames,
       bargeInMarginMs: e.BARGE_IN_MARGIN_MS,
+      dtmfEntryGapMs: e.DTMF_ENTRY_GAP_MS,
       /** '' when off. */
       inputTranscriptionModel: e.INPUT_TRANSCRIPTION_MODEL === TRANSCRIPTION_OFF ? '' : e.INPUT_TRANSCRIPTION_MODEL,
       session: {

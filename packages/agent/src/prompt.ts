@@ -19,7 +19,7 @@ export const DEFAULT_VOICE = 'marin';
  * Bumped whenever buildPrompt's output changes for the same business row. Cached prompts
  * (the webhook's prompt cache) carry it, so one built by other code is rebuilt, not reused.
  */
-export const PROMPT_BUILDER_VERSION = 1;
+export const PROMPT_BUILDER_VERSION = 2;
 
 export const prebuiltPromptSchema = z.object({
   businessId: z.string(),
@@ -77,7 +77,7 @@ export function buildPrompt(
       : 'You cannot book appointments; offer to take a message instead.',
     toolNames.includes('end_call') ? 'When the caller is done, say a short goodbye and call end_call.' : '',
     toolNames.includes('transfer_call') ? 'To hand the caller to a person, say so and call transfer_call.' : '',
-    dtmfEnabled ? `Keypad presses arrive as "${dtmfText('N')}"` : '',
+    dtmfEnabled ? `Keypad presses arrive as "${dtmfText('N')}" (keys in a row as "${dtmfText('NNNN')}")` : '',
     `Start the call by saying exactly this greeting, then wait for the caller.`,
     `Greeting: ${business.greeting}`,
   ];
@@ -94,9 +94,9 @@ export function buildPrompt(
   };
 }
 
-/** How a key the caller pressed is told to the model (a user text item), and how the prompt announces it. */
-export function dtmfText(digit: string): string {
-  return `The caller pressed ${digit} on the keypad.`;
+/** How keys the caller pressed are told to the model (a user text item), and how the prompt announces it. */
+export function dtmfText(keys: string): string {
+  return keys.length === 1 ? `The caller pressed ${keys} on the keypad.` : `The caller entered ${keys} on the keypad.`;
 }
 
 /** Whitespace folded, cut at the last sentence end before the limit. */

@@ -16,6 +16,7 @@ import type { CallState } from './call-state.js';
 import type { CallTimeline } from './call-timeline.js';
 import type { ConnectDeadline } from './connect-deadline.js';
 import type { ConversationRecord } from './conversation-record.js';
+import type { DtmfInput } from './dtmf-input.js';
 import { finalizeCall, type StopEntry } from './finalize-call.js';
 import type { GatewayAttachment } from './gateway-attachment.js';
 import type { GatewayChannel } from './gateway-channel.js';
@@ -39,6 +40,8 @@ export interface CallEndingDeps {
   setupDeadline: ConnectDeadline;
   hold: HoldAudio;
   silence: SilenceWatch;
+  /** An unfinished keypad entry is recorded and its timer cleared. */
+  dtmf: DtmfInput;
   recycler: SessionRecycler;
   attachment: GatewayAttachment;
   channel: GatewayChannel;
@@ -113,6 +116,7 @@ export class CallEnding {
     deps.setupDeadline.disarm();
     deps.hold.stop();
     deps.silence.stop();
+    deps.dtmf.stop();
     deps.recycler.stop();
     deps.attachment.stopGrace();
     deps.caller.close();

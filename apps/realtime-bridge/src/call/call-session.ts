@@ -155,6 +155,7 @@ export class CallSession {
       send: sendLive,
       hasActiveResponse,
       recordTurn: (text) => this.conversation.append({ kind: 'caller', text, item_id: '' }),
+      entryGapMs: config.dtmfEntryGapMs,
     });
     const toolTurns = new ToolTurns({
       ...deps,
@@ -224,6 +225,7 @@ export class CallSession {
       abort: this.abort,
       setupDeadline: this.setupDeadline,
       silence: this.silence,
+      dtmf: this.dtmf,
       attachment: this.attachment,
       onFinished: () => deps.onFinished(this),
     });

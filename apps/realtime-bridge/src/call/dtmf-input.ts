@@ -1,24 +1,36 @@
 /**
- * A key the caller pressed (Twilio `dtmf`, forwarded by the gateway) reaches
- * the model as conversation input: a user text item "The caller pressed 3 on
- * the keypad.", then a response so the agent reacts. While the agent is
- * speaking, the response is asked for once the current one is done (asking
- * earlier is refused with conversation_already_has_active_response); a key
- * press does not interrupt the agent. A response the bridge asked for may not
- * have been created yet when the key arrives, so a refusal of our own
- * response.create (matched by its event_id) also means "after the current one". A business with DTMF off (the
- * businesses table, carried in the prompt) keeps key presses from the model;
- * a press with no model session (setup, reconnecting) is dropped. Every press
- * is on the timeline (`dtmf.received`) with what became of it.
+ * Keys the caller pressed (Twilio `dtmf`, forwarded by the gateway) reach the
+ * model as conversation input: a user text item, then a response so the agent
+ * reacts. Keys pressed in a row are one entry: an account number typed on the
+ * keypad reaches the model once, as "The caller entered 12345 on the keypad.",
+ * not as five presses the agent answers one by one while the caller is still
+ * typing. An entry ends when no key follows within `entryGapMs`, or at once on
+ * `#` (which ends it and is not part of it, unless it is the only key); a
+ * single key is "The caller pressed 3 on the keypad.".
+ *
+ * While the agent is speaking, the response is asked for once the current one
+ * is done (asking earlier is refused with conversation_already_has_active_response);
+ * a key press does not interrupt the agent. A response the bridge asked for may
+ * not have been created yet when the entry arrives, so a refusal of our own
+ * response.create (matched by its event_id) also means "after the current one".
+ * A business with DTMF off (the businesses table, carried in the prompt) keeps
+ * key presses from the model; an entry with no model session (setup,
+ * reconnecting) is dropped. Every entry is on the timeline (`dtmf.received`,
+ * `digit` = its keys) with what became of it and what ended it.
  */
 import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import { dtmfText } from '@voice/agent';
 import type { CallTimeline } from './call-timeline.js';
 
 export type DtmfOutcome = 'sent_to_model' | 'ignored';
+/** What ended an entry: a pause after the last key, the `#` key, or the call. */
+export type DtmfEntryEnd = 'pause' | 'pound' | 'call_end';
 /** Our response.create events carry this event_id prefix, so a refusal of one can be told apart. */
 const RESPONSE_EVENT_PREFIX = 'dtmf_response_';
 const ACTIVE_RESPONSE_CODE = 'conversation_already_has_active_response';
+const END_KEY = '#';
+/** More keys than any number a caller types is not an entry but a stuck key or a test tone. */
+const MAX_ENTRY_KEYS = 32;
 export type DtmfIgnoredReason = 'dtmf_disabled' | 'not_live';
 
 export interface DtmfInputDeps {
@@ -28,33 +40,30 @@ export interface DtmfInputDeps {
   /** Sends to the model session if the call is live; false otherwise. */
   send(event: RealtimeClientEvent): boolean;
   hasActiveResponse(): boolean;
-  /** The key press as the caller's turn on the conversation record (a resumed session and the transcript see it). */
+  /** The entry as the caller's turn on the conversation record (a resumed session and the transcript see it). */
   recordTurn(text: string): void;
+  /** Keys within this long of each other are one entry; 0: each key on its own. */
+  entryGapMs: number;
 }
 
 export class DtmfInput {
   private responseWanted = false;
   private requests = 0;
+  private entry = '';
+  private entryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: DtmfInputDeps) {}
 
   onDigit(digit: string): void {
-    const { deps } = this;
-    const enabled = deps.enabled();
-    if (enabled === false) return this.ignored(digit, 'dtmf_disabled');
-    const text = dtmfText(digit);
-    const item: RealtimeClientEvent = {
-      type: 'conversation.item.create',
-      item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] },
-    };
-    if (enabled === undefined || !deps.send(item)) return this.ignored(digit, 'not_live');
-    deps.recordTurn(text);
-    void deps.tl.record('dtmf.received', { digit, outcome: 'sent_to_model' satisfies DtmfOutcome });
-    if (deps.hasActiveResponse()) this.responseWanted = true;
-    else this.requestResponse();
+    if (this.deps.enabled() === false) return this.ignored(digit, 'dtmf_disabled');
+    if (digit === END_KEY) return this.endEntry('pound', this.entry === '' ? END_KEY : '');
+    this.entry += digit;
+    if (this.deps.entryGapMs <= 0 || this.entry.length >= MAX_ENTRY_KEYS) return this.endEntry('pause');
+    clearTimeout(this.entryTimer);
+    this.entryTimer = setTimeout(() => this.endEntry('pause'), this.deps.entryGapMs);
   }
 
-  /** A response finished: a key press waiting for an answer gets it now. */
+  /** A response finished: an entry waiting for an answer gets it now. */
   onResponseDone(): void {
     if (!this.responseWanted) return;
     this.responseWanted = false;
@@ -66,11 +75,53 @@ export class DtmfInput {
     if (code === ACTIVE_RESPONSE_CODE && eventId?.startsWith(RESPONSE_EVENT_PREFIX)) this.responseWanted = true;
   }
 
+  /** The call is ending: an unfinished entry is recorded (it never reaches the model), no timer is left. */
+  stop(): void {
+    clearTimeout(this.entryTimer);
+    this.entryTimer = undefined;
+    if (this.entry !== '') this.ignored(this.takeEntry(), 'not_live', 'call_end');
+  }
+
+  /** `extra`: a key that is the entry by itself (a lone `#`). */
+  private endEntry(end: DtmfEntryEnd, extra = ''): void {
+    clearTimeout(this.entryTimer);
+    this.entryTimer = undefined;
+    const keys = this.takeEntry() + extra;
+    if (keys === '') return;
+    const { deps } = this;
+    const text = dtmfText(keys);
+    const item: RealtimeClientEvent = {
+      type: 'conversation.item.create',
+      item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] },
+    };
+    if (deps.enabled() === undefined || !deps.send(item)) return this.ignored(keys, 'not_live', end);
+    deps.recordTurn(text);
+    void deps.tl.record('dtmf.received', {
+      digit: keys,
+      outcome: 'sent_to_model' satisfies DtmfOutcome,
+      ended_by: end,
+    });
+    if (deps.hasActiveResponse()) this.responseWanted = true;
+    else this.requestResponse();
+  }
+
+  private takeEntry(): string {
+    const keys = this.entry;
+    this.entry = '';
+    return keys;
+  }
+
   private requestResponse(): void {
     this.deps.send({ type: 'response.create', event_id: `${RESPONSE_EVENT_PREFIX}${++this.requests}` });
   }
 
-  private ignored(digit: string, reason: DtmfIgnoredReason): void {
-    void this.deps.tl.record('dtmf.received', { digit, outcome: 'ignored' satisfies DtmfOutcome, reason });
+  /** `end` unset: a key ignored on its own (DTMF off), never part of an entry. */
+  private ignored(keys: string, reason: DtmfIgnoredReason, end?: DtmfEntryEnd): void {
+    void this.deps.tl.record('dtmf.received', {
+      digit: keys,
+      outcome: 'ignored' satisfies DtmfOutcome,
+      reason,
+      ended_by: end,
+    });
   }
 }
