@@ -214,6 +214,23 @@ describe('e2e: outbound calls', function () {
     });
   }
 
+  it('a call whose status callbacks were lost is still finalized: the webhook asks Twilio about it', async () => {
+    await start({ env: { PLACED_CALL_STALE_MS: '500', PLACED_CALL_SWEEP_MS: '200' } });
+    const business = await createTestBusiness(ctx.knex);
+    behaviour = { answer: 'no-answer', ringMs: 300, statusCallbacksLost: true };
+    const { callSid, call } = await place(business.phoneNumber);
+    expect(await call.done).to.equal('no-answer');
+    expect(call.events, 'no callback reached the webhook').to.deep.equal([]);
+
+    const timeline = await timelineUntil(callSid, 'call.ended');
+    expect(findEvent(timeline, 'twilio.call_status')?.fields).to.include({ call_status: 'no-answer', source: 'sweep' });
+    expect(findEvent(timeline, 'call.ended')?.fields.end_reason).to.equal('no_answer');
+    const row = await createCallRepository(ctx.knex).findByCallSid(callSid);
+    expect(row).to.include({ status: 'no_answer', endReason: 'no_answer' });
+    const asked = harness.rest.requests.filter((r) => r.method === 'GET' && r.callSid === callSid);
+    expect(asked.length, 'the call was fetched from Twilio').to.be.greaterThan(0);
+  });
+
   it('dials nobody while the bridges are full: 503 with Retry-After, until a ringing call gives its place back', async () => {
     // One place: the first call takes it while it rings (its warm session), the second must wait.
     const stack = await start({ bridgeEnv: { BRIDGE_MAX_CALLS: '1' } });

@@ -54,6 +54,10 @@ export const WEBHOOK_DEFAULTS = {
   outboundNoRoomRetryAfterSeconds: 5,
   /** A reservation for a placed call outlives the ring by this much before it is dropped as lost. */
   outboundReservationSlackSeconds: 30,
+  /** How often the webhook asks Twilio about outbound calls still `placed` long after any ring (lost callbacks). */
+  placedCallSweepMs: 30_000,
+  /** A call still `placed` this long after its ring timeout lost its status callbacks. */
+  placedCallStaleSlackSeconds: 60,
 } as const;
 
 /** A bearer token short enough to guess is no protection. */
@@ -96,6 +100,9 @@ export function loadWebhookConfig(env: EnvSource) {
       HEARTBEAT_MS: field.positiveInt(WEBHOOK_DEFAULTS.bridgeHeartbeatMs),
       OUTBOUND_REQUIRE_ROOM: field.bool(true),
       OUTBOUND_NO_ROOM_RETRY_AFTER_SECONDS: field.positiveInt(WEBHOOK_DEFAULTS.outboundNoRoomRetryAfterSeconds),
+      PLACED_CALL_SWEEP_MS: field.positiveInt(WEBHOOK_DEFAULTS.placedCallSweepMs),
+      /** Unset: the ring timeout plus placedCallStaleSlackSeconds. */
+      PLACED_CALL_STALE_MS: field.optionalPositiveInt(),
     },
     env,
   );
@@ -167,6 +174,13 @@ export function loadWebhookConfig(env: EnvSource) {
                 retryAfterSeconds: e.OUTBOUND_NO_ROOM_RETRY_AFTER_SECONDS,
               }
             : undefined,
+          /** Calls whose status callbacks were lost are asked about (outbound/placed-call-sweeper.ts). */
+          placedSweep: {
+            sweepMs: e.PLACED_CALL_SWEEP_MS,
+            staleAfterMs:
+              e.PLACED_CALL_STALE_MS ??
+              (e.OUTBOUND_RING_TIMEOUT_SECONDS + WEBHOOK_DEFAULTS.placedCallStaleSlackSeconds) * 1000,
+          },
         }
       : undefined,
   };

@@ -39,6 +39,12 @@ export function createWebhookMetrics(registry: Registry) {
       labelNames: ['outcome'],
       registers,
     }),
+    placedCallSweeps: new Counter({
+      name: 'webhook_placed_call_sweeps_total',
+      help: 'Outbound calls still placed long after their ring, asked about at Twilio, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
     connectActions: new Counter({
       name: 'webhook_connect_actions_total',
       help: '<Connect action> posts answered, by decision and reason',

@@ -35,6 +35,7 @@ import { amdStatusHandler } from './outbound/amd-status.js';
 import { requireBearerToken } from './outbound/bearer-auth.js';
 import { callStatusHandler } from './outbound/call-status.js';
 import { apiBodyErrors, placeCallHandler } from './outbound/calls-route.js';
+import { PlacedCallSweeper } from './outbound/placed-call-sweeper.js';
 import { createTwilioClient } from '@voice/protocols/twilio-rest';
 
 export const SERVICE_NAME = 'webhook';
@@ -137,6 +138,19 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   );
   // Outbound calls (apps/webhook/src/outbound/): Twilio's callbacks for the calls POST /calls placed.
   const twilioClient = config.outbound ? createTwilioClient(config.outbound.twilio) : undefined;
+  const placedSweeper =
+    config.outbound && twilioClient
+      ? new PlacedCallSweeper({
+          twilio: twilioClient,
+          redis,
+          calls,
+          timeline,
+          room: outboundRoom,
+          logger,
+          ...config.outbound.placedSweep,
+          outcomes: metrics.placedCallSweeps,
+        })
+      : undefined;
   twilioRoutes.post('/call-status', callStatusHandler({ redis, calls, timeline, logger, room: outboundRoom }));
   twilioRoutes.post(
     '/amd-status',
@@ -186,7 +200,10 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
     registry,
     async start() {
       if (worker) void worker.run().catch((err: unknown) => logger.error('prebuild worker stopped', errorFields(err)));
-      if (config.prebuild.workerEnabled) watchdog.start();
+      if (config.prebuild.workerEnabled) {
+        watchdog.start();
+        placedSweeper?.start();
+      }
       // Load BullMQ's scripts and open a database connection now, not on the first caller's webhook.
       await Promise.all([queue.ready(), knex.raw('select 1')]);
       ({ server, port } = await listen(app, config.port));
@@ -203,6 +220,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         ['close prebuild worker', () => worker?.close()],
         ['close prebuild queue', () => queue.close()],
         ['stop stream watchdog', () => watchdog.stop()],
+        ['stop placed-call sweep', () => placedSweeper?.stop()],
         ['quit redis', () => Promise.all([quitRedis(bullConnection), quitRedis(redis)])],
         ['close database', () => closeDatabase(knex)],
       ]);

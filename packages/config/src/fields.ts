@@ -46,6 +46,8 @@ export const field = {
   /** A duration or count: a non-negative integer. */
   int: (fallback: number) => z.coerce.number().int().min(0).default(fallback),
   positiveInt: (fallback: number) => z.coerce.number().int().min(1).default(fallback),
+  /** A positive integer whose default the service derives from other settings (undefined when unset). */
+  optionalPositiveInt: () => z.coerce.number().int().min(1).optional(),
   number: (fallback: number) => z.coerce.number().default(fallback),
   bool: (fallback: boolean) =>
     z

@@ -85,7 +85,7 @@ export const TIMELINE_EVENTS = {
   'outbound.placed':
     'webhook: POST /calls placed an outbound call (Twilio calls.create accepted it); the session is prebuilt while it rings; fields: from, to, business_id, twilio_ms',
   'twilio.call_status':
-    'webhook: Twilio call status callback of an outbound call; fields: call_status (initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled), duration_s',
+    'webhook: Twilio call status callback of an outbound call, or (source=sweep) the final status the webhook fetched from Twilio because the callback was lost; fields: call_status (initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled), duration_s, source',
   'call.answered_by':
     'webhook: Twilio asynchronous answering machine detection result; fields: answered_by (human, machine_end_beep, machine_end_silence, machine_end_other, machine_start, fax, unknown), detection_ms, action (converse, voicemail, hangup, wait)',
   'outbound.voicemail':

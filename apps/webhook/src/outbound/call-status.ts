@@ -11,11 +11,12 @@
  */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import type { CallRepository, UnansweredStatus } from '@voice/db';
+import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { transientCallKeys, type OutboundRoom, type RedisClient, type Timeline } from '@voice/redis';
+import type { OutboundRoom, RedisClient, Timeline } from '@voice/redis';
 import { describeIssues } from '../routes/voice-params.js';
+import { FINAL_STATUSES, finalizeUnanswered } from './finalize-unanswered.js';
 
 const callStatusParams = z.object({
   CallSid: z.string().regex(/^CA[0-9a-f]{32}$/i, 'must be a Twilio Call SID'),
@@ -23,19 +24,6 @@ const callStatusParams = z.object({
   /** Seconds, on the final callback. */
   CallDuration: z.coerce.number().int().nonnegative().optional(),
 });
-
-/** Twilio's final statuses, as the calls row spells them. */
-const FINAL_STATUSES: Record<string, UnansweredStatus> = {
-  busy: 'busy',
-  'no-answer': 'no_answer',
-  failed: 'failed',
-  canceled: 'canceled',
-  completed: 'completed',
-};
-
-/** end_reason of an answered call that never had a stream (as the stream watchdog says it). */
-const NO_STREAM_REASON = 'no_stream';
-const MS_PER_SECOND = 1000;
 
 export function callStatusHandler(deps: {
   redis: RedisClient;
@@ -79,27 +67,4 @@ export function callStatusHandler(deps: {
     }
     res.status(204).end();
   };
-}
-
-async function finalizeUnanswered(
-  deps: { redis: RedisClient; calls: CallRepository; timeline: Timeline },
-  callSid: string,
-  status: UnansweredStatus,
-  durationS: number | undefined,
-  log: Logger,
-): Promise<void> {
-  const endReason = status === 'completed' ? NO_STREAM_REASON : status;
-  const durationMs = durationS === undefined ? null : durationS * MS_PER_SECOND;
-  const ended = await deps.calls.recordUnanswered(callSid, { status, endedAt: new Date(), endReason, durationMs });
-  if (!ended) return;
-  await deps.timeline.record(
-    callSid,
-    'call.ended',
-    { end_reason: endReason, rx: 0, tx: 0, is_ghost: false, duration_ms: durationMs ?? 0 },
-    { logger: log },
-  );
-  // A warm session on a bridge for this call closes at its TTL (warm.expired); its keys go now.
-  await deps.redis
-    .del(...transientCallKeys(callSid))
-    .catch((err: unknown) => log.error('call key cleanup failed', errorFields(err)));
 }

@@ -10,6 +10,7 @@ import * as appointments from './0003_appointments.js';
 import * as callsAwaitingStream from './0004_calls_awaiting_stream.js';
 import * as outboundToolsTranscripts from './0005_outbound_tools_transcripts.js';
 import * as oncallCallLookups from './0006_oncall_call_lookups.js';
+import * as callsPlaced from './0007_calls_placed.js';
 
 interface NamedMigration {
   /** Stored in knex_migrations: never rename a shipped migration. */
@@ -24,6 +25,7 @@ const MIGRATIONS: readonly NamedMigration[] = [
   { name: '0004_calls_awaiting_stream', migration: callsAwaitingStream },
   { name: '0005_outbound_tools_transcripts', migration: outboundToolsTranscripts },
   { name: '0006_oncall_call_lookups', migration: oncallCallLookups },
+  { name: '0007_calls_placed', migration: callsPlaced },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

@@ -109,6 +109,15 @@ export interface CallRepository {
    * call is finalized once. Resolves with the row when this call ended it, null otherwise.
    */
   recordUnanswered(callSid: string, input: CallUnanswered): Promise<Call | null>;
+  /**
+   * Outbound calls still `placed` (no answer, no final status) that were placed between the two
+   * times, oldest first: their status callbacks were lost, so the sweep asks Twilio instead.
+   */
+  listStalePlaced(input: {
+    placedBefore: Date;
+    placedAfter: Date;
+    limit: number;
+  }): Promise<Array<{ callSid: string; placedAt: Date }>>;
 }
 
 export function createCallRepository(knex: Knex): CallRepository {
@@ -256,6 +265,18 @@ export function createCallRepository(knex: Knex): CallRepository {
           from_number: keep('from_number'),
           to_number: keep('to_number'),
         });
+    },
+
+    async listStalePlaced({ placedBefore, placedAfter, limit }) {
+      const rows = (await knex(CALLS)
+        .select('call_sid', 'created_at')
+        .where('status', 'placed')
+        .whereNull('ended_at')
+        .where('created_at', '<', placedBefore)
+        .where('created_at', '>', placedAfter)
+        .orderBy('created_at')
+        .limit(limit)) as Array<{ call_sid: string; created_at: Date }>;
+      return rows.map((r) => ({ callSid: r.call_sid, placedAt: r.created_at }));
     },
 
     async recordAnsweredBy(callSid, answeredBy) {

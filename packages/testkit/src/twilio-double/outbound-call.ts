@@ -34,6 +34,8 @@ export interface CalleeBehaviour {
   machineGreeting?: string;
   /** Anything else for the caller double (e.g. hangupAfterMs). */
   caller?: Partial<PlaceCallOptions>;
+  /** The status callbacks never arrive (the webhook was down for them); GET on the call still tells. */
+  statusCallbacksLost?: boolean;
 }
 
 export const OUTBOUND_DEFAULTS = {
@@ -75,6 +77,10 @@ export class OutboundCall {
   caller: TwilioCallerDouble | undefined;
   answeredAt: number | undefined;
   finalStatus: FinalStatus | undefined;
+  /** Twilio's CallStatus now (queued, ringing, in-progress, then the final one), as GET on the call shows it. */
+  callStatus = 'queued';
+  /** Seconds, once the call is over (Twilio's `duration`). */
+  durationS: number | undefined;
   /** Resolves when the call is over and its final status callback has been answered. */
   readonly done: Promise<FinalStatus>;
   private readonly posts: Promise<void>[] = [];
@@ -86,6 +92,11 @@ export class OutboundCall {
   constructor(private readonly ctx: OutboundCallContext) {
     this.sid = ctx.sid;
     this.done = this.run();
+  }
+
+  /** What calls.create asked for. */
+  get request(): CallCreateRequest {
+    return this.ctx.request;
   }
 
   /** When the AMD result was posted (performance.now()). */
@@ -194,6 +205,8 @@ export class OutboundCall {
 
   private status(event: CallStatusEvent, callStatus: string, durationS?: number): void {
     const { request } = this.ctx;
+    this.callStatus = callStatus;
+    if (this.ctx.behaviour.statusCallbacksLost) return;
     if (!request.statusCallback || !request.statusCallbackEvents.includes(event)) return;
     this.post('status', callStatus, request.statusCallback, {
       AccountSid: this.ctx.accountSid,
@@ -211,6 +224,7 @@ export class OutboundCall {
 
   private async finish(status: FinalStatus, durationS?: number): Promise<FinalStatus> {
     this.finalStatus = status;
+    this.durationS = durationS ?? 0;
     // Every final status goes out as the `completed` event (Twilio's default event).
     this.status('completed', status, durationS ?? 0);
     await Promise.all(this.posts);

@@ -2,6 +2,7 @@
  * A local double of the Twilio REST API: live-call control,
  * `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json` (update a live
  * call: Twiml, Url, Status), and with `outbound` set, placing calls,
+ * `GET …/Calls/{CallSid}.json` (calls(sid).fetch: a placed call's status now),
  * `POST /2010-04-01/Accounts/{AccountSid}/Calls.json` (calls.create: checked as
  * Twilio checks it, call-create.ts; then the callee is played, outbound-call.ts).
  * Checks HTTP Basic auth like Twilio (401 with Twilio's error JSON otherwise)
@@ -106,6 +107,7 @@ export class TwilioRestDouble {
     };
     this.requests.push(record);
     if (!authorized) return json(res, 401, TWILIO_AUTH_ERROR);
+    if (req.method === 'GET' && match) return this.fetchCall(res, match[1]!, match[2]!);
     if (req.method !== 'POST' || !match) return json(res, 404, NOT_FOUND);
     const placed = this.outboundCalls.get(match[2]!);
     if (placed) return this.updatePlaced(res, placed, params, path);
@@ -149,6 +151,14 @@ export class TwilioRestDouble {
     });
     this.outboundCalls.set(sid, call);
     json(res, 201, callResource(sid, accountSid, request, 'queued'));
+  }
+
+  /** calls(sid).fetch(): a call this double placed, with its status now; any other call is unknown (404). */
+  private fetchCall(res: ServerResponse, accountSid: string, sid: string): void {
+    const call = this.outboundCalls.get(sid);
+    if (!call) return json(res, 404, NOT_FOUND);
+    const resource = callResource(sid, accountSid, call.request, call.callStatus);
+    json(res, 200, { ...resource, duration: call.durationS === undefined ? null : String(call.durationS) });
   }
 
   private updatePlaced(res: ServerResponse, call: OutboundCall, params: Record<string, string>, path: string): void {
