@@ -30,13 +30,14 @@ import { connectActionHandler } from './routes/connect-action.js';
 import { CONNECT_ACTION_PATH } from './twiml.js';
 import { requireTwilioSignature } from './routes/twilio-signature.js';
 import { voiceWebhookHandler } from './routes/voice-webhook.js';
+import { PeriodicSweep } from './watchdog/periodic-sweep.js';
 import { StreamWatchdog } from './watchdog/stream-watchdog.js';
 import { amdStatusHandler } from './outbound/amd-status.js';
 import { requireBearerToken } from './outbound/bearer-auth.js';
 import { callStatusHandler } from './outbound/call-status.js';
 import { apiBodyErrors, placeCallHandler } from './outbound/calls-route.js';
 import { PlacedCallSweeper } from './outbound/placed-call-sweeper.js';
-import { createTwilioClient } from '@voice/protocols/twilio-rest';
+import { createTwilioClient, type TwilioClient } from '@voice/protocols/twilio-rest';
 
 export const SERVICE_NAME = 'webhook';
 
@@ -103,12 +104,12 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   const watchdog = new StreamWatchdog({
     redis,
     delayMs: config.streamWatchdogMs,
-    sweepMs: config.streamWatchdogSweepMs,
     calls,
     timeline,
     logger,
     neverStarted: metrics.streamNeverStarted,
   });
+  const watchdogSweep = new PeriodicSweep(config.streamWatchdogSweepMs, () => watchdog.sweep());
 
   let ready = false;
   let server: Server | undefined;
@@ -138,19 +139,8 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   );
   // Outbound calls (apps/webhook/src/outbound/): Twilio's callbacks for the calls POST /calls placed.
   const twilioClient = config.outbound ? createTwilioClient(config.outbound.twilio) : undefined;
-  const placedSweeper =
-    config.outbound && twilioClient
-      ? new PlacedCallSweeper({
-          twilio: twilioClient,
-          redis,
-          calls,
-          timeline,
-          room: outboundRoom,
-          logger,
-          ...config.outbound.placedSweep,
-          outcomes: metrics.placedCallSweeps,
-        })
-      : undefined;
+  const placedSweep =
+    config.outbound && twilioClient ? placedCallSweep(config.outbound.placedSweep, twilioClient) : undefined;
   twilioRoutes.post('/call-status', callStatusHandler({ redis, calls, timeline, logger, room: outboundRoom }));
   twilioRoutes.post(
     '/amd-status',
@@ -193,6 +183,21 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
     });
   }
 
+  /** Outbound calls whose status callbacks were lost, asked about at Twilio every sweepMs. */
+  function placedCallSweep(settings: { sweepMs: number; staleAfterMs: number }, twilio: TwilioClient): PeriodicSweep {
+    const sweeper = new PlacedCallSweeper({
+      twilio,
+      redis,
+      calls,
+      timeline,
+      room: outboundRoom,
+      logger,
+      staleAfterMs: settings.staleAfterMs,
+      outcomes: metrics.placedCallSweeps,
+    });
+    return new PeriodicSweep(settings.sweepMs, () => sweeper.sweep());
+  }
+
   return {
     get port() {
       return port;
@@ -201,8 +206,8 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
     async start() {
       if (worker) void worker.run().catch((err: unknown) => logger.error('prebuild worker stopped', errorFields(err)));
       if (config.prebuild.workerEnabled) {
-        watchdog.start();
-        placedSweeper?.start();
+        watchdogSweep.start();
+        placedSweep?.start();
       }
       // Load BullMQ's scripts and open a database connection now, not on the first caller's webhook.
       await Promise.all([queue.ready(), knex.raw('select 1')]);
@@ -219,8 +224,8 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         ['close http', () => closeServer(s)],
         ['close prebuild worker', () => worker?.close()],
         ['close prebuild queue', () => queue.close()],
-        ['stop stream watchdog', () => watchdog.stop()],
-        ['stop placed-call sweep', () => placedSweeper?.stop()],
+        ['stop stream watchdog', () => watchdogSweep.stop()],
+        ['stop placed-call sweep', () => placedSweep?.stop()],
         ['quit redis', () => Promise.all([quitRedis(bullConnection), quitRedis(redis)])],
         ['close database', () => closeDatabase(knex)],
       ]);

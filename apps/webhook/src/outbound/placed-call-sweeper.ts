@@ -3,7 +3,7 @@
  * final status once (busy, no-answer, ...; it does not retry), so if this
  * service was down at that moment the row would stay `placed` for ever. Every
  * `sweepMs` this asks Twilio (calls(sid).fetch) about the calls still placed
- * well after any ring would have ended, and finalizes those it says are over,
+ * well after any ring would have ended (`sweep`, run by a PeriodicSweep), and finalizes those it says are over,
  * exactly as the status callback would have (`twilio.call_status
  * source=sweep`, then `call.ended`). A call Twilio does not know is finalized
  * as failed. A call Twilio still reports as live is left to its callbacks.
@@ -37,32 +37,14 @@ export interface PlacedCallSweeperDeps {
   logger: Logger;
   /** A call still placed this long after it was placed lost its callbacks (longer than any ring). */
   staleAfterMs: number;
-  sweepMs: number;
   outcomes: Counter<'outcome'>;
 }
 
 export class PlacedCallSweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
-
   constructor(private readonly deps: PlacedCallSweeperDeps) {}
 
-  start(): void {
-    this.timer = setInterval(() => void this.sweep(), this.deps.sweepMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
-  }
-
-  sweep(): Promise<void> {
-    this.sweeping ??= this.run().finally(() => (this.sweeping = undefined));
-    return this.sweeping;
-  }
-
-  private async run(): Promise<void> {
+  /** One sweep (run every sweep interval by a PeriodicSweep; it logs its own failures). */
+  async sweep(): Promise<void> {
     const { deps } = this;
     const now = Date.now();
     try {

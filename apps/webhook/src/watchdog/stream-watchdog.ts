@@ -26,8 +26,6 @@ export const STREAM_WATCHDOG_DEFAULTS = {
 export interface StreamWatchdogDeps {
   redis: RedisClient;
   delayMs: number;
-  /** How often answered calls are checked for a stream that never started. */
-  sweepMs: number;
   calls: CallRepository;
   timeline: Timeline;
   logger: Logger;
@@ -35,28 +33,10 @@ export interface StreamWatchdogDeps {
 }
 
 export class StreamWatchdog {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
-
   constructor(private readonly deps: StreamWatchdogDeps) {}
 
-  start(): void {
-    this.timer = setInterval(() => void this.sweep(), this.deps.sweepMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
-  }
-
-  /** One sweep (also called by tests, so they need not wait for the timer). */
-  sweep(): Promise<void> {
-    this.sweeping ??= this.run().finally(() => (this.sweeping = undefined));
-    return this.sweeping;
-  }
-
-  private async run(): Promise<void> {
+  /** One sweep (run every sweep interval by a PeriodicSweep; it logs its own failures). */
+  async sweep(): Promise<void> {
     const { deps } = this;
     const now = Date.now();
     try {
