@@ -249,6 +249,7 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     await waitFor(() => caller.heardAudibleMs() > 500, { timeoutMs: 20_000, message: 'greeting heard' });
     expect(realtime.openSessionCount).to.equal(1);
     const killedAt = performance.now();
+    const killedAtEpoch = Date.now();
     await gateway(0).kill('SIGKILL');
 
     await waitFor(() => realtime.openSessionCount === 0, {
@@ -264,6 +265,9 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
       async () => (await createCallRepository(knex).findByCallSid(caller.callSid))?.endReason === 'gateway_lost',
       { timeoutMs: 10_000, message: 'call row finalized' },
     );
+    // The call ended when its stream went away (the link died with the gateway), not when the grace ran out.
+    const row = await createCallRepository(knex).findByCallSid(caller.callSid);
+    expect(row!.endedAt!.getTime() - killedAtEpoch, 'ended at the loss, not after the grace').to.be.below(GRACE_MS / 2);
     const summary = await caller.done;
     // The late action post finds the call over: the spoken fallback and a hangup, no new stream.
     expect(summary.streams).to.equal(undefined);

@@ -162,7 +162,9 @@ export class GatewayAttachment {
       rx: caller.received,
       tx: channel.mediaSent,
       txBytes: 0,
-      endedAt: Date.now(),
+      // The caller was last connected when the stream went away, not when the grace ran out: the
+      // call's duration (and what it is billed as) stops there.
+      endedAt: this.detached?.at ?? Date.now(),
       invalidMessages: 0,
     });
   }
