@@ -14,8 +14,10 @@ export const MEDIA_LINK_DEFAULTS = {
    * Writes to the peer can be coalesced: after a write, records wait at most this long for the
    * next ones, so a busy link makes one syscall for many frames; an idle link writes at once.
    * 0 (the default): one write per event-loop turn, which already carries every frame read in
-   * that turn. Measured on the 2-core bench at 50 calls, 1 ms cut the link's writes about 5x but
-   * not the services' CPU (within the run-to-run noise), and added about 1 ms at p50.
+   * that turn. Measured on the 2-core bench at 50 calls (README, "Benchmark"): 1-2 ms cut the
+   * link's writes several times but not the services' CPU beyond the run-to-run noise, and added
+   * about 1 ms at p50; 5 ms cut the steady-state CPU 10-20% and added about 2.4 ms at p50.
+   * Latency first: a host where waking a process is dear may trade a few ms for CPU here.
    */
   coalesceMs: 0,
   /** The dialer gives up on a TCP connect plus handshake after this long. */

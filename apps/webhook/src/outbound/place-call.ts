@@ -100,12 +100,8 @@ export class NoRoomError extends Error {
 export class RoomUnknownError extends Error {
   override name = 'RoomUnknownError';
   constructor(cause: unknown) {
-    super(
-      `could not check the bridges' room (${cause instanceof Error ? cause.message : String(cause)}); nobody was dialed`,
-      {
-        cause,
-      },
-    );
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`could not check the bridges' room (${why}); nobody was dialed`, { cause });
   }
 }
 
