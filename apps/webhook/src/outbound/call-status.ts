@@ -6,8 +6,8 @@
  * here: the calls row gets its status, `call.ended` goes on the timeline, the
  * transient keys are deleted. A call that had a stream is the bridge's to
  * finalize; the conditional update in recordUnanswered leaves it alone, so no
- * call is finalized twice. A final status also gives back the place the call
- * held in the bridges' room while it rang (OutboundRoom), if no bridge took it.
+ * call is finalized twice (finalize-unanswered.ts, which also gives back the
+ * place the call held in the bridges' room while it rang).
  */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
@@ -52,10 +52,6 @@ export function callStatusHandler(deps: {
       { logger: log, level },
     );
     if (final) {
-      // Best effort: a reservation left behind expires after the longest ring.
-      await deps.room
-        ?.taken(p.CallSid)
-        .catch((err: unknown) => log.warn('outbound room reservation not released; it expires', errorFields(err)));
       try {
         await finalizeUnanswered(deps, p.CallSid, final, p.CallDuration, log);
       } catch (err) {

@@ -4,13 +4,15 @@
  * Twilio's final status: the calls row gets the status, `call.ended` goes on
  * the timeline, the transient keys are deleted. The conditional update in
  * recordUnanswered leaves a call that had a stream (its bridge finalizes it)
- * or has already ended alone, so no call is finalized twice. Used by the
- * status callback and, when that callback was lost, by the placed-call sweep.
+ * or has already ended alone, so no call is finalized twice. Either way the
+ * place the call held in the bridges' room while it rang (OutboundRoom) is
+ * given back. Used by the status callback and, when that callback was lost, by
+ * the placed-call sweep.
  */
 import type { CallRepository, UnansweredStatus } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { transientCallKeys, type RedisClient, type Timeline } from '@voice/redis';
+import { transientCallKeys, type OutboundRoom, type RedisClient, type Timeline } from '@voice/redis';
 
 /** Twilio's final statuses, as the calls row spells them. */
 export const FINAL_STATUSES: Readonly<Record<string, UnansweredStatus>> = {
@@ -29,6 +31,7 @@ export interface FinalizeUnansweredDeps {
   redis: RedisClient;
   calls: CallRepository;
   timeline: Timeline;
+  room?: OutboundRoom;
 }
 
 /** Resolves true when this call ended the row (false: it had a stream, or had already ended). */
@@ -39,6 +42,10 @@ export async function finalizeUnanswered(
   durationS: number | undefined,
   log: Logger,
 ): Promise<boolean> {
+  // Best effort: a reservation left behind expires after the longest ring.
+  await deps.room
+    ?.taken(callSid)
+    .catch((err: unknown) => log.warn('outbound room reservation not released; it expires', errorFields(err)));
   const endReason = status === 'completed' ? NO_STREAM_REASON : status;
   const durationMs = durationS === undefined ? null : durationS * MS_PER_SECOND;
   const ended = await deps.calls.recordUnanswered(callSid, { status, endedAt: new Date(), endReason, durationMs });

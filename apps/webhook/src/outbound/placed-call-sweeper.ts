@@ -3,13 +3,13 @@
  * final status once (busy, no-answer, ...; it does not retry), so if this
  * service was down at that moment the row would stay `placed` for ever. Every
  * `sweepMs` this asks Twilio (calls(sid).fetch) about the calls still placed
- * well after any ring would have ended (`sweep`, run by a PeriodicSweep), and finalizes those it says are over,
- * exactly as the status callback would have (`twilio.call_status
- * source=sweep`, then `call.ended`). A call Twilio does not know is finalized
+ * well after any ring would have ended (`sweep`, run by a PeriodicSweep), and
+ * finalizes those it says are over exactly as the status callback would have
+ * (`twilio.call_status source=sweep`, then `call.ended`). A call Twilio does not know is finalized
  * as failed. A call Twilio still reports as live is left to its callbacks.
  * Every webhook replica sweeps; the conditional update finalizes a call once.
  */
-import type { CallRepository, UnansweredStatus } from '@voice/db';
+import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import type { OutboundRoom, RedisClient, Timeline } from '@voice/redis';
@@ -74,7 +74,7 @@ export class PlacedCallSweeper {
         return 'error';
       }
       log.warn('placed-call sweep: Twilio does not know the call; finalized as failed');
-      await this.finalize(callSid, 'failed', undefined, log);
+      await finalizeUnanswered(deps, callSid, 'failed', undefined, log);
       return 'unknown_to_twilio';
     }
     const final = FINAL_STATUSES[status];
@@ -85,17 +85,7 @@ export class PlacedCallSweeper {
       { call_status: status, duration_s: durationS, source: 'sweep' },
       { logger: log, level: 'warn' },
     );
-    await this.finalize(callSid, final, durationS, log);
+    await finalizeUnanswered(deps, callSid, final, durationS, log);
     return 'finalized';
-  }
-
-  private async finalize(
-    callSid: string,
-    status: UnansweredStatus,
-    durationS: number | undefined,
-    log: Logger,
-  ): Promise<void> {
-    await this.deps.room?.taken(callSid).catch(() => undefined); // it expires anyway
-    await finalizeUnanswered(this.deps, callSid, status, durationS, log);
   }
 }

@@ -23,7 +23,7 @@ export class PeriodicSweep {
     await this.sweeping;
   }
 
-  /** One sweep now, or the one under way (also called by tests, so they need not wait for the timer). */
+  /** One sweep now, or the one under way. */
   sweep(): Promise<void> {
     this.sweeping ??= this.run().finally(() => (this.sweeping = undefined));
     return this.sweeping;
