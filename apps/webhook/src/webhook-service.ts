@@ -193,6 +193,9 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
       room: outboundRoom,
       logger,
       staleAfterMs: settings.staleAfterMs,
+      // Half the interval: with replicas sweeping out of step, each stale call is asked about one to
+      // two times per interval in all, and never skipped for a whole interval by a timer's jitter.
+      recheckAfterMs: settings.sweepMs / 2,
       outcomes: metrics.placedCallSweeps,
     });
     return new PeriodicSweep(settings.sweepMs, () => sweeper.sweep());

@@ -102,4 +102,52 @@ describe('call repository: outbound calls', () => {
     await calls.recordAnsweredBy(callSid, 'machine_end_beep');
     expect((await calls.findByCallSid(callSid))?.answeredBy).to.equal('machine_end_beep');
   });
+
+  describe('the placed-call sweep claims stale calls', () => {
+    /** A window around calls placed now, as the sweep sees them once they are stale. */
+    const sweepWindow = (since: Date, checkedBefore = new Date(Date.now() - 60_000)) => ({
+      placedAfter: new Date(since.getTime() - 1),
+      placedBefore: new Date(Date.now() + 1000),
+      checkedBefore,
+      limit: 1000,
+    });
+    const sidsOf = (claims: Array<{ callSid: string }>, ours: string[]) =>
+      claims.map((c) => c.callSid).filter((sid) => ours.includes(sid));
+
+    it('gives each stale call to one of the replicas sweeping at once', async () => {
+      const since = new Date();
+      const ours = (await Promise.all(Array.from({ length: 8 }, () => place()))).map((c) => c.callSid);
+      const window = sweepWindow(since);
+      const claims = await Promise.all([
+        calls.claimStalePlaced(window),
+        calls.claimStalePlaced(window),
+        calls.claimStalePlaced(window),
+      ]);
+      const claimed = claims.flatMap((c) => sidsOf(c, ours));
+      expect(claimed.slice().sort(), 'every call once').to.deep.equal(ours.slice().sort());
+    });
+
+    it('leaves a call just asked about until checkedBefore passes it', async () => {
+      const since = new Date();
+      const asked = await place();
+      expect(sidsOf(await calls.claimStalePlaced(sweepWindow(since)), [asked.callSid])).to.deep.equal([asked.callSid]);
+      const fresh = await place();
+      const ours = [asked.callSid, fresh.callSid];
+      expect(sidsOf(await calls.claimStalePlaced(sweepWindow(since)), ours), 'just asked: skipped').to.deep.equal([
+        fresh.callSid,
+      ]);
+      const later = sweepWindow(since, new Date(Date.now() + 1000));
+      expect(sidsOf(await calls.claimStalePlaced(later), ours).sort(), 'both due again').to.deep.equal(ours.sort());
+    });
+
+    it('never claims a call that was answered or has ended', async () => {
+      const since = new Date();
+      const answered = await place();
+      await calls.recordReceived({ ...answered, businessId, direction: 'outbound', from, status: 'received' });
+      const ended = await place();
+      await calls.recordUnanswered(ended.callSid, { status: 'no_answer', endedAt: new Date(), endReason: 'no_answer' });
+      const ours = [answered.callSid, ended.callSid];
+      expect(sidsOf(await calls.claimStalePlaced(sweepWindow(since)), ours)).to.deep.equal([]);
+    });
+  });
 });

@@ -7,7 +7,10 @@
  * finalizes those it says are over exactly as the status callback would have
  * (`twilio.call_status source=sweep`, then `call.ended`). A call Twilio does not know is finalized
  * as failed. A call Twilio still reports as live is left to its callbacks.
- * Every webhook replica sweeps; the conditional update finalizes a call once.
+ * Every webhook replica sweeps. Each claims the calls it asks about
+ * (claimStalePlaced), so however many replicas there are a stale call is
+ * asked about once per `recheckAfterMs` (Twilio rate-limits its REST API), and
+ * the conditional update finalizes a call once.
  */
 import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
@@ -37,6 +40,8 @@ export interface PlacedCallSweeperDeps {
   logger: Logger;
   /** A call still placed this long after it was placed lost its callbacks (longer than any ring). */
   staleAfterMs: number;
+  /** A call asked about (by any replica) is not asked about again for this long. */
+  recheckAfterMs: number;
   outcomes: Counter<'outcome'>;
 }
 
@@ -48,9 +53,10 @@ export class PlacedCallSweeper {
     const { deps } = this;
     const now = Date.now();
     try {
-      const stale = await deps.calls.listStalePlaced({
+      const stale = await deps.calls.claimStalePlaced({
         placedBefore: new Date(now - deps.staleAfterMs),
         placedAfter: new Date(now - PLACED_SWEEP_DEFAULTS.lookBackMs),
+        checkedBefore: new Date(now - deps.recheckAfterMs),
         limit: PLACED_SWEEP_DEFAULTS.batch,
       });
       for (const call of stale) deps.outcomes.inc({ outcome: await this.settle(call.callSid) });

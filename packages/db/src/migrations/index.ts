@@ -11,6 +11,7 @@ import * as callsAwaitingStream from './0004_calls_awaiting_stream.js';
 import * as outboundToolsTranscripts from './0005_outbound_tools_transcripts.js';
 import * as oncallCallLookups from './0006_oncall_call_lookups.js';
 import * as callsPlaced from './0007_calls_placed.js';
+import * as callsPlacedChecked from './0008_calls_placed_checked.js';
 
 interface NamedMigration {
   /** Stored in knex_migrations: never rename a shipped migration. */
@@ -26,6 +27,7 @@ const MIGRATIONS: readonly NamedMigration[] = [
   { name: '0005_outbound_tools_transcripts', migration: outboundToolsTranscripts },
   { name: '0006_oncall_call_lookups', migration: oncallCallLookups },
   { name: '0007_calls_placed', migration: callsPlaced },
+  { name: '0008_calls_placed_checked', migration: callsPlacedChecked },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

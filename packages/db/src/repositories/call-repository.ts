@@ -110,12 +110,17 @@ export interface CallRepository {
    */
   recordUnanswered(callSid: string, input: CallUnanswered): Promise<Call | null>;
   /**
-   * Outbound calls still `placed` (no answer, no final status) that were placed between the two
-   * times, oldest first: their status callbacks were lost, so the sweep asks Twilio instead.
+   * Claims, for the placed-call sweep, outbound calls still `placed` (no answer, no final status)
+   * that were placed between the two times and not asked about since `checkedBefore`: their status
+   * callbacks were lost, so the sweep asks Twilio instead. Claiming stamps `placed_checked_at`
+   * with FOR UPDATE SKIP LOCKED, so replicas sweeping at once get different calls and a call just
+   * asked about is left alone until `checkedBefore` passes it. Never asked first, then asked
+   * longest ago, then oldest.
    */
-  listStalePlaced(input: {
+  claimStalePlaced(input: {
     placedBefore: Date;
     placedAfter: Date;
+    checkedBefore: Date;
     limit: number;
   }): Promise<Array<{ callSid: string; placedAt: Date }>>;
 }
@@ -267,16 +272,26 @@ export function createCallRepository(knex: Knex): CallRepository {
         });
     },
 
-    async listStalePlaced({ placedBefore, placedAfter, limit }) {
-      const rows = (await knex(CALLS)
-        .select('call_sid', 'created_at')
+    async claimStalePlaced({ placedBefore, placedAfter, checkedBefore, limit }) {
+      const due = knex(CALLS)
+        .select('call_sid')
         .where('status', 'placed')
         .whereNull('ended_at')
         .where('created_at', '<', placedBefore)
         .where('created_at', '>', placedAfter)
-        .orderBy('created_at')
-        .limit(limit)) as Array<{ call_sid: string; created_at: Date }>;
-      return rows.map((r) => ({ callSid: r.call_sid, placedAt: r.created_at }));
+        .where((q) => q.whereNull('placed_checked_at').orWhere('placed_checked_at', '<', checkedBefore))
+        .orderByRaw('placed_checked_at asc nulls first, created_at asc')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked();
+      const rows = (await knex(CALLS)
+        .whereIn('call_sid', due)
+        .update({ placed_checked_at: knex.fn.now() })
+        .returning(['call_sid', 'created_at'])) as Array<{ call_sid: string; created_at: Date }>;
+      // RETURNING keeps no order.
+      return rows
+        .map((r) => ({ callSid: r.call_sid, placedAt: r.created_at }))
+        .sort((a, b) => a.placedAt.getTime() - b.placedAt.getTime());
     },
 
     async recordAnsweredBy(callSid, answeredBy) {
