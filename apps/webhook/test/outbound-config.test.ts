@@ -1,8 +1,15 @@
-/** The business API's configuration: a bad API_TOKEN setup stops the service naming the variable; unset, POST /calls says it is off. */
+/**
+ * The business API's configuration: a bad API_TOKEN setup stops the service naming the variable;
+ * unset, POST /calls says it is off; a room check that cannot be made dials nobody.
+ */
 import { expect } from 'chai';
 import { ConfigError } from '@voice/config';
+import { uniquePhoneNumber } from '@voice/db';
+import { sharedKeys } from '@voice/redis';
 import { loadWebhookConfig } from '../src/config.js';
-import { baseTestEnv } from '../../../test/support/env.js';
+import { TEST_ACCOUNT_SID, baseTestEnv } from '../../../test/support/env.js';
+import { createTestBusiness } from '../../../test/support/business.js';
+import { TEST_API_TOKEN, postCalls } from '../../../test/support/outbound.js';
 import { useWebhookService } from './helpers/webhook-context.js';
 
 describe('webhook: outbound calls configuration', () => {
@@ -48,6 +55,27 @@ describe('webhook: outbound calls configuration', () => {
       });
       expect(res.status).to.equal(503);
       expect(((await res.json()) as { error: string }).error).to.match(/set API_TOKEN/);
+    });
+  });
+
+  describe('when the room check cannot be made', () => {
+    const ctx = useWebhookService({
+      API_TOKEN: TEST_API_TOKEN,
+      TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
+      // Nothing listens here: a call dialed anyway would come back 502, not 503.
+      TWILIO_API_BASE_URL: 'http://127.0.0.1:9',
+    });
+
+    it('dials nobody: 503 room_unknown with Retry-After, and the error names the room check', async () => {
+      const business = await createTestBusiness(ctx.knex);
+      // The bridge registry is unreadable (a hash expected, a string found): Redis refuses the room script.
+      await ctx.redis.set(sharedKeys(ctx.namespace).bridges, 'not a hash');
+      const res = await postCalls(ctx.service.port, { to: uniquePhoneNumber(), from: business.phoneNumber });
+      expect(res.status, JSON.stringify(res.body)).to.equal(503);
+      expect(res.retryAfter).to.equal('5');
+      expect(res.body.error).to.match(/could not check the bridges' room .*nobody was dialed/);
+      const metrics = await (await fetch(`http://127.0.0.1:${ctx.service.port}/metrics`)).text();
+      expect(metrics).to.match(/webhook_outbound_requests_total\{[^}]*outcome="room_unknown"[^}]*\} 1/);
     });
   });
 });
