@@ -87,6 +87,7 @@ export async function closeResources(
     // Writes fired by calls that just ended (stop entries, timeline, calls rows) land first.
     ['pending writes', () => resources?.ctx.pending.drain()],
     ['media links', () => resources?.ctx.links.stop()],
+    ['timeline writes', () => resources?.ctx.timeline.settled()],
     ['redis', () => resources && quitRedis(resources.commands)],
     ['database', () => resources?.knex.destroy()],
     ['websocket server', () => wss && new Promise<void>((resolve) => wss.close(() => resolve()))],

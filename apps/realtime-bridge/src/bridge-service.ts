@@ -264,6 +264,8 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
         ['close media links', () => links.closeAll()],
         ['stop media link server', () => linkServer.stop()],
         ['close http', () => (server ? closeServer(server) : undefined)],
+        // The last calls' entries (bridge.released of a handed-over call) land before Redis closes.
+        ['timeline writes', () => timeline.settled()],
         ['quit redis', () => Promise.all([quitRedis(claimReader), quitRedis(redis)])],
         ['close database', () => closeDatabase(knex)],
       ]).catch((err: unknown) => logger.error('bridge stop failed', errorFields(err)));

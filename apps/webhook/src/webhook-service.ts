@@ -229,6 +229,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         ['close prebuild queue', () => queue.close()],
         ['stop stream watchdog', () => watchdogSweep.stop()],
         ['stop placed-call sweep', () => placedSweep?.stop()],
+        ['timeline writes', () => timeline.settled()],
         ['quit redis', () => Promise.all([quitRedis(bullConnection), quitRedis(redis)])],
         ['close database', () => closeDatabase(knex)],
       ]);

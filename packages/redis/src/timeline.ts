@@ -80,6 +80,8 @@ export class Timeline {
   private readonly buffer: OutageBuffer;
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
+  /** Writes sent and not yet answered (callers often do not await record()). */
+  private readonly inFlight = new Set<Promise<void>>();
   /** Before the first connection, commands wait in ioredis' offline queue as usual; after it, a lost connection means an outage. */
   private connectedOnce: boolean;
 
@@ -126,12 +128,26 @@ export class Timeline {
     const entry = { callSid, fields: args };
     // Behind entries still waiting, or with no connection to send on: keep it for the flush.
     if (!this.buffer.empty || this.unreachable()) return this.keep(entry, log);
+    const written = this.write(callSid, args);
+    this.inFlight.add(written);
     try {
-      await this.write(callSid, args);
+      await written;
     } catch (err) {
       log.warn('timeline write failed; kept until redis is back', { event, ...errorFields(err) });
       this.keep(entry, log);
+    } finally {
+      this.inFlight.delete(written);
     }
+  }
+
+  /**
+   * Resolves once every write sent so far has been answered (or failed into the outage buffer)
+   * and a flush under way is done. A service awaits it before it quits Redis: on a Cluster a
+   * node's connection may still be opening, and quitting then drops the entries queued on it
+   * (a bridge's last `bridge.released` at shutdown went missing that way).
+   */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inFlight, this.flushing]);
   }
 
   private unreachable(): boolean {

@@ -6,7 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { createLogger, type Logger } from '@voice/logging';
-import { TIMELINE_DEFAULTS, Timeline, callKeys, quitRedis, readTimeline, type RedisClient } from '../src/index.js';
+import {
+  TIMELINE_DEFAULTS,
+  Timeline,
+  callKeys,
+  isCluster,
+  quitRedis,
+  readTimeline,
+  type RedisClient,
+} from '../src/index.js';
 import { RecentSet } from '../src/recent-set.js';
 import { waitFor } from '@voice/testkit';
 import { assertionRedis } from '../../../test/support/redis.js';
@@ -54,6 +62,20 @@ describe('redis: the call timeline', () => {
     expect(entries[0]!.fields).to.deep.equal({ from: '+15550001', direction: 'inbound' });
     expect(entries[1]!.fields).to.deep.equal({ attempt: '1', ms: '12.3' });
     expect(entries[2]!.fields).to.deep.equal({ is_ghost: 'false' });
+  });
+
+  it('settled() waits for a write nobody awaited (a service awaits it before quitting Redis)', async function () {
+    // CLIENT PAUSE holds one node's writes; a cluster's other nodes would not wait.
+    if (isCluster(redis)) this.skip();
+    const tl = timeline();
+    const callSid = call();
+    const PAUSE_MS = 300;
+    await redis.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'WRITE');
+    const started = Date.now();
+    void tl.record(callSid, 'bridge.released', { reason: 'handed_over' });
+    await tl.settled();
+    expect(Date.now() - started, 'settled waited for the held write').to.be.at.least(PAUSE_MS - 100);
+    expect((await readTimeline(redis, callSid)).map((e) => e.event)).to.deep.equal(['bridge.released']);
   });
 
   it('gives a call its TTL on the first write only, and again from another process', async () => {
