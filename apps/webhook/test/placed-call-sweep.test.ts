@@ -46,14 +46,14 @@ describe('webhook: the placed-call sweep across replicas', function () {
     await quitRedis(redis);
   });
 
+  /** The real SDK, pointed at the REST double, as each replica has its own. */
+  const twilioClient = () =>
+    createTwilioClient({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN, apiBaseUrl: rest.baseURL });
+
   function replica(index: number): PlacedCallSweeper {
     const logger = createLogger({ service: 'webhook', instance: `replica-${index}`, level: 'silent' });
     return new PlacedCallSweeper({
-      twilio: createTwilioClient({
-        accountSid: TEST_ACCOUNT_SID,
-        authToken: TEST_AUTH_TOKEN,
-        apiBaseUrl: rest.baseURL,
-      }),
+      twilio: twilioClient(),
       redis,
       calls: createCallRepository(knex),
       timeline: new Timeline({ redis, app: 'webhook', instance: `replica-${index}`, logger }),
@@ -72,11 +72,7 @@ describe('webhook: the placed-call sweep across replicas', function () {
       greeting: 'Hello.',
       phoneNumbers: [from],
     });
-    const twilio = createTwilioClient({
-      accountSid: TEST_ACCOUNT_SID,
-      authToken: TEST_AUTH_TOKEN,
-      apiBaseUrl: rest.baseURL,
-    });
+    const twilio = twilioClient();
     const calls = createCallRepository(knex);
     const callSids: string[] = [];
     for (let i = 0; i < CALLS; i++) {
