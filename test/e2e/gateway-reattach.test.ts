@@ -7,7 +7,9 @@
  * (no second greeting); with no reconnect, the bridge closes the model session
  * after GATEWAY_REATTACH_GRACE_MS and finalizes the call; a Twilio connection that
  * breaks under a live gateway is reconnected the same way; a SIGTERMed gateway
- * hands every live call over; a call that ended on purpose is not reconnected.
+ * hands every live call over; a call that ended on purpose is not reconnected;
+ * a caller who hangs up while a broken stream is down ends an ordinary call
+ * (the bridge asks the Twilio REST double), not gateway_lost.
  */
 import { expect } from 'chai';
 import type { Knex } from 'knex';
@@ -15,6 +17,7 @@ import { createCallRepository, prepareTestDatabase } from '@voice/db';
 import { readTimeline, type RedisClient, type TimelineEntry } from '@voice/redis';
 import {
   RealtimeDouble,
+  TwilioRestDouble,
   placeCall,
   startProcessStack,
   waitFor,
@@ -56,6 +59,9 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
   let knex: Knex;
   let redis: RedisClient;
   let realtime: RealtimeDouble;
+  /** Twilio's REST API: the bridge asks it whether a call whose stream was lost is still up. */
+  let rest: TwilioRestDouble;
+  const callers = new Map<string, TwilioCallerDouble>();
   let stack: ProcessStack;
   /** Gateways (indexes) the load balancer may send a new stream to. */
   let up: number[];
@@ -66,10 +72,22 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     redis = assertionRedis();
     realtime = new RealtimeDouble({ apiKey: TEST_OPENAI_KEY });
     await realtime.start();
+    rest = new TwilioRestDouble({
+      accountSid: TEST_ACCOUNT_SID,
+      authToken: TEST_AUTH_TOKEN,
+      inboundStatus: (callSid) => callers.get(callSid)?.twilioStatus,
+    });
+    await rest.start();
   });
   beforeEach(async () => {
     stack = await startProcessStack({
-      env: { ...baseTestEnv(uniqueNamespace()), LOG_LEVEL: 'warn', GATEWAY_REATTACH_GRACE_MS: String(GRACE_MS) },
+      env: {
+        ...baseTestEnv(uniqueNamespace()),
+        LOG_LEVEL: 'warn',
+        GATEWAY_REATTACH_GRACE_MS: String(GRACE_MS),
+        TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
+        TWILIO_API_BASE_URL: rest.baseURL,
+      },
       gateways: 2,
       bridges: 1,
       realtime: { baseURL: realtime.baseURL, certPath: realtime.certPath, apiKey: TEST_OPENAI_KEY },
@@ -83,6 +101,7 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
   });
   after(async () => {
     await realtime.stop();
+    await rest.stop();
     await knex.destroy();
     await redis.quit();
   });
@@ -93,7 +112,7 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
   /** Every stream to gateway `first` until told otherwise, then round robin over the gateways still up. */
   function call(to: string, first: number, extra: Partial<PlaceCallOptions> = {}): TwilioCallerDouble {
     let streams = 0;
-    return placeCall({
+    const caller = placeCall({
       webhookUrl: `http://127.0.0.1:${stack.webhookPort}/twilio/voice`,
       publicWebhookUrl: `${PUBLIC_BASE_URL}/twilio/voice`,
       authToken: TEST_AUTH_TOKEN,
@@ -108,6 +127,8 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
       hangupWhenScriptEnds: true,
       ...extra,
     });
+    callers.set(caller.callSid, caller);
+    return caller;
   }
   const events = async (callSid: string): Promise<TimelineEntry[]> => readTimeline(redis, callSid);
   /** The webhook's `stream.action` entry (written as the TwiML goes out, so it may land just after). */
@@ -275,8 +296,50 @@ describe('e2e: a gateway dies or drains mid-call (processes)', function () {
     expect(summary.spokenByTwilio).to.have.length(1);
     const timeline = await events(caller.callSid);
     expect(timeline.find((e) => e.event === 'call.ended')?.fields.end_reason).to.equal('gateway_lost');
+    // The bridge asked Twilio when the grace ran out: the caller was still on the line (waiting for the action).
+    expect(timeline.find((e) => e.event === 'twilio.call_status')?.fields).to.include({
+      call_status: 'in-progress',
+      source: 'reattach_grace',
+      end_reason: 'gateway_lost',
+    });
     expect((await actionEntry(caller.callSid)).fields).to.include({ decision: 'fallback', reason: 'call_over' });
     expect(realtime.openSessionCount, 'sessions leaked').to.equal(0);
+  });
+
+  it('the Twilio connection breaks and the caller hangs up before it is back: an ordinary hangup, not gateway_lost', async () => {
+    const business = await createTestBusiness(knex, { greeting: GREETING });
+    // Twilio would post the action only after the grace; the caller hangs up first, so it never does.
+    const caller = call(business.phoneNumber, 0, { connectActionDelayMs: GRACE_MS + CLOSE_SLACK_MS + 1000 });
+    await waitFor(() => caller.heardAudibleMs() > 500, { timeoutMs: 20_000, message: 'greeting heard' });
+    caller.breakStream();
+    await waitFor(async () => (await events(caller.callSid)).some((e) => e.event === 'link.detached'), {
+      message: 'the bridge told the stream is gone',
+    });
+    const summary = await caller.hangup();
+    expect(summary.streams).to.equal(undefined);
+    expect(caller.connectActions, 'no action for a call that is over').to.deep.equal([]);
+
+    const timeline = await endedTimeline(caller.callSid);
+    expect(timeline.find((e) => e.event === 'twilio.call_status')?.fields).to.include({
+      call_status: 'completed',
+      source: 'reattach_grace',
+      last_action: 'none',
+      end_reason: 'caller_hangup_during_reconnect',
+    });
+    expect(timeline.find((e) => e.event === 'call.ended')?.fields.end_reason).to.equal(
+      'caller_hangup_during_reconnect',
+    );
+    expect(
+      rest.requests.filter((r) => r.method === 'GET' && r.callSid === caller.callSid && r.authorized),
+      'one status request',
+    ).to.have.length(1);
+    const calls = createCallRepository(knex);
+    await waitFor(async () => Boolean((await calls.findByCallSid(caller.callSid))?.endReason), {
+      message: 'call row finalized',
+    });
+    const row = await calls.findByCallSid(caller.callSid);
+    expect(row).to.include({ status: 'completed', endReason: 'caller_hangup_during_reconnect', silentFailure: false });
+    await waitFor(() => realtime.openSessionCount === 0, { timeoutMs: 10_000, message: 'no model session left open' });
   });
 
   it(`SIGTERM with ${DRAIN_CALLS} live calls and another gateway up: every call reconnects, none dropped`, async () => {

@@ -64,6 +64,8 @@ describe('webhook: POST /twilio/connect-action', function () {
       ['reconnect', 'alive', '1'],
       ['reconnect', 'alive', '2'],
     ]);
+    // For the owning bridge, should the new stream never come: what the webhook answered.
+    expect(await ctx.redis.get(callKeys.lastAction(callSid))).to.equal('reconnect');
   });
 
   it('answers the spoken fallback and a hangup once the reconnects are used up', async () => {
@@ -72,6 +74,9 @@ describe('webhook: POST /twilio/connect-action', function () {
     const res = await postAction(callSid);
     expect(res.body).to.match(FALLBACK_TWIML);
     expect((await actions(callSid)).at(-1)).to.include({ decision: 'fallback', reason: 'reconnects_exhausted' });
+    // The bridge, still in its reattach grace, must not take the hangup after this fallback for an ordinary one.
+    expect(await ctx.redis.get(callKeys.lastAction(callSid))).to.equal('fallback:reconnects_exhausted');
+    expect(await ctx.redis.ttl(callKeys.lastAction(callSid))).to.be.within(1, ENDED_ON_PURPOSE_TTL_SECONDS);
   });
 
   it('does not reconnect a call whose stream was ended on purpose (a hangup, a fallback)', async () => {
@@ -87,6 +92,9 @@ describe('webhook: POST /twilio/connect-action', function () {
     const over = uniqueCallSid();
     expect((await postAction(over)).body).to.match(FALLBACK_TWIML);
     expect((await actions(over)).at(-1)).to.include({ decision: 'fallback', reason: 'call_over' });
+    expect(await ctx.redis.exists(callKeys.lastAction(over)), 'nothing left behind for a call that is over').to.equal(
+      0,
+    );
 
     const unowned = await liveCall({ owner: false });
     expect((await postAction(unowned)).body).to.match(FALLBACK_TWIML);

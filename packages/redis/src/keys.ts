@@ -37,6 +37,12 @@ export const callKeys = {
   endedOnPurpose: (callSid: string) => callKey(callSid, 'ended'),
   /** Counter: how many times <Connect action> has reconnected the call's stream (capped by the webhook). */
   reconnects: (callSid: string) => callKey(callSid, 'reconnects'),
+  /**
+   * String: what the webhook last answered Twilio's <Connect action> for the call (`reconnect`, or
+   * `fallback:<reason>`), with a short TTL. A bridge whose reattach grace runs out reads it: a caller
+   * who was given the spoken fallback did not simply hang up (lost-stream.ts in the bridge).
+   */
+  lastAction: (callSid: string) => callKey(callSid, 'action'),
 } as const;
 
 /** How long the ended-on-purpose marker outlives the stream: Twilio posts the action URL within a second or two. */
@@ -50,6 +56,7 @@ export function transientCallKeys(callSid: string): string[] {
     callKeys.token(callSid),
     callKeys.owner(callSid),
     callKeys.reconnects(callSid),
+    callKeys.lastAction(callSid),
     // Needed only between the gateway's close and the call's finalization (then the meta is gone too).
     callKeys.endedOnPurpose(callSid),
   ];

@@ -85,7 +85,7 @@ export const TIMELINE_EVENTS = {
   'outbound.placed':
     'webhook: POST /calls placed an outbound call (Twilio calls.create accepted it); the session is prebuilt while it rings; fields: from, to, business_id, twilio_ms',
   'twilio.call_status':
-    'webhook: Twilio call status callback of an outbound call, or (source=sweep) the final status the webhook fetched from Twilio because the callback was lost; fields: call_status (initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled), duration_s, source',
+    "webhook: Twilio call status callback of an outbound call, or (source=sweep) the final status the webhook fetched from Twilio because the callback was lost. bridge (source=reattach_grace): the status it fetched when a lost stream did not come back within GATEWAY_REATTACH_GRACE_MS, with last_action (the webhook's last <Connect action> answer, or none) and the end_reason it chose (completed and no fallback given: caller_hangup_during_reconnect; else gateway_lost); fields: call_status (initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled; unknown when Twilio did not answer), duration_s, source, last_action, end_reason",
   'call.answered_by':
     'webhook: Twilio asynchronous answering machine detection result; fields: answered_by (human, machine_end_beep, machine_end_silence, machine_end_other, machine_start, fax, unknown), detection_ms, action (converse, voicemail, hangup, wait)',
   'outbound.voicemail':

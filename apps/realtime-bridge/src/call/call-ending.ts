@@ -11,6 +11,7 @@ import { callKeys, type RedisClient, type Timeline } from '@voice/redis';
 import type { CallConfig } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
 import type { CallOwnership } from '../call-ownership.js';
+import type { CallControl } from '../twilio/call-control.js';
 import type { CallerStream } from './caller-stream.js';
 import type { CallState } from './call-state.js';
 import type { CallTimeline } from './call-timeline.js';
@@ -21,6 +22,7 @@ import { finalizeCall, type StopEntry } from './finalize-call.js';
 import type { GatewayAttachment } from './gateway-attachment.js';
 import type { GatewayChannel } from './gateway-channel.js';
 import type { HoldAudio } from './hold-audio.js';
+import { GATEWAY_LOST, classifyLostStream } from './lost-stream.js';
 import type { SessionRecycler } from './session-recycler.js';
 import type { SilenceWatch } from './silence-watch.js';
 
@@ -34,6 +36,8 @@ export interface CallEndingDeps {
   calls: CallRepository;
   metrics: BridgeMetrics;
   logger: Logger;
+  /** Twilio's REST API, when the bridge has credentials: asked whether a lost stream's caller hung up. */
+  callControl: CallControl | undefined;
   state: CallState;
   /** Aborted as the call stops: whatever setup or a reconnect has in flight gives up. */
   abort: AbortController;
@@ -68,9 +72,14 @@ export class CallEnding {
       if (stop.reason === 'handed_over') void deps.tl.record('bridge.released', { reason: 'handed_over' });
       else if (!(await deps.ownership.isOwner(deps.callSid)))
         void deps.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
-      else if (stop.reason === 'gateway_lost' && !(await deps.ownership.notOver(deps.callSid)))
+      else if (stop.reason === GATEWAY_LOST && !(await deps.ownership.notOver(deps.callSid)))
         void deps.tl.record('bridge.released', { reason: 'finished_by_gateway' }, 'warn');
-      else await finalizeCall(deps, deps.callSid, state.stats, deps.attachment.wholeCall(stop), deps.conversation);
+      else {
+        // A lost stream may only mean the caller hung up while it was down: Twilio says which.
+        const reason = stop.reason === GATEWAY_LOST ? await classifyLostStream(deps) : stop.reason;
+        const whole = { ...deps.attachment.wholeCall(stop), reason };
+        await finalizeCall(deps, deps.callSid, state.stats, whole, deps.conversation);
+      }
     } catch (err) {
       deps.logger.error('call finalize failed', errorFields(err));
     } finally {

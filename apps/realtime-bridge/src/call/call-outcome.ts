@@ -8,6 +8,7 @@
  */
 import type { StopRecord } from '@voice/media-link';
 import type { CallStats } from './call-stats.js';
+import { HANGUP_DURING_RECONNECT } from './lost-stream.js';
 
 export type StopEntry = Omit<StopRecord, 't' | 'call'>;
 
@@ -25,8 +26,11 @@ export const CALLER_ABANDONED = 'caller_abandoned';
 /** Where setup was when the caller hung up: still opening the model session, or configuring it (prompt, session.update). */
 export type AbandonedStage = 'connecting' | 'configuring';
 
-/** Stop reasons that mean the caller's side ended the stream (Twilio's `stop`, or its socket closing). */
-const CALLER_HANGUPS: ReadonlySet<string> = new Set(['twilio_stop', 'socket_closed']);
+/**
+ * Stop reasons that mean the caller's side ended the stream (Twilio's `stop`, its socket closing, or
+ * a hangup while a lost stream was being reconnected, which Twilio's REST API told: lost-stream.ts).
+ */
+const CALLER_HANGUPS: ReadonlySet<string> = new Set(['twilio_stop', 'socket_closed', HANGUP_DURING_RECONNECT]);
 
 /**
  * The setup stage at which the caller abandoned the call, or undefined when the call was not

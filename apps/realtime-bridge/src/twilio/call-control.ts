@@ -1,7 +1,8 @@
 /**
  * Controls a live call through Twilio's REST API (the official SDK): used to
- * transfer a caller the model cannot serve, and for the agent's own end_call
- * (hang up) and transfer_call (redirect to <Dial>). The client, and where
+ * transfer a caller the model cannot serve, for the agent's own end_call
+ * (hang up) and transfer_call (redirect to <Dial>), and to ask whether a call
+ * whose stream was lost is still up (lost-stream.ts). The client, and where
  * `TWILIO_API_BASE_URL` points it, is @voice/protocols/twilio-rest.
  */
 import twilio from 'twilio';
@@ -13,6 +14,8 @@ export interface CallControl {
   redirect(callSid: string, twiml: string): Promise<void>;
   /** Hangs the live call up (Status=completed): no TwiML runs after it, unlike closing the stream. */
   hangup(callSid: string): Promise<void>;
+  /** The call's status at Twilio now (`in-progress`, `completed`, ...): calls(sid).fetch(). */
+  status(callSid: string): Promise<string>;
 }
 
 export function createCallControl(config: TwilioRestConfig): CallControl | undefined {
@@ -27,6 +30,9 @@ export function createCallControl(config: TwilioRestConfig): CallControl | undef
     },
     async hangup(callSid) {
       await client.calls(callSid).update({ status: 'completed' });
+    },
+    async status(callSid) {
+      return (await client.calls(callSid).fetch()).status;
     },
   };
 }

@@ -26,6 +26,11 @@ describe('bridge: abandoned vs silent calls', () => {
     expect(abandonedStage({ ...connecting, connectedAt: 1500 }, { ...hangup, reason: 'socket_closed' })).to.equal(
       'configuring',
     );
+    // The stream broke during setup and Twilio says the caller then hung up: still the caller's choice.
+    expect(abandonedStage(connecting, { ...hangup, reason: 'caller_hangup_during_reconnect' })).to.equal('connecting');
+    expect(abandonedStage(connecting, { ...hangup, reason: 'gateway_lost' }), 'our fault, not abandoned').to.equal(
+      undefined,
+    );
   });
 
   it('is a silent failure once the greeting was requested and the model never spoke', () => {

@@ -12,7 +12,14 @@
 import type { Request, Response } from 'express';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { callKeys, readCallMeta, type CallMeta, type RedisClient, type Timeline } from '@voice/redis';
+import {
+  ENDED_ON_PURPOSE_TTL_SECONDS,
+  callKeys,
+  readCallMeta,
+  type CallMeta,
+  type RedisClient,
+  type Timeline,
+} from '@voice/redis';
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
 import { sayAndHangUpTwiml, streamTwiml, streamTwimlFor } from '../twiml.js';
@@ -81,9 +88,17 @@ export function connectActionHandler(deps: ConnectActionDeps) {
       const refused = refusalReason({ meta, owner, endedOnPurpose });
       if (refused || !meta) return fallback(refused ?? 'call_over');
       const attempt = await redis.incr(callKeys.reconnects(callSid));
-      if (attempt > deps.config.maxStreamReconnects) return fallback('reconnects_exhausted', attempt);
+      if (attempt > deps.config.maxStreamReconnects) {
+        // The owning bridge still waits out its reattach grace: this caller hears the fallback, so
+        // the hangup that follows is not an ordinary one (the bridge reads this when the grace ends).
+        await markLastAction(deps, callSid, 'fallback:reconnects_exhausted');
+        return fallback('reconnects_exhausted', attempt);
+      }
       const callToken = newCallToken();
-      await redis.set(callKeys.token(callSid), callToken, 'EX', deps.config.callTokenTtlSeconds);
+      await Promise.all([
+        redis.set(callKeys.token(callSid), callToken, 'EX', deps.config.callTokenTtlSeconds),
+        markLastAction(deps, callSid, 'reconnect'),
+      ]);
       deps.metrics.connectActions.inc({ decision: 'reconnect', reason: 'alive' });
       void deps.timeline.record(
         callSid,
@@ -104,4 +119,9 @@ export function connectActionHandler(deps: ConnectActionDeps) {
       fallback('error');
     }
   };
+}
+
+/** What the webhook answered, for the bridge that holds the call (`call:{CA}:action`). */
+function markLastAction(deps: Pick<ConnectActionDeps, 'redis'>, callSid: string, decision: string): Promise<unknown> {
+  return deps.redis.set(callKeys.lastAction(callSid), decision, 'EX', ENDED_ON_PURPOSE_TTL_SECONDS);
 }

@@ -115,6 +115,12 @@ export class TwilioCallerDouble {
     return this.done;
   }
 
+  /** The call's status as Twilio's REST API would report it (calls(sid).fetch). */
+  get twilioStatus(): 'ringing' | 'in-progress' | 'completed' {
+    if (this.hungUp || this.endedByApi || this.state === 'ended') return 'completed';
+    return this.state === 'ringing' ? 'ringing' : 'in-progress';
+  }
+
   /** The current stream's connection breaks (no `stop`); like Twilio, the call goes on to `<Connect action>`. */
   breakStream(): void {
     this.session?.breakConnection();

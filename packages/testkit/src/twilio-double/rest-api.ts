@@ -2,7 +2,8 @@
  * A local double of the Twilio REST API: live-call control,
  * `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json` (update a live
  * call: Twiml, Url, Status), and with `outbound` set, placing calls,
- * `GET …/Calls/{CallSid}.json` (calls(sid).fetch: a placed call's status now),
+ * `GET …/Calls/{CallSid}.json` (calls(sid).fetch: a placed call's status now, or an
+ * inbound call's through `inboundStatus`),
  * `POST /2010-04-01/Accounts/{AccountSid}/Calls.json` (calls.create: checked as
  * Twilio checks it, call-create.ts; then the callee is played, outbound-call.ts).
  * Checks HTTP Basic auth like Twilio (401 with Twilio's error JSON otherwise)
@@ -33,6 +34,12 @@ export interface TwilioRestDoubleOptions {
   onCallUpdate?: (callSid: string, params: Record<string, string>) => void;
   /** Accept calls.create and play the callees. */
   outbound?: OutboundOptions;
+  /**
+   * The status now (Twilio's word: in-progress, completed, ...) of a call this double did not place,
+   * for calls(sid).fetch(): wire it to the inbound callers (`TwilioCallerDouble.twilioStatus`).
+   * Undefined, or a call it does not know: 404, as Twilio answers an unknown CallSid.
+   */
+  inboundStatus?: (callSid: string) => string | undefined;
 }
 
 export interface OutboundOptions {
@@ -153,10 +160,14 @@ export class TwilioRestDouble {
     json(res, 201, callResource(sid, accountSid, request, 'queued'));
   }
 
-  /** calls(sid).fetch(): a call this double placed, with its status now; any other call is unknown (404). */
+  /** calls(sid).fetch(): a call this double placed, or an inbound one `inboundStatus` knows, with its status now. */
   private fetchCall(res: ServerResponse, accountSid: string, sid: string): void {
     const call = this.outboundCalls.get(sid);
-    if (!call) return json(res, 404, NOT_FOUND);
+    if (!call) {
+      const status = this.options.inboundStatus?.(sid);
+      if (status === undefined) return json(res, 404, NOT_FOUND);
+      return json(res, 200, { sid, account_sid: accountSid, direction: 'inbound', status, duration: null });
+    }
     const resource = callResource(sid, accountSid, call.request, call.callStatus);
     json(res, 200, { ...resource, duration: call.durationS === undefined ? null : String(call.durationS) });
   }

@@ -4,6 +4,7 @@
  * standard call parameters, a relative URL resolved against the webhook URL). Either one that
  * yields no usable TwiML is an application error: Twilio apologises and hangs up.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CALLER_DEFAULTS, TWILIO_ERROR } from './constants.js';
 import { parseTwiml } from './twiml.js';
 import type { TwimlVerb } from './twiml.js';
@@ -82,7 +83,9 @@ export async function fetchVoiceTwiml(ctx: TwimlRequestContext): Promise<VoiceWe
 /** Twilio's `<Connect action>`: the signed POST with the standard call parameters; its answer runs next. */
 export async function requestConnectAction(ctx: TwimlRequestContext, action: string): Promise<ConnectActionResult> {
   const { options } = ctx;
-  if (options.connectActionDelayMs) await new Promise((resolve) => setTimeout(resolve, options.connectActionDelayMs));
+  // A caller who hangs up meanwhile ends the wait: Twilio posts no action for a call that is over.
+  if (options.connectActionDelayMs)
+    await sleep(options.connectActionDelayMs, undefined, { signal: ctx.signal }).catch(() => undefined);
   if (ctx.hungUp()) return { endedBy: 'caller' };
   // A relative action URL is resolved against the webhook URL, as Twilio does.
   const publicUrl = new URL(action, options.publicWebhookUrl).toString();
