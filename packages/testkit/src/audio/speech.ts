@@ -1,10 +1,13 @@
 /**
  * Real speech for the doubles: espeak-ng compiled to WASM, resampled to 8 kHz
- * mu-law, the format Twilio and `audio/pcmu` carry. Synthesis costs ~200 ms, so
- * each phrase is rendered once per process and cached.
+ * mu-law, the format Twilio and `audio/pcmu` carry. Synthesis costs 200-350 ms
+ * of CPU per phrase, so each phrase is rendered once per process and cached,
+ * and espeak-ng runs on a worker thread (speech-worker.ts): a render no longer
+ * stalls the process hosting the doubles, whose caller frames and model audio
+ * must keep their 20 ms cadence meanwhile (two CI failures came from that).
  */
-import ESpeakNg from 'espeak-ng';
 import { SAMPLE_RATE_HZ, mulawEncode, parseWav, resample } from '@voice/protocols';
+import { espeakWav } from './speech-worker.js';
 
 export interface SpeechOptions {
   voice?: string;
@@ -14,7 +17,6 @@ export interface SpeechOptions {
 
 const DEFAULT_VOICE = 'en-us';
 const DEFAULT_WPM = 165;
-const OUTPUT_FILE = 'speech.wav';
 
 const cache = new Map<string, Promise<Buffer>>();
 
@@ -33,11 +35,6 @@ export function synthesizeMulaw(text: string, options: SpeechOptions = {}): Prom
 }
 
 async function render(text: string, voice: string, wpm: number): Promise<Buffer> {
-  const espeak = await ESpeakNg({
-    arguments: ['-v', voice, '-s', String(wpm), '-w', OUTPUT_FILE, text],
-    print: () => undefined,
-    printErr: () => undefined,
-  });
-  const wav = parseWav(espeak.FS.readFile(OUTPUT_FILE) as Uint8Array);
+  const wav = parseWav(await espeakWav(['-v', voice, '-s', String(wpm)], text));
   return mulawEncode(resample(wav.samples, wav.sampleRate, SAMPLE_RATE_HZ));
 }
