@@ -94,7 +94,7 @@ export async function runBench(
   });
 
   try {
-    // Speech synthesis blocks the event loop for a few hundred ms: render every phrase before measuring.
+    // Speech synthesis costs a few hundred ms of CPU per phrase (on a worker thread): render every phrase before measuring.
     await renderScript([LONG_REPLY_TEXT, ...DEFAULT_REPLIES].map((say) => ({ say })));
     await double.start();
     say(

@@ -89,12 +89,11 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const openai = createOpenAIClient(config.openai);
   const callControl = createCallControl(config.twilio);
   if (!callControl)
-    logger.warn(
-      'no Twilio REST credentials: end_call and transfer_call are not offered to the model, and a caller who hangs up while a lost stream is reconnected ends as gateway_lost',
-      {
-        need: 'TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN',
-      },
-    );
+    logger.warn('no Twilio REST credentials: end_call and transfer_call are not offered to the model', {
+      need: 'TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN',
+      // Twilio cannot be asked whether a caller hung up while their lost stream was being reconnected.
+      lost_streams_end_as: 'gateway_lost',
+    });
   metrics.capacity.set(config.maxCalls);
 
   let draining = false;
