@@ -1,5 +1,5 @@
 /** Small process and socket helpers shared by the local Redis and Postgres starters. */
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { accessSync, constants } from 'node:fs';
 
@@ -42,19 +42,8 @@ export function delay(ms: number): Promise<void> {
 }
 
 /**
- * A port free right now on 127.0.0.1 (the OS picks it). The same as
- * @voice/testkit's freePort, here so `npm test` does not load the test kit
- * before mocha starts.
+ * A port free right now, picked below the OS's ephemeral range so no outgoing connection can take
+ * it before Redis or Postgres binds it: @voice/testkit's, from a subpath that loads nothing else, so
+ * `npm test` does not load the test kit before mocha starts.
  */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '@voice/testkit/free-port';
