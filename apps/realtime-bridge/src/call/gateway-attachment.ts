@@ -10,6 +10,7 @@ import { errorFields } from '@voice/logging';
 import type { AttachRecord, BridgeSideLink } from '@voice/media-link';
 import type { AgentControl } from './agent-control.js';
 import type { CallerStream } from './caller-stream.js';
+import { GATEWAY_LOST } from './lost-stream.js';
 import type { CallState } from './call-state.js';
 import type { CallTimeline } from './call-timeline.js';
 import type { StopEntry } from './finalize-call.js';
@@ -144,7 +145,7 @@ export class GatewayAttachment {
   wholeCall(stop: StopEntry): StopEntry {
     const earlier = this.earlierStreams;
     // gateway_lost is built from this bridge's own totals, which already span every stream.
-    if (!earlier || stop.reason === 'gateway_lost') return stop;
+    if (!earlier || stop.reason === GATEWAY_LOST) return stop;
     return {
       ...stop,
       rx: earlier.rx + stop.rx,
@@ -158,7 +159,7 @@ export class GatewayAttachment {
     const { channel, caller } = deps;
     if (deps.state.finished) return;
     deps.onGone({
-      reason: 'gateway_lost',
+      reason: GATEWAY_LOST,
       rx: caller.received,
       tx: channel.mediaSent,
       txBytes: 0,
