@@ -3,7 +3,8 @@
  * bridge up, each call moves there with its conversation (no greeting again, no
  * fallback, no dropped call) and the old process exits once the last one is
  * handed over. With no other bridge, the calls stay until DRAIN_TIMEOUT_MS and
- * only then go to the fallback.
+ * only then go to the fallback. A keypad entry being typed at SIGTERM is not
+ * split by the move.
  */
 import { expect } from 'chai';
 import { formatTimeline, readTimeline, type TimelineEntry } from '@voice/redis';
@@ -16,6 +17,7 @@ import {
   synthesizeMulaw,
   waitFor,
   type ProcessStack,
+  type DtmfPress,
   type ServiceProcess,
   type TwilioCallerDouble,
 } from '@voice/testkit';
@@ -35,6 +37,8 @@ const LIVE_CALLS = 20;
 const DRAIN_TIMEOUT_MS = 20_000;
 /** The bridge's default: a planned move shorter than this plays no hold clip. */
 const HOLD_AUDIO_AFTER_MS = 1200;
+/** What the model double says after a keypad entry (any user text item). */
+const KEYPAD_REPLY = 'Thank you, I have your account number.';
 
 describe('e2e: bridge SIGTERM hands its calls over', function () {
   this.timeout(150_000);
@@ -45,7 +49,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
   let env: Record<string, string | undefined>;
 
   before(async () => {
-    realtime = new RealtimeDouble({ apiKey: TEST_OPENAI_KEY });
+    realtime = new RealtimeDouble({ apiKey: TEST_OPENAI_KEY, behaviour: { replyAfterUserText: KEYPAD_REPLY } });
     await realtime.start();
   });
   afterEach(async () => {
@@ -100,6 +104,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     count: number,
     greeting: (i: number) => string,
     silenceMs: number,
+    dtmf: readonly DtmfPress[] = [],
   ): Promise<TwilioCallerDouble[]> {
     const businesses = await Promise.all(
       Array.from({ length: count }, (_, i) => createTestBusiness(ctx.knex, { greeting: greeting(i) })),
@@ -117,6 +122,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
         to: business.phoneNumber,
         resolveStreamUrl: (url) => `ws://127.0.0.1:${running.gatewayPorts[0]}${new URL(url).pathname}`,
         script: [{ silenceMs }],
+        dtmf,
         hangupWhenScriptEnds: true,
       }),
     );
@@ -235,6 +241,53 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
     expect(timeline.filter((e) => e.event === 'call.ended').map((e) => e.instance)).to.deep.equal(['bridge-2']);
     reportFigure('bridge SIGTERM, second bridge started during the drain: SIGTERM to exit', exitMs);
+  });
+
+  it('a keypad entry being typed at SIGTERM is not split: the call moves once the entry has reached the model', async () => {
+    // Keys 400 ms apart (the entry gap is 1.5 s): one entry of 14 keys, ended by #, typed over 5.6 s.
+    const keys = '12345678901234';
+    const firstKeyAtMs = 8000;
+    const dtmf: DtmfPress[] = [...keys, '#'].map((digit, i) => ({ atMs: firstKeyAtMs + i * 400, digit }));
+    const running = await startSystem({
+      DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
+      // The entry takes 5.6 s: the default cap (4 s) would move the call before its end, by design.
+      HANDOVER_REPLY_WAIT_MS: '15000',
+    });
+    const [caller] = await placeCalls(running, 1, () => 'Hello from the keypad desk.', 60_000, dtmf);
+    await waitFor(() => greeted(caller!, 'Hello from the keypad desk.'), { timeoutMs: 15_000, message: 'greeted' });
+    await startSecondBridge();
+    const pressed = async () =>
+      (await readTimeline(ctx.redis, caller!.callSid)).filter((e) => e.event === 'caller.dtmf').length;
+    await waitFor(async () => (await pressed()) >= 1, { timeoutMs: 20_000, message: 'the first key pressed' });
+
+    const exitCode = await running.byRole('realtime-bridge')[0]!.stop();
+    expect(exitCode, 'bridge-1 exit code').to.equal(0);
+    await waitFor(
+      async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'call.resumed'),
+      { timeoutMs: 15_000, message: 'call.resumed' },
+    );
+    const summary = await caller!.hangup();
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    const label = `timeline\n${formatTimeline(timeline)}`;
+    const entries = timeline.filter((e) => e.event === 'dtmf.received');
+    // SIGTERM fell inside the entry, or this test shows nothing.
+    const resumed = findEvent(timeline, 'call.resumed')!;
+    const keysBefore = timeline.filter((e) => e.event === 'caller.dtmf' && e.ts < resumed.ts).length;
+    expect(
+      entries.map((e) => e.fields),
+      label,
+    ).to.have.length(1);
+    expect(entries[0]!.fields, label).to.include({ digit: keys, outcome: 'sent_to_model', ended_by: 'pound' });
+    expect(entries[0]!.instance, 'the entry reached the model on the bridge it was typed on').to.equal('bridge-1');
+    expect(keysBefore, 'every key was read before the move').to.equal(keys.length + 1);
+    expect(resumed.fields, label).to.include({ from: 'bridge-1', to: 'bridge-2', planned: 'true' });
+    // The agent's answer to it was given on bridge-1, once, and bridge-2's session was handed the entry.
+    const answers = realtime.sessions.flatMap((s) => s.responses).filter((r) => r.text === KEYPAD_REPLY);
+    expect(answers.map((r) => r.status)).to.deep.equal(['completed']);
+    const entryText = `The caller entered ${keys} on the keypad.`;
+    const sessionsWithEntry = realtime.sessions.filter((s) => s.createdItems.some((item) => item.text === entryText));
+    expect(sessionsWithEntry, 'bridge-1 sent the entry; bridge-2 replayed it').to.have.length(2);
+    expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
   });
 
   it('with no other bridge up, the calls stay until DRAIN_TIMEOUT_MS and only then go to the fallback', async () => {

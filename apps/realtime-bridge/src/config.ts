@@ -59,9 +59,12 @@ export const BRIDGE_DEFAULTS = {
    * still here (no bridge had room) is asked again this often, until DRAIN_TIMEOUT_MS.
    */
   handoverRetryMs: 1000,
-  /** A call is moved between the agent's replies; one still speaking after this long is moved anyway. */
+  /**
+   * A call is moved between the agent's replies, outside a running tool and a keypad entry being
+   * typed (a switch would cut or split them); one still busy this long after the first ask is moved anyway.
+   */
   handoverReplyWaitMs: 4000,
-  /** How often a call waiting for its agent's reply to end is looked at again (not an env var). */
+  /** How often a call waiting for its agent's reply (tool, keypad entry) to end is looked at again (not an env var). */
   handoverReplyCheckMs: 200,
   /** No model audio this long after START: the gateway plays the hold clip ("one moment please"). */
   holdAudioAfterMs: 1200,

@@ -246,7 +246,11 @@ export class CallSession {
       deadline: this.setupDeadline,
       isFallingBack: () => this.fallingBack,
     });
-    this.moveRequest = new MoveRequest({ ...shared, isFallingBack: () => this.fallingBack });
+    this.moveRequest = new MoveRequest({
+      ...shared,
+      isFallingBack: () => this.fallingBack,
+      turnOpen: () => !toolTurns.idle || this.dtmf.entryOpen,
+    });
     this.modelReconnect = new ModelReconnect({ ...deps, ...shared, ...modelSide, agentControl: this.agentControl });
   }
 

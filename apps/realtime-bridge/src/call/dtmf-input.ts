@@ -63,6 +63,11 @@ export class DtmfInput {
     this.entryTimer = setTimeout(() => this.endEntry('pause'), this.deps.entryGapMs);
   }
 
+  /** Keys typed that have not yet become an entry (the caller is still typing). */
+  get entryOpen(): boolean {
+    return this.entry !== '';
+  }
+
   /** A response finished: an entry waiting for an answer gets it now. */
   onResponseDone(): void {
     if (!this.responseWanted) return;

@@ -1,6 +1,9 @@
 /**
  * Shutting down: asking the gateway to move a live call to another bridge (`rehome`), paced
- * so a reply the agent is giving is not cut by the switch and the gateway is not asked too often.
+ * so the switch cuts nothing and the gateway is not asked too often. Nothing is cut: a reply the
+ * agent is giving, a tool still running (its output would reach the conversation record after the
+ * new bridge read it), a keypad entry the caller is still typing (its first keys would stay here and
+ * the rest reach the new bridge as another entry).
  */
 import type { CallState } from './call-state.js';
 import type { GatewayChannel } from './gateway-channel.js';
@@ -11,6 +14,8 @@ export interface MoveRequestDeps {
   state: CallState;
   channel: GatewayChannel;
   isFallingBack(): boolean;
+  /** A tool is running or a keypad entry is being typed: a switch now would lose or split it. */
+  turnOpen(): boolean;
 }
 
 export class MoveRequest {
@@ -22,15 +27,16 @@ export class MoveRequest {
 
   /**
    * Asks the gateway to move the call (`rehome`), again every `retryMs` while it is still here.
-   * Asked between the agent's replies, so a reply is not cut by the switch, unless one has lasted
-   * `replyWaitMs`. Returns 'waiting' while it waits for a reply to end.
+   * Asked between the agent's replies and outside tool runs and keypad entries, so none is cut by
+   * the switch, unless the wait has lasted `replyWaitMs`. Returns 'waiting' while it waits.
    */
   askToMove(timings: { retryMs: number; replyWaitMs: number }): MoveAnswer {
     const { state, channel } = this.deps;
     if (state.phase !== 'live' || this.deps.isFallingBack() || !channel.attached) return 'not_live';
     const now = Date.now();
     this.moveWantedAt ??= now;
-    if (state.activeResponseId !== undefined && now - this.moveWantedAt < timings.replyWaitMs) return 'waiting';
+    const busy = state.activeResponseId !== undefined || this.deps.turnOpen();
+    if (busy && now - this.moveWantedAt < timings.replyWaitMs) return 'waiting';
     if (this.moveAskedAt !== undefined && now - this.moveAskedAt < timings.retryMs) return 'asked';
     this.moveAskedAt = now;
     channel.send({ t: 'rehome' });
