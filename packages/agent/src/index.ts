@@ -1,2 +1,3 @@
 export * from './prompt.js';
+export * from './prompt-version.js';
 export * from './tools.js';

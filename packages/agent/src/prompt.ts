@@ -15,12 +15,6 @@ export const PROMPT_LIMITS = {
 
 export const DEFAULT_VOICE = 'marin';
 
-/**
- * Bumped whenever buildPrompt's output changes for the same business row. Cached prompts
- * (the webhook's prompt cache) carry it, so one built by other code is rebuilt, not reused.
- */
-export const PROMPT_BUILDER_VERSION = 2;
-
 export const prebuiltPromptSchema = z.object({
   businessId: z.string(),
   businessName: z.string(),
