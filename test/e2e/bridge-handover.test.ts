@@ -3,10 +3,11 @@
  * bridge up, each call moves there with its conversation (no greeting again, no
  * fallback, no dropped call) and the old process exits once the last one is
  * handed over. With no other bridge, the calls stay until DRAIN_TIMEOUT_MS and
- * only then go to the fallback. A keypad entry being typed at SIGTERM is not
- * split by the move.
+ * only then go to the fallback. A keypad entry being typed or a tool running at
+ * SIGTERM is not cut by the move.
  */
 import { expect } from 'chai';
+import type { Knex } from 'knex';
 import { formatTimeline, readTimeline, type TimelineEntry } from '@voice/redis';
 import {
   RealtimeDouble,
@@ -39,6 +40,9 @@ const DRAIN_TIMEOUT_MS = 20_000;
 const HOLD_AUDIO_AFTER_MS = 1200;
 /** What the model double says after a keypad entry (any user text item). */
 const KEYPAD_REPLY = 'Thank you, I have your account number.';
+/** Pressing 7 asks the model double for a booking (a function call); then it says this. */
+const BOOKING_KEY_TEXT = 'pressed 7';
+const BOOKED_REPLY = 'You are booked for Monday.';
 
 describe('e2e: bridge SIGTERM hands its calls over', function () {
   this.timeout(150_000);
@@ -49,7 +53,21 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
   let env: Record<string, string | undefined>;
 
   before(async () => {
-    realtime = new RealtimeDouble({ apiKey: TEST_OPENAI_KEY, behaviour: { replyAfterUserText: KEYPAD_REPLY } });
+    realtime = new RealtimeDouble({
+      apiKey: TEST_OPENAI_KEY,
+      behaviour: {
+        replyAfterUserText: KEYPAD_REPLY,
+        functionCalls: [
+          {
+            onTurn: 0,
+            onUserText: BOOKING_KEY_TEXT,
+            name: 'book_appointment',
+            arguments: { customer_name: 'Ada Lovelace', starts_at: '2031-03-03T09:00:00.000Z' },
+          },
+        ],
+        replyAfterToolText: BOOKED_REPLY,
+      },
+    });
     await realtime.start();
   });
   afterEach(async () => {
@@ -104,10 +122,12 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     count: number,
     greeting: (i: number) => string,
     silenceMs: number,
-    dtmf: readonly DtmfPress[] = [],
+    { dtmf = [], booking = false }: { dtmf?: readonly DtmfPress[]; booking?: boolean } = {},
   ): Promise<TwilioCallerDouble[]> {
     const businesses = await Promise.all(
-      Array.from({ length: count }, (_, i) => createTestBusiness(ctx.knex, { greeting: greeting(i) })),
+      Array.from({ length: count }, (_, i) =>
+        createTestBusiness(ctx.knex, { greeting: greeting(i), appointmentBookingEnabled: booking }),
+      ),
     );
     // The double's speech for the greetings, rendered before the calls (a real model has no render
     // time): 20 espeak renders at once block this process for seconds on a loaded machine, and a
@@ -253,7 +273,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       // The entry takes 5.6 s: the default cap (4 s) would move the call before its end, by design.
       HANDOVER_REPLY_WAIT_MS: '15000',
     });
-    const [caller] = await placeCalls(running, 1, () => 'Hello from the keypad desk.', 60_000, dtmf);
+    const [caller] = await placeCalls(running, 1, () => 'Hello from the keypad desk.', 60_000, { dtmf });
     await waitFor(() => greeted(caller!, 'Hello from the keypad desk.'), { timeoutMs: 15_000, message: 'greeted' });
     await startSecondBridge();
     const pressed = async () =>
@@ -290,6 +310,56 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
   });
 
+  it('a tool still running at SIGTERM is not cut: the call moves once its answer has been spoken', async () => {
+    const running = await startSystem({ DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS), HANDOVER_REPLY_WAIT_MS: '15000' });
+    const [caller] = await placeCalls(running, 1, () => 'Hello from the booking desk.', 60_000, {
+      booking: true,
+      dtmf: [
+        { atMs: 8000, digit: '7' },
+        { atMs: 8200, digit: '#' },
+      ],
+    });
+    await waitFor(() => greeted(caller!, 'Hello from the booking desk.'), { timeoutMs: 15_000, message: 'greeted' });
+    await startSecondBridge();
+    // The booking tool writes to Postgres: a lock held here keeps it running for as long as the test likes.
+    const lock = await ctx.knex.transaction();
+    let exited: Promise<number | null> | undefined;
+    try {
+      await lock.raw('LOCK TABLE appointments IN SHARE MODE');
+      await waitFor(async () => (await insertsWaitingForLockIn(ctx.knex)) > 0, {
+        timeoutMs: 20_000,
+        message: 'the booking tool waiting on the appointments table',
+      });
+      exited = running.byRole('realtime-bridge')[0]!.stop();
+      // The tool runs on: the call stays (a wait, not a waitFor: nothing must happen).
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const early = eventNames(await readTimeline(ctx.redis, caller!.callSid));
+      expect(early, 'moved while the tool ran').to.not.include('call.resumed');
+    } finally {
+      await lock.commit();
+    }
+    expect(await exited, 'bridge-1 exit code').to.equal(0);
+    await waitFor(
+      async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'call.resumed'),
+      { timeoutMs: 15_000, message: 'call.resumed' },
+    );
+    const summary = await caller!.hangup();
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    const label = `timeline\n${formatTimeline(timeline)}`;
+    const tool = findEvent(timeline, 'tool.called');
+    expect(tool?.fields, label).to.include({ name: 'book_appointment', ok: 'true' });
+    expect(tool!.instance, label).to.equal('bridge-1');
+    const resumed = findEvent(timeline, 'call.resumed')!;
+    expect(resumed.ts, label).to.be.greaterThan(tool!.ts);
+    // The agent said the booking on bridge-1, once; bridge-2's session was handed the call and its output.
+    expect(resumed.fields, label).to.include({ from: 'bridge-1', to: 'bridge-2', planned: 'true', reply: 'none' });
+    const answers = realtime.sessions.flatMap((s) => s.responses).filter((r) => r.text === BOOKED_REPLY);
+    expect(answers.map((r) => r.status)).to.deep.equal(['completed']);
+    const appointments = await ctx.knex('appointments').where({ call_sid: summary.callSid });
+    expect(appointments, 'booked once').to.have.length(1);
+    expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
+  });
+
   it('with no other bridge up, the calls stay until DRAIN_TIMEOUT_MS and only then go to the fallback', async () => {
     const drainMs = 4000;
     const running = await startSystem({ DRAIN_TIMEOUT_MS: String(drainMs) });
@@ -312,6 +382,15 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     reportFigure('bridge SIGTERM, no other bridge: SIGTERM to fallback', fallback!.ts - termAt);
   });
 });
+
+/** Statements waiting for a lock on the appointments table (the booking tool, held by the test). */
+async function insertsWaitingForLockIn(knex: Knex): Promise<number> {
+  const rows = await knex.raw<{ rows: Array<{ n: number }> }>(
+    `select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock' and query ilike '%insert into "appointments"%'`,
+  );
+  return rows.rows[0]!.n;
+}
 
 /** Hold clips the caller was played after the greeting (a planned move plays none unless it runs late). */
 function holdClipsAfterGreeting(timeline: TimelineEntry[]): number {

@@ -137,6 +137,7 @@ export class CallSession {
     const sendLive = (event: RealtimeClientEvent): boolean => {
       if (this.state.phase !== 'live' || !this.state.rt) return false;
       this.state.rt.send(event);
+      if (event.type === 'response.create') this.state.responseRequestedAt = Date.now();
       return true;
     };
     const hasActiveResponse = (): boolean => this.state.activeResponseId !== undefined;

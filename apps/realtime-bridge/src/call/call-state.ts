@@ -20,6 +20,11 @@ export class CallState {
   greetingPending = false;
   greetingResponseId: string | undefined;
   activeResponseId: string | undefined;
+  /**
+   * Epoch ms of a response.create sent mid-call (a tool's answer, a keypad entry's, a call-control
+   * line) that no response.created has answered yet: the agent is about to speak.
+   */
+  responseRequestedAt: number | undefined;
   /** Epoch ms the current model session was opened (recycled before the server's limit). */
   sessionOpenedAt = 0;
   /** The model's VAD heard the caller start and not yet stop. */

@@ -67,6 +67,7 @@ export class ModelEvents implements RealtimeEventHandlers {
     const { state, silence } = this.d;
     const id = event.response.id ?? '';
     state.activeResponseId = id;
+    state.responseRequestedAt = undefined;
     silence.responseStarted(id);
     this.d.agentControl.onResponseCreated(id);
     if (state.greetingPending) {

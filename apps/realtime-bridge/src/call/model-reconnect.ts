@@ -54,6 +54,7 @@ export class ModelReconnect {
     state.rt = undefined;
     deps.caller.disconnect();
     state.activeResponseId = undefined;
+    state.responseRequestedAt = undefined;
     deps.agentControl.onSessionReplaced();
     deps.hold.playNow();
     const started = Date.now();

@@ -1,7 +1,7 @@
 /**
  * Shutting down: asking the gateway to move a live call to another bridge (`rehome`), paced
  * so the switch cuts nothing and the gateway is not asked too often. Nothing is cut: a reply the
- * agent is giving, a tool still running (its output would reach the conversation record after the
+ * agent is giving or about to give (our response.create not yet answered), a tool still running (its output would reach the conversation record after the
  * new bridge read it), a keypad entry the caller is still typing (its first keys would stay here and
  * the rest reach the new bridge as another entry).
  */
@@ -9,6 +9,9 @@ import type { CallState } from './call-state.js';
 import type { GatewayChannel } from './gateway-channel.js';
 
 export type MoveAnswer = 'asked' | 'waiting' | 'not_live';
+
+/** A response.created comes within milliseconds of our response.create; past this, the request was refused. */
+const REPLY_REQUEST_WAIT_MS = 1000;
 
 export interface MoveRequestDeps {
   state: CallState;
@@ -35,11 +38,17 @@ export class MoveRequest {
     if (state.phase !== 'live' || this.deps.isFallingBack() || !channel.attached) return 'not_live';
     const now = Date.now();
     this.moveWantedAt ??= now;
-    const busy = state.activeResponseId !== undefined || this.deps.turnOpen();
+    const busy = state.activeResponseId !== undefined || this.deps.turnOpen() || this.replyRequested(now);
     if (busy && now - this.moveWantedAt < timings.replyWaitMs) return 'waiting';
     if (this.moveAskedAt !== undefined && now - this.moveAskedAt < timings.retryMs) return 'asked';
     this.moveAskedAt = now;
     channel.send({ t: 'rehome' });
     return 'asked';
+  }
+
+  /** A response.create we sent is not answered yet (a refused one never is: bounded). */
+  private replyRequested(now: number): boolean {
+    const at = this.deps.state.responseRequestedAt;
+    return at !== undefined && now - at < REPLY_REQUEST_WAIT_MS;
   }
 }

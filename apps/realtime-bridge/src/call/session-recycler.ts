@@ -135,6 +135,7 @@ export class SessionRecycler {
     state.phase = 'reconnecting';
     state.rt = undefined;
     state.activeResponseId = undefined;
+    state.responseRequestedAt = undefined;
     caller.disconnect();
     hold.startFromNow();
     try {
@@ -224,6 +225,7 @@ export class SessionRecycler {
     state.rt = next.rt;
     state.sessionOpenedAt = next.openedAt;
     state.activeResponseId = undefined;
+    state.responseRequestedAt = undefined;
     state.sessionExpired = false;
     state.callerSpeaking = false;
     state.pendingTranscriptions.clear();
