@@ -18,13 +18,16 @@ import {
   synthesizeMulaw,
   waitFor,
   type ProcessStack,
+  TwilioRestDouble,
   type DtmfPress,
   type ServiceProcess,
   type TwilioCallerDouble,
 } from '@voice/testkit';
+import { uniquePhoneNumber } from '@voice/db';
 import { createTestBusiness } from '../support/business.js';
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { reportFigure } from '../support/figures.js';
+import { TEST_API_TOKEN, postCalls } from '../support/outbound.js';
 import {
   PUBLIC_BASE_URL,
   TEST_ACCOUNT_SID,
@@ -358,6 +361,76 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     const appointments = await ctx.knex('appointments').where({ call_sid: summary.callSid });
     expect(appointments, 'booked once').to.have.length(1);
     expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
+  });
+
+  it('an outbound call still ringing at the drain deadline is let go, not sent to the fallback: another bridge greets it', async () => {
+    // It rings past bridge-1's drain: a call answered during the drain would go live there and move.
+    const drainMs = 3000;
+    const ringMs = 8000;
+    let running: ProcessStack | undefined;
+    const rest = new TwilioRestDouble({
+      accountSid: TEST_ACCOUNT_SID,
+      authToken: TEST_AUTH_TOKEN,
+      outbound: {
+        callee: () => ({
+          answer: 'human',
+          ringMs,
+          caller: { script: [{ silenceMs: 4000 }], hangupWhenScriptEnds: true },
+        }),
+        resolveUrl: (publicUrl) => {
+          const url = new URL(publicUrl);
+          return `http://127.0.0.1:${running!.webhookPort}${url.pathname}${url.search}`;
+        },
+        resolveStreamUrl: (publicUrl) => `ws://127.0.0.1:${running!.gatewayPorts[0]}${new URL(publicUrl).pathname}`,
+      },
+    });
+    await rest.start();
+    try {
+      running = await startSystem({
+        DRAIN_TIMEOUT_MS: String(drainMs),
+        API_TOKEN: TEST_API_TOKEN,
+        TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
+        TWILIO_API_BASE_URL: rest.baseURL,
+      });
+      const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, this is the ringing desk calling.' });
+      await synthesizeMulaw('Hi, this is the ringing desk calling.');
+      const placed = await postCalls(running.webhookPort, { to: uniquePhoneNumber(), from: business.phoneNumber });
+      expect(placed.status, JSON.stringify(placed.body)).to.equal(201);
+      const callSid = placed.body.callSid as string;
+      await waitFor(async () => eventNames(await readTimeline(ctx.redis, callSid)).includes('warm.ready'), {
+        timeoutMs: 15_000,
+        message: 'warm.ready on bridge-1 while it rings',
+      });
+      await startSecondBridge();
+
+      const termAt = Date.now();
+      expect(await running.byRole('realtime-bridge')[0]!.stop(), 'bridge-1 exit code').to.equal(0);
+      const exitMs = Date.now() - termAt;
+      const call = rest.outboundCalls.get(callSid)!;
+      expect(await call.done).to.equal('completed');
+      const summary = await call.caller!.done;
+      const timeline = await finishedTimeline(ctx.redis, callSid);
+      const label = `timeline\n${formatTimeline(timeline)}`;
+      const order = eventNames(timeline);
+      // bridge-1 let the call go at its deadline, before the callee picked up.
+      expect(order.indexOf('bridge.released'), label).to.be.lessThan(order.indexOf('webhook.received'));
+      expect(exitMs, label).to.be.lessThan(ringMs);
+      expect(findEvent(timeline, 'bridge.released')?.fields.reason, label).to.equal('not_started_at_shutdown');
+      expect(findEvent(timeline, 'realtime.fallback'), label).to.equal(undefined);
+      expect(
+        timeline.filter((e) => e.event === 'call.ended').map((e) => e.instance),
+        label,
+      ).to.deep.equal(['bridge-2']);
+      // Greeted by bridge-2: the greeting bridge-1's warm session made (never heard) is not on the record.
+      const greetings = realtime.sessions
+        .flatMap((s) => s.responses)
+        .filter((r) => r.text === 'Hi, this is the ringing desk calling.' && r.status === 'completed');
+      expect(greetings.length, label).to.be.at.least(1);
+      expect(summary.heardAudibleMs, 'the callee heard the agent').to.be.greaterThan(500);
+      expect(summary.afterStreamVerbs, 'no TwiML fallback ran').to.deep.equal([]);
+    } finally {
+      await rest.stop();
+    }
   });
 
   it('with no other bridge up, the calls stay until DRAIN_TIMEOUT_MS and only then go to the fallback', async () => {

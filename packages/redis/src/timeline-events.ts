@@ -40,7 +40,7 @@ export const TIMELINE_EVENTS = {
   'stream.action':
     'webhook: Twilio posted the <Connect action> URL (the stream ended); fields: decision (reconnect|fallback), reason (alive, ended_on_purpose, call_over, no_owner, reconnects_exhausted), attempt',
   'bridge.released':
-    'bridge: this instance let go of a call it no longer owns, could not serve, or whose gateway finished it; fields: reason (no_attach, not_owner_at_end, finished_by_gateway, handed_over: its gateway moved the call to another bridge while this one shut down)',
+    'bridge: this instance let go of a call it no longer owns, could not serve, or whose gateway finished it; fields: reason (no_attach, not_owner_at_end, finished_by_gateway, handed_over: its gateway moved the call to another bridge while this one shut down, not_started_at_shutdown: a warm session let go at the drain deadline before its call started; the next bridge greets)',
   'openai.connecting': 'bridge: opening a Realtime session; fields: attempt',
   'openai.connected': 'bridge: Realtime session open; fields: attempt, ms',
   'openai.failed':

@@ -56,6 +56,9 @@ export interface CallEndingDeps {
   onFinished(): void;
 }
 
+/** bridge.released reason: a warm session let go at shutdown before its call started. */
+export const NOT_STARTED_AT_SHUTDOWN = 'not_started_at_shutdown';
+
 export class CallEnding {
   constructor(private readonly deps: CallEndingDeps) {}
 
@@ -105,6 +108,24 @@ export class CallEnding {
     this.release();
   }
 
+  /**
+   * Shutting down with a warm session whose call has not started (an outbound call still ringing at
+   * the drain deadline): no caller to tell, so no fallback. The owner key and the session's record go
+   * (the record may hold a greeting nobody heard), so the call starts afresh on whichever bridge
+   * takes its START, and is greeted there.
+   */
+  async letGoUnstarted(): Promise<void> {
+    const { deps } = this;
+    if (deps.state.finished) return;
+    deps.state.phase = 'ending';
+    this.stopEverything('bridge shutting down');
+    await deps.redis.del(callKeys.conversation(deps.callSid)).catch(() => undefined);
+    await deps.ownership.release(deps.callSid);
+    void deps.tl.record('bridge.released', { reason: NOT_STARTED_AT_SHUTDOWN });
+    deps.state.phase = 'ended';
+    deps.onFinished();
+  }
+
   /** Lets the call go without a finalize; `reason` goes on the timeline as bridge.released. */
   release(reason?: string, warning?: string): void {
     const { deps } = this;
@@ -128,6 +149,7 @@ export class CallEnding {
     deps.dtmf.stop();
     deps.recycler.stop();
     deps.attachment.stopGrace();
+    deps.attachment.stopWaiting();
     deps.caller.close();
     deps.channel.close();
     deps.state.rt?.close({ code: 1000, reason: closeReason });

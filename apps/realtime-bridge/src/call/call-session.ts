@@ -283,7 +283,9 @@ export class CallSession {
 
   /** Shutting down with the call live: fallback now; the gateway's stop then ends the call. */
   handOff(reason: string): void {
-    this.fallback(reason);
+    // A warm session whose call has not started has nobody to play a fallback to: let it go instead.
+    if (this.deps.mode === 'warm' && !this.attachment.started) void this.ending.letGoUnstarted();
+    else this.fallback(reason);
   }
 
   /** Shutting down: asks the gateway to move the call to another bridge, between the agent's replies (MoveRequest). */

@@ -36,7 +36,7 @@ export interface CallOverCheck {
 
 export class GatewayAttachment {
   private firstRecord: AttachRecord | undefined;
-  private attachWaiter: ((record: AttachRecord) => void) | undefined;
+  private attachWaiter: ((record: AttachRecord | undefined) => void) | undefined;
   private reattachTimer: NodeJS.Timeout | undefined;
   /** While the call has no gateway: which one went away, and when (for call.reattached). */
   private detached: { gateway: string; at: number } | undefined;
@@ -139,6 +139,11 @@ export class GatewayAttachment {
         : undefined;
       this.attachWaiter = done;
     });
+  }
+
+  /** The call stops here: a wait for the first attach ends now (its timers go with it). */
+  stopWaiting(): void {
+    this.attachWaiter?.(undefined);
   }
 
   /** The call's counts across every stream it had (a stop from the gateway counts only its own stream). */
