@@ -205,6 +205,13 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
         reply: 'none',
       });
       gaps.push(Number(resumed!.fields.gap_ms));
+      // The summary names the greeting the caller heard (warm, on bridge-1), not bridge-2's resumed session.
+      const metrics = findEvent(timeline, 'call.metrics')!.fields;
+      expect(metrics.greeting_path, `${label}: greeting_path`).to.equal('warm');
+      expect(metrics, `${label}: no greeting breakdown from the resumed session`).to.not.have.property('configure_ms');
+      expect(Number(metrics.first_greeting_audio_ms), `${label}: first_greeting_audio_ms`).to.be.lessThan(
+        Number(resumed!.ts - findEvent(timeline, 'stream.started')!.ts),
+      );
       expect(findEvent(timeline, 'bridge.released')?.fields.reason, `${label}: old bridge let go`).to.equal(
         'handed_over',
       );

@@ -1,6 +1,8 @@
 /**
  * `call:{CA}:meta`: what the webhook learned about a call, for the gateway (is
- * this socket a real call?) and the bridge (which business, which direction).
+ * this socket a real call?) and the bridge (which business, which direction),
+ * plus the path of its greeting once a bridge greets: a bridge the call moves to
+ * reports the greeting the caller heard, not its own resumed session.
  */
 import type { RedisClient } from './connection.js';
 import { callKeys } from './keys.js';
@@ -15,7 +17,11 @@ export interface CallMeta {
   to: string;
   /** Epoch ms the webhook answered. */
   receivedAt: number;
+  /** How the call was greeted (warm: prepared while it rang; cold: after START), once a bridge did. */
+  greetingPath?: GreetingPath;
 }
+
+export type GreetingPath = 'warm' | 'cold';
 
 export const CALL_META_TTL_SECONDS = 2 * 3600;
 
@@ -49,5 +55,11 @@ export async function readCallMeta(redis: RedisClient, callSid: string): Promise
     from: h.from ?? '',
     to: h.to ?? '',
     receivedAt: Number(h.receivedAt ?? 0),
+    ...(h.greetingPath === 'warm' || h.greetingPath === 'cold' ? { greetingPath: h.greetingPath } : {}),
   };
+}
+
+/** A bridge greets the call this way (one HSET; the key's TTL and the call's end cover it). */
+export async function recordGreetingPath(redis: RedisClient, callSid: string, path: GreetingPath): Promise<void> {
+  await redis.hset(callKeys.meta(callSid), 'greetingPath', path);
 }

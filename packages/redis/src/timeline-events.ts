@@ -93,7 +93,7 @@ export const TIMELINE_EVENTS = {
   'outbound.hangup':
     'webhook: the outbound call was hung up through the REST API; fields: reason (fax, machine_no_message), rest_ms',
   'call.metrics':
-    'bridge: openai_connect_ms, first_greeting_audio_ms and the breakdown (connect, wait_prompt, configure, total); sessions (model sessions used), the summed token usage (input_tokens, output_tokens, input_audio_tokens, input_text_tokens, input_cached_tokens, output_audio_tokens, output_text_tokens, responses) and cost_usd',
+    'bridge: openai_connect_ms, first_greeting_audio_ms and the breakdown (connect, wait_prompt, configure, total; left out where another bridge made the greeting and this one resumed the call); greeting_path (warm, cold: of the greeting the caller heard, whichever bridge made it); sessions (model sessions used), the summed token usage (input_tokens, output_tokens, input_audio_tokens, input_text_tokens, input_cached_tokens, output_audio_tokens, output_text_tokens, responses) and cost_usd',
 } as const;
 
 export type TimelineEventName = keyof typeof TIMELINE_EVENTS;

@@ -10,7 +10,7 @@ import type OpenAI from 'openai';
 import type { BusinessRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { readCallMeta, type RedisClient, type Timeline } from '@voice/redis';
+import { readCallMeta, recordGreetingPath, type GreetingPath, type RedisClient, type Timeline } from '@voice/redis';
 import type { CallConfig, OpenAIConfig } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { OpenAIConnectError } from '../realtime/errors.js';
@@ -94,6 +94,11 @@ export class CallSetup {
       // Taken over mid-call: what was said so far comes from the record the old bridge wrote.
       if (attach?.handover) await loadConversation(deps.redis, deps.callSid, deps.conversation, deps.logger);
       const meta = await readCallMeta(deps.redis, deps.callSid);
+      // Resumed: the caller heard another bridge's greeting (unless nothing had been said: LiveStart).
+      if (attach?.handover) {
+        stats.greetedElsewhere = true;
+        stats.greetingPath = meta?.greetingPath;
+      }
       state.businessId = meta?.businessId ?? attach?.params.businessId ?? '';
       state.callerNumber = meta?.from ?? '';
       const direction = meta?.direction ?? (attach?.params.direction === 'outbound' ? 'outbound' : 'inbound');
@@ -136,8 +141,9 @@ export class CallSetup {
       stats.toolsCount = configured.tools;
       if (state.phase !== 'setup' || deps.isFallingBack()) return;
       deps.deadline.disarm();
-      if (attach?.handover) live.resumeHandedOver(attach.handover, configured.replayed);
-      else if (deps.mode === 'cold') live.goLive('greeting');
+      if (attach?.handover) return live.resumeHandedOver(attach.handover, configured.replayed);
+      this.recordGreetingPath(deps.mode);
+      if (deps.mode === 'cold') live.goLive('greeting');
       else await this.warmUntilAttached();
     } catch (err) {
       if (state.finished) return;
@@ -174,6 +180,14 @@ export class CallSetup {
       waited_ms: Date.now() - state.stats.claimedAt,
       buffered_frames: buffered,
     });
+  }
+
+  /** For a bridge the call may move to: call.metrics then names the greeting the caller heard. */
+  private recordGreetingPath(path: GreetingPath): void {
+    const { deps } = this;
+    recordGreetingPath(deps.redis, deps.callSid, path).catch((err: unknown) =>
+      deps.logger.warn('greeting path not recorded on the call meta', errorFields(err)),
+    );
   }
 
   private loadPrompt(direction: 'inbound' | 'outbound'): Promise<ResolvedPrompt> {

@@ -19,6 +19,11 @@ export interface CallStats {
   modelFirstAudioAt?: number;
   /** warm: session configured and greeting requested before START; cold: after. */
   greetingPath?: 'warm' | 'cold';
+  /**
+   * The caller was greeted by another bridge's session (this one resumed the call): greetingPath is
+   * that greeting's (from the call meta), and this session's setup times are not the greeting's.
+   */
+  greetedElsewhere?: boolean;
   toolsCount: number;
   bargeIns: number;
   /** Hold clips the gateway was asked to play while the model was not speaking. */
@@ -47,14 +52,20 @@ const diff = (a?: number, b?: number) => (a !== undefined && b !== undefined ? M
 
 export function callMetrics(stats: CallStats, firstAudioAt?: number): CallMetricFields {
   const setupStart = stats.streamStartedAt ?? stats.claimedAt;
+  // The breakdown of the greeting's time, where this bridge's session made the greeting.
+  const breakdown = stats.greetedElsewhere
+    ? {}
+    : {
+        connect_ms: diff(stats.connectedAt, stats.connectStartedAt),
+        wait_prompt_ms: diff(stats.promptReadyAt, stats.promptStartedAt),
+        configure_ms: diff(stats.configuredAt, stats.configureSentAt),
+        model_first_audio_ms: diff(stats.modelFirstAudioAt, stats.greetingRequestedAt),
+        total_ms: diff(firstAudioAt, setupStart),
+      };
   return {
     openai_connect_ms: diff(stats.connectedAt, stats.connectStartedAt),
     first_greeting_audio_ms: diff(firstAudioAt, stats.streamStartedAt),
-    connect_ms: diff(stats.connectedAt, stats.connectStartedAt),
-    wait_prompt_ms: diff(stats.promptReadyAt, stats.promptStartedAt),
-    configure_ms: diff(stats.configuredAt, stats.configureSentAt),
-    model_first_audio_ms: diff(stats.modelFirstAudioAt, stats.greetingRequestedAt),
-    total_ms: diff(firstAudioAt, setupStart),
+    ...breakdown,
     connect_attempts: stats.connectAttempts,
     prompt_path: stats.promptPath,
     greeting_path: stats.greetingPath,

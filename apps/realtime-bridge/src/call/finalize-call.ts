@@ -110,7 +110,7 @@ function observe(m: BridgeMetrics, fields: ReturnType<typeof callMetrics>, endRe
   m.callsEnded.inc({ end_reason: endReason.split(':')[0] });
   if (fields.openai_connect_ms !== undefined) m.openaiConnectMs.observe(fields.openai_connect_ms);
   if (fields.first_greeting_audio_ms !== undefined)
-    m.firstGreetingAudioMs.observe({ path: fields.greeting_path ?? 'cold' }, fields.first_greeting_audio_ms);
+    m.firstGreetingAudioMs.observe({ path: fields.greeting_path ?? 'unknown' }, fields.first_greeting_audio_ms);
   const stages: Array<[string, number | undefined]> = [
     ['connect', fields.connect_ms],
     ['wait_prompt', fields.wait_prompt_ms],

@@ -43,6 +43,11 @@ export class LiveStart {
   resumeHandedOver(handover: Handover, replayed: number): void {
     const { deps } = this;
     const reply = resumeReply(deps.conversation);
+    if (reply === 'greeted') {
+      // Nothing had been said: the greeting is this session's, made after the call started.
+      deps.state.stats.greetedElsewhere = false;
+      deps.state.stats.greetingPath = 'cold';
+    }
     this.goLive(reply === 'greeted' ? 'greeting' : 'handover');
     if (reply === 'reasked') deps.state.rt!.send({ type: 'response.create' });
     if (reply === 'none') deps.hold.stop();
