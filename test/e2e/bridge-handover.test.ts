@@ -151,6 +151,17 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     );
   }
 
+  /** Once the call has resumed on the new bridge, the caller hangs up; its finished timeline. */
+  async function resumedThenHungUp(caller: TwilioCallerDouble) {
+    await waitFor(async () => (await readTimeline(ctx.redis, caller.callSid)).some((e) => e.event === 'call.resumed'), {
+      timeoutMs: 15_000,
+      message: 'call.resumed',
+    });
+    const summary = await caller.hangup();
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    return { summary, timeline, label: `timeline\n${formatTimeline(timeline)}` };
+  }
+
   /** The greeting was spoken in full and the caller's phone played it (a mark of its item came back played). */
   const greeted = (caller: TwilioCallerDouble, text: string) => {
     const response = realtime.sessions
@@ -290,19 +301,15 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       (await readTimeline(ctx.redis, caller!.callSid)).filter((e) => e.event === 'caller.dtmf').length;
     await waitFor(async () => (await pressed()) >= 1, { timeoutMs: 20_000, message: 'the first key pressed' });
 
+    const termAt = Date.now();
     const exitCode = await running.byRole('realtime-bridge')[0]!.stop();
     expect(exitCode, 'bridge-1 exit code').to.equal(0);
-    await waitFor(
-      async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'call.resumed'),
-      { timeoutMs: 15_000, message: 'call.resumed' },
-    );
-    const summary = await caller!.hangup();
-    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
-    const label = `timeline\n${formatTimeline(timeline)}`;
+    const { timeline, label } = await resumedThenHungUp(caller!);
+    const pressedAt = timeline.filter((e) => e.event === 'caller.dtmf').map((e) => e.ts);
+    expect(pressedAt.at(-1), 'SIGTERM fell inside the entry (else this test shows nothing)').to.be.greaterThan(termAt);
     const entries = timeline.filter((e) => e.event === 'dtmf.received');
-    // SIGTERM fell inside the entry, or this test shows nothing.
     const resumed = findEvent(timeline, 'call.resumed')!;
-    const keysBefore = timeline.filter((e) => e.event === 'caller.dtmf' && e.ts < resumed.ts).length;
+    const keysBefore = pressedAt.filter((ts) => ts < resumed.ts).length;
     expect(
       entries.map((e) => e.fields),
       label,
@@ -349,13 +356,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       await lock.commit();
     }
     expect(await exited, 'bridge-1 exit code').to.equal(0);
-    await waitFor(
-      async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'call.resumed'),
-      { timeoutMs: 15_000, message: 'call.resumed' },
-    );
-    const summary = await caller!.hangup();
-    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
-    const label = `timeline\n${formatTimeline(timeline)}`;
+    const { timeline, label, summary } = await resumedThenHungUp(caller!);
     const tool = findEvent(timeline, 'tool.called');
     expect(tool?.fields, label).to.include({ name: 'book_appointment', ok: 'true' });
     expect(tool!.instance, label).to.equal('bridge-1');
