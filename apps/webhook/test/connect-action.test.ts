@@ -10,6 +10,7 @@ import { ENDED_ON_PURPOSE_TTL_SECONDS, callKeys, readTimeline, writeCallMeta } f
 import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID } from '../../../test/support/env.js';
 import { postAsTwilio } from '../../../test/support/twilio-http.js';
 import { useWebhookService } from './helpers/webhook-context.js';
+import { waitFor } from '@voice/testkit';
 
 const MAX_RECONNECTS = 2;
 const FALLBACK_TWIML = /^<\?xml[^>]+><Response><Say>[^<]+<\/Say><Hangup\/><\/Response>$/;
@@ -77,6 +78,21 @@ describe('webhook: POST /twilio/connect-action', function () {
     // The bridge, still in its reattach grace, must not take the hangup after this fallback for an ordinary one.
     expect(await ctx.redis.get(callKeys.lastAction(callSid))).to.equal('fallback:reconnects_exhausted');
     expect(await ctx.redis.ttl(callKeys.lastAction(callSid))).to.be.within(1, ENDED_ON_PURPOSE_TTL_SECONDS);
+  });
+
+  it('answers the spoken fallback when a Redis command fails, and still marks it for the bridge if it can', async () => {
+    const callSid = await liveCall();
+    // A real Redis error on the reconnect count (WRONGTYPE), the rest of Redis up.
+    await ctx.redis.hset(callKeys.reconnects(callSid), 'not', 'a counter');
+    const res = await postAction(callSid);
+    expect(res.status).to.equal(200);
+    expect(res.body).to.match(FALLBACK_TWIML);
+    await waitFor(async () => (await ctx.redis.get(callKeys.lastAction(callSid))) === 'fallback:error', {
+      timeoutMs: 5000,
+      message: 'the fallback marked for the bridge',
+    });
+    expect((await actions(callSid)).at(-1)).to.include({ decision: 'fallback', reason: 'error' });
+    await ctx.redis.del(callKeys.reconnects(callSid));
   });
 
   it('does not reconnect a call whose stream was ended on purpose (a hangup, a fallback)', async () => {

@@ -117,6 +117,11 @@ export function connectActionHandler(deps: ConnectActionDeps) {
       // Redis is down: the caller still hears a message, not Twilio's error tone.
       log.error('connect action failed', errorFields(err));
       fallback('error');
+      // Tried anyway (one command may fail where the next gets through): the bridge holding the call
+      // must not take the hangup after this fallback for an ordinary one. If Redis is down, it does.
+      markLastAction(deps, callSid, 'fallback:error').catch((markErr: unknown) =>
+        log.warn('connect action: the fallback could not be marked for the bridge', errorFields(markErr)),
+      );
     }
   };
 }
