@@ -200,6 +200,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     const summaries = await Promise.all(callers.map((c) => c.hangup()));
     const gaps: number[] = [];
     let holdClips = 0;
+    let greetedWarm = 0;
     for (const [i, summary] of summaries.entries()) {
       const timeline = await finishedTimeline(ctx.redis, summary.callSid);
       if (process.env.DEBUG_TIMELINE && i === 0) console.log(formatTimeline(timeline));
@@ -220,6 +221,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       // warm offer on a loaded machine), not bridge-2's resumed session.
       const metrics = findEvent(timeline, 'call.metrics')!.fields;
       const heard = findEvent(timeline, 'warm.joined')?.instance === 'bridge-1' ? 'warm' : 'cold';
+      if (heard === 'warm') greetedWarm++;
       expect(metrics.greeting_path, `${label}: greeting_path\n${formatTimeline(timeline)}`).to.equal(heard);
       expect(metrics, `${label}: no greeting breakdown from the resumed session`).to.not.have.property('configure_ms');
       expect(Number(metrics.first_greeting_audio_ms), `${label}: first_greeting_audio_ms`).to.be.lessThan(
@@ -251,6 +253,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     expect(resumedSessions.length, 'sessions resumed on bridge-2').to.equal(LIVE_CALLS);
     reportFigure('bridge SIGTERM hand-over: max gap (call.resumed gap_ms)', Math.max(...gaps));
     reportFigure('bridge SIGTERM hand-over: hold clips played (all calls)', holdClips, 'clips');
+    reportFigure('bridge SIGTERM hand-over: calls greeted warm on bridge-1', greetedWarm, 'calls');
   });
 
   it('a bridge that starts during the drain takes the calls the draining bridge still holds (asked again every HANDOVER_RETRY_MS)', async () => {
