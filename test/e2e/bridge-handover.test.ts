@@ -18,7 +18,6 @@ import {
   synthesizeMulaw,
   waitFor,
   type ProcessStack,
-  TwilioRestDouble,
   type DtmfPress,
   type ServiceProcess,
   type TwilioCallerDouble,
@@ -27,7 +26,7 @@ import { uniquePhoneNumber } from '@voice/db';
 import { createTestBusiness } from '../support/business.js';
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { reportFigure } from '../support/figures.js';
-import { TEST_API_TOKEN, postCalls } from '../support/outbound.js';
+import { postCalls, startOutboundHarness } from '../support/outbound.js';
 import {
   PUBLIC_BASE_URL,
   TEST_ACCOUNT_SID,
@@ -380,31 +379,16 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     // It rings past bridge-1's drain: a call answered during the drain would go live there and move.
     const drainMs = 3000;
     const ringMs = 8000;
-    let running: ProcessStack | undefined;
-    const rest = new TwilioRestDouble({
-      accountSid: TEST_ACCOUNT_SID,
-      authToken: TEST_AUTH_TOKEN,
-      outbound: {
-        callee: () => ({
-          answer: 'human',
-          ringMs,
-          caller: { script: [{ silenceMs: 4000 }], hangupWhenScriptEnds: true },
-        }),
-        resolveUrl: (publicUrl) => {
-          const url = new URL(publicUrl);
-          return `http://127.0.0.1:${running!.webhookPort}${url.pathname}${url.search}`;
-        },
-        resolveStreamUrl: (publicUrl) => `ws://127.0.0.1:${running!.gatewayPorts[0]}${new URL(publicUrl).pathname}`,
-      },
+    const harness = await startOutboundHarness({
+      callee: () => ({
+        answer: 'human',
+        ringMs,
+        caller: { script: [{ silenceMs: 4000 }], hangupWhenScriptEnds: true },
+      }),
     });
-    await rest.start();
     try {
-      running = await startSystem({
-        DRAIN_TIMEOUT_MS: String(drainMs),
-        API_TOKEN: TEST_API_TOKEN,
-        TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
-        TWILIO_API_BASE_URL: rest.baseURL,
-      });
+      const running = await startSystem({ DRAIN_TIMEOUT_MS: String(drainMs), ...harness.env() });
+      harness.attach(running);
       const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, this is the ringing desk calling.' });
       await synthesizeMulaw('Hi, this is the ringing desk calling.');
       const placed = await postCalls(running.webhookPort, { to: uniquePhoneNumber(), from: business.phoneNumber });
@@ -419,7 +403,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       const termAt = Date.now();
       expect(await running.byRole('realtime-bridge')[0]!.stop(), 'bridge-1 exit code').to.equal(0);
       const exitMs = Date.now() - termAt;
-      const call = rest.outboundCalls.get(callSid)!;
+      const call = harness.rest.outboundCalls.get(callSid)!;
       expect(await call.done).to.equal('completed');
       const summary = await call.caller!.done;
       const timeline = await finishedTimeline(ctx.redis, callSid);
@@ -442,7 +426,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       expect(summary.heardAudibleMs, 'the callee heard the agent').to.be.greaterThan(500);
       expect(summary.afterStreamVerbs, 'no TwiML fallback ran').to.deep.equal([]);
     } finally {
-      await rest.stop();
+      await harness.rest.stop();
     }
   });
 

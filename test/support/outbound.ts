@@ -1,10 +1,10 @@
 /**
- * Outbound calls in the in-process stack: the Twilio REST double that accepts
+ * Outbound calls in a test stack (in-process or processes): the Twilio REST double that accepts
  * calls.create and plays the callees (reaching the stack's webhook and its first
  * gateway), the env that turns the business API on, and POST /calls as a client
  * sends it.
  */
-import { TwilioRestDouble, type CalleeBehaviour, type CallCreateRequest } from '@voice/testkit';
+import { TwilioRestDouble, type CalleeBehaviour, type CallCreateRequest, type ProcessStack } from '@voice/testkit';
 import type { Stack } from './stack.js';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from './env.js';
 
@@ -14,18 +14,29 @@ export interface OutboundHarness {
   rest: TwilioRestDouble;
   /** The env for startStack: API_TOKEN, the account, the REST double's address. */
   env(): Record<string, string>;
-  /** The stack whose webhook and gateway the callees reach (set after startStack). */
-  attach(stack: Stack): void;
+  /** The stack whose webhook and first gateway the callees reach (set once it is started). */
+  attach(stack: Stack | ProcessStack): void;
+}
+
+interface Ports {
+  webhook: number;
+  gateway: number;
+}
+
+function portsOf(stack: Stack | ProcessStack): Ports {
+  return 'webhookPort' in stack
+    ? { webhook: stack.webhookPort, gateway: stack.gatewayPorts[0]! }
+    : { webhook: stack.webhook.port, gateway: stack.gateways[0]!.port };
 }
 
 export async function startOutboundHarness(options: {
   callee?: (request: CallCreateRequest) => CalleeBehaviour;
   ownedNumbers?: () => readonly string[] | undefined;
 }): Promise<OutboundHarness> {
-  let stack: Stack | undefined;
-  const running = (): Stack => {
-    if (!stack) throw new Error('the outbound harness has no stack attached');
-    return stack;
+  let ports: Ports | undefined;
+  const running = (): Ports => {
+    if (!ports) throw new Error('the outbound harness has no stack attached');
+    return ports;
   };
   const rest = new TwilioRestDouble({
     accountSid: TEST_ACCOUNT_SID,
@@ -35,9 +46,9 @@ export async function startOutboundHarness(options: {
       ...options,
       resolveUrl: (publicUrl) => {
         const url = new URL(publicUrl);
-        return `http://127.0.0.1:${running().webhook.port}${url.pathname}${url.search}`;
+        return `http://127.0.0.1:${running().webhook}${url.pathname}${url.search}`;
       },
-      resolveStreamUrl: (publicUrl) => `ws://127.0.0.1:${running().gateways[0]!.port}${new URL(publicUrl).pathname}`,
+      resolveStreamUrl: (publicUrl) => `ws://127.0.0.1:${running().gateway}${new URL(publicUrl).pathname}`,
     },
   });
   await rest.start();
@@ -45,7 +56,7 @@ export async function startOutboundHarness(options: {
     rest,
     env: () => ({ API_TOKEN: TEST_API_TOKEN, TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID, TWILIO_API_BASE_URL: rest.baseURL }),
     attach: (s) => {
-      stack = s;
+      ports = portsOf(s);
     },
   };
 }

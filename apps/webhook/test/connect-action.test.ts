@@ -7,10 +7,10 @@
 import { expect } from 'chai';
 import { uniqueCallSid } from '@voice/db';
 import { ENDED_ON_PURPOSE_TTL_SECONDS, callKeys, readTimeline, writeCallMeta } from '@voice/redis';
+import { waitFor } from '@voice/testkit';
 import { PUBLIC_BASE_URL, PUBLIC_STREAM_URL, TEST_ACCOUNT_SID } from '../../../test/support/env.js';
 import { postAsTwilio } from '../../../test/support/twilio-http.js';
 import { useWebhookService } from './helpers/webhook-context.js';
-import { waitFor } from '@voice/testkit';
 
 const MAX_RECONNECTS = 2;
 const FALLBACK_TWIML = /^<\?xml[^>]+><Response><Say>[^<]+<\/Say><Hangup\/><\/Response>$/;

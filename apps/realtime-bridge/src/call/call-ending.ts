@@ -57,7 +57,7 @@ export interface CallEndingDeps {
 }
 
 /** bridge.released reason: a warm session let go at shutdown before its call started. */
-export const NOT_STARTED_AT_SHUTDOWN = 'not_started_at_shutdown';
+const NOT_STARTED_AT_SHUTDOWN = 'not_started_at_shutdown';
 
 export class CallEnding {
   constructor(private readonly deps: CallEndingDeps) {}

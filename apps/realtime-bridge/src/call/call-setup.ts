@@ -88,7 +88,7 @@ export class CallSetup {
       const attach =
         deps.mode === 'cold' ? await attachment.waitForAttach(deps.openaiConfig.connectTimeoutMs) : undefined;
       // Stopped while waiting (the call was let go): nothing more to do.
-      if (deps.state.finished) return;
+      if (state.finished) return;
       if (deps.mode === 'cold' && !attach)
         return deps.ending.release('no_attach', 'claimed call was never attached by its gateway; releasing it');
       // Taken over mid-call: what was said so far comes from the record the old bridge wrote.

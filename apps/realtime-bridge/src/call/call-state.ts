@@ -35,6 +35,12 @@ export class CallState {
   sessionExpired = false;
   readonly stats: CallStats = { claimedAt: Date.now(), connectAttempts: 0, toolsCount: 0, bargeIns: 0, holdClips: 0 };
 
+  /** The model session was replaced: no response of the old one is under way or on its way. */
+  forgetResponses(): void {
+    this.activeResponseId = undefined;
+    this.responseRequestedAt = undefined;
+  }
+
   get finished(): boolean {
     return this.phase === 'ending' || this.phase === 'ended';
   }

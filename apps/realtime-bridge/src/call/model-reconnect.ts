@@ -53,8 +53,7 @@ export class ModelReconnect {
     state.phase = 'reconnecting';
     state.rt = undefined;
     deps.caller.disconnect();
-    state.activeResponseId = undefined;
-    state.responseRequestedAt = undefined;
+    state.forgetResponses();
     deps.agentControl.onSessionReplaced();
     deps.hold.playNow();
     const started = Date.now();

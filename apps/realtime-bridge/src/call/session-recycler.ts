@@ -134,8 +134,7 @@ export class SessionRecycler {
     const replyWasCut = state.activeResponseId !== undefined;
     state.phase = 'reconnecting';
     state.rt = undefined;
-    state.activeResponseId = undefined;
-    state.responseRequestedAt = undefined;
+    state.forgetResponses();
     caller.disconnect();
     hold.startFromNow();
     try {
@@ -224,8 +223,7 @@ export class SessionRecycler {
     const ageMs = Date.now() - state.sessionOpenedAt;
     state.rt = next.rt;
     state.sessionOpenedAt = next.openedAt;
-    state.activeResponseId = undefined;
-    state.responseRequestedAt = undefined;
+    state.forgetResponses();
     state.sessionExpired = false;
     state.callerSpeaking = false;
     state.pendingTranscriptions.clear();
