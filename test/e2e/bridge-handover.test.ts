@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { formatTimeline, readTimeline, type TimelineEntry } from '@voice/redis';
+import { decodeClaim, formatTimeline, readTimeline, sharedKeys, type TimelineEntry } from '@voice/redis';
 import {
   RealtimeDouble,
   freePort,
@@ -22,6 +22,7 @@ import {
   type ServiceProcess,
   type TwilioCallerDouble,
 } from '@voice/testkit';
+import { dtmfText } from '@voice/agent';
 import { uniquePhoneNumber } from '@voice/db';
 import { createTestBusiness } from '../support/business.js';
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
@@ -52,6 +53,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
   let realtime: RealtimeDouble;
   let processes: ProcessStack | undefined;
   let secondBridge: ServiceProcess | undefined;
+  let secondBridgePort = 0;
   let env: Record<string, string | undefined>;
 
   before(async () => {
@@ -73,6 +75,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     await realtime.start();
   });
   afterEach(async () => {
+    secondBridge?.resume();
     await secondBridge?.stop();
     await processes?.stop();
     secondBridge = undefined;
@@ -102,6 +105,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
 
   async function startSecondBridge(): Promise<void> {
     const [port, linkPort] = [await freePort(), await freePort()];
+    secondBridgePort = port;
     secondBridge = await startServiceProcess({
       name: 'realtime-bridge',
       label: 'bridge-2',
@@ -255,6 +259,21 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     reportFigure('bridge SIGTERM hand-over: calls greeted warm on bridge-1', greetedWarm, 'calls');
   });
 
+  const metricsUrl = (port: number) => `http://127.0.0.1:${port}/metrics`;
+
+  /** The bridge the newest claim for `callSid` names as the call's previous owner (a move or a take-over). */
+  async function movedFrom(callSid: string): Promise<string | undefined> {
+    const entries = await ctx.redis.xrevrange(
+      sharedKeys(String(env.REDIS_NAMESPACE)).callClaims,
+      '+',
+      '-',
+      'COUNT',
+      20,
+    );
+    const claims = entries.map(([id, fields]) => decodeClaim(id, fields)).filter((c) => c.callSid === callSid);
+    return claims[0]?.previousOwner;
+  }
+
   it('a bridge that starts during the drain takes the calls the draining bridge still holds (asked again every HANDOVER_RETRY_MS)', async () => {
     const running = await startSystem({ DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS), HANDOVER_RETRY_MS: '500' });
     const [caller] = await placeCalls(running, 1, () => 'Hello from the late desk.', 60_000);
@@ -372,6 +391,73 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     expect(answers.map((r) => r.status)).to.deep.equal(['completed']);
     const appointments = await ctx.knex('appointments').where({ call_sid: summary.callSid });
     expect(appointments, 'booked once').to.have.length(1);
+    expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
+  });
+
+  it('a key pressed while the call is moving reaches the new bridge as an entry; it is not lost with the old one', async () => {
+    const running = await startSystem({
+      DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
+      // bridge-2 is frozen (SIGSTOP) for about a second while the move waits for it: it must not
+      // look dead meanwhile (registry stale after 3 beats, link dead, the claim given up).
+      HEARTBEAT_MS: '1000',
+      MEDIA_LINK_DEAD_MS: '8000',
+      CLAIM_TIMEOUT_MS: '8000',
+    });
+    const [caller] = await placeCalls(running, 1, () => 'Hello from the moving desk.', 60_000);
+    await waitFor(() => greeted(caller!, 'Hello from the moving desk.'), { timeoutMs: 15_000, message: 'greeted' });
+    await startSecondBridge();
+    await waitFor(
+      async () => /^media_link_open(\{[^}]*\})? 1$/m.test(await (await fetch(metricsUrl(secondBridgePort))).text()),
+      {
+        timeoutMs: 10_000,
+        message: 'the gateway linked to bridge-2',
+      },
+    );
+
+    const bridge2 = secondBridge!;
+    bridge2.pause();
+    let exited: Promise<number | null>;
+    try {
+      exited = running.byRole('realtime-bridge')[0]!.stop();
+      // The move has begun when the gateway offers the call again, naming bridge-1: it now waits for bridge-2.
+      await waitFor(async () => (await movedFrom(caller!.callSid)) === 'bridge-1', {
+        timeoutMs: 10_000,
+        message: 'the move claim',
+      });
+      expect(caller!.press('5'), 'key pressed').to.equal(true);
+      await waitFor(
+        async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'caller.dtmf'),
+        {
+          timeoutMs: 5000,
+          message: 'the key read by the gateway',
+        },
+      );
+    } finally {
+      bridge2.resume();
+    }
+    expect(await exited, 'bridge-1 exit code').to.equal(0);
+    // The entry ends after the 1.5 s gap; then the caller hangs up.
+    await waitFor(
+      async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'dtmf.received'),
+      {
+        timeoutMs: 15_000,
+        message: 'the entry',
+      },
+    );
+    const summary = await caller!.hangup();
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    const label = `timeline\n${formatTimeline(timeline)}`;
+    const resumed = findEvent(timeline, 'call.resumed');
+    expect(resumed?.fields, label).to.include({ from: 'bridge-1', to: 'bridge-2', planned: 'true' });
+    expect(findEvent(timeline, 'caller.dtmf')!.ts, 'the key was pressed during the move').to.be.lessThan(resumed!.ts);
+    const entries = timeline.filter((e) => e.event === 'dtmf.received');
+    expect(
+      entries.map((e) => ({ ...e.fields, instance: e.instance })),
+      label,
+    ).to.deep.equal([{ digit: '5', outcome: 'sent_to_model', ended_by: 'pause', instance: 'bridge-2' }]);
+    const entryText = dtmfText('5');
+    const sessionsWithEntry = realtime.sessions.filter((s) => s.createdItems.some((item) => item.text === entryText));
+    expect(sessionsWithEntry, 'only bridge-2 sent the entry').to.have.length(1);
     expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
   });
 

@@ -53,6 +53,8 @@ export class ActiveStream {
   private attachment: BridgeAttachment | undefined;
   private held: CallerRecord[] = [];
   private heldDropped = 0;
+  /** Set while the call moves between bridges: keys pressed meanwhile wait for the switch (holdKeys). */
+  private keysOnHold: CallerRecord[] | undefined;
 
   constructor(
     readonly callSid: string,
@@ -93,7 +95,26 @@ export class ActiveStream {
   }
 
   forwardDtmf(digit: string): void {
-    this.toBridge({ t: 'dtmf', digit });
+    const onHold = this.keysOnHold;
+    if (!onHold) return this.toBridge({ t: 'dtmf', digit });
+    if (onHold.length < this.deps.maxHeldCallerRecords) onHold.push({ t: 'dtmf', digit });
+    else this.heldDropped++;
+  }
+
+  /**
+   * A planned move has begun: until releaseKeys(), key presses wait here instead of going to the
+   * old bridge, which would drop them when it hands the call over (an entry it had only started).
+   * Audio and marks still go to the old bridge: its model is the one speaking until the switch.
+   */
+  holdKeys(): void {
+    this.keysOnHold ??= [];
+  }
+
+  /** The move is over (switched, given up, or the call ended): held keys go to the bridge the call is on now. */
+  releaseKeys(): void {
+    const keys = this.keysOnHold;
+    this.keysOnHold = undefined;
+    for (const key of keys ?? []) this.toBridge(key);
   }
 
   /** The bridge took the call on `ch`: what the caller said meanwhile goes first, in order. */

@@ -8,7 +8,8 @@
  * again, naming the lost owner so another bridge may take it over. When a
  * bridge shutting down asks (`rehome`), the call is moved the same way but
  * without a gap in its audio: it stays on the old bridge until the new one has
- * taken it, then the old one gets a `stop` (handed_over).
+ * taken it, then the old one gets a `stop` (handed_over). Keys pressed during
+ * the move wait for the switch and go to the new bridge.
  */
 import { errorFields } from '@voice/logging';
 import type { BridgeRecord, Handover, StopRecord } from '@voice/media-link';
@@ -111,6 +112,7 @@ export class BridgeCall implements ChannelHandler {
     const attached = this.stream.bridge;
     if (this.phase !== 'attached' || !attached) return false;
     this.phase = 'ended';
+    this.stream.releaseKeys();
     attached.link.send({ t: 'detach', call: this.stream.callSid, ch: attached.ch, reason });
     this.session.ctx.links.release(attached.link, attached.ch);
     return true;
@@ -123,6 +125,8 @@ export class BridgeCall implements ChannelHandler {
     this.stopRecord = stop;
     const attached = this.stream.bridge;
     if (previous === 'attached' && attached) {
+      // Keys held by a move still under way go before the stop, to the bridge that finalizes the call.
+      this.stream.releaseKeys();
       attached.link.send(stop);
       this.session.ctx.links.release(attached.link, attached.ch);
       return;
@@ -187,6 +191,7 @@ export class BridgeCall implements ChannelHandler {
     const from = this.stream.bridge;
     if (this.phase !== 'attached' || !from || this.moving || this.session.phase !== 'streaming') return;
     this.moving = true;
+    this.stream.holdKeys();
     const { ctx, checkpoints, log } = this.session;
     const handover: Handover = { from: from.owner, at: Date.now(), planned: true };
     try {
@@ -229,6 +234,7 @@ export class BridgeCall implements ChannelHandler {
       });
     } finally {
       this.moving = false;
+      this.stream.releaseKeys();
     }
   }
 

@@ -158,6 +158,15 @@ export class ServiceProcess {
     await exit;
   }
 
+  /** Freezes the process (SIGSTOP), as a stalled VM or a long GC pause would; resume() thaws it. */
+  pause(): void {
+    if (!this.exited) this.child.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    if (!this.exited) this.child.kill('SIGCONT');
+  }
+
   /** SIGTERM and wait for the service's own shutdown path; SIGKILL if it hangs. */
   async stop(): Promise<number | null> {
     if (this.exited) return this.child.exitCode;

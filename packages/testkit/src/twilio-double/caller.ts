@@ -121,6 +121,14 @@ export class TwilioCallerDouble {
     return this.state === 'ringing' ? 'ringing' : 'in-progress';
   }
 
+  /**
+   * The caller presses a key now (the `dtmf` option schedules keys by stream time instead).
+   * False when no stream has started or it is ending.
+   */
+  press(digit: string): boolean {
+    return this.session?.press(digit) ?? false;
+  }
+
   /** The current stream's connection breaks (no `stop`); like Twilio, the call goes on to `<Connect action>`. */
   breakStream(): void {
     this.session?.breakConnection();
