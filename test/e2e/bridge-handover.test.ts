@@ -4,7 +4,8 @@
  * fallback, no dropped call) and the old process exits once the last one is
  * handed over. With no other bridge, the calls stay until DRAIN_TIMEOUT_MS and
  * only then go to the fallback. A keypad entry being typed or a tool running at
- * SIGTERM is not cut by the move.
+ * SIGTERM is not cut by the move; keys pressed during the move, or an entry
+ * still open when the wait for it runs out, reach the new bridge whole.
  */
 import { expect } from 'chai';
 import type { Knex } from 'knex';
@@ -317,6 +318,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       // The entry takes 5.6 s: the default cap (4 s) would move the call before its end, by design.
       HANDOVER_REPLY_WAIT_MS: '15000',
     });
+    const sessionsBefore = realtime.sessions.length; // the double's sessions of earlier tests
     const [caller] = await placeCalls(running, 1, () => 'Hello from the keypad desk.', 60_000, { dtmf });
     await waitFor(() => greeted(caller!, 'Hello from the keypad desk.'), { timeoutMs: 15_000, message: 'greeted' });
     await startSecondBridge();
@@ -345,8 +347,54 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     const answers = realtime.sessions.flatMap((s) => s.responses).filter((r) => r.text === KEYPAD_REPLY);
     expect(answers.map((r) => r.status)).to.deep.equal(['completed']);
     const entryText = `The caller entered ${keys} on the keypad.`;
-    const sessionsWithEntry = realtime.sessions.filter((s) => s.createdItems.some((item) => item.text === entryText));
+    const sessionsWithEntry = realtime.sessions
+      .slice(sessionsBefore)
+      .filter((s) => s.createdItems.some((item) => item.text === entryText));
     expect(sessionsWithEntry, 'bridge-1 sent the entry; bridge-2 replayed it').to.have.length(2);
+    expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
+  });
+
+  it('a keypad entry still being typed when HANDOVER_REPLY_WAIT_MS runs out moves with the call: the new bridge reads it whole', async () => {
+    // The same 14 keys over 5.6 s, but the drain waits only 1 s for the entry to end.
+    const keys = '12345678901234';
+    const dtmf: DtmfPress[] = [...keys, '#'].map((digit, i) => ({ atMs: 8000 + i * 400, digit }));
+    const running = await startSystem({ DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS), HANDOVER_REPLY_WAIT_MS: '1000' });
+    const sessionsBefore = realtime.sessions.length;
+    const [caller] = await placeCalls(running, 1, () => 'Hello from the slow keypad desk.', 60_000, { dtmf });
+    await waitFor(() => greeted(caller!, 'Hello from the slow keypad desk.'), {
+      timeoutMs: 15_000,
+      message: 'greeted',
+    });
+    await startSecondBridge();
+    const timelineOf = () => readTimeline(ctx.redis, caller!.callSid);
+    await waitFor(async () => (await timelineOf()).some((e) => e.event === 'caller.dtmf'), {
+      timeoutMs: 20_000,
+      message: 'the first key pressed',
+    });
+
+    expect(await running.byRole('realtime-bridge')[0]!.stop(), 'bridge-1 exit code').to.equal(0);
+    await waitFor(async () => (await timelineOf()).some((e) => e.event === 'dtmf.received'), {
+      timeoutMs: 20_000,
+      message: 'the entry',
+    });
+    const summary = await caller!.hangup();
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    const label = `timeline\n${formatTimeline(timeline)}`;
+    const resumed = findEvent(timeline, 'call.resumed');
+    expect(resumed?.fields, label).to.include({ from: 'bridge-1', to: 'bridge-2', planned: 'true' });
+    const pressedAt = timeline.filter((e) => e.event === 'caller.dtmf').map((e) => e.ts);
+    expect(pressedAt.length, label).to.equal(keys.length + 1);
+    expect(pressedAt[0], 'the entry began on bridge-1').to.be.lessThan(resumed!.ts);
+    expect(pressedAt.at(-1), 'and ended after the move').to.be.greaterThan(resumed!.ts);
+    const entries = timeline.filter((e) => e.event === 'dtmf.received');
+    expect(
+      entries.map((e) => ({ ...e.fields, instance: e.instance })),
+      label,
+    ).to.deep.equal([{ digit: keys, outcome: 'sent_to_model', ended_by: 'pound', instance: 'bridge-2' }]);
+    const sessionsWithEntry = realtime.sessions
+      .slice(sessionsBefore)
+      .filter((s) => s.createdItems.some((item) => item.text === dtmfText(keys)));
+    expect(sessionsWithEntry, 'only bridge-2 sent the entry').to.have.length(1);
     expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
   });
 
@@ -403,6 +451,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       MEDIA_LINK_DEAD_MS: '8000',
       CLAIM_TIMEOUT_MS: '8000',
     });
+    const sessionsBefore = realtime.sessions.length;
     const [caller] = await placeCalls(running, 1, () => 'Hello from the moving desk.', 60_000);
     await waitFor(() => greeted(caller!, 'Hello from the moving desk.'), { timeoutMs: 15_000, message: 'greeted' });
     await startSecondBridge();
@@ -456,7 +505,9 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       label,
     ).to.deep.equal([{ digit: '5', outcome: 'sent_to_model', ended_by: 'pause', instance: 'bridge-2' }]);
     const entryText = dtmfText('5');
-    const sessionsWithEntry = realtime.sessions.filter((s) => s.createdItems.some((item) => item.text === entryText));
+    const sessionsWithEntry = realtime.sessions
+      .slice(sessionsBefore)
+      .filter((s) => s.createdItems.some((item) => item.text === entryText));
     expect(sessionsWithEntry, 'only bridge-2 sent the entry').to.have.length(1);
     expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
   });

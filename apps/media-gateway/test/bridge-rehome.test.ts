@@ -16,6 +16,7 @@ import type { TwilioStreamClient } from './helpers/twilio-stream-client.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const payloadsOf = (records: GatewayRecord[]) => records.flatMap((r) => (r.t === 'media' ? [r.payload] : []));
+const keysOf = (records: GatewayRecord[]) => records.flatMap((r) => (r.t === 'dtmf' ? [r.digit] : [])).join('');
 
 describe('media gateway: a shutting-down bridge hands a live call over', () => {
   const gw = useGatewayHarness();
@@ -69,6 +70,41 @@ describe('media gateway: a shutting-down bridge hands a live call over', () => {
     client.stop();
     const final = await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'stop'), second);
     expect(final[final.length - 1]).to.include({ t: 'stop', reason: 'twilio_stop', rx: 3 });
+  });
+
+  it('keys given up by the old bridge, then keys pressed during the move, go to the new bridge in order; none to the old one', async () => {
+    h = await gw.start({ CLAIM_TIMEOUT_MS: '5000' });
+    const { call, client } = await liveCall();
+    const second = await h.addBridge({ instanceId: 'test-bridge-2', answerClaims: false });
+    h.bridge.answerClaims = false;
+
+    // The old bridge had "12" of an entry when it asked: they leave with the call.
+    h.bridge.send(call.callSid, { t: 'rehome', keys: '12' });
+    await waitFor('the second bridge read the claim', () => second.claims.some((c) => c.callSid === call.callSid));
+    // The caller goes on typing while the new bridge has not answered yet; audio still goes to the old one.
+    client.dtmf('3');
+    client.media(audioFrame(2));
+    await h.waitForInbound(call.callSid, (r) => payloadsOf(r).length === 2);
+    expect(second.answerClaim(call.callSid)).to.equal(true);
+    await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'stop'));
+    client.dtmf('#');
+    await waitFor('the keys at the new bridge', () => keysOf(second.records(call.callSid)) === '123#');
+    expect(keysOf(h.inbound(call.callSid)), 'keys the old bridge got').to.equal('');
+  });
+
+  it('keys given up for a move that finds no bridge go back to the old bridge', async () => {
+    h = await gw.start({ CLAIM_TIMEOUT_MS: '300' });
+    const { call, client } = await liveCall();
+    h.bridge.answerClaims = false;
+
+    h.bridge.send(call.callSid, { t: 'rehome', keys: '45' });
+    // A key pressed once the gateway is moving the call (it has offered it again).
+    await waitFor('the claim naming the old bridge', async () =>
+      (await h.claims()).some((c) => c.callSid === call.callSid && c.previousOwner === h.bridge.instanceId),
+    );
+    client.dtmf('6');
+    await waitFor('the keys back at the old bridge', () => keysOf(h.inbound(call.callSid)) === '456');
+    expect(h.inbound(call.callSid).some((r) => r.t === 'stop')).to.equal(false);
   });
 
   it('keeps the call on its bridge when no other bridge takes it', async () => {

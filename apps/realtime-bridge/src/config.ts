@@ -61,7 +61,8 @@ export const BRIDGE_DEFAULTS = {
   handoverRetryMs: 1000,
   /**
    * A call is moved between the agent's replies, outside a running tool and a keypad entry being
-   * typed (a switch would cut or split them); one still busy this long after the first ask is moved anyway.
+   * typed (a switch would cut or split them); one still busy this long after the first ask is moved anyway
+   * (an open keypad entry then moves with the call, whole: see MoveRequest).
    */
   handoverReplyWaitMs: 4000,
   /** How often a call waiting for its agent's reply (tool, keypad entry) to end is looked at again (not an env var). */

@@ -102,9 +102,11 @@ export type BridgeRecord =
   /**
    * This bridge is shutting down: move the call to another bridge with room (a claim naming this one
    * as the previous owner), then send this bridge a `stop` (reason `handed_over`). With no bridge to
-   * take it, the call stays here.
+   * take it, the call stays here. `keys`: a keypad entry still being typed here, given up so the
+   * move does not split it: the gateway sends these keys first to the bridge the call ends up on
+   * (back here if the move fails), followed by any the caller presses during the move.
    */
-  | { t: 'rehome'; ch: number };
+  | { t: 'rehome'; ch: number; keys?: string };
 
 /** A per-call record before the channel it goes on is known (the call's holder adds `ch`). */
 export type Unaddressed<T> = T extends { ch: number } ? Omit<T, 'ch'> : never;
@@ -117,6 +119,8 @@ export class InvalidRecordError extends Error {
   override name = 'InvalidRecordError';
 }
 
+/** Keypad keys as Twilio reports them; an entry is at most 32 (the bridge's limit), with room. */
+const DTMF_KEYS = /^[0-9*#A-D]{1,64}$/;
 /** Marks and mark-like tokens go in space-separated lines: they must hold no whitespace. */
 const TOKEN = /^[^\s]{1,200}$/;
 const NONE = '-';
@@ -228,7 +232,7 @@ const bridgeControl = z.discriminatedUnion('t', [
   z.object({ t: z.literal('play'), ch, clip }),
   z.object({ t: z.literal('hold'), ch, on: z.boolean() }),
   z.object({ t: z.literal('hangup'), ch, reason: z.string().min(1).max(200), clip: clip.optional() }),
-  z.object({ t: z.literal('rehome'), ch }),
+  z.object({ t: z.literal('rehome'), ch, keys: z.string().regex(DTMF_KEYS).optional() }),
 ]);
 
 // ---- shared ----

@@ -76,6 +76,7 @@ describe('media link: records', () => {
       { t: 'hangup', ch: 3, reason: 'model_unreachable', clip: 'fallback' },
       { t: 'hangup', ch: 3, reason: 'done' },
       { t: 'rehome', ch: 3 },
+      { t: 'rehome', ch: 3, keys: '12*' },
     ];
     for (const record of records)
       expect(decodeBridgeRecord(encodeBridgeRecord(record).slice(0, -1))).to.deep.equal(record);
@@ -97,6 +98,8 @@ describe('media link: records', () => {
         line,
       ).to.throw(InvalidRecordError);
     }
+    // A rehome's keys are keypad keys, nothing else.
+    expect(() => decodeBridgeRecord('c {"t":"rehome","ch":1,"keys":"1 2"}')).to.throw(InvalidRecordError);
     // A mark name with a space could never be split back out of a line.
     expect(() => encodeBridgeRecord({ t: 'mark', ch: 1, name: 'two words' })).to.throw(InvalidRecordError);
   });

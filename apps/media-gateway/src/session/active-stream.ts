@@ -110,6 +110,16 @@ export class ActiveStream {
     this.keysOnHold ??= [];
   }
 
+  /**
+   * Keys the old bridge gave up with its `rehome` (an entry it had begun): they go before any key
+   * pressed since, to wherever held keys go (the bridge the call is on when there is no move).
+   */
+  returnKeys(keys: string): void {
+    const records: CallerRecord[] = [...keys].map((digit) => ({ t: 'dtmf', digit }));
+    if (this.keysOnHold) this.keysOnHold.unshift(...records);
+    else for (const record of records) this.toBridge(record);
+  }
+
   /** The move is over (switched, given up, or the call ended): held keys go to the bridge the call is on now. */
   releaseKeys(): void {
     const keys = this.keysOnHold;

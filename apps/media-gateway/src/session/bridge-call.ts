@@ -81,7 +81,9 @@ export class BridgeCall implements ChannelHandler {
 
   deliver(record: Extract<BridgeRecord, { ch: number }>): void {
     if (record.t !== 'rehome') return deliverToCaller(this.session, this.stream, record);
-    void this.moveOff().catch((err: unknown) => this.session.log.error('call move failed', errorFields(err)));
+    void this.moveOff(record.keys ?? '').catch((err: unknown) =>
+      this.session.log.error('call move failed', errorFields(err)),
+    );
   }
 
   bridgeLost(bridge: string, reason: string): void {
@@ -185,13 +187,21 @@ export class BridgeCall implements ChannelHandler {
    * The call's bridge is shutting down: find it another bridge with room (a claim naming the old
    * one, which that bridge may then take the call over from), attach it there, and only then switch
    * the caller's audio and send the old bridge the call's stop. With no bridge to take it, the call
-   * stays where it is (the old bridge asks again, and falls back at its drain deadline).
+   * stays where it is (the old bridge asks again, and falls back at its drain deadline). Keys the
+   * old bridge gave up (`keys`, an entry it had begun) and keys pressed meanwhile wait for the
+   * switch, then go to the bridge the call is on.
    */
-  private async moveOff(): Promise<void> {
+  private async moveOff(keys: string): Promise<void> {
     const from = this.stream.bridge;
-    if (this.phase !== 'attached' || !from || this.moving || this.session.phase !== 'streaming') return;
+    if (this.phase !== 'attached' || !from || this.moving || this.session.phase !== 'streaming') {
+      // Keys the bridge gave up go to the move under way, or back to whichever bridge has the call
+      // (to none once the call has ended: its stop is sent).
+      if (this.phase !== 'ended') this.stream.returnKeys(keys);
+      return;
+    }
     this.moving = true;
     this.stream.holdKeys();
+    this.stream.returnKeys(keys);
     const { ctx, checkpoints, log } = this.session;
     const handover: Handover = { from: from.owner, at: Date.now(), planned: true };
     try {

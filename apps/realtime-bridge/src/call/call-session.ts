@@ -251,6 +251,7 @@ export class CallSession {
       ...shared,
       isFallingBack: () => this.fallingBack,
       turnOpen: () => !toolTurns.idle || this.dtmf.entryOpen,
+      takeOpenEntry: () => this.dtmf.takeOpenEntry(),
     });
     this.modelReconnect = new ModelReconnect({ ...deps, ...shared, ...modelSide, agentControl: this.agentControl });
   }

@@ -80,6 +80,16 @@ export class DtmfInput {
     if (code === ACTIVE_RESPONSE_CODE && eventId?.startsWith(RESPONSE_EVENT_PREFIX)) this.responseWanted = true;
   }
 
+  /**
+   * The call is moving to another bridge mid-entry: the keys typed so far leave with it (see
+   * `rehome`), so the next bridge ends the entry as one; nothing is recorded here.
+   */
+  takeOpenEntry(): string {
+    clearTimeout(this.entryTimer);
+    this.entryTimer = undefined;
+    return this.takeEntry();
+  }
+
   /** The call is ending: an unfinished entry is recorded (it never reaches the model), no timer is left. */
   stop(): void {
     clearTimeout(this.entryTimer);

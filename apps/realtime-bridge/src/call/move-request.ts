@@ -2,8 +2,8 @@
  * Shutting down: asking the gateway to move a live call to another bridge (`rehome`), paced
  * so the switch cuts nothing and the gateway is not asked too often. Nothing is cut: a reply the
  * agent is giving or about to give (our response.create not yet answered), a tool still running (its output would reach the conversation record after the
- * new bridge read it), a keypad entry the caller is still typing (its first keys would stay here and
- * the rest reach the new bridge as another entry).
+ * new bridge read it), a keypad entry the caller is still typing (answered here if it ends in time;
+ * past the wait, its keys go with the `rehome` and the new bridge ends it as one entry).
  */
 import type { CallState } from './call-state.js';
 import type { GatewayChannel } from './gateway-channel.js';
@@ -19,6 +19,8 @@ export interface MoveRequestDeps {
   isFallingBack(): boolean;
   /** A tool is running or a keypad entry is being typed: a switch now would lose or split it. */
   turnOpen(): boolean;
+  /** The keys of an entry still being typed, taken from here (the wait for it ran out): they move with the call. */
+  takeOpenEntry(): string;
 }
 
 export class MoveRequest {
@@ -42,7 +44,8 @@ export class MoveRequest {
     if (busy && now - this.moveWantedAt < timings.replyWaitMs) return 'waiting';
     if (this.moveAskedAt !== undefined && now - this.moveAskedAt < timings.retryMs) return 'asked';
     this.moveAskedAt = now;
-    channel.send({ t: 'rehome' });
+    const keys = this.deps.takeOpenEntry();
+    channel.send(keys === '' ? { t: 'rehome' } : { t: 'rehome', keys });
     return 'asked';
   }
 
