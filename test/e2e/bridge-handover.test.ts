@@ -166,6 +166,17 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     return { summary, timeline, label: `timeline\n${formatTimeline(timeline)}` };
   }
 
+  /** Once a keypad entry has been read (after its gap or `#`), the caller hangs up; its finished timeline. */
+  async function entryReadThenHungUp(caller: TwilioCallerDouble) {
+    await waitFor(
+      async () => (await readTimeline(ctx.redis, caller.callSid)).some((e) => e.event === 'dtmf.received'),
+      { timeoutMs: 20_000, message: 'the entry read' },
+    );
+    const summary = await caller.hangup();
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+    return { timeline, label: `timeline\n${formatTimeline(timeline)}` };
+  }
+
   /** The greeting was spoken in full and the caller's phone played it (a mark of its item came back played). */
   const greeted = (caller: TwilioCallerDouble, text: string) => {
     const response = realtime.sessions
@@ -373,13 +384,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     });
 
     expect(await running.byRole('realtime-bridge')[0]!.stop(), 'bridge-1 exit code').to.equal(0);
-    await waitFor(async () => (await timelineOf()).some((e) => e.event === 'dtmf.received'), {
-      timeoutMs: 20_000,
-      message: 'the entry',
-    });
-    const summary = await caller!.hangup();
-    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
-    const label = `timeline\n${formatTimeline(timeline)}`;
+    const { timeline, label } = await entryReadThenHungUp(caller!);
     const resumed = findEvent(timeline, 'call.resumed');
     expect(resumed?.fields, label).to.include({ from: 'bridge-1', to: 'bridge-2', planned: 'true' });
     const pressedAt = timeline.filter((e) => e.event === 'caller.dtmf').map((e) => e.ts);
@@ -485,17 +490,8 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
       bridge2.resume();
     }
     expect(await exited, 'bridge-1 exit code').to.equal(0);
-    // The entry ends after the 1.5 s gap; then the caller hangs up.
-    await waitFor(
-      async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'dtmf.received'),
-      {
-        timeoutMs: 15_000,
-        message: 'the entry',
-      },
-    );
-    const summary = await caller!.hangup();
-    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
-    const label = `timeline\n${formatTimeline(timeline)}`;
+    // The entry ends after the 1.5 s gap.
+    const { timeline, label } = await entryReadThenHungUp(caller!);
     const resumed = findEvent(timeline, 'call.resumed');
     expect(resumed?.fields, label).to.include({ from: 'bridge-1', to: 'bridge-2', planned: 'true' });
     expect(findEvent(timeline, 'caller.dtmf')!.ts, 'the key was pressed during the move').to.be.lessThan(resumed!.ts);
