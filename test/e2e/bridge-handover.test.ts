@@ -28,6 +28,7 @@ import { uniquePhoneNumber } from '@voice/db';
 import { createTestBusiness } from '../support/business.js';
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { reportFigure } from '../support/figures.js';
+import { scrapeMetric } from '../support/metrics.js';
 import { postCalls, startOutboundHarness } from '../support/outbound.js';
 import {
   PUBLIC_BASE_URL,
@@ -271,8 +272,6 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     reportFigure('bridge SIGTERM hand-over: calls greeted warm on bridge-1', greetedWarm, 'calls');
   });
 
-  const metricsUrl = (port: number) => `http://127.0.0.1:${port}/metrics`;
-
   /** The bridge the newest claim for `callSid` names as the call's previous owner (a move or a take-over). */
   async function movedFrom(callSid: string): Promise<string | undefined> {
     const entries = await ctx.redis.xrevrange(
@@ -460,13 +459,10 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     const [caller] = await placeCalls(running, 1, () => 'Hello from the moving desk.', 60_000);
     await waitFor(() => greeted(caller!, 'Hello from the moving desk.'), { timeoutMs: 15_000, message: 'greeted' });
     await startSecondBridge();
-    await waitFor(
-      async () => /^media_link_open(\{[^}]*\})? 1$/m.test(await (await fetch(metricsUrl(secondBridgePort))).text()),
-      {
-        timeoutMs: 10_000,
-        message: 'the gateway linked to bridge-2',
-      },
-    );
+    await waitFor(async () => (await scrapeMetric(secondBridgePort, 'media_link_open')) === 1, {
+      timeoutMs: 10_000,
+      message: 'the gateway linked to bridge-2',
+    });
 
     const bridge2 = secondBridge!;
     bridge2.pause();

@@ -95,10 +95,8 @@ export class ActiveStream {
   }
 
   forwardDtmf(digit: string): void {
-    const onHold = this.keysOnHold;
-    if (!onHold) return this.toBridge({ t: 'dtmf', digit });
-    if (onHold.length < this.deps.maxHeldCallerRecords) onHold.push({ t: 'dtmf', digit });
-    else this.heldDropped++;
+    if (this.keysOnHold) this.holdIn(this.keysOnHold, { t: 'dtmf', digit });
+    else this.toBridge({ t: 'dtmf', digit });
   }
 
   /**
@@ -149,7 +147,12 @@ export class ActiveStream {
   private toBridge(record: CallerRecord): void {
     const a = this.attachment;
     if (a) a.link.send({ ...record, ch: a.ch } as GatewayRecord);
-    else if (this.held.length < this.deps.maxHeldCallerRecords) this.held.push(record);
+    else this.holdIn(this.held, record);
+  }
+
+  /** Held records are bounded: past the bound they are dropped and counted (logged at the next attach). */
+  private holdIn(queue: CallerRecord[], record: CallerRecord): void {
+    if (queue.length < this.deps.maxHeldCallerRecords) queue.push(record);
     else this.heldDropped++;
   }
 

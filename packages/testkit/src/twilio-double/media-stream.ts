@@ -155,16 +155,16 @@ export class MediaStreamSession {
     this.ws.terminate();
   }
 
-  /**
-   * The caller hangs up now (or Twilio ends the stream because the call was redirected or
-   * completed through the REST API): `stop` (if the stream started), then close.
-   */
   /** A key pressed now, in order with the audio already sent; false before START or once ending. */
   press(digit: string): boolean {
     if (this.startSentAt === undefined || this.hangingUp || this.closedAt !== undefined) return false;
     return this.send(this.counter.dtmf(digit));
   }
 
+  /**
+   * The caller hangs up now (or Twilio ends the stream because the call was redirected or
+   * completed through the REST API): `stop` (if the stream started), then close.
+   */
   hangup(by: 'caller' | 'twilio' = 'caller'): void {
     if (this.hangingUp || this.closedAt !== undefined) return;
     this.hangingUp = true;
