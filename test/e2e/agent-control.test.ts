@@ -23,6 +23,7 @@ import { createTestBusiness } from '../support/business.js';
 import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../support/env.js';
 import { reportFigure } from '../support/figures.js';
+import { timelineEvents } from '../support/redis.js';
 
 const HUMAN_LINE = '+15550104242';
 const GOODBYE = 'Thank you for calling Test Dental. Goodbye and have a lovely day.';
@@ -53,6 +54,7 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     return ctx.start({
       ...options,
       bridgeEnv: {
+        ...options.bridgeEnv,
         TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
         TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
         TWILIO_API_BASE_URL: rest.baseURL,
@@ -411,6 +413,53 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     expect(summary.dialed).to.deep.equal([HUMAN_LINE]);
     expect(fields(timeline, 'dtmf.received')).to.include({ digit: '0', outcome: 'sent_to_model' });
     expect(fields(timeline, 'agent.transfer')).to.include({ outcome: 'redirected', to: HUMAN_LINE });
+  });
+
+  it('DTMF while the model session reconnects: the entry waits for the new session, which answers it', async () => {
+    const reply = 'Thank you, I have 42.';
+    const stack = await start({
+      realtime: { closeAfterMs: 3000, replyAfterUserText: reply },
+      bridgeEnv: { RECONNECT_TIMEOUT_MS: '20000' },
+    });
+    const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
+    const call = place(stack, business.phoneNumber, { script: [{ silenceMs: 30_000 }] });
+    await waitForSession(stack);
+    // The first session drops at 3 s; the next one is not let in until the whole entry was typed.
+    stack.realtime.setBehaviour({ closeAfterMs: undefined, holdUpgrades: true });
+    await waitFor(async () => (await timelineEvents(ctx.redis, call.callSid)).includes('openai.reconnecting'), {
+      timeoutMs: 10_000,
+      message: 'the bridge reconnecting to the model',
+    });
+    for (const digit of ['4', '2', '#']) expect(call.press(digit), `pressed ${digit}`).to.equal(true);
+    await waitFor(
+      async () => (await timelineEvents(ctx.redis, call.callSid)).filter((e) => e === 'caller.dtmf').length === 3,
+      {
+        message: 'the gateway read the three keys',
+      },
+    );
+    // The keys cross the media link in milliseconds; a second more is room on a loaded machine.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    stack.realtime.setBehaviour({ holdUpgrades: false });
+
+    await waitFor(() => stack.realtime.sessions.length >= 2, { message: 'the resumed session' });
+    const resumed = stack.realtime.sessions[1]!;
+    await waitFor(() => resumed.responses.some((r) => r.text === reply && r.status === 'completed'), {
+      timeoutMs: 15_000,
+      message: 'the answer to the entry',
+    });
+    const answer = responseWithText(resumed, reply);
+    await waitFor(() => call.marks.some((m) => m.name === `${answer.itemId}|0` && m.echoedAtMs !== undefined), {
+      message: 'the answer playing to the caller',
+    });
+    const summary = await call.hangup();
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+
+    expect(resumed.textItems.map((i) => i.text)).to.include('The caller entered 42 on the keypad.');
+    const entry = fields(timeline, 'dtmf.received');
+    expect(entry).to.include({ digit: '42', outcome: 'sent_to_model', ended_by: 'pound' });
+    expect(Number(entry.waited_ms), 'it waited for the session').to.be.at.least(900);
+    expect(heardOf(call, answer), 'the answer was heard').to.be.greaterThan(0);
+    expect(timeline.map((e) => e.event)).not.to.include('realtime.fallback');
   });
 
   it('DTMF off for the business: the press is on the timeline as ignored and never reaches the model', async () => {

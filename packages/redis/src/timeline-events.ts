@@ -62,7 +62,7 @@ export const TIMELINE_EVENTS = {
   'agent.transfer':
     'bridge: the agent transferred the call (transfer_call) once its line was heard; fields: outcome (redirected|refused|unavailable|failed), to, reason, line_ms, heard_wait_ms, rest_ms',
   'dtmf.received':
-    'bridge: a keypad entry (keys pressed in a row, ended by a pause, # or the call; one key per event with DTMF_ENTRY_GAP_MS=0) reached the call; fields: digit (the keys), outcome (sent_to_model|ignored), reason (dtmf_disabled|not_live when ignored), ended_by (pause|pound|call_end)',
+    'bridge: a keypad entry (keys pressed in a row, ended by a pause, # or the call; one key per event with DTMF_ENTRY_GAP_MS=0) reached the call; fields: digit (the keys), outcome (sent_to_model|ignored), reason (dtmf_disabled|not_live when ignored), ended_by (pause|pound|call_end), waited_ms (an entry that ended while no model session was live, sent once one was)',
   'clip.played': 'gateway: a pre-rendered clip was sent to the caller (hold, fallback or busy); fields: clip, audio_ms',
   'stream.never_started':
     'webhook worker: the webhook was answered but no media stream started in time; fields: waited_ms',

@@ -202,6 +202,7 @@ export class CallSession {
       configure: (rt, updated) =>
         configureSession(this.sessionSetup, rt, this.callSetup.prompt!, updated, this.conversation, true),
       onResumeFailed: () => this.fallback('OPENAI_CLOSED'),
+      onLive: () => this.dtmf.onLive(),
     });
     const shared = {
       state: this.state,
@@ -219,7 +220,7 @@ export class CallSession {
       graceMs: config.gatewayReattachGraceMs,
       onGone: (stop) => void this.ending.end(stop),
     });
-    this.live = new LiveStart({ ...shared, instanceId: deps.instanceId });
+    this.live = new LiveStart({ ...shared, dtmf: this.dtmf, instanceId: deps.instanceId });
     this.ending = new CallEnding({
       ...deps,
       ...shared,

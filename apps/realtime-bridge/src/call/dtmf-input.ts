@@ -14,9 +14,12 @@
  * not have been created yet when the entry arrives, so a refusal of our own
  * response.create (matched by its event_id) also means "after the current one".
  * A business with DTMF off (the businesses table, carried in the prompt) keeps
- * key presses from the model; an entry with no model session (setup,
- * reconnecting) is dropped. Every entry is on the timeline (`dtmf.received`,
- * `digit` = its keys) with what became of it and what ended it.
+ * key presses from the model. An entry that ends while no model session can
+ * take it (set-up, a reconnect after a drop, a call resuming on this bridge
+ * after a move) waits for one: `onLive()` sends it, in order, and its timeline
+ * entry says how long it waited (`waited_ms`). Only an entry still waiting
+ * when the call ends is lost, and recorded so. Every entry is on the timeline
+ * (`dtmf.received`, `digit` = its keys) with what became of it and what ended it.
  */
 import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import { dtmfText } from '@voice/agent';
@@ -31,13 +34,15 @@ const ACTIVE_RESPONSE_CODE = 'conversation_already_has_active_response';
 const END_KEY = '#';
 /** More keys than any number a caller types is not an entry but a stuck key or a test tone. */
 const MAX_ENTRY_KEYS = 32;
+/** Entries that may wait for a model session; more are not a caller answering the agent (recorded as ignored). */
+const MAX_WAITING_ENTRIES = 8;
 export type DtmfIgnoredReason = 'dtmf_disabled' | 'not_live';
 
 export interface DtmfInputDeps {
   tl: CallTimeline;
   /** Whether this call's business lets key presses reach the model (undefined: prompt not loaded yet). */
   enabled(): boolean | undefined;
-  /** Sends to the model session if the call is live; false otherwise. */
+  /** Sends to the model session if the call is live; false otherwise (the entry then waits for `onLive`). */
   send(event: RealtimeClientEvent): boolean;
   hasActiveResponse(): boolean;
   /** The entry as the caller's turn on the conversation record (a resumed session and the transcript see it). */
@@ -51,6 +56,8 @@ export class DtmfInput {
   private requests = 0;
   private entry = '';
   private entryTimer: NodeJS.Timeout | undefined;
+  /** Entries ended while no model session could take them, oldest first, with when they ended. */
+  private waiting: { keys: string; end: DtmfEntryEnd; endedAt: number }[] = [];
 
   constructor(private readonly deps: DtmfInputDeps) {}
 
@@ -66,6 +73,20 @@ export class DtmfInput {
   /** Keys typed that have not yet become an entry (the caller is still typing). */
   get entryOpen(): boolean {
     return this.entry !== '';
+  }
+
+  /** Entries ended and not yet sent, waiting for a model session. */
+  get waitingEntries(): number {
+    return this.waiting.length;
+  }
+
+  /** A model session is live (set up, reconnected, resumed): entries that waited for one go to it now, in order. */
+  onLive(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const entry of waiting) {
+      if (!this.deliver(entry.keys, entry.end, Date.now() - entry.endedAt)) this.waiting.push(entry);
+    }
   }
 
   /** A response finished: an entry waiting for an answer gets it now. */
@@ -90,10 +111,13 @@ export class DtmfInput {
     return this.takeEntry();
   }
 
-  /** The call is ending: an unfinished entry is recorded (it never reaches the model), no timer is left. */
+  /** The call is ending: entries that never reached the model are recorded so, no timer is left. */
   stop(): void {
     clearTimeout(this.entryTimer);
     this.entryTimer = undefined;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const entry of waiting) this.ignored(entry.keys, 'not_live', entry.end);
     if (this.entry !== '') this.ignored(this.takeEntry(), 'not_live', 'call_end');
   }
 
@@ -102,22 +126,39 @@ export class DtmfInput {
     clearTimeout(this.entryTimer);
     this.entryTimer = undefined;
     const keys = this.takeEntry() + extra;
-    if (keys === '') return;
+    if (keys === '' || this.deliver(keys, end)) return;
+    if (this.waiting.length >= MAX_WAITING_ENTRIES) return this.ignored(keys, 'not_live', end);
+    this.waiting.push({ keys, end, endedAt: Date.now() });
+  }
+
+  /**
+   * The entry as a user text item and a response asked for; false when no model session can take
+   * it now. `waitedMs`: it ended before a session was live and waited this long.
+   */
+  private deliver(keys: string, end: DtmfEntryEnd, waitedMs?: number): boolean {
     const { deps } = this;
+    const enabled = deps.enabled();
+    // The business turned DTMF off (known once the prompt is loaded): recorded, not sent.
+    if (enabled === false) {
+      this.ignored(keys, 'dtmf_disabled', end);
+      return true;
+    }
     const text = dtmfText(keys);
     const item: RealtimeClientEvent = {
       type: 'conversation.item.create',
       item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] },
     };
-    if (deps.enabled() === undefined || !deps.send(item)) return this.ignored(keys, 'not_live', end);
+    if (enabled === undefined || !deps.send(item)) return false;
     deps.recordTurn(text);
     void deps.tl.record('dtmf.received', {
       digit: keys,
       outcome: 'sent_to_model' satisfies DtmfOutcome,
       ended_by: end,
+      waited_ms: waitedMs,
     });
     if (deps.hasActiveResponse()) this.responseWanted = true;
     else this.requestResponse();
+    return true;
   }
 
   private takeEntry(): string {

@@ -9,6 +9,7 @@ import type { CallerStream } from './caller-stream.js';
 import type { CallState } from './call-state.js';
 import type { CallTimeline } from './call-timeline.js';
 import type { ConversationRecord } from './conversation-record.js';
+import type { DtmfInput } from './dtmf-input.js';
 import type { HoldAudio } from './hold-audio.js';
 import type { SessionRecycler } from './session-recycler.js';
 
@@ -21,6 +22,8 @@ export interface LiveStartDeps {
   hold: HoldAudio;
   conversation: ConversationRecord;
   tl: CallTimeline;
+  /** Keypad entries that ended while no session was live go to this one. */
+  dtmf: DtmfInput;
   instanceId: string;
 }
 
@@ -48,8 +51,8 @@ export class LiveStart {
       deps.state.stats.greetedElsewhere = false;
       deps.state.stats.greetingPath = 'cold';
     }
-    this.goLive(reply === 'greeted' ? 'greeting' : 'handover');
-    if (reply === 'reasked') deps.state.rt!.send({ type: 'response.create' });
+    // 'resume' asks for the owed reply inside goLive, ahead of any keypad entry that waited for this session.
+    this.goLive(reply === 'greeted' ? 'greeting' : reply === 'reasked' ? 'resume' : 'handover');
     if (reply === 'none') deps.hold.stop();
     void recordResumed(deps.tl, handover, deps.instanceId, replayed, reply);
   }
@@ -59,11 +62,13 @@ export class LiveStart {
     const { state, caller, recycler, tl } = this.deps;
     state.phase = 'live';
     if (kind === 'greeting') this.requestGreeting();
-    // After a dropped session the agent picks the conversation up again.
+    // After a dropped session (or a move that cut a reply) the agent picks the conversation up again.
     if (kind === 'resume') state.rt!.send({ type: 'response.create' });
     const rt = state.rt!;
     const buffered = caller.connect((audio) => rt.send({ type: 'input_audio_buffer.append', audio }));
     recycler.start();
+    // After the response this kind asks for, so the greeting or the resumed reply is not refused for it.
+    this.deps.dtmf.onLive();
     // Cold: greeting requested and audio flowing, one entry (warm.joined carries it on the warm path).
     if (kind === 'greeting')
       void tl.record('audio_bridge.started', { buffered_frames: buffered, greeting_requested: true });

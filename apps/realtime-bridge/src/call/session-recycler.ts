@@ -49,6 +49,8 @@ export interface SessionRecyclerDeps {
   configure(rt: OpenAIRealtimeWS, updated: Promise<void>): Promise<{ replayed: number; replayedUpTo: number }>;
   /** A session the server ended could not be replaced: the caller goes to the fallback. */
   onResumeFailed(): void;
+  /** The call is live again on the new session (keypad entries that waited go to it). */
+  onLive(): void;
 }
 
 interface ReadySession {
@@ -146,6 +148,7 @@ export class SessionRecycler {
       hold.stop();
       // A reply the server cut off is asked for again; otherwise the model waits for the caller, as before.
       if (replyWasCut) state.rt!.send({ type: 'response.create' });
+      this.d.onLive();
     } catch (err) {
       if (state.phase !== 'reconnecting' || this.stopped) return;
       logger.error('could not resume the conversation after the session limit', errorFields(err));
