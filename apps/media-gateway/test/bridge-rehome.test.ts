@@ -30,6 +30,20 @@ describe('media gateway: a shutting-down bridge hands a live call over', () => {
     return { call, client };
   }
 
+  /**
+   * A live call whose bridge (shutting down, claiming nothing) asked to move it, giving up the keys
+   * "12" of an entry it had begun; test-bridge-2 has read the claim and not answered it yet.
+   */
+  async function callBeingMoved() {
+    h = await gw.start({ CLAIM_TIMEOUT_MS: '5000' });
+    const { call, client } = await liveCall();
+    const second = await h.addBridge({ instanceId: 'test-bridge-2', answerClaims: false });
+    h.bridge.answerClaims = false;
+    h.bridge.send(call.callSid, { t: 'rehome', keys: '12' });
+    await waitFor('the second bridge read the claim', () => second.claims.some((c) => c.callSid === call.callSid));
+    return { call, client, second };
+  }
+
   it('moves the call to the bridge that takes it, then stops it on the old one; caller audio goes to exactly one bridge, in order', async () => {
     h = await gw.start({ CLAIM_TIMEOUT_MS: '5000' });
     const { call, client } = await liveCall();
@@ -73,14 +87,8 @@ describe('media gateway: a shutting-down bridge hands a live call over', () => {
   });
 
   it('keys given up by the old bridge, then keys pressed during the move, go to the new bridge in order; none to the old one', async () => {
-    h = await gw.start({ CLAIM_TIMEOUT_MS: '5000' });
-    const { call, client } = await liveCall();
-    const second = await h.addBridge({ instanceId: 'test-bridge-2', answerClaims: false });
-    h.bridge.answerClaims = false;
-
     // The old bridge had "12" of an entry when it asked: they leave with the call.
-    h.bridge.send(call.callSid, { t: 'rehome', keys: '12' });
-    await waitFor('the second bridge read the claim', () => second.claims.some((c) => c.callSid === call.callSid));
+    const { call, client, second } = await callBeingMoved();
     // The caller goes on typing while the new bridge has not answered yet; audio still goes to the old one.
     client.dtmf('3');
     client.media(audioFrame(2));
@@ -90,6 +98,30 @@ describe('media gateway: a shutting-down bridge hands a live call over', () => {
     client.dtmf('#');
     await waitFor('the keys at the new bridge', () => keysOf(second.records(call.callSid)) === '123#');
     expect(keysOf(h.inbound(call.callSid)), 'keys the old bridge got').to.equal('');
+  });
+
+  it('keys the old bridge gives up again during the move go after the first ones, ahead of the keys the gateway held', async () => {
+    const { call, client, second } = await callBeingMoved();
+    client.dtmf('4');
+    // A key that was on its way to the old bridge when it asked: it asks again, giving that key up too.
+    h.bridge.send(call.callSid, { t: 'rehome', keys: '3' });
+    client.media(audioFrame(2));
+    await h.waitForInbound(call.callSid, (r) => payloadsOf(r).length === 2);
+    expect(second.answerClaim(call.callSid)).to.equal(true);
+    await waitFor('the keys at the new bridge', () => keysOf(second.records(call.callSid)) === '1234');
+    expect(keysOf(h.inbound(call.callSid)), 'keys the old bridge got').to.equal('');
+  });
+
+  it('keys the old bridge gives back just after the switch still reach the call, at the new bridge', async () => {
+    const { call, second } = await callBeingMoved();
+    expect(second.answerClaim(call.callSid)).to.equal(true);
+    await h.waitForInbound(call.callSid, (r) => r.some((x) => x.t === 'stop'));
+    // The old bridge had a key on the wire when the move began; it gives it back on the channel the call left.
+    h.bridge.sendOnLastChannel(call.callSid, { t: 'rehome', keys: '3' });
+    await waitFor('the keys at the new bridge', () => keysOf(second.records(call.callSid)) === '123');
+    expect(keysOf(h.inbound(call.callSid)), 'keys the old bridge got').to.equal('');
+    // Given back, the keys did not start another move: the call stays on the new bridge.
+    expect((await h.claims()).filter((c) => c.callSid === call.callSid && c.reason === 'started')).to.have.length(2);
   });
 
   it('keys given up for a move that finds no bridge go back to the old bridge', async () => {

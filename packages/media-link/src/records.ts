@@ -104,7 +104,10 @@ export type BridgeRecord =
    * as the previous owner), then send this bridge a `stop` (reason `handed_over`). With no bridge to
    * take it, the call stays here. `keys`: a keypad entry still being typed here, given up so the
    * move does not split it: the gateway sends these keys first to the bridge the call ends up on
-   * (back here if the move fails), followed by any the caller presses during the move.
+   * (back here if the move fails), followed by any the caller presses during the move. Sent again
+   * during the move, its `keys` were on their way here when the gateway began it: they follow the
+   * keys given up before, ahead of the ones the gateway held (after the switch, on the channel the
+   * call left, they go to the bridge it is on).
    */
   | { t: 'rehome'; ch: number; keys?: string };
 

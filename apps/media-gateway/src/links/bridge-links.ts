@@ -28,6 +28,13 @@ export interface ChannelHandler {
 
 export type AttachOutcome = 'attached' | 'refused' | 'no_link' | 'timeout';
 
+/**
+ * How long a call's channel on the bridge it moved off still takes keys that bridge gives back: it
+ * sends them within a link round trip of the switch (a key that was on its way to it), so seconds
+ * are plenty.
+ */
+const GIVEN_BACK_KEYS_MS = 5000;
+
 interface LinkState {
   link: GatewaySideLink;
   channels: Map<number, ChannelHandler>;
@@ -44,6 +51,8 @@ export class BridgeLinks {
   private polling: Promise<void> | undefined;
   private nextChannel = 0;
   private stopped = false;
+  /** `peer:ch` of channels a call moved off (planned move) -> where keys given back on them go. */
+  private readonly movedOff = new Map<string, (keys: string) => void>();
 
   constructor(
     private readonly registry: BridgeRegistry,
@@ -128,6 +137,18 @@ export class BridgeLinks {
   /** Forgets a call's channel (the call ended or moved). */
   release(link: GatewaySideLink, ch: number): void {
     this.links.get(link.peer)?.channels.delete(ch);
+  }
+
+  /**
+   * Forgets the channel of a call that moved to another bridge, except for keys the old bridge
+   * gives back on it (`rehome` with `keys`: keys that were on their way to it when the move began),
+   * which still reach the call through `onKeys` for a few seconds.
+   */
+  releaseMoved(link: GatewaySideLink, ch: number, onKeys: (keys: string) => void): void {
+    this.release(link, ch);
+    const key = `${link.peer}:${ch}`;
+    this.movedOff.set(key, onKeys);
+    setTimeout(() => this.movedOff.delete(key), GIVEN_BACK_KEYS_MS).unref();
   }
 
   /** Waits for a bridge to answer this gateway's claim for `callSid` with the call's owner. */
@@ -233,8 +254,12 @@ export class BridgeLinks {
       case 'refused':
         this.attachWaiters.get(`${state.link.peer}:${record.ch}`)?.(record.t);
         return;
-      default:
-        state.channels.get(record.ch)?.deliver(record);
+      default: {
+        const handler = state.channels.get(record.ch);
+        if (handler) handler.deliver(record);
+        else if (record.t === 'rehome' && record.keys)
+          this.movedOff.get(`${state.link.peer}:${record.ch}`)?.(record.keys);
+      }
     }
   }
 

@@ -55,6 +55,8 @@ export class ActiveStream {
   private heldDropped = 0;
   /** Set while the call moves between bridges: keys pressed meanwhile wait for the switch (holdKeys). */
   private keysOnHold: CallerRecord[] | undefined;
+  /** How many of keysOnHold the old bridge gave back: they lead, in the order it gave them. */
+  private keysGivenBack = 0;
 
   constructor(
     readonly callSid: string,
@@ -105,7 +107,9 @@ export class ActiveStream {
    * Audio and marks still go to the old bridge: its model is the one speaking until the switch.
    */
   holdKeys(): void {
-    this.keysOnHold ??= [];
+    if (this.keysOnHold) return;
+    this.keysOnHold = [];
+    this.keysGivenBack = 0;
   }
 
   /**
@@ -114,8 +118,12 @@ export class ActiveStream {
    */
   returnKeys(keys: string): void {
     const records: CallerRecord[] = [...keys].map((digit) => ({ t: 'dtmf', digit }));
-    if (this.keysOnHold) this.keysOnHold.unshift(...records);
-    else for (const record of records) this.toBridge(record);
+    if (this.keysOnHold) {
+      // A second `rehome` during the move gives back keys typed after the first one's and before
+      // any the gateway held: they go after the keys given back before, ahead of the held ones.
+      this.keysOnHold.splice(this.keysGivenBack, 0, ...records);
+      this.keysGivenBack += records.length;
+    } else for (const record of records) this.toBridge(record);
   }
 
   /** The move is over (switched, given up, or the call ended): held keys go to the bridge the call is on now. */

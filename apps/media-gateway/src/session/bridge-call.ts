@@ -233,7 +233,7 @@ export class BridgeCall implements ChannelHandler {
       }
       // The switch: caller audio goes to the new bridge from here on; nothing more from the old one is played.
       this.stream.attach({ link, ch, owner });
-      ctx.links.release(from.link, from.ch);
+      ctx.links.releaseMoved(from.link, from.ch, (given) => this.keysGivenBackLate(given));
       from.link.send(this.stopFor('handed_over'));
       this.handover = handover;
       checkpoints.record('link.attached', {
@@ -246,6 +246,19 @@ export class BridgeCall implements ChannelHandler {
       this.moving = false;
       this.stream.releaseKeys();
     }
+  }
+
+  /**
+   * Keys the old bridge gave back after the switch (they were on their way to it when the move
+   * began): they go to the bridge the call is on now, or to a move under way.
+   */
+  private keysGivenBackLate(keys: string): void {
+    // Connecting (the new bridge's link died meanwhile): they wait with the caller's audio for the next attach.
+    if (this.phase === 'attached' || this.phase === 'connecting') return this.stream.returnKeys(keys);
+    this.session.log.warn('keys given back by the bridge the call moved off are lost: the call is ending', {
+      keys: keys.length,
+      phase: this.phase,
+    });
   }
 
   private stopFor(reason: string): StopRecord {

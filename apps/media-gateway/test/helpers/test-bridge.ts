@@ -52,6 +52,8 @@ export type ReceivedRecord<T extends GatewayRecord['t']> = Extract<GatewayRecord
 interface CallState {
   records: GatewayRecord[];
   attached: { link: BridgeSideLink; ch: number } | undefined;
+  /** The channel the call had here, kept after its stop. */
+  lastChannel: { link: BridgeSideLink; ch: number } | undefined;
   held: ToCallerRecord[];
 }
 
@@ -169,6 +171,13 @@ export class TestBridge {
     return link.send({ ...record, ch } as BridgeRecord);
   }
 
+  /** Sends on the channel the call had here, even after its stop (what a real bridge may still have on the wire). */
+  sendOnLastChannel(callSid: string, record: ToCallerRecord): boolean {
+    const last = this.call(callSid).lastChannel;
+    if (!last) throw new Error(`${callSid} was never attached to ${this.instanceId}`);
+    return last.link.send({ ...record, ch: last.ch } as BridgeRecord);
+  }
+
   /** Answers the latest started claim for the call (with answerClaims false): this bridge owns it. */
   answerClaim(callSid: string): boolean {
     const claim = this.claims.findLast((c) => c.callSid === callSid && c.reason === 'started');
@@ -179,7 +188,7 @@ export class TestBridge {
   private call(callSid: string): CallState {
     let call = this.calls.get(callSid);
     if (!call) {
-      call = { records: [], attached: undefined, held: [] };
+      call = { records: [], attached: undefined, lastChannel: undefined, held: [] };
       this.calls.set(callSid, call);
     }
     return call;
@@ -222,6 +231,7 @@ export class TestBridge {
     }
     this.channels.set(`${link.peer}:${record.ch}`, record.call);
     call.attached = { link, ch: record.ch };
+    call.lastChannel = call.attached;
     link.send({ t: 'attached', call: record.call, ch: record.ch });
     const held = call.held;
     call.held = [];
