@@ -186,6 +186,50 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     return response !== undefined && caller.marks.some((m) => m.name.startsWith(`${response.itemId}|`) && m.played);
   };
 
+  /**
+   * One greeted call on bridge-1 and bridge-2 linked to the gateway, for a test that freezes a
+   * process (SIGSTOP) for a moment: nobody may take it for dead meanwhile (registry stale after
+   * 3 beats, link dead, the claim given up).
+   */
+  async function greetedCallWithSecondBridge(greeting: string, extraEnv: Record<string, string> = {}) {
+    const running = await startSystem({
+      DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
+      HEARTBEAT_MS: '1000',
+      MEDIA_LINK_DEAD_MS: '8000',
+      CLAIM_TIMEOUT_MS: '8000',
+      ...extraEnv,
+    });
+    const sessionsBefore = realtime.sessions.length;
+    const [caller] = await placeCalls(running, 1, () => greeting, 60_000);
+    await waitFor(() => greeted(caller!, greeting), { timeoutMs: 15_000, message: 'greeted' });
+    await startSecondBridge();
+    await waitFor(async () => (await scrapeMetric(secondBridgePort, 'media_link_open')) === 1, {
+      timeoutMs: 10_000,
+      message: 'the gateway linked to bridge-2',
+    });
+    return { running, caller: caller!, sessionsBefore };
+  }
+
+  /** How many of the model sessions opened since `sessionsBefore` were sent the keypad entry `keys`. */
+  const sessionsSentEntry = (keys: string, sessionsBefore: number) =>
+    realtime.sessions.slice(sessionsBefore).filter((s) => s.createdItems.some((item) => item.text === dtmfText(keys)))
+      .length;
+
+  /** `keys` were one entry, sent to the model by bridge-2 only, and the call never fell back. */
+  function expectEntryOnBridge2Only(
+    timeline: TimelineEntry[],
+    label: string,
+    entry: { keys: string; endedBy: 'pause' | 'pound' },
+    sessionsBefore: number,
+  ) {
+    expect(
+      timeline.filter((e) => e.event === 'dtmf.received').map((e) => ({ ...e.fields, instance: e.instance })),
+      label,
+    ).to.deep.equal([{ digit: entry.keys, outcome: 'sent_to_model', ended_by: entry.endedBy, instance: 'bridge-2' }]);
+    expect(sessionsSentEntry(entry.keys, sessionsBefore), 'only bridge-2 sent the entry').to.equal(1);
+    expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
+  }
+
   it(`${LIVE_CALLS} live calls move to the other bridge: none dropped, no fallback, no second greeting; the old bridge exits when the last has moved`, async () => {
     const running = await startSystem({ DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) });
     const greeting = (i: number) => `Hello from desk ${i + 1}.`;
@@ -356,11 +400,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     // The agent's answer to it was given on bridge-1, once, and bridge-2's session was handed the entry.
     const answers = realtime.sessions.flatMap((s) => s.responses).filter((r) => r.text === KEYPAD_REPLY);
     expect(answers.map((r) => r.status)).to.deep.equal(['completed']);
-    const entryText = `The caller entered ${keys} on the keypad.`;
-    const sessionsWithEntry = realtime.sessions
-      .slice(sessionsBefore)
-      .filter((s) => s.createdItems.some((item) => item.text === entryText));
-    expect(sessionsWithEntry, 'bridge-1 sent the entry; bridge-2 replayed it').to.have.length(2);
+    expect(sessionsSentEntry(keys, sessionsBefore), 'bridge-1 sent the entry; bridge-2 replayed it').to.equal(2);
     expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
   });
 
@@ -390,16 +430,7 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     expect(pressedAt.length, label).to.equal(keys.length + 1);
     expect(pressedAt[0], 'the entry began on bridge-1').to.be.lessThan(resumed!.ts);
     expect(pressedAt.at(-1), 'and ended after the move').to.be.greaterThan(resumed!.ts);
-    const entries = timeline.filter((e) => e.event === 'dtmf.received');
-    expect(
-      entries.map((e) => ({ ...e.fields, instance: e.instance })),
-      label,
-    ).to.deep.equal([{ digit: keys, outcome: 'sent_to_model', ended_by: 'pound', instance: 'bridge-2' }]);
-    const sessionsWithEntry = realtime.sessions
-      .slice(sessionsBefore)
-      .filter((s) => s.createdItems.some((item) => item.text === dtmfText(keys)));
-    expect(sessionsWithEntry, 'only bridge-2 sent the entry').to.have.length(1);
-    expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
+    expectEntryOnBridge2Only(timeline, label, { keys, endedBy: 'pound' }, sessionsBefore);
   });
 
   it('a tool still running at SIGTERM is not cut: the call moves once its answer has been spoken', async () => {
@@ -447,36 +478,21 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
   });
 
   it('a key pressed while the call is moving reaches the new bridge as an entry; it is not lost with the old one', async () => {
-    const running = await startSystem({
-      DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
-      // bridge-2 is frozen (SIGSTOP) for about a second while the move waits for it: it must not
-      // look dead meanwhile (registry stale after 3 beats, link dead, the claim given up).
-      HEARTBEAT_MS: '1000',
-      MEDIA_LINK_DEAD_MS: '8000',
-      CLAIM_TIMEOUT_MS: '8000',
-    });
-    const sessionsBefore = realtime.sessions.length;
-    const [caller] = await placeCalls(running, 1, () => 'Hello from the moving desk.', 60_000);
-    await waitFor(() => greeted(caller!, 'Hello from the moving desk.'), { timeoutMs: 15_000, message: 'greeted' });
-    await startSecondBridge();
-    await waitFor(async () => (await scrapeMetric(secondBridgePort, 'media_link_open')) === 1, {
-      timeoutMs: 10_000,
-      message: 'the gateway linked to bridge-2',
-    });
-
+    // bridge-2 is frozen for about a second while the move waits for it.
+    const { running, caller, sessionsBefore } = await greetedCallWithSecondBridge('Hello from the moving desk.');
     const bridge2 = secondBridge!;
     bridge2.pause();
     let exited: Promise<number | null>;
     try {
       exited = running.byRole('realtime-bridge')[0]!.stop();
       // The move has begun when the gateway offers the call again, naming bridge-1: it now waits for bridge-2.
-      await waitFor(async () => (await movedFrom(caller!.callSid)) === 'bridge-1', {
+      await waitFor(async () => (await movedFrom(caller.callSid)) === 'bridge-1', {
         timeoutMs: 10_000,
         message: 'the move claim',
       });
-      expect(caller!.press('5'), 'key pressed').to.equal(true);
+      expect(caller.press('5'), 'key pressed').to.equal(true);
       await waitFor(
-        async () => (await readTimeline(ctx.redis, caller!.callSid)).some((e) => e.event === 'caller.dtmf'),
+        async () => (await readTimeline(ctx.redis, caller.callSid)).some((e) => e.event === 'caller.dtmf'),
         {
           timeoutMs: 5000,
           message: 'the key read by the gateway',
@@ -487,21 +503,39 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     }
     expect(await exited, 'bridge-1 exit code').to.equal(0);
     // The entry ends after the 1.5 s gap.
-    const { timeline, label } = await entryReadThenHungUp(caller!);
+    const { timeline, label } = await entryReadThenHungUp(caller);
     const resumed = findEvent(timeline, 'call.resumed');
     expect(resumed?.fields, label).to.include({ from: 'bridge-1', to: 'bridge-2', planned: 'true' });
     expect(findEvent(timeline, 'caller.dtmf')!.ts, 'the key was pressed during the move').to.be.lessThan(resumed!.ts);
-    const entries = timeline.filter((e) => e.event === 'dtmf.received');
-    expect(
-      entries.map((e) => ({ ...e.fields, instance: e.instance })),
-      label,
-    ).to.deep.equal([{ digit: '5', outcome: 'sent_to_model', ended_by: 'pause', instance: 'bridge-2' }]);
-    const entryText = dtmfText('5');
-    const sessionsWithEntry = realtime.sessions
-      .slice(sessionsBefore)
-      .filter((s) => s.createdItems.some((item) => item.text === entryText));
-    expect(sessionsWithEntry, 'only bridge-2 sent the entry').to.have.length(1);
-    expect(findEvent(timeline, 'realtime.fallback')).to.equal(undefined);
+    expectEntryOnBridge2Only(timeline, label, { keys: '5', endedBy: 'pause' }, sessionsBefore);
+  });
+
+  it('a key already on its way to the old bridge when the gateway read its ask to move follows the call to the new bridge', async () => {
+    // LOG_LEVEL info: bridge-1's "handing live calls over" line says the ask has been sent.
+    const { running, caller, sessionsBefore } = await greetedCallWithSecondBridge('Hello from the in-flight desk.', {
+      LOG_LEVEL: 'info',
+    });
+    // The key waits in the frozen gateway's socket ahead of bridge-1's ask: thawed, the gateway reads
+    // the key first (the kernel reports ready sockets in the order they became ready) and sends it
+    // to bridge-1, which gets it after it asked to move the call.
+    const gateway = running.byRole('media-gateway')[0]!;
+    const bridge1 = running.byRole('realtime-bridge')[0]!;
+    gateway.pause();
+    let exited: Promise<number | null>;
+    try {
+      expect(caller.press('7'), 'key pressed').to.equal(true);
+      exited = bridge1.stop();
+      await waitFor(() => bridge1.logs.includes('handing live calls over to other bridges'), {
+        timeoutMs: 10_000,
+        message: "bridge-1's ask to move the call",
+      });
+    } finally {
+      gateway.resume();
+    }
+    expect(await exited, 'bridge-1 exit code').to.equal(0);
+    const { timeline, label } = await entryReadThenHungUp(caller);
+    expect(findEvent(timeline, 'call.resumed')?.fields, label).to.include({ from: 'bridge-1', to: 'bridge-2' });
+    expectEntryOnBridge2Only(timeline, label, { keys: '7', endedBy: 'pause' }, sessionsBefore);
   });
 
   it('an outbound call still ringing at the drain deadline is let go, not sent to the fallback: another bridge greets it', async () => {

@@ -116,7 +116,10 @@ export class CallSession {
       {
         onAttach: (r) => this.onAttach(r),
         onMark: (n) => this.onMarkEchoed(n),
-        onDtmf: (d) => this.dtmf.onDigit(d),
+        // A key on its way here when the gateway began moving the call goes back to it (MoveRequest).
+        onDtmf: (d) => {
+          if (!this.moveRequest.giveBackKey(d)) this.dtmf.onDigit(d);
+        },
         onStop: (r) => this.onStop(r),
       },
       config.maxPendingCallerFrames,
