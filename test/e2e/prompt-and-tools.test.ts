@@ -17,6 +17,7 @@ describe('e2e: prompt paths and tools', function () {
 
   const finished = (callSid: string) => finishedTimeline(ctx.redis, callSid);
   const field = (t: TimelineEntry[], event: string, name: string) => t.find((e) => e.event === event)?.fields[name];
+  const findEvents = (t: TimelineEntry[], event: string) => t.filter((e) => e.event === event);
 
   it('builds the prompt from the database (slow path) when no prebuilt prompt arrives, and says so', async () => {
     const { knex } = ctx;
@@ -103,6 +104,52 @@ describe('e2e: prompt paths and tools', function () {
       stack.realtime.sessions[0]!.responses.filter((r) => r.kind === 'audio').length,
       'the conversation went on',
     ).to.be.greaterThan(1);
+  });
+
+  it('a booking the database cannot make in time: the caller hears the agent say so, and nothing is booked later', async () => {
+    const { knex } = ctx;
+    const startsAt = new Date(Date.now() + 10 * 24 * 3600 * 1000);
+    startsAt.setUTCMinutes(0, 0, 0);
+    const business = await createTestBusiness(knex, { appointmentBookingEnabled: true, greeting: 'Hi, Test Dental.' });
+    const stack = await ctx.start({
+      bridgeEnv: { TOOL_TIMEOUT_MS: '1000' },
+      realtime: {
+        functionCalls: [
+          {
+            onTurn: 1,
+            name: 'book_appointment',
+            arguments: { customer_name: 'Ada', starts_at: startsAt.toISOString() },
+          },
+        ],
+        replyAfterToolText: 'Sorry, I could not book that just now.',
+      },
+    });
+    // A report holding a lock that blocks inserts into appointments for the whole call.
+    const locker = await knex.transaction();
+    let timeline: TimelineEntry[];
+    let caller: ReturnType<typeof stack.call>;
+    try {
+      await locker.raw('LOCK TABLE appointments IN SHARE MODE');
+      caller = stack.call(business.phoneNumber, { script: CALLER_TURN, hangupWhenScriptEnds: true });
+      timeline = await finished((await caller.done).callSid);
+    } finally {
+      await locker.rollback();
+    }
+    const session = stack.realtime.sessions[0]!;
+    expect(JSON.parse(session.functionCallOutputs[0]!.output)).to.include({ booked: false, reason: 'timeout' });
+    const answer = session.responses.find((r) => r.text === 'Sorry, I could not book that just now.');
+    expect(answer?.status).to.equal('completed');
+    expect(
+      caller.marks.some((m) => m.name.startsWith(`${answer!.itemId}|`) && m.played),
+      'the caller heard it while the lock was still held',
+    ).to.equal(true);
+    const called = timeline.find((e) => e.event === 'tool.called')!;
+    expect(called.fields).to.include({ name: 'book_appointment', ok: 'false', reason: 'timeout' });
+    expect(findEvents(timeline, 'tool.late')).to.deep.equal([]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await createAppointmentRepository(knex).listForBusiness(business.id), 'nothing booked later').to.deep.equal(
+      [],
+    );
   });
 
   it('runs a business without tools as pure conversation, and records it', async () => {

@@ -74,6 +74,13 @@ export const BRIDGE_DEFAULTS = {
   reconnectTimeoutMs: 3000,
   /** A response that started but sent no audio for this long is a silent failure. */
   silentResponseMs: 5000,
+  /**
+   * How long a tool (a booking, a transfer's number lookup) may take while the caller waits in
+   * silence; then the model is told it was not done (a booking's insert is cancelled by Postgres).
+   * A normal booking takes milliseconds. Kept under HANDOVER_REPLY_WAIT_MS, so a bridge shutting
+   * down never moves a call away from a tool still running.
+   */
+  toolTimeoutMs: 3000,
   /** Open and configure the model session (and pre-generate the greeting) when the prebuild job runs. */
   warmSessionsEnabled: true,
   /** A warm session whose call never STARTs is closed after this long. */
@@ -166,6 +173,7 @@ export function loadBridgeConfig(env: EnvSource) {
       RECONNECT_ATTEMPTS: field.int(BRIDGE_DEFAULTS.reconnectAttempts),
       RECONNECT_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.reconnectTimeoutMs),
       SILENT_RESPONSE_MS: field.positiveInt(BRIDGE_DEFAULTS.silentResponseMs),
+      TOOL_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.toolTimeoutMs),
       CLAIM_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.claimTimeoutMs),
       WARM_SESSIONS_ENABLED: field.bool(BRIDGE_DEFAULTS.warmSessionsEnabled),
       WARM_SESSION_TTL_MS: field.positiveInt(BRIDGE_DEFAULTS.warmSessionTtlMs),
@@ -264,6 +272,7 @@ export function loadBridgeConfig(env: EnvSource) {
       reconnectAttempts: e.RECONNECT_ATTEMPTS,
       reconnectTimeoutMs: e.RECONNECT_TIMEOUT_MS,
       silentResponseMs: e.SILENT_RESPONSE_MS,
+      toolTimeoutMs: e.TOOL_TIMEOUT_MS,
       /** When set, a call the model cannot serve is transferred here (REST redirect) instead of hearing the spoken fallback. */
       fallbackTransferNumber: e.FALLBACK_TRANSFER_NUMBER,
       promptWaitMs: e.PROMPT_WAIT_MS,

@@ -106,6 +106,12 @@ export function createBridgeMetrics(registry: Registry) {
       labelNames: ['name', 'ok'],
       registers,
     }),
+    toolTimeouts: new Counter({
+      name: 'bridge_tool_timeouts_total',
+      help: 'Tool calls not done by their deadline (TOOL_TIMEOUT_MS): the model was told so',
+      labelNames: ['name'],
+      registers,
+    }),
   };
 }
 

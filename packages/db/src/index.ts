@@ -41,6 +41,7 @@ export type {
   AppointmentRepositoryOptions,
   AppointmentRequest,
   BookingFailureReason,
+  BookingOptions,
   BookingResult,
 } from './repositories/appointment-repository.js';
 export {

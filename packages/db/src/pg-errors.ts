@@ -8,6 +8,8 @@ export const PG_FOREIGN_KEY_VIOLATION = '23503';
 export const PG_CHECK_VIOLATION = '23514';
 export const PG_NOT_NULL_VIOLATION = '23502';
 export const PG_INVALID_TEXT_REPRESENTATION = '22P02';
+/** statement_timeout ran out (or the statement was cancelled). */
+export const PG_QUERY_CANCELED = '57014';
 export const PG_DUPLICATE_DATABASE = '42P04';
 export const PG_INVALID_CATALOG_NAME = '3D000';
 export const PG_INVALID_PASSWORD = '28P01';

@@ -96,6 +96,38 @@ describe('appointment repository', () => {
     expect(await appointments.listForBusiness(businessId)).to.deep.equal([]);
   });
 
+  describe('with a deadline (a caller waits on the line)', () => {
+    it('books a free slot when the database answers in time', async () => {
+      const businessId = await newBusinessId();
+      const result = await appointments.book(request(businessId, TEN_AM), { deadlineAt: Date.now() + 5000 });
+      expect(result.ok).to.equal(true);
+    });
+
+    it('gives up at the deadline while the table is locked, and the insert does not land once the lock is gone', async () => {
+      const businessId = await newBusinessId();
+      // A report or a migration holding a lock that blocks inserts, not reads.
+      const locker = await knex.transaction();
+      try {
+        await locker.raw('LOCK TABLE appointments IN SHARE MODE');
+        const result = await appointments.book(request(businessId, TEN_AM), { deadlineAt: Date.now() + 300 });
+        // The lock is still held: had book() waited for it, it would never have returned.
+        expect(result).to.deep.include({ ok: false, reason: 'timeout' });
+      } finally {
+        await locker.rollback();
+      }
+      // A statement the client merely stopped waiting for would now run and commit.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await appointments.listForBusiness(businessId)).to.deep.equal([]);
+    });
+
+    it('does not start a booking whose deadline has already passed', async () => {
+      const businessId = await newBusinessId();
+      const result = await appointments.book(request(businessId, TEN_AM), { deadlineAt: Date.now() - 1 });
+      expect(result).to.deep.include({ ok: false, reason: 'timeout' });
+      expect(await appointments.listForBusiness(businessId)).to.deep.equal([]);
+    });
+  });
+
   it('lists a business appointments earliest first, and only its own', async () => {
     const businessId = await newBusinessId();
     const otherId = await newBusinessId();

@@ -56,7 +56,10 @@ export const TIMELINE_EVENTS = {
   'caller.dtmf': 'gateway: the caller pressed a key; fields: digit',
   barge_in:
     'bridge: caller spoke over the agent; Twilio buffer cleared, item truncated; fields: item_id, audio_end_ms, sent_ms, played_ms',
-  'tool.called': 'bridge: the model called a tool; fields: name, ok',
+  'tool.called':
+    'bridge: the model called a tool and was given its answer; fields: name, ok, ms, reason (when not ok: slot_taken, timeout, error, ...)',
+  'tool.late':
+    'bridge: a tool answered after its deadline (TOOL_TIMEOUT_MS), when the model had already been told it was not done; fields: name, ok, ms, reason',
   'agent.hangup':
     "bridge: the agent ended the call (end_call) once its goodbye was heard (its last mark echoed); fields: outcome (hung_up|cancelled), via (rest|stream_close), line_ms, heard_wait_ms, rest_ms, reason (the model's, or caller_spoke|model_reconnected when cancelled)",
   'agent.transfer':

@@ -163,6 +163,7 @@ export class CallSession {
     });
     const toolTurns = new ToolTurns({
       ...deps,
+      timeoutMs: deps.config.toolTimeoutMs,
       send: sendLive,
       context: () => ({
         callSid: deps.callSid,

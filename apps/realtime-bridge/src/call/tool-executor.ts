@@ -7,13 +7,18 @@
  * result carries a `control` that the call itself carries out once the
  * caller has heard the agent's last words (call/agent-control.ts).
  */
-import type { AppointmentRepository, BusinessRepository } from '@voice/db';
+import type { AppointmentRepository, BookingFailureReason, BusinessRepository } from '@voice/db';
 import { bookAppointmentArgs } from '@voice/agent';
 
 export interface ToolContext {
   callSid: string;
   businessId: string;
   callerNumber?: string;
+  /**
+   * Epoch ms by which the model must have its answer (the caller is waiting in silence). A tool
+   * that changes data must not change it after this: the model is told it was not done.
+   */
+  deadlineAt: number;
 }
 
 /** What the call must do after a call-control tool: hang up, transfer, or record a refused transfer. */
@@ -25,6 +30,8 @@ export type CallControlRequest =
 export interface ToolResult {
   ok: boolean;
   output: string;
+  /** Why it was not ok, for the timeline (slot_taken, timeout, ...). */
+  reason?: string;
   control?: CallControlRequest;
 }
 
@@ -49,7 +56,7 @@ export function createToolExecutor(deps: {
       case 'transfer_call':
         return transferCall(deps.businesses, ctx);
       default:
-        return answer(false, { error: `unknown tool ${name}` });
+        return answer(false, { error: `unknown tool ${name}` }, 'unknown_tool');
     }
   };
 }
@@ -60,10 +67,14 @@ async function transferCall(businesses: BusinessRepository, ctx: ToolContext): P
   const to = business?.transferNumber;
   if (!to) {
     const reason = business ? 'no_transfer_number' : 'business_not_found';
-    const refused = answer(false, {
-      transferred: false,
-      error: 'nobody can take the call now; apologise, and offer to take a message or help yourself',
-    });
+    const refused = answer(
+      false,
+      {
+        transferred: false,
+        error: 'nobody can take the call now; apologise, and offer to take a message or help yourself',
+      },
+      reason,
+    );
     return { ...refused, control: { kind: 'transfer_refused', reason } };
   }
   return {
@@ -84,22 +95,25 @@ async function bookAppointment(
   try {
     raw = JSON.parse(argsJson);
   } catch {
-    return answer(false, { error: 'arguments were not valid JSON; ask the caller again' });
+    return answer(false, { error: 'arguments were not valid JSON; ask the caller again' }, 'bad_arguments');
   }
   const args = bookAppointmentArgs.safeParse(raw);
   if (!args.success) {
     const problems = args.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    return answer(false, { error: `invalid booking details (${problems}); ask the caller for them` });
+    return answer(false, { error: `invalid booking details (${problems}); ask the caller for them` }, 'bad_arguments');
   }
-  const result = await appointments.book({
-    businessId: ctx.businessId,
-    callSid: ctx.callSid,
-    customerName: args.data.customer_name,
-    customerPhone: args.data.customer_phone ?? ctx.callerNumber ?? null,
-    startsAt: new Date(args.data.starts_at),
-    durationMinutes: args.data.duration_minutes,
-    notes: args.data.notes ?? null,
-  });
+  const result = await appointments.book(
+    {
+      businessId: ctx.businessId,
+      callSid: ctx.callSid,
+      customerName: args.data.customer_name,
+      customerPhone: args.data.customer_phone ?? ctx.callerNumber ?? null,
+      startsAt: new Date(args.data.starts_at),
+      durationMinutes: args.data.duration_minutes,
+      notes: args.data.notes ?? null,
+    },
+    { deadlineAt: ctx.deadlineAt },
+  );
   if (result.ok) {
     return answer(true, {
       booked: true,
@@ -107,11 +121,17 @@ async function bookAppointment(
       starts_at: result.appointment.startsAt.toISOString(),
     });
   }
-  const advice =
-    result.reason === 'slot_taken' ? 'that time is already booked; offer the caller another time' : result.message;
-  return answer(false, { booked: false, reason: result.reason, error: advice });
+  const advice = BOOKING_ADVICE[result.reason] ?? result.message;
+  return answer(false, { booked: false, reason: result.reason, error: advice }, result.reason);
 }
 
-function answer(ok: boolean, body: Record<string, unknown>): ToolResult {
-  return { ok, output: JSON.stringify(body) };
+/** What the model is told to do with a booking that was not made (invalid: the repository's own message). */
+const BOOKING_ADVICE: Partial<Record<BookingFailureReason, string>> = {
+  slot_taken: 'that time is already booked; offer the caller another time',
+  timeout:
+    'the booking system did not answer in time and nothing was booked; tell the caller, and offer to try again or take a message',
+};
+
+function answer(ok: boolean, body: Record<string, unknown>, reason?: string): ToolResult {
+  return reason === undefined ? { ok, output: JSON.stringify(body) } : { ok, output: JSON.stringify(body), reason };
 }

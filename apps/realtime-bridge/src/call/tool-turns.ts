@@ -2,6 +2,12 @@
  * A function call from the model: run the tool, give the model its output,
  * and ask for the spoken answer once the function-call response itself is
  * done (asking earlier is refused with conversation_already_has_active_response).
+ *
+ * The caller hears nothing while a tool runs, so every run has a deadline
+ * (TOOL_TIMEOUT_MS): the tool gets it (a booking's insert is cancelled by
+ * Postgres at it), and if the tool has still not answered a little after it,
+ * the model is told it was not done and the call goes on. What the tool says
+ * later is only recorded (`tool.late`), never given to the model or acted on.
  */
 import type { RealtimeServerEvent, RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import type { Logger } from '@voice/logging';
@@ -16,6 +22,15 @@ type FunctionCallDone = Extract<RealtimeServerEvent, { type: 'response.function_
 const TOOL_FAILURE_OUTPUT = JSON.stringify({
   error: 'the system could not complete this; apologise and offer to take a message',
 });
+const TOOL_TIMEOUT_OUTPUT = JSON.stringify({
+  error:
+    'the system did not answer in time and this was not done; tell the caller, and offer to try again or take a message',
+});
+/**
+ * After its deadline a tool gets this much longer to say so itself (a booking cancelled by
+ * Postgres at the deadline answers "timeout" with what it knows) before the model is told for it.
+ */
+export const TOOL_DEADLINE_GRACE_MS = 500;
 
 export interface ToolTurnsDeps {
   callSid: string;
@@ -25,9 +40,11 @@ export interface ToolTurnsDeps {
   logger: Logger;
   /** Every call and its output go on the conversation record (a new session replays them). */
   conversation: ConversationRecord;
+  /** How long a tool may run (TOOL_TIMEOUT_MS): its deadline. */
+  timeoutMs: number;
   /** Sends to the current model session, if the call is still live. */
   send(event: RealtimeClientEvent): boolean;
-  context(): ToolContext;
+  context(): Omit<ToolContext, 'deadlineAt'>;
   hasActiveResponse(): boolean;
   /**
    * A call-control tool's decision, for the call to carry out (agent-control.ts). Says whether the model
@@ -51,38 +68,83 @@ export class ToolTurns {
       name: event.name,
       arguments: event.arguments,
     });
+    const startedAt = Date.now();
+    let answered = false;
+    const backstop = setTimeout(() => {
+      answered = true;
+      deps.metrics.toolTimeouts.inc({ name: event.name });
+      deps.logger.warn('tool did not answer by its deadline: the model is told it was not done', {
+        name: event.name,
+        timeout_ms: deps.timeoutMs,
+      });
+      this.answer(event, { ok: false, output: TOOL_TIMEOUT_OUTPUT, reason: 'timeout' }, Date.now() - startedAt);
+    }, deps.timeoutMs + TOOL_DEADLINE_GRACE_MS);
+    backstop.unref();
     void deps
-      .tools(event.name, event.arguments, deps.context())
+      .tools(event.name, event.arguments, { ...deps.context(), deadlineAt: startedAt + deps.timeoutMs })
       .catch((err: unknown): ToolResult => {
         deps.logger.error('tool failed', { name: event.name, ...errorFields(err) });
-        return { ok: false, output: TOOL_FAILURE_OUTPUT };
+        return { ok: false, output: TOOL_FAILURE_OUTPUT, reason: 'error' };
       })
       .then((result) => {
-        this.inFlight--;
-        deps.metrics.toolCalls.inc({ name: event.name, ok: String(result.ok) });
-        void deps.timeline.record(
-          deps.callSid,
-          'tool.called',
-          { name: event.name, ok: result.ok },
-          { logger: deps.logger },
-        );
-        const control = result.control ? deps.onControl(result.control, event) : undefined;
-        const output = control?.output ?? result.output;
-        deps.conversation.append({
-          kind: 'tool_result',
-          call_id: event.call_id,
-          name: event.name,
-          output,
-          ok: result.ok,
-        });
-        const sent = deps.send({
-          type: 'conversation.item.create',
-          item: { type: 'function_call_output', call_id: event.call_id, output },
-        });
-        if (!sent || control?.respond === false) return;
-        if (deps.hasActiveResponse() || this.inFlight > 0) this.responseWanted = true;
-        else this.requestResponse();
+        const ms = Date.now() - startedAt;
+        if (answered) {
+          this.recordLate(event, result, ms);
+          return;
+        }
+        clearTimeout(backstop);
+        answered = true;
+        if (result.reason === 'timeout') deps.metrics.toolTimeouts.inc({ name: event.name });
+        this.answer(event, result, ms);
       });
+  }
+
+  /** Gives the model the tool's output (once per call_id) and asks for its spoken answer when it may. */
+  private answer(event: FunctionCallDone, result: ToolResult, ms: number): void {
+    const { deps } = this;
+    this.inFlight--;
+    deps.metrics.toolCalls.inc({ name: event.name, ok: String(result.ok) });
+    void deps.timeline.record(
+      deps.callSid,
+      'tool.called',
+      { name: event.name, ok: result.ok, ms, ...(result.reason === undefined ? {} : { reason: result.reason }) },
+      { logger: deps.logger },
+    );
+    const control = result.control ? deps.onControl(result.control, event) : undefined;
+    const output = control?.output ?? result.output;
+    deps.conversation.append({
+      kind: 'tool_result',
+      call_id: event.call_id,
+      name: event.name,
+      output,
+      ok: result.ok,
+    });
+    const sent = deps.send({
+      type: 'conversation.item.create',
+      item: { type: 'function_call_output', call_id: event.call_id, output },
+    });
+    if (!sent || control?.respond === false) return;
+    if (deps.hasActiveResponse() || this.inFlight > 0) this.responseWanted = true;
+    else this.requestResponse();
+  }
+
+  /**
+   * A tool that answered after the model was told it was not done: on-call needs to know (a tool
+   * without a deadline of its own may have done it after all); the call does not act on it.
+   */
+  private recordLate(event: FunctionCallDone, result: ToolResult, ms: number): void {
+    const { deps } = this;
+    deps.logger.warn('tool answered after its deadline; the model was told it was not done', {
+      name: event.name,
+      ok: result.ok,
+      ms,
+    });
+    void deps.timeline.record(
+      deps.callSid,
+      'tool.late',
+      { name: event.name, ok: result.ok, ms, ...(result.reason === undefined ? {} : { reason: result.reason }) },
+      { logger: deps.logger },
+    );
   }
 
   /** No tool running and no answer waiting to be asked for: a session can be swapped. */

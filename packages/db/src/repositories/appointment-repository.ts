@@ -3,6 +3,9 @@
  * the database's unique (business_id, starts_at) constraint, so two calls racing
  * for one slot get exactly one winner; the loser gets a result, not an exception,
  * because "that slot is taken" is something the agent says to the caller.
+ * A booking made while a caller waits has a deadline the database itself keeps
+ * (see BookingOptions): "it could not be booked in time" is an answer too, and
+ * a true one, never a booking that lands after the caller was told otherwise.
  */
 import type { Knex } from 'knex';
 import { z } from 'zod';
@@ -13,6 +16,7 @@ import {
   PG_FOREIGN_KEY_VIOLATION,
   PG_INVALID_TEXT_REPRESENTATION,
   PG_NOT_NULL_VIOLATION,
+  PG_QUERY_CANCELED,
   PG_UNIQUE_VIOLATION,
 } from '../pg-errors.js';
 
@@ -44,13 +48,25 @@ export interface AppointmentRequest {
   notes?: string | null;
 }
 
-export type BookingFailureReason = 'slot_taken' | 'invalid';
+/** timeout: the database did not book it before the deadline, and it is not booked. */
+export type BookingFailureReason = 'slot_taken' | 'invalid' | 'timeout';
+
+export interface BookingOptions {
+  /**
+   * Epoch ms after which the booking must not be made (the caller is told it could not be). The
+   * insert runs in a transaction whose statement_timeout ends at the deadline, so Postgres
+   * cancels and rolls back an insert still waiting then (a lock, an overloaded server) even if
+   * this process can no longer reach it; a booking whose deadline passed before it got a
+   * connection is not tried.
+   */
+  deadlineAt?: number;
+}
 
 export type BookingResult =
   { ok: true; appointment: Appointment } | { ok: false; reason: BookingFailureReason; message: string };
 
 export interface AppointmentRepository {
-  book(request: AppointmentRequest): Promise<BookingResult>;
+  book(request: AppointmentRequest, options?: BookingOptions): Promise<BookingResult>;
   /** Every appointment of the business, earliest first. */
   listForBusiness(businessId: string): Promise<Appointment[]>;
 }
@@ -101,6 +117,9 @@ function toAppointment(raw: unknown): Appointment {
   };
 }
 
+/** The booking's deadline passed before its insert could start. */
+class DeadlinePassed extends Error {}
+
 export function createAppointmentRepository(
   knex: Knex,
   opts: AppointmentRepositoryOptions = {},
@@ -108,7 +127,7 @@ export function createAppointmentRepository(
   const now = opts.now ?? (() => new Date());
 
   return {
-    async book(request) {
+    async book(request, options = {}) {
       const parsed = requestSchema.safeParse(request);
       if (!parsed.success) {
         const message = parsed.error.issues.map((issue) => issue.message).join('; ');
@@ -119,8 +138,8 @@ export function createAppointmentRepository(
         return { ok: false, reason: 'invalid', message: 'startsAt is in the past' };
       }
 
-      try {
-        const [row]: unknown[] = await knex(APPOINTMENTS)
+      const insert = (db: Knex | Knex.Transaction): Promise<unknown[]> =>
+        db(APPOINTMENTS)
           .insert({
             business_id: booking.businessId,
             call_sid: booking.callSid,
@@ -131,8 +150,14 @@ export function createAppointmentRepository(
             notes: booking.notes,
           })
           .returning('*');
+      const { deadlineAt } = options;
+      try {
+        const [row] = deadlineAt === undefined ? await insert(knex) : await beforeDeadline(knex, deadlineAt, insert);
         return { ok: true, appointment: toAppointment(row) };
       } catch (error) {
+        if (error instanceof DeadlinePassed || hasPgCode(error, PG_QUERY_CANCELED)) {
+          return { ok: false, reason: 'timeout', message: 'the database did not answer before the deadline' };
+        }
         if (hasPgCode(error, PG_UNIQUE_VIOLATION) && error.constraint === SLOT_CONSTRAINT) {
           return {
             ok: false,
@@ -146,7 +171,7 @@ export function createAppointmentRepository(
         if (hasPgCode(error, PG_CHECK_VIOLATION, PG_NOT_NULL_VIOLATION, PG_INVALID_TEXT_REPRESENTATION)) {
           return { ok: false, reason: 'invalid', message: error.message };
         }
-        // Anything else (database down, timeout) is an outage, not a booking answer.
+        // Anything else (database down, no pooled connection in time) is an outage, not a booking answer.
         throw error;
       }
     },
@@ -157,4 +182,21 @@ export function createAppointmentRepository(
       return rows.map(toAppointment);
     },
   };
+}
+
+/** Runs `work` in a transaction that Postgres cancels (and rolls back) at `deadlineAt`. */
+async function beforeDeadline<T>(
+  knex: Knex,
+  deadlineAt: number,
+  work: (trx: Knex.Transaction) => Promise<T>,
+): Promise<T> {
+  if (deadlineAt <= Date.now()) throw new DeadlinePassed();
+  return knex.transaction(async (trx) => {
+    // Checked again once a pooled connection is ours: waiting for one may have used it all.
+    const remainingMs = Math.floor(deadlineAt - Date.now());
+    if (remainingMs <= 0) throw new DeadlinePassed();
+    // SET takes no bind parameters; remainingMs is an integer computed here.
+    await trx.raw(`SET LOCAL statement_timeout = ${remainingMs}`);
+    return work(trx);
+  });
 }
