@@ -434,7 +434,12 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
   });
 
   it('a tool still running at SIGTERM is not cut: the call moves once its answer has been spoken', async () => {
-    const running = await startSystem({ DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS), HANDOVER_REPLY_WAIT_MS: '15000' });
+    const running = await startSystem({
+      DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
+      HANDOVER_REPLY_WAIT_MS: '15000',
+      // The lock below holds the booking for over 2 s; its deadline (3 s by default) must not end it first.
+      TOOL_TIMEOUT_MS: '12000',
+    });
     const [caller] = await placeCalls(running, 1, () => 'Hello from the booking desk.', 60_000, {
       booking: true,
       dtmf: [
