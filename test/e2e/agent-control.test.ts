@@ -142,6 +142,33 @@ describe('e2e: the agent controls the call (end_call, transfer_call, DTMF)', fun
     expect(summary.spokenByTwilio, 'no fallback speech after the goodbye').to.deep.equal([]);
   });
 
+  it('end_call whose REST hangup Twilio refuses: the stream closes after the goodbye, and no fallback message follows it', async () => {
+    const stack = await ctx.start({
+      realtime: {
+        functionCalls: [{ onTurn: 1, name: 'end_call', arguments: { reason: 'caller is done' } }],
+        replyAfterToolText: GOODBYE,
+      },
+      bridgeEnv: {
+        TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN: 'not-the-rest-token',
+        TWILIO_API_BASE_URL: rest.baseURL,
+      },
+    });
+    const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, Test Dental.' });
+    const call = place(stack, business.phoneNumber);
+    const summary = await call.done;
+    const timeline = await finishedTimeline(ctx.redis, summary.callSid);
+
+    expect(rest.requests.map((r) => r.authorized)).to.deep.equal([false]);
+    const goodbye = responseWithText(stack.realtime.sessions[0]!, GOODBYE);
+    expect(lastMarkOf(call, goodbye).played, 'the goodbye was heard in full').to.equal(true);
+    expect(fields(timeline, 'agent.hangup')).to.include({ outcome: 'hung_up', via: 'stream_close' });
+    expect(fields(timeline, 'stream.action')).to.include({ decision: 'hangup', reason: 'agent_hangup' });
+    expect(summary.spokenByTwilio, 'no "assistant not available" after a goodbye').to.deep.equal([]);
+    expect(summary.endedBy).to.not.equal('caller');
+    expect(fields(timeline, 'call.ended').end_reason).to.equal('agent_hangup');
+  });
+
   it('end_call in the same response as the goodbye: no second goodbye, hung up once it was heard', async () => {
     const stack = await start({
       realtime: { functionCalls: [{ onTurn: 1, name: 'end_call', arguments: {}, sayFirst: GOODBYE }] },

@@ -38,6 +38,13 @@ export function sayAndHangUpTwiml(message: string): string {
   return response.toString();
 }
 
+/** Ends the call without a word (the caller already heard the agent's goodbye). */
+export function hangUpTwiml(): string {
+  const response = new twilio.twiml.VoiceResponse();
+  response.hangup();
+  return response.toString();
+}
+
 /** Where Twilio finds this service and the gateway: the URLs every stream TwiML of a call carries. */
 export interface StreamUrls {
   publicStreamUrl: string;

@@ -48,6 +48,14 @@ export const callKeys = {
 /** How long the ended-on-purpose marker outlives the stream: Twilio posts the action URL within a second or two. */
 export const ENDED_ON_PURPOSE_TTL_SECONDS = 120;
 
+/** The reason of the bridge's `hangup` record when the agent's end_call closes the stream (the REST hangup failed). */
+export const AGENT_END_CALL_REASON = 'agent_end_call';
+/**
+ * The ended-on-purpose marker the gateway writes for it (`hangup:<reason>`): the caller heard the
+ * goodbye, so the webhook's <Connect action> answer is a bare hangup, not the spoken fallback.
+ */
+export const AGENT_HUNG_UP_MARKER = `hangup:${AGENT_END_CALL_REASON}`;
+
 /** Keys of one call that must be gone once the call has ended (the timeline and the conversation record stay, with TTLs). */
 export function transientCallKeys(callSid: string): string[] {
   return [

@@ -43,6 +43,7 @@ export function deliverToCaller(session: MediaSession, stream: ActiveStream, rec
       else stream.hold.stop();
       return;
     case 'hangup':
+      // Also the ended-on-purpose marker the webhook reads (AGENT_HUNG_UP_MARKER: a bare hangup).
       hangup(session, stream, `hangup:${record.reason}`, record.clip);
       return;
   }

@@ -27,7 +27,7 @@
 import type { RealtimeClientEvent, RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import type { TimelineFields } from '@voice/redis';
+import { AGENT_END_CALL_REASON, type TimelineFields } from '@voice/redis';
 import { dialTwiml, type CallControl } from '../twilio/call-control.js';
 import type { CallStats } from './call-stats.js';
 import type { CallTimeline } from './call-timeline.js';
@@ -54,9 +54,6 @@ type AgentAction = Exclude<CallControlRequest, { kind: 'transfer_refused' }>;
 
 /** How a pending end_call or transfer_call ended. */
 export type AgentControlOutcome = 'hung_up' | 'redirected' | 'cancelled' | 'refused' | 'unavailable' | 'failed';
-
-/** The stop reason an agent-ended call carries when no REST client could hang it up (the stream is closed). */
-const STREAM_CLOSE_REASON = 'agent_end_call';
 
 const ALREADY_ENDING = JSON.stringify({ error: 'the call is already ending; say nothing more' });
 const TRANSFER_UNAVAILABLE = JSON.stringify({
@@ -245,8 +242,9 @@ export class AgentControl {
         deps.logger.error('hangup through the Twilio API failed; closing the stream instead', errorFields(err));
       }
     }
-    // Closing the stream makes Twilio run the TwiML after </Connect>: the best left without the REST API.
-    deps.channel.send({ t: 'hangup', reason: STREAM_CLOSE_REASON });
+    // Closing the stream makes Twilio post <Connect action>: the best left without the REST API. The
+    // webhook reads this reason in the gateway's ended-on-purpose marker and answers a bare hangup.
+    deps.channel.send({ t: 'hangup', reason: AGENT_END_CALL_REASON });
     await this.record('agent.hangup', 'hung_up', { via: 'stream_close', ...fields });
   }
 

@@ -7,12 +7,15 @@
  * balancer sends that stream to a live gateway, which attaches it to the same
  * bridge. Anything else (the gateway or the bridge ended the stream on purpose,
  * the call is over, no bridge holds it, too many reconnects) gets the spoken
- * fallback and a hangup, as the verbs after `</Connect>` did before.
+ * fallback and a hangup, as the verbs after `</Connect>` did before; except a
+ * call the agent ended with end_call by closing the stream (its REST hangup
+ * failed), which gets a bare hangup: the caller heard the goodbye.
  */
 import type { Request, Response } from 'express';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import {
+  AGENT_HUNG_UP_MARKER,
   ENDED_ON_PURPOSE_TTL_SECONDS,
   callKeys,
   readCallMeta,
@@ -22,11 +25,18 @@ import {
 } from '@voice/redis';
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
-import { sayAndHangUpTwiml, streamTwiml, streamTwimlFor } from '../twiml.js';
+import { hangUpTwiml, sayAndHangUpTwiml, streamTwiml, streamTwimlFor } from '../twiml.js';
 import { newCallToken } from './call-token.js';
 import { describeIssues, streamStatusParams } from './voice-params.js';
 
-export type ActionReason = 'alive' | 'ended_on_purpose' | 'call_over' | 'no_owner' | 'reconnects_exhausted' | 'error';
+export type ActionReason =
+  | 'alive'
+  | 'agent_hangup'
+  | 'ended_on_purpose'
+  | 'call_over'
+  | 'no_owner'
+  | 'reconnects_exhausted'
+  | 'error';
 
 export interface CallLiveness {
   meta: CallMeta | undefined;
@@ -38,6 +48,7 @@ export interface CallLiveness {
 export function refusalReason(
   live: CallLiveness,
 ): Exclude<ActionReason, 'alive' | 'reconnects_exhausted' | 'error'> | undefined {
+  if (live.endedOnPurpose === AGENT_HUNG_UP_MARKER) return 'agent_hangup';
   if (live.endedOnPurpose !== null) return 'ended_on_purpose';
   if (!live.meta) return 'call_over';
   if (!live.owner) return 'no_owner';
@@ -78,6 +89,11 @@ export function connectActionHandler(deps: ConnectActionDeps) {
       );
       res.type('text/xml').send(sayAndHangUpTwiml(deps.config.messages.fallback));
     };
+    const hangUp = (reason: ActionReason) => {
+      deps.metrics.connectActions.inc({ decision: 'hangup', reason });
+      void deps.timeline.record(callSid, 'stream.action', { decision: 'hangup', reason }, { logger: log });
+      res.type('text/xml').send(hangUpTwiml());
+    };
     try {
       const { redis } = deps;
       const [meta, owner, endedOnPurpose] = await Promise.all([
@@ -86,6 +102,7 @@ export function connectActionHandler(deps: ConnectActionDeps) {
         redis.get(callKeys.endedOnPurpose(callSid)),
       ]);
       const refused = refusalReason({ meta, owner, endedOnPurpose });
+      if (refused === 'agent_hangup') return hangUp(refused);
       if (refused || !meta) return fallback(refused ?? 'call_over');
       const attempt = await redis.incr(callKeys.reconnects(callSid));
       if (attempt > deps.config.maxStreamReconnects) {
