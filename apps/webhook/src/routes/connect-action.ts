@@ -30,13 +30,7 @@ import { newCallToken } from './call-token.js';
 import { describeIssues, streamStatusParams } from './voice-params.js';
 
 export type ActionReason =
-  | 'alive'
-  | 'agent_hangup'
-  | 'ended_on_purpose'
-  | 'call_over'
-  | 'no_owner'
-  | 'reconnects_exhausted'
-  | 'error';
+  'alive' | 'agent_hangup' | 'ended_on_purpose' | 'call_over' | 'no_owner' | 'reconnects_exhausted' | 'error';
 
 export interface CallLiveness {
   meta: CallMeta | undefined;
