@@ -91,6 +91,31 @@ describe('e2e: warm sessions', function () {
     ).to.equal(1);
   });
 
+  it('gives the slot back when a warm session whose set-up failed never gets its call', async () => {
+    const { knex, redis } = ctx;
+    // The model refuses the key: set-up fails while the phone rings, and the call never connects.
+    const stack = await ctx.start({
+      realtime: { rejectUpgradeStatus: 401 },
+      bridgeEnv: { WARM_SESSION_TTL_MS: '800' },
+    });
+    const business = await createTestBusiness(knex);
+    const callSid = uniqueCallSid();
+    const params = { CallSid: callSid, AccountSid: TEST_ACCOUNT_SID, From: '+15551230000', To: business.phoneNumber };
+    expect((await postAsTwilio(stack.webhook.port, '/twilio/voice', params)).status).to.equal(200);
+    await waitFor(async () => names(await readTimeline(redis, callSid)).includes('warm.expired'), {
+      timeoutMs: SLOW_MACHINE_MS,
+      message: 'warm.expired after the failed set-up',
+    });
+    const timeline = await readTimeline(redis, callSid);
+    expect(find(timeline, 'openai.failed')?.fields.reason).to.equal('OPENAI_AUTH');
+    expect(names(timeline).indexOf('openai.failed')).to.be.lessThan(names(timeline).indexOf('warm.expired'));
+    await waitFor(async () => (await scrapeMetric(stack.bridges[0]!.port, 'bridge_load')) === 0, {
+      timeoutMs: SLOW_MACHINE_MS,
+      message: 'the bridge has its slot back',
+    });
+    expect(await redis.exists(callKeys.owner(callSid))).to.equal(0);
+  });
+
   it('lets a START that arrives before the warm session is ready join it: no second session', async () => {
     const { knex } = ctx;
     // The model answers the upgrade only when the test lets it, and START waits until the warm

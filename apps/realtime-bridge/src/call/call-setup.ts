@@ -10,6 +10,7 @@ import type OpenAI from 'openai';
 import type { BusinessRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
+import type { AttachRecord } from '@voice/media-link';
 import { readCallMeta, recordGreetingPath, type GreetingPath, type RedisClient, type Timeline } from '@voice/redis';
 import type { CallConfig, OpenAIConfig } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
@@ -79,6 +80,15 @@ export class CallSetup {
 
   /** Sets the call up; never throws (failures become the fallback). */
   async run(): Promise<void> {
+    const { deps } = this;
+    await this.setUp();
+    // Warm and failed (before the caller came, or not): the fallback waits in the channel for the
+    // gateway, but a call that never starts (unanswered, no stream) must still give its slot and its
+    // owner key back. An attached call returns at once: its stop ends it as usual.
+    if (deps.mode === 'warm' && deps.isFallingBack() && !deps.state.finished) await this.awaitCallerOrLetGo();
+  }
+
+  private async setUp(): Promise<void> {
     const { deps } = this;
     const { state, attachment, live } = deps;
     const { stats } = state;
@@ -161,17 +171,8 @@ export class CallSetup {
     state.phase = 'warm';
     live.requestGreeting();
     void deps.tl.record('warm.ready', { ms: Date.now() - state.stats.claimedAt });
-    // An outbound call that ends unanswered never attaches: notice it (its meta is deleted) rather than wait for the TTL.
-    const callOver =
-      this.direction === 'outbound'
-        ? {
-            everyMs: deps.config.outboundWarmCheckMs,
-            isOver: async () => !(await deps.ownership.notOver(deps.callSid)),
-          }
-        : undefined;
-    const attach = await deps.attachment.waitForAttach(deps.config.warmSessionTtlMs, callOver);
-    if (!attach) return deps.ending.expireWarm(deps.attachment.callWasOver ? 'call_over' : 'ttl');
-    if (state.phase !== 'warm') return;
+    const attach = await this.awaitCallerOrLetGo();
+    if (!attach || state.phase !== 'warm') return;
     const greetingReady = state.stats.modelFirstAudioAt !== undefined;
     const buffered = live.goLive('resume-after-warm');
     // One entry for both: joining a warm session is where its audio starts flowing both ways.
@@ -180,6 +181,25 @@ export class CallSetup {
       waited_ms: Date.now() - state.stats.claimedAt,
       buffered_frames: buffered,
     });
+  }
+
+  /**
+   * Warm: waits for the gateway to attach the call (START). A call that never starts is let go at
+   * WARM_SESSION_TTL_MS, or as soon as an outbound one ended unanswered (its meta is deleted):
+   * undefined then, and the session is closed and its keys deleted (CallEnding.expireWarm).
+   */
+  private async awaitCallerOrLetGo(): Promise<AttachRecord | undefined> {
+    const { deps } = this;
+    const callOver =
+      this.direction === 'outbound'
+        ? {
+            everyMs: deps.config.outboundWarmCheckMs,
+            isOver: async () => !(await deps.ownership.notOver(deps.callSid)),
+          }
+        : undefined;
+    const attach = await deps.attachment.waitForAttach(deps.config.warmSessionTtlMs, callOver);
+    if (!attach) await deps.ending.expireWarm(deps.attachment.callWasOver ? 'call_over' : 'ttl');
+    return attach;
   }
 
   /** For a bridge the call may move to: call.metrics then names the greeting the caller heard. */
