@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import { createAppointmentRepository } from '@voice/db';
+import { waitFor } from '@voice/testkit';
 import type { TimelineEntry } from '@voice/redis';
 import type { StackOptions } from '../support/stack.js';
 import { finishedTimeline, useE2EContext } from '../support/e2e-context.js';
@@ -33,6 +34,25 @@ describe('e2e: prompt paths and tools', function () {
     expect(field(timeline, 'session.configured', 'prompt_reason')).to.equal('prebuild_missing');
     expect(summary.heardAudibleMs).to.be.greaterThan(300);
     expect(stack.realtime.sessions[0]!.responses[0]!.text).to.equal('Hi from the slow path.');
+  });
+
+  it('a caller who hangs up while the prompt is still awaited leaves no model session open', async () => {
+    const { knex } = ctx;
+    // No prebuild and a long prompt wait: the model session is open well before the prompt is there.
+    const stack = await ctx.start({
+      env: { PREBUILD_WORKER_ENABLED: 'false' },
+      bridgeEnv: { PROMPT_WAIT_MS: '20000' },
+    });
+    const business = await createTestBusiness(knex);
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 1500 }], hangupWhenScriptEnds: true });
+    await waitFor(() => stack.realtime.openSessionCount === 1, { timeoutMs: 15_000, message: 'model session open' });
+    const timeline = await finished((await call.done).callSid);
+    expect(findEvents(timeline, 'session.configured'), 'hung up before the prompt came').to.deep.equal([]);
+    await waitFor(() => stack.realtime.openSessionCount === 0, {
+      timeoutMs: 15_000,
+      message: 'the model session closed after the call ended',
+    });
+    expect(stack.realtime.totalConnections).to.equal(1);
   });
 
   it('books an appointment through the tool, answers the model and carries on talking', async () => {

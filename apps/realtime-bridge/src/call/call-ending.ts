@@ -99,9 +99,8 @@ export class CallEnding {
     deps.metrics.warmExpired.inc({ reason });
     void deps.tl.record('warm.expired', { reason, ttl_ms: deps.config.warmSessionTtlMs }, 'warn');
     state.phase = 'ending';
-    deps.channel.close();
-    state.rt?.close({ code: 1000, reason: 'warm session expired' });
-    deps.recycler.stop();
+    // Also aborts a set-up still connecting (a no_start stop can come before the session is open).
+    this.stopEverything('warm session expired');
     await deps.ownership.deleteCallKeys(deps.callSid);
     // The call never happened: its record holds only the warm session's settings.
     await deps.redis.del(callKeys.conversation(deps.callSid)).catch(() => undefined);

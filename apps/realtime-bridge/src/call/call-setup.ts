@@ -121,6 +121,12 @@ export class CallSetup {
         openSession(deps.sessionSetup, deps.hooks, budget, signal),
         this.loadPrompt(direction),
       ]);
+      if (state.finished) {
+        // The call ended (or was let go) while the prompt was awaited: its stop found no session to
+        // close, so this one would stay open until the model's own session limit.
+        if (opened.status === 'fulfilled') opened.value.rt.close({ code: 1000, reason: 'call ended during set-up' });
+        return;
+      }
       if (opened.status === 'rejected') {
         // call.metrics counts the attempts that failed too, not only a successful one's number.
         stats.connectAttempts = opened.reason instanceof OpenAIConnectError ? opened.reason.attempts : 0;
