@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import { BYTES_PER_MS } from '@voice/protocols';
 import { createLogger } from '@voice/logging';
-import { uniqueCallSid } from '@voice/db';
+import { createCallRepository, uniqueCallSid } from '@voice/db';
 import {
   callKeys,
   createRedis,
@@ -293,6 +293,38 @@ describe('e2e: Redis restarts empty mid-call', function () {
       'twilio_stop',
     ]);
   }
+
+  it('a caller who hangs up while Redis is down still gets a call record: transcript and end in Postgres, timeline after', async () => {
+    const stack = await ctx.start({
+      env: { REDIS_URL: server!.url, REDIS_CLUSTER_NODES: PRIVATE_REDIS_ONLY },
+      realtime: { replies: REPLIES },
+    });
+    const business = await createTestBusiness(ctx.knex, { greeting: 'Hello, dental office.' });
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 60_000 }] });
+    await waitFor(() => stack.realtime.sessions[0]?.responses[0]?.status === 'completed', {
+      timeoutMs: 30_000,
+      message: 'the greeting was spoken',
+    });
+    await waitFor(async () => (await readConversation(probe!, call.callSid)).entries.some((e) => e.kind === 'agent'), {
+      timeoutMs: 10_000,
+      message: 'the greeting is on the conversation record',
+    });
+
+    await server!.stop();
+    await call.hangup();
+    // The bridge ends the call while Redis is still down (a stop rides the media link, not Redis).
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    const row = await createCallRepository(ctx.knex).findByCallSid(call.callSid);
+    expect(row?.status, 'the call row is ended while Redis is down').to.equal('completed');
+    expect(row?.endReason).to.equal('twilio_stop');
+    expect((row?.transcript ?? []).map((t) => t.role)).to.include('agent');
+
+    server = await startPrivateRedis({ port: server!.port });
+    const timeline = await finishedTimeline(probe!, call.callSid, 20_000);
+    expect(timeline.filter((e) => e.event === 'call.ended').map((e) => e.fields.end_reason)).to.deep.equal([
+      'twilio_stop',
+    ]);
+  });
 
   it('answers the voice webhook with the spoken fallback when Redis accepts connections but does not answer', async () => {
     // No warm session: the prebuild of the late work could still offer one before the meta is deleted,

@@ -73,9 +73,12 @@ export class CallEnding {
       // A call handed to another bridge is finalized there, once; one whose gateway finished it
       // itself while this bridge was out of reach (its meta is gone) is not finalized twice.
       if (stop.reason === 'handed_over') void deps.tl.record('bridge.released', { reason: 'handed_over' });
-      else if (!(await deps.ownership.isOwner(deps.callSid)))
+      else if (!(await this.unlessRedisDown(deps.ownership.isOwner(deps.callSid), 'owner')))
         void deps.tl.record('bridge.released', { reason: 'not_owner_at_end' }, 'warn');
-      else if (stop.reason === GATEWAY_LOST && !(await deps.ownership.notOver(deps.callSid)))
+      else if (
+        stop.reason === GATEWAY_LOST &&
+        !(await this.unlessRedisDown(deps.ownership.notOver(deps.callSid), 'not over'))
+      )
         void deps.tl.record('bridge.released', { reason: 'finished_by_gateway' }, 'warn');
       else {
         // A lost stream may only mean the caller hung up while it was down: Twilio says which.
@@ -88,6 +91,23 @@ export class CallEnding {
     } finally {
       state.phase = 'ended';
       deps.onFinished();
+    }
+  }
+
+  /**
+   * A check that lets another writer finalize the call (a new owner, the gateway), asked of Redis.
+   * Redis unreachable at the end of a call (a restart, a failover) must not lose its record: true
+   * then, and this bridge writes it (the calls upsert is idempotent; its timeline entries wait in
+   * the outage buffer). The price is a row written twice in the rare call also taken over meanwhile.
+   */
+  private async unlessRedisDown(check: Promise<boolean>, assumed: string): Promise<boolean> {
+    try {
+      return await check;
+    } catch (err) {
+      this.deps.logger.warn(`Redis unreachable at the end of the call: taken as ${assumed}, finalizing here`, {
+        ...errorFields(err),
+      });
+      return true;
     }
   }
 
