@@ -7,10 +7,13 @@
 import { expect } from 'chai';
 import { createCallRepository } from '@voice/db';
 import { readConversation } from '@voice/redis';
+import { waitFor } from '@voice/testkit';
+import { CALL_ROW_RETRY_DELAYS_MS } from '../../apps/realtime-bridge/src/call/finalize-call.js';
 import { BRIDGE_DEFAULTS } from '../../apps/realtime-bridge/src/config.js';
 import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
+import { scrapeMetric } from '../support/metrics.js';
 
 const FIRST_WORDS = 'I would like a cleaning for Ada Lovelace.';
 const SECOND_WORDS = 'Thank you, that is all.';
@@ -141,5 +144,61 @@ describe('e2e: transcripts, usage and cost', function () {
     expect(Number(metrics.input_tokens)).to.equal(row.usage.input_tokens);
     expect(Number(metrics.output_audio_tokens)).to.equal(row.usage.output_audio_tokens);
     expect(metrics.sessions).to.equal('1');
+  });
+
+  describe('when Postgres refuses the calls row at the end of the call', () => {
+    /** A real refusal: a check constraint (not validated against existing rows) that fails this call's final update. */
+    async function refuseFinalUpdate(callSid: string): Promise<() => Promise<void>> {
+      const name = `refuse_end_${callSid.toLowerCase()}`;
+      await ctx.knex.raw(
+        `ALTER TABLE calls ADD CONSTRAINT ${name} CHECK (call_sid <> '${callSid}' OR status = 'in_progress' OR status = 'received') NOT VALID`,
+      );
+      return async () => {
+        await ctx.knex.raw(`ALTER TABLE calls DROP CONSTRAINT IF EXISTS ${name}`);
+      };
+    }
+
+    it('writes it again once Postgres takes it: the row is complete and the timeline says nothing failed', async () => {
+      const stack = await ctx.start();
+      const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, records desk.' });
+      const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 2500 }], hangupWhenScriptEnds: true });
+      const allow = await refuseFinalUpdate(call.callSid);
+      try {
+        await waitFor(
+          async () => (await scrapeMetric(stack.bridges[0]!.port, 'bridge_call_record_retries_total')) >= 1,
+          {
+            timeoutMs: 30_000,
+            message: 'the bridge retrying the refused row',
+          },
+        );
+      } finally {
+        await allow();
+      }
+      const timeline = await finishedTimeline(ctx.redis, (await call.done).callSid);
+      const row = await createCallRepository(ctx.knex).findByCallSid(call.callSid);
+      expect(row?.status).to.equal('completed');
+      expect(row?.endReason).to.equal('twilio_stop');
+      expect(findEvent(timeline, 'call.record_failed')).to.equal(undefined);
+    });
+
+    it('says so on the timeline when every retry is refused', async () => {
+      const stack = await ctx.start();
+      const business = await createTestBusiness(ctx.knex, { greeting: 'Hi, records desk.' });
+      const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 2500 }], hangupWhenScriptEnds: true });
+      const allow = await refuseFinalUpdate(call.callSid);
+      let timeline;
+      try {
+        timeline = await finishedTimeline(ctx.redis, (await call.done).callSid, 30_000);
+      } finally {
+        await allow();
+      }
+      const failed = findEvent(timeline, 'call.record_failed');
+      expect(failed?.fields.attempts).to.equal(String(CALL_ROW_RETRY_DELAYS_MS.length + 1));
+      expect(failed?.fields.error).to.match(/refuse_end_/);
+      const names = timeline.map((e) => e.event);
+      expect(names.indexOf('call.record_failed')).to.be.lessThan(names.indexOf('call.metrics'));
+      expect((await createCallRepository(ctx.knex).findByCallSid(call.callSid))?.status).to.equal('in_progress');
+      expect(await scrapeMetric(stack.bridges[0]!.port, 'bridge_call_record_failures_total')).to.equal(1);
+    });
   });
 });

@@ -106,6 +106,16 @@ export function createBridgeMetrics(registry: Registry) {
       labelNames: ['name', 'ok'],
       registers,
     }),
+    callRecordRetries: new Counter({
+      name: 'bridge_call_record_retries_total',
+      help: 'Calls rows that Postgres refused at the end of a call and were written again',
+      registers,
+    }),
+    callRecordFailures: new Counter({
+      name: 'bridge_call_record_failures_total',
+      help: 'Calls rows not written after every retry (the call stays in_progress; call.record_failed on its timeline)',
+      registers,
+    }),
     toolTimeouts: new Counter({
       name: 'bridge_tool_timeouts_total',
       help: 'Tool calls not done by their deadline (TOOL_TIMEOUT_MS): the model was told so',

@@ -58,6 +58,8 @@ export const TIMELINE_EVENTS = {
     'bridge: caller spoke over the agent; Twilio buffer cleared, item truncated; fields: item_id, audio_end_ms, sent_ms, played_ms',
   'tool.called':
     'bridge: the model called a tool and was given its answer; fields: name, ok, ms, reason (when not ok: slot_taken, timeout, error, ...)',
+  'call.record_failed':
+    'bridge: the calls row could not be written to Postgres at the end of the call, after every retry (the row stays in_progress, without transcript or cost); fields: attempts, error',
   'tool.late':
     'bridge: a tool answered after its deadline (TOOL_TIMEOUT_MS), when the model had already been told it was not done; fields: name, ok, ms, reason',
   'agent.hangup':

@@ -7,7 +7,7 @@
  * Redis keys deleted (the timeline and the conversation record stay, with TTLs,
  * for on-call).
  */
-import type { CallRepository } from '@voice/db';
+import { isPgError, type CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { transientCallKeys, type RedisClient, type Timeline } from '@voice/redis';
@@ -78,32 +78,75 @@ export async function finalizeCall(
     );
   }
   observe(deps.metrics, metrics, endReason);
-  try {
-    await deps.calls.recordEnded(callSid, {
-      endedAt: new Date(stop.endedAt),
-      status: silent || stats.fallbackReason ? 'failed' : 'completed',
-      endReason,
-      rxFrames: stop.rx,
-      txFrames: stop.tx,
-      isGhost: false,
-      silentFailure: silent,
-      promptPath: stats.promptPath ?? null,
-      openaiConnectMs: round(metrics.openai_connect_ms),
-      firstGreetingAudioMs: round(metrics.first_greeting_audio_ms),
-      metrics: { ...metrics, end_reason: endReason, tx_bytes: stop.txBytes, invalid_messages: stop.invalidMessages },
-      bridgeInstance: deps.instanceId,
-      usage: outcome.usage,
-      costUsd: outcome.costUsd,
-      transcript: outcome.transcript,
-    });
-  } catch (err) {
-    deps.logger.error('call record write failed', errorFields(err));
-  }
-  // Last checkpoint: once call.metrics is on the timeline, the call row is written too.
+  const written = await writeCallRow(deps, callSid, {
+    endedAt: new Date(stop.endedAt),
+    status: silent || stats.fallbackReason ? 'failed' : 'completed',
+    endReason,
+    rxFrames: stop.rx,
+    txFrames: stop.tx,
+    isGhost: false,
+    silentFailure: silent,
+    promptPath: stats.promptPath ?? null,
+    openaiConnectMs: round(metrics.openai_connect_ms),
+    firstGreetingAudioMs: round(metrics.first_greeting_audio_ms),
+    metrics: { ...metrics, end_reason: endReason, tx_bytes: stop.txBytes, invalid_messages: stop.invalidMessages },
+    bridgeInstance: deps.instanceId,
+    usage: outcome.usage,
+    costUsd: outcome.costUsd,
+    transcript: outcome.transcript,
+  });
+  // Last checkpoint: once call.metrics is on the timeline, the call row is written too (or
+  // call.record_failed before it says it could not be).
+  if (!written.ok)
+    await deps.timeline.record(
+      callSid,
+      'call.record_failed',
+      { attempts: written.attempts, error: written.error },
+      { level: 'error' },
+    );
   await deps.timeline.record(callSid, 'call.metrics', { ...metrics, ...usageFields });
   await deps.redis.del(...transientCallKeys(callSid)).catch((err: unknown) => {
     deps.logger.error('call key cleanup failed', errorFields(err));
   });
+}
+
+/**
+ * Waits between attempts to write the calls row: a Postgres blip (a failover, a pooled connection
+ * that broke) as a call ends must not leave its row in_progress without a transcript or cost. The
+ * write is an idempotent upsert; the bridge's slot stays held for the few seconds this takes.
+ */
+export const CALL_ROW_RETRY_DELAYS_MS = [250, 1000, 3000] as const;
+
+type CallRow = Parameters<CallRepository['recordEnded']>[1];
+
+async function writeCallRow(
+  deps: FinalizeDeps,
+  callSid: string,
+  row: CallRow,
+): Promise<{ ok: true } | { ok: false; attempts: number; error: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.calls.recordEnded(callSid, row);
+      return { ok: true };
+    } catch (err) {
+      const delay = CALL_ROW_RETRY_DELAYS_MS[attempt - 1];
+      if (delay === undefined) {
+        deps.metrics.callRecordFailures.inc();
+        deps.logger.error('call record write failed; giving up', { attempts: attempt, ...errorFields(err) });
+        return { ok: false, attempts: attempt, error: postgresReason(err) };
+      }
+      deps.metrics.callRecordRetries.inc();
+      deps.logger.warn('call record write failed; trying again', { attempt, retry_in_ms: delay, ...errorFields(err) });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** What Postgres said, for the timeline: knex puts the whole SQL statement before it. */
+function postgresReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const said = message.split(' - ').pop() ?? message;
+  return (isPgError(err) ? `${err.code} ${said}` : said).slice(0, 200);
 }
 
 function observe(m: BridgeMetrics, fields: ReturnType<typeof callMetrics>, endReason: string): void {
