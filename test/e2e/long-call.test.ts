@@ -7,9 +7,9 @@
  * same way.
  */
 import { expect } from 'chai';
-import { synthesizeMulaw, type MarkEcho, type RecordedSession } from '@voice/testkit';
+import { synthesizeMulaw, waitFor, type MarkEcho, type RecordedSession } from '@voice/testkit';
 import { createCallRepository } from '@voice/db';
-import { formatTimeline } from '@voice/redis';
+import { CALL_META_TTL_SECONDS, callKeys, formatTimeline } from '@voice/redis';
 import { finishedTimeline, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
@@ -63,6 +63,20 @@ describe('e2e: long calls', function () {
   this.timeout(240_000);
   const ctx = useE2EContext();
 
+  it("keeps a live call's meta past its 2 h TTL, so a call that long can still come back through <Connect action>", async () => {
+    // The refresh rides the lease renewal (a third of OWNER_LEASE_MS): both short here.
+    const stack = await ctx.start({ bridgeEnv: { CALL_META_REFRESH_MS: '300', OWNER_LEASE_MS: '900' } });
+    const business = await createTestBusiness(ctx.knex, { greeting: GREETING });
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 60_000 }] });
+    await waitFor(() => call.heardAudibleMs() > 0, { timeoutMs: 30_000, message: 'greeted' });
+    // As if the call had lasted almost the TTL the webhook gave the meta.
+    const meta = callKeys.meta(call.callSid);
+    await ctx.redis.expire(meta, 2);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(await ctx.redis.ttl(meta), 'the meta outlived its first TTL').to.be.greaterThan(CALL_META_TTL_SECONDS - 60);
+    await call.hangup();
+    await finishedTimeline(ctx.redis, call.callSid);
+  });
   it('a 2-minute call with a 30-second session limit is recycled before each limit (3+ times) without a gap or a second greeting, keeping the turns', async () => {
     const { knex, redis } = ctx;
     const stack = await ctx.start({

@@ -84,7 +84,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
   const keys = sharedKeys(config.namespace);
   const bridges = new BridgeRegistry(redis, keys, config.registryStaleMs);
   const ownership = new CallOwnership(redis, config.instanceId, config.call.ownerLeaseMs, bridges);
-  const calls = new CallRegistry(ownership, config.call.ownerLeaseMs, logger);
+  const calls = new CallRegistry(ownership, config.call.ownerLeaseMs, logger, config.call.metaRefreshMs);
   const links = new GatewayLinks(calls, linkMetrics, logger);
   const openai = createOpenAIClient(config.openai);
   const callControl = createCallControl(config.twilio);

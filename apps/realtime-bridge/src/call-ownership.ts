@@ -6,7 +6,13 @@
  * compare-and-delete, so a bridge that lost a call to another can never
  * delete the new owner's keys.
  */
-import { callKeys, transientCallKeys, type BridgeRegistry, type RedisClient } from '@voice/redis';
+import {
+  CALL_META_TTL_SECONDS,
+  callKeys,
+  transientCallKeys,
+  type BridgeRegistry,
+  type RedisClient,
+} from '@voice/redis';
 
 /** SET the owner to ARGV[2] only if it is still ARGV[1]. */
 const TAKEOVER_SCRIPT = `
@@ -64,6 +70,15 @@ export class CallOwnership {
     const key = callKeys.owner(callSid);
     if ((await this.redis.pexpire(key, this.leaseMs)) === 0)
       await this.redis.set(key, this.instanceId, 'PX', this.leaseMs, 'NX');
+  }
+
+  /**
+   * Keeps the call's meta (what <Connect action> needs to bring a stream back, and what says the
+   * call is not over) for another CALL_META_TTL_SECONDS: the webhook writes it once, and a call may
+   * outlast that TTL. A meta already deleted (the call is over) is not written again.
+   */
+  async keepMeta(callSid: string): Promise<void> {
+    await this.redis.expire(callKeys.meta(callSid), CALL_META_TTL_SECONDS);
   }
 
   async owner(callSid: string): Promise<string | null> {

@@ -15,10 +15,15 @@ export class CallRegistry {
   private renewTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
 
+  /** When the live calls' meta was last kept (keepMeta): far less often than the leases. */
+  private metaKeptAt = Date.now();
+
   constructor(
     private readonly ownership: CallOwnership,
     private readonly leaseMs: number,
     private readonly logger: Logger,
+    /** How often every live call's meta TTL is renewed (CALL_META_REFRESH_MS). */
+    private readonly metaRefreshMs: number,
   ) {}
 
   get size(): number {
@@ -90,7 +95,9 @@ export class CallRegistry {
 
   private renew(): void {
     // One command per call per third of a lease; separate commands (auto-pipelined), since on a
-    // cluster each call's key lives in its own slot.
+    // cluster each call's key lives in its own slot. The meta once every metaRefreshMs (minutes).
+    const keepMeta = Date.now() - this.metaKeptAt >= this.metaRefreshMs;
+    if (keepMeta) this.metaKeptAt = Date.now();
     for (const session of this.calls.values()) {
       if (session.finished) continue;
       this.ownership
@@ -98,6 +105,12 @@ export class CallRegistry {
         .catch((err: unknown) =>
           this.logger.error('owner lease renewal failed', { callSid: session.callSid, ...errorFields(err) }),
         );
+      if (keepMeta)
+        this.ownership
+          .keepMeta(session.callSid)
+          .catch((err: unknown) =>
+            this.logger.error('call meta renewal failed', { callSid: session.callSid, ...errorFields(err) }),
+          );
     }
   }
 }

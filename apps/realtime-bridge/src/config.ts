@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ConfigError, field, parseEnv, type EnvSource } from '@voice/config';
 import { MEDIA_LINK_DEFAULTS } from '@voice/media-link';
-import { BRIDGE_REGISTRY_DEFAULTS } from '@voice/redis';
+import { BRIDGE_REGISTRY_DEFAULTS, CALL_META_TTL_SECONDS } from '@voice/redis';
 
 export const BRIDGE_DEFAULTS = {
   port: 3002,
@@ -32,6 +32,11 @@ export const BRIDGE_DEFAULTS = {
    * of live calls go by the gateway's word (its link died), not by the lease running out.
    */
   ownerLeaseMs: 30_000,
+  /**
+   * Every live call's meta (written once by the webhook with CALL_META_TTL_SECONDS, 2 h) gets that
+   * TTL again this often, so a call longer than 2 h can still come back through <Connect action>.
+   */
+  callMetaRefreshMs: 30 * 60 * 1000,
   /** Claims older than this belong to calls that are long gone. */
   claimMaxAgeMs: 60_000,
   /**
@@ -160,6 +165,7 @@ export function loadBridgeConfig(env: EnvSource) {
       OPENAI_RETRY_BACKOFF_MS: field.int(BRIDGE_DEFAULTS.openaiRetryBackoffMs),
       PROMPT_WAIT_MS: field.int(BRIDGE_DEFAULTS.promptWaitMs),
       OWNER_LEASE_MS: field.positiveInt(BRIDGE_DEFAULTS.ownerLeaseMs),
+      CALL_META_REFRESH_MS: field.positiveInt(BRIDGE_DEFAULTS.callMetaRefreshMs),
       CLAIM_MAX_AGE_MS: field.positiveInt(BRIDGE_DEFAULTS.claimMaxAgeMs),
       VAD_THRESHOLD: field.number(BRIDGE_DEFAULTS.vadThreshold),
       VAD_PREFIX_PADDING_MS: field.int(BRIDGE_DEFAULTS.vadPrefixPaddingMs),
@@ -208,6 +214,12 @@ export function loadBridgeConfig(env: EnvSource) {
     throw new ConfigError(
       'MEDIA_LINK_DEAD_MS',
       `(${e.MEDIA_LINK_DEAD_MS}) must be more than MEDIA_LINK_PING_MS (${e.MEDIA_LINK_PING_MS})`,
+    );
+  }
+  if (e.CALL_META_REFRESH_MS >= CALL_META_TTL_SECONDS * 1000) {
+    throw new ConfigError(
+      'CALL_META_REFRESH_MS',
+      `(${e.CALL_META_REFRESH_MS}) must be less than the call meta's TTL (${CALL_META_TTL_SECONDS * 1000} ms)`,
     );
   }
   if (e.SESSION_RECYCLE_MARGIN_MS >= e.SESSION_MAX_MS) {
@@ -279,6 +291,7 @@ export function loadBridgeConfig(env: EnvSource) {
       promptPollMs: BRIDGE_DEFAULTS.promptPollMs,
       outboundWarmCheckMs: BRIDGE_DEFAULTS.outboundWarmCheckMs,
       ownerLeaseMs: e.OWNER_LEASE_MS,
+      metaRefreshMs: e.CALL_META_REFRESH_MS,
       claimMaxAgeMs: e.CLAIM_MAX_AGE_MS,
       warmClaimMaxAgeMs: BRIDGE_DEFAULTS.warmClaimMaxAgeMs,
       claimTimeoutMs: e.CLAIM_TIMEOUT_MS,
