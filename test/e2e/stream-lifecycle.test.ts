@@ -73,6 +73,38 @@ describe('e2e: the media stream before START', function () {
     expect(await gatewayMetric('gateway_stream_no_start_total')).to.equal(0);
   });
 
+  it("a Postgres refusal at START does not get a live call ended by the webhook's stream watchdog", async () => {
+    const { knex } = ctx;
+    const stack = await ctx.start({ env: { STREAM_WATCHDOG_MS: '4000', STREAM_WATCHDOG_SWEEP_MS: '200' } });
+    const business = await createTestBusiness(knex);
+    const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 9000 }], hangupWhenScriptEnds: true });
+    // A real refusal of this call's START stamp (a check constraint not validated against existing rows).
+    const name = `refuse_start_${call.callSid.toLowerCase()}`;
+    await knex.raw(
+      `ALTER TABLE calls ADD CONSTRAINT ${name} CHECK (call_sid <> '${call.callSid}' OR stream_started_at IS NULL) NOT VALID`,
+    );
+    try {
+      await waitFor(() => call.startSentCallMs !== undefined, { timeoutMs: 20_000, message: 'START sent' });
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+    } finally {
+      await knex.raw(`ALTER TABLE calls DROP CONSTRAINT IF EXISTS ${name}`);
+    }
+    const summary = await call.done;
+    const events = await timelineEvents(ctx.redis, summary.callSid);
+    expect(events, 'the live call was not taken for one whose stream never started').not.to.include(
+      'stream.never_started',
+    );
+    const row = await createCallRepository(knex).findByCallSid(summary.callSid);
+    expect(row?.streamStartedAt).to.be.instanceOf(Date);
+    await waitFor(
+      async () => (await createCallRepository(knex).findByCallSid(summary.callSid))?.status === 'completed',
+      {
+        timeoutMs: 20_000,
+        message: 'the call row completed',
+      },
+    );
+  });
+
   it('records a socket with no CallSid that never sends anything as a ghost, never a failed call', async () => {
     const { redis } = ctx;
     const stack = await ctx.start();

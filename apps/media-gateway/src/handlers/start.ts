@@ -12,6 +12,7 @@ import type { CallMeta } from '@voice/redis';
 import { ActiveStream } from '../session/active-stream.js';
 import { BridgeCall } from '../session/bridge-call.js';
 import { CLOSE } from '../session/close-codes.js';
+import { markStreamStarted } from '../session/mark-stream-started.js';
 import type { MediaSession } from '../session/media-session.js';
 import { checkStart } from './start-check.js';
 import type { StartRefusal } from './start-check.js';
@@ -61,13 +62,9 @@ function accept(
     params: withoutToken(message.start.customParameters),
     meta,
   });
-  // The calls row is bookkeeping: audio never waits for Postgres.
+  // The calls row is bookkeeping: audio never waits for Postgres (retried: see mark-stream-started.ts).
   ctx.pending.track(
-    ctx.calls
-      .markStreamStarted(callSid, { at: new Date(receivedAt), gatewayInstance: ctx.config.instanceId })
-      .catch((err: unknown) =>
-        log.error('calls row update failed', { step: 'markStreamStarted', ...errorFields(err) }),
-      ),
+    markStreamStarted(ctx.calls, callSid, { at: new Date(receivedAt), gatewayInstance: ctx.config.instanceId }, log),
   );
   ctx.metrics.streamsStarted.inc();
   session.acceptStream(stream, bridgeCall);

@@ -1,0 +1,41 @@
+/**
+ * Stamps the call's row with the START (stream_started_at, in_progress). The
+ * row is bookkeeping and audio never waits for it, but the webhook's stream
+ * watchdog ends a call whose row still says its stream never started after
+ * STREAM_WATCHDOG_MS (15 s): one Postgres blip at START must not get a live
+ * call recorded as `no_stream` and its keys deleted. So the write is tried
+ * again, well within that window (the upsert keeps the first START's time).
+ */
+import type { CallRepository } from '@voice/db';
+import type { Logger } from '@voice/logging';
+import { errorFields } from '@voice/logging';
+
+/** Waits between attempts: 7.5 s in all, half the watchdog's default delay. */
+export const STREAM_STARTED_RETRY_DELAYS_MS = [500, 1000, 2000, 4000] as const;
+
+export async function markStreamStarted(
+  calls: CallRepository,
+  callSid: string,
+  input: { at: Date; gatewayInstance: string },
+  log: Logger,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await calls.markStreamStarted(callSid, input);
+      if (attempt > 1) log.info('calls row stamped with START after a retry', { attempt });
+      return;
+    } catch (err) {
+      const delay = STREAM_STARTED_RETRY_DELAYS_MS[attempt - 1];
+      if (delay === undefined) {
+        log.error('calls row update failed; the stream watchdog may end this call as no_stream', {
+          step: 'markStreamStarted',
+          attempts: attempt,
+          ...errorFields(err),
+        });
+        return;
+      }
+      log.warn('calls row update failed; trying again', { step: 'markStreamStarted', attempt, retry_in_ms: delay });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
