@@ -24,7 +24,7 @@ import {
   type TwilioCallerDouble,
 } from '@voice/testkit';
 import { dtmfText } from '@voice/agent';
-import { uniquePhoneNumber } from '@voice/db';
+import { createCallRepository, uniquePhoneNumber } from '@voice/db';
 import { createTestBusiness } from '../support/business.js';
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { reportFigure } from '../support/figures.js';
@@ -617,6 +617,16 @@ describe('e2e: bridge SIGTERM hands its calls over', function () {
     expect(fallback?.fields.reason).to.equal('BRIDGE_SHUTDOWN');
     expect(fallback!.ts - termAt, 'ms from SIGTERM to the fallback').to.be.at.least(drainMs - 500);
     expect(findEvent(timeline, 'call.resumed')).to.equal(undefined);
+    // The bridge waited for the fallback clip to play out and finalized the call itself: the row has
+    // its transcript and cost (a gateway finishing it for a vanished bridge has neither).
+    const ended = timeline.filter((e) => e.event === 'call.ended');
+    expect(
+      ended.map((e) => [e.instance, e.fields.end_reason]),
+      `timeline\n${formatTimeline(timeline)}`,
+    ).to.deep.equal([['bridge-1', 'fallback:BRIDGE_SHUTDOWN']]);
+    const row = await createCallRepository(ctx.knex).findByCallSid(summary.callSid);
+    expect(row?.endReason).to.equal('fallback:BRIDGE_SHUTDOWN');
+    expect((row?.transcript ?? []).map((t) => t.text)).to.include('Hello from the only desk.');
     reportFigure('bridge SIGTERM, no other bridge: SIGTERM to fallback', fallback!.ts - termAt);
   });
 });

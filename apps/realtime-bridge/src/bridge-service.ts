@@ -52,6 +52,15 @@ import { createCallControl } from './twilio/call-control.js';
 
 export const SERVICE_NAME = 'realtime-bridge';
 
+/**
+ * Calls sent to the fallback at the drain deadline (no bridge took them) are given this long to end:
+ * the fallback clip (2.3 s) plays out, Twilio echoes its mark, the gateway closes the stream and its
+ * stop reaches this bridge, which writes the call's row with its transcript and cost. Closing the
+ * links sooner leaves the gateway to finish the call without them. Fits the deployments' stop
+ * grace periods (infra/k8s: 45 s for preStop 5 + DRAIN_TIMEOUT_MS 20 + this).
+ */
+export const SHUTDOWN_FALLBACK_WAIT_MS = 6000;
+
 export interface RealtimeBridge {
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -257,7 +266,7 @@ export function createRealtimeBridge(config: BridgeConfig, logger: Logger): Real
             // Each live call moves to another bridge with its conversation; with none to take them, they stay until the deadline.
             if (await handOverCalls(calls, config.handover, config.drainTimeoutMs, logger)) return;
             for (const call of calls.all()) call.handOff('BRIDGE_SHUTDOWN');
-            const idle = await calls.waitUntilIdle(Math.min(2000, config.drainTimeoutMs));
+            const idle = await calls.waitUntilIdle(SHUTDOWN_FALLBACK_WAIT_MS);
             if (!idle) logger.warn('calls still live at shutdown', { calls: calls.size });
           },
         ],
