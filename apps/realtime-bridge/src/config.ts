@@ -77,6 +77,12 @@ export const BRIDGE_DEFAULTS = {
   /** A model that drops mid-call gets this many attempts, each this long, before the caller is sent to the fallback. */
   reconnectAttempts: 2,
   reconnectTimeoutMs: 3000,
+  /**
+   * Twilio REST requests that act on a live call (the fallback's transfer, the agent's hangup and
+   * transfer) give up after this long: the caller is waiting (on the hold clip for a transfer).
+   * The twilio SDK's own default is 30 s. Then the spoken fallback, or closing the stream, runs.
+   */
+  callControlTimeoutMs: 3000,
   /** A response that started but sent no audio for this long is a silent failure. */
   silentResponseMs: 5000,
   /**
@@ -204,6 +210,7 @@ export function loadBridgeConfig(env: EnvSource) {
       TWILIO_ACCOUNT_SID: field.optionalString(),
       TWILIO_AUTH_TOKEN: field.optionalString(),
       TWILIO_API_BASE_URL: field.httpUrl('https://api.twilio.com'),
+      CALL_CONTROL_TIMEOUT_MS: field.positiveInt(BRIDGE_DEFAULTS.callControlTimeoutMs),
       FALLBACK_TRANSFER_NUMBER: field.optionalString(),
       LOG_LEVEL: field.logLevel(),
       INSTANCE_ID: field.instanceId('bridge'),
@@ -277,6 +284,7 @@ export function loadBridgeConfig(env: EnvSource) {
       accountSid: e.TWILIO_ACCOUNT_SID,
       authToken: e.TWILIO_AUTH_TOKEN,
       apiBaseUrl: e.TWILIO_API_BASE_URL,
+      timeoutMs: e.CALL_CONTROL_TIMEOUT_MS,
     },
     call: {
       warmSessionTtlMs: e.WARM_SESSION_TTL_MS,

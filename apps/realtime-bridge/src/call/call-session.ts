@@ -350,12 +350,23 @@ export class CallSession {
     const { deps, state } = this;
     if (this.fallingBack || state.finished) return;
     this.fallingBack = true;
-    this.hold.stop();
     this.recycler.stop();
     state.stats.fallbackReason = reason;
     deps.metrics.fallbacks.inc({ reason });
+    const hold = {
+      // Only a caller already on the line waits (a warm call's records are held for its START).
+      whileWaiting: () => (this.channel.attached ? this.hold.playNow() : undefined),
+      stop: () => this.hold.stop(),
+    };
     void fallbackToCaller(
-      { channel: this.channel, callControl: deps.callControl, config: deps.config, tl: this.tl, logger: deps.logger },
+      {
+        channel: this.channel,
+        callControl: deps.callControl,
+        config: deps.config,
+        tl: this.tl,
+        logger: deps.logger,
+        hold,
+      },
       reason,
     );
   }

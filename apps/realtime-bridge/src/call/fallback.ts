@@ -3,7 +3,8 @@
  * gateway plays the pre-rendered fallback clip, then closes the stream so the
  * TwiML after </Connect> (the spoken fallback) runs. With a transfer number
  * configured: the live call is redirected through Twilio's REST API to a
- * human. If the redirect fails, the default path still runs.
+ * human, with the hold clip while Twilio is asked (at most
+ * CALL_CONTROL_TIMEOUT_MS). If the redirect fails, the default path still runs.
  */
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
@@ -24,19 +25,24 @@ export interface FallbackDeps {
   config: CallConfig;
   tl: CallTimeline;
   logger: Logger;
+  /** The caller's hold clip: on while a transfer is asked of Twilio (up to CALL_CONTROL_TIMEOUT_MS), off before the fallback clip. */
+  hold: { whileWaiting(): void; stop(): void };
 }
 
 export async function fallbackToCaller(deps: FallbackDeps, reason: string): Promise<void> {
   const transferTo = deps.config.fallbackTransferNumber;
   if (transferTo && deps.callControl) {
+    deps.hold.whileWaiting();
     try {
       await deps.callControl.redirect(deps.tl.callSid, transferTwiml(transferTo, TRANSFER_MESSAGE));
+      deps.hold.stop();
       await deps.tl.record('realtime.fallback', { reason, action: 'transfer', to: transferTo }, 'warn');
       return;
     } catch (err) {
       deps.logger.error('transfer through the Twilio API failed; using the spoken fallback', errorFields(err));
     }
   }
+  deps.hold.stop();
   deps.channel.send({ t: 'hangup', reason, clip: 'fallback' });
   await deps.tl.record('realtime.fallback', { reason, action: 'fallback_clip_then_twiml' }, 'warn');
 }

@@ -19,9 +19,9 @@ export interface CallControl {
 }
 
 export function createCallControl(config: TwilioRestConfig): CallControl | undefined {
-  const { accountSid, authToken, apiBaseUrl } = config;
+  const { accountSid, authToken, apiBaseUrl, timeoutMs } = config;
   if (!accountSid || !authToken) return undefined;
-  const client = createTwilioClient({ accountSid, authToken, apiBaseUrl });
+  const client = createTwilioClient({ accountSid, authToken, apiBaseUrl, timeoutMs });
   // The SDK loads its API modules on first use (~90 ms measured): pay it at start, not while a caller waits.
   void client.calls;
   return {
