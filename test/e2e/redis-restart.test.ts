@@ -362,4 +362,34 @@ describe('e2e: Redis restarts empty mid-call', function () {
       message: 'late call state deleted',
     });
   });
+
+  it('answers <Connect action> with the spoken fallback when Redis accepts connections but does not answer', async () => {
+    const stack = await ctx.start({
+      env: { REDIS_URL: server!.url, REDIS_CLUSTER_NODES: PRIVATE_REDIS_ONLY, WARM_SESSIONS_ENABLED: 'false' },
+    });
+    const callSid = uniqueCallSid();
+    // Twilio posts the action URL when a call's stream ends (a gateway went away) while Redis hangs.
+    await probe!.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL');
+    const askedAt = performance.now();
+    const answer = await postAsTwilio(stack.webhook.port, '/twilio/connect-action', {
+      CallSid: callSid,
+      AccountSid: TEST_ACCOUNT_SID,
+    });
+    const answerMs = performance.now() - askedAt;
+    reportFigure('redis hanging: <Connect action> answered with the spoken fallback in', answerMs);
+    expect(answer.status).to.equal(200);
+    expect(answer.body).to.include(WEBHOOK_DEFAULTS.fallbackMessage).and.include('<Hangup/>');
+    expect(answerMs, 'answered before Redis answered (Twilio gives up after about 15 s)').to.be.below(PAUSE_MS);
+    await probe!.call('CLIENT', 'UNPAUSE');
+    await waitFor(
+      async () =>
+        (await readTimeline(probe!, callSid)).some((e) => e.event === 'stream.action' && e.fields.reason === 'timeout'),
+      { timeoutMs: 10_000, message: 'stream.action reason=timeout on the timeline' },
+    );
+    // The late decision does not leave a "reconnect" for the bridge holding the call to read.
+    await waitFor(async () => (await probe!.get(callKeys.lastAction(callSid))) === 'fallback:timeout', {
+      timeoutMs: 10_000,
+      message: 'the fallback marked for the bridge',
+    });
+  });
 });

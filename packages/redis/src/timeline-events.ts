@@ -38,7 +38,7 @@ export const TIMELINE_EVENTS = {
   'call.reattached':
     'bridge: the call came back through a gateway after its gateway went away (<Connect action> reconnect); the model session was kept, no second greeting; fields: from_gateway, to_gateway, gap_ms (link lost -> attached)',
   'stream.action':
-    'webhook: Twilio posted the <Connect action> URL (the stream ended); fields: decision (reconnect|fallback|hangup), reason (alive, ended_on_purpose, call_over, no_owner, reconnects_exhausted, error; agent_hangup: the agent ended the call by closing the stream, a bare hangup), attempt',
+    'webhook: Twilio posted the <Connect action> URL (the stream ended); fields: decision (reconnect|fallback|hangup), reason (alive, ended_on_purpose, call_over, no_owner, reconnects_exhausted, error, redis_down, timeout: Redis not connected or not answering in VOICE_ANSWER_TIMEOUT_MS; agent_hangup: the agent ended the call by closing the stream, a bare hangup), attempt',
   'bridge.released':
     'bridge: this instance let go of a call it no longer owns, could not serve, or whose gateway finished it; fields: reason (no_attach, not_owner_at_end, finished_by_gateway, handed_over: its gateway moved the call to another bridge while this one shut down, not_started_at_shutdown: a warm session let go at the drain deadline before its call started; the next bridge greets)',
   'openai.connecting': 'bridge: opening a Realtime session; fields: attempt',

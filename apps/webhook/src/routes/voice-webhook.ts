@@ -12,6 +12,7 @@ import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
 import type { Prebuilder } from '../prebuild/prebuilder.js';
 import { sayAndHangUpTwiml, streamTwiml, streamTwimlFor } from '../twiml.js';
+import { connected, withDeadline } from './answer-deadline.js';
 import { newCallToken } from './call-token.js';
 import { callDirection, describeIssues, voiceWebhookParams, type VoiceWebhookParams } from './voice-params.js';
 
@@ -135,40 +136,6 @@ async function forgetLateCall(deps: VoiceWebhookDeps, callSid: string, log: Logg
     await deps.redis.del(callKeys.token(callSid), callKeys.meta(callSid));
   } catch (err) {
     log.warn('late call state not deleted', errorFields(err));
-  }
-}
-
-/** The connection is ready, or becomes ready within `waitMs` (a reconnect under way). */
-async function connected(redis: RedisClient, waitMs: number): Promise<boolean> {
-  if (redis.status === 'ready') return true;
-  if (waitMs <= 0) return false;
-  return new Promise((resolve) => {
-    const done = (ready: boolean) => {
-      clearTimeout(timer);
-      redis.off('ready', onReady);
-      resolve(ready);
-    };
-    const onReady = () => done(true);
-    const timer = setTimeout(() => done(false), waitMs);
-    redis.on('ready', onReady);
-  });
-}
-
-/**
- * The work's result, or undefined once `ms` passed. Work that finishes late is left to finish (a
- * call answered with the fallback never opens its stream; its token and meta expire), and its
- * failure is not reported twice.
- */
-async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  work.catch(() => undefined);
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
