@@ -392,4 +392,27 @@ describe('e2e: Redis restarts empty mid-call', function () {
       message: 'the fallback marked for the bridge',
     });
   });
+
+  it('a START while Redis hangs is refused in time: the caller hears the spoken fallback, not silence', async () => {
+    const stack = await ctx.start({
+      env: { REDIS_URL: server!.url, REDIS_CLUSTER_NODES: PRIVATE_REDIS_ONLY, WARM_SESSIONS_ENABLED: 'false' },
+      gatewayEnv: { START_CHECK_TIMEOUT_MS: '1000' },
+    });
+    const business = await createTestBusiness(ctx.knex);
+    // The webhook answered with the stream; Redis stops answering just before START.
+    const call = stack.call(business.phoneNumber, {
+      startWhen: () => probe!.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL'),
+      script: [{ silenceMs: 10_000 }],
+      hangupWhenScriptEnds: true,
+    });
+    const summary = await call.done;
+    await probe!.call('CLIENT', 'UNPAUSE');
+    const spoken = summary.spokenByTwilio.find((s) => s.phase === 'after-stream');
+    expect(spoken?.text, 'the spoken fallback after the stream').to.equal(WEBHOOK_DEFAULTS.fallbackMessage);
+    const afterStartMs = spoken!.callMs - summary.startSentCallMs!;
+    reportFigure('redis hanging at START: START to the spoken fallback', afterStartMs);
+    expect(afterStartMs, 'before Redis answered again').to.be.below(PAUSE_MS);
+    const rejected = (await readTimeline(probe!, summary.callSid)).find((e) => e.event === 'stream.rejected');
+    expect(rejected?.fields.reason).to.equal('token_check_failed');
+  });
 });

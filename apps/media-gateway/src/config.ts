@@ -31,6 +31,13 @@ export const DEFAULTS = {
    * reconnect it); the close waits at most this long for that Redis write.
    */
   endedMarkWaitMs: 250,
+  /**
+   * START's token check (one Redis round trip) gives up after this long: a Redis that accepts
+   * connections but does not answer must not leave a caller in silence with no bridge to play
+   * hold audio. The stream is refused (token_check_failed) and Twilio posts <Connect action>,
+   * which answers the spoken fallback (or a new stream, once Redis answers again).
+   */
+  startCheckTimeoutMs: 3000,
   /** Window of the flood guard's message count. */
   floodWindowMs: 1000,
   /** Messages held while START's token check is in flight (Twilio sends media right behind START). */
@@ -100,6 +107,7 @@ export interface GatewayConfig {
   ghostStreamMaxLen: number;
   closeGraceMs: number;
   endedMarkWaitMs: number;
+  startCheckTimeoutMs: number;
   /** Directory holding <clip>.ulaw for every ClipName. */
   clipsDir: string;
   clipChunkMs: number;
@@ -159,6 +167,7 @@ const shape = {
   HEARTBEAT_MS: field.positiveInt(DEFAULTS.bridgeHeartbeatMs),
   REGISTRY_POLL_MS: field.positiveInt(DEFAULTS.registryPollMs),
   CLAIM_TIMEOUT_MS: field.positiveInt(DEFAULTS.claimTimeoutMs),
+  START_CHECK_TIMEOUT_MS: field.positiveInt(DEFAULTS.startCheckTimeoutMs),
   HOLD_AUDIO_GAP_MS: field.int(DEFAULTS.holdAudioGapMs),
   LOG_LEVEL: field.logLevel(),
   INSTANCE_ID: field.instanceId(SERVICE_NAME),
@@ -195,6 +204,7 @@ export function loadGatewayConfig(env: EnvSource): GatewayConfig {
     ghostStreamMaxLen: DEFAULTS.ghostStreamMaxLen,
     closeGraceMs: DEFAULTS.closeGraceMs,
     endedMarkWaitMs: DEFAULTS.endedMarkWaitMs,
+    startCheckTimeoutMs: e.START_CHECK_TIMEOUT_MS,
     clipsDir: e.CLIPS_DIR,
     clipChunkMs: DEFAULTS.clipChunkMs,
     hangupClipGraceMs: e.HANGUP_CLIP_GRACE_MS,

@@ -4,7 +4,9 @@
  * the webhook stored (and passed as a <Parameter>) is what ties a stream to
  * exactly one call. It is consumed only when it matches (compare-and-delete in
  * one script): a second START for the call fails, and a forged START with a
- * wrong token cannot burn the real one.
+ * wrong token cannot burn the real one. The check is bounded
+ * (START_CHECK_TIMEOUT_MS): a hanging Redis refuses the stream instead of
+ * leaving the caller in silence.
  */
 import { errorFields } from '@voice/logging';
 import { STREAM_PARAMETERS } from '@voice/protocols';
@@ -45,17 +47,26 @@ export async function checkStart(session: MediaSession, message: TwilioStartMess
   let outcome: number;
   let meta: CallMeta | undefined;
   let owner: string | null;
+  const timeoutMs = session.ctx.config.startCheckTimeoutMs;
+  let timer: NodeJS.Timeout | undefined;
   try {
     // Together, one round trip: the meta feeds since_webhook_ms and the call record; the owner
     // (a bridge holding a warm session) is who the call is attached to.
-    [outcome, meta, owner] = await Promise.all([
+    const check = Promise.all([
       redis.eval(CONSUME_TOKEN_SCRIPT, 1, callKeys.token(callSid), presented) as Promise<number>,
       readCallMeta(redis, callSid),
       redis.get(callKeys.owner(callSid)),
     ]);
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from Redis within ${timeoutMs} ms`)), timeoutMs);
+    });
+    check.catch(() => undefined);
+    [outcome, meta, owner] = await Promise.race([check, late]);
   } catch (err) {
-    session.log.error('call token check failed', errorFields(err));
+    session.log.error('call token check failed', { timeout_ms: timeoutMs, ...errorFields(err) });
     return { ok: false, reason: 'token_check_failed' };
+  } finally {
+    clearTimeout(timer);
   }
   if (outcome === -1) return { ok: false, reason: 'token_unknown_or_used' };
   if (outcome === 0) return { ok: false, reason: 'token_mismatch' };
