@@ -175,6 +175,46 @@ describe('e2e: outbound calls', function () {
     );
   });
 
+  it('leaves the voicemail even when Postgres refuses to record who answered', async () => {
+    await start();
+    const business = await createTestBusiness(ctx.knex, { voicemailMessage: VOICEMAIL });
+    behaviour = { answer: 'machine', ringMs: RING_MS };
+    const { callSid, call } = await place(business.phoneNumber);
+    // A real refusal of the bookkeeping write (a check constraint not validated against existing rows).
+    const name = `refuse_amd_${callSid.toLowerCase()}`;
+    await ctx.knex.raw(
+      `ALTER TABLE calls ADD CONSTRAINT ${name} CHECK (call_sid <> '${callSid}' OR answered_by IS NULL) NOT VALID`,
+    );
+    try {
+      await call.done;
+      const summary = await call.caller!.done;
+      const said = summary.spokenByTwilio.filter((s) => s.phase === 'redirect');
+      expect(
+        said.map((s) => s.text),
+        'Twilio does not send the AMD result twice',
+      ).to.deep.equal([VOICEMAIL]);
+      const timeline = await timelineUntil(callSid, 'outbound.voicemail');
+      expect(findEvent(timeline, 'call.answered_by')?.fields.answered_by).to.equal('machine_end_beep');
+    } finally {
+      await ctx.knex.raw(`ALTER TABLE calls DROP CONSTRAINT IF EXISTS ${name}`);
+    }
+  });
+
+  it('leaves the voicemail when Twilio fails the redirect once (a 500): it is asked again', async () => {
+    await start();
+    const business = await createTestBusiness(ctx.knex, { voicemailMessage: VOICEMAIL });
+    behaviour = { answer: 'machine', ringMs: RING_MS };
+    const { callSid, call } = await place(business.phoneNumber);
+    harness.rest.failNextCallUpdates(1);
+    await call.done;
+    const summary = await call.caller!.done;
+    expect(summary.spokenByTwilio.filter((s) => s.phase === 'redirect').map((s) => s.text)).to.deep.equal([VOICEMAIL]);
+    const updates = harness.rest.requests.filter((r) => r.callSid === callSid && r.method === 'POST' && r.params.Twiml);
+    expect(updates, 'the failed redirect and the one that worked').to.have.length(2);
+    const timeline = await timelineUntil(callSid, 'outbound.voicemail');
+    expect(findEvent(timeline, 'outbound.voicemail')?.fields).to.include({ attempts: '2' });
+  });
+
   it('hangs up on a fax', async () => {
     await start();
     const business = await createTestBusiness(ctx.knex, { voicemailMessage: VOICEMAIL });

@@ -94,9 +94,9 @@ export const TIMELINE_EVENTS = {
   'call.answered_by':
     'webhook: Twilio asynchronous answering machine detection result; fields: answered_by (human, machine_end_beep, machine_end_silence, machine_end_other, machine_start, fax, unknown), detection_ms, action (converse, voicemail, hangup, wait)',
   'outbound.voicemail':
-    'webhook: a machine answered and its greeting ended: the live call was redirected to the business voicemail message, then a hangup; fields: chars, rest_ms',
+    'webhook: a machine answered and its greeting ended: the live call was redirected to the business voicemail message, then a hangup; fields: chars, rest_ms, attempts (Twilio failing on its side is asked again), or error',
   'outbound.hangup':
-    'webhook: the outbound call was hung up through the REST API; fields: reason (fax, machine_no_message), rest_ms',
+    'webhook: the outbound call was hung up through the REST API; fields: reason (fax, machine_no_message), rest_ms, attempts, or error',
   'call.metrics':
     'bridge: openai_connect_ms, first_greeting_audio_ms and the breakdown (connect, wait_prompt, configure, total; left out where another bridge made the greeting and this one resumed the call); greeting_path (warm, cold: of the greeting the caller heard, whichever bridge made it); sessions (model sessions used), the summed token usage (input_tokens, output_tokens, input_audio_tokens, input_text_tokens, input_cached_tokens, output_audio_tokens, output_text_tokens, responses) and cost_usd',
 } as const;

@@ -4,7 +4,9 @@
  * alongside, so a person hears the agent at once); this callback records who
  * answered (`call.answered_by`, the calls row) and acts on it (voicemail.ts):
  * a person: nothing to do; a machine whose greeting ended: the voicemail, then a
- * hangup; a fax: a hangup. All through the REST API on the live call.
+ * hangup; a fax: a hangup. All through the REST API on the live call. Twilio
+ * sends this callback once, so the action does not wait on the bookkeeping
+ * and is asked again when Twilio fails on its side.
  */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
@@ -45,11 +47,10 @@ export function amdStatusHandler(deps: AmdStatusDeps) {
     const { CallSid: callSid, AnsweredBy: answeredBy, MachineDetectionDuration: detectionMs } = parsed.data;
     const log = deps.logger.child({ callSid });
     try {
-      const call = await deps.calls.findByCallSid(callSid);
-      const business = call?.businessId ? await deps.businesses.findById(call.businessId) : null;
-      const message = business?.voicemailMessage ?? null;
+      const message = await voicemailMessage(deps, callSid, log);
       const action = amdAction(answeredBy, message);
-      await Promise.all([
+      // Twilio does not send this callback again: the bookkeeping must not stop the action.
+      const [recorded] = await Promise.allSettled([
         deps.calls.recordAnsweredBy(callSid, answeredBy),
         deps.timeline.record(
           callSid,
@@ -58,6 +59,8 @@ export function amdStatusHandler(deps: AmdStatusDeps) {
           { logger: log },
         ),
       ]);
+      if (recorded.status === 'rejected')
+        log.error('answered_by not recorded on the calls row; acting on it anyway', errorFields(recorded.reason));
       await act(deps, callSid, answeredBy, action, message, log);
       res.status(204).end();
     } catch (err) {
@@ -65,6 +68,51 @@ export function amdStatusHandler(deps: AmdStatusDeps) {
       res.status(500).type('text/plain').send('could not act on the AMD result\n');
     }
   };
+}
+
+/** The business's voicemail message for this call; null without one, or when Postgres cannot say (then a machine is hung up on). */
+async function voicemailMessage(deps: AmdStatusDeps, callSid: string, log: Logger): Promise<string | null> {
+  try {
+    const call = await deps.calls.findByCallSid(callSid);
+    const business = call?.businessId ? await deps.businesses.findById(call.businessId) : null;
+    return business?.voicemailMessage ?? null;
+  } catch (err) {
+    log.error('voicemail message not read; a machine is hung up on instead', errorFields(err));
+    return null;
+  }
+}
+
+/** Waits before asking Twilio again after a failure on its side (5xx, timeout): the callback comes once. */
+export const AMD_ACTION_RETRY_DELAYS_MS = [500, 1500] as const;
+
+/** Twilio's answer for a call that is no longer in progress (the callee hung up): nothing left to do. */
+const CALL_NOT_IN_PROGRESS = 21220;
+
+/** Worth another try: Twilio failed on its side or did not answer; not a refusal of the request itself. */
+function worthRetrying(err: unknown): boolean {
+  const { status, code } = err as { status?: number; code?: number };
+  if (code === CALL_NOT_IN_PROGRESS) return false;
+  return status === undefined || status >= 500;
+}
+
+/** The call update, tried again on Twilio's own failures; returns the attempts it took. */
+async function updateCall(
+  deps: AmdStatusDeps,
+  callSid: string,
+  params: { twiml: string } | { status: 'completed' },
+  log: Logger,
+): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.twilio!.calls(callSid).update(params);
+      return attempt;
+    } catch (err) {
+      const delay = AMD_ACTION_RETRY_DELAYS_MS[attempt - 1];
+      if (delay === undefined || !worthRetrying(err)) throw err;
+      log.warn('Twilio failed the AMD action; asking again', { attempt, retry_in_ms: delay, ...errorFields(err) });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 async function act(
@@ -84,23 +132,22 @@ async function act(
     return;
   }
   const started = performance.now();
-  const call = deps.twilio.calls(callSid);
   try {
     if (action === 'voicemail') {
-      await call.update({ twiml: voicemailTwiml(message!, deps.voicemailVoice) });
+      const attempts = await updateCall(deps, callSid, { twiml: voicemailTwiml(message!, deps.voicemailVoice) }, log);
       await deps.timeline.record(
         callSid,
         'outbound.voicemail',
-        { chars: message!.length, rest_ms: performance.now() - started },
+        { chars: message!.length, rest_ms: performance.now() - started, attempts },
         { logger: log },
       );
     } else {
-      await call.update({ status: 'completed' });
+      const attempts = await updateCall(deps, callSid, { status: 'completed' }, log);
       const reason = answeredBy === 'fax' ? 'fax' : 'machine_no_message';
       await deps.timeline.record(
         callSid,
         'outbound.hangup',
-        { reason, rest_ms: performance.now() - started },
+        { reason, rest_ms: performance.now() - started, attempts },
         { logger: log },
       );
     }

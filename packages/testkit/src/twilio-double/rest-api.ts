@@ -64,12 +64,26 @@ const TWILIO_AUTH_ERROR = {
   status: 401,
 };
 
+/** What Twilio answers when it fails on its side (a 5xx is worth another try; a 4xx is not). */
+const TWILIO_INTERNAL_ERROR = {
+  code: 20500,
+  message: 'An internal server error has occurred',
+  more_info: 'https://www.twilio.com/docs/errors/20500',
+  status: 500,
+};
+
 export class TwilioRestDouble {
   readonly requests: RecordedRestRequest[] = [];
   /** Calls placed through calls.create, by CallSid. */
   readonly outboundCalls = new Map<string, OutboundCall>();
   private server: Server | undefined;
   private readonly startedAt = Date.now();
+  private failingUpdates = 0;
+
+  /** The next `count` authorized call updates fail with Twilio's 500 (20500), as on a bad minute of Twilio's. */
+  failNextCallUpdates(count: number): void {
+    this.failingUpdates = count;
+  }
 
   constructor(private readonly options: TwilioRestDoubleOptions) {}
 
@@ -116,6 +130,10 @@ export class TwilioRestDouble {
     if (!authorized) return json(res, 401, TWILIO_AUTH_ERROR);
     if (req.method === 'GET' && match) return this.fetchCall(res, match[1]!, match[2]!);
     if (req.method !== 'POST' || !match) return json(res, 404, NOT_FOUND);
+    if (this.failingUpdates > 0) {
+      this.failingUpdates--;
+      return json(res, 500, TWILIO_INTERNAL_ERROR);
+    }
     const placed = this.outboundCalls.get(match[2]!);
     if (placed) return this.updatePlaced(res, placed, params, path);
     this.options.onCallUpdate?.(match[2]!, params);
