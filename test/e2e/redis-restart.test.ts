@@ -219,6 +219,14 @@ describe('e2e: Redis restarts empty mid-call', function () {
     expect(answer.body).to.include(`<Say`).and.include(WEBHOOK_DEFAULTS.fallbackMessage).and.include('<Hangup/>');
     expect(answer.body).not.to.include('<Stream');
     expect(answerMs).to.be.below(MAX_FALLBACK_ANSWER_MS);
+    // The call is on record (Postgres is up): on-call finds it among the failed ones.
+    await waitFor(async () => (await createCallRepository(ctx.knex).findByCallSid(refused))?.status === 'failed', {
+      timeoutMs: 5000,
+      message: 'the refused call recorded as failed',
+    });
+    expect((await createCallRepository(ctx.knex).findByCallSid(refused))?.endReason).to.equal(
+      'fallback:webhook_redis_down',
+    );
 
     server = await startPrivateRedis({ port: server!.port });
     const backAt = performance.now();
@@ -356,6 +364,11 @@ describe('e2e: Redis restarts empty mid-call', function () {
     });
     const fallback = (await readTimeline(probe!, callSid)).find((e) => e.event === 'webhook.fallback');
     expect(fallback?.fields.reason).to.equal('timeout');
+    // The row says what the caller got, whatever order the late work and the fallback's write came in:
+    // not 'received', which the stream watchdog would later take for a stream that never started.
+    const row = await createCallRepository(ctx.knex).findByCallSid(callSid);
+    expect(row).to.include({ status: 'failed', endReason: 'fallback:webhook_timeout' });
+    expect(row?.businessId, 'the late work filled the business in').to.equal(business.id);
     // ...and leaves no token or meta behind for a stream that will never start.
     await waitFor(async () => (await probe!.exists(callKeys.token(callSid), callKeys.meta(callSid))) === 0, {
       timeoutMs: 5000,

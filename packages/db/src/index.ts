@@ -27,6 +27,7 @@ export type {
   CallReceived,
   CallEnded,
   CallPlaced,
+  CallRefusedByWebhook,
   CallUnanswered,
   StreamStarted,
 } from './repositories/call-repository.js';

@@ -57,6 +57,7 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
       // 'error' is the label the alert rules have always matched (infra/prometheus/alerts.yml).
       deps.metrics.voiceWebhooks.inc({ outcome: reason });
       res.type('text/xml').send(sayAndHangUpTwiml(deps.config.messages.fallback));
+      void recordFallbackCall(deps, params, reason, log);
     };
     try {
       // A call cannot be connected without Redis (token, meta, claims): say so soon, not after retries.
@@ -137,6 +138,36 @@ async function forgetLateCall(deps: VoiceWebhookDeps, callSid: string, log: Logg
   } catch (err) {
     log.warn('late call state not deleted', errorFields(err));
   }
+}
+
+/**
+ * The caller got the spoken fallback: the call is over before it began. Its row says so (on-call's
+ * `calls failed` reads Postgres, which may well be up while Redis is not), and so does the timeline.
+ */
+async function recordFallbackCall(
+  deps: VoiceWebhookDeps,
+  params: VoiceWebhookParams,
+  reason: FallbackReason,
+  log: Logger,
+): Promise<void> {
+  const endReason = `fallback:webhook_${reason}`;
+  try {
+    await deps.calls.recordWebhookFallback(params.CallSid, {
+      direction: callDirection(params),
+      from: params.From,
+      to: params.To,
+      endedAt: new Date(),
+      endReason,
+    });
+  } catch (err) {
+    log.error('calls row of a call answered with the fallback not written', errorFields(err));
+  }
+  await deps.timeline.record(
+    params.CallSid,
+    'call.ended',
+    { end_reason: endReason, rx: 0, tx: 0, is_ghost: false, duration_ms: 0 },
+    { logger: log },
+  );
 }
 
 async function answerUnknownNumber(

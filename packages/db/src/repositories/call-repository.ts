@@ -71,6 +71,16 @@ export interface CallUnanswered {
   durationMs?: number | null;
 }
 
+/** The voice webhook answered a call with the spoken fallback (Redis down, an error, its deadline). */
+export interface CallRefusedByWebhook {
+  direction: 'inbound' | 'outbound';
+  from: string;
+  to: string;
+  endedAt: Date;
+  /** `fallback:webhook_<reason>`. */
+  endReason: string;
+}
+
 export interface CallRepository {
   /**
    * Records the voice webhook. A retried webhook neither fails nor duplicates:
@@ -109,6 +119,13 @@ export interface CallRepository {
    * call is finalized once. Resolves with the row when this call ended it, null otherwise.
    */
   recordUnanswered(callSid: string, input: CallUnanswered): Promise<Call | null>;
+  /**
+   * Ends, as failed, a call the voice webhook answered with the spoken fallback: it never gets a
+   * stream. Creates the row when the webhook's work got no further (the business stays null until a
+   * late write fills it in); a row that work wrote as `received` is ended, so the stream watchdog
+   * does not take it for a stream that never started. A call already ended or streaming is left alone.
+   */
+  recordWebhookFallback(callSid: string, input: CallRefusedByWebhook): Promise<void>;
   /**
    * Claims, for the placed-call sweep, outbound calls still `placed` (no answer, no final status)
    * that were placed between the two times and not asked about since `checkedBefore`: their status
@@ -324,6 +341,29 @@ export function createCallRepository(knex: Knex): CallRepository {
         .whereNull(`${CALLS}.stream_started_at`)
         .returning('*');
       return rows.length === 0 ? null : toCall(rows[0]);
+    },
+
+    async recordWebhookFallback(callSid, input) {
+      await knex(CALLS)
+        .insert({
+          call_sid: callSid,
+          direction: input.direction,
+          from_number: input.from,
+          to_number: input.to,
+          status: 'failed',
+          ended_at: input.endedAt,
+          end_reason: input.endReason,
+          silent_failure: false,
+        })
+        .onConflict('call_sid')
+        .merge({
+          status: overwrite('status'),
+          ended_at: overwrite('ended_at'),
+          end_reason: overwrite('end_reason'),
+          silent_failure: overwrite('silent_failure'),
+        })
+        .whereNull(`${CALLS}.ended_at`)
+        .whereNull(`${CALLS}.stream_started_at`);
     },
 
     async findByCallSid(callSid) {
