@@ -208,10 +208,10 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
     registry,
     async start() {
       if (worker) void worker.run().catch((err: unknown) => logger.error('prebuild worker stopped', errorFields(err)));
-      if (config.prebuild.workerEnabled) {
-        watchdogSweep.start();
-        placedSweep?.start();
-      }
+      // On every replica, worker or not (PREBUILD_WORKER_ENABLED): Postgres's SKIP LOCKED keeps
+      // replicas sweeping at once from ending or asking about a call twice.
+      watchdogSweep.start();
+      placedSweep?.start();
       // Load BullMQ's scripts and open a database connection now, not on the first caller's webhook.
       await Promise.all([queue.ready(), knex.raw('select 1')]);
       ({ server, port } = await listen(app, config.port));

@@ -85,3 +85,28 @@ describe('webhook: the call-side stream watchdog', function () {
     );
   });
 });
+
+describe('webhook: the stream watchdog on a replica without the prebuild worker', function () {
+  // Every replica may run with the worker elsewhere: the sweeps must not go with it.
+  const ctx = useWebhookService({
+    STREAM_WATCHDOG_MS: String(WATCHDOG_MS),
+    STREAM_WATCHDOG_SWEEP_MS: '100',
+    PREBUILD_WORKER_ENABLED: 'false',
+  });
+
+  it('still ends a call whose media stream never opened', async () => {
+    const business = await createTestBusiness(ctx.knex);
+    const callSid = uniqueCallSid();
+    const res = await postAsTwilio(ctx.service.port, '/twilio/voice', {
+      CallSid: callSid,
+      AccountSid: TEST_ACCOUNT_SID,
+      From: '+15551230000',
+      To: business.phoneNumber,
+    });
+    expect(res.status).to.equal(200);
+    await waitFor(async () => (await timelineEvents(ctx.redis, callSid)).includes('stream.never_started'), {
+      message: 'watchdog verdict',
+    });
+    expect((await createCallRepository(ctx.knex).findByCallSid(callSid))?.endReason).to.equal('no_stream');
+  });
+});
