@@ -8,9 +8,10 @@
  * is wrong.
  */
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { createCallRepository, uniquePhoneNumber } from '@voice/db';
+import { createCallRepository, uniqueCallSid, uniquePhoneNumber } from '@voice/db';
 import { readTimeline, type TimelineEntry } from '@voice/redis';
 import { waitFor, type CalleeBehaviour, type OutboundCall } from '@voice/testkit';
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
@@ -304,6 +305,61 @@ describe('e2e: outbound calls', function () {
       { timeoutMs: 15_000, message: 'a call placed once the bridge has room' },
     );
     expect(harness.rest.outboundCalls.size).to.equal(2);
+  });
+
+  it('an Idempotency-Key makes a retried POST /calls safe: the same CallSid, one callee dialed', async () => {
+    await start();
+    const business = await createTestBusiness(ctx.knex);
+    behaviour = { answer: 'busy', ringMs: 300 };
+    const to = uniquePhoneNumber();
+    const key = { 'Idempotency-Key': `retry-${uniqueCallSid()}` };
+    const first = await postCalls(ctx.stack!.webhook.port, { to, from: business.phoneNumber }, undefined, key);
+    expect(first.status, JSON.stringify(first.body)).to.equal(201);
+    const again = await postCalls(ctx.stack!.webhook.port, { to, from: business.phoneNumber }, undefined, key);
+    expect(again.status).to.equal(201);
+    expect(again.body.callSid).to.equal(first.body.callSid);
+    expect(again.replayed).to.equal('true');
+    expect(harness.rest.outboundCalls.size, 'dialed once').to.equal(1);
+    // Another key is another call; a key that is not printable ASCII is named.
+    const other = await postCalls(ctx.stack!.webhook.port, { to, from: business.phoneNumber }, undefined, {
+      'Idempotency-Key': `other-${uniqueCallSid()}`,
+    });
+    expect(other.status).to.equal(201);
+    expect(harness.rest.outboundCalls.size).to.equal(2);
+    const bad = await postCalls(ctx.stack!.webhook.port, { to, from: business.phoneNumber }, undefined, {
+      'Idempotency-Key': 'x'.repeat(300),
+    });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.field).to.equal('Idempotency-Key');
+  });
+
+  it('Twilio not answering POST /calls: 504 with an unknown outcome, and a retry with the key dials nobody again', async () => {
+    // Twilio's API reachable but silent: connections accepted, never answered.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      await start({ env: { TWILIO_API_BASE_URL: `http://127.0.0.1:${port}`, TWILIO_REST_TIMEOUT_MS: '1000' } });
+      const business = await createTestBusiness(ctx.knex);
+      const body = { to: uniquePhoneNumber(), from: business.phoneNumber };
+      const key = { 'Idempotency-Key': `unknown-${uniqueCallSid()}` };
+      const webhook = ctx.stack!.webhook.port;
+      const [first, meanwhile] = await Promise.all([
+        postCalls(webhook, body, undefined, key),
+        new Promise((resolve) => setTimeout(resolve, 300)).then(() => postCalls(webhook, body, undefined, key)),
+      ]);
+      expect(first.status, JSON.stringify(first.body)).to.equal(504);
+      expect(first.body.outcome).to.equal('unknown');
+      expect(meanwhile.status, 'the same key while the first is being placed').to.equal(409);
+      const retry = await postCalls(webhook, body, undefined, key);
+      expect(retry.status).to.equal(504);
+      expect(retry.replayed).to.equal('true');
+      expect(held.length, 'Twilio was asked once').to.equal(1);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('calls from the first number of a business named by businessId', async () => {

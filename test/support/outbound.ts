@@ -65,8 +65,14 @@ export async function postCalls(
   port: number,
   body: unknown,
   token: string | null = TEST_API_TOKEN,
-): Promise<{ status: number; body: Record<string, unknown>; retryAfter: string | null }> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  extraHeaders: Record<string, string> = {},
+): Promise<{
+  status: number;
+  body: Record<string, unknown>;
+  retryAfter: string | null;
+  replayed: string | null;
+}> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...extraHeaders };
   if (token !== null) headers.authorization = `Bearer ${token}`;
   const res = await fetch(`http://127.0.0.1:${port}/calls`, {
     method: 'POST',
@@ -77,5 +83,6 @@ export async function postCalls(
     status: res.status,
     body: (await res.json()) as Record<string, unknown>,
     retryAfter: res.headers.get('retry-after'),
+    replayed: res.headers.get('idempotent-replayed'),
   };
 }

@@ -172,6 +172,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         room: outboundRoom,
         noRoomRetryAfterSeconds: config.outbound.room?.retryAfterSeconds ?? 0,
         outcomes: metrics.outboundCalls,
+        idempotencyKey: sharedKeys(config.namespace).outboundIdempotency,
       }),
       apiBodyErrors,
     );

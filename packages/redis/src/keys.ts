@@ -98,6 +98,11 @@ export function sharedKeys(namespace: string) {
      * when; POST /calls counts them against the bridges' spare room. See outbound-room.ts.
      */
     outboundReserved: `${tag}:outbound:reserved`,
+    /**
+     * String per Idempotency-Key of POST /calls (its SHA-256): `in_flight` while the call is being
+     * placed, then the answer given (JSON), for 24 h. See apps/webhook/src/outbound/idempotency.ts.
+     */
+    outboundIdempotency: (keyHash: string) => `${tag}:outbound:idempotency:${keyHash}`,
   } as const;
 }
 

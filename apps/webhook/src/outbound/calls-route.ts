@@ -3,13 +3,18 @@
  * before this handler), JSON `{"to": "+E164", "from": "+E164"}` or
  * `{"to", "businessId"}` → 201 `{"callSid": "CA…"}`. Errors are JSON
  * `{error, field?}`: 400 names the bad field, 404 unknown business, 409 a
- * business with no number, 502 Twilio refused (its own code and message) or
- * could not be reached, 503 with Retry-After no bridge has room (nobody dialed).
+ * business with no number (or a request with the same Idempotency-Key still
+ * being placed), 502 Twilio refused (its own code and message) or could not be
+ * reached (nobody dialed), 503 with Retry-After no bridge has room (nobody
+ * dialed), 504 Twilio did not answer in time (`outcome: "unknown"`: the callee
+ * may be ringing; do not simply redial). An optional `Idempotency-Key` header
+ * makes retries safe (idempotency.ts).
  */
 import type { NextFunction, Request, Response } from 'express';
 import { errorFields } from '@voice/logging';
 import type { Counter } from 'prom-client';
-import { firstProblem, placeCallRequest } from './call-request.js';
+import { firstProblem, placeCallRequest, type PlaceCallRequest } from './call-request.js';
+import { IDEMPOTENCY_HEADER, keyProblem, startIdempotent, type IdempotentStart } from './idempotency.js';
 import {
   NoBusinessNumberError,
   NoRoomError,
@@ -30,63 +35,120 @@ export type OutboundOutcome =
   | 'room_unknown'
   | 'twilio_refused'
   | 'twilio_unreachable'
+  | 'twilio_no_answer'
+  | 'replayed'
+  | 'in_flight'
   | 'error';
 
+/** Answers kept for an Idempotency-Key: a call placed, or one that may have been. Others dialed nobody. */
+const KEPT_STATUSES: readonly number[] = [201, 504];
+
 export function placeCallHandler(
-  deps: PlaceCallDeps & { outcomes: Counter<'outcome'>; noRoomRetryAfterSeconds: number },
+  deps: PlaceCallDeps & {
+    outcomes: Counter<'outcome'>;
+    noRoomRetryAfterSeconds: number;
+    idempotencyKey: (keyHash: string) => string;
+  },
 ) {
   const done = (res: Response, outcome: OutboundOutcome, status: number, body: unknown) => {
     deps.outcomes.inc({ outcome });
     res.status(status).json(body);
   };
   return async (req: Request, res: Response) => {
+    const key = req.get(IDEMPOTENCY_HEADER);
+    const badKey = keyProblem(key);
+    if (badKey) return done(res, 'bad_request', 400, { error: badKey, field: IDEMPOTENCY_HEADER });
     const parsed = placeCallRequest.safeParse(req.body);
     if (!parsed.success) {
       const problem = firstProblem(parsed.error);
       return done(res, 'bad_request', 400, { error: problem.message, field: problem.field });
     }
+    let started: IdempotentStart | undefined;
     try {
-      const placed = await placeOutboundCall(deps, parsed.data);
-      done(res, 'placed', 201, placed);
+      started = key === undefined ? undefined : await startIdempotent(deps.redis, deps.idempotencyKey, key);
     } catch (err) {
-      if (err instanceof UnknownBusinessError)
-        return done(res, 'unknown_business', 404, { error: err.message, field: err.field });
-      if (err instanceof NoBusinessNumberError)
-        return done(res, 'no_number', 409, { error: err.message, field: 'businessId' });
-      if (err instanceof NoRoomError) {
-        deps.logger.warn('outbound call refused: no bridge has room', { spare: err.spare, reserved: err.reserved });
-        res.set('Retry-After', String(deps.noRoomRetryAfterSeconds));
-        return done(res, 'no_room', 503, {
-          error: err.message,
-          retryAfterSeconds: deps.noRoomRetryAfterSeconds,
-          room: { spare: err.spare, reserved: err.reserved },
-        });
-      }
-      if (err instanceof RoomUnknownError) {
-        deps.logger.error('outbound call refused: the room check failed', errorFields(err));
-        res.set('Retry-After', String(deps.noRoomRetryAfterSeconds));
-        return done(res, 'room_unknown', 503, { error: err.message, retryAfterSeconds: deps.noRoomRetryAfterSeconds });
-      }
-      if (err instanceof TwilioRefusedError) {
-        deps.logger.warn('twilio refused the outbound call', {
-          to: parsed.data.to,
-          twilioStatus: err.twilioStatus,
-          code: err.code,
-          message: err.message,
-        });
-        return done(res, 'twilio_refused', 502, {
-          error: `Twilio refused the call: ${err.message}`,
-          twilio: { status: err.twilioStatus, code: err.code, message: err.message, more_info: err.moreInfo },
-        });
-      }
-      if (err instanceof TwilioUnreachableError) {
-        deps.logger.error('twilio unreachable for an outbound call', errorFields(err));
-        return done(res, 'twilio_unreachable', 502, { error: err.message });
-      }
-      deps.logger.error('placing an outbound call failed', errorFields(err));
-      done(res, 'error', 500, { error: 'placing the call failed; see the webhook logs' });
+      deps.logger.error('Idempotency-Key not checked (Redis); nobody dialed', errorFields(err));
+      return done(res, 'error', 503, { error: 'could not check the Idempotency-Key; nobody was dialed, try again' });
     }
+    if (started?.kind === 'in_flight')
+      return done(res, 'in_flight', 409, {
+        error: `a request with this ${IDEMPOTENCY_HEADER} is still being placed; ask again in a few seconds`,
+        field: IDEMPOTENCY_HEADER,
+      });
+    if (started?.kind === 'replay') {
+      res.set('Idempotent-Replayed', 'true');
+      return done(res, 'replayed', started.answer.status, started.answer.body);
+    }
+    const slot = started;
+    // The answer, kept for the key when it dialed someone (or may have); forgotten otherwise.
+    const answer = (outcome: OutboundOutcome, status: number, body: unknown) => {
+      if (slot) {
+        const settle = KEPT_STATUSES.includes(status) ? slot.keep({ status, body }) : slot.forget();
+        void settle.catch((err: unknown) =>
+          deps.logger.error('Idempotency-Key answer not stored; a retry may dial again', errorFields(err)),
+        );
+      }
+      done(res, outcome, status, body);
+    };
+    await placeAndAnswer(deps, parsed.data, res, answer);
   };
+}
+
+/** Places the call and answers with what happened (through `answer`, which also settles the key). */
+async function placeAndAnswer(
+  deps: PlaceCallDeps & { noRoomRetryAfterSeconds: number },
+  request: PlaceCallRequest,
+  res: Response,
+  answer: (outcome: OutboundOutcome, status: number, body: unknown) => void,
+): Promise<void> {
+  try {
+    const placed = await placeOutboundCall(deps, request);
+    answer('placed', 201, placed);
+  } catch (err) {
+    if (err instanceof UnknownBusinessError)
+      return answer('unknown_business', 404, { error: err.message, field: err.field });
+    if (err instanceof NoBusinessNumberError)
+      return answer('no_number', 409, { error: err.message, field: 'businessId' });
+    if (err instanceof NoRoomError) {
+      deps.logger.warn('outbound call refused: no bridge has room', { spare: err.spare, reserved: err.reserved });
+      res.set('Retry-After', String(deps.noRoomRetryAfterSeconds));
+      return answer('no_room', 503, {
+        error: err.message,
+        retryAfterSeconds: deps.noRoomRetryAfterSeconds,
+        room: { spare: err.spare, reserved: err.reserved },
+      });
+    }
+    if (err instanceof RoomUnknownError) {
+      deps.logger.error('outbound call refused: the room check failed', errorFields(err));
+      res.set('Retry-After', String(deps.noRoomRetryAfterSeconds));
+      return answer('room_unknown', 503, { error: err.message, retryAfterSeconds: deps.noRoomRetryAfterSeconds });
+    }
+    if (err instanceof TwilioRefusedError) {
+      deps.logger.warn('twilio refused the outbound call', {
+        to: request.to,
+        twilioStatus: err.twilioStatus,
+        code: err.code,
+        message: err.message,
+      });
+      return answer('twilio_refused', 502, {
+        error: `Twilio refused the call: ${err.message}`,
+        twilio: { status: err.twilioStatus, code: err.code, message: err.message, more_info: err.moreInfo },
+      });
+    }
+    if (err instanceof TwilioUnreachableError && err.maybePlaced) {
+      deps.logger.error('twilio did not answer an outbound call request: it may have been placed', errorFields(err));
+      return answer('twilio_no_answer', 504, {
+        error: `${err.message}; the call may have been placed: do not redial without checking (or retry with the same ${IDEMPOTENCY_HEADER})`,
+        outcome: 'unknown',
+      });
+    }
+    if (err instanceof TwilioUnreachableError) {
+      deps.logger.error('twilio unreachable for an outbound call', errorFields(err));
+      return answer('twilio_unreachable', 502, { error: `${err.message}; nobody was dialed` });
+    }
+    deps.logger.error('placing an outbound call failed', errorFields(err));
+    answer('error', 500, { error: 'placing the call failed; see the webhook logs' });
+  }
 }
 
 /** body-parser's errors (bad JSON, too large) as the API's JSON errors instead of express's HTML page. */

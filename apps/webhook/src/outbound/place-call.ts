@@ -74,10 +74,17 @@ export class TwilioRefusedError extends Error {
 }
 
 /** Twilio's REST API could not be reached or did not answer in time (502). */
+/** Network errors that prove the request never reached Twilio: nobody was dialed. */
+const NOT_SENT_CODES: readonly string[] = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
+
 export class TwilioUnreachableError extends Error {
   override name = 'TwilioUnreachableError';
+  /** The request may have reached Twilio (a timeout, a connection cut): the callee may be ringing (504). */
+  readonly maybePlaced: boolean;
   constructor(cause: unknown) {
     super(`Twilio REST API unreachable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    this.maybePlaced = !(typeof code === 'string' && NOT_SENT_CODES.includes(code));
   }
 }
 
@@ -140,10 +147,14 @@ export async function placeOutboundCall(
     });
     callSid = call.sid;
   } catch (err) {
-    await reservation?.release().catch(() => undefined); // it expires anyway
     const refusal = twilioRefusal(err);
-    if (refusal) throw new TwilioRefusedError(refusal.status, refusal.code, refusal.message, refusal.moreInfo);
-    throw new TwilioUnreachableError(err);
+    const failure = refusal
+      ? new TwilioRefusedError(refusal.status, refusal.code, refusal.message, refusal.moreInfo)
+      : new TwilioUnreachableError(err);
+    // A call that may be ringing keeps its room until the reservation expires; one surely not placed gives it back.
+    const maybePlaced = failure instanceof TwilioUnreachableError && failure.maybePlaced;
+    if (!maybePlaced) await reservation?.release().catch(() => undefined); // it expires anyway
+    throw failure;
   }
   const twilioMs = performance.now() - started;
   const log = deps.logger.child({ callSid });
