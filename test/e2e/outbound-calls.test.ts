@@ -8,7 +8,6 @@
  * is wrong.
  */
 import { execFile } from 'node:child_process';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { createCallRepository, uniqueCallSid, uniquePhoneNumber } from '@voice/db';
@@ -17,6 +16,7 @@ import { waitFor, type CalleeBehaviour, type OutboundCall } from '@voice/testkit
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
+import { startSilentServer } from '../support/silent-server.js';
 import { TEST_API_TOKEN, postCalls, startOutboundHarness, type OutboundHarness } from '../support/outbound.js';
 import { CallFailedError, CallUsageError, parseCallArgs, placeCallFromCli } from '../../scripts/lib/call-cli.js';
 import type { StackOptions } from '../support/stack.js';
@@ -334,13 +334,9 @@ describe('e2e: outbound calls', function () {
   });
 
   it('Twilio not answering POST /calls: 504 with an unknown outcome, and a retry with the key dials nobody again', async () => {
-    // Twilio's API reachable but silent: connections accepted, never answered.
-    const held: Socket[] = [];
-    const silent = createServer((socket) => held.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const twilio = await startSilentServer();
     try {
-      const { port } = silent.address() as AddressInfo;
-      await start({ env: { TWILIO_API_BASE_URL: `http://127.0.0.1:${port}`, TWILIO_REST_TIMEOUT_MS: '1000' } });
+      await start({ env: { TWILIO_API_BASE_URL: twilio.url, TWILIO_REST_TIMEOUT_MS: '1000' } });
       const business = await createTestBusiness(ctx.knex);
       const body = { to: uniquePhoneNumber(), from: business.phoneNumber };
       const key = { 'Idempotency-Key': `unknown-${uniqueCallSid()}` };
@@ -355,10 +351,9 @@ describe('e2e: outbound calls', function () {
       const retry = await postCalls(webhook, body, undefined, key);
       expect(retry.status).to.equal(504);
       expect(retry.replayed).to.equal('true');
-      expect(held.length, 'Twilio was asked once').to.equal(1);
+      expect(twilio.connections, 'Twilio was asked once').to.equal(1);
     } finally {
-      for (const socket of held) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
+      await twilio.stop();
     }
   });
 

@@ -3,7 +3,6 @@
  * human through the Twilio REST API (the real twilio SDK against a local REST
  * double), and garbage in the shared Redis streams never crashes a consumer.
  */
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { expect } from 'chai';
 import { readTimeline, sharedKeys } from '@voice/redis';
 import { TwilioRestDouble, waitFor, type TwilioCallerDouble } from '@voice/testkit';
@@ -11,6 +10,7 @@ import { scrapeMetric } from '../support/metrics.js';
 import { createTestBusiness } from '../support/business.js';
 import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { TEST_ACCOUNT_SID } from '../support/env.js';
+import { startSilentServer } from '../support/silent-server.js';
 
 const REST_AUTH_TOKEN = 'rest-api-auth-token';
 const TRANSFER_TO = '+15550009999';
@@ -77,29 +77,25 @@ describe('e2e: transfer through the Twilio REST API', function () {
   });
 
   it('falls back to the spoken fallback when the REST API does not answer, with the hold clip meanwhile', async () => {
-    // Twilio's API reachable but silent: connections accepted, never answered.
-    const held: Socket[] = [];
-    const silent = createServer((socket) => held.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    // Twilio's API reachable but silent.
+    const twilio = await startSilentServer();
     try {
-      const { port } = silent.address() as AddressInfo;
       const stack = await ctx.start({
         realtime: { refuseConnections: true },
-        bridgeEnv: { ...transferEnv(REST_AUTH_TOKEN), TWILIO_API_BASE_URL: `http://127.0.0.1:${port}` },
+        bridgeEnv: { ...transferEnv(REST_AUTH_TOKEN), TWILIO_API_BASE_URL: twilio.url },
       });
       const business = await createTestBusiness(ctx.knex);
       // The caller gives up after 9 s: the SDK's own timeout (30 s) would leave them nothing before that.
       const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 9000 }], hangupWhenScriptEnds: true });
       const summary = await call.done;
       const timeline = await finishedTimeline(ctx.redis, summary.callSid);
-      expect(held.length, 'the redirect was tried').to.be.greaterThan(0);
+      expect(twilio.connections, 'the redirect was tried').to.be.greaterThan(0);
       expect(findEvent(timeline, 'realtime.fallback')?.fields.action).to.equal('fallback_clip_then_twiml');
       expect(summary.spokenByTwilio.some((s) => s.phase === 'after-stream')).to.equal(true);
       const holds = timeline.filter((e) => e.event === 'clip.played' && e.fields.clip === 'hold');
       expect(holds.length, 'the hold clip played while the redirect was waited for').to.be.greaterThan(0);
     } finally {
-      for (const socket of held) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
+      await twilio.stop();
     }
   });
 });

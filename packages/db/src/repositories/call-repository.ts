@@ -149,6 +149,13 @@ export function createCallRepository(knex: Knex): CallRepository {
   const update = (column: string): Knex.Raw =>
     knex.raw('coalesce(??, ??)', [`excluded.${column}`, `${CALLS}.${column}`]);
   const overwrite = (column: string): Knex.Raw => knex.raw('??', [`excluded.${column}`]);
+  /** The end of a call that never had a stream, over whatever row an earlier stage wrote. */
+  const endedWithoutStream = () => ({
+    status: overwrite('status'),
+    ended_at: overwrite('ended_at'),
+    end_reason: overwrite('end_reason'),
+    silent_failure: overwrite('silent_failure'),
+  });
 
   return {
     async recordReceived(input) {
@@ -330,13 +337,7 @@ export function createCallRepository(knex: Knex): CallRepository {
         // Usually the placement's row is there; a status callback that beats its write creates it
         // (the placement's late write then only fills the business and numbers in).
         .onConflict('call_sid')
-        .merge({
-          status: overwrite('status'),
-          ended_at: overwrite('ended_at'),
-          end_reason: overwrite('end_reason'),
-          silent_failure: overwrite('silent_failure'),
-          metrics: knex.raw('??.metrics || excluded.metrics', [CALLS]),
-        })
+        .merge({ ...endedWithoutStream(), metrics: knex.raw('??.metrics || excluded.metrics', [CALLS]) })
         .whereNull(`${CALLS}.ended_at`)
         .whereNull(`${CALLS}.stream_started_at`)
         .returning('*');
@@ -356,12 +357,7 @@ export function createCallRepository(knex: Knex): CallRepository {
           silent_failure: false,
         })
         .onConflict('call_sid')
-        .merge({
-          status: overwrite('status'),
-          ended_at: overwrite('ended_at'),
-          end_reason: overwrite('end_reason'),
-          silent_failure: overwrite('silent_failure'),
-        })
+        .merge(endedWithoutStream())
         .whereNull(`${CALLS}.ended_at`)
         .whereNull(`${CALLS}.stream_started_at`);
     },
