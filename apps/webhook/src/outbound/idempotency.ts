@@ -15,6 +15,12 @@ import type { RedisClient } from '@voice/redis';
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 /** Kept this long: a client's retries come within minutes; a day covers a batch re-run. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/**
+ * The in-flight marker lasts this long at most: well past a placement's longest run (Twilio's
+ * TWILIO_REST_TIMEOUT_MS, 10 s, and the bookkeeping), so a webhook that died mid-placement does not
+ * answer the key 409 for a day.
+ */
+export const IN_FLIGHT_TTL_SECONDS = 120;
 const MAX_KEY_LENGTH = 255;
 const PRINTABLE = /^[\x21-\x7e]+$/;
 const IN_FLIGHT = 'in_flight';
@@ -43,7 +49,7 @@ export async function startIdempotent(
   key: string,
 ): Promise<IdempotentStart> {
   const redisKey = redisKeyFor(createHash('sha256').update(key).digest('hex'));
-  if ((await redis.set(redisKey, IN_FLIGHT, 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')) === 'OK') {
+  if ((await redis.set(redisKey, IN_FLIGHT, 'EX', IN_FLIGHT_TTL_SECONDS, 'NX')) === 'OK') {
     return {
       kind: 'new',
       keep: async (answer) => {
