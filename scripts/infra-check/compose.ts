@@ -10,7 +10,7 @@ import {
   ENV_FILE,
   EXTRAS,
   MS_PER_SECOND,
-  SHUTDOWN_MARGIN_S,
+  shutdownAfterDrainS,
   defaultPort,
   drainMsOf,
   isMissing,
@@ -111,9 +111,10 @@ export function checkCompose(ctx: CheckContext, compose: ComposeFile): void {
     if (!strings(c.expose).includes(port)) report.fail(`${where} does not expose ${port}`);
     const drainS = drainMsOf(svc, env.DRAIN_TIMEOUT_MS) / MS_PER_SECOND;
     const grace = secondsOf(c.stop_grace_period);
-    if (!(grace > drainS + SHUTDOWN_MARGIN_S)) {
+    const afterDrainS = shutdownAfterDrainS(svc);
+    if (!(grace > drainS + afterDrainS)) {
       report.fail(
-        `${where} stop_grace_period ${c.stop_grace_period} must exceed DRAIN_TIMEOUT_MS (${drainS} s) + ${SHUTDOWN_MARGIN_S} s`,
+        `${where} stop_grace_period ${c.stop_grace_period} must exceed DRAIN_TIMEOUT_MS (${drainS} s) + ${afterDrainS} s`,
       );
     }
     if (dependency(c, 'migrate')?.condition !== 'service_completed_successfully')
@@ -121,7 +122,7 @@ export function checkCompose(ctx: CheckContext, compose: ComposeFile): void {
     if (report.failures === failuresBefore) {
       const replicas = c.deploy?.replicas ? `, ${c.deploy.replicas} replicas` : '';
       report.ok(
-        `${where}: ${keys.size} variables, port ${port}, healthcheck /healthz, stop_grace_period ${c.stop_grace_period} > ${drainS + SHUTDOWN_MARGIN_S} s${replicas}`,
+        `${where}: ${keys.size} variables, port ${port}, healthcheck /healthz, stop_grace_period ${c.stop_grace_period} > ${drainS + afterDrainS} s${replicas}`,
       );
     }
   }

@@ -2,14 +2,20 @@
 import type { Report } from './report.js';
 import type { LoadedConfig, ServiceConfig } from './services.js';
 import type { EnvEntry } from './env-example.js';
+import { SHUTDOWN_FALLBACK_WAIT_MS } from '../../apps/realtime-bridge/src/config.js';
 
 export const ENV_FILE = '.env.example';
 /** Read by something other than a config.ts, and documented in .env.example. */
 export const EXTRAS: Record<string, string> = {
   NODE_EXTRA_CA_CERTS: 'read by Node itself at start',
 };
-/** Each main.ts: shutdown deadline = DRAIN_TIMEOUT_MS + 5 s. */
+/** Each main.ts: shutdown deadline = DRAIN_TIMEOUT_MS + 5 s (the bridge's: + SHUTDOWN_FALLBACK_WAIT_MS more). */
 export const SHUTDOWN_MARGIN_S = 5;
+
+/** After its drain, what a service's shutdown may still take: the margin, and the bridge's fallback wait. */
+export function shutdownAfterDrainS(svc: { name: string }): number {
+  return SHUTDOWN_MARGIN_S + (svc.name === 'realtime-bridge' ? SHUTDOWN_FALLBACK_WAIT_MS / MS_PER_SECOND : 0);
+}
 export const MS_PER_SECOND = 1000;
 const SECONDS_PER_MINUTE = 60;
 export const DEFAULT_MEDIA_PATH = '/ws/twilio-media';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import {
   ENV_FILE,
   MS_PER_SECOND,
-  SHUTDOWN_MARGIN_S,
+  shutdownAfterDrainS,
   defaultPort,
   drainMsOf,
   isMissing,
@@ -166,7 +166,7 @@ function graceNeeded(svc: ServiceConfig, c: Container, mapValues: Record<string,
   const preStop = c.lifecycle?.preStop?.exec?.command ?? [];
   const preStopS = preStop[0] === 'sleep' ? Number(preStop[1]) : 0;
   const drainS = drainMsOf(svc, envValue(c, 'DRAIN_TIMEOUT_MS') ?? mapValues.DRAIN_TIMEOUT_MS) / MS_PER_SECOND;
-  return preStopS + drainS + SHUTDOWN_MARGIN_S;
+  return preStopS + drainS + shutdownAfterDrainS(svc);
 }
 
 function checkAppContainer(
@@ -210,7 +210,7 @@ function checkAppContainer(
   const grace = a.pod.terminationGracePeriodSeconds ?? DEFAULT_GRACE_S;
   if (!(grace > need))
     report.fail(
-      `${where} terminationGracePeriodSeconds ${grace} must exceed preStop + DRAIN_TIMEOUT_MS + ${SHUTDOWN_MARGIN_S} s (${need} s)`,
+      `${where} terminationGracePeriodSeconds ${grace} must exceed preStop + DRAIN_TIMEOUT_MS + ${shutdownAfterDrainS(svc)} s (${need} s)`,
     );
   if (svc === ctx.linkListener && ctx.linkPort) {
     const linkValue = Number(envValue(c, 'MEDIA_LINK_PORT') ?? mapValues.MEDIA_LINK_PORT ?? ctx.linkPort);

@@ -36,7 +36,7 @@ import {
   stopInOrder,
 } from '@voice/runtime';
 import type { Registry } from 'prom-client';
-import type { BridgeConfig } from './config.js';
+import { SHUTDOWN_FALLBACK_WAIT_MS, type BridgeConfig } from './config.js';
 import { createBridgeMetrics } from './metrics.js';
 import { CallRegistry } from './call-registry.js';
 import { CallOwnership, type ClaimOutcome } from './call-ownership.js';
@@ -51,15 +51,6 @@ import { createOpenAIClient } from './realtime/connect.js';
 import { createCallControl } from './twilio/call-control.js';
 
 export const SERVICE_NAME = 'realtime-bridge';
-
-/**
- * Calls sent to the fallback at the drain deadline (no bridge took them) are given this long to end:
- * the fallback clip (2.3 s) plays out, Twilio echoes its mark, the gateway closes the stream and its
- * stop reaches this bridge, which writes the call's row with its transcript and cost. Closing the
- * links sooner leaves the gateway to finish the call without them. Fits the deployments' stop
- * grace periods (infra/k8s: 45 s for preStop 5 + DRAIN_TIMEOUT_MS 20 + this).
- */
-export const SHUTDOWN_FALLBACK_WAIT_MS = 6000;
 
 export interface RealtimeBridge {
   start(): Promise<void>;

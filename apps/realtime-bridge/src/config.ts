@@ -150,6 +150,15 @@ export const BRIDGE_DEFAULTS = {
   },
 } as const;
 
+/**
+ * Calls sent to the fallback at the drain deadline (no bridge took them) are given this long to end:
+ * the fallback clip (2.3 s) plays out, Twilio echoes its mark, the gateway closes the stream and its
+ * stop reaches this bridge, which writes the call's row with its transcript and cost. Closing the
+ * links sooner leaves the gateway to finish the call without them. Fits the deployments' stop
+ * grace periods (infra/k8s: 45 s for preStop 5 + DRAIN_TIMEOUT_MS 20 + this).
+ */
+export const SHUTDOWN_FALLBACK_WAIT_MS = 6000;
+
 /** INPUT_TRANSCRIPTION_MODEL value that turns input transcription off (an empty variable means "the default"). */
 export const TRANSCRIPTION_OFF = 'none';
 

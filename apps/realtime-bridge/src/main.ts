@@ -1,8 +1,8 @@
 /** Composition root of the realtime bridge: config, logger, service, shutdown. */
 import { createLogger } from '@voice/logging';
 import { installShutdown, runMain } from '@voice/runtime';
-import { loadBridgeConfig } from './config.js';
-import { SERVICE_NAME, SHUTDOWN_FALLBACK_WAIT_MS, createRealtimeBridge } from './bridge-service.js';
+import { SHUTDOWN_FALLBACK_WAIT_MS, loadBridgeConfig } from './config.js';
+import { SERVICE_NAME, createRealtimeBridge } from './bridge-service.js';
 
 runMain(SERVICE_NAME, async () => {
   const config = loadBridgeConfig(process.env);
