@@ -2,3 +2,4 @@ export * from './ops-routes.js';
 export * from './metrics.js';
 export * from './http-server.js';
 export * from './lifecycle.js';
+export * from './retry.js';

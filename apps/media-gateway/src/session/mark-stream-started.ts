@@ -9,6 +9,7 @@
 import type { CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
+import { retryAfter } from '@voice/runtime';
 
 /** Waits between attempts: 7.5 s in all, half the watchdog's default delay. */
 export const STREAM_STARTED_RETRY_DELAYS_MS = [500, 1000, 2000, 4000] as const;
@@ -19,23 +20,16 @@ export async function markStreamStarted(
   input: { at: Date; gatewayInstance: string },
   log: Logger,
 ): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await calls.markStreamStarted(callSid, input);
-      if (attempt > 1) log.info('calls row stamped with START after a retry', { attempt });
-      return;
-    } catch (err) {
-      const delay = STREAM_STARTED_RETRY_DELAYS_MS[attempt - 1];
-      if (delay === undefined) {
-        log.error('calls row update failed; the stream watchdog may end this call as no_stream', {
-          step: 'markStreamStarted',
-          attempts: attempt,
-          ...errorFields(err),
-        });
-        return;
-      }
-      log.warn('calls row update failed; trying again', { step: 'markStreamStarted', attempt, retry_in_ms: delay });
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
+  const stamped = await retryAfter(STREAM_STARTED_RETRY_DELAYS_MS, () => calls.markStreamStarted(callSid, input), {
+    onRetry: (_err, attempt, retryInMs) =>
+      log.warn('calls row update failed; trying again', { step: 'markStreamStarted', attempt, retry_in_ms: retryInMs }),
+  });
+  if (stamped.ok && stamped.attempts > 1)
+    log.info('calls row stamped with START after a retry', { attempt: stamped.attempts });
+  if (!stamped.ok)
+    log.error('calls row update failed; the stream watchdog may end this call as no_stream', {
+      step: 'markStreamStarted',
+      attempts: stamped.attempts,
+      ...errorFields(stamped.error),
+    });
 }

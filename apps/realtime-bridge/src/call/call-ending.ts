@@ -104,9 +104,10 @@ export class CallEnding {
     try {
       return await check;
     } catch (err) {
-      this.deps.logger.warn(`Redis unreachable at the end of the call: taken as ${assumed}, finalizing here`, {
-        ...errorFields(err),
-      });
+      this.deps.logger.warn(
+        `Redis unreachable at the end of the call: taken as ${assumed}, finalizing here`,
+        errorFields(err),
+      );
       return true;
     }
   }

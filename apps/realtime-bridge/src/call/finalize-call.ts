@@ -10,6 +10,7 @@
 import { isPgError, type CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
+import { retryAfter } from '@voice/runtime';
 import { transientCallKeys, type RedisClient, type Timeline } from '@voice/redis';
 import type { TokenPrices } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
@@ -124,22 +125,23 @@ async function writeCallRow(
   callSid: string,
   row: CallRow,
 ): Promise<{ ok: true } | { ok: false; attempts: number; error: string }> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await deps.calls.recordEnded(callSid, row);
-      return { ok: true };
-    } catch (err) {
-      const delay = CALL_ROW_RETRY_DELAYS_MS[attempt - 1];
-      if (delay === undefined) {
-        deps.metrics.callRecordFailures.inc();
-        deps.logger.error('call record write failed; giving up', { attempts: attempt, ...errorFields(err) });
-        return { ok: false, attempts: attempt, error: postgresReason(err) };
-      }
+  const written = await retryAfter(CALL_ROW_RETRY_DELAYS_MS, () => deps.calls.recordEnded(callSid, row), {
+    onRetry: (err, attempt, retryInMs) => {
       deps.metrics.callRecordRetries.inc();
-      deps.logger.warn('call record write failed; trying again', { attempt, retry_in_ms: delay, ...errorFields(err) });
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
+      deps.logger.warn('call record write failed; trying again', {
+        attempt,
+        retry_in_ms: retryInMs,
+        ...errorFields(err),
+      });
+    },
+  });
+  if (written.ok) return { ok: true };
+  deps.metrics.callRecordFailures.inc();
+  deps.logger.error('call record write failed; giving up', {
+    attempts: written.attempts,
+    ...errorFields(written.error),
+  });
+  return { ok: false, attempts: written.attempts, error: postgresReason(written.error) };
 }
 
 /** What Postgres said, for the timeline: knex puts the whole SQL statement before it. */

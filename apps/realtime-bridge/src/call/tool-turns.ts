@@ -107,7 +107,7 @@ export class ToolTurns {
     void deps.timeline.record(
       deps.callSid,
       'tool.called',
-      { name: event.name, ok: result.ok, ms, ...(result.reason === undefined ? {} : { reason: result.reason }) },
+      { name: event.name, ok: result.ok, ms, reason: result.reason },
       { logger: deps.logger },
     );
     const control = result.control ? deps.onControl(result.control, event) : undefined;
@@ -142,7 +142,7 @@ export class ToolTurns {
     void deps.timeline.record(
       deps.callSid,
       'tool.late',
-      { name: event.name, ok: result.ok, ms, ...(result.reason === undefined ? {} : { reason: result.reason }) },
+      { name: event.name, ok: result.ok, ms, reason: result.reason },
       { logger: deps.logger },
     );
   }

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { BusinessRepository, CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
+import { retryAfter } from '@voice/runtime';
 import type { Timeline } from '@voice/redis';
 import { describeIssues } from '../routes/voice-params.js';
 import type { TwilioClient } from '@voice/protocols/twilio-rest';
@@ -102,17 +103,13 @@ async function updateCall(
   params: { twiml: string } | { status: 'completed' },
   log: Logger,
 ): Promise<number> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await deps.twilio!.calls(callSid).update(params);
-      return attempt;
-    } catch (err) {
-      const delay = AMD_ACTION_RETRY_DELAYS_MS[attempt - 1];
-      if (delay === undefined || !worthRetrying(err)) throw err;
-      log.warn('Twilio failed the AMD action; asking again', { attempt, retry_in_ms: delay, ...errorFields(err) });
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
+  const updated = await retryAfter(AMD_ACTION_RETRY_DELAYS_MS, () => deps.twilio!.calls(callSid).update(params), {
+    worthRetrying,
+    onRetry: (err, attempt, retryInMs) =>
+      log.warn('Twilio failed the AMD action; asking again', { attempt, retry_in_ms: retryInMs, ...errorFields(err) }),
+  });
+  if (!updated.ok) throw updated.error;
+  return updated.attempts;
 }
 
 async function act(
