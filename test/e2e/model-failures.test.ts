@@ -181,15 +181,38 @@ describe('e2e: when the model fails, the caller still hears something', function
     expect(event(timeline, 'call.ended')?.fields.end_reason).to.equal('twilio_stop');
   });
 
-  it('flags a silent failure when the model never speaks and nothing told the caller', async () => {
-    const { knex } = ctx;
-    const { timeline, summary } = await callThrough({ realtime: { errorOnResponseCreate: true } });
-    expect(event(timeline, 'call.silent_failure')?.fields.reason).to.equal('no_model_audio');
-    const row = await createCallRepository(knex).findByCallSid(summary.callSid);
-    expect(row?.silentFailure).to.equal(true);
-    expect(await scrapeMetric(lastBridgePort, 'call_silent_failures_total', { reason: 'no_model_audio' })).to.equal(1);
-    // The caller was not left in dead air meanwhile: the hold clip kept playing.
-    expect(timeline.filter((e) => e.event === 'clip.played').length).to.be.greaterThan(0);
+  it('a model that refuses the greeting: asked once more, then the fallback instead of endless hold music', async () => {
+    const { summary, timeline } = await callThrough({ realtime: { errorOnResponseCreate: true } }, STAYS_ON);
+    const failures = timeline.filter((e) => e.event === 'greeting.failed');
+    expect(failures.map((e) => [e.fields.attempt, e.fields.status, e.fields.code, e.fields.retrying])).to.deep.equal([
+      ['1', 'refused', 'server_error', 'true'],
+      ['2', 'refused', 'server_error', 'false'],
+    ]);
+    expectFallback(summary, timeline, 'OPENAI_GREETING_FAILED');
+    const row = await createCallRepository(ctx.knex).findByCallSid(summary.callSid);
+    expect(row?.silentFailure).to.equal(false);
+    expect(row?.endReason).to.equal('fallback:OPENAI_GREETING_FAILED');
+    expect(
+      await scrapeMetric(lastBridgePort, 'realtime_fallbacks_total', { reason: 'OPENAI_GREETING_FAILED' }),
+    ).to.equal(1);
+  });
+
+  it('a greeting the model fails once is asked for again, and the caller hears it', async () => {
+    const { summary, timeline } = await callThrough({ realtime: { failResponses: 1 } });
+    const failures = timeline.filter((e) => e.event === 'greeting.failed');
+    expect(failures.map((e) => [e.fields.attempt, e.fields.status, e.fields.code, e.fields.retrying])).to.deep.equal([
+      ['1', 'failed', 'server_error', 'true'],
+    ]);
+    const session = ctx.stack!.realtime.sessions[0]!;
+    expect(session.responses.slice(0, 2).map((r) => [r.status, r.text])).to.deep.equal([
+      ['failed', ''],
+      ['completed', 'Hi, Test Dental.'],
+    ]);
+    expect(event(timeline, 'greeting.first_audio'), 'the greeting reached the caller').not.to.equal(undefined);
+    expect(event(timeline, 'realtime.fallback')).to.equal(undefined);
+    expect(event(timeline, 'call.silent_failure')).to.equal(undefined);
+    expect(event(timeline, 'call.ended')?.fields.end_reason).to.equal('twilio_stop');
+    expect(summary.heardAudibleMs).to.be.greaterThan(500);
   });
 
   it('a caller who hears the hold clip and hangs up while the session is still being set up: abandoned, not silent', async () => {

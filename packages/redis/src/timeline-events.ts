@@ -50,6 +50,8 @@ export const TIMELINE_EVENTS = {
     'bridge: session.updated received; fields: prompt_path (fast|slow), prompt_reason, tools (count), tool_names, ms',
   'audio_bridge.started':
     'bridge (cold path): the greeting was requested and audio flows both ways; fields: buffered_frames',
+  'greeting.failed':
+    'bridge: the model refused the greeting (an error in answer to its response.create) or ended it without a sound; fields: attempt, status (refused|failed|incomplete), code, retrying (true: asked once more; false: the call goes to the fallback, reason OPENAI_GREETING_FAILED)',
   'greeting.first_audio':
     'gateway: first greeting audio sent to the caller; fields: first_greeting_audio_ms (from START), queued_ms (bridge read -> sent)',
   'caller.speech_started': 'bridge: model VAD heard the caller start speaking; fields: audio_start_ms',
@@ -59,7 +61,7 @@ export const TIMELINE_EVENTS = {
   'tool.called':
     'bridge: the model called a tool and was given its answer; fields: name, ok, ms, reason (when not ok: slot_taken, timeout, error, ...)',
   'call.record_failed':
-    'bridge: the calls row could not be written to Postgres at the end of the call, after every retry (the row stays in_progress, without transcript or cost); fields: attempts, error',
+    'bridge (or the gateway, for a call no bridge owned: no_start, NO_CAPACITY; or the webhook, for a call it answered with the spoken fallback): the calls row could not be written to Postgres at the end of the call, after every retry (the row stays in_progress, without transcript or cost); fields: attempts, error',
   'tool.late':
     'bridge: a tool answered after its deadline (TOOL_TIMEOUT_MS), when the model had already been told it was not done; fields: name, ok, ms, reason',
   'agent.hangup':

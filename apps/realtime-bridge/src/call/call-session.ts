@@ -42,6 +42,7 @@ import { DtmfInput } from './dtmf-input.js';
 import { fallbackToCaller, recordSilentResponse } from './fallback.js';
 import { GatewayAttachment } from './gateway-attachment.js';
 import { GatewayChannel } from './gateway-channel.js';
+import { GreetingGuard } from './greeting-guard.js';
 import { HoldAudio } from './hold-audio.js';
 import { LiveStart } from './live-start.js';
 import { ModelEvents } from './model-events.js';
@@ -161,6 +162,18 @@ export class CallSession {
       recordTurn: (text) => this.conversation.append({ kind: 'caller', text, item_id: '' }),
       entryGapMs: config.dtmfEntryGapMs,
     });
+    const greeting = new GreetingGuard({
+      ask: (event) => {
+        // The next response.created is the greeting; a session lost meanwhile greets when it is back (LiveStart).
+        this.state.greetingPending = true;
+        this.state.rt?.send(event);
+      },
+      onFailure: (failure) => {
+        logger.warn('greeting failed', { ...failure });
+        void this.tl.record('greeting.failed', { ...failure }, 'warn');
+      },
+      giveUp: (reason) => this.fallback(reason),
+    });
     const toolTurns = new ToolTurns({
       ...deps,
       timeoutMs: deps.config.toolTimeoutMs,
@@ -172,6 +185,8 @@ export class CallSession {
       }),
       hasActiveResponse,
       conversation: this.conversation,
+      // Only a caller on the line of a live session waits (a warm call's tool cannot run before START).
+      holdIfSlow: () => (this.channel.attached && this.state.phase === 'live' ? this.hold.startFromNow() : undefined),
       onControl: (control, call) => this.agentControl.onControl(control, call),
     });
     this.model = new ModelEvents({
@@ -185,6 +200,7 @@ export class CallSession {
       transcribing: config.inputTranscriptionModel !== '',
       agentControl: this.agentControl,
       dtmf: this.dtmf,
+      greeting,
       tl: this.tl,
       metrics,
       logger,
@@ -224,7 +240,7 @@ export class CallSession {
       graceMs: config.gatewayReattachGraceMs,
       onGone: (stop) => void this.ending.end(stop),
     });
-    this.live = new LiveStart({ ...shared, dtmf: this.dtmf, instanceId: deps.instanceId });
+    this.live = new LiveStart({ ...shared, dtmf: this.dtmf, greeting, instanceId: deps.instanceId });
     this.ending = new CallEnding({
       ...deps,
       ...shared,

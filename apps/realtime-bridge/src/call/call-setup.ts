@@ -178,7 +178,9 @@ export class CallSetup {
     live.requestGreeting();
     void deps.tl.record('warm.ready', { ms: Date.now() - state.stats.claimedAt });
     const attach = await this.awaitCallerOrLetGo();
-    if (!attach || state.phase !== 'warm') return;
+    // Gone to the fallback while it rang (the greeting refused, the model dropped): the caller gets
+    // the fallback waiting in the channel, not a model session listening to them.
+    if (!attach || state.phase !== 'warm' || deps.isFallingBack()) return;
     const greetingReady = state.stats.modelFirstAudioAt !== undefined;
     const buffered = live.goLive('resume-after-warm');
     // One entry for both: joining a warm session is where its audio starts flowing both ways.

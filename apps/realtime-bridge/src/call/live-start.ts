@@ -10,6 +10,7 @@ import type { CallState } from './call-state.js';
 import type { CallTimeline } from './call-timeline.js';
 import type { ConversationRecord } from './conversation-record.js';
 import type { DtmfInput } from './dtmf-input.js';
+import type { GreetingGuard } from './greeting-guard.js';
 import type { HoldAudio } from './hold-audio.js';
 import type { SessionRecycler } from './session-recycler.js';
 
@@ -24,6 +25,8 @@ export interface LiveStartDeps {
   tl: CallTimeline;
   /** Keypad entries that ended while no session was live go to this one. */
   dtmf: DtmfInput;
+  /** Asks for the greeting, and once more if the model refuses it or ends it without a sound. */
+  greeting: GreetingGuard;
   instanceId: string;
 }
 
@@ -32,10 +35,8 @@ export class LiveStart {
 
   /** The agent is asked to speak first; its first response is the greeting (warm.ready says so on the warm path). */
   requestGreeting(): void {
-    const { state } = this.deps;
-    state.greetingPending = true;
-    state.stats.greetingRequestedAt = Date.now();
-    state.rt!.send({ type: 'response.create' });
+    this.deps.state.stats.greetingRequestedAt = Date.now();
+    this.deps.greeting.request();
   }
 
   /**

@@ -16,6 +16,7 @@ import type { CallTimeline } from './call-timeline.js';
 import type { ConversationRecord } from './conversation-record.js';
 import type { DtmfInput } from './dtmf-input.js';
 import type { GatewayChannel } from './gateway-channel.js';
+import type { GreetingGuard } from './greeting-guard.js';
 import type { HoldAudio } from './hold-audio.js';
 import type { PlaybackTracker } from './playback-tracker.js';
 import { BENIGN_ERROR_CODES, dispatchRealtimeEvent, type RealtimeEventHandlers } from './realtime-events.js';
@@ -37,6 +38,7 @@ export interface ModelEventsDeps {
   transcribing: boolean;
   agentControl: AgentControl;
   dtmf: DtmfInput;
+  greeting: GreetingGuard;
   tl: CallTimeline;
   metrics: BridgeMetrics;
   logger: Logger;
@@ -73,6 +75,7 @@ export class ModelEvents implements RealtimeEventHandlers {
     if (state.greetingPending) {
       state.greetingPending = false;
       state.greetingResponseId = id;
+      this.d.greeting.onCreated();
     }
   }
 
@@ -108,6 +111,10 @@ export class ModelEvents implements RealtimeEventHandlers {
     toolTurns.onResponseDone();
     this.d.dtmf.onResponseDone();
     this.d.agentControl.onResponseDone(id, status);
+    if (id === state.greetingResponseId) {
+      const code = event.response.status_details?.error?.code ?? '';
+      this.d.greeting.onDone(status, code, state.stats.modelFirstAudioAt !== undefined);
+    }
   }
 
   onSpeechStarted(event: EventOf<'input_audio_buffer.speech_started'>): void {
@@ -156,6 +163,7 @@ export class ModelEvents implements RealtimeEventHandlers {
       this.d.logger.info('model session reached its maximum duration', { code });
       return;
     }
+    if (this.d.greeting.onError(code, event.error.event_id)) return;
     this.d.dtmf.onServerError(code, event.error.event_id);
     if (BENIGN_ERROR_CODES.has(code)) {
       this.d.logger.debug('benign realtime error', { code });

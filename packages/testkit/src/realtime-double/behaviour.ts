@@ -76,6 +76,11 @@ export interface RealtimeDoubleBehaviour {
   closeAfterResponses: number | undefined;
   /** Answer `response.create` with a `server_error` error event instead of a response. */
   errorOnResponseCreate: boolean;
+  /**
+   * Each session's first this-many responses end `failed` (status_details.error server_error) after
+   * `firstAudioDelayMs`, before any audio, as the real API's response.done does when the model fails.
+   */
+  failResponses: number;
   /** Close the session (1001) after this long, like the real 60-minute limit. */
   maxSessionMs: number;
 }
@@ -100,6 +105,7 @@ export const DEFAULT_BEHAVIOUR: Readonly<RealtimeDoubleBehaviour> = Object.freez
   closeAfterMs: undefined,
   closeAfterResponses: undefined,
   errorOnResponseCreate: false,
+  failResponses: 0,
   maxSessionMs: DEFAULT_MAX_SESSION_MS,
 });
 
@@ -113,6 +119,8 @@ export function validateBehaviour(b: RealtimeDoubleBehaviour): void {
   if (!(b.realtimeFactor > 0))
     throw new RealtimeDoubleConfigError(`realtimeFactor must be > 0, got ${b.realtimeFactor}`);
   if (b.replies.length === 0) throw new RealtimeDoubleConfigError('replies must hold at least one text');
+  if (!(Number.isInteger(b.failResponses) && b.failResponses >= 0))
+    throw new RealtimeDoubleConfigError(`failResponses must be a whole number >= 0, got ${b.failResponses}`);
   if (b.rejectUpgradeStatus !== undefined && (b.rejectUpgradeStatus < 400 || b.rejectUpgradeStatus > 599)) {
     throw new RealtimeDoubleConfigError(
       `rejectUpgradeStatus must be an HTTP error status, got ${b.rejectUpgradeStatus}`,

@@ -63,6 +63,8 @@ export class ResponseRun {
     private readonly host: ResponseHost,
     private readonly plan: ResponsePlan,
     trigger: RecordedResponse['trigger'],
+    /** End `failed` before any audio (behaviour.failResponses). */
+    private readonly failBeforeAudio = false,
   ) {
     this.format = host.config().audio.output.format;
     this.callItemId = plan.kind === 'audio_then_function_call' ? newId('item') : this.itemId;
@@ -89,6 +91,11 @@ export class ResponseRun {
 
   start(): void {
     this.host.send({ type: 'response.created', response: this.responseObject([]) });
+    if (this.failBeforeAudio) {
+      const failure = new Error('the double was told to fail this response (failResponses)');
+      this.schedule(this.host.behaviour().firstAudioDelayMs, () => this.fail(failure, 'server_error'));
+      return;
+    }
     const item =
       this.plan.kind === 'function_call'
         ? this.functionCallItem('in_progress', '')
@@ -217,11 +224,11 @@ export class ResponseRun {
     this.finish(null, [...before, item]);
   }
 
-  private fail(err: unknown): void {
+  private fail(err: unknown, code = 'synthesis_failed'): void {
     if (!this.isActive) return;
     this.state = 'failed';
     const message = err instanceof Error ? err.message : String(err);
-    this.finish({ type: 'failed', error: { type: 'server_error', code: 'synthesis_failed', message } }, []);
+    this.finish({ type: 'failed', error: { type: 'server_error', code, message } }, []);
   }
 
   private finishItem(item: JsonObject, outputIndex = OUTPUT_INDEX): void {

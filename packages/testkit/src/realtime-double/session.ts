@@ -73,6 +73,7 @@ export class DoubleSession implements ResponseHost {
   private audioResponsesPlanned = 0;
   private replyIndex = 0;
   private completedResponses = 0;
+  private responsesStarted = 0;
   private readonly firedFunctionCalls = new Set<number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closing = false;
@@ -228,7 +229,10 @@ export class DoubleSession implements ResponseHost {
   }
 
   startResponse(trigger: 'client' | 'server_vad'): void {
-    const run = new ResponseRun(this, this.planResponse(), trigger);
+    // A response told to fail does not use up the script (the greeting stays the next one planned).
+    const failing = this.responsesStarted++ < this.behaviour().failResponses;
+    const plan: ResponsePlan = failing ? { kind: 'audio', text: '' } : this.planResponse();
+    const run = new ResponseRun(this, plan, trigger, failing);
     this.activeResponse = run;
     this.recorder.responses.push(run.record);
     run.start();
