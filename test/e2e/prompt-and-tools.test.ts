@@ -126,13 +126,14 @@ describe('e2e: prompt paths and tools', function () {
     ).to.be.greaterThan(1);
   });
 
-  it('a booking the database cannot make in time: the caller hears the agent say so, and nothing is booked later', async () => {
+  it('a booking the database cannot make in time: the caller hears the hold clip, then the agent say so, and nothing is booked later', async () => {
     const { knex } = ctx;
     const startsAt = new Date(Date.now() + 10 * 24 * 3600 * 1000);
     startsAt.setUTCMinutes(0, 0, 0);
     const business = await createTestBusiness(knex, { appointmentBookingEnabled: true, greeting: 'Hi, Test Dental.' });
     const stack = await ctx.start({
-      bridgeEnv: { TOOL_TIMEOUT_MS: '1000' },
+      // The hold clip starts 300 ms into the wait (1.2 s by default, longer than this 1 s deadline).
+      bridgeEnv: { TOOL_TIMEOUT_MS: '1000', HOLD_AUDIO_AFTER_MS: '300' },
       realtime: {
         functionCalls: [
           {
@@ -166,6 +167,12 @@ describe('e2e: prompt paths and tools', function () {
     const called = timeline.find((e) => e.event === 'tool.called')!;
     expect(called.fields).to.include({ name: 'book_appointment', ok: 'false', reason: 'timeout' });
     expect(findEvents(timeline, 'tool.late')).to.deep.equal([]);
+    const spoke = timeline.find((e) => e.event === 'caller.speech_started')!;
+    const held = findEvents(timeline, 'clip.played').filter((e) => e.fields.clip === 'hold');
+    expect(
+      held.some((e) => e.ts > spoke.ts && e.ts < called.ts),
+      'the hold clip played while the booking waited',
+    ).to.equal(true);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await createAppointmentRepository(knex).listForBusiness(business.id), 'nothing booked later').to.deep.equal(
       [],

@@ -72,7 +72,7 @@ export const BRIDGE_DEFAULTS = {
   handoverReplyWaitMs: 4000,
   /** How often a call waiting for its agent's reply (tool, keypad entry) to end is looked at again (not an env var). */
   handoverReplyCheckMs: 200,
-  /** No model audio this long after START: the gateway plays the hold clip ("one moment please"). */
+  /** No model audio this long after START, or into a tool run: the gateway plays the hold clip ("one moment please"). */
   holdAudioAfterMs: 1200,
   /** A model that drops mid-call gets this many attempts, each this long, before the caller is sent to the fallback. */
   reconnectAttempts: 2,

@@ -35,6 +35,14 @@ export interface ToolResult {
   control?: CallControlRequest;
 }
 
+/**
+ * Tools the caller never hears the hold clip for: end_call decides at once, and the goodbye (said
+ * with it or right after) must be the last thing the caller hears before the line closes. Every
+ * other tool may make the caller wait (a booking, transfer_call's lookup of the business's number),
+ * with the hold clip if it runs long (ToolTurns).
+ */
+export const TOOLS_WITHOUT_HOLD: ReadonlySet<string> = new Set(['end_call']);
+
 export type ToolExecutor = (name: string, argsJson: string, ctx: ToolContext) => Promise<ToolResult>;
 
 export function createToolExecutor(deps: {

@@ -3,11 +3,14 @@
  * and ask for the spoken answer once the function-call response itself is
  * done (asking earlier is refused with conversation_already_has_active_response).
  *
- * The caller hears nothing while a tool runs, so every run has a deadline
+ * The model is silent while a tool runs, so every run has a deadline
  * (TOOL_TIMEOUT_MS): the tool gets it (a booking's insert is cancelled by
  * Postgres at it), and if the tool has still not answered a little after it,
  * the model is told it was not done and the call goes on. What the tool says
  * later is only recorded (`tool.late`), never given to the model or acted on.
+ * Meanwhile the caller hears the hold clip if the wait passes
+ * HOLD_AUDIO_AFTER_MS (until the model speaks again); not for end_call,
+ * whose goodbye is the last thing the caller should hear.
  */
 import type { RealtimeServerEvent, RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import type { Logger } from '@voice/logging';
@@ -15,7 +18,13 @@ import { errorFields } from '@voice/logging';
 import type { Timeline } from '@voice/redis';
 import type { BridgeMetrics } from '../metrics.js';
 import type { ConversationRecord } from './conversation-record.js';
-import type { CallControlRequest, ToolContext, ToolExecutor, ToolResult } from './tool-executor.js';
+import {
+  TOOLS_WITHOUT_HOLD,
+  type CallControlRequest,
+  type ToolContext,
+  type ToolExecutor,
+  type ToolResult,
+} from './tool-executor.js';
 
 type FunctionCallDone = Extract<RealtimeServerEvent, { type: 'response.function_call_arguments.done' }>;
 
@@ -42,6 +51,8 @@ export interface ToolTurnsDeps {
   conversation: ConversationRecord;
   /** How long a tool may run (TOOL_TIMEOUT_MS): its deadline. */
   timeoutMs: number;
+  /** A tool the caller waits through started: the hold clip plays if the silence lasts (stopped by model audio). */
+  holdIfSlow(): void;
   /** Sends to the current model session, if the call is still live. */
   send(event: RealtimeClientEvent): boolean;
   context(): Omit<ToolContext, 'deadlineAt'>;
@@ -69,6 +80,7 @@ export class ToolTurns {
       arguments: event.arguments,
     });
     const startedAt = Date.now();
+    if (!TOOLS_WITHOUT_HOLD.has(event.name)) deps.holdIfSlow();
     let answered = false;
     const backstop = setTimeout(() => {
       answered = true;

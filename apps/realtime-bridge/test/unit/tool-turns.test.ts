@@ -70,6 +70,8 @@ describe('bridge: tool runs have a deadline', function () {
     sids.push(callSid);
     const sent: RealtimeClientEvent[] = [];
     const controls: CallControlRequest[] = [];
+    /** Tools after which the caller would have been put on hold if the wait lasted. */
+    const holds: number[] = [];
     const metrics = createBridgeMetrics(new Registry());
     const turns = new ToolTurns({
       callSid,
@@ -88,6 +90,7 @@ describe('bridge: tool runs have a deadline', function () {
       },
       context: () => ({ callSid, businessId }),
       hasActiveResponse: () => false,
+      holdIfSlow: () => holds.push(sent.length),
       onControl: (control) => {
         controls.push(control);
         return { respond: true };
@@ -104,7 +107,7 @@ describe('bridge: tool runs have a deadline', function () {
       return (await readTimeline(redis, callSid)).filter((e) => e.event === name).map((e) => e.fields);
     };
     const timeouts = async () => (await metrics.toolTimeouts.get()).values.reduce((sum, v) => sum + v.value, 0);
-    return { callSid, turns, sent, controls, outputs, events, timeouts };
+    return { callSid, turns, sent, controls, holds, outputs, events, timeouts };
   }
 
   function functionCall(name: string, args: Record<string, unknown>): FunctionCallDone {
@@ -158,6 +161,7 @@ describe('bridge: tool runs have a deadline', function () {
       await waitFor(() => c.outputs().length === 1, { timeoutMs: 10_000, message: 'an answer while locked' });
     });
     expect(c.outputs()[0]).to.include({ booked: false, reason: 'timeout' });
+    expect(c.holds, 'the caller is put on hold if the wait lasts, from the start of the run').to.deep.equal([0]);
     expect(c.sent.at(-1), 'the model is asked to tell the caller').to.deep.equal({ type: 'response.create' });
     const called = await c.events('tool.called');
     expect(called).to.have.length(1);
@@ -168,6 +172,15 @@ describe('bridge: tool runs have a deadline', function () {
     expect(await createAppointmentRepository(knex).listForBusiness(business.id)).to.deep.equal([]);
     expect(await c.events('tool.late')).to.deep.equal([]);
     expect(c.outputs()).to.have.length(1);
+  });
+
+  it('end_call puts nobody on hold: the goodbye is the last thing the caller hears', async () => {
+    const business = await newBusiness();
+    const c = call(business.id);
+    c.turns.onFunctionCall(functionCall('end_call', { reason: 'done' }));
+    await waitFor(() => c.outputs().length === 1, { timeoutMs: 5000, message: 'the output' });
+    expect(c.controls).to.deep.equal([{ kind: 'end_call' }]);
+    expect(c.holds).to.deep.equal([]);
   });
 
   it('a tool that cannot keep its deadline: the model is told it was not done; its late answer is recorded, not acted on', async () => {
