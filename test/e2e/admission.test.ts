@@ -6,7 +6,7 @@
  * than its capacity, and nobody is left in silence.
  */
 import { expect } from 'chai';
-import { createCallRepository } from '@voice/db';
+import { CALL_ROW_RETRY_DELAYS_MS, createCallRepository } from '@voice/db';
 import { waitFor } from '@voice/testkit';
 import { createTestBusiness } from '../support/business.js';
 import { formatTimeline, readTimeline, type TimelineEntry } from '@voice/redis';
@@ -71,6 +71,73 @@ describe('e2e: admission when every bridge is full', function () {
     for (const bridge of new Set(owners))
       expect(owners.filter((o) => o === bridge).length, `${bridge} calls`).to.be.at.most(CAPACITY);
     expect(await scrapeMetric(stack.gateways[0]!.port, 'gateway_no_capacity_total')).to.equal(EXTRA);
+  });
+
+  describe("a busy call's row, which the gateway writes, when Postgres refuses it at first", () => {
+    /** Refuses the busy call's end (status failed) until the returned function is called: a real refusal. */
+    async function refuseFailedStatus(callSid: string): Promise<() => Promise<void>> {
+      const name = `refuse_busy_${callSid.toLowerCase()}`;
+      await ctx.knex.raw(
+        `ALTER TABLE calls ADD CONSTRAINT ${name} CHECK (call_sid <> '${callSid}' OR status <> 'failed') NOT VALID`,
+      );
+      return async () => {
+        await ctx.knex.raw(`ALTER TABLE calls DROP CONSTRAINT IF EXISTS ${name}`);
+      };
+    }
+
+    /** One bridge with room for one call, taken by a first caller: the second is busy. */
+    async function busySecondCall() {
+      const stack = await ctx.start({ bridgeEnv: { BRIDGE_MAX_CALLS: '1' } });
+      const business = await createTestBusiness(ctx.knex, { greeting: 'Hello, you got through.' });
+      const first = stack.call(business.phoneNumber, { script: [{ silenceMs: 15_000 }], hangupWhenScriptEnds: true });
+      await waitFor(async () => !!findEvent(await readTimeline(ctx.redis, first.callSid), 'greeting.first_audio'), {
+        timeoutMs: 20_000,
+        message: 'the first caller greeted',
+      });
+      const busy = stack.call(business.phoneNumber, { script: [{ silenceMs: 4000 }], hangupWhenScriptEnds: true });
+      return { stack, busy, gatewayPort: stack.gateways[0]!.port };
+    }
+
+    it('writes it again once Postgres takes it', async () => {
+      const { busy, gatewayPort } = await busySecondCall();
+      const allow = await refuseFailedStatus(busy.callSid);
+      try {
+        await waitFor(async () => (await scrapeMetric(gatewayPort, 'gateway_call_record_retries_total')) >= 1, {
+          timeoutMs: 30_000,
+          message: 'the gateway retrying the refused row',
+        });
+      } finally {
+        await allow();
+      }
+      await busy.done;
+      const rows = createCallRepository(ctx.knex);
+      await waitFor(async () => (await rows.findByCallSid(busy.callSid))?.status === 'failed', {
+        timeoutMs: 10_000,
+        message: 'the busy call row written',
+      });
+      expect((await rows.findByCallSid(busy.callSid))?.endReason).to.equal('fallback:NO_CAPACITY');
+      expect(findEvent(await readTimeline(ctx.redis, busy.callSid), 'call.record_failed')).to.equal(undefined);
+      expect(await scrapeMetric(gatewayPort, 'gateway_call_record_failures_total')).to.equal(0);
+    });
+
+    it('says so on the timeline and counts it when every retry is refused', async () => {
+      const { busy, gatewayPort } = await busySecondCall();
+      const allow = await refuseFailedStatus(busy.callSid);
+      try {
+        await busy.done;
+        await waitFor(async () => (await scrapeMetric(gatewayPort, 'gateway_call_record_failures_total')) === 1, {
+          timeoutMs: 30_000,
+          message: 'the gateway giving up on the row',
+        });
+      } finally {
+        await allow();
+      }
+      const failed = findEvent(await readTimeline(ctx.redis, busy.callSid), 'call.record_failed');
+      expect(failed?.app).to.equal('media-gateway');
+      expect(failed?.fields.attempts).to.equal(String(CALL_ROW_RETRY_DELAYS_MS.length + 1));
+      expect(failed?.fields.error).to.match(/refuse_busy_/);
+      expect((await createCallRepository(ctx.knex).findByCallSid(busy.callSid))?.status).not.to.equal('failed');
+    });
   });
 
   /** A busy call is finished by the gateway (call.ended), a greeted one by its bridge (call.metrics last). */

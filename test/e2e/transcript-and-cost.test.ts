@@ -5,10 +5,9 @@
  * the configured per-token prices, on the row and on call.metrics.
  */
 import { expect } from 'chai';
-import { createCallRepository } from '@voice/db';
+import { CALL_ROW_RETRY_DELAYS_MS, createCallRepository } from '@voice/db';
 import { readConversation } from '@voice/redis';
 import { waitFor } from '@voice/testkit';
-import { CALL_ROW_RETRY_DELAYS_MS } from '../../apps/realtime-bridge/src/call/finalize-call.js';
 import { BRIDGE_DEFAULTS } from '../../apps/realtime-bridge/src/config.js';
 import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';

@@ -94,6 +94,16 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['clip'],
       registers,
     }),
+    callRecordRetries: new Counter({
+      name: 'gateway_call_record_retries_total',
+      help: 'Calls rows of calls no bridge owned (no_start, NO_CAPACITY) that Postgres refused and were written again',
+      registers,
+    }),
+    callRecordFailures: new Counter({
+      name: 'gateway_call_record_failures_total',
+      help: 'Calls rows of calls no bridge owned not written after every retry (call.record_failed on the timeline)',
+      registers,
+    }),
     rxFrames: new Counter({
       name: 'gateway_rx_frames_total',
       help: 'Caller media frames received and forwarded',

@@ -62,6 +62,16 @@ export function createWebhookMetrics(registry: Registry) {
       help: 'Prebuild job attempts that failed',
       registers,
     }),
+    callRecordRetries: new Counter({
+      name: 'webhook_call_record_retries_total',
+      help: 'Calls rows of calls answered with the spoken fallback that Postgres refused and were written again',
+      registers,
+    }),
+    callRecordFailures: new Counter({
+      name: 'webhook_call_record_failures_total',
+      help: 'Calls rows of calls answered with the spoken fallback not written after every retry (call.record_failed on the timeline)',
+      registers,
+    }),
   };
 }
 

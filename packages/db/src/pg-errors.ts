@@ -28,3 +28,10 @@ export function isPgError(error: unknown): error is PgError {
 export function hasPgCode(error: unknown, ...codes: string[]): error is PgError {
   return isPgError(error) && codes.includes(error.code);
 }
+
+/** What Postgres said, short enough for a timeline field: knex puts the whole SQL statement before it. */
+export function postgresReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const said = message.split(' - ').pop() ?? message;
+  return (isPgError(err) ? `${err.code} ${said}` : said).slice(0, 200);
+}

@@ -2,11 +2,14 @@
  * The end of a call that no bridge owns, written by the gateway: a stream
  * that never started (no_start), or one that no bridge had room for
  * (NO_CAPACITY). The same record a bridge writes for its calls: `call.ended`,
- * the calls row, and the call's transient keys deleted (the timeline stays).
+ * the calls row (tried again after a Postgres blip, as the bridge does;
+ * `call.record_failed` when every try was refused), and the call's transient
+ * keys deleted (the timeline stays).
  */
 import { errorFields } from '@voice/logging';
 import type { Logger } from '@voice/logging';
-import { isUuid } from '@voice/db';
+import { CALL_ROW_RETRY_DELAYS_MS, isUuid, postgresReason, type CallEnded } from '@voice/db';
+import { retryAfter } from '@voice/runtime';
 import { transientCallKeys, type CallMeta } from '@voice/redis';
 import type { GatewayContext } from '../context.js';
 import type { CallCheckpoints } from './call-checkpoints.js';
@@ -34,25 +37,45 @@ export async function finishUnownedCall(
     'warn',
   );
   const { meta } = end;
-  try {
-    await ctx.calls.recordEnded(end.callSid, {
-      endedAt: new Date(end.endedAt),
-      status: 'failed',
-      endReason: end.endReason,
-      rxFrames: end.rx,
-      txFrames: end.tx,
-      isGhost: false,
-      // The caller heard the busy clip or the TwiML fallback: told, not left in silence.
-      silentFailure: false,
-      metrics: { ...end.metrics, end_reason: end.endReason },
-      // Used only if the webhook's row is missing; a stale business id must not break the insert.
-      businessId: meta && isUuid(meta.businessId) ? meta.businessId : null,
-      direction: meta?.direction,
-      from: meta?.from,
-      to: meta?.to,
+  const row: CallEnded = {
+    endedAt: new Date(end.endedAt),
+    status: 'failed',
+    endReason: end.endReason,
+    rxFrames: end.rx,
+    txFrames: end.tx,
+    isGhost: false,
+    // The caller heard the busy clip or the TwiML fallback: told, not left in silence.
+    silentFailure: false,
+    metrics: { ...end.metrics, end_reason: end.endReason },
+    // Used only if the webhook's row is missing; a stale business id must not break the insert.
+    businessId: meta && isUuid(meta.businessId) ? meta.businessId : null,
+    direction: meta?.direction,
+    from: meta?.from,
+    to: meta?.to,
+  };
+  const written = await retryAfter(CALL_ROW_RETRY_DELAYS_MS, () => ctx.calls.recordEnded(end.callSid, row), {
+    onRetry: (err, attempt, retryInMs) => {
+      ctx.metrics.callRecordRetries.inc();
+      log.warn('calls row update failed; trying again', {
+        step: 'recordEnded',
+        attempt,
+        retry_in_ms: retryInMs,
+        ...errorFields(err),
+      });
+    },
+  });
+  if (!written.ok) {
+    ctx.metrics.callRecordFailures.inc();
+    log.error('calls row update failed; giving up', {
+      step: 'recordEnded',
+      attempts: written.attempts,
+      ...errorFields(written.error),
     });
-  } catch (err) {
-    log.error('calls row update failed', { step: 'recordEnded', ...errorFields(err) });
+    checkpoints.record(
+      'call.record_failed',
+      { attempts: written.attempts, error: postgresReason(written.error) },
+      'error',
+    );
   }
   await ctx.redis
     .del(...transientCallKeys(end.callSid))

@@ -7,7 +7,7 @@
  * Redis keys deleted (the timeline and the conversation record stay, with TTLs,
  * for on-call).
  */
-import { isPgError, type CallRepository } from '@voice/db';
+import { CALL_ROW_RETRY_DELAYS_MS, postgresReason, type CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { retryAfter } from '@voice/runtime';
@@ -111,13 +111,7 @@ export async function finalizeCall(
   });
 }
 
-/**
- * Waits between attempts to write the calls row: a Postgres blip (a failover, a pooled connection
- * that broke) as a call ends must not leave its row in_progress without a transcript or cost. The
- * write is an idempotent upsert; the bridge's slot stays held for the few seconds this takes.
- */
-export const CALL_ROW_RETRY_DELAYS_MS = [250, 1000, 3000] as const;
-
+/** The bridge's slot stays held for the few seconds the retries (CALL_ROW_RETRY_DELAYS_MS) take. */
 type CallRow = Parameters<CallRepository['recordEnded']>[1];
 
 async function writeCallRow(
@@ -142,13 +136,6 @@ async function writeCallRow(
     ...errorFields(written.error),
   });
   return { ok: false, attempts: written.attempts, error: postgresReason(written.error) };
-}
-
-/** What Postgres said, for the timeline: knex puts the whole SQL statement before it. */
-function postgresReason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const said = message.split(' - ').pop() ?? message;
-  return (isPgError(err) ? `${err.code} ${said}` : said).slice(0, 200);
 }
 
 function observe(m: BridgeMetrics, fields: ReturnType<typeof callMetrics>, endReason: string): void {

@@ -4,9 +4,10 @@
  * prompt's prebuild, timeline), then TwiML connects the call to the media gateway.
  */
 import type { Request, Response } from 'express';
-import type { BusinessRepository, CallRepository } from '@voice/db';
+import { CALL_ROW_RETRY_DELAYS_MS, postgresReason, type BusinessRepository, type CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
+import { retryAfter } from '@voice/runtime';
 import { callKeys, writeCallMeta, type Timeline, type RedisClient } from '@voice/redis';
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
@@ -143,6 +144,8 @@ async function forgetLateCall(deps: VoiceWebhookDeps, callSid: string, log: Logg
 /**
  * The caller got the spoken fallback: the call is over before it began. Its row says so (on-call's
  * `calls failed` reads Postgres, which may well be up while Redis is not), and so does the timeline.
+ * Postgres is often why the fallback was given (slow, failing over), so the row is tried again
+ * after each of CALL_ROW_RETRY_DELAYS_MS; Twilio already has its TwiML, nobody waits for this.
  */
 async function recordFallbackCall(
   deps: VoiceWebhookDeps,
@@ -151,16 +154,40 @@ async function recordFallbackCall(
   log: Logger,
 ): Promise<void> {
   const endReason = `fallback:webhook_${reason}`;
-  try {
-    await deps.calls.recordWebhookFallback(params.CallSid, {
-      direction: callDirection(params),
-      from: params.From,
-      to: params.To,
-      endedAt: new Date(),
-      endReason,
+  const endedAt = new Date();
+  const written = await retryAfter(
+    CALL_ROW_RETRY_DELAYS_MS,
+    () =>
+      deps.calls.recordWebhookFallback(params.CallSid, {
+        direction: callDirection(params),
+        from: params.From,
+        to: params.To,
+        endedAt,
+        endReason,
+      }),
+    {
+      onRetry: (err, attempt, retryInMs) => {
+        deps.metrics.callRecordRetries.inc();
+        log.warn('calls row of a call answered with the fallback not written; trying again', {
+          attempt,
+          retry_in_ms: retryInMs,
+          ...errorFields(err),
+        });
+      },
+    },
+  );
+  if (!written.ok) {
+    deps.metrics.callRecordFailures.inc();
+    log.error('calls row of a call answered with the fallback not written', {
+      attempts: written.attempts,
+      ...errorFields(written.error),
     });
-  } catch (err) {
-    log.error('calls row of a call answered with the fallback not written', errorFields(err));
+    await deps.timeline.record(
+      params.CallSid,
+      'call.record_failed',
+      { attempts: written.attempts, error: postgresReason(written.error) },
+      { level: 'error', logger: log },
+    );
   }
   await deps.timeline.record(
     params.CallSid,
