@@ -59,7 +59,18 @@ export async function readCallMeta(redis: RedisClient, callSid: string): Promise
   };
 }
 
-/** A bridge greets the call this way (one HSET; the key's TTL and the call's end cover it). */
-export async function recordGreetingPath(redis: RedisClient, callSid: string, path: GreetingPath): Promise<void> {
-  await redis.hset(callKeys.meta(callSid), 'greetingPath', path);
+/**
+ * Sets the field only on a meta that still exists: a plain HSET on a meta the call's end had
+ * already deleted (or its TTL removed) would create a hash of one field with no TTL, left in
+ * Redis for ever. One command (a script on the one key, so a Redis Cluster takes it too).
+ */
+const SET_IF_META_EXISTS_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
+/** A bridge greets the call this way; false when the call's meta was already gone (nothing written). */
+export async function recordGreetingPath(redis: RedisClient, callSid: string, path: GreetingPath): Promise<boolean> {
+  const set = await redis.eval(SET_IF_META_EXISTS_SCRIPT, 1, callKeys.meta(callSid), 'greetingPath', path);
+  return set === 1;
 }
