@@ -99,6 +99,12 @@ export function sharedKeys(namespace: string) {
      */
     outboundReserved: `${tag}:outbound:reserved`,
     /**
+     * Sorted set: outbound calls whose final status callback came before POST /calls had named
+     * their reservation by CallSid (scored by when, kept as long as a reservation lives); the late
+     * naming then gives the place back instead of holding it. See outbound-room.ts.
+     */
+    outboundEnded: `${tag}:outbound:ended`,
+    /**
      * String per Idempotency-Key of POST /calls (its SHA-256): `in_flight` while the call is being
      * placed, then the answer given (JSON), for 24 h. See apps/webhook/src/outbound/idempotency.ts.
      */

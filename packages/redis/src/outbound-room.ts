@@ -11,8 +11,10 @@
  * removes the call's reservation in the same transaction as the report that
  * first counts the call in its load (BridgeRegistry.publish), so the call is
  * never counted twice or not at all. A call that ends unanswered loses its reservation
- * at its final status callback. A reservation older than `maxAgeMs` (longer
- * than any ring) is dropped, so a lost callback cannot hold room forever.
+ * at its final status callback; if that callback comes before POST /calls has named the
+ * reservation by CallSid (a number Twilio fails at once), it leaves the CallSid in
+ * `outboundEnded` and the naming gives the place back instead. A reservation older than
+ * `maxAgeMs` (longer than any ring) is dropped, so a lost callback cannot hold room forever.
  *
  * This is the polite first check, not the guarantee: a bridge still never
  * takes a call past BRIDGE_MAX_CALLS, and an inbound call can take the last
@@ -61,10 +63,36 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {1, spare, reserved}
 `;
 
+/**
+ * Names a reservation by its CallSid, unless the call already ended (its CallSid is in the ended
+ * set): then the place is given back. KEYS[1] the reservations, KEYS[2] the ended set; ARGV: now,
+ * the reservation's member, the CallSid. Returns 1 when the place is now held under the CallSid.
+ */
+const PLACED_SCRIPT = `
+redis.call('ZREM', KEYS[1], ARGV[2])
+if redis.call('ZREM', KEYS[2], ARGV[3]) == 1 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`;
+
+/**
+ * A call ended unanswered: its place is freed; if it holds none yet (not named), its CallSid is
+ * left in the ended set for the naming to find. KEYS[1] the reservations, KEYS[2] the ended set;
+ * ARGV: now, the CallSid, the longest a reservation lives (ms).
+ */
+const TAKEN_SCRIPT = `
+if redis.call('ZREM', KEYS[1], ARGV[2]) == 1 then return 1 end
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[3]))
+redis.call('ZADD', KEYS[2], now, ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 0
+`;
+
 export class OutboundRoom {
   constructor(
     private readonly redis: RedisClient,
-    private readonly keys: Pick<SharedKeys, 'bridges' | 'outboundReserved'>,
+    private readonly keys: Pick<SharedKeys, 'bridges' | 'outboundReserved' | 'outboundEnded'>,
     private readonly timings: {
       /** A bridge report older than this is a dead bridge's (the registry's own limit). */
       registryStaleMs: number;
@@ -92,7 +120,7 @@ export class OutboundRoom {
       check,
       placed: async (callSid) => {
         if (!check.admitted) return;
-        await this.redis.multi().zadd(key, String(now), callSid).zrem(key, member).exec();
+        await this.redis.eval(PLACED_SCRIPT, 2, key, this.keys.outboundEnded, String(now), member, callSid);
       },
       release: async () => {
         if (check.admitted) await this.redis.zrem(key, member);
@@ -101,8 +129,17 @@ export class OutboundRoom {
   }
 
   /** The call ended unanswered: it no longer needs its place. (A bridge that takes a call: BridgeRegistry.publish.) */
-  async taken(callSid: string): Promise<void> {
-    await this.redis.zrem(this.keys.outboundReserved, callSid);
+  async taken(callSid: string, now = Date.now()): Promise<void> {
+    const { outboundReserved, outboundEnded } = this.keys;
+    await this.redis.eval(
+      TAKEN_SCRIPT,
+      2,
+      outboundReserved,
+      outboundEnded,
+      String(now),
+      callSid,
+      String(this.timings.maxAgeMs),
+    );
   }
 
   /** How many calls hold a reservation now (on-call tools, tests). */

@@ -34,7 +34,7 @@ describe('redis: room for outbound calls', () => {
     room = new OutboundRoom(redis, keys, { registryStaleMs: STALE_MS, maxAgeMs: MAX_AGE_MS });
   });
   afterEach(async () => {
-    await redis.del(keys.bridges, keys.outboundReserved);
+    await redis.del(keys.bridges, keys.outboundReserved, keys.outboundEnded);
   });
   after(async () => {
     await quitRedis(redis);
@@ -80,6 +80,19 @@ describe('redis: room for outbound calls', () => {
     await room.taken(callSid);
     expect(await room.reservedCount()).to.equal(0);
     expect((await room.reserve()).check).to.deep.include({ admitted: true, reserved: 0 });
+  });
+
+  it('a call that ended before its place was named by CallSid gives the place back when it is named', async () => {
+    await bridge('b1', { capacity: 1 });
+    const reservation = await room.reserve();
+    const callSid = newCallSid();
+    // Twilio's final status callback (a number it fails at once) beats POST /calls's own bookkeeping.
+    await room.taken(callSid);
+    await reservation.placed(callSid);
+    expect(await room.reservedCount()).to.equal(0);
+    expect(await redis.zscore(keys.outboundEnded, callSid), 'the note is used up').to.equal(null);
+    expect((await room.reserve()).check).to.deep.equal({ admitted: true, spare: 1, reserved: 0 });
+    expect(await redis.pttl(keys.outboundEnded)).to.be.lessThan(0); // deleted with its last member
   });
 
   it("the report of a bridge that took the call moves its place from reserved to that bridge's load", async () => {
