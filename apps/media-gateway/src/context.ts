@@ -6,7 +6,7 @@ import type { ClipLibrary } from './clips.js';
 import type { GatewayConfig } from './config.js';
 import type { BridgeLinks } from './links/bridge-links.js';
 import type { GatewayMetrics } from './metrics.js';
-import type { PendingWork } from './pending-work.js';
+import type { PendingWork } from '@voice/runtime';
 
 export interface GatewayContext {
   config: GatewayConfig;

@@ -11,13 +11,12 @@ import { createCallRepository, createDatabase } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { createLinkMetrics } from '@voice/media-link';
 import { BridgeRegistry, Timeline, createRedis, quitRedis, sharedKeys, type RedisClient } from '@voice/redis';
-import { closeServer, createTimelineMetrics, stopInOrder } from '@voice/runtime';
+import { closeServer, createTimelineMetrics, PendingWork, stopInOrder } from '@voice/runtime';
 import type { ClipLibrary } from './clips.js';
 import { SERVICE_NAME } from './config.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
-import { PendingWork } from './pending-work.js';
 import { BridgeLinks } from './links/bridge-links.js';
 
 export interface GatewayResources {

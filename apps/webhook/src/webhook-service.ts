@@ -15,6 +15,7 @@ import {
   createTimelineMetrics,
   listen,
   mountOpsRoutes,
+  PendingWork,
   stopInOrder,
 } from '@voice/runtime';
 import type { Registry } from 'prom-client';
@@ -75,6 +76,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
     observer: createTimelineMetrics(registry),
   });
   const prefix = sharedKeys(config.namespace).bullPrefix;
+  const pending = new PendingWork();
   // POST /calls dials only into room a bridge reported; a final call status gives a ringing call's place back.
   const roomSettings = config.outbound?.room;
   const outboundRoom = roomSettings ? new OutboundRoom(redis, sharedKeys(config.namespace), roomSettings) : undefined;
@@ -129,7 +131,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   );
   twilioRoutes.post(
     '/voice',
-    voiceWebhookHandler({ config, redis, businesses, calls, prebuilder, timeline, metrics, logger }),
+    voiceWebhookHandler({ config, pending, redis, businesses, calls, prebuilder, timeline, metrics, logger }),
   );
   twilioRoutes.post('/stream-status', streamStatusHandler({ timeline, logger }));
   // Where Twilio goes when a stream ends: reconnect a call whose gateway went away, or the fallback.
@@ -226,6 +228,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
       server = undefined;
       await stopInOrder(logger, [
         ['close http', () => closeServer(s)],
+        ['calls rows still being written', () => pending.drain()],
         ['close prebuild worker', () => worker?.close()],
         ['close prebuild queue', () => queue.close()],
         ['stop stream watchdog', () => watchdogSweep.stop()],

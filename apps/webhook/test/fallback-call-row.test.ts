@@ -76,6 +76,27 @@ describe('webhook: the calls row of a call answered with the spoken fallback', f
     expect(await scrapeMetric(ctx.service.port, 'webhook_call_record_failures_total')).to.equal(0);
   });
 
+  it('a webhook stopped while it retries the row writes it before it closes the database', async () => {
+    const callSid = uniqueCallSid();
+    const business = await createTestBusiness(ctx.knex);
+    const allowRow = await refuseFailedRow(callSid);
+    const unlock = await lockBusinesses();
+    try {
+      await answerWithFallback(callSid, business.phoneNumber);
+      await waitFor(async () => (await scrapeMetric(ctx.service.port, 'webhook_call_record_retries_total')) >= 1, {
+        message: 'the webhook retrying the refused row',
+      });
+    } finally {
+      await unlock();
+      await allowRow();
+    }
+    // SIGTERM during the retry's wait: stop() must let it land, not close Postgres under it.
+    await ctx.service.stop();
+    const row = await createCallRepository(ctx.knex).findByCallSid(callSid);
+    expect(row?.status).to.equal('failed');
+    expect(row?.endReason).to.equal('fallback:webhook_timeout');
+  });
+
   it('says so on the timeline and counts it when every retry is refused', async () => {
     const callSid = uniqueCallSid();
     const business = await createTestBusiness(ctx.knex);

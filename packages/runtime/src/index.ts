@@ -3,3 +3,4 @@ export * from './metrics.js';
 export * from './http-server.js';
 export * from './lifecycle.js';
 export * from './retry.js';
+export * from './pending-work.js';

@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import { CALL_ROW_RETRY_DELAYS_MS, postgresReason, type BusinessRepository, type CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { retryAfter } from '@voice/runtime';
+import { retryAfter, type PendingWork } from '@voice/runtime';
 import { callKeys, writeCallMeta, type Timeline, type RedisClient } from '@voice/redis';
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
@@ -19,6 +19,8 @@ import { callDirection, describeIssues, voiceWebhookParams, type VoiceWebhookPar
 
 export interface VoiceWebhookDeps {
   config: WebhookConfig;
+  /** Writes that outlive the request (a fallback call's row and its retries): shutdown waits for them. */
+  pending: PendingWork;
   redis: RedisClient;
   businesses: BusinessRepository;
   calls: CallRepository;
@@ -58,7 +60,7 @@ export function voiceWebhookHandler(deps: VoiceWebhookDeps) {
       // 'error' is the label the alert rules have always matched (infra/prometheus/alerts.yml).
       deps.metrics.voiceWebhooks.inc({ outcome: reason });
       res.type('text/xml').send(sayAndHangUpTwiml(deps.config.messages.fallback));
-      void recordFallbackCall(deps, params, reason, log);
+      deps.pending.track(recordFallbackCall(deps, params, reason, log));
     };
     try {
       // A call cannot be connected without Redis (token, meta, claims): say so soon, not after retries.

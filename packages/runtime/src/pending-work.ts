@@ -1,6 +1,7 @@
 /**
- * Tracks writes nobody awaits (a calls-row update must not hold up audio), so
- * shutdown can let them land before it closes the connections they use.
+ * Tracks writes nobody awaits (a calls-row update must not hold up audio, nor
+ * Twilio's answer), so shutdown can let them land before it closes the
+ * connections they use.
  */
 export class PendingWork {
   private readonly inFlight = new Set<Promise<unknown>>();
