@@ -52,9 +52,11 @@ describe('webhook: the calls row of a call answered with the spoken fallback', f
     expect(res.body).not.to.include('<Connect');
   }
 
-  const events = async (callSid: string) => (await readTimeline(ctx.redis, callSid)).map((e) => e.event);
-
-  it('is written again once Postgres takes it', async () => {
+  /**
+   * A call answered with the fallback whose row Postgres refused once: the constraint and the lock
+   * are lifted as soon as the webhook is seen retrying. Returns its CallSid.
+   */
+  async function fallbackRowRefusedOnce(): Promise<string> {
     const callSid = uniqueCallSid();
     const business = await createTestBusiness(ctx.knex);
     const allowRow = await refuseFailedRow(callSid);
@@ -68,6 +70,13 @@ describe('webhook: the calls row of a call answered with the spoken fallback', f
       await unlock();
       await allowRow();
     }
+    return callSid;
+  }
+
+  const events = async (callSid: string) => (await readTimeline(ctx.redis, callSid)).map((e) => e.event);
+
+  it('is written again once Postgres takes it', async () => {
+    const callSid = await fallbackRowRefusedOnce();
     const calls = createCallRepository(ctx.knex);
     await waitFor(async () => (await calls.findByCallSid(callSid))?.status === 'failed', { message: 'row written' });
     expect((await calls.findByCallSid(callSid))?.endReason).to.equal('fallback:webhook_timeout');
@@ -77,19 +86,7 @@ describe('webhook: the calls row of a call answered with the spoken fallback', f
   });
 
   it('a webhook stopped while it retries the row writes it before it closes the database', async () => {
-    const callSid = uniqueCallSid();
-    const business = await createTestBusiness(ctx.knex);
-    const allowRow = await refuseFailedRow(callSid);
-    const unlock = await lockBusinesses();
-    try {
-      await answerWithFallback(callSid, business.phoneNumber);
-      await waitFor(async () => (await scrapeMetric(ctx.service.port, 'webhook_call_record_retries_total')) >= 1, {
-        message: 'the webhook retrying the refused row',
-      });
-    } finally {
-      await unlock();
-      await allowRow();
-    }
+    const callSid = await fallbackRowRefusedOnce();
     // SIGTERM during the retry's wait: stop() must let it land, not close Postgres under it.
     await ctx.service.stop();
     const row = await createCallRepository(ctx.knex).findByCallSid(callSid);
