@@ -21,7 +21,9 @@ export * from './domain.js';
 export * from './pg-errors.js';
 export { createBusinessRepository, PhoneNumberInUseError } from './repositories/business-repository.js';
 export type { Business, BusinessRepository, NewBusiness } from './repositories/business-repository.js';
-export { CALL_ROW_RETRY_DELAYS_MS, createCallRepository } from './repositories/call-repository.js';
+export { createCallRepository } from './repositories/call-repository.js';
+export { CALL_ROW_RETRY_DELAYS_MS, writeCallRow } from './call-row-writes.js';
+export type { CallRowWrite, CallRowWriteHooks } from './call-row-writes.js';
 export type {
   CallRepository,
   CallReceived,

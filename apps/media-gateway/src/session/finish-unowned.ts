@@ -8,8 +8,7 @@
  */
 import { errorFields } from '@voice/logging';
 import type { Logger } from '@voice/logging';
-import { CALL_ROW_RETRY_DELAYS_MS, isUuid, postgresReason, type CallEnded } from '@voice/db';
-import { retryAfter } from '@voice/runtime';
+import { isUuid, writeCallRow, type CallEnded } from '@voice/db';
 import { transientCallKeys, type CallMeta } from '@voice/redis';
 import type { GatewayContext } from '../context.js';
 import type { CallCheckpoints } from './call-checkpoints.js';
@@ -53,30 +52,13 @@ export async function finishUnownedCall(
     from: meta?.from,
     to: meta?.to,
   };
-  const written = await retryAfter(CALL_ROW_RETRY_DELAYS_MS, () => ctx.calls.recordEnded(end.callSid, row), {
-    onRetry: (err, attempt, retryInMs) => {
-      ctx.metrics.callRecordRetries.inc();
-      log.warn('calls row update failed; trying again', {
-        step: 'recordEnded',
-        attempt,
-        retry_in_ms: retryInMs,
-        ...errorFields(err),
-      });
-    },
+  const written = await writeCallRow(() => ctx.calls.recordEnded(end.callSid, row), {
+    logger: log,
+    retried: () => ctx.metrics.callRecordRetries.inc(),
+    failed: () => ctx.metrics.callRecordFailures.inc(),
   });
-  if (!written.ok) {
-    ctx.metrics.callRecordFailures.inc();
-    log.error('calls row update failed; giving up', {
-      step: 'recordEnded',
-      attempts: written.attempts,
-      ...errorFields(written.error),
-    });
-    checkpoints.record(
-      'call.record_failed',
-      { attempts: written.attempts, error: postgresReason(written.error) },
-      'error',
-    );
-  }
+  if (!written.ok)
+    checkpoints.record('call.record_failed', { attempts: written.attempts, error: written.error }, 'error');
   await ctx.redis
     .del(...transientCallKeys(end.callSid))
     .catch((err: unknown) => log.error('call key cleanup failed', errorFields(err)));

@@ -7,10 +7,9 @@
  * Redis keys deleted (the timeline and the conversation record stay, with TTLs,
  * for on-call).
  */
-import { CALL_ROW_RETRY_DELAYS_MS, postgresReason, type CallRepository } from '@voice/db';
+import { writeCallRow, type CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { retryAfter } from '@voice/runtime';
 import { transientCallKeys, type RedisClient, type Timeline } from '@voice/redis';
 import type { TokenPrices } from '../config.js';
 import type { BridgeMetrics } from '../metrics.js';
@@ -79,7 +78,7 @@ export async function finalizeCall(
     );
   }
   observe(deps.metrics, metrics, endReason);
-  const written = await writeCallRow(deps, callSid, {
+  const row: CallRow = {
     endedAt: new Date(stop.endedAt),
     status: silent || stats.fallbackReason ? 'failed' : 'completed',
     endReason,
@@ -95,6 +94,12 @@ export async function finalizeCall(
     usage: outcome.usage,
     costUsd: outcome.costUsd,
     transcript: outcome.transcript,
+  };
+  // The bridge's slot stays held for the few seconds the retries take.
+  const written = await writeCallRow(() => deps.calls.recordEnded(callSid, row), {
+    logger: deps.logger,
+    retried: () => deps.metrics.callRecordRetries.inc(),
+    failed: () => deps.metrics.callRecordFailures.inc(),
   });
   // Last checkpoint: once call.metrics is on the timeline, the call row is written too (or
   // call.record_failed before it says it could not be).
@@ -111,32 +116,7 @@ export async function finalizeCall(
   });
 }
 
-/** The bridge's slot stays held for the few seconds the retries (CALL_ROW_RETRY_DELAYS_MS) take. */
 type CallRow = Parameters<CallRepository['recordEnded']>[1];
-
-async function writeCallRow(
-  deps: FinalizeDeps,
-  callSid: string,
-  row: CallRow,
-): Promise<{ ok: true } | { ok: false; attempts: number; error: string }> {
-  const written = await retryAfter(CALL_ROW_RETRY_DELAYS_MS, () => deps.calls.recordEnded(callSid, row), {
-    onRetry: (err, attempt, retryInMs) => {
-      deps.metrics.callRecordRetries.inc();
-      deps.logger.warn('call record write failed; trying again', {
-        attempt,
-        retry_in_ms: retryInMs,
-        ...errorFields(err),
-      });
-    },
-  });
-  if (written.ok) return { ok: true };
-  deps.metrics.callRecordFailures.inc();
-  deps.logger.error('call record write failed; giving up', {
-    attempts: written.attempts,
-    ...errorFields(written.error),
-  });
-  return { ok: false, attempts: written.attempts, error: postgresReason(written.error) };
-}
 
 function observe(m: BridgeMetrics, fields: ReturnType<typeof callMetrics>, endReason: string): void {
   m.callsEnded.inc({ end_reason: endReason.split(':')[0] });

@@ -4,10 +4,10 @@
  * prompt's prebuild, timeline), then TwiML connects the call to the media gateway.
  */
 import type { Request, Response } from 'express';
-import { CALL_ROW_RETRY_DELAYS_MS, postgresReason, type BusinessRepository, type CallRepository } from '@voice/db';
+import { writeCallRow, type BusinessRepository, type CallRepository } from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
-import { retryAfter, type PendingWork } from '@voice/runtime';
+import type { PendingWork } from '@voice/runtime';
 import { callKeys, writeCallMeta, type Timeline, type RedisClient } from '@voice/redis';
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics.js';
@@ -147,7 +147,7 @@ async function forgetLateCall(deps: VoiceWebhookDeps, callSid: string, log: Logg
  * The caller got the spoken fallback: the call is over before it began. Its row says so (on-call's
  * `calls failed` reads Postgres, which may well be up while Redis is not), and so does the timeline.
  * Postgres is often why the fallback was given (slow, failing over), so the row is tried again
- * after each of CALL_ROW_RETRY_DELAYS_MS; Twilio already has its TwiML, nobody waits for this.
+ * (writeCallRow); Twilio already has its TwiML, nobody waits for this.
  */
 async function recordFallbackCall(
   deps: VoiceWebhookDeps,
@@ -157,8 +157,7 @@ async function recordFallbackCall(
 ): Promise<void> {
   const endReason = `fallback:webhook_${reason}`;
   const endedAt = new Date();
-  const written = await retryAfter(
-    CALL_ROW_RETRY_DELAYS_MS,
+  const written = await writeCallRow(
     () =>
       deps.calls.recordWebhookFallback(params.CallSid, {
         direction: callDirection(params),
@@ -168,29 +167,18 @@ async function recordFallbackCall(
         endReason,
       }),
     {
-      onRetry: (err, attempt, retryInMs) => {
-        deps.metrics.callRecordRetries.inc();
-        log.warn('calls row of a call answered with the fallback not written; trying again', {
-          attempt,
-          retry_in_ms: retryInMs,
-          ...errorFields(err),
-        });
-      },
+      logger: log,
+      retried: () => deps.metrics.callRecordRetries.inc(),
+      failed: () => deps.metrics.callRecordFailures.inc(),
     },
   );
-  if (!written.ok) {
-    deps.metrics.callRecordFailures.inc();
-    log.error('calls row of a call answered with the fallback not written', {
-      attempts: written.attempts,
-      ...errorFields(written.error),
-    });
+  if (!written.ok)
     await deps.timeline.record(
       params.CallSid,
       'call.record_failed',
-      { attempts: written.attempts, error: postgresReason(written.error) },
+      { attempts: written.attempts, error: written.error },
       { level: 'error', logger: log },
     );
-  }
   await deps.timeline.record(
     params.CallSid,
     'call.ended',

@@ -11,14 +11,6 @@ import type { Call, CallUsage, TranscriptTurn } from './call-row.js';
 
 const CALLS = 'calls';
 
-/**
- * Waits between attempts to write a call's end (recordEnded): a Postgres blip (a failover, a pooled
- * connection that broke) as a call ends must not leave its row in_progress without its outcome,
- * transcript or cost. The write is an idempotent upsert, so trying again is safe. Used by the
- * bridge (its calls) and the gateway (calls no bridge owned).
- */
-export const CALL_ROW_RETRY_DELAYS_MS = [250, 1000, 3000] as const;
-
 export interface CallReceived {
   callSid: string;
   /** Null for a number no business owns: the call still gets a row. */
