@@ -11,6 +11,7 @@ import { waitFor } from '@voice/testkit';
 import { createTestBusiness } from '../support/business.js';
 import { formatTimeline, readTimeline, type TimelineEntry } from '@voice/redis';
 import { findEvent, useE2EContext } from '../support/e2e-context.js';
+import { refuseCallRow } from '../support/refuse-call-row.js';
 import { reportFigure } from '../support/figures.js';
 import { callKeysPresent } from '../support/redis.js';
 import { scrapeMetric } from '../support/metrics.js';
@@ -74,16 +75,9 @@ describe('e2e: admission when every bridge is full', function () {
   });
 
   describe("a busy call's row, which the gateway writes, when Postgres refuses it at first", () => {
-    /** Refuses the busy call's end (status failed) until the returned function is called: a real refusal. */
-    async function refuseFailedStatus(callSid: string): Promise<() => Promise<void>> {
-      const name = `refuse_busy_${callSid.toLowerCase()}`;
-      await ctx.knex.raw(
-        `ALTER TABLE calls ADD CONSTRAINT ${name} CHECK (call_sid <> '${callSid}' OR status <> 'failed') NOT VALID`,
-      );
-      return async () => {
-        await ctx.knex.raw(`ALTER TABLE calls DROP CONSTRAINT IF EXISTS ${name}`);
-      };
-    }
+    /** Refuses the busy call's end (status failed) until the returned function is called. */
+    const refuseFailedStatus = (callSid: string) =>
+      refuseCallRow(ctx.knex, callSid, 'refuse_busy', "status <> 'failed'");
 
     /** One bridge with room for one call, taken by a first caller: the second is busy. */
     async function busySecondCall() {

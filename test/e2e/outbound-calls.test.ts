@@ -16,6 +16,7 @@ import { waitFor, type CalleeBehaviour, type OutboundCall } from '@voice/testkit
 import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../support/e2e-context.js';
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
+import { refuseCallRow } from '../support/refuse-call-row.js';
 import { startSilentServer } from '../support/silent-server.js';
 import { TEST_API_TOKEN, postCalls, startOutboundHarness, type OutboundHarness } from '../support/outbound.js';
 import { CallFailedError, CallUsageError, parseCallArgs, placeCallFromCli } from '../../scripts/lib/call-cli.js';
@@ -181,11 +182,8 @@ describe('e2e: outbound calls', function () {
     const business = await createTestBusiness(ctx.knex, { voicemailMessage: VOICEMAIL });
     behaviour = { answer: 'machine', ringMs: RING_MS };
     const { callSid, call } = await place(business.phoneNumber);
-    // A real refusal of the bookkeeping write (a check constraint not validated against existing rows).
-    const name = `refuse_amd_${callSid.toLowerCase()}`;
-    await ctx.knex.raw(
-      `ALTER TABLE calls ADD CONSTRAINT ${name} CHECK (call_sid <> '${callSid}' OR answered_by IS NULL) NOT VALID`,
-    );
+    // A real refusal of the bookkeeping write.
+    const allow = await refuseCallRow(ctx.knex, callSid, 'refuse_amd', 'answered_by IS NULL');
     try {
       await call.done;
       const summary = await call.caller!.done;
@@ -197,7 +195,7 @@ describe('e2e: outbound calls', function () {
       const timeline = await timelineUntil(callSid, 'outbound.voicemail');
       expect(findEvent(timeline, 'call.answered_by')?.fields.answered_by).to.equal('machine_end_beep');
     } finally {
-      await ctx.knex.raw(`ALTER TABLE calls DROP CONSTRAINT IF EXISTS ${name}`);
+      await allow();
     }
   });
 

@@ -19,6 +19,7 @@ import { createTestBusiness } from '../support/business.js';
 import { PUBLIC_STREAM_URL, TEST_AUTH_TOKEN } from '../support/env.js';
 import { callKeysPresent, timelineEvents } from '../support/redis.js';
 import { expectSubsequence } from '../support/assertions.js';
+import { refuseCallRow } from '../support/refuse-call-row.js';
 
 /** Twilio's own delay before START is a few ms; this one is slow, yet under the warn threshold. */
 const SLOW_START_MS = 1800;
@@ -78,16 +79,13 @@ describe('e2e: the media stream before START', function () {
     const stack = await ctx.start({ env: { STREAM_WATCHDOG_MS: '4000', STREAM_WATCHDOG_SWEEP_MS: '200' } });
     const business = await createTestBusiness(knex);
     const call = stack.call(business.phoneNumber, { script: [{ silenceMs: 9000 }], hangupWhenScriptEnds: true });
-    // A real refusal of this call's START stamp (a check constraint not validated against existing rows).
-    const name = `refuse_start_${call.callSid.toLowerCase()}`;
-    await knex.raw(
-      `ALTER TABLE calls ADD CONSTRAINT ${name} CHECK (call_sid <> '${call.callSid}' OR stream_started_at IS NULL) NOT VALID`,
-    );
+    // A real refusal of this call's START stamp.
+    const allow = await refuseCallRow(knex, call.callSid, 'refuse_start', 'stream_started_at IS NULL');
     try {
       await waitFor(() => call.startSentCallMs !== undefined, { timeoutMs: 20_000, message: 'START sent' });
       await new Promise((resolve) => setTimeout(resolve, 1200));
     } finally {
-      await knex.raw(`ALTER TABLE calls DROP CONSTRAINT IF EXISTS ${name}`);
+      await allow();
     }
     const summary = await call.done;
     const events = await timelineEvents(ctx.redis, summary.callSid);

@@ -13,6 +13,7 @@ import { finishedTimeline, findEvent, useE2EContext } from '../support/e2e-conte
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
 import { scrapeMetric } from '../support/metrics.js';
+import { refuseCallRow } from '../support/refuse-call-row.js';
 
 const FIRST_WORDS = 'I would like a cleaning for Ada Lovelace.';
 const SECOND_WORDS = 'Thank you, that is all.';
@@ -146,16 +147,9 @@ describe('e2e: transcripts, usage and cost', function () {
   });
 
   describe('when Postgres refuses the calls row at the end of the call', () => {
-    /** A real refusal: a check constraint (not validated against existing rows) that fails this call's final update. */
-    async function refuseFinalUpdate(callSid: string): Promise<() => Promise<void>> {
-      const name = `refuse_end_${callSid.toLowerCase()}`;
-      await ctx.knex.raw(
-        `ALTER TABLE calls ADD CONSTRAINT ${name} CHECK (call_sid <> '${callSid}' OR status = 'in_progress' OR status = 'received') NOT VALID`,
-      );
-      return async () => {
-        await ctx.knex.raw(`ALTER TABLE calls DROP CONSTRAINT IF EXISTS ${name}`);
-      };
-    }
+    /** Fails this call's final update (its row may not leave in_progress) until the returned function is called. */
+    const refuseFinalUpdate = (callSid: string) =>
+      refuseCallRow(ctx.knex, callSid, 'refuse_end', "status = 'in_progress' OR status = 'received'");
 
     it('writes it again once Postgres takes it: the row is complete and the timeline says nothing failed', async () => {
       const stack = await ctx.start();

@@ -11,6 +11,7 @@ import { TEST_ACCOUNT_SID } from '../../../test/support/env.js';
 import { postAsTwilio } from '../../../test/support/twilio-http.js';
 import { createTestBusiness } from '../../../test/support/business.js';
 import { scrapeMetric } from '../../../test/support/metrics.js';
+import { refuseCallRow } from '../../../test/support/refuse-call-row.js';
 import { useWebhookService } from './helpers/webhook-context.js';
 
 describe('webhook: the calls row of a call answered with the spoken fallback', function () {
@@ -27,15 +28,8 @@ describe('webhook: the calls row of a call answered with the spoken fallback', f
   }
 
   /** Refuses this call's fallback row (status failed) until the returned function is called. */
-  async function refuseFailedRow(callSid: string): Promise<() => Promise<void>> {
-    const name = `refuse_fallback_${callSid.toLowerCase()}`;
-    await ctx.knex.raw(
-      `ALTER TABLE calls ADD CONSTRAINT ${name} CHECK (call_sid <> '${callSid}' OR status <> 'failed') NOT VALID`,
-    );
-    return async () => {
-      await ctx.knex.raw(`ALTER TABLE calls DROP CONSTRAINT IF EXISTS ${name}`);
-    };
-  }
+  const refuseFailedRow = (callSid: string) =>
+    refuseCallRow(ctx.knex, callSid, 'refuse_fallback', "status <> 'failed'");
 
   /** Posts the voice webhook for a number whose lookup hangs (the businesses table locked): the spoken fallback. */
   async function answerWithFallback(callSid: string, businessNumber: string): Promise<void> {
