@@ -8,6 +8,7 @@
  * is wrong.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { createCallRepository, uniqueCallSid, uniquePhoneNumber } from '@voice/db';
@@ -17,6 +18,7 @@ import { eventNames, finishedTimeline, findEvent, useE2EContext } from '../suppo
 import { createTestBusiness } from '../support/business.js';
 import { reportFigure } from '../support/figures.js';
 import { refuseCallRow } from '../support/refuse-call-row.js';
+import { deleteNamespace } from '../support/redis.js';
 import { startSilentServer } from '../support/silent-server.js';
 import { TEST_API_TOKEN, postCalls, startOutboundHarness, type OutboundHarness } from '../support/outbound.js';
 import { CallFailedError, CallUsageError, parseCallArgs, placeCallFromCli } from '../../scripts/lib/call-cli.js';
@@ -353,6 +355,43 @@ describe('e2e: outbound calls', function () {
     } finally {
       await twilio.stop();
     }
+  });
+
+  it('an Idempotency-Key outlives Redis: after Redis lost every shared key, a retry replays the first answer', async () => {
+    const stack = await start();
+    const business = await createTestBusiness(ctx.knex);
+    behaviour = { answer: 'busy', ringMs: 300 };
+    const body = { to: uniquePhoneNumber(), from: business.phoneNumber };
+    const key = { 'Idempotency-Key': `redis-lost-${uniqueCallSid()}` };
+    const first = await postCalls(stack.webhook.port, body, undefined, key);
+    expect(first.status, JSON.stringify(first.body)).to.equal(201);
+    // What a Redis restart without persistence leaves of the namespace: nothing.
+    await deleteNamespace(ctx.redis, stack.namespace);
+    const again = await postCalls(stack.webhook.port, body, undefined, key);
+    expect(again.status, JSON.stringify(again.body)).to.equal(201);
+    expect(again.replayed).to.equal('true');
+    expect(again.body.callSid).to.equal(first.body.callSid);
+    expect(harness.rest.outboundCalls.size, 'dialed once').to.equal(1);
+  });
+
+  it('a retry of a request whose webhook died mid-placement gets 504 outcome unknown and dials nobody', async () => {
+    const stack = await start();
+    const business = await createTestBusiness(ctx.knex);
+    const key = `died-${uniqueCallSid()}`;
+    // What a webhook killed between taking the key and answering leaves behind, three minutes on.
+    await ctx.knex('outbound_requests').insert({
+      key_hash: createHash('sha256').update(key).digest('hex'),
+      state: 'in_flight',
+      started_at: ctx.knex.raw("now() - interval '3 minutes'"),
+    });
+    const body = { to: uniquePhoneNumber(), from: business.phoneNumber };
+    for (const attempt of ['first retry', 'second retry']) {
+      const retry = await postCalls(stack.webhook.port, body, undefined, { 'Idempotency-Key': key });
+      expect(retry.status, `${attempt}: ${JSON.stringify(retry.body)}`).to.equal(504);
+      expect(retry.body.outcome).to.equal('unknown');
+      expect(retry.replayed).to.equal('true');
+    }
+    expect(harness.rest.outboundCalls.size, 'nobody dialed').to.equal(0);
   });
 
   it('calls from the first number of a business named by businessId', async () => {

@@ -5,7 +5,13 @@
  */
 import express from 'express';
 import type { Server } from 'node:http';
-import { closeDatabase, createBusinessRepository, createCallRepository, createDatabase } from '@voice/db';
+import {
+  closeDatabase,
+  createBusinessRepository,
+  createCallRepository,
+  createDatabase,
+  createOutboundRequestRepository,
+} from '@voice/db';
 import type { Logger } from '@voice/logging';
 import { errorFields } from '@voice/logging';
 import { OutboundRoom, Timeline, createRedis, quitRedis, sharedKeys } from '@voice/redis';
@@ -21,6 +27,7 @@ import {
 import type { Registry } from 'prom-client';
 import type { WebhookConfig } from './config.js';
 import { createWebhookMetrics } from './metrics.js';
+import { expiredRequestsSweep } from './outbound/expired-requests.js';
 import { PrebuildQueue } from './prebuild/prebuild-queue.js';
 import { Prebuilder } from './prebuild/prebuilder.js';
 import { PromptCache } from './prebuild/prompt-cache.js';
@@ -66,6 +73,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   const knex = createDatabase(config.databaseUrl);
   const businesses = createBusinessRepository(knex);
   const calls = createCallRepository(knex);
+  const outboundRequests = createOutboundRequestRepository(knex);
   const registry = createMetricsRegistry(SERVICE_NAME, config.instanceId);
   const metrics = createWebhookMetrics(registry);
   const timeline = new Timeline({
@@ -143,6 +151,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
   const twilioClient = config.outbound ? createTwilioClient(config.outbound.twilio) : undefined;
   const placedSweep =
     config.outbound && twilioClient ? placedCallSweep(config.outbound.placedSweep, twilioClient) : undefined;
+  const requestsSweep = config.outbound ? expiredRequestsSweep(outboundRequests, logger) : undefined;
   twilioRoutes.post('/call-status', callStatusHandler({ redis, calls, timeline, logger, room: outboundRoom }));
   twilioRoutes.post(
     '/amd-status',
@@ -174,7 +183,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         room: outboundRoom,
         noRoomRetryAfterSeconds: config.outbound.room?.retryAfterSeconds ?? 0,
         outcomes: metrics.outboundCalls,
-        idempotencyKey: sharedKeys(config.namespace).outboundIdempotency,
+        requests: outboundRequests,
       }),
       apiBodyErrors,
     );
@@ -215,6 +224,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
       // replicas sweeping at once from ending or asking about a call twice.
       watchdogSweep.start();
       placedSweep?.start();
+      requestsSweep?.start();
       // Load BullMQ's scripts and open a database connection now, not on the first caller's webhook.
       await Promise.all([queue.ready(), knex.raw('select 1')]);
       ({ server, port } = await listen(app, config.port));
@@ -233,6 +243,7 @@ export function createWebhookService(config: WebhookConfig, logger: Logger): Web
         ['close prebuild queue', () => queue.close()],
         ['stop stream watchdog', () => watchdogSweep.stop()],
         ['stop placed-call sweep', () => placedSweep?.stop()],
+        ['stop Idempotency-Key sweep', () => requestsSweep?.stop()],
         ['timeline writes', () => timeline.settled()],
         ['quit redis', () => Promise.all([quitRedis(bullConnection), quitRedis(redis)])],
         ['close database', () => closeDatabase(knex)],

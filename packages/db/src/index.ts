@@ -37,6 +37,13 @@ export type { Call, CallUsage, TranscriptTurn } from './repositories/call-row.js
 export { createCallSearch, FAULT_END_REASONS } from './repositories/call-search.js';
 export type { CallSearch, TimeWindow } from './repositories/call-search.js';
 export { callUsageSchema, transcriptTurnSchema, TRANSCRIPT_ROLES } from './repositories/call-row.js';
+export { createOutboundRequestRepository } from './repositories/outbound-request-repository.js';
+export type {
+  KeptAnswer,
+  OutboundRequestRepository,
+  OutboundRequestStart,
+  OutboundRequestTimings,
+} from './repositories/outbound-request-repository.js';
 export { createAppointmentRepository, MAX_APPOINTMENT_MINUTES } from './repositories/appointment-repository.js';
 export type {
   Appointment,

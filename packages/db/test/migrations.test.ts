@@ -13,7 +13,7 @@ import {
   DEFAULT_DATABASE_URL,
 } from '@voice/db';
 
-const TABLES = ['businesses', 'business_phone_numbers', 'calls', 'appointments'];
+const TABLES = ['businesses', 'business_phone_numbers', 'calls', 'appointments', 'outbound_requests'];
 
 // Rolling back drops tables every other test uses, so this test owns a
 // scratch database instead of touching voice_test.

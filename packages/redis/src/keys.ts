@@ -104,11 +104,6 @@ export function sharedKeys(namespace: string) {
      * naming then gives the place back instead of holding it. See outbound-room.ts.
      */
     outboundEnded: `${tag}:outbound:ended`,
-    /**
-     * String per Idempotency-Key of POST /calls (its SHA-256): `in_flight` while the call is being
-     * placed, then the answer given (JSON), for 24 h. See apps/webhook/src/outbound/idempotency.ts.
-     */
-    outboundIdempotency: (keyHash: string) => `${tag}:outbound:idempotency:${keyHash}`,
   } as const;
 }
 

@@ -11,6 +11,7 @@
  * makes retries safe (idempotency.ts).
  */
 import type { NextFunction, Request, Response } from 'express';
+import type { OutboundRequestRepository } from '@voice/db';
 import { errorFields } from '@voice/logging';
 import type { Counter } from 'prom-client';
 import { firstProblem, placeCallRequest, type PlaceCallRequest } from './call-request.js';
@@ -47,7 +48,8 @@ export function placeCallHandler(
   deps: PlaceCallDeps & {
     outcomes: Counter<'outcome'>;
     noRoomRetryAfterSeconds: number;
-    idempotencyKey: (keyHash: string) => string;
+    /** Where Idempotency-Keys and their answers are kept (Postgres). */
+    requests: OutboundRequestRepository;
   },
 ) {
   const done = (res: Response, outcome: OutboundOutcome, status: number, body: unknown) => {
@@ -65,9 +67,9 @@ export function placeCallHandler(
     }
     let started: IdempotentStart | undefined;
     try {
-      started = key === undefined ? undefined : await startIdempotent(deps.redis, deps.idempotencyKey, key);
+      started = key === undefined ? undefined : await startIdempotent(deps.requests, key);
     } catch (err) {
-      deps.logger.error('Idempotency-Key not checked (Redis); nobody dialed', errorFields(err));
+      deps.logger.error('Idempotency-Key not checked (Postgres); nobody dialed', errorFields(err));
       return done(res, 'error', 503, { error: 'could not check the Idempotency-Key; nobody was dialed, try again' });
     }
     if (started?.kind === 'in_flight')
@@ -76,16 +78,26 @@ export function placeCallHandler(
         field: IDEMPOTENCY_HEADER,
       });
     if (started?.kind === 'replay') {
+      if (started.abandoned)
+        deps.logger.error(
+          'a POST /calls with this Idempotency-Key never finished (its webhook stopped); answered 504, outcome unknown',
+        );
       res.set('Idempotent-Replayed', 'true');
       return done(res, 'replayed', started.answer.status, started.answer.body);
     }
     const slot = started;
-    // The answer, kept for the key when it dialed someone (or may have); forgotten otherwise.
-    const answer = (outcome: OutboundOutcome, status: number, body: unknown) => {
+    // The answer, kept for the key when it dialed someone (or may have); forgotten otherwise. Settled
+    // before the client hears it, so a retry that follows the answer always finds it.
+    const answer = async (outcome: OutboundOutcome, status: number, body: unknown) => {
       if (slot) {
-        const settle = KEPT_STATUSES.includes(status) ? slot.keep({ status, body }) : slot.forget();
-        void settle.catch((err: unknown) =>
-          deps.logger.error('Idempotency-Key answer not stored; a retry may dial again', errorFields(err)),
+        const kept = KEPT_STATUSES.includes(status);
+        await (kept ? slot.keep({ status, body }) : slot.forget()).catch((err: unknown) =>
+          deps.logger.error(
+            kept
+              ? 'Idempotency-Key answer not stored; a retry may dial again'
+              : 'Idempotency-Key not released; a retry gets 409 until the in-flight window passes',
+            errorFields(err),
+          ),
         );
       }
       done(res, outcome, status, body);
@@ -99,11 +111,11 @@ async function placeAndAnswer(
   deps: PlaceCallDeps & { noRoomRetryAfterSeconds: number },
   request: PlaceCallRequest,
   res: Response,
-  answer: (outcome: OutboundOutcome, status: number, body: unknown) => void,
+  answer: (outcome: OutboundOutcome, status: number, body: unknown) => Promise<void>,
 ): Promise<void> {
+  let placed: Awaited<ReturnType<typeof placeOutboundCall>>;
   try {
-    const placed = await placeOutboundCall(deps, request);
-    answer('placed', 201, placed);
+    placed = await placeOutboundCall(deps, request);
   } catch (err) {
     if (err instanceof UnknownBusinessError)
       return answer('unknown_business', 404, { error: err.message, field: err.field });
@@ -147,8 +159,9 @@ async function placeAndAnswer(
       return answer('twilio_unreachable', 502, { error: `${err.message}; nobody was dialed` });
     }
     deps.logger.error('placing an outbound call failed', errorFields(err));
-    answer('error', 500, { error: 'placing the call failed; see the webhook logs' });
+    return answer('error', 500, { error: 'placing the call failed; see the webhook logs' });
   }
+  return answer('placed', 201, placed);
 }
 
 /** body-parser's errors (bad JSON, too large) as the API's JSON errors instead of express's HTML page. */

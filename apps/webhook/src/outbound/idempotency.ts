@@ -7,32 +7,44 @@
  * (a bad request, no room, Twilio's refusal) are not kept, so the same key can
  * be tried again; an answer whose outcome is unknown (504: Twilio did not
  * answer) is kept, so a retry does not redial a callee whose phone may be
- * ringing. The key is stored hashed.
+ * ringing. A request whose webhook died mid-placement is answered the same
+ * 504 once IN_FLIGHT_SECONDS have passed: nobody knows whether Twilio dialed.
+ * Keys are stored hashed, in Postgres (outbound_requests), so a Redis restart
+ * does not forget them.
  */
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '@voice/redis';
+import type { KeptAnswer, OutboundRequestRepository, OutboundRequestTimings } from '@voice/db';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 /** Kept this long: a client's retries come within minutes; a day covers a batch re-run. */
-export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+export const IDEMPOTENCY_KEEP_SECONDS = 24 * 3600;
 /**
- * The in-flight marker lasts this long at most: well past a placement's longest run (Twilio's
- * TWILIO_REST_TIMEOUT_MS, 10 s, and the bookkeeping), so a webhook that died mid-placement does not
- * answer the key 409 for a day.
+ * A request still being placed after this long has stopped (its webhook died): well past a
+ * placement's longest run (Twilio's TWILIO_REST_TIMEOUT_MS, 10 s, and the bookkeeping).
  */
-export const IN_FLIGHT_TTL_SECONDS = 120;
+export const IN_FLIGHT_SECONDS = 120;
 const MAX_KEY_LENGTH = 255;
 const PRINTABLE = /^[\x21-\x7e]+$/;
-const IN_FLIGHT = 'in_flight';
 
-export interface KeptAnswer {
-  status: number;
-  body: unknown;
-}
+/** The answer for a key whose placement never finished: the call may or may not have been placed. */
+export const ABANDONED_ANSWER: KeptAnswer = {
+  status: 504,
+  body: {
+    error:
+      'the request placing this call stopped before it learned whether Twilio dialed; the call may have been placed: do not redial without checking (or use a new Idempotency-Key)',
+    outcome: 'unknown',
+  },
+};
+
+const TIMINGS: OutboundRequestTimings = {
+  keepSeconds: IDEMPOTENCY_KEEP_SECONDS,
+  inFlightSeconds: IN_FLIGHT_SECONDS,
+  abandonedAnswer: ABANDONED_ANSWER,
+};
 
 export type IdempotentStart =
   | { kind: 'new'; keep(answer: KeptAnswer): Promise<void>; forget(): Promise<void> }
-  | { kind: 'replay'; answer: KeptAnswer }
+  | { kind: 'replay'; answer: KeptAnswer; abandoned: boolean }
   | { kind: 'in_flight' };
 
 /** Undefined: a usable key (or none). Otherwise what is wrong with it. */
@@ -43,26 +55,17 @@ export function keyProblem(key: string | undefined): string | undefined {
   return undefined;
 }
 
-export async function startIdempotent(
-  redis: RedisClient,
-  redisKeyFor: (keyHash: string) => string,
-  key: string,
-): Promise<IdempotentStart> {
-  const redisKey = redisKeyFor(createHash('sha256').update(key).digest('hex'));
-  if ((await redis.set(redisKey, IN_FLIGHT, 'EX', IN_FLIGHT_TTL_SECONDS, 'NX')) === 'OK') {
-    return {
-      kind: 'new',
-      keep: async (answer) => {
-        await redis.set(redisKey, JSON.stringify(answer), 'EX', IDEMPOTENCY_TTL_SECONDS);
-      },
-      forget: async () => {
-        await redis.del(redisKey);
-      },
-    };
-  }
-  const kept = await redis.get(redisKey);
-  // Gone between the two commands (forgotten by a request that dialed nobody): that one is over.
-  if (kept === null) return startIdempotent(redis, redisKeyFor, key);
-  if (kept === IN_FLIGHT) return { kind: 'in_flight' };
-  return { kind: 'replay', answer: JSON.parse(kept) as KeptAnswer };
+export function idempotencyKeyHash(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export async function startIdempotent(requests: OutboundRequestRepository, key: string): Promise<IdempotentStart> {
+  const keyHash = idempotencyKeyHash(key);
+  const started = await requests.start(keyHash, TIMINGS);
+  if (started.kind !== 'new') return started;
+  return {
+    kind: 'new',
+    keep: (answer) => requests.keep(keyHash, answer),
+    forget: () => requests.forget(keyHash),
+  };
 }

@@ -12,6 +12,7 @@ import * as outboundToolsTranscripts from './0005_outbound_tools_transcripts.js'
 import * as oncallCallLookups from './0006_oncall_call_lookups.js';
 import * as callsPlaced from './0007_calls_placed.js';
 import * as callsPlacedChecked from './0008_calls_placed_checked.js';
+import * as outboundRequests from './0009_outbound_requests.js';
 
 interface NamedMigration {
   /** Stored in knex_migrations: never rename a shipped migration. */
@@ -28,6 +29,7 @@ const MIGRATIONS: readonly NamedMigration[] = [
   { name: '0006_oncall_call_lookups', migration: oncallCallLookups },
   { name: '0007_calls_placed', migration: callsPlaced },
   { name: '0008_calls_placed_checked', migration: callsPlacedChecked },
+  { name: '0009_outbound_requests', migration: outboundRequests },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

@@ -1,0 +1,120 @@
+/**
+ * What became of each POST /calls made with an `Idempotency-Key` (table
+ * outbound_requests, migration 0009), so a client's retry never dials a callee
+ * twice, even across a Redis restart or a webhook that died mid-placement.
+ * Every time here is the database's clock, so webhook replicas whose clocks
+ * differ agree on what has expired.
+ */
+import type { Knex } from 'knex';
+
+const TABLE = 'outbound_requests';
+
+/** An answer kept for a key: the HTTP status and JSON body a retry is given. */
+export interface KeptAnswer {
+  status: number;
+  body: unknown;
+}
+
+export type OutboundRequestStart =
+  /** The key is this request's: place the call, then keep() or forget(). */
+  | { kind: 'new' }
+  /** Another request with the key is placing its call now. */
+  | { kind: 'in_flight' }
+  /**
+   * The key's answer, to replay. `abandoned`: the request that held the key stopped before it
+   * answered (its webhook died) and this call gave it `abandonedAnswer`.
+   */
+  | { kind: 'replay'; answer: KeptAnswer; abandoned: boolean };
+
+export interface OutboundRequestTimings {
+  /** An answer is replayed this long; after that the key starts a new request. */
+  keepSeconds: number;
+  /** A request still in flight after this long has stopped (its webhook died): it gets `abandonedAnswer`. */
+  inFlightSeconds: number;
+  /** What a retry of an abandoned request is told (Twilio may or may not have dialed). */
+  abandonedAnswer: KeptAnswer;
+}
+
+export interface OutboundRequestRepository {
+  start(keyHash: string, timings: OutboundRequestTimings): Promise<OutboundRequestStart>;
+  /** The request that holds the key answered: replay this to its retries. */
+  keep(keyHash: string, answer: KeptAnswer): Promise<void>;
+  /** The request dialed nobody: the key is free for another try. */
+  forget(keyHash: string): Promise<void>;
+  /** Deletes answers older than `keepSeconds` (at most `limit`); returns how many went. */
+  deleteExpired(keepSeconds: number, limit: number): Promise<number>;
+}
+
+interface Row {
+  state: 'in_flight' | 'answered';
+  status: number | null;
+  body: unknown;
+}
+
+export function createOutboundRequestRepository(knex: Knex): OutboundRequestRepository {
+  /** Takes the key if nobody has it, or if its last answer has expired. */
+  async function claim(keyHash: string, keepSeconds: number): Promise<boolean> {
+    const result = await knex.raw<{ rows: unknown[] }>(
+      `insert into ${TABLE} (key_hash, state) values (?, 'in_flight')
+       on conflict (key_hash) do update
+         set state = 'in_flight', status = null, body = null, started_at = now(), answered_at = null
+         where ${TABLE}.started_at < now() - make_interval(secs => ?)
+       returning key_hash`,
+      [keyHash, keepSeconds],
+    );
+    return result.rows.length > 0;
+  }
+
+  /** Settles a request in flight for longer than any placement takes; true if this call did. */
+  async function settleAbandoned(keyHash: string, timings: OutboundRequestTimings): Promise<boolean> {
+    const settled = await knex(TABLE)
+      .where({ key_hash: keyHash, state: 'in_flight' })
+      .andWhereRaw('started_at < now() - make_interval(secs => ?)', [timings.inFlightSeconds])
+      .update({
+        state: 'answered',
+        status: timings.abandonedAnswer.status,
+        body: JSON.stringify(timings.abandonedAnswer.body),
+        answered_at: knex.fn.now(),
+      });
+    return settled > 0;
+  }
+
+  return {
+    async start(keyHash, timings) {
+      for (;;) {
+        if (await claim(keyHash, timings.keepSeconds)) return { kind: 'new' };
+        const abandoned = await settleAbandoned(keyHash, timings);
+        const row = await knex(TABLE).where({ key_hash: keyHash }).first<Row | undefined>('state', 'status', 'body');
+        // Forgotten between the two statements (its request dialed nobody): try to take it again.
+        if (!row) continue;
+        if (row.state === 'in_flight') return { kind: 'in_flight' };
+        return { kind: 'replay', answer: { status: row.status!, body: row.body }, abandoned };
+      }
+    },
+
+    async keep(keyHash, answer) {
+      await knex(TABLE)
+        .where({ key_hash: keyHash, state: 'in_flight' })
+        .update({
+          state: 'answered',
+          status: answer.status,
+          body: JSON.stringify(answer.body),
+          answered_at: knex.fn.now(),
+        });
+    },
+
+    async forget(keyHash) {
+      await knex(TABLE).where({ key_hash: keyHash, state: 'in_flight' }).delete();
+    },
+
+    async deleteExpired(keepSeconds, limit) {
+      const result = await knex.raw<{ rowCount: number }>(
+        `delete from ${TABLE} where key_hash in (
+           select key_hash from ${TABLE} where started_at < now() - make_interval(secs => ?) limit ?
+         )`,
+        [keepSeconds, limit],
+      );
+      return result.rowCount;
+    },
+  };
+}
