@@ -8,7 +8,6 @@
  * is wrong.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { createCallRepository, uniqueCallSid, uniquePhoneNumber } from '@voice/db';
@@ -23,6 +22,7 @@ import { startSilentServer } from '../support/silent-server.js';
 import { TEST_API_TOKEN, postCalls, startOutboundHarness, type OutboundHarness } from '../support/outbound.js';
 import { CallFailedError, CallUsageError, parseCallArgs, placeCallFromCli } from '../../scripts/lib/call-cli.js';
 import type { StackOptions } from '../support/stack.js';
+import { idempotencyHashes } from '../../apps/webhook/src/outbound/idempotency.js';
 
 const OUTBOUND_PROMPT = 'You are calling a patient of Test Dental to confirm tomorrow at ten. Be brief.';
 const VOICEMAIL =
@@ -320,6 +320,16 @@ describe('e2e: outbound calls', function () {
     expect(again.body.callSid).to.equal(first.body.callSid);
     expect(again.replayed).to.equal('true');
     expect(harness.rest.outboundCalls.size, 'dialed once').to.equal(1);
+    // The key reused for another callee is refused, not answered with the first call.
+    const reused = await postCalls(
+      ctx.stack!.webhook.port,
+      { to: uniquePhoneNumber(), from: business.phoneNumber },
+      undefined,
+      key,
+    );
+    expect(reused.status, JSON.stringify(reused.body)).to.equal(422);
+    expect(reused.body.field).to.equal('Idempotency-Key');
+    expect(harness.rest.outboundCalls.size, 'nobody else dialed').to.equal(1);
     // Another key is another call; a key that is not printable ASCII is named.
     const other = await postCalls(ctx.stack!.webhook.port, { to, from: business.phoneNumber }, undefined, {
       'Idempotency-Key': `other-${uniqueCallSid()}`,
@@ -379,12 +389,14 @@ describe('e2e: outbound calls', function () {
     const business = await createTestBusiness(ctx.knex);
     const key = `died-${uniqueCallSid()}`;
     // What a webhook killed between taking the key and answering leaves behind, three minutes on.
+    const body = { to: uniquePhoneNumber(), from: business.phoneNumber };
+    const { keyHash, requestHash } = idempotencyHashes(key, body);
     await ctx.knex('outbound_requests').insert({
-      key_hash: createHash('sha256').update(key).digest('hex'),
+      key_hash: keyHash,
+      request_hash: requestHash,
       state: 'in_flight',
       started_at: ctx.knex.raw("now() - interval '3 minutes'"),
     });
-    const body = { to: uniquePhoneNumber(), from: business.phoneNumber };
     for (const attempt of ['first retry', 'second retry']) {
       const retry = await postCalls(stack.webhook.port, body, undefined, { 'Idempotency-Key': key });
       expect(retry.status, `${attempt}: ${JSON.stringify(retry.body)}`).to.equal(504);

@@ -4,7 +4,7 @@
  * `{"to", "businessId"}` → 201 `{"callSid": "CA…"}`. Errors are JSON
  * `{error, field?}`: 400 names the bad field, 404 unknown business, 409 a
  * business with no number (or a request with the same Idempotency-Key still
- * being placed), 502 Twilio refused (its own code and message) or could not be
+ * being placed), 422 an Idempotency-Key already used for another request, 502 Twilio refused (its own code and message) or could not be
  * reached (nobody dialed), 503 with Retry-After no bridge has room (nobody
  * dialed), 504 Twilio did not answer in time (`outcome: "unknown"`: the callee
  * may be ringing; do not simply redial). An optional `Idempotency-Key` header
@@ -39,6 +39,7 @@ export type OutboundOutcome =
   | 'twilio_no_answer'
   | 'replayed'
   | 'in_flight'
+  | 'key_reused'
   | 'error';
 
 /** Answers kept for an Idempotency-Key: a call placed, or one that may have been. Others dialed nobody. */
@@ -67,7 +68,7 @@ export function placeCallHandler(
     }
     let started: IdempotentStart | undefined;
     try {
-      started = key === undefined ? undefined : await startIdempotent(deps.requests, key);
+      started = key === undefined ? undefined : await startIdempotent(deps.requests, key, parsed.data);
     } catch (err) {
       deps.logger.error('Idempotency-Key not checked (Postgres); nobody dialed', errorFields(err));
       return done(res, 'error', 503, { error: 'could not check the Idempotency-Key; nobody was dialed, try again' });
@@ -75,6 +76,11 @@ export function placeCallHandler(
     if (started?.kind === 'in_flight')
       return done(res, 'in_flight', 409, {
         error: `a request with this ${IDEMPOTENCY_HEADER} is still being placed; ask again in a few seconds`,
+        field: IDEMPOTENCY_HEADER,
+      });
+    if (started?.kind === 'mismatch')
+      return done(res, 'key_reused', 422, {
+        error: `this ${IDEMPOTENCY_HEADER} was used for another request (another callee or business); nobody was dialed: use a new key for a new call`,
         field: IDEMPOTENCY_HEADER,
       });
     if (started?.kind === 'replay') {

@@ -9,11 +9,15 @@
  * answer) is kept, so a retry does not redial a callee whose phone may be
  * ringing. A request whose webhook died mid-placement is answered the same
  * 504 once IN_FLIGHT_SECONDS have passed: nobody knows whether Twilio dialed.
+ * A key is answered only for the request it came with: the same key with
+ * another callee or business is refused (422), so a client that reuses keys by
+ * mistake learns it instead of being told about a call it did not ask for.
  * Keys are stored hashed, in Postgres (outbound_requests), so a Redis restart
  * does not forget them.
  */
 import { createHash } from 'node:crypto';
 import type { KeptAnswer, OutboundRequestRepository, OutboundRequestTimings } from '@voice/db';
+import type { PlaceCallRequest } from './call-request.js';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 /** Kept this long: a client's retries come within minutes; a day covers a batch re-run. */
@@ -45,7 +49,8 @@ const TIMINGS: OutboundRequestTimings = {
 export type IdempotentStart =
   | { kind: 'new'; keep(answer: KeptAnswer): Promise<void>; forget(): Promise<void> }
   | { kind: 'replay'; answer: KeptAnswer; abandoned: boolean }
-  | { kind: 'in_flight' };
+  | { kind: 'in_flight' }
+  | { kind: 'mismatch' };
 
 /** Undefined: a usable key (or none). Otherwise what is wrong with it. */
 export function keyProblem(key: string | undefined): string | undefined {
@@ -55,13 +60,26 @@ export function keyProblem(key: string | undefined): string | undefined {
   return undefined;
 }
 
-export function idempotencyKeyHash(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * What outbound_requests stores for a key: its hash, and the fingerprint of the request it is bound
+ * to (who is called, and by which business, as the client named it).
+ */
+export function idempotencyHashes(key: string, request: PlaceCallRequest): { keyHash: string; requestHash: string } {
+  return {
+    keyHash: sha256(key),
+    requestHash: sha256(JSON.stringify([request.to, request.from ?? null, request.businessId ?? null])),
+  };
 }
 
-export async function startIdempotent(requests: OutboundRequestRepository, key: string): Promise<IdempotentStart> {
-  const keyHash = idempotencyKeyHash(key);
-  const started = await requests.start(keyHash, TIMINGS);
+export async function startIdempotent(
+  requests: OutboundRequestRepository,
+  key: string,
+  request: PlaceCallRequest,
+): Promise<IdempotentStart> {
+  const { keyHash, requestHash } = idempotencyHashes(key, request);
+  const started = await requests.start(keyHash, requestHash, TIMINGS);
   if (started.kind !== 'new') return started;
   return {
     kind: 'new',

@@ -20,6 +20,8 @@ export type OutboundRequestStart =
   | { kind: 'new' }
   /** Another request with the key is placing its call now. */
   | { kind: 'in_flight' }
+  /** The key was given with another request (another callee, another business): neither placed nor replayed. */
+  | { kind: 'mismatch' }
   /**
    * The key's answer, to replay. `abandoned`: the request that held the key stopped before it
    * answered (its webhook died) and this call gave it `abandonedAnswer`.
@@ -36,7 +38,8 @@ export interface OutboundRequestTimings {
 }
 
 export interface OutboundRequestRepository {
-  start(keyHash: string, timings: OutboundRequestTimings): Promise<OutboundRequestStart>;
+  /** `requestHash`: the request's fingerprint; a key is only ever answered for the request it came with. */
+  start(keyHash: string, requestHash: string, timings: OutboundRequestTimings): Promise<OutboundRequestStart>;
   /** The request that holds the key answered: replay this to its retries. */
   keep(keyHash: string, answer: KeptAnswer): Promise<void>;
   /** The request dialed nobody: the key is free for another try. */
@@ -46,6 +49,7 @@ export interface OutboundRequestRepository {
 }
 
 interface Row {
+  request_hash: string;
   state: 'in_flight' | 'answered';
   status: number | null;
   body: unknown;
@@ -53,14 +57,15 @@ interface Row {
 
 export function createOutboundRequestRepository(knex: Knex): OutboundRequestRepository {
   /** Takes the key if nobody has it, or if its last answer has expired. */
-  async function claim(keyHash: string, keepSeconds: number): Promise<boolean> {
+  async function claim(keyHash: string, requestHash: string, keepSeconds: number): Promise<boolean> {
     const result = await knex.raw<{ rows: unknown[] }>(
-      `insert into ${TABLE} (key_hash, state) values (?, 'in_flight')
+      `insert into ${TABLE} (key_hash, request_hash, state) values (?, ?, 'in_flight')
        on conflict (key_hash) do update
-         set state = 'in_flight', status = null, body = null, started_at = now(), answered_at = null
+         set request_hash = excluded.request_hash, state = 'in_flight', status = null, body = null,
+             started_at = now(), answered_at = null
          where ${TABLE}.started_at < now() - make_interval(secs => ?)
        returning key_hash`,
-      [keyHash, keepSeconds],
+      [keyHash, requestHash, keepSeconds],
     );
     return result.rows.length > 0;
   }
@@ -80,13 +85,16 @@ export function createOutboundRequestRepository(knex: Knex): OutboundRequestRepo
   }
 
   return {
-    async start(keyHash, timings) {
+    async start(keyHash, requestHash, timings) {
       for (;;) {
-        if (await claim(keyHash, timings.keepSeconds)) return { kind: 'new' };
+        if (await claim(keyHash, requestHash, timings.keepSeconds)) return { kind: 'new' };
         const abandoned = await settleAbandoned(keyHash, timings);
-        const row = await knex(TABLE).where({ key_hash: keyHash }).first<Row | undefined>('state', 'status', 'body');
+        const row = await knex(TABLE)
+          .where({ key_hash: keyHash })
+          .first<Row | undefined>('request_hash', 'state', 'status', 'body');
         // Forgotten between the two statements (its request dialed nobody): try to take it again.
         if (!row) continue;
+        if (row.request_hash !== requestHash) return { kind: 'mismatch' };
         if (row.state === 'in_flight') return { kind: 'in_flight' };
         return { kind: 'replay', answer: { status: row.status!, body: row.body }, abandoned };
       }
