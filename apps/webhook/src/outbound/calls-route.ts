@@ -4,11 +4,12 @@
  * `{"to", "businessId"}` → 201 `{"callSid": "CA…"}`. Errors are JSON
  * `{error, field?}`: 400 names the bad field, 404 unknown business, 409 a
  * business with no number (or a request with the same Idempotency-Key still
- * being placed), 422 an Idempotency-Key already used for another request, 502 Twilio refused (its own code and message) or could not be
- * reached (nobody dialed), 503 with Retry-After no bridge has room (nobody
- * dialed), 504 Twilio did not answer in time (`outcome: "unknown"`: the callee
- * may be ringing; do not simply redial). An optional `Idempotency-Key` header
- * makes retries safe (idempotency.ts).
+ * being placed), 422 an Idempotency-Key already used for another request,
+ * 502 Twilio refused (its own code and message) or could not be reached
+ * (nobody dialed), 503 with Retry-After no bridge has room (nobody dialed), 504
+ * Twilio did not answer in time (`outcome: "unknown"`: the callee may be
+ * ringing; do not simply redial). An optional `Idempotency-Key` header makes
+ * retries safe (idempotency.ts).
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { OutboundRequestRepository } from '@voice/db';
@@ -99,9 +100,11 @@ export function placeCallHandler(
         const kept = KEPT_STATUSES.includes(status);
         await (kept ? slot.keep({ status, body }) : slot.forget()).catch((err: unknown) =>
           deps.logger.error(
+            // Either way the key stays in flight: retries get 409, then 504 outcome unknown once
+            // IN_FLIGHT_SECONDS have passed. They never dial again.
             kept
-              ? 'Idempotency-Key answer not stored; a retry may dial again'
-              : 'Idempotency-Key not released; a retry gets 409 until the in-flight window passes',
+              ? 'Idempotency-Key answer not stored; retries get 409, then 504 outcome unknown'
+              : 'Idempotency-Key not released though nobody was dialed; retries get 409, then 504 outcome unknown: use a new key',
             errorFields(err),
           ),
         );
