@@ -11,10 +11,10 @@ import { errorFields } from '@voice/logging';
 import { PeriodicSweep } from '../watchdog/periodic-sweep.js';
 import { IDEMPOTENCY_KEEP_SECONDS } from './idempotency.js';
 
-export const EXPIRED_REQUESTS_SWEEP_MS = 3600_000;
+const EXPIRED_REQUESTS_SWEEP_MS = 3600_000;
 const BATCH = 1000;
 
-export async function deleteExpiredRequests(requests: OutboundRequestRepository, logger: Logger): Promise<number> {
+async function deleteExpiredRequests(requests: OutboundRequestRepository, logger: Logger): Promise<number> {
   let deleted = 0;
   try {
     for (;;) {

@@ -53,6 +53,8 @@ interface Row {
   state: 'in_flight' | 'answered';
   status: number | null;
   body: unknown;
+  /** Started more than inFlightSeconds ago. */
+  stale: boolean;
 }
 
 export function createOutboundRequestRepository(knex: Knex): OutboundRequestRepository {
@@ -70,45 +72,51 @@ export function createOutboundRequestRepository(knex: Knex): OutboundRequestRepo
     return result.rows.length > 0;
   }
 
-  /** Settles a request in flight for longer than any placement takes; true if this call did. */
-  async function settleAbandoned(keyHash: string, timings: OutboundRequestTimings): Promise<boolean> {
-    const settled = await knex(TABLE)
-      .where({ key_hash: keyHash, state: 'in_flight' })
-      .andWhereRaw('started_at < now() - make_interval(secs => ?)', [timings.inFlightSeconds])
-      .update({
-        state: 'answered',
-        status: timings.abandonedAnswer.status,
-        body: JSON.stringify(timings.abandonedAnswer.body),
-        answered_at: knex.fn.now(),
-      });
-    return settled > 0;
+  /**
+   * Answers the key's request while it is still in flight; with `startedSecondsAgo`, only if it
+   * started at least that long ago (an abandoned one). True if this call answered it.
+   */
+  async function answerInFlight(keyHash: string, answer: KeptAnswer, startedSecondsAgo?: number): Promise<boolean> {
+    const query = knex(TABLE).where({ key_hash: keyHash, state: 'in_flight' });
+    if (startedSecondsAgo !== undefined)
+      query.andWhereRaw('started_at < now() - make_interval(secs => ?)', [startedSecondsAgo]);
+    const answered = await query.update({
+      state: 'answered',
+      status: answer.status,
+      body: JSON.stringify(answer.body),
+      answered_at: knex.fn.now(),
+    });
+    return answered > 0;
   }
 
   return {
     async start(keyHash, requestHash, timings) {
       for (;;) {
         if (await claim(keyHash, requestHash, timings.keepSeconds)) return { kind: 'new' };
-        const abandoned = await settleAbandoned(keyHash, timings);
         const row = await knex(TABLE)
           .where({ key_hash: keyHash })
-          .first<Row | undefined>('request_hash', 'state', 'status', 'body');
-        // Forgotten between the two statements (its request dialed nobody): try to take it again.
+          .first<Row | undefined>(
+            'request_hash',
+            'state',
+            'status',
+            'body',
+            knex.raw('started_at < now() - make_interval(secs => ?) as stale', [timings.inFlightSeconds]),
+          );
+        // Forgotten since the claim (its request dialed nobody): try to take it again.
         if (!row) continue;
         if (row.request_hash !== requestHash) return { kind: 'mismatch' };
-        if (row.state === 'in_flight') return { kind: 'in_flight' };
-        return { kind: 'replay', answer: { status: row.status!, body: row.body }, abandoned };
+        if (row.state === 'answered')
+          return { kind: 'replay', answer: { status: row.status!, body: row.body }, abandoned: false };
+        if (!row.stale) return { kind: 'in_flight' };
+        // In flight for longer than any placement takes: its webhook died. Whoever settles it first
+        // says so; anyone else (or an answer that landed meanwhile) is read again.
+        if (await answerInFlight(keyHash, timings.abandonedAnswer, timings.inFlightSeconds))
+          return { kind: 'replay', answer: timings.abandonedAnswer, abandoned: true };
       }
     },
 
     async keep(keyHash, answer) {
-      await knex(TABLE)
-        .where({ key_hash: keyHash, state: 'in_flight' })
-        .update({
-          state: 'answered',
-          status: answer.status,
-          body: JSON.stringify(answer.body),
-          answered_at: knex.fn.now(),
-        });
+      await answerInFlight(keyHash, answer);
     },
 
     async forget(keyHash) {
