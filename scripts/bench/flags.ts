@@ -22,6 +22,9 @@ export const BENCH_DEFAULTS = {
   bridges: 1,
   /** The media link alone: seconds of traffic at the largest call count. */
   linkMicroSeconds: 10,
+  /** The floor of the two-process shape (floor.mjs), once per round: calls, and seconds per shape. */
+  floorCalls: 50,
+  floorSeconds: 15,
   /** Admission: two bridges of this capacity, and this many callers more than they take. */
   admissionPerBridge: 20,
   admissionExtra: 10,
@@ -40,6 +43,8 @@ export const QUICK_PROFILE = {
   durationS: 4,
   arrivalRate: 40,
   linkMicroSeconds: 3,
+  floorCalls: 10,
+  floorSeconds: 3,
   admissionPerBridge: 3,
   admissionExtra: 4,
   admissionDurationS: 4,
@@ -75,6 +80,8 @@ export interface BenchFlags {
   /** Measure the media link alone (its own CPU and latency). */
   linkMicro: boolean;
   linkMicroSeconds: number;
+  /** Bare relays of both shapes once per round, their CPU ratio the floor of ours (undefined: --no-floor). */
+  floor: { calls: number; seconds: number } | undefined;
   /** The admission scenario (undefined: --no-admission). */
   admission: { perBridge: number; extra: number; durationS: number; startDelayMs: number } | undefined;
   /** The outbound scenario (undefined: --no-outbound). */
@@ -94,7 +101,7 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--calls 1,50,200] [--du
   [--connect-delay-ms 300] [--first-audio-delay-ms 400] [--start-delay-ms 1000]
   [--arrival-rate 20] [--realtime-factor 1] [--gateways 1] [--bridges 1]
   [--paths warm,cold,direct] [--no-direct] [--no-cold] [--cpu-prof] [--keep-keys] [--shared-redis] [--renice] [--phase spread|aligned]
-  [--no-link-micro] [--no-admission] [--admission-per-bridge N] [--admission-extra N]
+  [--no-link-micro] [--no-floor] [--floor-calls 50] [--no-admission] [--admission-per-bridge N] [--admission-extra N]
   [--no-outbound] [--outbound-calls N] [--only-outbound (the outbound row alone)]
   [--service-env KEY=VALUE (repeatable; e.g. MEDIA_LINK_COALESCE_MS=1 for the system's services)]
   [--source (run services and direct bridge through tsx instead of their build)]
@@ -181,6 +188,8 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
       renice: { type: 'boolean' },
       phase: { type: 'string' },
       'no-link-micro': { type: 'boolean' },
+      'no-floor': { type: 'boolean' },
+      'floor-calls': { type: 'string' },
       'no-admission': { type: 'boolean' },
       'admission-per-bridge': { type: 'string' },
       'admission-extra': { type: 'string' },
@@ -224,6 +233,13 @@ export function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
     phase: phaseOf(values.phase),
     linkMicro: !onlyOutbound && !(values['no-link-micro'] ?? false),
     linkMicroSeconds: profile.linkMicroSeconds,
+    floor:
+      onlyOutbound || values['no-floor']
+        ? undefined
+        : {
+            calls: positive('floor-calls', values['floor-calls'], profile.floorCalls, { integer: true }),
+            seconds: profile.floorSeconds,
+          },
     serviceEnv: serviceEnvOf(values['service-env']),
     runtime: values.source ? 'source' : 'build',
     rounds: positive('rounds', values.rounds, 1, { integer: true }),

@@ -10,7 +10,9 @@
 //                    turn] -> TCP link -> [bridge: append] -> TLS ws model, and the deltas back.
 // No claims, Redis, Postgres, timelines, metrics, validation or set-up: what is left is the cost of
 // the shape itself. Prints each process's CPU (cores) over the steady window and the ratio. The
-// services' own figures are `npm run bench`; this says how far down they could go.
+// services' own figures are `npm run bench`; this says how far down they could go. `npm run bench`
+// runs it once per round (scripts/bench/floor.ts) and reads the last line, printed as JSON when
+// FLOOR_JSON=1.
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -210,4 +212,6 @@ if (roleArg) {
     ports(1500),
   );
   console.log(`ratio ${(split / direct).toFixed(2)}x`);
+  if (env.FLOOR_JSON === '1')
+    console.log(JSON.stringify({ calls: CALLS, seconds: SECONDS, directCores: direct, splitCores: split }));
 }

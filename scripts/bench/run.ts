@@ -26,6 +26,7 @@ import type { TrafficRecorder } from './traffic.js';
 import { runAdmission, type AdmissionResult } from './admission.js';
 import { measureLink, type LinkMicroResult } from './link-micro.js';
 import { runOutbound, type OutboundResult } from './outbound.js';
+import { measureFloor, type FloorResult } from './floor.js';
 
 const MODEL_API_KEY = 'sk-bench-realtime-double';
 /** Lets the set-up settle (JIT, connections) between its start and the first scenario. */
@@ -49,6 +50,8 @@ export interface BenchRun {
   serviceProblems: Record<string, Record<string, number>>;
   /** The media link alone, in its own process (undefined with --no-link-micro). */
   link?: LinkMicroResult;
+  /** Bare relays of both shapes, once per round (undefined with --no-floor). */
+  floor?: FloorResult;
   /** Two full bridges and more callers than they take (undefined with --no-admission). */
   admission?: AdmissionResult;
   /** Calls placed through POST /calls and answered by a person (undefined with --no-outbound). */
@@ -82,6 +85,7 @@ export async function runBench(
   const echo = new ServiceLogEcho();
   const reports: ScenarioReport[] = [];
   let link: LinkMicroResult | undefined;
+  const floor: FloorResult | undefined = flags.floor ? { ...flags.floor, runs: [] } : undefined;
   let admission: AdmissionResult | undefined;
   let outbound: OutboundResult | undefined;
   const serviceProblems: Record<string, Record<string, number>> = {};
@@ -155,6 +159,10 @@ export async function runBench(
         await stopping.stop();
         if (stopping.namespace) await probe.deleteNamespace(stopping.namespace);
       }
+      if (floor) {
+        say(`the floor of the shape: bare relays, ${floor.calls} calls, ${floor.seconds} s per shape (floor.mjs)`);
+        floor.runs.push(await measureFloor(floor.calls, floor.seconds));
+      }
     }
     if (flags.linkMicro) {
       const calls = Math.max(...flags.calls);
@@ -174,7 +182,7 @@ export async function runBench(
     redis.disconnect();
   }
   compareWithDirect(reports);
-  return { reports, serviceProblems, link, admission, outbound };
+  return { reports, serviceProblems, link, floor, admission, outbound };
 }
 
 /**

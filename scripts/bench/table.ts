@@ -8,6 +8,7 @@ import type { Percentiles } from './histogram.js';
 import { GREETING_POINTS, LATENCY_POINTS, type ScenarioReport } from './report.js';
 import type { AdmissionResult } from './admission.js';
 import type { LinkMicroResult } from './link-micro.js';
+import { floorRatio, type FloorResult } from './floor.js';
 import type { OutboundResult } from './outbound.js';
 
 const TARGETS = {
@@ -256,6 +257,46 @@ function linkRows(link: LinkMicroResult): string[] {
   ];
 }
 
+/**
+ * The floor beside what the system measured in the same rounds: the bare relays' ratio is the
+ * least any gateway + bridge pair could cost here; the system's steady-state ratio at the same
+ * call count is the like-for-like figure (streaming only, no set-up).
+ */
+function floorRows(floor: FloorResult, reports: readonly ScenarioReport[]): string[] {
+  const ratios = floor.runs.map(floorRatio);
+  const floorMedian = ratios.length > 0 ? median(ratios) : undefined;
+  const x = (v: number) => `${v.toFixed(2)}x`;
+  const rows = [
+    line(
+      `floor of the shape, ${floor.calls} calls`,
+      [`bare relays, audio only, each role its own process, ${floor.seconds} s per shape, once per round (floor.mjs)`],
+      '',
+    ),
+    line(
+      '  cores: one process / gateway + bridge',
+      [floor.runs.map((m) => `${m.directCores.toFixed(3)}/${m.splitCores.toFixed(3)}`).join(' ')],
+      '',
+    ),
+    line(
+      '  ratio, per round and median',
+      [ratios.map(x).join(' '), floorMedian === undefined ? '-' : x(floorMedian)],
+      floorMedian === undefined
+        ? ''
+        : `goal <=${TARGETS.cpuRatio}x is ${floorMedian > TARGETS.cpuRatio ? 'under' : 'above'} this floor`,
+    ),
+  ];
+  for (const path of ['warm', 'cold'] as const) {
+    const steady = reports
+      .filter((r) => r.path === path && r.calls === floor.calls)
+      .sort((a, b) => a.round - b.round)
+      .map((r) => r.cpu.steady?.ratioWithRedisVsDirect)
+      .filter((v): v is number => v !== undefined);
+    if (steady.length > 0)
+      rows.push(line(`  system ${path}, steady state, same calls`, [steady.map(x).join(' '), x(median(steady))], ''));
+  }
+  return rows;
+}
+
 /** p50/p95 of a small sample, nearest rank (the outbound row has tens of calls, not thousands). */
 function p50p95(values: readonly number[]): { p50: number | undefined; p95: number | undefined } {
   const sorted = [...values].sort((a, b) => a - b);
@@ -319,7 +360,13 @@ function admissionRows(a: AdmissionResult): string[] {
 }
 
 export function renderTable(
-  run: { reports: ScenarioReport[]; link?: LinkMicroResult; admission?: AdmissionResult; outbound?: OutboundResult },
+  run: {
+    reports: ScenarioReport[];
+    link?: LinkMicroResult;
+    floor?: FloorResult;
+    admission?: AdmissionResult;
+    outbound?: OutboundResult;
+  },
   flags: BenchFlags,
   machine: string,
 ): string {
@@ -368,6 +415,7 @@ export function renderTable(
   out.push('='.repeat(width));
   if (flags.rounds > 1) out.push(...roundRows(run.reports, flags.rounds), '='.repeat(width));
   if (run.link) out.push(...linkRows(run.link), '='.repeat(width));
+  if (run.floor) out.push(...floorRows(run.floor, run.reports), '='.repeat(width));
   if (run.admission) out.push(...admissionRows(run.admission), '='.repeat(width));
   if (run.outbound) out.push(...outboundRows(run.outbound), '='.repeat(width));
   return out.join('\n');

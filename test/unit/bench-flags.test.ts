@@ -43,3 +43,17 @@ describe('bench flags: --rounds and --source', function () {
     expect(() => parsed(['--rounds', '1.5'])).to.throw(BenchUsageError);
   });
 });
+
+describe('bench flags: the floor of the shape', function () {
+  it('measures 50 calls by default, 10 in the quick profile', function () {
+    expect(parsed([]).floor).to.deep.equal({ calls: 50, seconds: 15 });
+    expect(parsed(['--quick']).floor).to.deep.equal({ calls: 10, seconds: 3 });
+  });
+
+  it('takes --floor-calls, and --no-floor or --only-outbound switch it off', function () {
+    expect(parsed(['--floor-calls', '200']).floor?.calls).to.equal(200);
+    expect(parsed(['--no-floor']).floor).to.equal(undefined);
+    expect(parsed(['--only-outbound']).floor).to.equal(undefined);
+    expect(() => parsed(['--floor-calls', '0'])).to.throw(BenchUsageError);
+  });
+});
