@@ -24,6 +24,8 @@ export interface FloorResult {
   seconds: number;
   /** One measurement per bench round, in order. */
   runs: FloorMeasurement[];
+  /** Why a round's measurement failed (the bench goes on without it). */
+  errors: string[];
 }
 
 export const floorRatio = (m: FloorMeasurement): number => m.splitCores / m.directCores;
@@ -39,7 +41,7 @@ export function measureFloor(calls: number, seconds: number): Promise<FloorMeasu
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`floor.mjs exited with ${code}: ${out.trim()}`));
+      if (code !== 0) return reject(new Error(`floor.mjs exited with ${code} (its error is printed above)`));
       try {
         const result = JSON.parse(out.trim().split('\n').pop() ?? '') as FloorMeasurement;
         if (!(result.directCores > 0)) throw new Error(`no CPU measured for the one-process relay: ${out.trim()}`);

@@ -85,7 +85,7 @@ export async function runBench(
   const echo = new ServiceLogEcho();
   const reports: ScenarioReport[] = [];
   let link: LinkMicroResult | undefined;
-  const floor: FloorResult | undefined = flags.floor ? { ...flags.floor, runs: [] } : undefined;
+  const floor: FloorResult | undefined = flags.floor ? { ...flags.floor, runs: [], errors: [] } : undefined;
   let admission: AdmissionResult | undefined;
   let outbound: OutboundResult | undefined;
   const serviceProblems: Record<string, Record<string, number>> = {};
@@ -161,7 +161,14 @@ export async function runBench(
       }
       if (floor) {
         say(`the floor of the shape: bare relays, ${floor.calls} calls, ${floor.seconds} s per shape (floor.mjs)`);
-        floor.runs.push(await measureFloor(floor.calls, floor.seconds));
+        // An aside to the scenarios: its failure is reported, never allowed to lose the run's results.
+        await measureFloor(floor.calls, floor.seconds).then(
+          (m) => floor.runs.push(m),
+          (err: Error) => {
+            say(`the floor could not be measured: ${err.message}`);
+            floor.errors.push(err.message);
+          },
+        );
       }
     }
     if (flags.linkMicro) {

@@ -285,6 +285,7 @@ function floorRows(floor: FloorResult, reports: readonly ScenarioReport[]): stri
         : `goal <=${TARGETS.cpuRatio}x is ${floorMedian > TARGETS.cpuRatio ? 'under' : 'above'} this floor`,
     ),
   ];
+  for (const error of floor.errors) rows.push(line('  not measured in a round', [error], ''));
   for (const path of ['warm', 'cold'] as const) {
     const steady = reports
       .filter((r) => r.path === path && r.calls === floor.calls)
