@@ -5,9 +5,9 @@
  * any gateway and bridge in separate processes; set beside the measured ratio it says how much of
  * the gap is the shape and how much the services' own work (set-up, Redis, checks, timers).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@voice/testkit';
+import { runJsonChild } from './json-child.js';
 
 const SCRIPT = join(REPO_ROOT, 'scripts/bench/floor.mjs');
 
@@ -30,25 +30,11 @@ export interface FloorResult {
 
 export const floorRatio = (m: FloorMeasurement): number => m.splitCores / m.directCores;
 
-export function measureFloor(calls: number, seconds: number): Promise<FloorMeasurement> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT, String(calls), String(seconds)], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, FLOOR_JSON: '1' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`floor.mjs exited with ${code} (its error is printed above)`));
-      try {
-        const result = JSON.parse(out.trim().split('\n').pop() ?? '') as FloorMeasurement;
-        if (!(result.directCores > 0)) throw new Error(`no CPU measured for the one-process relay: ${out.trim()}`);
-        resolve(result);
-      } catch (err) {
-        reject(new Error(`floor.mjs printed no result: ${String(err)}`));
-      }
-    });
+export async function measureFloor(calls: number, seconds: number): Promise<FloorMeasurement> {
+  const result = await runJsonChild<FloorMeasurement>('floor.mjs', [SCRIPT, String(calls), String(seconds)], {
+    ...process.env,
+    FLOOR_JSON: '1',
   });
+  if (!(result.directCores > 0)) throw new Error('floor.mjs measured no CPU for the one-process relay');
+  return result;
 }

@@ -3,9 +3,9 @@
  * N calls both ways through a real link, then the same harness without the
  * link; the difference is what the link itself costs (both of its ends).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@voice/testkit';
+import { runJsonChild } from './json-child.js';
 
 const CHILD = join(REPO_ROOT, 'scripts/bench/link-micro-child.ts');
 
@@ -32,25 +32,8 @@ export interface LinkMicroResult {
   lost: number;
 }
 
-function runChild(args: string[]): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CHILD, ...args], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`link-micro child exited with ${code}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as ChildResult);
-      } catch (err) {
-        reject(new Error(`link-micro child printed no result: ${String(err)}`));
-      }
-    });
-  });
-}
+const runChild = (args: string[]) =>
+  runJsonChild<ChildResult>('link-micro child', ['--conditions=source', '--import', 'tsx', CHILD, ...args]);
 
 export async function measureLink(calls: number, seconds: number): Promise<LinkMicroResult> {
   const args = ['--calls', String(calls), '--seconds', String(seconds)];

@@ -265,7 +265,6 @@ function linkRows(link: LinkMicroResult): string[] {
 function floorRows(floor: FloorResult, reports: readonly ScenarioReport[]): string[] {
   const ratios = floor.runs.map(floorRatio);
   const floorMedian = ratios.length > 0 ? median(ratios) : undefined;
-  const x = (v: number) => `${v.toFixed(2)}x`;
   const rows = [
     line(
       `floor of the shape, ${floor.calls} calls`,
@@ -279,7 +278,7 @@ function floorRows(floor: FloorResult, reports: readonly ScenarioReport[]): stri
     ),
     line(
       '  ratio, per round and median',
-      [ratios.map(x).join(' '), floorMedian === undefined ? '-' : x(floorMedian)],
+      [ratios.map(times).join(' '), floorMedian === undefined ? '-' : times(floorMedian)],
       floorMedian === undefined
         ? ''
         : `goal <=${TARGETS.cpuRatio}x is ${floorMedian > TARGETS.cpuRatio ? 'under' : 'above'} this floor`,
@@ -293,7 +292,9 @@ function floorRows(floor: FloorResult, reports: readonly ScenarioReport[]): stri
       .map((r) => r.cpu.steady?.ratioWithRedisVsDirect)
       .filter((v): v is number => v !== undefined);
     if (steady.length > 0)
-      rows.push(line(`  system ${path}, steady state, same calls`, [steady.map(x).join(' '), x(median(steady))], ''));
+      rows.push(
+        line(`  system ${path}, steady state, same calls`, [steady.map(times).join(' '), times(median(steady))], ''),
+      );
   }
   return rows;
 }
@@ -455,16 +456,16 @@ function roundRows(all: readonly ScenarioReport[], rounds: number): string[] {
       { text: `<=${TARGETS.warmGreetingP95Ms}`, max: TARGETS.warmGreetingP95Ms },
     );
     for (const path of ['warm', 'cold'] as const)
-      row(
-        `  ${calls} calls, CPU vs direct, ${path}`,
-        of(path),
-        (r) => r.cpu.ratioWithRedisVsDirect,
-        (x) => `${x.toFixed(2)}x`,
-        { text: `<=${TARGETS.cpuRatio}x`, max: TARGETS.cpuRatio },
-      );
+      row(`  ${calls} calls, CPU vs direct, ${path}`, of(path), (r) => r.cpu.ratioWithRedisVsDirect, times, {
+        text: `<=${TARGETS.cpuRatio}x`,
+        max: TARGETS.cpuRatio,
+      });
   }
   return rows;
 }
+
+/** A CPU ratio as the tables print it. */
+const times = (ratio: number): string => `${ratio.toFixed(2)}x`;
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
