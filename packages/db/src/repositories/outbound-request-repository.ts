@@ -9,6 +9,14 @@ import type { Knex } from 'knex';
 
 const TABLE = 'outbound_requests';
 
+/**
+ * SQL that is true for a row started more than `?` seconds ago, by the database's clock. `column`
+ * is qualified where the query also sees `excluded` (an upsert), where a bare name is ambiguous.
+ */
+function startedOverSecondsAgo(column = 'started_at'): string {
+  return `${column} < now() - make_interval(secs => ?)`;
+}
+
 /** An answer kept for a key: the HTTP status and JSON body a retry is given. */
 export interface KeptAnswer {
   status: number;
@@ -65,7 +73,7 @@ export function createOutboundRequestRepository(knex: Knex): OutboundRequestRepo
        on conflict (key_hash) do update
          set request_hash = excluded.request_hash, state = 'in_flight', status = null, body = null,
              started_at = now(), answered_at = null
-         where ${TABLE}.started_at < now() - make_interval(secs => ?)
+         where ${startedOverSecondsAgo(`${TABLE}.started_at`)}
        returning key_hash`,
       [keyHash, requestHash, keepSeconds],
     );
@@ -78,8 +86,7 @@ export function createOutboundRequestRepository(knex: Knex): OutboundRequestRepo
    */
   async function answerInFlight(keyHash: string, answer: KeptAnswer, startedSecondsAgo?: number): Promise<boolean> {
     const query = knex(TABLE).where({ key_hash: keyHash, state: 'in_flight' });
-    if (startedSecondsAgo !== undefined)
-      query.andWhereRaw('started_at < now() - make_interval(secs => ?)', [startedSecondsAgo]);
+    if (startedSecondsAgo !== undefined) query.andWhereRaw(startedOverSecondsAgo(), [startedSecondsAgo]);
     const answered = await query.update({
       state: 'answered',
       status: answer.status,
@@ -100,7 +107,7 @@ export function createOutboundRequestRepository(knex: Knex): OutboundRequestRepo
             'state',
             'status',
             'body',
-            knex.raw('started_at < now() - make_interval(secs => ?) as stale', [timings.inFlightSeconds]),
+            knex.raw(`${startedOverSecondsAgo()} as stale`, [timings.inFlightSeconds]),
           );
         // Forgotten since the claim (its request dialed nobody): try to take it again.
         if (!row) continue;
@@ -126,7 +133,7 @@ export function createOutboundRequestRepository(knex: Knex): OutboundRequestRepo
     async deleteExpired(keepSeconds, limit) {
       const result = await knex.raw<{ rowCount: number }>(
         `delete from ${TABLE} where key_hash in (
-           select key_hash from ${TABLE} where started_at < now() - make_interval(secs => ?) limit ?
+           select key_hash from ${TABLE} where ${startedOverSecondsAgo()} limit ?
          )`,
         [keepSeconds, limit],
       );
