@@ -22,8 +22,8 @@ export interface FloorMeasurement {
 export interface FloorResult {
   calls: number;
   seconds: number;
-  /** One measurement per bench round, in order. */
-  runs: FloorMeasurement[];
+  /** One measurement per bench round that measured it, in order, with its round. */
+  runs: Array<FloorMeasurement & { round: number }>;
   /** Why a round's measurement failed (the bench goes on without it). */
   errors: string[];
 }

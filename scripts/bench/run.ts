@@ -163,7 +163,7 @@ export async function runBench(
         say(`the floor of the shape: bare relays, ${floor.calls} calls, ${floor.seconds} s per shape (floor.mjs)`);
         // An aside to the scenarios: its failure is reported, never allowed to lose the run's results.
         await measureFloor(floor.calls, floor.seconds).then(
-          (m) => floor.runs.push(m),
+          (m) => floor.runs.push({ ...m, round }),
           (err: Error) => {
             say(`the floor could not be measured: ${err.message}`);
             floor.errors.push(err.message);

@@ -9,6 +9,7 @@ import { GREETING_POINTS, LATENCY_POINTS, type ScenarioReport } from './report.j
 import type { AdmissionResult } from './admission.js';
 import type { LinkMicroResult } from './link-micro.js';
 import { floorRatio, type FloorResult } from './floor.js';
+import { floorBudget, type FloorBudget } from './floor-budget.js';
 import type { OutboundResult } from './outbound.js';
 
 const TARGETS = {
@@ -295,6 +296,39 @@ function floorRows(floor: FloorResult, reports: readonly ScenarioReport[]): stri
       rows.push(
         line(`  system ${path}, steady state, same calls`, [steady.map(times).join(' '), times(median(steady))], ''),
       );
+  }
+  rows.push(...budgetRows(floor, reports));
+  return rows;
+}
+
+/** The floor with the system's set-up added, per round (floor-budget.ts): is the goal in reach at this call length? */
+function budgetRows(floor: FloorResult, reports: readonly ScenarioReport[]): string[] {
+  const rows: string[] = [];
+  const at = (path: string, round: number) =>
+    reports.find((r) => r.path === path && r.calls === floor.calls && r.round === round);
+  for (const path of ['warm', 'cold'] as const) {
+    const budgets = floor.runs
+      .map((m) => {
+        const system = at(path, m.round);
+        const direct = at('direct', m.round);
+        return system && direct ? floorBudget(floorRatio(m), system, direct, TARGETS.cpuRatio) : undefined;
+      })
+      .filter((b): b is FloorBudget => b !== undefined);
+    if (budgets.length === 0) continue;
+    const ratios = budgets.map((b) => b.ratioAtFloor);
+    const best = median(ratios);
+    rows.push(
+      line(
+        `  ${path}: floor streaming + its set-up`,
+        [ratios.map(times).join(' '), times(best)],
+        `<=${TARGETS.cpuRatio}x: ${best <= TARGETS.cpuRatio ? 'in reach' : 'out of reach at this call length'}`,
+      ),
+      line(
+        `  ${path}: set-up CPU ms/call, had / room`,
+        [budgets.map((b) => `${b.setupMs.toFixed(0)}/${Math.max(0, b.setupRoomMs).toFixed(0)}`).join(' ')],
+        'room: what fits under the goal at the floor',
+      ),
+    );
   }
   return rows;
 }
