@@ -4,6 +4,7 @@
  * whole path can be pulled from the logs with a single filter.
  */
 import winston from 'winston';
+import { skipDisabledLevels } from './level-gate.js';
 
 export type Logger = winston.Logger;
 export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly' | 'silent';
@@ -15,7 +16,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger({ service, instance, level = 'info' }: LoggerOptions): Logger {
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: level === 'silent' ? 'error' : level,
     silent: level === 'silent',
     defaultMeta: { service, instance },
@@ -26,6 +27,8 @@ export function createLogger({ service, instance, level = 'info' }: LoggerOption
     ),
     transports: [new winston.transports.Console()],
   });
+  skipDisabledLevels(logger);
+  return logger;
 }
 
 /** The per-call child logger: call ids as fields, never in the message text. */
