@@ -2,8 +2,8 @@
  * winston formats every entry (the timestamp, the JSON line) in the logger and
  * only then lets the transport drop one below its level: an `info` call in a
  * service running at `warn` still costs about 5 µs (measured on a 2 vCPU VM),
- * and a call leaves some forty of them (every timeline checkpoint is also an
- * info line). Checking the level first makes a filtered call free. Children
+ * and every timeline checkpoint is also an info line (the bench counts 22 a
+ * call). Checking the level first makes a filtered call nearly free. Children
  * (`logger.child`) inherit the gate, and read the level live, so a level
  * changed at run time still holds.
  */
